@@ -1,0 +1,39 @@
+use sea_orm::entity::prelude::*;
+
+/// One dial of one contact through one vendor.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "attempts")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub campaign_id: i64,
+    pub contact_id: i64,
+    /// 1-based, per contact.
+    pub attempt_no: i32,
+    pub vendor_id: String,
+    pub vendor_task_id: Option<i64>,
+    /// Idempotency key sent to the vendor: `<contact_id>-<attempt_no>`.
+    #[sea_orm(unique)]
+    pub attempt_ref: String,
+    pub external_call_id: Option<String>,
+    /// dispatching | dispatched | completed | failed | lost | cancelled
+    pub state: String,
+    pub disposition: Option<String>,
+    pub intent: Option<String>,
+    pub raw_code: Option<String>,
+    pub raw_intent: Option<String>,
+    pub error: Option<String>,
+    /// When the scheduler claimed the contact (the dispatch decision instant).
+    pub created_at: DateTimeUtc,
+    pub dispatched_at: Option<DateTimeUtc>,
+    /// After this instant without a result the reconciler asks the vendor.
+    pub deadline_at: Option<DateTimeUtc>,
+    pub completed_at: Option<DateTimeUtc>,
+    pub duration_ms: Option<i64>,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,16 @@
+//! Schema migrations. The same migrations run on SQLite and PostgreSQL, so
+//! they only use portable column types and index forms (partial indexes are
+//! supported by both).
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261121_000001_initial;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261121_000001_initial::Migration)]
+    }
+}

@@ -1,0 +1,103 @@
+//! Admin API under `/api/v1`, behind a bearer token (`http.admin_token`).
+
+use crate::context::Ctx;
+use crate::domain::state::CampaignEvent;
+use crate::report;
+use crate::store::{StoreError, campaigns, contacts};
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+
+pub fn router() -> Router<Ctx> {
+    Router::new()
+        .route("/campaigns", get(list))
+        .route("/campaigns/{name}", get(show))
+        .route("/campaigns/{name}/{action}", post(action))
+        .route("/openapi.json", get(openapi))
+}
+
+/// Every admin handler calls this first.
+pub(crate) fn check_token(ctx: &Ctx, headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+    let Some(expected) = &ctx.settings.http.admin_token else {
+        return Err(ApiError(StatusCode::FORBIDDEN, "admin API disabled: set http.admin_token".into()));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if !constant_time_eq(given.as_bytes(), expected.expose().as_bytes()) {
+        return Err(ApiError(StatusCode::UNAUTHORIZED, "missing or wrong bearer token".into()));
+    }
+    Ok(())
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+pub struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        let status = match &e {
+            StoreError::NoSuchCampaign(_) => StatusCode::NOT_FOUND,
+            StoreError::Transition(_) => StatusCode::CONFLICT,
+            StoreError::BadCampaign { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            StoreError::Db(_) => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        ApiError(status, e.to_string())
+    }
+}
+
+async fn list(State(ctx): State<Ctx>, headers: axum::http::HeaderMap) -> Result<Json<serde_json::Value>, ApiError> {
+    check_token(&ctx, &headers)?;
+    let all = report::statuses(&ctx.db, None).await?;
+    Ok(Json(json!({ "campaigns": all })))
+}
+
+async fn show(
+    State(ctx): State<Ctx>,
+    headers: axum::http::HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    check_token(&ctx, &headers)?;
+    let one = report::statuses(&ctx.db, Some(&name)).await?;
+    Ok(Json(serde_json::to_value(&one[0]).unwrap_or_default()))
+}
+
+async fn action(
+    State(ctx): State<Ctx>,
+    headers: axum::http::HeaderMap,
+    Path((name, action)): Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    check_token(&ctx, &headers)?;
+    let event = match action.as_str() {
+        "pause" => CampaignEvent::Pause,
+        "resume" => CampaignEvent::Resume,
+        "cancel" => CampaignEvent::Cancel,
+        other => {
+            return Err(ApiError(StatusCode::NOT_FOUND, format!("unknown action `{other}` (pause, resume, cancel)")));
+        }
+    };
+    let now = ctx.clock.now();
+    let (from, to) = campaigns::transition(&ctx.db, &name, event, now).await?;
+    if event == CampaignEvent::Cancel {
+        let row = campaigns::find_by_name(&ctx.db, &name).await?;
+        contacts::stop_open(&ctx.db, row.id, "campaign cancelled", now).await?;
+    }
+    Ok(Json(json!({ "name": name, "from": from.as_str(), "to": to.as_str() })))
+}
+
+async fn openapi() -> Json<serde_json::Value> {
+    Json(super::openapi::document())
+}

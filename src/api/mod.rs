@@ -1,0 +1,47 @@
+//! The HTTP listener: vendor callbacks, health, metrics and the admin API.
+
+mod admin;
+mod openapi;
+
+use crate::context::Ctx;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use sea_orm::ConnectionTrait;
+use std::sync::OnceLock;
+
+/// The process-wide metrics recorder (installed once, even when tests build
+/// several apps in one process).
+pub fn metrics_handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}
+
+pub fn router(ctx: Ctx) -> Router {
+    metrics_handle();
+    Router::new()
+        .route("/callbacks/{vendor_id}", post(crate::ingest::callback))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(|| async { metrics_handle().render() }))
+        .nest("/api/v1", admin::router())
+        // The callback handler enforces its own, configurable limit and
+        // records oversized bodies; the default limit must not pre-empt it.
+        .layer(DefaultBodyLimit::disable())
+        .with_state(ctx)
+}
+
+async fn readyz(State(ctx): State<Ctx>) -> impl IntoResponse {
+    match ctx.db.execute_unprepared("SELECT 1").await {
+        Ok(_) => (StatusCode::OK, "ready".to_string()),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("database unavailable: {e}")),
+    }
+}

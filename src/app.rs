@@ -1,0 +1,154 @@
+//! One startup shape: build from settings (database, config sync, vendors,
+//! listener), expose the bound address, then run the HTTP server and the
+//! background loops under one shutdown signal.
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::context::Ctx;
+use crate::store::campaigns;
+use crate::store::db::{self, InstanceLock};
+use crate::vendors::registry::VendorRegistry;
+use crate::{api, import, ingest, reconcile, scheduler};
+use anyhow::Context as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{Mutex, Notify};
+use tokio_cron_scheduler::{Job, JobScheduler};
+use tokio_util::sync::CancellationToken;
+
+pub struct App {
+    ctx: Ctx,
+    listener: TcpListener,
+    addr: SocketAddr,
+    _lock: Option<InstanceLock>,
+}
+
+impl App {
+    pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
+        let lock = db::lock_sqlite(&settings.database.url)?;
+        let conn = db::connect(&settings.database).await.context("connecting to the database")?;
+        db::migrate(&conn).await.context("running migrations")?;
+        let now = clock.now();
+        campaigns::sync_from_config(&conn, &settings.campaigns, now).await?;
+        for c in &settings.campaigns {
+            let Some(path) = &c.contacts_file else { continue };
+            let row = campaigns::find_by_name(&conn, &c.name).await?;
+            let file = std::fs::File::open(path)
+                .with_context(|| format!("campaign {}: contacts_file {}", c.name, path.display()))?;
+            let report = import::import_csv(&conn, &row, std::io::BufReader::new(file), None, now).await?;
+            tracing::info!(campaign = %c.name, inserted = report.inserted, duplicates = report.duplicates, rejected = report.rejected, "contacts_file imported");
+            for e in &report.errors {
+                tracing::warn!(campaign = %c.name, file = %path.display(), "{e}");
+            }
+        }
+        let vendors = VendorRegistry::build(&settings.vendors).await?;
+        let listener = TcpListener::bind(settings.http.listen)
+            .await
+            .with_context(|| format!("binding http.listen {}", settings.http.listen))?;
+        let addr = listener.local_addr()?;
+        let callback_base = settings.http.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+        let ctx = Ctx {
+            db: conn,
+            settings: Arc::new(settings),
+            vendors: Arc::new(vendors),
+            clock,
+            callback_base,
+            inbox_notify: Arc::new(Notify::new()),
+        };
+        Ok(App { ctx, listener, addr, _lock: lock })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn ctx(&self) -> &Ctx {
+        &self.ctx
+    }
+
+    /// Serve until `shutdown` fires: stop claiming, let the current tick's
+    /// dispatches finish and be recorded, stop accepting callbacks, apply the
+    /// stored ones, then return.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let ctx = self.ctx.clone();
+        // Recover first: attempts left unknown by a previous crash are looked up.
+        match reconcile::sweep(&ctx, ctx.clock.now()).await {
+            Ok(r) if r.looked_up > 0 => tracing::info!(?r, "start-up reconciliation"),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "start-up reconciliation failed"),
+        }
+        let http = {
+            let app = api::router(ctx.clone()).into_make_service_with_connect_info::<SocketAddr>();
+            let stop = shutdown.clone();
+            tokio::spawn(
+                async move { axum::serve(self.listener, app).with_graceful_shutdown(stop.cancelled_owned()).await },
+            )
+        };
+        let sched = tokio::spawn(scheduler::run(ctx.clone(), shutdown.clone()));
+        let processor = tokio::spawn(ingest::processor::run(ctx.clone(), shutdown.clone()));
+        let mut cron = reconcile_job(ctx.clone()).await?;
+        let watchdog = tokio::spawn(watchdog(shutdown.clone()));
+        let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+        tracing::info!(addr = %self.addr, "campaignd running");
+
+        shutdown.cancelled().await;
+        let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+        tracing::info!("shutting down: no new claims");
+        if let Err(e) = sched.await {
+            tracing::error!(error = %e, "scheduler task ended abnormally");
+        }
+        match http.await {
+            Ok(Ok(())) => tracing::info!("http listener closed"),
+            Ok(Err(e)) => tracing::error!(error = %e, "http server failed"),
+            Err(e) => tracing::error!(error = %e, "http task ended abnormally"),
+        }
+        if let Err(e) = processor.await {
+            tracing::error!(error = %e, "inbox processor ended abnormally");
+        }
+        let _ = cron.shutdown().await;
+        watchdog.abort();
+        tracing::info!("campaignd stopped");
+        Ok(())
+    }
+}
+
+/// The reconciliation sweep as a repeated cron job. A sweep still running
+/// when the next is due is not doubled: the job skips.
+async fn reconcile_job(ctx: Ctx) -> anyhow::Result<JobScheduler> {
+    let cron = JobScheduler::new().await?;
+    let busy = Arc::new(Mutex::new(()));
+    let every = ctx.settings.scheduler.reconcile_every;
+    cron.add(Job::new_repeated_async(every, move |_id, _sched| {
+        let ctx = ctx.clone();
+        let busy = busy.clone();
+        Box::pin(async move {
+            let Ok(_guard) = busy.try_lock() else { return };
+            match reconcile::sweep(&ctx, ctx.clock.now()).await {
+                Ok(r) if r.looked_up > 0 => tracing::info!(?r, "reconciliation sweep"),
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "reconciliation sweep failed"),
+            }
+        })
+    })?)
+    .await?;
+    cron.start().await?;
+    Ok(cron)
+}
+
+/// systemd watchdog pings at half the configured interval, when enabled.
+async fn watchdog(shutdown: CancellationToken) {
+    let mut usec = 0;
+    if !sd_notify::watchdog_enabled(false, &mut usec) || usec == 0 {
+        return;
+    }
+    let every = Duration::from_micros(usec / 2);
+    loop {
+        let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}

@@ -1,0 +1,157 @@
+use super::{Cli, Command};
+use crate::app::App;
+use crate::clock::{Clock, SystemClock};
+use crate::config::{self, Settings};
+use crate::domain::state::CampaignEvent;
+use crate::store::{campaigns, contacts, db};
+use crate::{import, report};
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use sea_orm::DatabaseConnection;
+use std::io::IsTerminal;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+fn load(cli: &Cli) -> anyhow::Result<Settings> {
+    Ok(config::load(&cli.config)?)
+}
+
+/// Open the database for a one-shot command (no single-daemon lock: the CLI
+/// may run next to a daemon) and make sure the schema and config campaigns exist.
+async fn open(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
+    let conn = db::connect(&settings.database).await.context("connecting to the database")?;
+    db::migrate(&conn).await.context("running migrations")?;
+    campaigns::sync_from_config(&conn, &settings.campaigns, SystemClock.now()).await?;
+    Ok(conn)
+}
+
+/// Run one CLI command; the returned error is printed by `main`.
+pub async fn execute(cli: Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Command::CheckConfig => {
+            let s = load(&cli)?;
+            println!("{}: ok ({} vendor(s), {} campaign(s))", cli.config.display(), s.vendors.len(), s.campaigns.len());
+            Ok(())
+        }
+        Command::Migrate => {
+            let s = load(&cli)?;
+            let conn = db::connect(&s.database).await?;
+            db::migrate(&conn).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Run => run(load(&cli)?).await,
+        Command::Import { campaign, file } => {
+            let s = load(&cli)?;
+            let conn = open(&s).await?;
+            let row = campaigns::find_by_name(&conn, campaign).await?;
+            let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+            let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+            let bar = std::io::stderr().is_terminal().then(|| {
+                let bar = ProgressBar::new(len);
+                bar.set_style(
+                    ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                );
+                bar
+            });
+            let rep = import::import_csv(
+                &conn,
+                &row,
+                std::io::BufReader::with_capacity(1 << 20, f),
+                bar.as_ref(),
+                SystemClock.now(),
+            )
+            .await?;
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+            for e in &rep.errors {
+                eprintln!("{}: {e}", file.display());
+            }
+            if rep.rejected as usize > rep.errors.len() {
+                eprintln!("... and {} more rejected rows", rep.rejected as usize - rep.errors.len());
+            }
+            println!(
+                "{}: {} rows, {} imported, {} duplicates skipped, {} rejected",
+                file.display(),
+                rep.rows,
+                rep.inserted,
+                rep.duplicates,
+                rep.rejected
+            );
+            Ok(())
+        }
+        Command::Status { name, json } => {
+            let s = load(&cli)?;
+            let conn = open(&s).await?;
+            let all = report::statuses(&conn, name.as_deref()).await?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&all)?);
+            } else {
+                for st in all {
+                    println!("{st}");
+                }
+            }
+            Ok(())
+        }
+        Command::Pause { name } => state_change(&cli, name, CampaignEvent::Pause).await,
+        Command::Resume { name } => state_change(&cli, name, CampaignEvent::Resume).await,
+        Command::Cancel { name } => state_change(&cli, name, CampaignEvent::Cancel).await,
+        Command::Export { campaign, format, output } => {
+            let s = load(&cli)?;
+            let conn = open(&s).await?;
+            let row = campaigns::find_by_name(&conn, campaign).await?;
+            let out: Box<dyn std::io::Write> = match output {
+                Some(p) => {
+                    Box::new(std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?)
+                }
+                None => Box::new(std::io::stdout().lock()),
+            };
+            let n = super::export::export(&conn, &row, *format, std::io::BufWriter::new(out)).await?;
+            eprintln!("exported {n} contacts");
+            Ok(())
+        }
+    }
+}
+
+async fn state_change(cli: &Cli, name: &str, event: CampaignEvent) -> anyhow::Result<()> {
+    let s = load(cli)?;
+    let conn = open(&s).await?;
+    let now = SystemClock.now();
+    let (from, to) = campaigns::transition(&conn, name, event, now).await?;
+    if event == CampaignEvent::Cancel {
+        let row = campaigns::find_by_name(&conn, name).await?;
+        let n = contacts::stop_open(&conn, row.id, "campaign cancelled", now).await?;
+        println!("{name}: {from} -> {to} ({n} contacts stopped)");
+    } else {
+        println!("{name}: {from} -> {to}");
+    }
+    Ok(())
+}
+
+async fn run(settings: Settings) -> anyhow::Result<()> {
+    let app = App::build(settings, Arc::new(SystemClock)).await?;
+    // Tests and operators read this line to learn the bound port.
+    println!("campaignd listening on http://{}", app.addr());
+    let shutdown = CancellationToken::new();
+    let signal = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        signal.cancel();
+    });
+    app.run_until_stopped(shutdown).await
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        tracing::error!("cannot install signal handlers; stop with kill -9 only");
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+}

@@ -1,0 +1,13 @@
+//! `config.toml`: raw TOML shapes (`raw`), secrets (`secret`), and validation
+//! into typed settings (`validate`). Validation collects *every* problem with
+//! its field path and line instead of stopping at the first.
+
+pub mod raw;
+pub mod secret;
+pub mod validate;
+
+pub use secret::Secret;
+pub use validate::{
+    CampaignSettings, ConfigError, ConfigIssue, DatabaseSettings, HttpSettings, RecallConfig, RuleConfig,
+    SchedulerSettings, Settings, VendorSettings, load, parse,
+};

@@ -1,0 +1,121 @@
+//! The TOML document as written, before validation. Fields that need checking
+//! beyond their TOML type are `Spanned` so errors can name the line.
+
+use super::secret::SecretSource;
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub database: RawDatabase,
+    #[serde(default)]
+    pub http: RawHttp,
+    #[serde(default)]
+    pub scheduler: RawScheduler,
+    #[serde(default)]
+    pub vendors: Vec<RawVendor>,
+    #[serde(default)]
+    pub campaigns: Vec<RawCampaign>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawDatabase {
+    pub url: Option<Spanned<String>>,
+    pub max_connections: Option<u32>,
+    /// SQLite `synchronous` pragma: `full` (default: a 2xx'd callback survives
+    /// power loss) or `normal` (survives process crashes only).
+    pub sqlite_synchronous: Option<Spanned<String>>,
+    pub busy_timeout: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttp {
+    pub listen: Option<Spanned<String>>,
+    /// Base URL vendors use to reach us (callbacks); defaults to `http://<listen>`.
+    pub public_url: Option<Spanned<String>>,
+    pub max_body_bytes: Option<usize>,
+    pub admin_token: Option<SecretSource>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawScheduler {
+    pub tick: Option<Spanned<String>>,
+    pub claim_batch: Option<u32>,
+    pub dispatch_timeout: Option<Spanned<String>>,
+    pub result_timeout: Option<Spanned<String>>,
+    pub lost_after: Option<Spanned<String>>,
+    pub reconcile_every: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawVendor {
+    pub id: Spanned<String>,
+    pub kind: Spanned<String>,
+    pub base_url: Option<Spanned<String>>,
+    pub api_key: Option<SecretSource>,
+    pub callback_secret: Option<SecretSource>,
+    pub max_concurrency: Option<u32>,
+    /// `"20/s"`, `"600/m"`.
+    pub rate_limit: Option<Spanned<String>>,
+    pub request_timeout: Option<Spanned<String>>,
+    /// `sim` only: run the simulator inside the daemon on this loopback address.
+    pub embedded_listen: Option<Spanned<String>>,
+    /// `sim` only: simulator behaviour.
+    pub sim: Option<toml::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCampaign {
+    pub name: Spanned<String>,
+    pub timezone: Spanned<String>,
+    pub windows: Spanned<String>,
+    #[serde(default)]
+    pub blackout_dates: Vec<Spanned<String>>,
+    pub starts_at: Option<Spanned<String>>,
+    pub ends_at: Option<Spanned<String>>,
+    pub max_concurrency: Option<u32>,
+    pub vendors: Spanned<Vec<RawVendorRoute>>,
+    pub default_country_code: Option<Spanned<String>>,
+    /// CSV file imported at start-up (idempotent: known phones are skipped).
+    pub contacts_file: Option<Spanned<String>>,
+    #[serde(default)]
+    pub recall: Option<RawRecall>,
+}
+
+/// `"sim"` or `{ id = "sim", weight = 3 }`. (Plain strings: toml's spans do
+/// not survive untagged enums, so errors use the span of the whole list.)
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawVendorRoute {
+    Id(String),
+    Weighted { id: String, weight: u32 },
+}
+
+#[derive(Debug, Deserialize, Clone, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRecall {
+    pub max_attempts: Option<u32>,
+    #[serde(default)]
+    pub rules: Vec<RawRule>,
+    pub default: Option<RawRule>,
+    pub vendor_failure_backoff: Option<String>,
+    pub max_vendor_failures: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, Clone, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRule {
+    #[serde(default)]
+    pub when: Vec<String>,
+    /// `retry` (default when `retry_after` is given), `stop` or `suppress`.
+    pub action: Option<String>,
+    pub retry_after: Option<String>,
+    pub max: Option<u32>,
+}

@@ -1,0 +1,563 @@
+//! Turn a [`RawConfig`] into typed [`Settings`], collecting every problem.
+
+use super::raw::{RawCampaign, RawConfig, RawVendor, RawVendorRoute};
+pub use super::raw::{RawRecall as RecallConfig, RawRule as RuleConfig};
+use super::secret::Secret;
+use crate::domain::duration::parse_duration;
+use crate::domain::recall::{Matcher, RecallPolicy, RecallRule, RuleAction};
+use crate::domain::window::{CallingWindows, parse_tz};
+use crate::vendors::sim::SimSettings;
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use toml::Spanned;
+
+/// One problem in the config, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigIssue {
+    /// Field path like `campaigns[0].windows`.
+    pub path: String,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "line {line}: {}: {}", self.path, self.message),
+            None => write!(f, "{}: {}", self.path, self.message),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: invalid TOML: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("{path}: {} problem(s):\n{}", issues.len(), issues.iter().map(|i| format!("  - {i}")).collect::<Vec<_>>().join("\n"))]
+    Invalid { path: PathBuf, issues: Vec<ConfigIssue> },
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Directory of the config file: relative paths in it are relative to this.
+    pub base_dir: PathBuf,
+    pub database: DatabaseSettings,
+    pub http: HttpSettings,
+    pub scheduler: SchedulerSettings,
+    pub vendors: Vec<VendorSettings>,
+    pub campaigns: Vec<CampaignSettings>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: u32,
+    pub sqlite_synchronous_full: bool,
+    pub busy_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub listen: SocketAddr,
+    pub public_url: Option<String>,
+    pub max_body_bytes: usize,
+    pub admin_token: Option<Secret>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SchedulerSettings {
+    /// How often the scheduler looks for due contacts.
+    pub tick: Duration,
+    /// Most contacts claimed per campaign per tick.
+    pub claim_batch: u32,
+    /// A dispatch still unconfirmed after this is looked up at the vendor.
+    pub dispatch_timeout: Duration,
+    /// A dispatched attempt without a result after this is polled.
+    pub result_timeout: Duration,
+    /// A dispatched attempt still without a result after this is `lost`.
+    pub lost_after: Duration,
+    pub reconcile_every: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct VendorSettings {
+    pub id: String,
+    pub kind: String,
+    pub base_url: Option<String>,
+    pub api_key: Option<Secret>,
+    pub callback_secret: Option<Secret>,
+    pub max_concurrency: u32,
+    /// Requests per second allowed to the vendor API.
+    pub rate_per_second: Option<f64>,
+    pub request_timeout: Duration,
+    pub embedded_listen: Option<SocketAddr>,
+    pub sim: Option<SimSettings>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CampaignSettings {
+    pub name: String,
+    pub timezone: Tz,
+    pub windows_spec: String,
+    pub windows: CallingWindows,
+    pub blackout_dates: Vec<NaiveDate>,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+    pub max_concurrency: u32,
+    pub vendors: Vec<(String, u32)>,
+    pub default_country_code: Option<String>,
+    pub contacts_file: Option<PathBuf>,
+    pub recall: RecallConfig,
+    pub recall_policy: RecallPolicy,
+}
+
+const KINDS: &[&str] = &["sim"];
+
+/// Read and validate a config file.
+pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    parse(&text, path, &base_dir)
+}
+
+/// Validate config text; `path` is only used in messages.
+pub fn parse(text: &str, path: &Path, base_dir: &Path) -> Result<Settings, ConfigError> {
+    let raw: RawConfig = toml::from_str(text)
+        .map_err(|e| ConfigError::Syntax { path: path.to_path_buf(), message: e.to_string().trim_end().to_string() })?;
+    let mut v = Validator { text, issues: Vec::new() };
+    let settings = v.settings(raw, base_dir);
+    if v.issues.is_empty() {
+        Ok(settings)
+    } else {
+        Err(ConfigError::Invalid { path: path.to_path_buf(), issues: v.issues })
+    }
+}
+
+struct Validator<'a> {
+    text: &'a str,
+    issues: Vec<ConfigIssue>,
+}
+
+impl Validator<'_> {
+    fn line_of<T>(&self, s: &Spanned<T>) -> usize {
+        let start = s.span().start.min(self.text.len());
+        self.text[..start].bytes().filter(|b| *b == b'\n').count() + 1
+    }
+
+    fn issue<T>(&mut self, path: impl Into<String>, at: Option<&Spanned<T>>, message: impl Into<String>) {
+        let line = at.map(|s| self.line_of(s));
+        self.issues.push(ConfigIssue { path: path.into(), line, message: message.into() });
+    }
+
+    fn duration(&mut self, path: &str, value: &Option<Spanned<String>>, default: Duration) -> Duration {
+        match value {
+            None => default,
+            Some(s) => match parse_duration(s.get_ref()) {
+                Ok(d) if !d.is_zero() => d,
+                Ok(_) => {
+                    self.issue(path, Some(s), "must be greater than zero");
+                    default
+                }
+                Err(e) => {
+                    self.issue(path, Some(s), e.to_string());
+                    default
+                }
+            },
+        }
+    }
+
+    fn secret(&mut self, path: &str, src: &Option<super::secret::SecretSource>) -> Option<Secret> {
+        let src = src.as_ref()?;
+        match src.resolve() {
+            Ok(s) => Some(s),
+            Err(e) => {
+                self.issue(path, None::<&Spanned<()>>, e);
+                None
+            }
+        }
+    }
+
+    fn settings(&mut self, raw: RawConfig, base_dir: &Path) -> Settings {
+        let database = DatabaseSettings {
+            url: raw
+                .database
+                .url
+                .as_ref()
+                .map(|u| u.get_ref().clone())
+                .unwrap_or_else(|| "sqlite://campaignd.db?mode=rwc".into()),
+            max_connections: raw.database.max_connections.unwrap_or(8).max(1),
+            sqlite_synchronous_full: match raw.database.sqlite_synchronous.as_ref() {
+                None => true,
+                Some(s) if s.get_ref() == "full" => true,
+                Some(s) if s.get_ref() == "normal" => false,
+                Some(s) => {
+                    self.issue(
+                        "database.sqlite_synchronous",
+                        Some(s),
+                        format!("`{}` is not `full` or `normal`", s.get_ref()),
+                    );
+                    true
+                }
+            },
+            busy_timeout: self.duration("database.busy_timeout", &raw.database.busy_timeout, Duration::from_secs(10)),
+        };
+        if let Some(u) = &raw.database.url {
+            let url = u.get_ref();
+            if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                self.issue("database.url", Some(u), "must start with sqlite:, postgres:// or postgresql://");
+            }
+        }
+        let listen = match &raw.http.listen {
+            None => "127.0.0.1:8080".parse().expect("literal address"),
+            Some(s) => s.get_ref().parse().unwrap_or_else(|_| {
+                self.issue("http.listen", Some(s), format!("`{}` is not an address like 127.0.0.1:8080", s.get_ref()));
+                "127.0.0.1:8080".parse().expect("literal address")
+            }),
+        };
+        let http = HttpSettings {
+            listen,
+            public_url: raw.http.public_url.as_ref().map(|u| u.get_ref().trim_end_matches('/').to_string()),
+            max_body_bytes: raw.http.max_body_bytes.unwrap_or(256 * 1024),
+            admin_token: self.secret("http.admin_token", &raw.http.admin_token),
+        };
+        let s = &raw.scheduler;
+        let scheduler = SchedulerSettings {
+            tick: self.duration("scheduler.tick", &s.tick, Duration::from_secs(1)),
+            claim_batch: s.claim_batch.unwrap_or(500).max(1),
+            dispatch_timeout: self.duration("scheduler.dispatch_timeout", &s.dispatch_timeout, Duration::from_secs(30)),
+            result_timeout: self.duration("scheduler.result_timeout", &s.result_timeout, Duration::from_secs(600)),
+            lost_after: self.duration("scheduler.lost_after", &s.lost_after, Duration::from_secs(3600)),
+            reconcile_every: self.duration("scheduler.reconcile_every", &s.reconcile_every, Duration::from_secs(15)),
+        };
+        let mut vendor_ids = BTreeSet::new();
+        let vendors: Vec<VendorSettings> = raw
+            .vendors
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                if !vendor_ids.insert(v.id.get_ref().clone()) {
+                    self.issue(
+                        format!("vendors[{i}].id"),
+                        Some(&v.id),
+                        format!("duplicate vendor id `{}`", v.id.get_ref()),
+                    );
+                }
+                self.vendor(i, v)
+            })
+            .collect();
+        let mut names = BTreeSet::new();
+        let campaigns = raw
+            .campaigns
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                if !names.insert(c.name.get_ref().clone()) {
+                    self.issue(
+                        format!("campaigns[{i}].name"),
+                        Some(&c.name),
+                        format!("duplicate campaign name `{}`", c.name.get_ref()),
+                    );
+                }
+                self.campaign(i, c, &vendor_ids, base_dir)
+            })
+            .collect();
+        Settings { base_dir: base_dir.to_path_buf(), database, http, scheduler, vendors, campaigns }
+    }
+
+    fn vendor(&mut self, i: usize, v: &RawVendor) -> VendorSettings {
+        let p = format!("vendors[{i}]");
+        let id = v.id.get_ref().clone();
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            self.issue(
+                format!("{p}.id"),
+                Some(&v.id),
+                "must be non-empty and use only letters, digits, '-' and '_' (it is part of the callback URL)",
+            );
+        }
+        let kind = v.kind.get_ref().clone();
+        if !KINDS.contains(&kind.as_str()) {
+            self.issue(
+                format!("{p}.kind"),
+                Some(&v.kind),
+                format!("unknown vendor kind `{kind}` (known: {})", KINDS.join(", ")),
+            );
+        }
+        let rate_per_second = v.rate_limit.as_ref().and_then(|r| match parse_rate(r.get_ref()) {
+            Ok(rate) => Some(rate),
+            Err(e) => {
+                self.issue(format!("{p}.rate_limit"), Some(r), e);
+                None
+            }
+        });
+        let embedded_listen = v.embedded_listen.as_ref().and_then(|s| match s.get_ref().parse::<SocketAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                self.issue(
+                    format!("{p}.embedded_listen"),
+                    Some(s),
+                    format!("`{}` is not an address like 127.0.0.1:0", s.get_ref()),
+                );
+                None
+            }
+        });
+        let sim = if kind == "sim" {
+            let table = v.sim.clone().unwrap_or(toml::Value::Table(Default::default()));
+            match table.try_into::<SimSettings>() {
+                Ok(s) => {
+                    if let Err(e) = s.validate() {
+                        self.issue(format!("{p}.sim"), Some(&v.kind), e);
+                    }
+                    Some(s)
+                }
+                Err(e) => {
+                    self.issue(format!("{p}.sim"), Some(&v.kind), e.to_string().trim_end().to_string());
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        if kind == "sim" && v.base_url.is_none() && embedded_listen.is_none() {
+            self.issue(format!("{p}.base_url"), Some(&v.kind), "a sim vendor needs `base_url` or `embedded_listen`");
+        }
+        VendorSettings {
+            id,
+            kind,
+            base_url: v.base_url.as_ref().map(|u| u.get_ref().trim_end_matches('/').to_string()),
+            api_key: self.secret(&format!("{p}.api_key"), &v.api_key),
+            callback_secret: self.secret(&format!("{p}.callback_secret"), &v.callback_secret),
+            max_concurrency: v.max_concurrency.unwrap_or(50).max(1),
+            rate_per_second,
+            request_timeout: self.duration(
+                &format!("{p}.request_timeout"),
+                &v.request_timeout,
+                Duration::from_secs(10),
+            ),
+            embedded_listen,
+            sim,
+        }
+    }
+
+    fn campaign(
+        &mut self,
+        i: usize,
+        c: &RawCampaign,
+        vendor_ids: &BTreeSet<String>,
+        base_dir: &Path,
+    ) -> Option<CampaignSettings> {
+        let p = format!("campaigns[{i}]");
+        let before = self.issues.len();
+        let name = c.name.get_ref().trim().to_string();
+        if name.is_empty() || name.len() > 100 {
+            self.issue(format!("{p}.name"), Some(&c.name), "must be 1 to 100 characters");
+        }
+        let timezone = parse_tz(c.timezone.get_ref())
+            .map_err(|e| self.issue(format!("{p}.timezone"), Some(&c.timezone), e.to_string()))
+            .ok();
+        let mut blackout_dates = Vec::new();
+        for (j, d) in c.blackout_dates.iter().enumerate() {
+            match NaiveDate::parse_from_str(d.get_ref(), "%Y-%m-%d") {
+                Ok(date) => blackout_dates.push(date),
+                Err(_) => self.issue(
+                    format!("{p}.blackout_dates[{j}]"),
+                    Some(d),
+                    format!("`{}` is not a date like 2026-12-25", d.get_ref()),
+                ),
+            }
+        }
+        let windows = CallingWindows::parse(c.windows.get_ref())
+            .map_err(|e| self.issue(format!("{p}.windows"), Some(&c.windows), e.to_string()))
+            .ok()
+            .map(|w| w.with_blackout_dates(blackout_dates.iter().copied()));
+        let starts_at = self.instant(&format!("{p}.starts_at"), &c.starts_at);
+        let ends_at = self.instant(&format!("{p}.ends_at"), &c.ends_at);
+        if let (Some(s), Some(e)) = (starts_at, ends_at)
+            && e <= s
+        {
+            self.issue(format!("{p}.ends_at"), c.ends_at.as_ref(), "must be after starts_at");
+        }
+        let mut vendors = Vec::new();
+        if c.vendors.get_ref().is_empty() {
+            self.issue(format!("{p}.vendors"), Some(&c.vendors), "at least one vendor is required");
+        }
+        for (j, route) in c.vendors.get_ref().iter().enumerate() {
+            let (id, weight) = match route {
+                RawVendorRoute::Id(id) => (id, 1),
+                RawVendorRoute::Weighted { id, weight } => (id, *weight),
+            };
+            if !vendor_ids.contains(id) {
+                self.issue(
+                    format!("{p}.vendors[{j}]"),
+                    Some(&c.vendors),
+                    format!("no vendor with id `{id}` is configured"),
+                );
+            }
+            if weight == 0 {
+                self.issue(format!("{p}.vendors[{j}].weight"), Some(&c.vendors), "must be at least 1");
+            }
+            vendors.push((id.clone(), weight));
+        }
+        let default_country_code = c.default_country_code.as_ref().map(|cc| {
+            let digits = cc.get_ref().trim_start_matches('+').to_string();
+            if digits.is_empty() || digits.len() > 3 || !digits.chars().all(|ch| ch.is_ascii_digit()) {
+                self.issue(format!("{p}.default_country_code"), Some(cc), "must be 1 to 3 digits, like 62 or 1");
+            }
+            digits
+        });
+        let recall = c.recall.clone().unwrap_or_else(|| RecallConfig {
+            max_attempts: None,
+            rules: vec![],
+            default: None,
+            vendor_failure_backoff: None,
+            max_vendor_failures: None,
+        });
+        let recall_policy = match recall_policy(&recall) {
+            Ok(policy) => Some(policy),
+            Err(errs) => {
+                for (field, msg) in errs {
+                    self.issue(format!("{p}.recall.{field}"), Some(&c.name), msg);
+                }
+                None
+            }
+        };
+        if self.issues.len() > before {
+            return None;
+        }
+        Some(CampaignSettings {
+            name,
+            timezone: timezone?,
+            windows_spec: c.windows.get_ref().clone(),
+            windows: windows?,
+            blackout_dates,
+            starts_at,
+            ends_at,
+            max_concurrency: c.max_concurrency.unwrap_or(10).max(1),
+            vendors,
+            default_country_code,
+            contacts_file: c.contacts_file.as_ref().map(|f| base_dir.join(f.get_ref())),
+            recall,
+            recall_policy: recall_policy?,
+        })
+    }
+
+    fn instant(&mut self, path: &str, value: &Option<Spanned<String>>) -> Option<DateTime<Utc>> {
+        let s = value.as_ref()?;
+        match DateTime::parse_from_rfc3339(s.get_ref()) {
+            Ok(t) => Some(t.with_timezone(&Utc)),
+            Err(_) => {
+                self.issue(
+                    path,
+                    Some(s),
+                    format!("`{}` is not an RFC 3339 instant like 2026-12-01T09:00:00+07:00", s.get_ref()),
+                );
+                None
+            }
+        }
+    }
+}
+
+/// `"20/s"`, `"600/m"`, `"1000/h"` → requests per second.
+pub fn parse_rate(text: &str) -> Result<f64, String> {
+    let err = || format!("`{text}` is not a rate like 20/s, 600/m or 1000/h");
+    let (n, unit) = text.split_once('/').ok_or_else(err)?;
+    let n: f64 = n.trim().parse().map_err(|_| err())?;
+    let per = match unit.trim() {
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(err()),
+    };
+    if n <= 0.0 {
+        return Err(err());
+    }
+    Ok(n / per)
+}
+
+/// Build the domain policy from its config/JSON form. Errors are
+/// `(field path below recall, message)`.
+pub fn recall_policy(cfg: &RecallConfig) -> Result<RecallPolicy, Vec<(String, String)>> {
+    let mut errors = Vec::new();
+    let defaults = RecallPolicy::default_policy();
+    let mut rules = Vec::new();
+    for (i, rule) in cfg.rules.iter().enumerate() {
+        if rule.when.is_empty() {
+            errors.push((
+                format!("rules[{i}].when"),
+                "must list at least one disposition, intent or vendor:code".to_string(),
+            ));
+        }
+        let mut when = Vec::new();
+        for (j, m) in rule.when.iter().enumerate() {
+            match Matcher::parse(m) {
+                Ok(m) => when.push(m),
+                Err(e) => errors.push((format!("rules[{i}].when[{j}]"), e.to_string())),
+            }
+        }
+        match rule_action(rule) {
+            Ok(action) => rules.push(RecallRule { when, action }),
+            Err((field, msg)) => errors.push((format!("rules[{i}].{field}"), msg)),
+        }
+    }
+    let default_action = match &cfg.default {
+        None => defaults.default_action.clone(),
+        Some(rule) => {
+            if !rule.when.is_empty() {
+                errors.push((
+                    "default.when".to_string(),
+                    "the default rule applies to everything; remove `when`".to_string(),
+                ));
+            }
+            rule_action(rule).unwrap_or_else(|(field, msg)| {
+                errors.push((format!("default.{field}"), msg));
+                defaults.default_action.clone()
+            })
+        }
+    };
+    let max_attempts = cfg.max_attempts.unwrap_or(defaults.max_attempts);
+    if max_attempts == 0 {
+        errors.push(("max_attempts".to_string(), "must be at least 1".to_string()));
+    }
+    let vendor_failure_backoff = match &cfg.vendor_failure_backoff {
+        None => defaults.vendor_failure_backoff,
+        Some(text) => parse_duration(text).unwrap_or_else(|e| {
+            errors.push(("vendor_failure_backoff".to_string(), e.to_string()));
+            defaults.vendor_failure_backoff
+        }),
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(RecallPolicy {
+        rules,
+        max_attempts,
+        default_action,
+        vendor_failure_backoff,
+        max_vendor_failures: cfg.max_vendor_failures.unwrap_or(defaults.max_vendor_failures),
+    })
+}
+
+fn rule_action(rule: &RuleConfig) -> Result<RuleAction, (String, String)> {
+    let action = rule.action.as_deref().unwrap_or(if rule.retry_after.is_some() { "retry" } else { "" });
+    match action {
+        "retry" => {
+            let text = rule
+                .retry_after
+                .as_deref()
+                .ok_or(("retry_after".to_string(), "a retry needs `retry_after` (e.g. \"30m\")".to_string()))?;
+            let after = parse_duration(text).map_err(|e| ("retry_after".to_string(), e.to_string()))?;
+            Ok(RuleAction::Retry { after, max: rule.max.unwrap_or(u32::MAX) })
+        }
+        "stop" => Ok(RuleAction::Stop),
+        "suppress" => Ok(RuleAction::Suppress),
+        "" => Err(("action".to_string(), "missing: `retry` (with retry_after), `stop` or `suppress`".to_string())),
+        other => Err(("action".to_string(), format!("`{other}` is not `retry`, `stop` or `suppress`"))),
+    }
+}

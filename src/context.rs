@@ -1,0 +1,38 @@
+//! What every loop and handler shares. Built once at start-up; the database
+//! is the source of truth, nothing here is mutable campaign state.
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::store::StoreError;
+use crate::store::campaigns::CampaignCtx;
+use crate::vendors::registry::VendorRegistry;
+use entity::campaign;
+use sea_orm::{DatabaseConnection, EntityTrait};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+#[derive(Clone)]
+pub struct Ctx {
+    pub db: DatabaseConnection,
+    pub settings: Arc<Settings>,
+    pub vendors: Arc<VendorRegistry>,
+    pub clock: Arc<dyn Clock>,
+    /// Base URL vendors reach us at; callbacks go to `{base}/callbacks/{vendor_id}`.
+    pub callback_base: String,
+    /// Fired when a callback was stored, so the processor wakes at once.
+    pub inbox_notify: Arc<Notify>,
+}
+
+impl Ctx {
+    pub fn callback_url(&self, vendor_id: &str) -> String {
+        format!("{}/callbacks/{}", self.callback_base, vendor_id)
+    }
+
+    pub async fn campaign(&self, id: i64) -> Result<CampaignCtx, StoreError> {
+        let row = campaign::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| StoreError::NoSuchCampaign(format!("#{id}")))?;
+        CampaignCtx::from_row(&row)
+    }
+}

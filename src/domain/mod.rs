@@ -1,0 +1,12 @@
+//! Pure domain logic: no I/O, no async, time always passed in as `now`.
+//!
+//! Everything that decides — may this contact be dialed now, when is the next
+//! window, what happens after this outcome — lives here as plain functions so
+//! it can be tested across DST changes and midnight without waiting.
+
+pub mod duration;
+pub mod outcome;
+pub mod phone;
+pub mod recall;
+pub mod state;
+pub mod window;

@@ -1,0 +1,133 @@
+//! The normalized outcome model: every vendor's result codes become a
+//! [`Disposition`] (what happened on the line) plus an [`Intent`] (what the
+//! conversation produced). The raw vendor codes are always kept beside them so
+//! nothing is lost when a mapping is wrong or a code is new.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(self.as_str()) }
+        }
+        impl FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(format!(
+                        "unknown {} `{}` (expected one of: {})",
+                        stringify!($name).to_lowercase(), other, [$($text),+].join(", ")
+                    )),
+                }
+            }
+        }
+    };
+}
+pub(crate) use string_enum;
+
+string_enum!(
+    /// Normalized telephony outcome of one dial.
+    Disposition {
+        Answered => "answered",
+        NoAnswer => "no_answer",
+        Busy => "busy",
+        Rejected => "rejected",
+        PowerOff => "power_off",
+        Unreachable => "unreachable",
+        Vacant => "vacant",
+        OutOfService => "out_of_service",
+        Voicemail => "voicemail",
+        Blocked => "blocked",
+        CallLoss => "call_loss",
+        VendorError => "vendor_error",
+        Cancelled => "cancelled",
+        Unknown => "unknown",
+    }
+);
+
+string_enum!(
+    /// Normalized conversation outcome (bot intent label).
+    Intent {
+        PromiseToPay => "promise_to_pay",
+        Paid => "paid",
+        Refuse => "refuse",
+        WrongPerson => "wrong_person",
+        Complaint => "complaint",
+        Callback => "callback",
+        Interested => "interested",
+        NotInterested => "not_interested",
+        Unknown => "unknown",
+    }
+);
+
+impl Disposition {
+    /// True when a human (or a voicemail box) picked up, so the dial counts as a
+    /// conversation for reporting.
+    pub fn is_connected(self) -> bool {
+        matches!(self, Disposition::Answered | Disposition::Voicemail)
+    }
+}
+
+/// One normalized result of one dial, with the vendor's raw codes kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub disposition: Disposition,
+    pub intent: Option<Intent>,
+    /// Raw telephony/result code as `vendor_kind:code`, e.g. `blu:D01`.
+    pub raw_code: Option<String>,
+    /// Raw intent label as the vendor sent it, e.g. `blu:HPTP`.
+    pub raw_intent: Option<String>,
+}
+
+impl Outcome {
+    pub fn new(disposition: Disposition) -> Self {
+        Outcome { disposition, intent: None, raw_code: None, raw_intent: None }
+    }
+    pub fn with_intent(mut self, intent: Intent) -> Self {
+        self.intent = Some(intent);
+        self
+    }
+    pub fn with_raw_code(mut self, vendor_kind: &str, code: &str) -> Self {
+        self.raw_code = Some(format!("{vendor_kind}:{code}"));
+        self
+    }
+    pub fn with_raw_intent(mut self, vendor_kind: &str, label: &str) -> Self {
+        self.raw_intent = Some(format!("{vendor_kind}:{label}"));
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_disposition_round_trips_through_its_name() {
+        for d in Disposition::ALL {
+            assert_eq!(d.as_str().parse::<Disposition>().unwrap(), *d);
+        }
+        for i in Intent::ALL {
+            assert_eq!(i.as_str().parse::<Intent>().unwrap(), *i);
+        }
+    }
+
+    #[test]
+    fn unknown_name_is_an_error_that_lists_the_choices() {
+        let err = "bussy".parse::<Disposition>().unwrap_err();
+        assert!(err.contains("bussy") && err.contains("no_answer"), "{err}");
+    }
+}

@@ -1,0 +1,104 @@
+//! Webhook ingress: `POST /callbacks/{vendor_id}`. Order matters: read within
+//! the size limit, check authenticity, check the body parses, store it
+//! durably — and only then answer 2xx. Processing happens later, from the inbox.
+
+pub mod processor;
+
+use crate::context::Ctx;
+use crate::store::inbox::{self, NewCallback};
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use std::net::SocketAddr;
+
+/// Headers that carry credentials are not kept in the audit copy.
+const REDACTED_HEADERS: &[&str] = &["authorization", "cookie", "proxy-authorization"];
+
+fn headers_json(headers: &HeaderMap) -> serde_json::Value {
+    let map = headers
+        .iter()
+        .map(|(k, v)| {
+            let value = if REDACTED_HEADERS.contains(&k.as_str()) {
+                "<redacted>".to_string()
+            } else {
+                String::from_utf8_lossy(v.as_bytes()).into_owned()
+            };
+            (k.as_str().to_string(), serde_json::Value::String(value))
+        })
+        .collect();
+    serde_json::Value::Object(map)
+}
+
+fn reject(status: StatusCode, reason: String) -> Response {
+    (status, Json(json!({ "error": reason }))).into_response()
+}
+
+pub async fn callback(
+    State(ctx): State<Ctx>,
+    Path(vendor_id): Path<String>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let now = ctx.clock.now();
+    let limit = ctx.settings.http.max_body_bytes;
+    let mut audit = NewCallback {
+        vendor_id: &vendor_id,
+        remote_addr: Some(remote.ip().to_string()),
+        headers: headers_json(&headers),
+        body: &[],
+        state: "rejected",
+        error: None,
+    };
+    let bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(b) => b,
+        Err(_) => {
+            let reason = format!("body larger than {limit} bytes");
+            return store_rejection(&ctx, audit, StatusCode::PAYLOAD_TOO_LARGE, reason, now).await;
+        }
+    };
+    audit.body = &bytes;
+    let Some(vendor) = ctx.vendors.get(&vendor_id) else {
+        let reason = format!("unknown vendor `{vendor_id}`");
+        return store_rejection(&ctx, audit, StatusCode::NOT_FOUND, reason, now).await;
+    };
+    if let Err(e) = vendor.adapter.verify_callback(&headers, &bytes, Some(remote.ip())) {
+        return store_rejection(&ctx, audit, StatusCode::UNAUTHORIZED, e.to_string(), now).await;
+    }
+    if let Err(e) = vendor.adapter.parse_callback(&bytes) {
+        return store_rejection(&ctx, audit, StatusCode::BAD_REQUEST, e.to_string(), now).await;
+    }
+    audit.state = "pending";
+    match inbox::insert(&ctx.db, audit, now).await {
+        Ok(_) => {
+            metrics::counter!("campaignd_callbacks_total", "vendor" => vendor_id.clone(), "result" => "stored")
+                .increment(1);
+            ctx.inbox_notify.notify_one();
+            (StatusCode::OK, Json(json!({ "code": 200, "message": "success" }))).into_response()
+        }
+        Err(e) => {
+            // Not stored: the vendor must retry, so no 2xx.
+            tracing::error!(vendor = %vendor_id, error = %e, "cannot store callback");
+            reject(StatusCode::SERVICE_UNAVAILABLE, "temporarily unable to store the callback; retry".into())
+        }
+    }
+}
+
+async fn store_rejection(
+    ctx: &Ctx,
+    mut audit: NewCallback<'_>,
+    status: StatusCode,
+    reason: String,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Response {
+    metrics::counter!("campaignd_callbacks_total", "vendor" => audit.vendor_id.to_string(), "result" => status.as_u16().to_string()).increment(1);
+    tracing::warn!(vendor = %audit.vendor_id, status = status.as_u16(), %reason, "callback rejected");
+    audit.error = Some(reason.clone());
+    if let Err(e) = inbox::insert(&ctx.db, audit, now).await {
+        tracing::error!(error = %e, "cannot store rejected callback for audit");
+    }
+    reject(status, reason)
+}

@@ -1,0 +1,116 @@
+//! Drains the inbox: parse, dedupe, apply to attempts, run the recall policy.
+//! Each row is processed in one transaction with its effects, so a crash
+//! either applies a row completely or leaves it pending for the next drain.
+
+use crate::context::Ctx;
+use crate::domain::recall::AttemptResult;
+use crate::store::apply::{Applied, apply_result, find_attempt};
+use crate::store::campaigns::CampaignCtx;
+use crate::store::db::begin_write;
+use crate::store::{StoreError, inbox};
+use entity::callback_inbox;
+use std::collections::HashMap;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DrainReport {
+    pub rows: usize,
+    pub applied: usize,
+    pub duplicates: usize,
+    pub late: usize,
+    pub unmatched: usize,
+    pub rejected: usize,
+}
+
+/// Process pending rows until none are left.
+pub async fn drain(ctx: &Ctx) -> Result<DrainReport, StoreError> {
+    let mut report = DrainReport::default();
+    let mut campaigns: HashMap<i64, CampaignCtx> = HashMap::new();
+    loop {
+        let rows = inbox::pending(&ctx.db, 200).await?;
+        if rows.is_empty() {
+            return Ok(report);
+        }
+        for row in rows {
+            process_row(ctx, &row, &mut campaigns, &mut report).await?;
+            report.rows += 1;
+        }
+    }
+}
+
+async fn process_row(
+    ctx: &Ctx,
+    row: &callback_inbox::Model,
+    campaigns: &mut HashMap<i64, CampaignCtx>,
+    report: &mut DrainReport,
+) -> Result<(), StoreError> {
+    let now = ctx.clock.now();
+    let txn = begin_write(&ctx.db).await?;
+    if inbox::seen_before(&txn, row).await? {
+        inbox::mark(&txn, row.id, "duplicate", None, 0, now).await?;
+        txn.commit().await?;
+        report.duplicates += 1;
+        metrics::counter!("campaignd_callback_duplicates_total").increment(1);
+        return Ok(());
+    }
+    let Some(vendor) = ctx.vendors.get(&row.vendor_id) else {
+        inbox::mark(&txn, row.id, "rejected", Some("vendor is no longer configured".into()), 0, now).await?;
+        txn.commit().await?;
+        report.rejected += 1;
+        return Ok(());
+    };
+    let events = match vendor.adapter.parse_callback(&row.body) {
+        Ok(events) => events,
+        Err(e) => {
+            inbox::mark(&txn, row.id, "rejected", Some(e.to_string()), 0, now).await?;
+            txn.commit().await?;
+            report.rejected += 1;
+            return Ok(());
+        }
+    };
+    let mut applied = 0;
+    for ev in events.iter().filter(|e| e.is_final) {
+        let Some(attempt) = find_attempt(&txn, &row.vendor_id, ev).await? else {
+            tracing::warn!(vendor = %row.vendor_id, inbox_id = row.id, "callback for an attempt we do not know");
+            metrics::counter!("campaignd_callback_unmatched_total").increment(1);
+            report.unmatched += 1;
+            continue;
+        };
+        if !campaigns.contains_key(&attempt.campaign_id) {
+            campaigns.insert(attempt.campaign_id, ctx.campaign(attempt.campaign_id).await?);
+        }
+        let camp = &campaigns[&attempt.campaign_id];
+        let result = AttemptResult::Completed(ev.outcome.clone());
+        match apply_result(&txn, camp, &attempt, &result, Some(ev), now).await? {
+            Applied::Finished { .. } => {
+                applied += 1;
+                metrics::counter!("campaignd_results_total", "vendor" => row.vendor_id.clone(), "disposition" => ev.outcome.disposition.as_str()).increment(1);
+            }
+            Applied::AlreadyFinished => report.late += 1,
+        }
+    }
+    inbox::mark(&txn, row.id, "processed", None, applied, now).await?;
+    txn.commit().await?;
+    report.applied += applied as usize;
+    Ok(())
+}
+
+/// Drain whenever a callback is stored, and every second in case a row was
+/// stored by another process or left pending by a crash.
+pub async fn run(ctx: Ctx, shutdown: CancellationToken) {
+    loop {
+        if let Err(e) = drain(&ctx).await {
+            tracing::error!(error = %e, "inbox processing failed; retrying");
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = ctx.inbox_notify.notified() => {}
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+        }
+    }
+    // Apply whatever was stored before the listener closed.
+    if let Err(e) = drain(&ctx).await {
+        tracing::error!(error = %e, "final inbox drain failed; rows stay pending for the next start");
+    }
+    tracing::info!("inbox processor stopped");
+}

@@ -1,0 +1,115 @@
+//! The reconciler: attempts whose dispatch outcome is unknown, or that got no
+//! result in time, are looked up at the vendor. Nothing is redialed before the
+//! vendor has said it never received the attempt.
+
+use crate::context::Ctx;
+use crate::domain::recall::AttemptResult;
+use crate::store::StoreError;
+use crate::store::apply::apply_result;
+use crate::store::db::begin_write;
+use crate::vendors::LookupResult;
+use chrono::{DateTime, Utc};
+use entity::attempt;
+use sea_orm::sea_query::{Condition, Expr};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ReconcileReport {
+    pub looked_up: usize,
+    pub finished: usize,
+    pub confirmed: usize,
+    pub never_received: usize,
+    pub lost: usize,
+    pub errors: usize,
+}
+
+fn dur(d: std::time::Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+/// One reconciliation sweep at `now`.
+pub async fn sweep(ctx: &Ctx, now: DateTime<Utc>) -> Result<ReconcileReport, StoreError> {
+    let s = &ctx.settings.scheduler;
+    let stale = attempt::Entity::find()
+        .filter(
+            Condition::any()
+                .add(
+                    Condition::all()
+                        .add(attempt::Column::State.eq("dispatching"))
+                        .add(attempt::Column::CreatedAt.lt(now - dur(s.dispatch_timeout))),
+                )
+                .add(
+                    Condition::all()
+                        .add(attempt::Column::State.eq("dispatched"))
+                        .add(attempt::Column::DeadlineAt.lt(now)),
+                ),
+        )
+        .order_by_asc(attempt::Column::Id)
+        .limit(500)
+        .all(&ctx.db)
+        .await?;
+    let mut report = ReconcileReport::default();
+    for a in stale {
+        let Some(vendor) = ctx.vendors.get(&a.vendor_id) else {
+            tracing::warn!(attempt = %a.attempt_ref, vendor = %a.vendor_id, "attempt of an unconfigured vendor; cannot reconcile");
+            report.errors += 1;
+            continue;
+        };
+        report.looked_up += 1;
+        vendor.until_ready().await;
+        let looked = vendor.adapter.lookup(&a.attempt_ref).await;
+        let camp = ctx.campaign(a.campaign_id).await?;
+        let now = ctx.clock.now();
+        let too_old = a.dispatched_at.unwrap_or(a.created_at) < now - dur(s.lost_after);
+        let txn = begin_write(&ctx.db).await?;
+        match looked {
+            Ok(LookupResult::Finished(ev)) => {
+                apply_result(&txn, &camp, &a, &AttemptResult::Completed(ev.outcome.clone()), Some(&ev), now).await?;
+                report.finished += 1;
+            }
+            Ok(LookupResult::NotFound) if a.state == "dispatching" => {
+                let r = AttemptResult::VendorFailed { reason: "vendor never received the dispatch".into() };
+                apply_result(&txn, &camp, &a, &r, None, now).await?;
+                report.never_received += 1;
+            }
+            Ok(LookupResult::NotFound) => {
+                apply_result(&txn, &camp, &a, &AttemptResult::Lost, None, now).await?;
+                report.lost += 1;
+            }
+            Ok(LookupResult::Pending { .. }) | Err(_) if too_old && a.state == "dispatched" => {
+                // Give up on it, and make sure the vendor does not dial it later.
+                let _ = vendor.adapter.cancel(std::slice::from_ref(&a.attempt_ref)).await;
+                apply_result(&txn, &camp, &a, &AttemptResult::Lost, None, now).await?;
+                report.lost += 1;
+            }
+            Ok(LookupResult::Pending { external_call_id }) => {
+                let deadline = now + dur(s.result_timeout);
+                attempt::Entity::update_many()
+                    .col_expr(attempt::Column::State, Expr::value("dispatched"))
+                    .col_expr(attempt::Column::ExternalCallId, Expr::value(external_call_id))
+                    .col_expr(attempt::Column::DispatchedAt, Expr::value(a.dispatched_at.unwrap_or(now)))
+                    .col_expr(attempt::Column::DeadlineAt, Expr::value(deadline))
+                    .col_expr(attempt::Column::UpdatedAt, Expr::value(now))
+                    .filter(attempt::Column::Id.eq(a.id))
+                    .filter(attempt::Column::State.eq(a.state.as_str()))
+                    .exec(&txn)
+                    .await?;
+                report.confirmed += 1;
+            }
+            Err(e) => {
+                tracing::warn!(attempt = %a.attempt_ref, error = %e, "lookup failed; will retry");
+                report.errors += 1;
+                if a.state == "dispatched" {
+                    attempt::Entity::update_many()
+                        .col_expr(attempt::Column::DeadlineAt, Expr::value(now + dur(s.reconcile_every)))
+                        .filter(attempt::Column::Id.eq(a.id))
+                        .filter(attempt::Column::State.eq("dispatched"))
+                        .exec(&txn)
+                        .await?;
+                }
+            }
+        }
+        txn.commit().await?;
+    }
+    Ok(report)
+}

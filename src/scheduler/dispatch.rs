@@ -1,0 +1,238 @@
+//! Handing claimed attempts to vendors. No transaction is held across the
+//! vendor call: the attempt is durably `dispatching` before the request goes
+//! out, and the vendor's answer is written back afterwards, fenced on state.
+
+use crate::context::Ctx;
+use crate::domain::recall::AttemptResult;
+use crate::store::StoreError;
+use crate::store::apply::apply_result;
+use crate::store::campaigns::CampaignCtx;
+use crate::store::claim::Claimed;
+use crate::store::db::begin_write;
+use crate::vendors::registry::VendorHandle;
+use crate::vendors::{DispatchBatch, DispatchItem, DispatchReceipt, VendorError, VendorErrorKind};
+use chrono::{DateTime, Utc};
+use entity::{attempt, vendor_task};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Dispatch claimed attempts, grouped per vendor and cut to each vendor's
+/// batch limit; batches go out concurrently, each behind its vendor's limiter.
+pub async fn dispatch_claimed(
+    ctx: &Ctx,
+    camp: &CampaignCtx,
+    claimed: Vec<Claimed>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let mut by_vendor: BTreeMap<String, Vec<Claimed>> = BTreeMap::new();
+    for c in claimed {
+        by_vendor.entry(c.vendor_id.clone()).or_default().push(c);
+    }
+    let mut jobs = Vec::new();
+    for (vendor_id, items) in by_vendor {
+        let Some(vendor) = ctx.vendors.get(&vendor_id) else {
+            // Claim only picks configured vendors; this is a config reload race.
+            fail_all(ctx, camp, &items, "vendor is not configured").await?;
+            continue;
+        };
+        let max = vendor.adapter.max_batch().max(1);
+        for chunk in items.chunks(max) {
+            jobs.push(dispatch_batch(ctx, camp, vendor.clone(), chunk.to_vec(), now));
+        }
+    }
+    for res in futures::future::join_all(jobs).await {
+        res?;
+    }
+    Ok(())
+}
+
+/// The earliest window close among the callees' zones: the vendor must not
+/// dial any of them after it.
+fn not_after(
+    camp: &CampaignCtx,
+    items: &[Claimed],
+    tzs: &BTreeMap<i64, Option<String>>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let mut zones: Vec<chrono_tz::Tz> =
+        items.iter().map(|c| camp.contact_tz(tzs.get(&c.contact_id).and_then(|z| z.as_deref()))).collect();
+    zones.sort_by_key(|tz| tz.name());
+    zones.dedup();
+    let closes = zones.into_iter().filter_map(|tz| camp.windows.current_close(now, tz));
+    let close = closes.min();
+    match (close, camp.ends_at) {
+        (Some(c), Some(e)) => Some(c.min(e)),
+        (c, e) => c.or(e),
+    }
+}
+
+async fn dispatch_batch(
+    ctx: &Ctx,
+    camp: &CampaignCtx,
+    vendor: Arc<VendorHandle>,
+    items: Vec<Claimed>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let tzs = contact_zones(ctx, &items).await?;
+    let batch = DispatchBatch {
+        campaign: camp.name.clone(),
+        callback_url: ctx.callback_url(vendor.adapter.id()),
+        not_after: not_after(camp, &items, &tzs, now),
+        items: items
+            .iter()
+            .map(|c| DispatchItem {
+                attempt_ref: c.attempt_ref.clone(),
+                phone: c.phone.clone(),
+                case_id: c.case_id.clone(),
+                variables: c.variables.clone(),
+            })
+            .collect(),
+    };
+    vendor.until_ready().await;
+    let started = std::time::Instant::now();
+    let result = vendor.adapter.dispatch(&batch).await;
+    metrics::histogram!("campaignd_vendor_request_seconds", "vendor" => vendor.adapter.id().to_string(), "op" => "dispatch")
+        .record(started.elapsed().as_secs_f64());
+    let answered_at = ctx.clock.now();
+    match result {
+        Ok(receipt) => {
+            record_accepted(ctx, camp, vendor.adapter.id(), &items, receipt, batch.not_after, answered_at).await
+        }
+        Err(e) => record_error(ctx, camp, vendor.adapter.id(), &items, e, answered_at).await,
+    }
+}
+
+async fn contact_zones(ctx: &Ctx, items: &[Claimed]) -> Result<BTreeMap<i64, Option<String>>, StoreError> {
+    use entity::contact;
+    let ids: Vec<i64> = items.iter().map(|c| c.contact_id).collect();
+    Ok(contact::Entity::find()
+        .filter(contact::Column::Id.is_in(ids))
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c.timezone))
+        .collect())
+}
+
+async fn record_accepted(
+    ctx: &Ctx,
+    camp: &CampaignCtx,
+    vendor_id: &str,
+    items: &[Claimed],
+    receipt: DispatchReceipt,
+    not_after: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let deadline = now + chrono::Duration::from_std(ctx.settings.scheduler.result_timeout).unwrap_or_default();
+    let txn = begin_write(&ctx.db).await?;
+    let task = vendor_task::ActiveModel {
+        vendor_id: Set(vendor_id.to_string()),
+        campaign_id: Set(camp.id),
+        external_task_id: Set(Some(receipt.vendor_task_id.clone())),
+        state: Set("accepted".into()),
+        size: Set(items.len() as i32),
+        not_after: Set(not_after),
+        error: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    for (attempt_ref, call_id) in &receipt.accepted {
+        attempt::Entity::update_many()
+            .col_expr(attempt::Column::State, Expr::value("dispatched"))
+            .col_expr(attempt::Column::ExternalCallId, Expr::value(call_id.clone()))
+            .col_expr(attempt::Column::VendorTaskId, Expr::value(task.id))
+            .col_expr(attempt::Column::DispatchedAt, Expr::value(now))
+            .col_expr(attempt::Column::DeadlineAt, Expr::value(deadline))
+            .col_expr(attempt::Column::UpdatedAt, Expr::value(now))
+            .filter(attempt::Column::AttemptRef.eq(attempt_ref.as_str()))
+            .filter(attempt::Column::State.eq("dispatching"))
+            .exec(&txn)
+            .await?;
+    }
+    metrics::counter!("campaignd_attempts_dispatched_total", "vendor" => vendor_id.to_string())
+        .increment(receipt.accepted.len() as u64);
+    for (attempt_ref, reason) in &receipt.rejected {
+        if let Some(a) =
+            attempt::Entity::find().filter(attempt::Column::AttemptRef.eq(attempt_ref.as_str())).one(&txn).await?
+        {
+            let result = AttemptResult::VendorFailed { reason: format!("vendor refused: {reason}") };
+            apply_result(&txn, camp, &a, &result, None, now).await?;
+        }
+    }
+    txn.commit().await?;
+    // Items the vendor neither accepted nor refused stay `dispatching`; the
+    // reconciler looks them up before anything is dialed again.
+    Ok(())
+}
+
+async fn record_error(
+    ctx: &Ctx,
+    camp: &CampaignCtx,
+    vendor_id: &str,
+    items: &[Claimed],
+    err: VendorError,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    metrics::counter!("campaignd_vendor_errors_total", "vendor" => vendor_id.to_string(), "kind" => format!("{:?}", err.kind)).increment(1);
+    let txn = begin_write(&ctx.db).await?;
+    vendor_task::ActiveModel {
+        vendor_id: Set(vendor_id.to_string()),
+        campaign_id: Set(camp.id),
+        external_task_id: Set(None),
+        state: Set(if err.kind == VendorErrorKind::Unknown { "unknown" } else { "failed" }.into()),
+        size: Set(items.len() as i32),
+        not_after: Set(None),
+        error: Set(Some(err.message.clone())),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    match err.kind {
+        VendorErrorKind::Unknown => {
+            // The vendor may have the batch. Never redial before a lookup says
+            // it does not: the attempts stay `dispatching` for the reconciler.
+            tracing::warn!(vendor = vendor_id, campaign = %camp.name, error = %err.message, "dispatch outcome unknown; will reconcile");
+        }
+        VendorErrorKind::RetryLater | VendorErrorKind::Fatal => {
+            if err.kind == VendorErrorKind::Fatal {
+                tracing::error!(vendor = vendor_id, error = %err.message, "vendor refused the batch (fatal)");
+            } else {
+                tracing::warn!(vendor = vendor_id, error = %err.message, "vendor refused the batch; will retry");
+            }
+            fail_in(&txn, camp, items, &err.message, now).await?;
+        }
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+async fn fail_all(ctx: &Ctx, camp: &CampaignCtx, items: &[Claimed], reason: &str) -> Result<(), StoreError> {
+    let txn = ctx.db.begin().await?;
+    fail_in(&txn, camp, items, reason, ctx.clock.now()).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Vendor-side failure before dialing: does not consume the contact's attempts.
+async fn fail_in<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    camp: &CampaignCtx,
+    items: &[Claimed],
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let refs: Vec<&str> = items.iter().map(|c| c.attempt_ref.as_str()).collect();
+    let attempts = attempt::Entity::find().filter(attempt::Column::AttemptRef.is_in(refs)).all(db).await?;
+    let result = AttemptResult::VendorFailed { reason: reason.to_string() };
+    for a in attempts {
+        apply_result(db, camp, &a, &result, None, now).await?;
+    }
+    Ok(())
+}

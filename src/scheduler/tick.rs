@@ -1,0 +1,95 @@
+use super::dispatch::dispatch_claimed;
+use crate::context::Ctx;
+use crate::domain::state::CampaignState;
+use crate::store::campaigns::{self, CampaignCtx};
+use crate::store::{StoreError, claim, contacts};
+use chrono::{DateTime, Utc};
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct TickReport {
+    pub claimed: usize,
+    pub deferred: usize,
+    pub suppressed: usize,
+    pub exhausted: usize,
+    pub started: Vec<String>,
+    pub completed: Vec<String>,
+}
+
+/// One scheduler step at `now`. Tests call this directly with a manual clock.
+pub async fn tick(ctx: &Ctx, now: DateTime<Utc>) -> Result<TickReport, StoreError> {
+    let mut report = TickReport::default();
+    for row in campaigns::load_active(&ctx.db).await? {
+        let camp = match CampaignCtx::from_row(&row) {
+            Ok(c) => c,
+            Err(e) => {
+                // A bad SQL edit must not stop the other campaigns.
+                metrics::counter!("campaignd_campaign_errors_total").increment(1);
+                tracing::error!(campaign = %row.name, error = %e, "campaign row is invalid; skipped");
+                continue;
+            }
+        };
+        match camp.state {
+            CampaignState::Scheduled => {
+                if camp.starts_at.is_none_or(|s| s <= now)
+                    && campaigns::set_state_fenced(&ctx.db, camp.id, camp.state, CampaignState::Running, now).await?
+                {
+                    tracing::info!(campaign = %camp.name, "campaign started");
+                    report.started.push(camp.name.clone());
+                }
+            }
+            CampaignState::Running => run_campaign(ctx, &camp, now, &mut report).await?,
+            CampaignState::Cancelled => {
+                contacts::stop_open(&ctx.db, camp.id, "campaign cancelled", now).await?;
+            }
+            _ => {}
+        }
+    }
+    Ok(report)
+}
+
+async fn run_campaign(
+    ctx: &Ctx,
+    camp: &CampaignCtx,
+    now: DateTime<Utc>,
+    report: &mut TickReport,
+) -> Result<(), StoreError> {
+    if camp.ends_at.is_some_and(|end| end <= now) {
+        contacts::stop_open(&ctx.db, camp.id, "campaign ended", now).await?;
+        complete(ctx, camp, now, report).await?;
+        return Ok(());
+    }
+    let caps = ctx.vendors.caps();
+    let claim = claim::claim(&ctx.db, camp, &caps, ctx.settings.scheduler.claim_batch, now).await?;
+    report.claimed += claim.claimed.len();
+    report.deferred += claim.deferred;
+    report.suppressed += claim.suppressed;
+    report.exhausted += claim.exhausted;
+    if !claim.claimed.is_empty() {
+        tracing::debug!(campaign = %camp.name, claimed = claim.claimed.len(), "claimed contacts");
+        dispatch_claimed(ctx, camp, claim.claimed, now).await?;
+    } else if contacts::open_count(&ctx.db, camp.id).await? == 0 && has_contacts(ctx, camp.id).await? {
+        complete(ctx, camp, now, report).await?;
+    }
+    Ok(())
+}
+
+async fn complete(
+    ctx: &Ctx,
+    camp: &CampaignCtx,
+    now: DateTime<Utc>,
+    report: &mut TickReport,
+) -> Result<(), StoreError> {
+    // In-flight attempts keep the campaign running until their results land.
+    if contacts::open_count(&ctx.db, camp.id).await? > 0 {
+        return Ok(());
+    }
+    if campaigns::set_state_fenced(&ctx.db, camp.id, camp.state, CampaignState::Completed, now).await? {
+        tracing::info!(campaign = %camp.name, "campaign completed");
+        report.completed.push(camp.name.clone());
+    }
+    Ok(())
+}
+
+async fn has_contacts(ctx: &Ctx, campaign_id: i64) -> Result<bool, StoreError> {
+    Ok(contacts::page(&ctx.db, campaign_id, 0, 1).await?.len() == 1)
+}

@@ -1,0 +1,186 @@
+//! Applying an attempt's result: the attempt is finished (fenced on its state,
+//! so a duplicate or late event is a no-op), then the recall policy decides
+//! what happens to the contact (fenced on the attempt number).
+
+use super::StoreError;
+use super::campaigns::CampaignCtx;
+use crate::domain::outcome::Outcome;
+use crate::domain::recall::{AttemptResult, DEFAULT_RULE, Decision, RecallHistory, decide};
+use crate::domain::state::{AttemptEvent, AttemptState, CampaignState, ContactEvent, ContactState};
+use crate::vendors::CallEvent;
+use chrono::{DateTime, Utc};
+use entity::{attempt, contact, suppression};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// The attempt finished now; the contact moved to this state.
+    Finished { contact: ContactState },
+    /// The attempt was already finished: a duplicate or late event, ignored.
+    AlreadyFinished,
+}
+
+/// What to write on the attempt row.
+fn attempt_fields(result: &AttemptResult) -> (AttemptEvent, Option<&Outcome>, Option<String>) {
+    match result {
+        AttemptResult::Completed(o) => (AttemptEvent::Complete, Some(o), None),
+        AttemptResult::VendorFailed { reason } => (AttemptEvent::Fail, None, Some(reason.clone())),
+        AttemptResult::Lost => (AttemptEvent::Lose, None, Some("no result from the vendor".into())),
+    }
+}
+
+/// Finish `attempt` with `result` and run the recall policy for its contact.
+/// Call inside a write transaction.
+pub async fn apply_result<C: ConnectionTrait>(
+    db: &C,
+    camp: &CampaignCtx,
+    attempt: &attempt::Model,
+    result: &AttemptResult,
+    event: Option<&CallEvent>,
+    now: DateTime<Utc>,
+) -> Result<Applied, StoreError> {
+    let (event_kind, outcome, error) = attempt_fields(result);
+    let from: AttemptState = attempt.state.parse().map_err(|e: String| StoreError::BadCampaign {
+        name: camp.name.clone(),
+        message: format!("attempt {}: {e}", attempt.attempt_ref),
+    })?;
+    let Ok(to) = from.apply(event_kind) else { return Ok(Applied::AlreadyFinished) };
+
+    let mut update = attempt::Entity::update_many()
+        .col_expr(attempt::Column::State, Expr::value(to.as_str()))
+        .col_expr(attempt::Column::CompletedAt, Expr::value(now))
+        .col_expr(attempt::Column::UpdatedAt, Expr::value(now))
+        .col_expr(attempt::Column::Error, Expr::value(error));
+    if let Some(o) = outcome {
+        update = update
+            .col_expr(attempt::Column::Disposition, Expr::value(o.disposition.as_str()))
+            .col_expr(attempt::Column::Intent, Expr::value(o.intent.map(|i| i.as_str())))
+            .col_expr(attempt::Column::RawCode, Expr::value(o.raw_code.clone()))
+            .col_expr(attempt::Column::RawIntent, Expr::value(o.raw_intent.clone()));
+    }
+    if let Some(ev) = event {
+        update = update.col_expr(attempt::Column::DurationMs, Expr::value(ev.duration_ms));
+        if let Some(id) = &ev.external_call_id {
+            update = update.col_expr(attempt::Column::ExternalCallId, Expr::value(id.clone()));
+        }
+    }
+    let res = update
+        .filter(attempt::Column::Id.eq(attempt.id))
+        .filter(attempt::Column::State.eq(attempt.state.as_str()))
+        .exec(db)
+        .await?;
+    if res.rows_affected == 0 {
+        return Ok(Applied::AlreadyFinished);
+    }
+
+    let Some(c) = contact::Entity::find_by_id(attempt.contact_id).one(db).await? else {
+        return Ok(Applied::Finished { contact: ContactState::Stopped });
+    };
+    let contact_state: ContactState = c.state.parse().unwrap_or(ContactState::Stopped);
+    // Fence: only the contact's current attempt may move it.
+    if contact_state != ContactState::InFlight || c.attempt_seq != attempt.attempt_no {
+        tracing::warn!(attempt = %attempt.attempt_ref, contact_state = %contact_state, "result for a contact that moved on; attempt recorded only");
+        return Ok(Applied::Finished { contact: contact_state });
+    }
+    let history: RecallHistory = serde_json::from_value(c.recall_history.clone()).unwrap_or_default();
+    let (mut decision, new_history) = decide(&camp.policy, &history, result, now);
+    if camp.state == CampaignState::Cancelled {
+        decision = Decision::Stopped { reason: "campaign cancelled".into() };
+    }
+    let tz = camp.contact_tz(c.timezone.as_deref());
+    let (event, due, reason) = match decision {
+        Decision::RetryAt { not_before, rule } => {
+            let next = camp.windows.next_open(not_before, tz).filter(|t| camp.ends_at.is_none_or(|end| *t < end));
+            match next {
+                Some(t) => (ContactEvent::Retry, Some(t), Some(retry_reason(rule, not_before))),
+                None => (ContactEvent::Exhaust, None, Some("no calling window left for a retry".to_string())),
+            }
+        }
+        Decision::Done { rule } => (ContactEvent::Finish, None, Some(rule_name(rule, "stop"))),
+        Decision::Exhausted { reason } => (ContactEvent::Exhaust, None, Some(reason)),
+        Decision::Stopped { reason } => (ContactEvent::Stop, None, Some(reason)),
+        Decision::Suppress { rule } => {
+            let reason = format!(
+                "{} after {}",
+                rule_name(Some(rule), "suppress"),
+                outcome.map(describe).unwrap_or_else(|| "lost call".into())
+            );
+            suppression::Entity::insert(suppression::ActiveModel {
+                phone: Set(c.phone.clone()),
+                reason: Set(reason.clone()),
+                source: Set(format!("campaign:{}", camp.name)),
+                created_at: Set(now),
+                expires_at: Set(None),
+                ..Default::default()
+            })
+            .on_conflict(OnConflict::column(suppression::Column::Phone).do_nothing().to_owned())
+            .exec_without_returning(db)
+            .await?;
+            (ContactEvent::Suppress, None, Some(reason))
+        }
+    };
+    let new_state = contact_state.apply(event)?;
+    let mut update = contact::Entity::update_many()
+        .col_expr(contact::Column::State, Expr::value(new_state.as_str()))
+        .col_expr(contact::Column::DueAt, Expr::value(due))
+        .col_expr(contact::Column::RecallHistory, Expr::value(serde_json::to_value(&new_history).unwrap_or_default()))
+        .col_expr(contact::Column::FinishedReason, Expr::value(reason))
+        .col_expr(contact::Column::UpdatedAt, Expr::value(now));
+    if let Some(o) = outcome {
+        update = update
+            .col_expr(contact::Column::LastDisposition, Expr::value(o.disposition.as_str()))
+            .col_expr(contact::Column::LastIntent, Expr::value(o.intent.map(|i| i.as_str())))
+            .col_expr(contact::Column::LastRawCode, Expr::value(o.raw_code.clone()));
+    }
+    update
+        .filter(contact::Column::Id.eq(c.id))
+        .filter(contact::Column::State.eq("in_flight"))
+        .filter(contact::Column::AttemptSeq.eq(attempt.attempt_no))
+        .exec(db)
+        .await?;
+    Ok(Applied::Finished { contact: new_state })
+}
+
+fn rule_name(rule: Option<usize>, action: &str) -> String {
+    match rule.filter(|r| *r != DEFAULT_RULE) {
+        Some(i) => format!("recall rule #{} ({action})", i + 1),
+        None => format!("default action ({action})"),
+    }
+}
+
+fn retry_reason(rule: Option<usize>, not_before: DateTime<Utc>) -> String {
+    match rule.filter(|r| *r != DEFAULT_RULE) {
+        Some(i) => format!("retry by recall rule #{}, not before {not_before}", i + 1),
+        None => format!("retry not before {not_before}"),
+    }
+}
+
+fn describe(o: &Outcome) -> String {
+    match o.intent {
+        Some(i) => format!("{} / {}", o.disposition, i),
+        None => o.disposition.to_string(),
+    }
+}
+
+/// Find the attempt a vendor event refers to: by our reference, else by the
+/// vendor's call id.
+pub async fn find_attempt<C: ConnectionTrait>(
+    db: &C,
+    vendor_id: &str,
+    event: &CallEvent,
+) -> Result<Option<attempt::Model>, StoreError> {
+    if let Some(r) = &event.attempt_ref
+        && let Some(a) = attempt::Entity::find().filter(attempt::Column::AttemptRef.eq(r.as_str())).one(db).await?
+    {
+        return Ok((a.vendor_id == vendor_id).then_some(a));
+    }
+    if let Some(id) = &event.external_call_id {
+        return Ok(attempt::Entity::find()
+            .filter(attempt::Column::VendorId.eq(vendor_id))
+            .filter(attempt::Column::ExternalCallId.eq(id.as_str()))
+            .one(db)
+            .await?);
+    }
+    Ok(None)
+}

@@ -1,0 +1,226 @@
+//! Campaign rows: config sync, parsing into a [`CampaignCtx`], state changes.
+
+use super::StoreError;
+use crate::config::{CampaignSettings, RecallConfig, validate::recall_policy};
+use crate::domain::recall::RecallPolicy;
+use crate::domain::state::{CampaignEvent, CampaignState};
+use crate::domain::window::{CallingWindows, parse_tz};
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use entity::campaign;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, sea_query::Expr};
+use sha2::{Digest, Sha256};
+
+/// A campaign row parsed into domain types. Re-read every tick, so admin edits
+/// made with SQL take effect on the next tick.
+#[derive(Debug, Clone)]
+pub struct CampaignCtx {
+    pub id: i64,
+    pub name: String,
+    pub state: CampaignState,
+    pub timezone: Tz,
+    pub windows: CallingWindows,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+    pub max_concurrency: u32,
+    pub vendors: Vec<(String, u32)>,
+    pub policy: RecallPolicy,
+    pub default_country_code: Option<String>,
+}
+
+impl CampaignCtx {
+    /// Parse a row; an error names the column an admin got wrong.
+    pub fn from_row(row: &campaign::Model) -> Result<CampaignCtx, StoreError> {
+        let bad = |message: String| StoreError::BadCampaign { name: row.name.clone(), message };
+        let state: CampaignState = row.state.parse().map_err(|e| bad(format!("state: {e}")))?;
+        let timezone = parse_tz(&row.timezone).map_err(|e| bad(format!("timezone: {e}")))?;
+        let mut blackouts = Vec::new();
+        for d in row.blackout_dates.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+            blackouts.push(
+                NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                    .map_err(|_| bad(format!("blackout_dates: `{d}` is not YYYY-MM-DD")))?,
+            );
+        }
+        let windows = CallingWindows::parse(&row.windows)
+            .map_err(|e| bad(format!("windows: {e}")))?
+            .with_blackout_dates(blackouts);
+        let vendors = parse_vendor_routes(&row.vendors).map_err(|e| bad(format!("vendors: {e}")))?;
+        let recall: RecallConfig =
+            serde_json::from_value(row.recall_policy.clone()).map_err(|e| bad(format!("recall_policy: {e}")))?;
+        let policy = recall_policy(&recall).map_err(|errs| {
+            bad(format!(
+                "recall_policy: {}",
+                errs.iter().map(|(f, m)| format!("{f}: {m}")).collect::<Vec<_>>().join("; ")
+            ))
+        })?;
+        if row.max_concurrency < 1 {
+            return Err(bad("max_concurrency must be at least 1".into()));
+        }
+        Ok(CampaignCtx {
+            id: row.id,
+            name: row.name.clone(),
+            state,
+            timezone,
+            windows,
+            starts_at: row.starts_at,
+            ends_at: row.ends_at,
+            max_concurrency: row.max_concurrency as u32,
+            vendors,
+            policy,
+            default_country_code: row.default_country_code.clone(),
+        })
+    }
+
+    /// The zone a contact is called in: its own, else the campaign's.
+    pub fn contact_tz(&self, contact_tz: Option<&str>) -> Tz {
+        contact_tz.and_then(|z| parse_tz(z).ok()).unwrap_or(self.timezone)
+    }
+}
+
+/// `"sim-a:3, sim-b"` → `[("sim-a", 3), ("sim-b", 1)]`.
+pub fn parse_vendor_routes(text: &str) -> Result<Vec<(String, u32)>, String> {
+    let mut out = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (id, weight) = match part.split_once(':') {
+            Some((id, w)) => (id.trim(), w.trim().parse::<u32>().map_err(|_| format!("bad weight in `{part}`"))?),
+            None => (part, 1),
+        };
+        if weight == 0 {
+            return Err(format!("weight 0 in `{part}`"));
+        }
+        out.push((id.to_string(), weight));
+    }
+    if out.is_empty() {
+        return Err("no vendor listed".into());
+    }
+    Ok(out)
+}
+
+fn routes_text(vendors: &[(String, u32)]) -> String {
+    vendors.iter().map(|(id, w)| format!("{id}:{w}")).collect::<Vec<_>>().join(",")
+}
+
+fn definition_hash(c: &CampaignSettings) -> String {
+    let text = format!(
+        "{}|{}|{}|{:?}|{:?}|{:?}|{}|{}|{:?}|{}",
+        c.name,
+        c.timezone,
+        c.windows_spec,
+        c.blackout_dates,
+        c.starts_at,
+        c.ends_at,
+        c.max_concurrency,
+        routes_text(&c.vendors),
+        c.default_country_code,
+        serde_json::to_string(&c.recall).unwrap_or_default()
+    );
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// Insert config campaigns that are new; update the definition of those whose
+/// config changed since the last sync. Database edits to a campaign survive
+/// restarts until its config entry changes. The state is never touched here.
+pub async fn sync_from_config<C: ConnectionTrait>(
+    db: &C,
+    campaigns: &[CampaignSettings],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    for c in campaigns {
+        let hash = definition_hash(c);
+        let existing = campaign::Entity::find().filter(campaign::Column::Name.eq(&c.name)).one(db).await?;
+        let blackout = c.blackout_dates.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(",");
+        let recall = serde_json::to_value(&c.recall).unwrap_or(serde_json::Value::Null);
+        match existing {
+            Some(row) if row.config_hash.as_deref() == Some(hash.as_str()) => {}
+            Some(row) => {
+                tracing::info!(campaign = %c.name, "config changed: updating campaign definition");
+                let mut am: campaign::ActiveModel = row.into();
+                am.timezone = Set(c.timezone.to_string());
+                am.windows = Set(c.windows_spec.clone());
+                am.blackout_dates = Set(blackout);
+                am.starts_at = Set(c.starts_at);
+                am.ends_at = Set(c.ends_at);
+                am.max_concurrency = Set(c.max_concurrency as i32);
+                am.vendors = Set(routes_text(&c.vendors));
+                am.recall_policy = Set(recall);
+                am.default_country_code = Set(c.default_country_code.clone());
+                am.config_hash = Set(Some(hash));
+                am.updated_at = Set(now);
+                am.update(db).await?;
+            }
+            None => {
+                campaign::ActiveModel {
+                    name: Set(c.name.clone()),
+                    state: Set(CampaignState::Scheduled.as_str().to_string()),
+                    timezone: Set(c.timezone.to_string()),
+                    windows: Set(c.windows_spec.clone()),
+                    blackout_dates: Set(blackout),
+                    starts_at: Set(c.starts_at),
+                    ends_at: Set(c.ends_at),
+                    max_concurrency: Set(c.max_concurrency as i32),
+                    vendors: Set(routes_text(&c.vendors)),
+                    recall_policy: Set(recall),
+                    default_country_code: Set(c.default_country_code.clone()),
+                    config_hash: Set(Some(hash)),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                    ..Default::default()
+                }
+                .insert(db)
+                .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn find_by_name<C: ConnectionTrait>(db: &C, name: &str) -> Result<campaign::Model, StoreError> {
+    campaign::Entity::find()
+        .filter(campaign::Column::Name.eq(name))
+        .one(db)
+        .await?
+        .ok_or_else(|| StoreError::NoSuchCampaign(name.to_string()))
+}
+
+/// Campaigns the scheduler looks at: scheduled, running, paused or cancelled-
+/// but-not-yet-swept. Completed ones are left alone.
+pub async fn load_active<C: ConnectionTrait>(db: &C) -> Result<Vec<campaign::Model>, StoreError> {
+    Ok(campaign::Entity::find()
+        .filter(campaign::Column::State.is_in(["scheduled", "running", "paused", "cancelled"]))
+        .all(db)
+        .await?)
+}
+
+/// Apply a state event through the domain state machine; the update is fenced
+/// on the state read, so a concurrent change is not overwritten.
+pub async fn transition<C: ConnectionTrait>(
+    db: &C,
+    name: &str,
+    event: CampaignEvent,
+    now: DateTime<Utc>,
+) -> Result<(CampaignState, CampaignState), StoreError> {
+    let row = find_by_name(db, name).await?;
+    let from: CampaignState =
+        row.state.parse().map_err(|e: String| StoreError::BadCampaign { name: name.into(), message: e })?;
+    let to = from.apply(event)?;
+    set_state_fenced(db, row.id, from, to, now).await?;
+    Ok((from, to))
+}
+
+/// `UPDATE … SET state = to WHERE id = ? AND state = from`; returns whether it applied.
+pub async fn set_state_fenced<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    from: CampaignState,
+    to: CampaignState,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let res = campaign::Entity::update_many()
+        .col_expr(campaign::Column::State, Expr::value(to.as_str()))
+        .col_expr(campaign::Column::UpdatedAt, Expr::value(now))
+        .filter(campaign::Column::Id.eq(id))
+        .filter(campaign::Column::State.eq(from.as_str()))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}

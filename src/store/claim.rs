@@ -1,0 +1,245 @@
+//! Claiming due contacts: the one place where caps, windows and suppression
+//! are checked before an attempt exists. Runs in one write transaction, so the
+//! in-flight counts it reads cannot change underneath it.
+
+use super::campaigns::CampaignCtx;
+use super::db::begin_write;
+use super::{IN_FLIGHT_STATES, StoreError};
+use crate::domain::state::{ContactEvent, ContactState};
+use chrono::{DateTime, Utc};
+use entity::{attempt, contact, suppression};
+use rand::{Rng, SeedableRng};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+use std::collections::{HashMap, HashSet};
+
+/// An attempt created by a claim, with what the vendor needs to dial it.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub attempt_ref: String,
+    pub contact_id: i64,
+    pub attempt_no: i32,
+    pub vendor_id: String,
+    pub phone: String,
+    pub case_id: Option<String>,
+    pub variables: serde_json::Value,
+}
+
+#[derive(Debug, Default)]
+pub struct ClaimReport {
+    pub claimed: Vec<Claimed>,
+    /// Due contacts whose window is closed now: moved to their next opening.
+    pub deferred: usize,
+    pub suppressed: usize,
+    /// Due contacts with no window left before the campaign ends.
+    pub exhausted: usize,
+}
+
+/// Claim up to `limit` due contacts of a running campaign, within the free
+/// capacity of the campaign cap and of each routed vendor's cap.
+/// `vendor_caps` holds the usable vendors (configured and not disabled).
+pub async fn claim(
+    db: &DatabaseConnection,
+    camp: &CampaignCtx,
+    vendor_caps: &HashMap<String, u32>,
+    limit: u32,
+    now: DateTime<Utc>,
+) -> Result<ClaimReport, StoreError> {
+    let txn = begin_write(db).await?;
+    let report = claim_in(&txn, camp, vendor_caps, limit, now).await?;
+    txn.commit().await?;
+    Ok(report)
+}
+
+async fn in_flight<C: ConnectionTrait>(db: &C, filter: Condition) -> Result<u64, StoreError> {
+    Ok(attempt::Entity::find().filter(filter).filter(attempt::Column::State.is_in(IN_FLIGHT_STATES)).count(db).await?)
+}
+
+async fn claim_in<C: ConnectionTrait>(
+    txn: &C,
+    camp: &CampaignCtx,
+    vendor_caps: &HashMap<String, u32>,
+    limit: u32,
+    now: DateTime<Utc>,
+) -> Result<ClaimReport, StoreError> {
+    let mut report = ClaimReport::default();
+    let used = in_flight(txn, Condition::all().add(attempt::Column::CampaignId.eq(camp.id))).await?;
+    let campaign_free = u64::from(camp.max_concurrency).saturating_sub(used);
+    // (vendor id, weight, free slots) for the vendors this campaign routes to.
+    let mut vendors = Vec::new();
+    for (id, weight) in &camp.vendors {
+        let Some(cap) = vendor_caps.get(id) else { continue };
+        let used = in_flight(txn, Condition::all().add(attempt::Column::VendorId.eq(id.as_str()))).await?;
+        vendors.push((id.clone(), *weight, u64::from(*cap).saturating_sub(used)));
+    }
+    let vendor_free: u64 = vendors.iter().map(|v| v.2).sum();
+    let want = std::cmp::min(std::cmp::min(campaign_free, vendor_free), u64::from(limit));
+    if want == 0 {
+        return Ok(report);
+    }
+    // Fetch a little more than needed: some due contacts may be deferred.
+    let candidates = contact::Entity::find()
+        .filter(contact::Column::CampaignId.eq(camp.id))
+        .filter(contact::Column::DueAt.lte(now))
+        .order_by_asc(contact::Column::DueAt)
+        .limit(want * 2)
+        .all(txn)
+        .await?;
+    let phones: Vec<&str> = candidates.iter().map(|c| c.phone.as_str()).collect();
+    let suppressed: HashSet<String> = suppression::Entity::find()
+        .filter(suppression::Column::Phone.is_in(phones))
+        .filter(
+            Condition::any().add(suppression::Column::ExpiresAt.is_null()).add(suppression::Column::ExpiresAt.gt(now)),
+        )
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|s| s.phone)
+        .collect();
+
+    let mut new_attempts = Vec::new();
+    // A Send rng: the claim future is awaited across threads.
+    let mut rng = rand::rngs::StdRng::from_os_rng();
+    for c in candidates {
+        if report.claimed.len() as u64 >= want {
+            break;
+        }
+        let state: ContactState = match c.state.parse() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(contact_id = c.id, error = %e, "contact has an unknown state; skipped");
+                continue;
+            }
+        };
+        if suppressed.contains(&c.phone) {
+            state.apply(ContactEvent::Suppress)?;
+            finish_contact(txn, c.id, "suppressed", "number is on the suppression list", now).await?;
+            report.suppressed += 1;
+            continue;
+        }
+        let tz = camp.contact_tz(c.timezone.as_deref());
+        if !camp.windows.is_open(now, tz) {
+            match camp.windows.next_open(now, tz).filter(|t| camp.ends_at.is_none_or(|end| *t < end)) {
+                Some(next) => {
+                    set_due(txn, c.id, next, now).await?;
+                    report.deferred += 1;
+                }
+                None => {
+                    state.apply(ContactEvent::Exhaust)?;
+                    finish_contact(txn, c.id, "exhausted", "no calling window left before the campaign ends", now)
+                        .await?;
+                    report.exhausted += 1;
+                }
+            }
+            continue;
+        }
+        let Some(vendor_id) = pick_vendor(&mut vendors, &mut rng) else { break };
+        state.apply(ContactEvent::Claim)?;
+        let attempt_no = c.attempt_seq + 1;
+        let attempt_ref = format!("{}-{}", c.id, attempt_no);
+        new_attempts.push(attempt::ActiveModel {
+            campaign_id: Set(camp.id),
+            contact_id: Set(c.id),
+            attempt_no: Set(attempt_no),
+            vendor_id: Set(vendor_id.clone()),
+            vendor_task_id: Set(None),
+            attempt_ref: Set(attempt_ref.clone()),
+            external_call_id: Set(None),
+            state: Set("dispatching".into()),
+            disposition: Set(None),
+            intent: Set(None),
+            raw_code: Set(None),
+            raw_intent: Set(None),
+            error: Set(None),
+            created_at: Set(now),
+            dispatched_at: Set(None),
+            deadline_at: Set(None),
+            completed_at: Set(None),
+            duration_ms: Set(None),
+            updated_at: Set(now),
+            ..Default::default()
+        });
+        report.claimed.push(Claimed {
+            attempt_ref,
+            contact_id: c.id,
+            attempt_no,
+            vendor_id,
+            phone: c.phone,
+            case_id: c.case_id,
+            variables: c.variables,
+        });
+    }
+    if report.claimed.is_empty() {
+        return Ok(report);
+    }
+    let ids: Vec<i64> = report.claimed.iter().map(|c| c.contact_id).collect();
+    for chunk in ids.chunks(500) {
+        contact::Entity::update_many()
+            .col_expr(contact::Column::State, Expr::value("in_flight"))
+            .col_expr(contact::Column::DueAt, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(contact::Column::AttemptSeq, Expr::col(contact::Column::AttemptSeq).add(1))
+            .col_expr(contact::Column::UpdatedAt, Expr::value(now))
+            .filter(contact::Column::Id.is_in(chunk.iter().copied()))
+            .exec(txn)
+            .await?;
+    }
+    let mut iter = new_attempts.into_iter().peekable();
+    while iter.peek().is_some() {
+        let chunk: Vec<_> = iter.by_ref().take(500).collect();
+        attempt::Entity::insert_many(chunk).exec_without_returning(txn).await?;
+    }
+    Ok(report)
+}
+
+/// Weighted random choice among vendors with a free slot; takes the slot.
+fn pick_vendor(vendors: &mut [(String, u32, u64)], rng: &mut impl Rng) -> Option<String> {
+    let total: u64 = vendors.iter().filter(|v| v.2 > 0).map(|v| u64::from(v.1)).sum();
+    if total == 0 {
+        return None;
+    }
+    let mut roll = rng.random_range(0..total);
+    for v in vendors.iter_mut().filter(|v| v.2 > 0) {
+        if roll < u64::from(v.1) {
+            v.2 -= 1;
+            return Some(v.0.clone());
+        }
+        roll -= u64::from(v.1);
+    }
+    None
+}
+
+async fn set_due<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    due: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    contact::Entity::update_many()
+        .col_expr(contact::Column::DueAt, Expr::value(due))
+        .col_expr(contact::Column::UpdatedAt, Expr::value(now))
+        .filter(contact::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+async fn finish_contact<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    state: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    contact::Entity::update_many()
+        .col_expr(contact::Column::State, Expr::value(state))
+        .col_expr(contact::Column::DueAt, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(contact::Column::FinishedReason, Expr::value(reason))
+        .col_expr(contact::Column::UpdatedAt, Expr::value(now))
+        .filter(contact::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}

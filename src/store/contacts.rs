@@ -1,0 +1,121 @@
+//! Contact rows: bulk import, status counts, export.
+
+use super::StoreError;
+use chrono::{DateTime, Utc};
+use entity::contact;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement};
+
+/// One parsed CSV row, ready to insert.
+#[derive(Debug, Clone)]
+pub struct NewContact {
+    pub phone: String,
+    pub case_id: Option<String>,
+    pub timezone: Option<String>,
+    pub variables: serde_json::Value,
+}
+
+/// Insert a batch; phones already in the campaign are skipped (not an error).
+/// Returns how many rows were inserted.
+pub async fn insert_batch<C: ConnectionTrait>(
+    db: &C,
+    campaign_id: i64,
+    rows: &[NewContact],
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let models = rows.iter().map(|r| contact::ActiveModel {
+        campaign_id: Set(campaign_id),
+        phone: Set(r.phone.clone()),
+        case_id: Set(r.case_id.clone()),
+        timezone: Set(r.timezone.clone()),
+        variables: Set(r.variables.clone()),
+        state: Set("pending".into()),
+        // Due now; the scheduler defers it to the callee's window at claim time.
+        due_at: Set(Some(now)),
+        attempt_seq: Set(0),
+        recall_history: Set(serde_json::json!({})),
+        last_disposition: Set(None),
+        last_intent: Set(None),
+        last_raw_code: Set(None),
+        finished_reason: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    });
+    let inserted = contact::Entity::insert_many(models)
+        .on_conflict(OnConflict::columns([contact::Column::CampaignId, contact::Column::Phone]).do_nothing().to_owned())
+        .exec_without_returning(db)
+        .await?;
+    Ok(inserted)
+}
+
+/// `(state, count)` for a campaign's contacts.
+pub async fn state_counts<C: ConnectionTrait>(db: &C, campaign_id: i64) -> Result<Vec<(String, i64)>, StoreError> {
+    let backend = db.get_database_backend();
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            "SELECT state, COUNT(*) AS n FROM contacts WHERE campaign_id = $1 GROUP BY state ORDER BY state",
+            [campaign_id.into()],
+        ))
+        .await?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push((row.try_get::<String>("", "state")?, row.try_get::<i64>("", "n")?));
+    }
+    Ok(out)
+}
+
+/// Contacts that are not terminal yet.
+pub async fn open_count<C: ConnectionTrait>(db: &C, campaign_id: i64) -> Result<i64, StoreError> {
+    let backend = db.get_database_backend();
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            "SELECT COUNT(*) AS n FROM contacts WHERE campaign_id = $1 \
+             AND state IN ('pending', 'in_flight', 'waiting_retry')",
+            [campaign_id.into()],
+        ))
+        .await?;
+    Ok(row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0))
+}
+
+/// A page of contacts by id, for export without loading everything at once.
+pub async fn page<C: ConnectionTrait>(
+    db: &C,
+    campaign_id: i64,
+    after_id: i64,
+    limit: u64,
+) -> Result<Vec<contact::Model>, StoreError> {
+    Ok(contact::Entity::find()
+        .filter(contact::Column::CampaignId.eq(campaign_id))
+        .filter(contact::Column::Id.gt(after_id))
+        .order_by_asc(contact::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// Stop every not-yet-dialing contact of a campaign (cancel). In-flight ones
+/// stop when their result arrives.
+pub async fn stop_open<C: ConnectionTrait>(
+    db: &C,
+    campaign_id: i64,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    use sea_orm::sea_query::Expr;
+    let res = contact::Entity::update_many()
+        .col_expr(contact::Column::State, Expr::value("stopped"))
+        .col_expr(contact::Column::DueAt, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(contact::Column::FinishedReason, Expr::value(reason))
+        .col_expr(contact::Column::UpdatedAt, Expr::value(now))
+        .filter(contact::Column::CampaignId.eq(campaign_id))
+        .filter(contact::Column::State.is_in(["pending", "waiting_retry"]))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected)
+}

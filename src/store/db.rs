@@ -1,0 +1,120 @@
+//! Opening the database: pool, SQLite pragmas, migrations, and the
+//! single-daemon lock for SQLite files.
+
+use crate::config::DatabaseSettings;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
+};
+use std::fs::{File, OpenOptions};
+use std::path::PathBuf;
+
+/// Open a pool. SQLite gets WAL (readers never block the writer), a busy
+/// timeout (writers queue instead of failing) and the configured `synchronous`.
+pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
+    let mut opts = ConnectOptions::new(settings.url.clone());
+    opts.max_connections(settings.max_connections)
+        .min_connections(1)
+        .sqlx_logging(false)
+        .acquire_timeout(std::time::Duration::from_secs(30));
+    let busy = settings.busy_timeout;
+    let full = settings.sqlite_synchronous_full;
+    opts.map_sqlx_sqlite_opts(move |o| {
+        o.journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(busy)
+            .synchronous(if full { SqliteSynchronous::Full } else { SqliteSynchronous::Normal })
+            .foreign_keys(true)
+            .create_if_missing(true)
+    });
+    Database::connect(opts).await
+}
+
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::up(db, None).await
+}
+
+/// Begin a transaction that will write. On SQLite it takes the write lock at
+/// BEGIN, so a read-then-write transaction never fails with SQLITE_BUSY halfway.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    let mut options = TransactionOptions::default();
+    if db.get_database_backend() == DbBackend::Sqlite {
+        options.sqlite_transaction_mode = Some(SqliteTransactionMode::Immediate);
+    }
+    db.begin_with_options(options).await
+}
+
+/// The database file of a `sqlite:` URL, if it names a file.
+pub fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return None;
+    }
+    Some(PathBuf::from(path))
+}
+
+/// Held for the daemon's lifetime: a second `campaignd run` on the same SQLite
+/// file cannot take it and refuses to start. (PostgreSQL instances cooperate
+/// through the database instead.)
+#[derive(Debug)]
+pub struct InstanceLock {
+    _file: File,
+    pub path: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error(
+        "another campaignd is already running on {db} (lock file {lock} is held); \
+         stop it first, or use PostgreSQL to run several instances"
+    )]
+    Held { db: String, lock: String },
+    #[error("cannot open lock file {lock}: {source}")]
+    Io { lock: String, source: std::io::Error },
+}
+
+/// Take the single-daemon lock for a SQLite URL; `Ok(None)` for other backends.
+pub fn lock_sqlite(url: &str) -> Result<Option<InstanceLock>, LockError> {
+    let Some(db) = sqlite_file(url) else { return Ok(None) };
+    let mut lock_path = db.clone().into_os_string();
+    lock_path.push(".lock");
+    let lock_path = PathBuf::from(lock_path);
+    let display = lock_path.display().to_string();
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|source| LockError::Io { lock: display.clone(), source })?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(InstanceLock { _file: file, path: lock_path })),
+        Err(std::fs::TryLockError::WouldBlock) => Err(LockError::Held { db: db.display().to_string(), lock: display }),
+        Err(std::fs::TryLockError::Error(source)) => Err(LockError::Io { lock: display, source }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_file_is_read_from_the_url() {
+        assert_eq!(sqlite_file("sqlite://data/c.db?mode=rwc"), Some(PathBuf::from("data/c.db")));
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("postgres://localhost/x"), None);
+    }
+
+    #[test]
+    fn second_lock_on_the_same_file_is_refused_with_a_clear_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/c.db?mode=rwc", dir.path().display());
+        let first = lock_sqlite(&url).unwrap();
+        assert!(first.is_some());
+        let err = lock_sqlite(&url).unwrap_err().to_string();
+        assert!(err.contains("another campaignd is already running"), "{err}");
+        drop(first);
+        assert!(lock_sqlite(&url).unwrap().is_some(), "lock is released on drop");
+    }
+}

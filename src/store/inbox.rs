@@ -1,0 +1,87 @@
+//! The callback inbox: every delivery stored as received, before the 2xx.
+
+use super::StoreError;
+use chrono::{DateTime, Utc};
+use entity::callback_inbox;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set,
+};
+use sha2::{Digest, Sha256};
+
+pub struct NewCallback<'a> {
+    pub vendor_id: &'a str,
+    pub remote_addr: Option<String>,
+    pub headers: serde_json::Value,
+    pub body: &'a [u8],
+    /// `pending` for a verified, parseable body; `rejected` otherwise.
+    pub state: &'a str,
+    pub error: Option<String>,
+}
+
+pub fn dedupe_key(body: &[u8]) -> String {
+    hex::encode(Sha256::digest(body))
+}
+
+/// Durably store one delivery; returns its id.
+pub async fn insert<C: ConnectionTrait>(db: &C, cb: NewCallback<'_>, now: DateTime<Utc>) -> Result<i64, StoreError> {
+    let row = callback_inbox::ActiveModel {
+        vendor_id: Set(cb.vendor_id.to_string()),
+        received_at: Set(now),
+        remote_addr: Set(cb.remote_addr),
+        headers: Set(cb.headers),
+        body: Set(cb.body.to_vec()),
+        dedupe_key: Set(dedupe_key(cb.body)),
+        state: Set(cb.state.to_string()),
+        error: Set(cb.error),
+        events: Set(0),
+        processed_at: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(row.id)
+}
+
+pub async fn pending<C: ConnectionTrait>(db: &C, limit: u64) -> Result<Vec<callback_inbox::Model>, StoreError> {
+    Ok(callback_inbox::Entity::find()
+        .filter(callback_inbox::Column::State.eq("pending"))
+        .order_by_asc(callback_inbox::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// Has an identical body from this vendor already been processed?
+pub async fn seen_before<C: ConnectionTrait>(db: &C, row: &callback_inbox::Model) -> Result<bool, StoreError> {
+    Ok(callback_inbox::Entity::find()
+        .filter(callback_inbox::Column::VendorId.eq(row.vendor_id.as_str()))
+        .filter(callback_inbox::Column::DedupeKey.eq(row.dedupe_key.as_str()))
+        .filter(callback_inbox::Column::Id.ne(row.id))
+        .filter(callback_inbox::Column::State.is_in(["processed", "duplicate"]))
+        .count(db)
+        .await?
+        > 0)
+}
+
+/// Finish processing a row, fenced on it still being pending.
+pub async fn mark<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    state: &str,
+    error: Option<String>,
+    events: i32,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let res = callback_inbox::Entity::update_many()
+        .col_expr(callback_inbox::Column::State, Expr::value(state))
+        .col_expr(callback_inbox::Column::Error, Expr::value(error))
+        .col_expr(callback_inbox::Column::Events, Expr::value(events))
+        .col_expr(callback_inbox::Column::ProcessedAt, Expr::value(now))
+        .filter(callback_inbox::Column::Id.eq(id))
+        .filter(callback_inbox::Column::State.eq("pending"))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}

@@ -1,0 +1,27 @@
+//! Database queries. Functions here perform the effects that the pure domain
+//! decided on; they do not decide themselves (except the fences that keep a
+//! stale or duplicate write from applying).
+
+pub mod apply;
+pub mod campaigns;
+pub mod claim;
+pub mod contacts;
+pub mod db;
+pub mod inbox;
+
+use sea_orm::DbErr;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Db(#[from] DbErr),
+    #[error("no campaign named `{0}`")]
+    NoSuchCampaign(String),
+    #[error("campaign `{name}`: {message}")]
+    BadCampaign { name: String, message: String },
+    #[error(transparent)]
+    Transition(#[from] crate::domain::state::TransitionError),
+}
+
+/// Attempt states in which an attempt holds a concurrency slot.
+pub const IN_FLIGHT_STATES: [&str; 2] = ["dispatching", "dispatched"];

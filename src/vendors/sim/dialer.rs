@@ -1,0 +1,363 @@
+//! The simulator's dialer and callback delivery.
+//!
+//! One task takes queued references in order, waits for a free line (a
+//! semaphore of `max_lines` permits) and starts each call on its own task,
+//! which holds the line for a random latency, picks a weighted result, stores
+//! it and POSTs it, signed, to the batch's callback URL with retries.
+
+use super::adapter::sign;
+use super::codes::CANCELLED;
+use super::server::{CallRecord, Shared, SimStats, stopped};
+use super::settings::pick_weighted;
+use super::wire::{CallResult, CallState, SIGNATURE_HEADER};
+use axum::body::Bytes;
+use chrono::Utc;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+
+/// Take queued references in order and start each once a line is free.
+pub(crate) async fn run(shared: Arc<Shared>, mut queue: mpsc::UnboundedReceiver<String>) {
+    let lines = Arc::new(Semaphore::new(shared.settings.max_lines));
+    loop {
+        let reference = tokio::select! {
+            _ = stopped(shared.stop.clone()) => return,
+            next = queue.recv() => match next {
+                Some(reference) => reference,
+                None => return,
+            },
+        };
+        let permit = tokio::select! {
+            _ = stopped(shared.stop.clone()) => return,
+            permit = lines.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => return, // the semaphore is never closed
+            },
+        };
+        start(&shared, reference, permit);
+    }
+}
+
+enum Start {
+    Skip,
+    Cancel { url: String, result: CallResult, seq: u64 },
+    Dial(Call),
+}
+
+struct Call {
+    seq: u64,
+    call_id: String,
+    batch_id: String,
+    reference: String,
+    url: String,
+}
+
+fn start(shared: &Arc<Shared>, reference: String, permit: OwnedSemaphorePermit) {
+    let now = Utc::now();
+    let decision = {
+        let mut store = shared.store();
+        let store = &mut *store;
+        match store.calls.get_mut(&reference) {
+            // Cancelled through the API while queued: already reported.
+            Some(record) if record.state != CallState::Queued => Start::Skip,
+            None => Start::Skip,
+            Some(record) if record.not_after.is_some_and(|limit| limit <= now) => {
+                let result = cancelled_result(record);
+                record.state = CallState::Cancelled;
+                record.result = Some(result.clone());
+                Start::Cancel { url: record.callback_url.clone(), result, seq: record.seq }
+            }
+            Some(record) => {
+                record.state = CallState::Dialing;
+                if !store.dialed.insert(reference.clone()) {
+                    shared.stats.double_dials.fetch_add(1, Relaxed);
+                    tracing::error!(%reference, "sim dialed a reference twice");
+                }
+                Start::Dial(Call {
+                    seq: record.seq,
+                    call_id: record.call_id.clone(),
+                    batch_id: record.batch_id.clone(),
+                    reference,
+                    url: record.callback_url.clone(),
+                })
+            }
+        }
+    };
+    match decision {
+        Start::Skip => {}
+        Start::Cancel { url, result, seq } => {
+            drop(permit);
+            shared.stats.calls_cancelled.fetch_add(1, Relaxed);
+            tracing::debug!(reference = %result.reference, "sim cancelled a call past not_after");
+            let pending = Pending::new(&shared.stats);
+            let duplicate = roll_duplicate(shared, seq);
+            tokio::spawn(deliver(shared.clone(), url, result, duplicate, pending));
+        }
+        Start::Dial(call) => {
+            let stats = &shared.stats;
+            stats.calls_dialed.fetch_add(1, Relaxed);
+            let now_dialing = stats.current_dialing.fetch_add(1, Relaxed) + 1;
+            stats.max_dialing.fetch_max(now_dialing, Relaxed);
+            tokio::spawn(dial(shared.clone(), call, permit));
+        }
+    }
+}
+
+async fn dial(shared: Arc<Shared>, call: Call, line: OwnedSemaphorePermit) {
+    let settings = &shared.settings;
+    let mut rng = call_rng(settings.seed, call.seq, 0);
+    let (lo, hi) = (settings.latency_min.as_micros(), settings.latency_max.as_micros());
+    let latency = Duration::from_micros(rng.random_range(lo as u64..=hi as u64));
+    let started_at = Utc::now();
+    tokio::select! {
+        _ = stopped(shared.stop.clone()) => return,
+        _ = tokio::time::sleep(latency) => {}
+    }
+    // validate() guarantees a positive total; FAILED is a safe fallback anyway.
+    let status = pick_weighted(&shared.outcome_table, rng.random()).unwrap_or("FAILED");
+    let intent = match status {
+        "ANSWERED" => pick_weighted(&shared.intent_table, rng.random()).map(str::to_string),
+        _ => None,
+    };
+    let ended_at = Utc::now();
+    let result = CallResult {
+        event_id: uuid::Uuid::new_v4().to_string(),
+        call_id: call.call_id,
+        reference: call.reference,
+        batch_id: call.batch_id,
+        status: status.to_string(),
+        intent,
+        started_at: Some(started_at),
+        ended_at,
+        duration_ms: (ended_at - started_at).num_milliseconds(),
+    };
+    if let Some(record) = shared.store().calls.get_mut(&result.reference) {
+        record.state = CallState::Finished;
+        record.result = Some(result.clone());
+    }
+    let pending = Pending::new(&shared.stats);
+    shared.stats.current_dialing.fetch_sub(1, Relaxed);
+    drop(line);
+    tracing::debug!(reference = %result.reference, status = %result.status, "sim call finished");
+    let duplicate = roll_duplicate(&shared, call.seq);
+    deliver(shared, call.url, result, duplicate, pending).await;
+}
+
+/// The result reported for a call that was never dialed.
+pub(crate) fn cancelled_result(record: &CallRecord) -> CallResult {
+    CallResult {
+        event_id: uuid::Uuid::new_v4().to_string(),
+        call_id: record.call_id.clone(),
+        reference: record.reference.clone(),
+        batch_id: record.batch_id.clone(),
+        status: CANCELLED.to_string(),
+        intent: None,
+        started_at: None,
+        ended_at: Utc::now(),
+        duration_ms: 0,
+    }
+}
+
+/// Randomness of one call: reproducible per call number when a seed is set,
+/// whatever order the calls finish in.
+fn call_rng(seed: Option<u64>, seq: u64, stream: u64) -> StdRng {
+    match seed {
+        Some(seed) => {
+            let mixed = seed ^ seq.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ stream.rotate_left(32);
+            StdRng::seed_from_u64(mixed)
+        }
+        None => StdRng::from_os_rng(),
+    }
+}
+
+pub(crate) fn roll_duplicate(shared: &Shared, seq: u64) -> bool {
+    let rate = shared.settings.duplicate_rate;
+    rate > 0.0 && call_rng(shared.settings.seed, seq, 1).random_bool(rate)
+}
+
+/// POST a result to the callback URL (with retries); with `duplicate`, deliver
+/// the very same body once more after the first success.
+/// `pending` is held until the delivery is over.
+pub(crate) async fn deliver(shared: Arc<Shared>, url: String, result: CallResult, duplicate: bool, pending: Pending) {
+    let _pending = pending;
+    let body = match serde_json::to_vec(&result) {
+        Ok(body) => Bytes::from(body),
+        Err(e) => {
+            tracing::error!(error = %e, "sim could not encode a CallResult");
+            return;
+        }
+    };
+    let signature = sign(&shared.auth.callback_secret, &body);
+    if !send(&shared, &url, &body, &signature, &result.reference).await {
+        return;
+    }
+    if duplicate && send(&shared, &url, &body, &signature, &result.reference).await {
+        shared.stats.duplicate_callbacks_sent.fetch_add(1, Relaxed);
+    }
+}
+
+/// Counts a delivery in `callbacks_pending` for as long as it lives, even
+/// when the task is dropped at shutdown.
+pub(crate) struct Pending(Arc<SimStats>);
+
+impl Pending {
+    pub(crate) fn new(stats: &Arc<SimStats>) -> Self {
+        stats.callbacks_pending.fetch_add(1, Relaxed);
+        Pending(stats.clone())
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.0.callbacks_pending.fetch_sub(1, Relaxed);
+    }
+}
+
+/// One delivery with its retries; true once the receiver answered 2xx.
+async fn send(shared: &Shared, url: &str, body: &Bytes, signature: &str, reference: &str) -> bool {
+    let settings = &shared.settings;
+    let stats = &shared.stats;
+    for attempt in 0..=settings.callback_retries {
+        if attempt > 0 {
+            tokio::select! {
+                _ = stopped(shared.stop.clone()) => return false,
+                _ = tokio::time::sleep(settings.callback_retry_interval) => {}
+            }
+        }
+        let request = shared
+            .http
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(SIGNATURE_HEADER, signature)
+            .body(body.clone())
+            .send();
+        let answer = tokio::select! {
+            _ = stopped(shared.stop.clone()) => return false,
+            answer = request => answer,
+        };
+        match answer {
+            Ok(response) if response.status().is_success() => {
+                stats.callbacks_delivered.fetch_add(1, Relaxed);
+                return true;
+            }
+            Ok(response) => {
+                stats.callback_failures.fetch_add(1, Relaxed);
+                tracing::debug!(%reference, attempt, status = %response.status(), "sim callback refused");
+            }
+            Err(e) => {
+                stats.callback_failures.fetch_add(1, Relaxed);
+                tracing::debug!(%reference, attempt, error = %e, "sim callback failed");
+            }
+        }
+    }
+    tracing::warn!(
+        %reference, %url, attempts = settings.callback_retries + 1,
+        "sim gave up delivering a callback; the result stays available by lookup"
+    );
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::{API_KEY, Receiver, batch, fast, sim, wait_until};
+    use crate::domain::outcome::Disposition;
+    use crate::vendors::{LookupResult, VendorAdapter};
+    use std::sync::atomic::Ordering::Relaxed;
+    use std::time::Duration;
+
+    const LIMIT: Duration = Duration::from_secs(10);
+
+    #[tokio::test]
+    async fn refused_callback_is_retried_after_the_interval() {
+        let receiver = Receiver::start(&[500, 500]).await;
+        let (sim, adapter) = sim(fast()).await;
+        adapter.dispatch(&batch(&receiver.url, "retry", 1)).await.unwrap();
+        let stats = sim.stats.clone();
+        wait_until("a delivered callback", LIMIT, || stats.callbacks_delivered.load(Relaxed) == 1).await;
+        let tries = receiver.deliveries();
+        let answers: Vec<u16> = tries.iter().map(|d| d.answered).collect();
+        assert_eq!(answers, [500, 500, 200]);
+        assert!(tries.iter().all(|d| d.result == tries[0].result), "every try carries the same body");
+        for pair in tries.windows(2) {
+            let gap = pair[1].at - pair[0].at;
+            assert!(gap >= Duration::from_millis(45), "retried after {gap:?}");
+        }
+        assert_eq!(stats.callback_failures.load(Relaxed), 2);
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn undelivered_result_stays_available_by_lookup() {
+        let receiver = Receiver::start(&[503; 10]).await;
+        let (sim, adapter) = sim(super::super::SimSettings { callback_retries: 1, ..fast() }).await;
+        adapter.dispatch(&batch(&receiver.url, "lost", 1)).await.unwrap();
+        let stats = sim.stats.clone();
+        wait_until("the sim to give up", LIMIT, || {
+            stats.callback_failures.load(Relaxed) == 2 && stats.callbacks_pending.load(Relaxed) == 0
+        })
+        .await;
+        assert_eq!(receiver.deliveries().len(), 2, "first delivery + 1 retry");
+        assert_eq!(stats.callbacks_delivered.load(Relaxed), 0);
+        let found = adapter.lookup("lost-0").await.unwrap();
+        assert!(matches!(found, LookupResult::Finished(ref e) if e.is_final), "{found:?}");
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn calls_past_not_after_are_cancelled_not_dialed() {
+        let receiver = Receiver::start(&[]).await;
+        let (sim, adapter) = sim(fast()).await;
+        let mut late = batch(&receiver.url, "late", 5);
+        late.not_after = Some(chrono::Utc::now() - chrono::Duration::minutes(1));
+        adapter.dispatch(&late).await.unwrap();
+        wait_until("5 callbacks", LIMIT, || receiver.distinct_references() == 5).await;
+        for d in receiver.deliveries() {
+            assert_eq!(d.result.status, "CANCELLED");
+            assert_eq!((d.result.started_at, d.result.intent.as_deref()), (None, None));
+        }
+        assert_eq!(sim.stats.calls_dialed.load(Relaxed), 0);
+        assert_eq!(sim.stats.calls_cancelled.load(Relaxed), 5);
+        let LookupResult::Finished(event) = adapter.lookup("late-3").await.unwrap() else {
+            panic!("late-3 should be finished");
+        };
+        assert_eq!(event.outcome.disposition, Disposition::Cancelled);
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn cancel_stops_queued_calls_only() {
+        let receiver = Receiver::start(&[]).await;
+        let slow = super::super::SimSettings {
+            max_lines: 1,
+            latency_min: Duration::from_secs(30),
+            latency_max: Duration::from_secs(30),
+            ..fast()
+        };
+        let (sim, adapter) = sim(slow).await;
+        adapter.dispatch(&batch(&receiver.url, "q", 3)).await.unwrap();
+        let stats = sim.stats.clone();
+        wait_until("the first call on the line", LIMIT, || stats.current_dialing.load(Relaxed) == 1).await;
+        let refs: Vec<String> = ["q-0", "q-1", "q-2", "unknown-ref"].map(String::from).into();
+        adapter.cancel(&refs).await.unwrap();
+        wait_until("2 cancellations", LIMIT, || receiver.distinct_references() == 2).await;
+        let mut cancelled: Vec<_> = receiver.deliveries().into_iter().map(|d| d.result).collect();
+        cancelled.sort_by(|a, b| a.reference.cmp(&b.reference));
+        assert_eq!(cancelled.iter().map(|r| r.reference.as_str()).collect::<Vec<_>>(), ["q-1", "q-2"]);
+        assert!(cancelled.iter().all(|r| r.status == "CANCELLED"));
+        let dialing = adapter.lookup("q-0").await.unwrap();
+        assert!(matches!(dialing, LookupResult::Pending { .. }), "{dialing:?}");
+        // The raw endpoint says nothing was cancelled for a call on the line.
+        let answer = reqwest::Client::new()
+            .post(format!("{}/v1/calls/q-0/cancel", sim.base_url()))
+            .bearer_auth(API_KEY)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.text().await.unwrap(), r#"{"cancelled":0}"#);
+        assert_eq!((stats.calls_cancelled.load(Relaxed), stats.calls_dialed.load(Relaxed)), (2, 1));
+        sim.shutdown().await;
+    }
+}
