@@ -68,6 +68,16 @@ impl App {
         &self.ctx
     }
 
+    /// Serve only the HTTP listener, leaving the loops to the caller: tests
+    /// drive `scheduler::tick` and `processor::drain` with their own clock.
+    pub fn serve_http_only(self, shutdown: CancellationToken) -> (Ctx, tokio::task::JoinHandle<std::io::Result<()>>) {
+        let app = api::router(self.ctx.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let handle = tokio::spawn(async move {
+            axum::serve(self.listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await
+        });
+        (self.ctx, handle)
+    }
+
     /// Serve until `shutdown` fires: stop claiming, let the current tick's
     /// dispatches finish and be recorded, stop accepting callbacks, apply the
     /// stored ones, then return.

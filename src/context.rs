@@ -7,7 +7,7 @@ use crate::store::StoreError;
 use crate::store::campaigns::CampaignCtx;
 use crate::vendors::registry::VendorRegistry;
 use entity::campaign;
-use sea_orm::{DatabaseConnection, EntityTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -29,10 +29,15 @@ impl Ctx {
     }
 
     pub async fn campaign(&self, id: i64) -> Result<CampaignCtx, StoreError> {
-        let row = campaign::Entity::find_by_id(id)
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| StoreError::NoSuchCampaign(format!("#{id}")))?;
-        CampaignCtx::from_row(&row)
+        load_campaign(&self.db, id).await
     }
+}
+
+/// Load and parse a campaign through `db`. Inside a write transaction pass the
+/// transaction: asking the pool for a second connection while holding the
+/// SQLite write lock can deadlock against connections waiting for that lock.
+pub async fn load_campaign<C: ConnectionTrait>(db: &C, id: i64) -> Result<CampaignCtx, StoreError> {
+    let row =
+        campaign::Entity::find_by_id(id).one(db).await?.ok_or_else(|| StoreError::NoSuchCampaign(format!("#{id}")))?;
+    CampaignCtx::from_row(&row)
 }

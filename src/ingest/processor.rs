@@ -1,14 +1,16 @@
 //! Drains the inbox: parse, dedupe, apply to attempts, run the recall policy.
-//! Each row is processed in one transaction with its effects, so a crash
-//! either applies a row completely or leaves it pending for the next drain.
+//! A page of rows is processed in one transaction together with its effects
+//! (one fsync per page, not per row), so a crash either applies a row
+//! completely or leaves it pending for the next drain.
 
-use crate::context::Ctx;
+use crate::context::{Ctx, load_campaign};
 use crate::domain::recall::AttemptResult;
 use crate::store::apply::{Applied, apply_result, find_attempt};
 use crate::store::campaigns::CampaignCtx;
 use crate::store::db::begin_write;
 use crate::store::{StoreError, inbox};
 use entity::callback_inbox;
+use sea_orm::DatabaseTransaction;
 use std::collections::HashMap;
 use tokio_util::sync::CancellationToken;
 
@@ -31,57 +33,56 @@ pub async fn drain(ctx: &Ctx) -> Result<DrainReport, StoreError> {
         if rows.is_empty() {
             return Ok(report);
         }
-        for row in rows {
-            process_row(ctx, &row, &mut campaigns, &mut report).await?;
+        let txn = begin_write(&ctx.db).await?;
+        for row in &rows {
+            process_row(ctx, &txn, row, &mut campaigns, &mut report).await?;
             report.rows += 1;
         }
+        txn.commit().await?;
     }
 }
 
 async fn process_row(
     ctx: &Ctx,
+    txn: &DatabaseTransaction,
     row: &callback_inbox::Model,
     campaigns: &mut HashMap<i64, CampaignCtx>,
     report: &mut DrainReport,
 ) -> Result<(), StoreError> {
     let now = ctx.clock.now();
-    let txn = begin_write(&ctx.db).await?;
-    if inbox::seen_before(&txn, row).await? {
-        inbox::mark(&txn, row.id, "duplicate", None, 0, now).await?;
-        txn.commit().await?;
+    if inbox::seen_before(txn, row).await? {
+        inbox::mark(txn, row.id, "duplicate", None, 0, now).await?;
         report.duplicates += 1;
         metrics::counter!("campaignd_callback_duplicates_total").increment(1);
         return Ok(());
     }
     let Some(vendor) = ctx.vendors.get(&row.vendor_id) else {
-        inbox::mark(&txn, row.id, "rejected", Some("vendor is no longer configured".into()), 0, now).await?;
-        txn.commit().await?;
+        inbox::mark(txn, row.id, "rejected", Some("vendor is no longer configured".into()), 0, now).await?;
         report.rejected += 1;
         return Ok(());
     };
     let events = match vendor.adapter.parse_callback(&row.body) {
         Ok(events) => events,
         Err(e) => {
-            inbox::mark(&txn, row.id, "rejected", Some(e.to_string()), 0, now).await?;
-            txn.commit().await?;
+            inbox::mark(txn, row.id, "rejected", Some(e.to_string()), 0, now).await?;
             report.rejected += 1;
             return Ok(());
         }
     };
     let mut applied = 0;
     for ev in events.iter().filter(|e| e.is_final) {
-        let Some(attempt) = find_attempt(&txn, &row.vendor_id, ev).await? else {
+        let Some(attempt) = find_attempt(txn, &row.vendor_id, ev).await? else {
             tracing::warn!(vendor = %row.vendor_id, inbox_id = row.id, "callback for an attempt we do not know");
             metrics::counter!("campaignd_callback_unmatched_total").increment(1);
             report.unmatched += 1;
             continue;
         };
         if !campaigns.contains_key(&attempt.campaign_id) {
-            campaigns.insert(attempt.campaign_id, ctx.campaign(attempt.campaign_id).await?);
+            campaigns.insert(attempt.campaign_id, load_campaign(txn, attempt.campaign_id).await?);
         }
         let camp = &campaigns[&attempt.campaign_id];
         let result = AttemptResult::Completed(ev.outcome.clone());
-        match apply_result(&txn, camp, &attempt, &result, Some(ev), now).await? {
+        match apply_result(txn, camp, &attempt, &result, Some(ev), now).await? {
             Applied::Finished { .. } => {
                 applied += 1;
                 metrics::counter!("campaignd_results_total", "vendor" => row.vendor_id.clone(), "disposition" => ev.outcome.disposition.as_str()).increment(1);
@@ -89,8 +90,7 @@ async fn process_row(
             Applied::AlreadyFinished => report.late += 1,
         }
     }
-    inbox::mark(&txn, row.id, "processed", None, applied, now).await?;
-    txn.commit().await?;
+    inbox::mark(txn, row.id, "processed", None, applied, now).await?;
     report.applied += applied as usize;
     Ok(())
 }

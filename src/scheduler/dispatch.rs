@@ -214,7 +214,7 @@ async fn record_error(
 }
 
 async fn fail_all(ctx: &Ctx, camp: &CampaignCtx, items: &[Claimed], reason: &str) -> Result<(), StoreError> {
-    let txn = ctx.db.begin().await?;
+    let txn = begin_write(&ctx.db).await?;
     fail_in(&txn, camp, items, reason, ctx.clock.now()).await?;
     txn.commit().await?;
     Ok(())

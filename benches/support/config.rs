@@ -1,0 +1,124 @@
+//! The config text every measurement builds its `Settings` from, parsed by
+//! the daemon's own `config::parse` so the benchmark runs what users configure.
+
+use campaignd::config::Settings;
+use std::path::{Path, PathBuf};
+
+pub const VENDOR_ID: &str = "sim";
+pub const API_KEY: &str = "bench-api-key";
+pub const CALLBACK_SECRET: &str = "bench-callback-secret";
+pub const CAMPAIGN: &str = "bench";
+/// Windows open around the clock: nothing is deferred.
+pub const ALWAYS_OPEN: &str = "daily 00:00-24:00";
+/// A base URL nobody listens on, for runs that never dispatch.
+pub const NOWHERE: &str = "http://127.0.0.1:9";
+
+/// SQLite `synchronous` pragma (`database.sqlite_synchronous`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synchronous {
+    Full,
+    Normal,
+}
+
+impl Synchronous {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Synchronous::Full => "full",
+            Synchronous::Normal => "normal",
+        }
+    }
+}
+
+/// The knobs the measurements turn; everything else is the daemon's default.
+#[derive(Debug, Clone)]
+pub struct BenchConfig {
+    pub db_file: PathBuf,
+    pub synchronous: Synchronous,
+    /// Where the sim POSTs callbacks (a listener the benchmark serves).
+    pub public_url: Option<String>,
+    pub tick: &'static str,
+    pub claim_batch: u32,
+    pub vendor_url: String,
+    pub vendor_max_concurrency: u32,
+    pub windows: String,
+    pub campaign_max_concurrency: u32,
+}
+
+impl BenchConfig {
+    pub fn new(db_file: &Path) -> BenchConfig {
+        BenchConfig {
+            db_file: db_file.to_path_buf(),
+            synchronous: Synchronous::Full,
+            public_url: None,
+            tick: "500ms",
+            claim_batch: 500,
+            vendor_url: NOWHERE.to_string(),
+            vendor_max_concurrency: 50,
+            windows: ALWAYS_OPEN.to_string(),
+            campaign_max_concurrency: 10,
+        }
+    }
+
+    pub fn text(&self) -> String {
+        let public_url = self.public_url.as_ref().map(|u| format!("public_url = \"{u}\"\n")).unwrap_or_default();
+        format!(
+            r#"[database]
+url = "sqlite://{db}?mode=rwc"
+sqlite_synchronous = "{sync}"
+
+[http]
+listen = "127.0.0.1:0"
+{public_url}
+[scheduler]
+tick = "{tick}"
+claim_batch = {claim_batch}
+
+[[vendors]]
+id = "{VENDOR_ID}"
+kind = "sim"
+base_url = "{vendor_url}"
+api_key = "{API_KEY}"
+callback_secret = "{CALLBACK_SECRET}"
+max_concurrency = {vendor_max}
+
+[[campaigns]]
+name = "{CAMPAIGN}"
+timezone = "Asia/Jakarta"
+windows = "{windows}"
+max_concurrency = {campaign_max}
+vendors = ["{VENDOR_ID}"]
+default_country_code = "62"
+
+[campaigns.recall]
+max_attempts = 3
+default = {{ action = "stop" }}
+
+[[campaigns.recall.rules]]
+when = ["no_answer", "busy", "power_off"]
+retry_after = "1h"
+max = 2
+"#,
+            db = self.db_file.display(),
+            sync = self.synchronous.as_str(),
+            tick = self.tick,
+            claim_batch = self.claim_batch,
+            vendor_url = self.vendor_url,
+            vendor_max = self.vendor_max_concurrency,
+            windows = self.windows,
+            campaign_max = self.campaign_max_concurrency,
+        )
+    }
+
+    /// Validated settings, exactly as `campaignd --config` would load them.
+    pub fn settings(&self) -> anyhow::Result<Settings> {
+        let base_dir = self.db_file.parent().unwrap_or(Path::new("."));
+        Ok(campaignd::config::parse(&self.text(), Path::new("bench-config.toml"), base_dir)?)
+    }
+
+    /// Write the text next to the database, for the real binary.
+    pub fn write(&self) -> anyhow::Result<PathBuf> {
+        let path = self.db_file.with_extension("toml");
+        std::fs::write(&path, self.text())?;
+        Ok(path)
+    }
+}

@@ -1,0 +1,135 @@
+//! Callback ingest: signed sim callbacks POSTed to `/callbacks/{vendor_id}` by
+//! concurrent clients; each is durably in the inbox before its 2xx.
+
+use super::config::{BenchConfig, CALLBACK_SECRET, Synchronous, VENDOR_ID};
+use super::report::{Report, dec, int};
+use super::{HttpServer, count, loopback_listener, per_second};
+use axum::body::Bytes;
+use campaignd::app::App;
+use campaignd::clock::SystemClock;
+use campaignd::vendors::sim::sign;
+use campaignd::vendors::sim::wire::{CallResult, SIGNATURE_HEADER};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Concurrent HTTP clients, each with its own connection.
+const CLIENTS: usize = 32;
+
+/// One prepared request: body and its signature.
+struct Signed {
+    body: Bytes,
+    signature: String,
+}
+
+/// What one client saw.
+#[derive(Default)]
+struct ClientRun {
+    latencies: Vec<Duration>,
+    failures: Vec<String>,
+}
+
+pub async fn measure(callbacks: usize, synchronous: Synchronous, report: &mut Report) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (listener, public_url) = loopback_listener().await?;
+    // No tick runs, so the vendor's base URL is never contacted.
+    let config = BenchConfig {
+        synchronous,
+        public_url: Some(public_url.clone()),
+        ..BenchConfig::new(&dir.path().join("ingest.db"))
+    };
+    let app = App::build(config.settings()?, Arc::new(SystemClock)).await?;
+    let ctx = app.ctx().clone();
+    let http = HttpServer::start(listener, ctx.clone());
+
+    let url = format!("{public_url}/callbacks/{VENDOR_ID}");
+    let requests = prepare(callbacks)?;
+    let started = Instant::now();
+    let runs = post_all(&url, requests).await?;
+    let elapsed = started.elapsed();
+    http.stop().await?;
+
+    let failures: Vec<&String> = runs.iter().flat_map(|r| &r.failures).collect();
+    anyhow::ensure!(failures.is_empty(), "{} callbacks failed, first: {}", failures.len(), failures[0]);
+    let stored = count(&ctx.db, "SELECT COUNT(*) FROM callback_inbox WHERE state = 'pending'").await?;
+    anyhow::ensure!(stored as usize == callbacks, "{stored} inbox rows for {callbacks} answered callbacks");
+
+    let mut latencies: Vec<Duration> = runs.into_iter().flat_map(|r| r.latencies).collect();
+    latencies.sort();
+    let ms = |d: Duration| dec(d.as_secs_f64() * 1000.0);
+    let sync = synchronous.as_str();
+    report.add(
+        format!("Callback ingest, {} POSTs, synchronous={sync}", int(callbacks as f64)),
+        int(per_second(callbacks as f64, elapsed)),
+        "requests/s",
+        format!("{CLIENTS} clients on loopback, same 2 cores as the daemon; {} s", dec(elapsed.as_secs_f64())),
+    );
+    let last = latencies.len() - 1;
+    for (label, at) in [("p50", last / 2), ("p99", last * 99 / 100), ("max", last)] {
+        report.add(format!("Callback ingest latency {label}, synchronous={sync}"), ms(latencies[at]), "ms", "");
+    }
+    drop(app);
+    Ok(())
+}
+
+/// Distinct, validly signed `CallResult` bodies (a distinct `event_id` each),
+/// built before the clock starts.
+fn prepare(callbacks: usize) -> anyhow::Result<Vec<Signed>> {
+    let now = chrono::Utc::now();
+    (0..callbacks)
+        .map(|i| {
+            let result = CallResult {
+                event_id: uuid::Uuid::new_v4().to_string(),
+                call_id: format!("c-{i}"),
+                reference: format!("{i}-1"),
+                batch_id: "b-1".into(),
+                status: "ANSWERED".into(),
+                intent: Some("PTP".into()),
+                started_at: Some(now - chrono::Duration::seconds(42)),
+                ended_at: now,
+                duration_ms: 42_000,
+            };
+            let body = serde_json::to_vec(&result)?;
+            let signature = sign(CALLBACK_SECRET, &body);
+            Ok(Signed { body: Bytes::from(body), signature })
+        })
+        .collect()
+}
+
+/// Split the requests over the clients and run them all concurrently.
+async fn post_all(url: &str, requests: Vec<Signed>) -> anyhow::Result<Vec<ClientRun>> {
+    let mut shares: Vec<Vec<Signed>> = (0..CLIENTS).map(|_| Vec::new()).collect();
+    for (i, request) in requests.into_iter().enumerate() {
+        shares[i % CLIENTS].push(request);
+    }
+    let tasks: Vec<_> = shares.into_iter().map(|share| tokio::spawn(client(url.to_string(), share))).collect();
+    let mut runs = Vec::new();
+    for task in tasks {
+        runs.push(task.await??);
+    }
+    Ok(runs)
+}
+
+/// One client POSTing its share one after the other on a kept-alive connection.
+async fn client(url: String, share: Vec<Signed>) -> anyhow::Result<ClientRun> {
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
+    let mut run = ClientRun::default();
+    for request in share {
+        let sent = Instant::now();
+        let answer = http
+            .post(&url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(SIGNATURE_HEADER, &request.signature)
+            .body(request.body)
+            .send()
+            .await;
+        match answer {
+            Ok(response) if response.status().is_success() => {
+                response.bytes().await?;
+                run.latencies.push(sent.elapsed());
+            }
+            Ok(response) => run.failures.push(format!("HTTP {}: {}", response.status(), response.text().await?)),
+            Err(e) => run.failures.push(e.to_string()),
+        }
+    }
+    Ok(run)
+}

@@ -1,0 +1,88 @@
+//! The table of figures: each row is printed as soon as it is measured, and
+//! the whole table is printed again and written as markdown at the end.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+pub struct Figure {
+    pub name: String,
+    pub value: String,
+    pub unit: &'static str,
+    pub note: String,
+}
+
+pub struct Report {
+    header: Vec<String>,
+    figures: Vec<Figure>,
+}
+
+impl Report {
+    pub fn new(mode: &str) -> Report {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let header = vec![
+            format!("campaignd throughput benchmark, {} UTC", chrono::Utc::now().format("%Y-%m-%d %H:%M")),
+            format!("mode: {mode}; {cores} core(s); release build; SQLite in WAL mode on a fresh file per measurement"),
+            "SQLite `synchronous = full` is the daemon's default and is used unless a row says otherwise".to_string(),
+        ];
+        for line in &header {
+            println!("{line}");
+        }
+        println!();
+        Report { header, figures: Vec::new() }
+    }
+
+    /// Record a figure and print it at once.
+    pub fn add(&mut self, name: impl Into<String>, value: String, unit: &'static str, note: impl Into<String>) {
+        let figure = Figure { name: name.into(), value, unit, note: note.into() };
+        println!("{:<58} {:>12} {:<12} {}", figure.name, figure.value, figure.unit, figure.note);
+        self.figures.push(figure);
+    }
+
+    pub fn markdown(&self) -> String {
+        let mut out = String::new();
+        for line in &self.header {
+            let _ = writeln!(out, "{line}  ");
+        }
+        out.push('\n');
+        out.push_str("| measurement | value | unit | notes |\n|---|---:|---|---|\n");
+        for f in &self.figures {
+            let _ = writeln!(out, "| {} | {} | {} | {} |", f.name, f.value, f.unit, f.note.replace('|', "\\|"));
+        }
+        out
+    }
+
+    /// Print the complete table and write it to `path`.
+    pub fn finish(&self, path: impl AsRef<Path>) -> anyhow::Result<()> {
+        let path = path.as_ref();
+        let markdown = self.markdown();
+        println!("\n{markdown}");
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(path, markdown)?;
+        println!("written to {}", path.display());
+        Ok(())
+    }
+}
+
+/// `1234567.8` → `"1,234,568"`.
+pub fn int(value: f64) -> String {
+    let digits = format!("{:.0}", value.max(0.0));
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// Two decimals, for milliseconds, seconds and MiB.
+pub fn dec(value: f64) -> String {
+    format!("{value:.2}")
+}
+
+pub fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}

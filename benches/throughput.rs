@@ -1,0 +1,81 @@
+//! Throughput benchmark of campaignd: contact import, dispatch through the
+//! sim vendor, result processing, callback ingest and the daemon's peak RSS.
+//!
+//! ```text
+//! cargo bench --bench throughput                  # full run (~10 min on 2 cores)
+//! cargo bench --bench throughput -- --quick       # smaller sizes, no 1M import (~2 min)
+//! cargo bench --bench throughput -- --quick --contacts-1m
+//! ```
+//!
+//! Every measurement runs on a fresh SQLite file in its own temp dir. Figures
+//! are printed as they complete, then as one table, which is also written as
+//! markdown to `bench-out/latest.md`. Set `CAMPAIGND_LOG` (default `warn`) to
+//! see the daemon's logs on stderr.
+
+mod support;
+
+use std::time::Duration;
+use support::report::Report;
+use support::{dispatch, import, ingest, rss};
+
+/// What `--quick` and `--contacts-1m` select.
+struct Plan {
+    quick: bool,
+    /// Import sizes, smallest first; the last one's database is reused for RSS.
+    import_rows: Vec<u64>,
+    dispatch_contacts: u64,
+    callbacks: usize,
+    /// How long the daemon idles (ticking) before its peak RSS is read.
+    rss_idle: Duration,
+}
+
+impl Plan {
+    /// Unknown arguments are ignored: `cargo bench` itself passes `--bench`.
+    fn from_args(args: impl Iterator<Item = String>) -> Plan {
+        let args: Vec<String> = args.collect();
+        let quick = args.iter().any(|a| a == "--quick");
+        let contacts_1m = args.iter().any(|a| a == "--contacts-1m") || !quick;
+        let mut import_rows = vec![if quick { 20_000 } else { 100_000 }];
+        if contacts_1m {
+            import_rows.push(1_000_000);
+        }
+        Plan {
+            quick,
+            import_rows,
+            dispatch_contacts: if quick { 10_000 } else { 50_000 },
+            callbacks: if quick { 5_000 } else { 20_000 },
+            rss_idle: Duration::from_secs(if quick { 5 } else { 10 }),
+        }
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    init_logging();
+    let plan = Plan::from_args(std::env::args().skip(1));
+    // The default worker count is the number of cores (2 on the reference box).
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(run(&plan))
+}
+
+async fn run(plan: &Plan) -> anyhow::Result<()> {
+    let mut report = Report::new(if plan.quick { "quick" } else { "full" });
+    let mut largest = None;
+    for &rows in &plan.import_rows {
+        largest = Some(import::measure(rows, &mut report).await?);
+    }
+    dispatch::measure(plan.dispatch_contacts, &mut report).await?;
+    for synchronous in [support::config::Synchronous::Full, support::config::Synchronous::Normal] {
+        ingest::measure(plan.callbacks, synchronous, &mut report).await?;
+    }
+    if let Some(db) = &largest {
+        rss::measure(db, plan.rss_idle, &mut report).await?;
+    }
+    report.finish(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bench-out/latest.md"))
+}
+
+/// Warnings and errors of the daemon code go to stderr, so a failing run says why.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CAMPAIGND_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}

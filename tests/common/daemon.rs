@@ -1,0 +1,85 @@
+//! The real `campaignd` binary as a child process.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_campaignd")
+}
+
+/// Run a one-shot CLI command.
+pub fn cli(config: &Path, args: &[&str]) -> Output {
+    Command::new(bin()).arg("--config").arg(config).args(args).output().expect("run campaignd")
+}
+
+pub struct Daemon {
+    pub child: Child,
+    pub addr: String,
+    pub config: PathBuf,
+}
+
+impl Daemon {
+    /// Start `campaignd run` and wait for its "listening on" line.
+    pub fn start(config: &Path) -> Daemon {
+        let mut child = Command::new(bin())
+            .arg("--config")
+            .arg(config)
+            .arg("run")
+            .env("CAMPAIGND_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn campaignd");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = loop {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(a) = line.strip_prefix("campaignd listening on http://") {
+                        break a.trim().to_string();
+                    }
+                }
+                _ => {
+                    let status = child.wait().expect("wait");
+                    panic!("campaignd exited before listening: {status}");
+                }
+            }
+        };
+        Daemon { child, addr, config: config.to_path_buf() }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn kill9(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reap");
+    }
+
+    /// SIGTERM and wait for the exit code (panics after 30 s).
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id() as i32;
+        // SAFETY-free: plain kill(2) through the `kill` command keeps this test dependency-light.
+        Command::new("kill").arg("-TERM").arg(pid.to_string()).status().expect("kill -TERM");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(std::time::Instant::now() < deadline, "campaignd did not exit within 30 s of SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}

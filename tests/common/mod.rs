@@ -1,0 +1,179 @@
+//! Test harness: fresh databases, an in-process simulator vendor, the real
+//! daemon binary as a child process, and polling with deadlines.
+#![allow(dead_code)]
+
+pub mod daemon;
+pub mod invariants;
+
+use campaignd::vendors::sim::{SimAuth, SimHandle, SimSettings, spawn};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+pub const API_KEY: &str = "test-key";
+pub const SECRET: &str = "test-secret";
+
+/// A fresh SQLite database file in its own temp dir.
+pub struct TestDb {
+    pub dir: tempfile::TempDir,
+    pub url: String,
+}
+
+impl TestDb {
+    pub fn new() -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("campaignd.db").display());
+        TestDb { dir, url }
+    }
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+    pub async fn connect(&self) -> DatabaseConnection {
+        Database::connect(&self.url).await.expect("connect test db")
+    }
+}
+
+pub async fn start_sim(settings: SimSettings) -> SimHandle {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind sim");
+    spawn(settings, SimAuth { api_key: API_KEY.into(), callback_secret: SECRET.into() }, listener)
+        .await
+        .expect("start sim")
+}
+
+/// A fast simulator with a mixed outcome distribution.
+pub fn fast_sim(duplicate_rate: f64) -> SimSettings {
+    let mut s = SimSettings::default();
+    s.latency_min = Duration::from_millis(5);
+    s.latency_max = Duration::from_millis(60);
+    s.duplicate_rate = duplicate_rate;
+    s.callback_retry_interval = Duration::from_millis(200);
+    s.seed = Some(42);
+    s.outcomes = [("ANSWERED", 40.0), ("NO_ANSWER", 30.0), ("BUSY", 15.0), ("POWER_OFF", 5.0), ("VACANT", 10.0)]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    s.intents = [("PTP", 40.0), ("PAID", 20.0), ("REFUSE", 20.0), ("COMPLAINT", 10.0), ("WRONG", 10.0)]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    s
+}
+
+/// Write `n` contacts (Indonesian mobile numbers, a few zones) as CSV.
+pub fn write_contacts(path: &Path, n: usize) {
+    let zones = ["Asia/Jakarta", "Asia/Makassar", "", "Asia/Jayapura"];
+    let mut text = String::from("phone,case_id,timezone,name\n");
+    for i in 0..n {
+        text.push_str(&format!("0812{:08},CASE-{i},{},Customer {i}\n", 10_000_000 + i, zones[i % zones.len()]));
+    }
+    std::fs::write(path, text).expect("write contacts");
+}
+
+/// Poll `check` until it returns Some, or panic after `timeout` with `what`.
+pub async fn poll_until<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub async fn scalar(db: &DatabaseConnection, sql: &str) -> i64 {
+    let row = db
+        .query_one_raw(Statement::from_string(db.get_database_backend(), sql.to_string()))
+        .await
+        .expect("query")
+        .expect("one row");
+    row.try_get_by_index::<i64>(0).expect("integer column")
+}
+
+pub async fn rows(db: &DatabaseConnection, sql: &str) -> Vec<sea_orm::QueryResult> {
+    db.query_all_raw(Statement::from_string(db.get_database_backend(), sql.to_string())).await.expect("query")
+}
+
+/// Config text for a daemon with the given sim base URL(s).
+pub struct ConfigSpec<'a> {
+    pub db_url: &'a str,
+    pub sim_url: &'a str,
+    pub contacts: usize,
+    pub campaign_cap: u32,
+    pub vendor_caps: (u32, u32),
+    pub retry_after: &'a str,
+    pub extra_scheduler: &'a str,
+}
+
+impl ConfigSpec<'_> {
+    pub fn render(&self) -> String {
+        format!(
+            r#"
+[database]
+url = "{db}"
+
+[http]
+listen = "127.0.0.1:0"
+max_body_bytes = 4096
+
+[scheduler]
+tick = "100ms"
+claim_batch = 200
+{extra}
+
+[[vendors]]
+id = "sim-a"
+kind = "sim"
+base_url = "{sim}"
+api_key = "{key}"
+callback_secret = "{secret}"
+max_concurrency = {va}
+
+[[vendors]]
+id = "sim-b"
+kind = "sim"
+base_url = "{sim}"
+api_key = "{key}"
+callback_secret = "{secret}"
+max_concurrency = {vb}
+rate_limit = "50/s"
+
+[[campaigns]]
+name = "e2e"
+timezone = "Asia/Jakarta"
+windows = "daily 00:00-24:00"
+max_concurrency = {cap}
+vendors = [{{ id = "sim-a", weight = 2 }}, "sim-b"]
+default_country_code = "62"
+
+[campaigns.recall]
+max_attempts = 3
+vendor_failure_backoff = "{retry}"
+default = {{ action = "stop" }}
+
+[[campaigns.recall.rules]]
+when = ["no_answer", "busy", "power_off"]
+retry_after = "{retry}"
+max = 2
+
+[[campaigns.recall.rules]]
+when = ["intent:complaint"]
+action = "suppress"
+"#,
+            db = self.db_url,
+            sim = self.sim_url,
+            key = API_KEY,
+            secret = SECRET,
+            va = self.vendor_caps.0,
+            vb = self.vendor_caps.1,
+            cap = self.campaign_cap,
+            retry = self.retry_after,
+            extra = self.extra_scheduler,
+        )
+    }
+}
