@@ -14,7 +14,7 @@ use crate::vendors::{DispatchBatch, DispatchItem, DispatchReceipt, VendorError, 
 use chrono::{DateTime, Utc};
 use entity::{attempt, vendor_task};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

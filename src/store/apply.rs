@@ -4,7 +4,7 @@
 
 use super::StoreError;
 use super::campaigns::CampaignCtx;
-use crate::domain::outcome::Outcome;
+use crate::domain::outcome::{Disposition, Outcome};
 use crate::domain::recall::{AttemptResult, DEFAULT_RULE, Decision, RecallHistory, decide};
 use crate::domain::state::{AttemptEvent, AttemptState, CampaignState, ContactEvent, ContactState};
 use crate::vendors::CallEvent;
@@ -24,6 +24,9 @@ pub enum Applied {
 /// What to write on the attempt row.
 fn attempt_fields(result: &AttemptResult) -> (AttemptEvent, Option<&Outcome>, Option<String>) {
     match result {
+        AttemptResult::Completed(o) if o.disposition == Disposition::Cancelled => {
+            (AttemptEvent::Cancel, Some(o), Some("vendor cancelled the call before dialing".into()))
+        }
         AttemptResult::Completed(o) => (AttemptEvent::Complete, Some(o), None),
         AttemptResult::VendorFailed { reason } => (AttemptEvent::Fail, None, Some(reason.clone())),
         AttemptResult::Lost => (AttemptEvent::Lose, None, Some("no result from the vendor".into())),
@@ -84,7 +87,18 @@ pub async fn apply_result<C: ConnectionTrait>(
         return Ok(Applied::Finished { contact: contact_state });
     }
     let history: RecallHistory = serde_json::from_value(c.recall_history.clone()).unwrap_or_default();
-    let (mut decision, new_history) = decide(&camp.policy, &history, result, now);
+    // A call the vendor cancelled before dialing (window closed, campaign
+    // paused) was never made: like a vendor-side failure, it does not consume
+    // one of the contact's attempts.
+    let cancelled;
+    let policy_input = match result {
+        AttemptResult::Completed(o) if o.disposition == Disposition::Cancelled => {
+            cancelled = AttemptResult::VendorFailed { reason: "vendor cancelled the call before dialing".into() };
+            &cancelled
+        }
+        other => other,
+    };
+    let (mut decision, new_history) = decide(&camp.policy, &history, policy_input, now);
     if camp.state == CampaignState::Cancelled {
         decision = Decision::Stopped { reason: "campaign cancelled".into() };
     }

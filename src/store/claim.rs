@@ -9,7 +9,7 @@ use crate::domain::state::{ContactEvent, ContactState};
 use chrono::{DateTime, Utc};
 use entity::{attempt, contact, suppression};
 use rand::{Rng, SeedableRng};
-use sea_orm::sea_query::{Condition, Expr, ExprTrait};
+use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
@@ -76,18 +76,14 @@ async fn claim_in<C: ConnectionTrait>(
         vendors.push((id.clone(), *weight, u64::from(*cap).saturating_sub(used)));
     }
     let vendor_free: u64 = vendors.iter().map(|v| v.2).sum();
-    let want = std::cmp::min(std::cmp::min(campaign_free, vendor_free), u64::from(limit));
+    let want = campaign_free.min(vendor_free).min(u64::from(limit));
     if want == 0 {
         return Ok(report);
     }
-    // Fetch a little more than needed: some due contacts may be deferred.
-    let candidates = contact::Entity::find()
-        .filter(contact::Column::CampaignId.eq(camp.id))
-        .filter(contact::Column::DueAt.lte(now))
-        .order_by_asc(contact::Column::DueAt)
-        .limit(want * 2)
-        .all(txn)
-        .await?;
+    // Fetch more than needed: due contacts whose window is closed are moved
+    // to their next opening on the way, so a closed window is cleared in a
+    // tick or two instead of a few contacts per tick.
+    let candidates = due_contacts(camp.id, now, (want * 2).max(u64::from(limit))).all(txn).await?;
     let phones: Vec<&str> = candidates.iter().map(|c| c.phone.as_str()).collect();
     let suppressed: HashSet<String> = suppression::Entity::find()
         .filter(suppression::Column::Phone.is_in(phones))
@@ -180,7 +176,10 @@ async fn claim_in<C: ConnectionTrait>(
         contact::Entity::update_many()
             .col_expr(contact::Column::State, Expr::value("in_flight"))
             .col_expr(contact::Column::DueAt, Expr::value(Option::<DateTime<Utc>>::None))
-            .col_expr(contact::Column::AttemptSeq, Expr::col(contact::Column::AttemptSeq).add(1))
+            .col_expr(
+                contact::Column::AttemptSeq,
+                sea_orm::sea_query::ExprTrait::add(Expr::col(contact::Column::AttemptSeq), 1),
+            )
             .col_expr(contact::Column::UpdatedAt, Expr::value(now))
             .filter(contact::Column::Id.is_in(chunk.iter().copied()))
             .exec(txn)
@@ -192,6 +191,16 @@ async fn claim_in<C: ConnectionTrait>(
         attempt::Entity::insert_many(chunk).exec_without_returning(txn).await?;
     }
     Ok(report)
+}
+
+/// The due-contacts query: a range scan on `ix_contacts_campaign_due`
+/// (due_at is NULL for every contact that is not dispatchable).
+pub fn due_contacts(campaign_id: i64, now: DateTime<Utc>, limit: u64) -> sea_orm::Select<contact::Entity> {
+    contact::Entity::find()
+        .filter(contact::Column::CampaignId.eq(campaign_id))
+        .filter(contact::Column::DueAt.lte(now))
+        .order_by_asc(contact::Column::DueAt)
+        .limit(limit)
 }
 
 /// Weighted random choice among vendors with a free slot; takes the slot.

@@ -1,0 +1,205 @@
+//! Bad input gets a clear error, is kept for audit, and loses nothing else:
+//! callbacks (malformed, unsigned, unknown vendor, oversized), CSV rows,
+//! config files, and a second daemon on the same SQLite file.
+
+mod common;
+
+use campaignd::vendors::sim::sign;
+use common::daemon::{Daemon, bin, cli};
+use common::{ConfigSpec, SECRET, TestDb, fast_sim, poll_until, rows, scalar, start_sim, write_contacts};
+use std::time::Duration;
+
+fn config(db: &TestDb, sim_url: &str) -> std::path::PathBuf {
+    let path = db.path("config.toml");
+    let spec = ConfigSpec {
+        db_url: &db.url,
+        sim_url,
+        contacts: 0,
+        campaign_cap: 5,
+        vendor_caps: (5, 5),
+        retry_after: "1s",
+        extra_scheduler: "",
+    };
+    std::fs::write(&path, spec.render()).unwrap();
+    path
+}
+
+async fn post(client: &reqwest::Client, url: &str, body: Vec<u8>, signed: bool) -> (u16, String) {
+    let mut req = client.post(url).header("content-type", "application/json");
+    if signed {
+        req = req.header("x-sim-signature", sign(SECRET, &body));
+    }
+    let resp = req.body(body).send().await.expect("send");
+    let status = resp.status().as_u16();
+    (status, resp.text().await.unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_callbacks_get_clear_errors_are_kept_and_do_not_disturb_good_ones() {
+    let db = TestDb::new();
+    let sim = start_sim(fast_sim(0.0)).await;
+    let cfg = config(&db, &sim.base_url());
+    let daemon = Daemon::start(&cfg);
+    let client = reqwest::Client::new();
+    let url = daemon.url("/callbacks/sim-a");
+
+    let (s, body) = post(&client, &url, b"{not json".to_vec(), true).await;
+    assert_eq!(s, 400, "{body}");
+    assert!(body.contains("malformed"), "reason must say what is wrong: {body}");
+
+    let valid = serde_json::json!({
+        "event_id": "e-1", "call_id": "c-1", "reference": "999-1", "batch_id": "b-1",
+        "status": "ANSWERED", "intent": "PTP", "started_at": null,
+        "ended_at": "2026-11-21T10:00:00Z", "duration_ms": 1000
+    })
+    .to_string()
+    .into_bytes();
+    let (s, body) = post(&client, &url, valid.clone(), false).await;
+    assert_eq!(s, 401, "unsigned callback: {body}");
+    let mut forged = valid.clone();
+    forged.extend_from_slice(b" ");
+    let resp = client.post(&url).header("x-sim-signature", sign(SECRET, &valid)).body(forged).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 401, "signature of another body");
+
+    let (s, body) = post(&client, &daemon.url("/callbacks/nobody"), valid.clone(), true).await;
+    assert_eq!(s, 404);
+    assert!(body.contains("unknown vendor `nobody`"), "{body}");
+
+    let (s, body) = post(&client, &url, vec![b' '; 10_000], true).await;
+    assert_eq!(s, 413, "{body}");
+    assert!(body.contains("4096"), "reason names the limit: {body}");
+
+    // A well-formed, signed callback for an attempt we never made is stored,
+    // answered 2xx, and processed without harm.
+    let (s, body) = post(&client, &url, valid.clone(), true).await;
+    assert_eq!(s, 200, "{body}");
+
+    let conn = db.connect().await;
+    poll_until(Duration::from_secs(10), "good callback processed", || async {
+        (scalar(&conn, "SELECT COUNT(*) FROM callback_inbox WHERE state = 'processed'").await == 1).then_some(())
+    })
+    .await;
+    let rejected =
+        rows(&conn, "SELECT vendor_id, error FROM callback_inbox WHERE state = 'rejected' ORDER BY id").await;
+    let reasons: Vec<(String, String)> = rejected
+        .iter()
+        .map(|r| (r.try_get_by_index(0).unwrap(), r.try_get_by_index::<Option<String>>(1).unwrap().unwrap_or_default()))
+        .collect();
+    assert_eq!(reasons.len(), 5, "every rejected delivery kept for audit: {reasons:?}");
+    assert!(reasons[0].1.contains("malformed"));
+    assert!(reasons[1].1.contains("unauthorized"));
+    assert!(reasons[2].1.contains("unauthorized"));
+    assert_eq!(reasons[3].0, "nobody");
+    assert!(reasons[4].1.contains("larger than 4096"));
+    // The malformed body itself is kept, byte for byte.
+    let kept = rows(&conn, "SELECT body FROM callback_inbox WHERE state = 'rejected' ORDER BY id LIMIT 1").await;
+    assert_eq!(kept[0].try_get_by_index::<Vec<u8>>(0).unwrap(), b"{not json".to_vec());
+    // Rejections are counted.
+    let metrics = client.get(daemon.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("campaignd_callbacks_total"), "{metrics}");
+    assert_eq!(client.get(daemon.url("/healthz")).send().await.unwrap().status().as_u16(), 200);
+}
+
+#[test]
+fn bad_csv_rows_are_reported_by_line_and_good_rows_kept() {
+    let db = TestDb::new();
+    let cfg = config(&db, "http://127.0.0.1:9");
+    let csv = db.path("contacts.csv");
+    std::fs::write(
+        &csv,
+        "phone,case_id,timezone,amount\n\
+         0812-1111-2222,A1,Asia/Jakarta,100\n\
+         not-a-phone,A2,,200\n\
+         +62812333344,A3,Mars/Olympus,300\n\
+         +62812444455,A4\n\
+         (0812) 1111 2222,A5,,500\n\
+         +6281255556666,A6,,600\n",
+    )
+    .unwrap();
+    let out = cli(&cfg, &["import", "--campaign", "e2e", csv.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "bad rows must not fail the import: {stderr}");
+    assert!(stdout.contains("6 rows, 2 imported, 1 duplicates skipped, 3 rejected"), "{stdout}");
+    assert!(stderr.contains("line 3: phone:"), "{stderr}");
+    assert!(stderr.contains("line 4: timezone:") && stderr.contains("Mars/Olympus"), "{stderr}");
+    assert!(stderr.contains("line 5: row:"), "{stderr}");
+
+    // Importing the same file again adds nothing.
+    let again = cli(&cfg, &["import", "--campaign", "e2e", csv.to_str().unwrap()]);
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("0 imported"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+    let export = cli(&cfg, &["export", "--campaign", "e2e", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&export.stdout).expect("export is JSON");
+    let phones: Vec<&str> = v.as_array().unwrap().iter().map(|c| c["phone"].as_str().unwrap()).collect();
+    assert_eq!(phones, ["+6281211112222", "+6281255556666"]);
+
+    let missing = cli(&cfg, &["import", "--campaign", "nope", csv.to_str().unwrap()]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no campaign named `nope`"));
+}
+
+#[test]
+fn invalid_config_reports_every_problem_with_field_and_line() {
+    let db = TestDb::new();
+    let path = db.path("bad.toml");
+    std::fs::write(
+        &path,
+        r#"[database]
+url = "sqlite://x.db"
+
+[[vendors]]
+id = "v1"
+kind = "telepathy"
+rate_limit = "fast"
+
+[[campaigns]]
+name = "c"
+timezone = "Asia/Nowhere"
+windows = "mon-fri 09:00-25:00"
+vendors = ["v2"]
+
+[campaigns.recall]
+max_attempts = 0
+rules = [{ when = ["bussy"], retry_after = "5x" }]
+"#,
+    )
+    .unwrap();
+    let out = cli(&path, &["check-config"]);
+    assert!(!out.status.success(), "check-config must fail");
+    let err = String::from_utf8_lossy(&out.stderr);
+    for expected in [
+        "line 6: vendors[0].kind: unknown vendor kind `telepathy`",
+        "line 7: vendors[0].rate_limit",
+        "line 11: campaigns[0].timezone",
+        "line 12: campaigns[0].windows",
+        "line 13: campaigns[0].vendors[0]: no vendor with id `v2`",
+        "campaigns[0].recall.rules[0].when[0]",
+        "campaigns[0].recall.rules[0].retry_after",
+        "campaigns[0].recall.max_attempts",
+    ] {
+        assert!(err.contains(expected), "missing `{expected}` in:\n{err}");
+    }
+
+    std::fs::write(&path, "[database\nurl = 1").unwrap();
+    let out = cli(&path, &["check-config"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 1"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_daemon_on_the_same_sqlite_file_refuses_to_start() {
+    let db = TestDb::new();
+    let sim = start_sim(fast_sim(0.0)).await;
+    let cfg = config(&db, &sim.base_url());
+    let csv = db.path("c.csv");
+    write_contacts(&csv, 3);
+    let _first = Daemon::start(&cfg);
+    let out = std::process::Command::new(bin()).arg("--config").arg(&cfg).arg("run").output().unwrap();
+    assert!(!out.status.success(), "second daemon must not start");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("another campaignd is already running"), "{err}");
+}
