@@ -3,6 +3,7 @@
 
 mod common;
 
+use campaignd::vendors::sim::SimSettings;
 use common::daemon::{Daemon, cli};
 use common::invariants::{assert_final, assert_peaks, spawn_sampler};
 use common::{ConfigSpec, TestDb, fast_sim, poll_until, scalar, start_sim, write_contacts};
@@ -38,11 +39,13 @@ fn setup(db: &TestDb, sim_url: &str, contacts: usize) -> std::path::PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_campaign_then_restart_completes_with_every_guarantee() {
     let db = TestDb::new();
-    let mut settings = fast_sim(0.2);
     // Slower calls so that many are in flight at the moment of the kill.
-    settings.latency_min = Duration::from_millis(100);
-    settings.latency_max = Duration::from_millis(400);
-    let sim = start_sim(settings).await;
+    let sim = start_sim(SimSettings {
+        latency_min: Duration::from_millis(100),
+        latency_max: Duration::from_millis(400),
+        ..fast_sim(0.2)
+    })
+    .await;
     let config = setup(&db, &sim.base_url(), 1000);
     let conn = db.connect().await;
     let stop = Arc::new(AtomicBool::new(false));
@@ -80,10 +83,12 @@ async fn kill_9_mid_campaign_then_restart_completes_with_every_guarantee() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_exits_zero_and_a_restart_resumes() {
     let db = TestDb::new();
-    let mut settings = fast_sim(0.0);
-    settings.latency_min = Duration::from_millis(50);
-    settings.latency_max = Duration::from_millis(150);
-    let sim = start_sim(settings).await;
+    let sim = start_sim(SimSettings {
+        latency_min: Duration::from_millis(50),
+        latency_max: Duration::from_millis(150),
+        ..fast_sim(0.0)
+    })
+    .await;
     let config = setup(&db, &sim.base_url(), 300);
     let conn = db.connect().await;
 

@@ -18,6 +18,16 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+/// Near-instant calls with the given outcome weights.
+fn quick_sim(outcomes: &[(&str, f64)]) -> campaignd::vendors::sim::SimSettings {
+    campaignd::vendors::sim::SimSettings {
+        latency_min: Duration::from_millis(1),
+        latency_max: Duration::from_millis(3),
+        outcomes: outcomes.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        ..common::fast_sim(0.0)
+    }
+}
+
 fn config(db_url: &str, sim_url: &str, campaign: &str) -> String {
     format!(
         r#"
@@ -93,11 +103,7 @@ fn allowed(at: DateTime<Utc>, tz: Tz) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_dispatch_outside_the_callees_window_across_dst_and_blackout() {
     let db = TestDb::new();
-    let mut s = common::fast_sim(0.0);
-    s.latency_min = Duration::from_millis(1);
-    s.latency_max = Duration::from_millis(3);
-    s.outcomes = [("NO_ANSWER".to_string(), 85.0), ("ANSWERED".to_string(), 15.0)].into_iter().collect();
-    let sim = start_sim(s).await;
+    let sim = start_sim(quick_sim(&[("NO_ANSWER", 85.0), ("ANSWERED", 15.0)])).await;
     let campaign = r#"
 [[campaigns]]
 name = "dst"
@@ -168,11 +174,7 @@ rules = [{ when = ["no_answer"], retry_after = "20h", max = 5 }]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sql_edits_take_effect_within_one_tick() {
     let db = TestDb::new();
-    let mut s = common::fast_sim(0.0);
-    s.latency_min = Duration::from_millis(1);
-    s.latency_max = Duration::from_millis(3);
-    s.outcomes = [("NO_ANSWER".to_string(), 100.0)].into_iter().collect();
-    let sim = start_sim(s).await;
+    let sim = start_sim(quick_sim(&[("NO_ANSWER", 100.0)])).await;
     let campaign = r#"
 [[campaigns]]
 name = "edits"

@@ -77,10 +77,10 @@ async fn process_row(
             report.unmatched += 1;
             continue;
         };
-        if !campaigns.contains_key(&attempt.campaign_id) {
-            campaigns.insert(attempt.campaign_id, load_campaign(txn, attempt.campaign_id).await?);
-        }
-        let camp = &campaigns[&attempt.campaign_id];
+        let camp = match campaigns.entry(attempt.campaign_id) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(load_campaign(txn, attempt.campaign_id).await?),
+        };
         let result = AttemptResult::Completed(ev.outcome.clone());
         match apply_result(txn, camp, &attempt, &result, Some(ev), now).await? {
             Applied::Finished { .. } => {
@@ -99,8 +99,17 @@ async fn process_row(
 /// stored by another process or left pending by a crash.
 pub async fn run(ctx: Ctx, shutdown: CancellationToken) {
     loop {
-        if let Err(e) = drain(&ctx).await {
-            tracing::error!(error = %e, "inbox processing failed; retrying");
+        match drain(&ctx).await {
+            Ok(r) if r.rows > 0 => tracing::info!(
+                callbacks = r.rows,
+                results = r.applied,
+                duplicates = r.duplicates,
+                late = r.late,
+                unmatched = r.unmatched,
+                "callbacks applied"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "inbox processing failed; retrying"),
         }
         tokio::select! {
             _ = shutdown.cancelled() => break,

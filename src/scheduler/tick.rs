@@ -29,14 +29,7 @@ pub async fn tick(ctx: &Ctx, now: DateTime<Utc>) -> Result<TickReport, StoreErro
             }
         };
         match camp.state {
-            CampaignState::Scheduled => {
-                if camp.starts_at.is_none_or(|s| s <= now)
-                    && campaigns::set_state_fenced(&ctx.db, camp.id, camp.state, CampaignState::Running, now).await?
-                {
-                    tracing::info!(campaign = %camp.name, "campaign started");
-                    report.started.push(camp.name.clone());
-                }
-            }
+            CampaignState::Scheduled => start_if_due(ctx, &camp, now, &mut report).await?,
             CampaignState::Running => run_campaign(ctx, &camp, now, &mut report).await?,
             CampaignState::Cancelled => {
                 contacts::stop_open(&ctx.db, camp.id, "campaign cancelled", now).await?;
@@ -45,6 +38,20 @@ pub async fn tick(ctx: &Ctx, now: DateTime<Utc>) -> Result<TickReport, StoreErro
         }
     }
     Ok(report)
+}
+
+async fn start_if_due(
+    ctx: &Ctx,
+    camp: &CampaignCtx,
+    now: DateTime<Utc>,
+    report: &mut TickReport,
+) -> Result<(), StoreError> {
+    let due = camp.starts_at.is_none_or(|s| s <= now);
+    if due && campaigns::set_state_fenced(&ctx.db, camp.id, camp.state, CampaignState::Running, now).await? {
+        tracing::info!(campaign = %camp.name, "campaign started");
+        report.started.push(camp.name.clone());
+    }
+    Ok(())
 }
 
 async fn run_campaign(
@@ -65,7 +72,7 @@ async fn run_campaign(
     report.suppressed += claim.suppressed;
     report.exhausted += claim.exhausted;
     if !claim.claimed.is_empty() {
-        tracing::debug!(campaign = %camp.name, claimed = claim.claimed.len(), "claimed contacts");
+        tracing::info!(campaign = %camp.name, contacts = claim.claimed.len(), "dispatching");
         dispatch_claimed(ctx, camp, claim.claimed, now).await?;
     } else if contacts::open_count(&ctx.db, camp.id).await? == 0 && has_contacts(ctx, camp.id).await? {
         complete(ctx, camp, now, report).await?;

@@ -43,21 +43,23 @@ pub async fn start_sim(settings: SimSettings) -> SimHandle {
 
 /// A fast simulator with a mixed outcome distribution.
 pub fn fast_sim(duplicate_rate: f64) -> SimSettings {
-    let mut s = SimSettings::default();
-    s.latency_min = Duration::from_millis(5);
-    s.latency_max = Duration::from_millis(60);
-    s.duplicate_rate = duplicate_rate;
-    s.callback_retry_interval = Duration::from_millis(200);
-    s.seed = Some(42);
-    s.outcomes = [("ANSWERED", 40.0), ("NO_ANSWER", 30.0), ("BUSY", 15.0), ("POWER_OFF", 5.0), ("VACANT", 10.0)]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-    s.intents = [("PTP", 40.0), ("PAID", 20.0), ("REFUSE", 20.0), ("COMPLAINT", 10.0), ("WRONG", 10.0)]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-    s
+    let weights = |pairs: &[(&str, f64)]| pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+    SimSettings {
+        latency_min: Duration::from_millis(5),
+        latency_max: Duration::from_millis(60),
+        duplicate_rate,
+        callback_retry_interval: Duration::from_millis(200),
+        seed: Some(42),
+        outcomes: weights(&[
+            ("ANSWERED", 40.0),
+            ("NO_ANSWER", 30.0),
+            ("BUSY", 15.0),
+            ("POWER_OFF", 5.0),
+            ("VACANT", 10.0),
+        ]),
+        intents: weights(&[("PTP", 40.0), ("PAID", 20.0), ("REFUSE", 20.0), ("COMPLAINT", 10.0), ("WRONG", 10.0)]),
+        ..SimSettings::default()
+    }
 }
 
 /// Write `n` contacts (Indonesian mobile numbers, a few zones) as CSV.

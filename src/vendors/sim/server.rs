@@ -300,7 +300,7 @@ async fn create_batch(State(s): State<Arc<Shared>>, headers: HeaderMap, body: By
     };
     s.stats.batches_accepted.fetch_add(1, Relaxed);
     s.stats.calls_accepted.fetch_add(fresh.len() as u64, Relaxed);
-    tracing::info!(
+    tracing::debug!(
         campaign = %batch.campaign, batch_id = %accepted.batch_id,
         new_calls = fresh.len(), known_calls = batch.calls.len() - fresh.len(),
         "sim accepted a batch"
