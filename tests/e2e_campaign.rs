@@ -90,3 +90,48 @@ async fn thousand_contacts_run_to_completion_within_all_invariants() {
     );
     drop(daemon);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vendor_refusals_back_off_without_consuming_attempts_or_double_dialing() {
+    let db = TestDb::new();
+    // The vendor refuses 40 % of batches (503) before dialing anything.
+    let sim = start_sim(campaignd::vendors::sim::SimSettings { dispatch_failure_rate: 0.4, ..fast_sim(0.0) }).await;
+    let config = db.path("config.toml");
+    let spec = ConfigSpec {
+        db_url: &db.url,
+        sim_url: &sim.base_url(),
+        contacts: 300,
+        campaign_cap: 20,
+        vendor_caps: (15, 10),
+        retry_after: "1s",
+        extra_scheduler: "",
+    };
+    std::fs::write(&config, spec.render()).unwrap();
+    let csv = db.path("contacts.csv");
+    write_contacts(&csv, 300);
+    assert!(cli(&config, &["import", "--campaign", "e2e", csv.to_str().unwrap()]).status.success());
+    let conn = db.connect().await;
+    let _daemon = Daemon::start(&config);
+    poll_until(Duration::from_secs(180), "campaign completed", || async {
+        (scalar(&conn, "SELECT COUNT(*) FROM campaigns WHERE name = 'e2e' AND state = 'completed'").await == 1)
+            .then_some(())
+    })
+    .await;
+    let failed = scalar(&conn, "SELECT COUNT(*) FROM attempts WHERE state = 'failed'").await;
+    assert!(failed > 0, "refusals must have happened");
+    assert!(sim.stats.batches_refused.load(Relaxed) > 0);
+    // Refused attempts are not counted against max_attempts: contacts still
+    // got their full recall treatment, and nobody was stopped for refusals.
+    assert_final(&conn, 300, 3, Duration::from_secs(1)).await;
+    let over = scalar(
+        &conn,
+        "SELECT COUNT(*) FROM (SELECT contact_id FROM attempts GROUP BY contact_id \
+         HAVING SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END) > 0 \
+            AND SUM(CASE WHEN state = 'completed' THEN 1 ELSE 0 END) >= 1) AS x",
+    )
+    .await;
+    assert!(over > 0, "contacts with refused attempts were still dialed afterwards");
+    assert_eq!(sim.stats.double_dials.load(Relaxed), 0);
+    let completed = scalar(&conn, "SELECT COUNT(*) FROM attempts WHERE state = 'completed'").await;
+    assert_eq!(sim.stats.calls_dialed.load(Relaxed) as i64, completed);
+}
