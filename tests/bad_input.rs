@@ -10,18 +10,7 @@ use common::{ConfigSpec, SECRET, TestDb, fast_sim, poll_until, rows, scalar, sta
 use std::time::Duration;
 
 fn config(db: &TestDb, sim_url: &str) -> std::path::PathBuf {
-    let path = db.path("config.toml");
-    let spec = ConfigSpec {
-        db_url: &db.url,
-        sim_url,
-        contacts: 0,
-        campaign_cap: 5,
-        vendor_caps: (5, 5),
-        retry_after: "1s",
-        extra_scheduler: "",
-    };
-    std::fs::write(&path, spec.render()).unwrap();
-    path
+    ConfigSpec::new(&db.url, sim_url).write(db, "")
 }
 
 async fn post(client: &reqwest::Client, url: &str, body: Vec<u8>, signed: bool) -> (u16, String) {

@@ -4,9 +4,9 @@
 mod common;
 
 use campaignd::vendors::sim::SimSettings;
-use common::daemon::{Daemon, cli};
+use common::daemon::Daemon;
 use common::invariants::{assert_final, assert_peaks, spawn_sampler};
-use common::{ConfigSpec, TestDb, fast_sim, poll_until, scalar, start_sim, write_contacts};
+use common::{ConfigSpec, TestDb, fast_sim, poll_until, scalar, start_sim};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::Duration;
@@ -18,22 +18,7 @@ lost_after = "60s"
 reconcile_every = "1s""#;
 
 fn setup(db: &TestDb, sim_url: &str, contacts: usize) -> std::path::PathBuf {
-    let config = db.path("config.toml");
-    let spec = ConfigSpec {
-        db_url: &db.url,
-        sim_url,
-        contacts,
-        campaign_cap: 40,
-        vendor_caps: (30, 15),
-        retry_after: "1s",
-        extra_scheduler: RECOVERY,
-    };
-    std::fs::write(&config, spec.render()).unwrap();
-    let csv = db.path("contacts.csv");
-    write_contacts(&csv, contacts);
-    let out = cli(&config, &["import", "--campaign", "e2e", csv.to_str().unwrap()]);
-    assert!(out.status.success(), "import failed: {}", String::from_utf8_lossy(&out.stderr));
-    config
+    ConfigSpec { contacts, extra_scheduler: RECOVERY, ..ConfigSpec::new(&db.url, sim_url) }.write(db, "")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

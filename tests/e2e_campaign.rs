@@ -6,7 +6,7 @@ mod common;
 
 use common::daemon::{Daemon, cli};
 use common::invariants::{assert_final, assert_peaks, spawn_sampler};
-use common::{ConfigSpec, TestDb, fast_sim, poll_until, scalar, start_sim, write_contacts};
+use common::{ConfigSpec, TestDb, fast_sim, poll_until, scalar, start_sim};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::Duration;
@@ -15,22 +15,7 @@ use std::time::Duration;
 async fn thousand_contacts_run_to_completion_within_all_invariants() {
     let db = TestDb::new();
     let sim = start_sim(fast_sim(0.3)).await;
-    let config = db.path("config.toml");
-    let spec = ConfigSpec {
-        db_url: &db.url,
-        sim_url: &sim.base_url(),
-        contacts: 1000,
-        campaign_cap: 40,
-        vendor_caps: (30, 15),
-        retry_after: "1s",
-        extra_scheduler: "",
-    };
-    std::fs::write(&config, spec.render()).unwrap();
-    let csv = db.path("contacts.csv");
-    write_contacts(&csv, 1000);
-    let out = cli(&config, &["import", "--campaign", "e2e", csv.to_str().unwrap()]);
-    assert!(out.status.success(), "import failed: {}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("1000 imported"), "{}", String::from_utf8_lossy(&out.stdout));
+    let config = ConfigSpec { contacts: 1000, ..ConfigSpec::new(&db.url, &sim.base_url()) }.write(&db, "");
 
     let conn = db.connect().await;
     let stop = Arc::new(AtomicBool::new(false));
@@ -96,20 +81,10 @@ async fn vendor_refusals_back_off_without_consuming_attempts_or_double_dialing()
     let db = TestDb::new();
     // The vendor refuses 40 % of batches (503) before dialing anything.
     let sim = start_sim(campaignd::vendors::sim::SimSettings { dispatch_failure_rate: 0.4, ..fast_sim(0.0) }).await;
-    let config = db.path("config.toml");
-    let spec = ConfigSpec {
-        db_url: &db.url,
-        sim_url: &sim.base_url(),
-        contacts: 300,
-        campaign_cap: 20,
-        vendor_caps: (15, 10),
-        retry_after: "1s",
-        extra_scheduler: "",
-    };
-    std::fs::write(&config, spec.render()).unwrap();
-    let csv = db.path("contacts.csv");
-    write_contacts(&csv, 300);
-    assert!(cli(&config, &["import", "--campaign", "e2e", csv.to_str().unwrap()]).status.success());
+    let sim_url = sim.base_url();
+    let spec =
+        ConfigSpec { contacts: 300, campaign_cap: 20, vendor_caps: (15, 10), ..ConfigSpec::new(&db.url, &sim_url) };
+    let config = spec.write(&db, "");
     let conn = db.connect().await;
     let _daemon = Daemon::start(&config);
     poll_until(Duration::from_secs(180), "campaign completed", || async {

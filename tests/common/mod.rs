@@ -112,7 +112,37 @@ pub struct ConfigSpec<'a> {
     pub extra_scheduler: &'a str,
 }
 
-impl ConfigSpec<'_> {
+impl<'a> ConfigSpec<'a> {
+    /// Caps 40 (campaign), 30 and 15 (vendors), retries after 1 s, no contacts.
+    pub fn new(db_url: &'a str, sim_url: &'a str) -> Self {
+        ConfigSpec {
+            db_url,
+            sim_url,
+            contacts: 0,
+            campaign_cap: 40,
+            vendor_caps: (30, 15),
+            retry_after: "1s",
+            extra_scheduler: "",
+        }
+    }
+
+    /// Write the config (with `extra_http` added to `[http]`) and, when
+    /// `contacts > 0`, import that many contacts through the CLI.
+    pub fn write(&self, db: &TestDb, extra_http: &str) -> PathBuf {
+        let config = db.path("config.toml");
+        let text = self.render().replace("max_body_bytes = 4096", &format!("max_body_bytes = 4096\n{extra_http}"));
+        std::fs::write(&config, text).expect("write config");
+        if self.contacts > 0 {
+            let csv = db.path("contacts.csv");
+            write_contacts(&csv, self.contacts);
+            let out = daemon::cli(&config, &["import", "--campaign", "e2e", csv.to_str().expect("utf-8 path")]);
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(out.status.success(), "import failed: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(stdout.contains(&format!("{} imported", self.contacts)), "{stdout}");
+        }
+        config
+    }
+
     pub fn render(&self) -> String {
         format!(
             r#"
