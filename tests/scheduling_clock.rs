@@ -256,3 +256,57 @@ async fn due_contacts_query_is_an_index_range_scan() {
     assert!(!text.contains("SCAN contacts"), "full scan in plan: {text}");
     assert!(!text.contains("TEMP B-TREE"), "sort not served by the index: {text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_campaign_row_holds_back_only_its_own_callbacks() {
+    let db = TestDb::new();
+    let sim = start_sim(quick_sim(&[("ANSWERED", 100.0)])).await;
+    let campaigns = r#"
+[[campaigns]]
+name = "broken"
+timezone = "UTC"
+windows = "daily 00:00-24:00"
+max_concurrency = 10
+vendors = ["sim"]
+
+[[campaigns]]
+name = "healthy"
+timezone = "UTC"
+windows = "daily 00:00-24:00"
+max_concurrency = 10
+vendors = ["sim"]
+"#;
+    let start = Utc.with_ymd_and_hms(2027, 6, 7, 12, 0, 0).unwrap();
+    let (ctx, clock, shutdown) = build(&db, &sim.base_url(), campaigns, start).await;
+    let lines: Vec<String> = (0..10).map(|i| format!("+4420790{:05},", i)).collect();
+    import(&ctx, &db, "broken", &lines).await;
+    import(&ctx, &db, "healthy", &lines).await;
+    tick(&ctx, clock.now()).await.unwrap();
+    assert_eq!(tick(&ctx, clock.now()).await.unwrap().claimed, 20);
+    poll_until(Duration::from_secs(20), "all callbacks stored", || async {
+        (scalar(&ctx.db, "SELECT COUNT(*) FROM callback_inbox WHERE state = 'pending'").await == 20).then_some(())
+    })
+    .await;
+
+    ctx.db
+        .execute_unprepared("UPDATE campaigns SET recall_policy = '{\"rules\": 7}' WHERE name = 'broken'")
+        .await
+        .unwrap();
+    let report = drain(&ctx).await.expect("a poison row must not fail the drain");
+    assert_eq!(report.applied, 10, "the healthy campaign's results apply: {report:?}");
+    assert_eq!(report.failed, 10, "{report:?}");
+    assert_eq!(
+        scalar(&ctx.db, "SELECT COUNT(*) FROM callback_inbox WHERE state = 'pending'").await,
+        10,
+        "kept, not dropped"
+    );
+
+    ctx.db
+        .execute_unprepared("UPDATE campaigns SET recall_policy = '{\"max_attempts\": 3}' WHERE name = 'broken'")
+        .await
+        .unwrap();
+    let report = drain(&ctx).await.unwrap();
+    assert_eq!((report.applied, report.failed), (10, 0), "{report:?}");
+    assert_eq!(scalar(&ctx.db, "SELECT COUNT(*) FROM contacts WHERE state = 'done'").await, 20);
+    shutdown.cancel();
+}

@@ -22,24 +22,69 @@ pub struct DrainReport {
     pub late: usize,
     pub unmatched: usize,
     pub rejected: usize,
+    /// Rows that failed to apply and stay pending for the next pass.
+    pub failed: usize,
 }
 
-/// Process pending rows until none are left.
+impl DrainReport {
+    fn merge(&mut self, o: &DrainReport) {
+        self.rows += o.rows;
+        self.applied += o.applied;
+        self.duplicates += o.duplicates;
+        self.late += o.late;
+        self.unmatched += o.unmatched;
+        self.rejected += o.rejected;
+        self.failed += o.failed;
+    }
+}
+
+/// One pass over the pending rows, in id order. A page is applied in one
+/// transaction; if it fails, its rows are retried one per transaction so a
+/// single poison row cannot hold back the others. Rows that still fail stay
+/// pending (never dropped) and are tried again on the next pass.
 pub async fn drain(ctx: &Ctx) -> Result<DrainReport, StoreError> {
     let mut report = DrainReport::default();
     let mut campaigns: HashMap<i64, CampaignCtx> = HashMap::new();
+    let mut after = 0;
     loop {
-        let rows = inbox::pending(&ctx.db, 200).await?;
-        if rows.is_empty() {
-            return Ok(report);
+        let rows = inbox::pending_after(&ctx.db, after, 200).await?;
+        let Some(last) = rows.last() else { return Ok(report) };
+        after = last.id;
+        let mut page = DrainReport::default();
+        match apply_page(ctx, &rows, &mut campaigns, &mut page).await {
+            Ok(()) => report.merge(&page),
+            Err(e) => {
+                tracing::warn!(error = %e, rows = rows.len(), "inbox page failed; retrying its rows one by one");
+                campaigns.clear();
+                for row in &rows {
+                    let mut one = DrainReport::default();
+                    match apply_page(ctx, std::slice::from_ref(row), &mut campaigns, &mut one).await {
+                        Ok(()) => report.merge(&one),
+                        Err(e) => {
+                            metrics::counter!("campaignd_inbox_failures_total").increment(1);
+                            tracing::error!(inbox_id = row.id, error = %e, "callback could not be applied; left pending");
+                            report.failed += 1;
+                        }
+                    }
+                }
+            }
         }
-        let txn = begin_write(&ctx.db).await?;
-        for row in &rows {
-            process_row(ctx, &txn, row, &mut campaigns, &mut report).await?;
-            report.rows += 1;
-        }
-        txn.commit().await?;
     }
+}
+
+async fn apply_page(
+    ctx: &Ctx,
+    rows: &[callback_inbox::Model],
+    campaigns: &mut HashMap<i64, CampaignCtx>,
+    report: &mut DrainReport,
+) -> Result<(), StoreError> {
+    let txn = begin_write(&ctx.db).await?;
+    for row in rows {
+        process_row(ctx, &txn, row, campaigns, report).await?;
+        report.rows += 1;
+    }
+    txn.commit().await?;
+    Ok(())
 }
 
 async fn process_row(

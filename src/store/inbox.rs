@@ -44,9 +44,15 @@ pub async fn insert<C: ConnectionTrait>(db: &C, cb: NewCallback<'_>, now: DateTi
     Ok(row.id)
 }
 
-pub async fn pending<C: ConnectionTrait>(db: &C, limit: u64) -> Result<Vec<callback_inbox::Model>, StoreError> {
+/// Pending rows with an id above `after`, oldest first.
+pub async fn pending_after<C: ConnectionTrait>(
+    db: &C,
+    after: i64,
+    limit: u64,
+) -> Result<Vec<callback_inbox::Model>, StoreError> {
     Ok(callback_inbox::Entity::find()
         .filter(callback_inbox::Column::State.eq("pending"))
+        .filter(callback_inbox::Column::Id.gt(after))
         .order_by_asc(callback_inbox::Column::Id)
         .limit(limit)
         .all(db)
