@@ -181,7 +181,7 @@ rules = [{ when = ["bussy"], retry_after = "5x" }]
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn second_daemon_on_the_same_sqlite_file_refuses_to_start() {
-    let db = TestDb::new();
+    let db = TestDb::sqlite();
     let sim = start_sim(fast_sim(0.0)).await;
     let cfg = config(&db, &sim.base_url());
     let csv = db.path("c.csv");

@@ -242,7 +242,7 @@ vendors = ["sim"]
 
 #[tokio::test]
 async fn due_contacts_query_is_an_index_range_scan() {
-    let db = TestDb::new();
+    let db = TestDb::sqlite();
     let conn = db.connect().await;
     campaignd::store::db::migrate(&conn).await.unwrap();
     let query = campaignd::store::claim::due_contacts(1, Utc::now(), 100).build(DbBackend::Sqlite).to_string();

@@ -141,7 +141,11 @@ async fn record_accepted(
     }
     .insert(&txn)
     .await?;
-    for (attempt_ref, call_id) in &receipt.accepted {
+    // Same lock order in every writer (by reference) keeps PostgreSQL from
+    // deadlocking this against the inbox processor.
+    let mut accepted = receipt.accepted.clone();
+    accepted.sort();
+    for (attempt_ref, call_id) in &accepted {
         attempt::Entity::update_many()
             .col_expr(attempt::Column::State, Expr::value("dispatched"))
             .col_expr(attempt::Column::ExternalCallId, Expr::value(call_id.clone()))

@@ -2,8 +2,8 @@
 //! so a duplicate or late event is a no-op), then the recall policy decides
 //! what happens to the contact (fenced on the attempt number).
 
-use super::StoreError;
 use super::campaigns::CampaignCtx;
+use super::{IN_FLIGHT_STATES, StoreError};
 use crate::domain::outcome::{Disposition, Outcome};
 use crate::domain::recall::{AttemptResult, DEFAULT_RULE, Decision, RecallHistory, decide};
 use crate::domain::state::{AttemptEvent, AttemptState, CampaignState, ContactEvent, ContactState};
@@ -68,9 +68,12 @@ pub async fn apply_result<C: ConnectionTrait>(
             update = update.col_expr(attempt::Column::ExternalCallId, Expr::value(id.clone()));
         }
     }
+    // Fence on "still in flight", not on the state we read: the dispatcher may
+    // have moved it from dispatching to dispatched meanwhile, and the result
+    // is just as valid then. Only a finished attempt is left alone.
     let res = update
         .filter(attempt::Column::Id.eq(attempt.id))
-        .filter(attempt::Column::State.eq(attempt.state.as_str()))
+        .filter(attempt::Column::State.is_in(IN_FLIGHT_STATES))
         .exec(db)
         .await?;
     if res.rows_affected == 0 {

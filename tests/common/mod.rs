@@ -14,17 +14,36 @@ use std::time::{Duration, Instant};
 pub const API_KEY: &str = "test-key";
 pub const SECRET: &str = "test-secret";
 
-/// A fresh SQLite database file in its own temp dir.
+/// A fresh database per test: a SQLite file in its own temp dir, or, when
+/// `CAMPAIGND_TEST_DATABASE_URL` names a PostgreSQL server, a new database
+/// created on it (dropped again when the test ends).
 pub struct TestDb {
     pub dir: tempfile::TempDir,
     pub url: String,
+    pg: Option<(String, String)>,
 }
 
 impl TestDb {
     pub fn new() -> TestDb {
+        match std::env::var("CAMPAIGND_TEST_DATABASE_URL") {
+            Ok(server) if server.starts_with("postgres") => TestDb::postgres(&server),
+            _ => TestDb::sqlite(),
+        }
+    }
+
+    /// Always SQLite: for tests of SQLite-specific behaviour (file lock, query plan).
+    pub fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("campaignd.db").display());
-        TestDb { dir, url }
+        TestDb { dir, url, pg: None }
+    }
+
+    fn postgres(server: &str) -> TestDb {
+        let name = format!("campaignd_test_{}", uuid::Uuid::new_v4().simple());
+        let base = server.trim_end_matches('/').rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or_default();
+        let admin = format!("{base}/postgres");
+        run_blocking(admin.clone(), format!("CREATE DATABASE {name}"));
+        TestDb { dir: tempfile::tempdir().expect("temp dir"), url: format!("{base}/{name}"), pg: Some((admin, name)) }
     }
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
@@ -32,6 +51,28 @@ impl TestDb {
     pub async fn connect(&self) -> DatabaseConnection {
         Database::connect(&self.url).await.expect("connect test db")
     }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = self.pg.take() {
+            run_blocking(admin, format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+    }
+}
+
+/// Run one statement on its own thread and runtime, so it works from both
+/// sync tests and inside a tokio runtime.
+fn run_blocking(url: String, sql: String) {
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(async {
+            let db = Database::connect(&url).await.expect("connect to the PostgreSQL server");
+            db.execute_unprepared(&sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        });
+    })
+    .join()
+    .expect("database admin thread");
 }
 
 pub async fn start_sim(settings: SimSettings) -> SimHandle {
