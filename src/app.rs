@@ -50,6 +50,7 @@ impl App {
         let addr = listener.local_addr()?;
         let callback_base = settings.http.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
         let ctx = Ctx {
+            inbox: crate::ingest::writer::InboxWriter::spawn(conn.clone()),
             db: conn,
             settings: Arc::new(settings),
             vendors: Arc::new(vendors),

@@ -3,6 +3,7 @@
 
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::ingest::writer::InboxWriter;
 use crate::store::StoreError;
 use crate::store::campaigns::CampaignCtx;
 use crate::vendors::registry::VendorRegistry;
@@ -21,6 +22,8 @@ pub struct Ctx {
     pub callback_base: String,
     /// Fired when a callback was stored, so the processor wakes at once.
     pub inbox_notify: Arc<Notify>,
+    /// Group-committing writer for callback deliveries.
+    pub inbox: InboxWriter,
 }
 
 impl Ctx {

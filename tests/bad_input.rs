@@ -62,8 +62,11 @@ async fn bad_callbacks_get_clear_errors_are_kept_and_do_not_disturb_good_ones() 
     // answered 2xx, and processed without harm.
     let (s, body) = post(&client, &url, valid.clone(), true).await;
     assert_eq!(s, 200, "{body}");
-
+    // Durable before the 2xx: the row is there the moment the answer is, no waiting.
     let conn = db.connect().await;
+    let stored = scalar(&conn, "SELECT COUNT(*) FROM callback_inbox WHERE state IN ('pending', 'processed')").await;
+    assert_eq!(stored, 1, "a 2xx'd callback must already be stored");
+
     poll_until(Duration::from_secs(10), "good callback processed", || async {
         (scalar(&conn, "SELECT COUNT(*) FROM callback_inbox WHERE state = 'processed'").await == 1).then_some(())
     })

@@ -3,9 +3,10 @@
 //! durably — and only then answer 2xx. Processing happens later, from the inbox.
 
 pub mod processor;
+pub mod writer;
 
 use crate::context::Ctx;
-use crate::store::inbox::{self, NewCallback};
+use crate::store::inbox::NewCallback;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, State};
@@ -46,33 +47,34 @@ pub async fn callback(
     let now = ctx.clock.now();
     let limit = ctx.settings.http.max_body_bytes;
     let mut audit = NewCallback {
-        vendor_id: &vendor_id,
+        vendor_id: vendor_id.clone(),
         remote_addr: Some(remote.ip().to_string()),
         headers: headers_json(&headers),
-        body: &[],
+        body: Vec::new(),
         state: "rejected",
         error: None,
+        received_at: now,
     };
     let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
         Err(_) => {
             let reason = format!("body larger than {limit} bytes");
-            return store_rejection(&ctx, audit, StatusCode::PAYLOAD_TOO_LARGE, reason, now).await;
+            return store_rejection(&ctx, audit, StatusCode::PAYLOAD_TOO_LARGE, reason).await;
         }
     };
-    audit.body = &bytes;
+    audit.body = bytes.to_vec();
     let Some(vendor) = ctx.vendors.get(&vendor_id) else {
         let reason = format!("unknown vendor `{vendor_id}`");
-        return store_rejection(&ctx, audit, StatusCode::NOT_FOUND, reason, now).await;
+        return store_rejection(&ctx, audit, StatusCode::NOT_FOUND, reason).await;
     };
     if let Err(e) = vendor.adapter.verify_callback(&headers, &bytes, Some(remote.ip())) {
-        return store_rejection(&ctx, audit, StatusCode::UNAUTHORIZED, e.to_string(), now).await;
+        return store_rejection(&ctx, audit, StatusCode::UNAUTHORIZED, e.to_string()).await;
     }
     if let Err(e) = vendor.adapter.parse_callback(&bytes) {
-        return store_rejection(&ctx, audit, StatusCode::BAD_REQUEST, e.to_string(), now).await;
+        return store_rejection(&ctx, audit, StatusCode::BAD_REQUEST, e.to_string()).await;
     }
     audit.state = "pending";
-    match inbox::insert(&ctx.db, audit, now).await {
+    match ctx.inbox.store(audit).await {
         Ok(_) => {
             metrics::counter!("campaignd_callbacks_total", "vendor" => vendor_id.clone(), "result" => "stored")
                 .increment(1);
@@ -87,17 +89,11 @@ pub async fn callback(
     }
 }
 
-async fn store_rejection(
-    ctx: &Ctx,
-    mut audit: NewCallback<'_>,
-    status: StatusCode,
-    reason: String,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Response {
+async fn store_rejection(ctx: &Ctx, mut audit: NewCallback, status: StatusCode, reason: String) -> Response {
     metrics::counter!("campaignd_callbacks_total", "vendor" => audit.vendor_id.to_string(), "result" => status.as_u16().to_string()).increment(1);
     tracing::warn!(vendor = %audit.vendor_id, status = status.as_u16(), %reason, "callback rejected");
     audit.error = Some(reason.clone());
-    if let Err(e) = inbox::insert(&ctx.db, audit, now).await {
+    if let Err(e) = ctx.inbox.store(audit).await {
         tracing::error!(error = %e, "cannot store rejected callback for audit");
     }
     reject(status, reason)

@@ -4,47 +4,44 @@ use super::StoreError;
 use chrono::{DateTime, Utc};
 use entity::callback_inbox;
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use sha2::{Digest, Sha256};
 
-pub struct NewCallback<'a> {
-    pub vendor_id: &'a str,
+#[derive(Debug, Clone)]
+pub struct NewCallback {
+    pub vendor_id: String,
     pub remote_addr: Option<String>,
     pub headers: serde_json::Value,
-    pub body: &'a [u8],
+    pub body: Vec<u8>,
     /// `pending` for a verified, parseable body; `rejected` otherwise.
-    pub state: &'a str,
+    pub state: &'static str,
     pub error: Option<String>,
+    pub received_at: DateTime<Utc>,
 }
 
 pub fn dedupe_key(body: &[u8]) -> String {
     hex::encode(Sha256::digest(body))
 }
 
-/// Durably store one delivery; returns its id.
-pub async fn insert<C: ConnectionTrait>(db: &C, cb: NewCallback<'_>, now: DateTime<Utc>) -> Result<i64, StoreError> {
-    let row = callback_inbox::ActiveModel {
-        vendor_id: Set(cb.vendor_id.to_string()),
-        received_at: Set(now),
+/// Durably store deliveries in one statement (the caller's transaction).
+pub async fn insert_many<C: ConnectionTrait>(db: &C, cbs: Vec<NewCallback>) -> Result<(), StoreError> {
+    let rows = cbs.into_iter().map(|cb| callback_inbox::ActiveModel {
+        dedupe_key: Set(dedupe_key(&cb.body)),
+        vendor_id: Set(cb.vendor_id),
+        received_at: Set(cb.received_at),
         remote_addr: Set(cb.remote_addr),
         headers: Set(cb.headers),
-        body: Set(cb.body.to_vec()),
-        dedupe_key: Set(dedupe_key(cb.body)),
+        body: Set(cb.body),
         state: Set(cb.state.to_string()),
         error: Set(cb.error),
         events: Set(0),
         processed_at: Set(None),
         ..Default::default()
-    }
-    .insert(db)
-    .await?;
-    Ok(row.id)
+    });
+    callback_inbox::Entity::insert_many(rows).exec_without_returning(db).await?;
+    Ok(())
 }
 
-/// Pending rows with an id above `after`, oldest first.
 pub async fn pending_after<C: ConnectionTrait>(
     db: &C,
     after: i64,
