@@ -28,6 +28,7 @@ fn dur(d: std::time::Duration) -> chrono::Duration {
 }
 
 /// One reconciliation sweep at `now`.
+#[tracing::instrument(skip_all)]
 pub async fn sweep(ctx: &Ctx, now: DateTime<Utc>) -> Result<ReconcileReport, StoreError> {
     let s = &ctx.settings.scheduler;
     let stale = attempt::Entity::find()

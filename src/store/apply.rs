@@ -35,6 +35,7 @@ fn attempt_fields(result: &AttemptResult) -> (AttemptEvent, Option<&Outcome>, Op
 
 /// Finish `attempt` with `result` and run the recall policy for its contact.
 /// Call inside a write transaction.
+#[tracing::instrument(skip_all, fields(campaign = %camp.name, contact = attempt.contact_id, attempt = %attempt.attempt_ref))]
 pub async fn apply_result<C: ConnectionTrait>(
     db: &C,
     camp: &CampaignCtx,
