@@ -2,9 +2,10 @@
 //! sim vendor, result processing, callback ingest and the daemon's peak RSS.
 //!
 //! ```text
-//! cargo bench --bench throughput                  # full run (~10 min on 2 cores)
-//! cargo bench --bench throughput -- --quick       # smaller sizes, no 1M import (~2 min)
+//! cargo bench --bench throughput                  # full run (1-3 min on 2 cores, plus the build)
+//! cargo bench --bench throughput -- --quick       # smaller sizes, no 1M import (~30 s)
 //! cargo bench --bench throughput -- --quick --contacts-1m
+//! cargo bench --bench throughput -- --only dispatch   # one of import, dispatch, ingest, rss
 //! ```
 //!
 //! Every measurement runs on a fresh SQLite file in its own temp dir. Figures
@@ -18,9 +19,13 @@ use std::time::Duration;
 use support::report::Report;
 use support::{dispatch, import, ingest, rss};
 
-/// What `--quick` and `--contacts-1m` select.
+const MEASUREMENTS: [&str; 4] = ["import", "dispatch", "ingest", "rss"];
+
+/// What `--quick`, `--contacts-1m` and `--only` select.
 struct Plan {
     quick: bool,
+    /// Run only this measurement (`rss` also runs the imports it needs).
+    only: Option<String>,
     /// Import sizes, smallest first; the last one's database is reused for RSS.
     import_rows: Vec<u64>,
     dispatch_contacts: u64,
@@ -31,27 +36,36 @@ struct Plan {
 
 impl Plan {
     /// Unknown arguments are ignored: `cargo bench` itself passes `--bench`.
-    fn from_args(args: impl Iterator<Item = String>) -> Plan {
+    fn from_args(args: impl Iterator<Item = String>) -> anyhow::Result<Plan> {
         let args: Vec<String> = args.collect();
         let quick = args.iter().any(|a| a == "--quick");
         let contacts_1m = args.iter().any(|a| a == "--contacts-1m") || !quick;
+        let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).cloned();
+        if let Some(name) = &only {
+            anyhow::ensure!(MEASUREMENTS.contains(&name.as_str()), "--only {name}: expected one of {MEASUREMENTS:?}");
+        }
         let mut import_rows = vec![if quick { 20_000 } else { 100_000 }];
         if contacts_1m {
             import_rows.push(1_000_000);
         }
-        Plan {
+        Ok(Plan {
             quick,
+            only,
             import_rows,
             dispatch_contacts: if quick { 10_000 } else { 50_000 },
             callbacks: if quick { 5_000 } else { 20_000 },
             rss_idle: Duration::from_secs(if quick { 5 } else { 10 }),
-        }
+        })
+    }
+
+    fn runs(&self, measurement: &str) -> bool {
+        self.only.as_deref().is_none_or(|only| only == measurement)
     }
 }
 
 fn main() -> anyhow::Result<()> {
     init_logging();
-    let plan = Plan::from_args(std::env::args().skip(1));
+    let plan = Plan::from_args(std::env::args().skip(1))?;
     // The default worker count is the number of cores (2 on the reference box).
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(run(&plan))
@@ -60,14 +74,20 @@ fn main() -> anyhow::Result<()> {
 async fn run(plan: &Plan) -> anyhow::Result<()> {
     let mut report = Report::new(if plan.quick { "quick" } else { "full" });
     let mut largest = None;
-    for &rows in &plan.import_rows {
-        largest = Some(import::measure(rows, &mut report).await?);
+    if plan.runs("import") || plan.runs("rss") {
+        for &rows in &plan.import_rows {
+            largest = Some(import::measure(rows, &mut report).await?);
+        }
     }
-    dispatch::measure(plan.dispatch_contacts, &mut report).await?;
-    for synchronous in [support::config::Synchronous::Full, support::config::Synchronous::Normal] {
-        ingest::measure(plan.callbacks, synchronous, &mut report).await?;
+    if plan.runs("dispatch") {
+        dispatch::measure(plan.dispatch_contacts, &mut report).await?;
     }
-    if let Some(db) = &largest {
+    if plan.runs("ingest") {
+        for synchronous in [support::config::Synchronous::Full, support::config::Synchronous::Normal] {
+            ingest::measure(plan.callbacks, synchronous, &mut report).await?;
+        }
+    }
+    if let Some(db) = largest.as_ref().filter(|_| plan.runs("rss")) {
         rss::measure(db, plan.rss_idle, &mut report).await?;
     }
     report.finish(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bench-out/latest.md"))

@@ -73,8 +73,12 @@ impl App {
     /// drive `scheduler::tick` and `processor::drain` with their own clock.
     pub fn serve_http_only(self, shutdown: CancellationToken) -> (Ctx, tokio::task::JoinHandle<std::io::Result<()>>) {
         let app = api::router(self.ctx.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        // The single-daemon lock lives as long as the server does.
+        let lock = self._lock;
         let handle = tokio::spawn(async move {
-            axum::serve(self.listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await
+            let served = axum::serve(self.listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await;
+            drop(lock);
+            served
         });
         (self.ctx, handle)
     }

@@ -40,18 +40,22 @@ pub async fn count(db: &DatabaseConnection, sql: &str) -> anyhow::Result<i64> {
     Ok(row.try_get_by_index::<i64>(0)?)
 }
 
-/// The daemon's HTTP routes served on a listener we own, without the
-/// scheduler and inbox loops, so the benchmark drives those itself.
+/// An axum router served on a listener we own: the daemon's routes without
+/// its scheduler and inbox loops (the benchmark drives those), or a stand-in.
 pub struct HttpServer {
     stop: CancellationToken,
     task: JoinHandle<std::io::Result<()>>,
 }
 
 impl HttpServer {
-    /// `listener` must be the one `http.public_url` points at, so the sim's
-    /// callbacks reach it.
-    pub fn start(listener: TcpListener, ctx: Ctx) -> HttpServer {
-        let app = campaignd::api::router(ctx).into_make_service_with_connect_info::<SocketAddr>();
+    /// The daemon's routes. `listener` must be the one `http.public_url`
+    /// points at, so the sim's callbacks reach it.
+    pub fn daemon(listener: TcpListener, ctx: Ctx) -> HttpServer {
+        HttpServer::start(listener, campaignd::api::router(ctx))
+    }
+
+    pub fn start(listener: TcpListener, router: axum::Router) -> HttpServer {
+        let app = router.into_make_service_with_connect_info::<SocketAddr>();
         let stop = CancellationToken::new();
         let shutdown = stop.clone().cancelled_owned();
         let task = tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(shutdown).await });

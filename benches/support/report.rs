@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
+use std::time::Instant;
 
 pub struct Figure {
     pub name: String,
@@ -14,6 +15,7 @@ pub struct Figure {
 pub struct Report {
     header: Vec<String>,
     figures: Vec<Figure>,
+    started: Instant,
 }
 
 impl Report {
@@ -23,12 +25,13 @@ impl Report {
             format!("campaignd throughput benchmark, {} UTC", chrono::Utc::now().format("%Y-%m-%d %H:%M")),
             format!("mode: {mode}; {cores} core(s); release build; SQLite in WAL mode on a fresh file per measurement"),
             "SQLite `synchronous = full` is the daemon's default and is used unless a row says otherwise".to_string(),
+            format!("load average at the start: {}", load_average()),
         ];
         for line in &header {
             println!("{line}");
         }
         println!();
-        Report { header, figures: Vec::new() }
+        Report { header, figures: Vec::new(), started: Instant::now() }
     }
 
     /// Record a figure and print it at once.
@@ -48,6 +51,8 @@ impl Report {
         for f in &self.figures {
             let _ = writeln!(out, "| {} | {} | {} | {} |", f.name, f.value, f.unit, f.note.replace('|', "\\|"));
         }
+        let elapsed = dec(self.started.elapsed().as_secs_f64());
+        let _ = writeln!(out, "\nTotal benchmark runtime: {elapsed} s; load average at the end: {}", load_average());
         out
     }
 
@@ -63,6 +68,12 @@ impl Report {
         println!("written to {}", path.display());
         Ok(())
     }
+}
+
+/// The 1/5/15-minute load averages: other work on the machine skews every figure.
+fn load_average() -> String {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    text.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
 }
 
 /// `1234567.8` → `"1,234,568"`.

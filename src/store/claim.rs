@@ -14,7 +14,7 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
 };
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// An attempt created by a claim, with what the vendor needs to dial it.
 #[derive(Debug, Clone)]
@@ -80,6 +80,9 @@ async fn claim_in<C: ConnectionTrait>(
     if want == 0 {
         return Ok(report);
     }
+    let (deferred, exhausted) = defer_closed_zones(txn, camp, now).await?;
+    report.deferred += deferred;
+    report.exhausted += exhausted;
     // Fetch more than needed: due contacts whose window is closed are moved
     // to their next opening on the way, so a closed window is cleared in a
     // tick or two instead of a few contacts per tick.
@@ -97,6 +100,9 @@ async fn claim_in<C: ConnectionTrait>(
         .collect();
 
     let mut new_attempts = Vec::new();
+    // Contacts deferred to the same opening are moved with one UPDATE: most
+    // share a zone, so a closed window costs one statement, not one per contact.
+    let mut deferrals: BTreeMap<DateTime<Utc>, Vec<i64>> = BTreeMap::new();
     // A Send rng: the claim future is awaited across threads.
     let mut rng = rand::rngs::StdRng::from_os_rng();
     for c in candidates {
@@ -120,7 +126,7 @@ async fn claim_in<C: ConnectionTrait>(
         if !camp.windows.is_open(now, tz) {
             match camp.windows.next_open(now, tz).filter(|t| camp.ends_at.is_none_or(|end| *t < end)) {
                 Some(next) => {
-                    set_due(txn, c.id, next, now).await?;
+                    deferrals.entry(next).or_default().push(c.id);
                     report.deferred += 1;
                 }
                 None => {
@@ -168,6 +174,11 @@ async fn claim_in<C: ConnectionTrait>(
             variables: c.variables,
         });
     }
+    for (due, ids) in deferrals {
+        for chunk in ids.chunks(500) {
+            set_due(txn, chunk, due, now).await?;
+        }
+    }
     if report.claimed.is_empty() {
         return Ok(report);
     }
@@ -191,6 +202,61 @@ async fn claim_in<C: ConnectionTrait>(
         attempt::Entity::insert_many(chunk).exec_without_returning(txn).await?;
     }
     Ok(report)
+}
+
+/// Move every due contact whose callee zone is outside its window to that
+/// zone's next opening, one UPDATE per zone (or exhaust them when no window is
+/// left before the campaign ends). A closed window over a million contacts
+/// costs a handful of statements, not a million.
+async fn defer_closed_zones<C: ConnectionTrait>(
+    txn: &C,
+    camp: &CampaignCtx,
+    now: DateTime<Utc>,
+) -> Result<(usize, usize), StoreError> {
+    let zones: Vec<Option<String>> = contact::Entity::find()
+        .select_only()
+        .column(contact::Column::Timezone)
+        .distinct()
+        .filter(contact::Column::CampaignId.eq(camp.id))
+        .filter(contact::Column::DueAt.lte(now))
+        .into_tuple()
+        .all(txn)
+        .await?;
+    let (mut deferred, mut exhausted) = (0, 0);
+    for zone in zones {
+        let tz = camp.contact_tz(zone.as_deref());
+        if camp.windows.is_open(now, tz) {
+            continue;
+        }
+        let zone_filter = match &zone {
+            Some(z) => contact::Column::Timezone.eq(z.as_str()),
+            None => contact::Column::Timezone.is_null(),
+        };
+        let next = camp.windows.next_open(now, tz).filter(|t| camp.ends_at.is_none_or(|end| *t < end));
+        let mut update = contact::Entity::update_many().col_expr(contact::Column::UpdatedAt, Expr::value(now));
+        update = match next {
+            Some(t) => update.col_expr(contact::Column::DueAt, Expr::value(t)),
+            None => update
+                .col_expr(contact::Column::State, Expr::value("exhausted"))
+                .col_expr(contact::Column::DueAt, Expr::value(Option::<DateTime<Utc>>::None))
+                .col_expr(
+                    contact::Column::FinishedReason,
+                    Expr::value("no calling window left before the campaign ends"),
+                ),
+        };
+        let res = update
+            .filter(contact::Column::CampaignId.eq(camp.id))
+            .filter(contact::Column::DueAt.lte(now))
+            .filter(zone_filter)
+            .exec(txn)
+            .await?;
+        if next.is_some() {
+            deferred += res.rows_affected as usize;
+        } else {
+            exhausted += res.rows_affected as usize;
+        }
+    }
+    Ok((deferred, exhausted))
 }
 
 /// The due-contacts query: a range scan on `ix_contacts_campaign_due`
@@ -222,14 +288,14 @@ fn pick_vendor(vendors: &mut [(String, u32, u64)], rng: &mut impl Rng) -> Option
 
 async fn set_due<C: ConnectionTrait>(
     db: &C,
-    id: i64,
+    ids: &[i64],
     due: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     contact::Entity::update_many()
         .col_expr(contact::Column::DueAt, Expr::value(due))
         .col_expr(contact::Column::UpdatedAt, Expr::value(now))
-        .filter(contact::Column::Id.eq(id))
+        .filter(contact::Column::Id.is_in(ids.iter().copied()))
         .exec(db)
         .await?;
     Ok(())
