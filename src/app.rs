@@ -72,11 +72,12 @@ impl App {
     /// Serve only the HTTP listener, leaving the loops to the caller: tests
     /// drive `scheduler::tick` and `processor::drain` with their own clock.
     pub fn serve_http_only(self, shutdown: CancellationToken) -> (Ctx, tokio::task::JoinHandle<std::io::Result<()>>) {
-        let app = api::router(self.ctx.clone()).into_make_service_with_connect_info::<SocketAddr>();
         // The single-daemon lock lives as long as the server does.
         let lock = self._lock;
+        let max = self.ctx.settings.http.max_connections;
+        let serve = api::serve(self.listener, self.ctx.clone(), max, shutdown);
         let handle = tokio::spawn(async move {
-            let served = axum::serve(self.listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await;
+            let served = serve.await;
             drop(lock);
             served
         });
@@ -94,13 +95,8 @@ impl App {
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "start-up reconciliation failed"),
         }
-        let http = {
-            let app = api::router(ctx.clone()).into_make_service_with_connect_info::<SocketAddr>();
-            let stop = shutdown.clone();
-            tokio::spawn(
-                async move { axum::serve(self.listener, app).with_graceful_shutdown(stop.cancelled_owned()).await },
-            )
-        };
+        let max = ctx.settings.http.max_connections;
+        let http = tokio::spawn(api::serve(self.listener, ctx.clone(), max, shutdown.clone()));
         let sched = tokio::spawn(scheduler::run(ctx.clone(), shutdown.clone()));
         let processor = tokio::spawn(ingest::processor::run(ctx.clone(), shutdown.clone()));
         let mut cron = reconcile_job(ctx.clone()).await?;

@@ -195,3 +195,23 @@ async fn second_daemon_on_the_same_sqlite_file_refuses_to_start() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("another campaignd is already running"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_the_cap_wait_for_a_free_slot() {
+    let db = TestDb::new();
+    let sim = start_sim(fast_sim(0.0)).await;
+    let cfg = ConfigSpec::new(&db.url, &sim.base_url()).write(&db, "max_connections = 2");
+    let daemon = Daemon::start(&cfg);
+    // Two idle connections take both slots.
+    let held_a = tokio::net::TcpStream::connect(&daemon.addr).await.unwrap();
+    let _held_b = tokio::net::TcpStream::connect(&daemon.addr).await.unwrap();
+    let url = daemon.url("/healthz");
+    let request = tokio::spawn(async move { reqwest::get(url).await.map(|r| r.status().as_u16()) });
+    // Not a synchronization sleep: a bounded wait during which the request
+    // must NOT complete, because no slot is free.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!request.is_finished(), "a third connection was served while two held every slot");
+    drop(held_a);
+    let status = tokio::time::timeout(Duration::from_secs(10), request).await.expect("served once a slot frees");
+    assert_eq!(status.unwrap().unwrap(), 200);
+}

@@ -51,7 +51,10 @@ impl HttpServer {
     /// The daemon's routes. `listener` must be the one `http.public_url`
     /// points at, so the sim's callbacks reach it.
     pub fn daemon(listener: TcpListener, ctx: Ctx) -> HttpServer {
-        HttpServer::start(listener, campaignd::api::router(ctx))
+        let max = ctx.settings.http.max_connections;
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(campaignd::api::serve(listener, ctx, max, stop.clone()));
+        HttpServer { stop, task }
     }
 
     pub fn start(listener: TcpListener, router: axum::Router) -> HttpServer {

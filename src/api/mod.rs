@@ -1,6 +1,7 @@
 //! The HTTP listener: vendor callbacks, health, metrics and the admin API.
 
 mod admin;
+pub mod listener;
 mod openapi;
 
 use crate::context::Ctx;
@@ -37,6 +38,20 @@ pub fn router(ctx: Ctx) -> Router {
         // records oversized bodies; the default limit must not pre-empt it.
         .layer(DefaultBodyLimit::disable())
         .with_state(ctx)
+}
+
+/// Serve the router on `listener` with at most `max_connections` open
+/// connections, until `shutdown` fires.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    ctx: Ctx,
+    max_connections: usize,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> std::io::Result<()> {
+    let app = router(ctx).into_make_service_with_connect_info::<listener::PeerAddr>();
+    axum::serve(listener::LimitedListener::new(listener, max_connections), app)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
 }
 
 async fn readyz(State(ctx): State<Ctx>) -> impl IntoResponse {

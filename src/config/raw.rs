@@ -38,6 +38,8 @@ pub struct RawHttp {
     /// Base URL vendors use to reach us (callbacks); defaults to `http://<listen>`.
     pub public_url: Option<Spanned<String>>,
     pub max_body_bytes: Option<usize>,
+    /// Open connections at most; more wait in the accept backlog.
+    pub max_connections: Option<usize>,
     pub admin_token: Option<SecretSource>,
 }
 

@@ -68,6 +68,7 @@ pub struct HttpSettings {
     pub listen: SocketAddr,
     pub public_url: Option<String>,
     pub max_body_bytes: usize,
+    pub max_connections: usize,
     pub admin_token: Option<Secret>,
 }
 
@@ -226,6 +227,7 @@ impl Validator<'_> {
             listen,
             public_url: raw.http.public_url.as_ref().map(|u| u.get_ref().trim_end_matches('/').to_string()),
             max_body_bytes: raw.http.max_body_bytes.unwrap_or(256 * 1024),
+            max_connections: raw.http.max_connections.unwrap_or(4096).max(1),
             admin_token: self.secret("http.admin_token", &raw.http.admin_token),
         };
         let s = &raw.scheduler;

@@ -5,6 +5,7 @@
 pub mod processor;
 pub mod writer;
 
+use crate::api::listener::PeerAddr;
 use crate::context::Ctx;
 use crate::store::inbox::NewCallback;
 use axum::Json;
@@ -13,7 +14,6 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use std::net::SocketAddr;
 
 /// Headers that carry credentials are not kept in the audit copy.
 const REDACTED_HEADERS: &[&str] = &["authorization", "cookie", "proxy-authorization"];
@@ -40,7 +40,7 @@ fn reject(status: StatusCode, reason: String) -> Response {
 pub async fn callback(
     State(ctx): State<Ctx>,
     Path(vendor_id): Path<String>,
-    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    ConnectInfo(PeerAddr(remote)): ConnectInfo<PeerAddr>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
