@@ -50,24 +50,18 @@ pub async fn dispatch_claimed(
 
 /// The earliest window close among the callees' zones: the vendor must not
 /// dial any of them after it.
-fn not_after(
-    camp: &CampaignCtx,
-    items: &[Claimed],
-    tzs: &BTreeMap<i64, Option<String>>,
-    now: DateTime<Utc>,
-) -> Option<DateTime<Utc>> {
-    let mut zones: Vec<chrono_tz::Tz> =
-        items.iter().map(|c| camp.contact_tz(tzs.get(&c.contact_id).and_then(|z| z.as_deref()))).collect();
+fn not_after(camp: &CampaignCtx, items: &[Claimed], now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let mut zones: Vec<chrono_tz::Tz> = items.iter().map(|c| camp.contact_tz(c.timezone.as_deref())).collect();
     zones.sort_by_key(|tz| tz.name());
     zones.dedup();
-    let closes = zones.into_iter().filter_map(|tz| camp.windows.current_close(now, tz));
-    let close = closes.min();
+    let close = zones.into_iter().filter_map(|tz| camp.windows.current_close(now, tz)).min();
     match (close, camp.ends_at) {
         (Some(c), Some(e)) => Some(c.min(e)),
         (c, e) => c.or(e),
     }
 }
 
+#[tracing::instrument(skip_all, fields(campaign = %camp.name, vendor = %vendor.adapter.id(), size = items.len()))]
 async fn dispatch_batch(
     ctx: &Ctx,
     camp: &CampaignCtx,
@@ -75,11 +69,10 @@ async fn dispatch_batch(
     items: Vec<Claimed>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let tzs = contact_zones(ctx, &items).await?;
     let batch = DispatchBatch {
         campaign: camp.name.clone(),
         callback_url: ctx.callback_url(vendor.adapter.id()),
-        not_after: not_after(camp, &items, &tzs, now),
+        not_after: not_after(camp, &items, now),
         items: items
             .iter()
             .map(|c| DispatchItem {
@@ -102,18 +95,6 @@ async fn dispatch_batch(
         }
         Err(e) => record_error(ctx, camp, vendor.adapter.id(), &items, e, answered_at).await,
     }
-}
-
-async fn contact_zones(ctx: &Ctx, items: &[Claimed]) -> Result<BTreeMap<i64, Option<String>>, StoreError> {
-    use entity::contact;
-    let ids: Vec<i64> = items.iter().map(|c| c.contact_id).collect();
-    Ok(contact::Entity::find()
-        .filter(contact::Column::Id.is_in(ids))
-        .all(&ctx.db)
-        .await?
-        .into_iter()
-        .map(|c| (c.id, c.timezone))
-        .collect())
 }
 
 async fn record_accepted(

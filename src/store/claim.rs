@@ -25,6 +25,8 @@ pub struct Claimed {
     pub vendor_id: String,
     pub phone: String,
     pub case_id: Option<String>,
+    /// The callee's own zone, if any (the campaign's applies otherwise).
+    pub timezone: Option<String>,
     pub variables: serde_json::Value,
 }
 
@@ -171,6 +173,7 @@ async fn claim_in<C: ConnectionTrait>(
             vendor_id,
             phone: c.phone,
             case_id: c.case_id,
+            timezone: c.timezone,
             variables: c.variables,
         });
     }
