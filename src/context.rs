@@ -27,8 +27,21 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// Our callback URL for a vendor, with its `?token=` when it has one.
     pub fn callback_url(&self, vendor_id: &str) -> String {
-        format!("{}/callbacks/{}", self.callback_base, vendor_id)
+        self.with_token(vendor_id, format!("{}/callbacks/{}", self.callback_base, vendor_id))
+    }
+
+    /// Our pre-dial check URL for a vendor, with its `?token=` when it has one.
+    pub fn predial_url(&self, vendor_id: &str) -> String {
+        self.with_token(vendor_id, format!("{}/callbacks/{}/predial", self.callback_base, vendor_id))
+    }
+
+    fn with_token(&self, vendor_id: &str, url: String) -> String {
+        match self.vendors.get(vendor_id).and_then(|v| v.callback_token.clone()) {
+            Some(token) => format!("{url}?token={}", urlencoding::encode(&token)),
+            None => url,
+        }
     }
 
     pub async fn campaign(&self, id: i64) -> Result<CampaignCtx, StoreError> {

@@ -101,7 +101,7 @@ async fn unknown_dispatch_the_vendor_never_got_is_retried_without_consuming_an_a
     tick(&ctx, clock.now()).await.unwrap();
     // Simulate a crash between claim and dispatch: attempts exist, durable,
     // `dispatching`, but the vendor never saw them.
-    let caps = ctx.vendors.caps();
+    let caps = ctx.vendors.caps(chrono::Utc::now());
     let camp = ctx.campaign(1).await.unwrap();
     let claim = campaignd::store::claim::claim(&ctx.db, &camp, &caps, 10, clock.now()).await.unwrap();
     assert_eq!(claim.claimed.len(), 2);

@@ -30,6 +30,9 @@ pub struct Model {
     pub deadline_at: Option<DateTimeUtc>,
     pub completed_at: Option<DateTimeUtc>,
     pub duration_ms: Option<i64>,
+    pub phone: Option<String>,
+    pub not_after: Option<DateTimeUtc>,
+    pub cancel_requested_at: Option<DateTimeUtc>,
     pub updated_at: DateTimeUtc,
 }
 

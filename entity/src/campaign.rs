@@ -29,6 +29,8 @@ pub struct Model {
     /// Hash of the config.toml definition last synced, so that database edits
     /// survive restarts until the config itself changes.
     pub config_hash: Option<String>,
+    pub redial_strategy: String,
+    pub vendor_redial: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

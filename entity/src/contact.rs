@@ -31,6 +31,8 @@ pub struct Model {
     pub last_raw_code: Option<String>,
     /// Why the contact reached its terminal state.
     pub finished_reason: Option<String>,
+    pub last_vendor_id: Option<String>,
+    pub last_vendor_failed: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -8,5 +8,6 @@ pub mod attempt;
 pub mod callback_inbox;
 pub mod campaign;
 pub mod contact;
+pub mod dial;
 pub mod suppression;
 pub mod vendor_task;

@@ -14,6 +14,8 @@ pub struct Model {
     pub size: i32,
     pub not_after: Option<DateTimeUtc>,
     pub error: Option<String>,
+    pub raw_response: Option<String>,
+    pub polled_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

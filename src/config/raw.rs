@@ -60,16 +60,34 @@ pub struct RawVendor {
     pub id: Spanned<String>,
     pub kind: Spanned<String>,
     pub base_url: Option<Spanned<String>>,
+    /// Laaffic/ITNIO `Api-Key`, Blu `appId`, AIRudder `APPKey`, smartivr bearer token, sim bearer token.
     pub api_key: Option<SecretSource>,
+    /// Laaffic/ITNIO `apiSecret`, Blu `appKey`, AIRudder `APPSecret`.
+    pub api_secret: Option<SecretSource>,
+    /// Key of the vendor's callback signature, where the vendor signs (sim, AIRudder).
     pub callback_secret: Option<SecretSource>,
+    /// Secret the vendor must send back as `?token=` in the callback URL; required
+    /// for vendors that do not sign their callbacks.
+    pub callback_token: Option<SecretSource>,
+    /// Source networks callbacks may come from (CIDRs); empty = any.
+    #[serde(default)]
+    pub callback_allow_ips: Vec<Spanned<String>>,
+    /// How long a vendor stays out of rotation after a fatal error (`"5m"`).
+    pub circuit_cooldown: Option<Spanned<String>>,
     pub max_concurrency: Option<u32>,
     /// `"20/s"`, `"600/m"`.
     pub rate_limit: Option<Spanned<String>>,
     pub request_timeout: Option<Spanned<String>>,
-    /// `sim` only: run the simulator inside the daemon on this loopback address.
+    /// Run a simulator of this vendor kind inside the daemon on this address
+    /// (the sim, or a protocol-faithful fake of a real vendor); `base_url` then points at it.
     pub embedded_listen: Option<Spanned<String>>,
     /// `sim` only: simulator behaviour.
     pub sim: Option<toml::Value>,
+    /// Real kinds with `embedded_listen`: behaviour of the embedded fake.
+    pub fake: Option<toml::Value>,
+    /// Kind-specific settings (paths, robot ids, assumptions about undocumented
+    /// behaviour); see the README's vendor section.
+    pub options: Option<toml::Table>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -89,6 +107,11 @@ pub struct RawCampaign {
     pub contacts_file: Option<Spanned<String>>,
     #[serde(default)]
     pub recall: Option<RawRecall>,
+    /// `same`, `rotate` or `failover` (default).
+    pub redial_strategy: Option<Spanned<String>>,
+    /// Let vendors use their own redial features (default false: the daemon's
+    /// recall rules decide every redial).
+    pub vendor_redial: Option<bool>,
 }
 
 /// `"sim"` or `{ id = "sim", weight = 3 }`. (Plain strings: toml's spans do

@@ -5,7 +5,9 @@ pub use super::raw::{RawRecall as RecallConfig, RawRule as RuleConfig};
 use super::secret::Secret;
 use crate::domain::duration::parse_duration;
 use crate::domain::recall::{Matcher, RecallPolicy, RecallRule, RuleAction};
+use crate::domain::routing::RedialStrategy;
 use crate::domain::window::{CallingWindows, parse_tz};
+use crate::vendors::fake::FakeBehavior;
 use crate::vendors::sim::SimSettings;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -93,13 +95,19 @@ pub struct VendorSettings {
     pub kind: String,
     pub base_url: Option<String>,
     pub api_key: Option<Secret>,
+    pub api_secret: Option<Secret>,
     pub callback_secret: Option<Secret>,
+    pub callback_token: Option<Secret>,
+    pub callback_allow_ips: Vec<ipnet::IpNet>,
+    pub circuit_cooldown: Duration,
     pub max_concurrency: u32,
     /// Requests per second allowed to the vendor API.
     pub rate_per_second: Option<f64>,
     pub request_timeout: Duration,
     pub embedded_listen: Option<SocketAddr>,
     pub sim: Option<SimSettings>,
+    pub fake: FakeBehavior,
+    pub options: toml::Table,
 }
 
 #[derive(Debug, Clone)]
@@ -117,9 +125,14 @@ pub struct CampaignSettings {
     pub contacts_file: Option<PathBuf>,
     pub recall: RecallConfig,
     pub recall_policy: RecallPolicy,
+    pub redial_strategy: RedialStrategy,
+    pub vendor_redial: bool,
 }
 
-const KINDS: &[&str] = &["sim"];
+/// The `sim` kind plus every real vendor kind of [`crate::vendors::kinds`].
+fn kind_names() -> Vec<&'static str> {
+    std::iter::once("sim").chain(crate::vendors::kinds::KINDS.iter().map(|k| k.name)).collect()
+}
 
 /// Read and validate a config file.
 pub fn load(path: &Path) -> Result<Settings, ConfigError> {
@@ -285,11 +298,11 @@ impl Validator<'_> {
             );
         }
         let kind = v.kind.get_ref().clone();
-        if !KINDS.contains(&kind.as_str()) {
+        if !kind_names().contains(&kind.as_str()) {
             self.issue(
                 format!("{p}.kind"),
                 Some(&v.kind),
-                format!("unknown vendor kind `{kind}` (known: {})", KINDS.join(", ")),
+                format!("unknown vendor kind `{kind}` (known: {})", kind_names().join(", ")),
             );
         }
         let rate_per_second = v.rate_limit.as_ref().and_then(|r| match parse_rate(r.get_ref()) {
@@ -327,15 +340,57 @@ impl Validator<'_> {
         } else {
             None
         };
-        if kind == "sim" && v.base_url.is_none() && embedded_listen.is_none() {
-            self.issue(format!("{p}.base_url"), Some(&v.kind), "a sim vendor needs `base_url` or `embedded_listen`");
+        if v.base_url.is_none() && embedded_listen.is_none() {
+            self.issue(
+                format!("{p}.base_url"),
+                Some(&v.kind),
+                "a vendor needs `base_url` (or `embedded_listen` for a simulator)",
+            );
         }
-        VendorSettings {
+        let spec = crate::vendors::kinds::find(&kind);
+        let fake = match (&v.fake, spec) {
+            (None, _) => FakeBehavior::default(),
+            (Some(_), None) => {
+                self.issue(format!("{p}.fake"), Some(&v.kind), "`fake` is for real vendor kinds; the sim uses `sim`");
+                FakeBehavior::default()
+            }
+            (Some(t), Some(spec)) => match t.clone().try_into::<FakeBehavior>() {
+                Ok(f) => {
+                    if let Err(e) = f.validate(spec.fake_codes) {
+                        self.issue(format!("{p}.fake"), Some(&v.kind), e);
+                    }
+                    f
+                }
+                Err(e) => {
+                    self.issue(format!("{p}.fake"), Some(&v.kind), e.to_string().trim_end().to_string());
+                    FakeBehavior::default()
+                }
+            },
+        };
+        let mut callback_allow_ips = Vec::new();
+        for (j, net) in v.callback_allow_ips.iter().enumerate() {
+            let text = net.get_ref();
+            match text.parse::<ipnet::IpNet>().or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from)) {
+                Ok(n) => callback_allow_ips.push(n),
+                Err(_) => self.issue(
+                    format!("{p}.callback_allow_ips[{j}]"),
+                    Some(net),
+                    format!("`{text}` is not an address or network like 203.0.113.0/24"),
+                ),
+            }
+        }
+        let circuit_cooldown =
+            self.duration(&format!("{p}.circuit_cooldown"), &v.circuit_cooldown, Duration::from_secs(300));
+        let settings = VendorSettings {
             id,
             kind,
             base_url: v.base_url.as_ref().map(|u| u.get_ref().trim_end_matches('/').to_string()),
             api_key: self.secret(&format!("{p}.api_key"), &v.api_key),
+            api_secret: self.secret(&format!("{p}.api_secret"), &v.api_secret),
             callback_secret: self.secret(&format!("{p}.callback_secret"), &v.callback_secret),
+            callback_token: self.secret(&format!("{p}.callback_token"), &v.callback_token),
+            callback_allow_ips,
+            circuit_cooldown,
             max_concurrency: v.max_concurrency.unwrap_or(50).max(1),
             rate_per_second,
             request_timeout: self.duration(
@@ -345,7 +400,15 @@ impl Validator<'_> {
             ),
             embedded_listen,
             sim,
+            fake,
+            options: v.options.clone().unwrap_or_default(),
+        };
+        if let Some(spec) = spec {
+            for (field, message) in (spec.check)(&settings) {
+                self.issue(format!("{p}.{field}"), Some(&v.kind), message);
+            }
         }
+        settings
     }
 
     fn campaign(
@@ -430,6 +493,20 @@ impl Validator<'_> {
                 None
             }
         };
+        let redial_strategy = match &c.redial_strategy {
+            None => Some(RedialStrategy::default()),
+            Some(s) => s
+                .get_ref()
+                .parse::<RedialStrategy>()
+                .map_err(|_| {
+                    self.issue(
+                        format!("{p}.redial_strategy"),
+                        Some(s),
+                        format!("`{}` is not one of same, rotate, failover", s.get_ref()),
+                    )
+                })
+                .ok(),
+        };
         if self.issues.len() > before {
             return None;
         }
@@ -447,6 +524,8 @@ impl Validator<'_> {
             contacts_file: c.contacts_file.as_ref().map(|f| base_dir.join(f.get_ref())),
             recall,
             recall_policy: recall_policy?,
+            redial_strategy: redial_strategy?,
+            vendor_redial: c.vendor_redial.unwrap_or(false),
         })
     }
 

@@ -8,5 +8,6 @@ pub mod duration;
 pub mod outcome;
 pub mod phone;
 pub mod recall;
+pub mod routing;
 pub mod state;
 pub mod window;

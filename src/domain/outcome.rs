@@ -8,11 +8,11 @@ use std::fmt;
 use std::str::FromStr;
 
 macro_rules! string_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
@@ -70,6 +70,10 @@ string_enum!(
         Callback => "callback",
         Interested => "interested",
         NotInterested => "not_interested",
+        /// Talked, but gave no clear answer (e.g. "undecided", "don't know").
+        Undecided => "undecided",
+        /// Asked not to be called again (stronger than a refusal).
+        DoNotCall => "do_not_call",
         Unknown => "unknown",
     }
 );

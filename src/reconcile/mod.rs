@@ -7,11 +7,11 @@ use crate::domain::recall::AttemptResult;
 use crate::store::StoreError;
 use crate::store::apply::apply_result;
 use crate::store::db::begin_write;
-use crate::vendors::LookupResult;
+use crate::vendors::{AttemptHandle, LookupResult};
 use chrono::{DateTime, Utc};
-use entity::attempt;
+use entity::{attempt, vendor_task};
 use sea_orm::sea_query::{Condition, Expr};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ReconcileReport {
@@ -25,6 +25,21 @@ pub struct ReconcileReport {
 
 fn dur(d: std::time::Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+/// What a vendor needs to find one of our attempts.
+pub async fn attempt_handle<C: ConnectionTrait>(db: &C, a: &attempt::Model) -> Result<AttemptHandle, StoreError> {
+    let task = match a.vendor_task_id {
+        Some(id) => vendor_task::Entity::find_by_id(id).one(db).await?.and_then(|t| t.external_task_id),
+        None => None,
+    };
+    Ok(AttemptHandle {
+        attempt_ref: a.attempt_ref.clone(),
+        phone: a.phone.clone().unwrap_or_default(),
+        vendor_task_id: task,
+        external_call_id: a.external_call_id.clone(),
+        dispatched_at: a.dispatched_at,
+    })
 }
 
 /// One reconciliation sweep at `now`.
@@ -58,7 +73,8 @@ pub async fn sweep(ctx: &Ctx, now: DateTime<Utc>) -> Result<ReconcileReport, Sto
         };
         report.looked_up += 1;
         vendor.until_ready().await;
-        let looked = vendor.adapter.lookup(&a.attempt_ref).await;
+        let handle = attempt_handle(&ctx.db, &a).await?;
+        let looked = vendor.adapter.lookup(&handle).await;
         let camp = ctx.campaign(a.campaign_id).await?;
         let now = ctx.clock.now();
         let too_old = a.dispatched_at.unwrap_or(a.created_at) < now - dur(s.lost_after);
@@ -79,7 +95,7 @@ pub async fn sweep(ctx: &Ctx, now: DateTime<Utc>) -> Result<ReconcileReport, Sto
             }
             Ok(LookupResult::Pending { .. }) | Err(_) if too_old && a.state == "dispatched" => {
                 // Give up on it, and make sure the vendor does not dial it later.
-                let _ = vendor.adapter.cancel(std::slice::from_ref(&a.attempt_ref)).await;
+                let _ = vendor.adapter.cancel(std::slice::from_ref(&handle)).await;
                 apply_result(&txn, &camp, &a, &AttemptResult::Lost, None, now).await?;
                 report.lost += 1;
             }
@@ -87,7 +103,10 @@ pub async fn sweep(ctx: &Ctx, now: DateTime<Utc>) -> Result<ReconcileReport, Sto
                 let deadline = now + dur(s.result_timeout);
                 attempt::Entity::update_many()
                     .col_expr(attempt::Column::State, Expr::value("dispatched"))
-                    .col_expr(attempt::Column::ExternalCallId, Expr::value(external_call_id))
+                    .col_expr(
+                        attempt::Column::ExternalCallId,
+                        Expr::value(external_call_id.or(a.external_call_id.clone())),
+                    )
                     .col_expr(attempt::Column::DispatchedAt, Expr::value(a.dispatched_at.unwrap_or(now)))
                     .col_expr(attempt::Column::DeadlineAt, Expr::value(deadline))
                     .col_expr(attempt::Column::UpdatedAt, Expr::value(now))

@@ -37,15 +37,31 @@ pub async fn dispatch_claimed(
             fail_all(ctx, camp, &items, "vendor is not configured").await?;
             continue;
         };
-        let max = vendor.adapter.max_batch().max(1);
-        for chunk in items.chunks(max) {
-            jobs.push(dispatch_batch(ctx, camp, vendor.clone(), chunk.to_vec(), now));
+        for chunk in batches_with_unique_phones(items, vendor.adapter.max_batch()) {
+            jobs.push(dispatch_batch(ctx, camp, vendor.clone(), chunk, now));
         }
     }
     for res in futures::future::join_all(jobs).await {
         res?;
     }
     Ok(())
+}
+
+/// Cut `items` into batches of at most `max`, no phone twice in one batch:
+/// vendors that only echo the callee's number are matched on (task, phone).
+fn batches_with_unique_phones(items: Vec<Claimed>, max: usize) -> Vec<Vec<Claimed>> {
+    let max = max.max(1);
+    let mut batches: Vec<(Vec<Claimed>, std::collections::HashSet<String>)> = Vec::new();
+    for item in items {
+        let slot = batches.iter().position(|(b, phones)| b.len() < max && !phones.contains(&item.phone));
+        let i = slot.unwrap_or_else(|| {
+            batches.push((Vec::new(), Default::default()));
+            batches.len() - 1
+        });
+        batches[i].1.insert(item.phone.clone());
+        batches[i].0.push(item);
+    }
+    batches.into_iter().map(|(b, _)| b).collect()
 }
 
 /// The earliest window close among the callees' zones: the vendor must not
@@ -72,7 +88,9 @@ async fn dispatch_batch(
     let batch = DispatchBatch {
         campaign: camp.name.clone(),
         callback_url: ctx.callback_url(vendor.adapter.id()),
+        predial_url: ctx.predial_url(vendor.adapter.id()),
         not_after: not_after(camp, &items, now),
+        vendor_redial: camp.vendor_redial,
         items: items
             .iter()
             .map(|c| DispatchItem {
@@ -93,7 +111,12 @@ async fn dispatch_batch(
         Ok(receipt) => {
             record_accepted(ctx, camp, vendor.adapter.id(), &items, receipt, batch.not_after, answered_at).await
         }
-        Err(e) => record_error(ctx, camp, vendor.adapter.id(), &items, e, answered_at).await,
+        Err(e) => {
+            if e.kind == VendorErrorKind::Fatal {
+                vendor.open_circuit(answered_at, &e.message);
+            }
+            record_error(ctx, camp, vendor.adapter.id(), &items, e, answered_at).await
+        }
     }
 }
 
@@ -116,6 +139,8 @@ async fn record_accepted(
         size: Set(items.len() as i32),
         not_after: Set(not_after),
         error: Set(None),
+        raw_response: Set(receipt.raw_response.clone()),
+        polled_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
@@ -133,6 +158,7 @@ async fn record_accepted(
             .col_expr(attempt::Column::VendorTaskId, Expr::value(task.id))
             .col_expr(attempt::Column::DispatchedAt, Expr::value(now))
             .col_expr(attempt::Column::DeadlineAt, Expr::value(deadline))
+            .col_expr(attempt::Column::NotAfter, Expr::value(not_after))
             .col_expr(attempt::Column::UpdatedAt, Expr::value(now))
             .filter(attempt::Column::AttemptRef.eq(attempt_ref.as_str()))
             .filter(attempt::Column::State.eq("dispatching"))
@@ -173,6 +199,8 @@ async fn record_error(
         size: Set(items.len() as i32),
         not_after: Set(None),
         error: Set(Some(err.message.clone())),
+        raw_response: Set(None),
+        polled_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
@@ -187,6 +215,8 @@ async fn record_error(
         }
         VendorErrorKind::RetryLater | VendorErrorKind::Fatal => {
             if err.kind == VendorErrorKind::Fatal {
+                // Not the contacts' fault: they go back to the queue without
+                // losing an attempt, and the open circuit sends them elsewhere.
                 tracing::error!(vendor = vendor_id, error = %err.message, "vendor refused the batch (fatal)");
             } else {
                 tracing::warn!(vendor = vendor_id, error = %err.message, "vendor refused the batch; will retry");

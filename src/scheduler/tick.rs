@@ -65,7 +65,7 @@ async fn run_campaign(
         complete(ctx, camp, now, report).await?;
         return Ok(());
     }
-    let caps = ctx.vendors.caps();
+    let caps = ctx.vendors.caps(now);
     let claim = claim::claim(&ctx.db, camp, &caps, ctx.settings.scheduler.claim_batch, now).await?;
     report.claimed += claim.claimed.len();
     report.deferred += claim.deferred;

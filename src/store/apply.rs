@@ -9,9 +9,9 @@ use crate::domain::recall::{AttemptResult, DEFAULT_RULE, Decision, RecallHistory
 use crate::domain::state::{AttemptEvent, AttemptState, CampaignState, ContactEvent, ContactState};
 use crate::vendors::CallEvent;
 use chrono::{DateTime, Utc};
-use entity::{attempt, contact, suppression};
+use entity::{attempt, contact, dial, suppression, vendor_task};
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {
@@ -84,6 +84,19 @@ pub async fn apply_result<C: ConnectionTrait>(
     let Some(c) = contact::Entity::find_by_id(attempt.contact_id).one(db).await? else {
         return Ok(Applied::Finished { contact: ContactState::Stopped });
     };
+    if let (AttemptResult::Completed(o), Some(ev)) = (result, event)
+        && o.disposition != Disposition::Cancelled
+    {
+        record_dials(db, attempt, &c, ev, now).await?;
+    }
+    if let Some(o) = outcome
+        && o.disposition == Disposition::Unknown
+    {
+        let code = o.raw_code.clone().unwrap_or_default();
+        tracing::warn!(vendor = %attempt.vendor_id, %code, "vendor reported a code we do not know; recorded as unknown");
+        metrics::counter!("campaignd_unknown_codes_total", "vendor" => attempt.vendor_id.clone(), "code" => code)
+            .increment(1);
+    }
     let contact_state: ContactState = c.state.parse().unwrap_or(ContactState::Stopped);
     // Fence: only the contact's current attempt may move it.
     if contact_state != ContactState::InFlight || c.attempt_seq != attempt.attempt_no {
@@ -139,7 +152,9 @@ pub async fn apply_result<C: ConnectionTrait>(
         }
     };
     let new_state = contact_state.apply(event)?;
+    let vendor_failed = matches!(policy_input, AttemptResult::VendorFailed { .. });
     let mut update = contact::Entity::update_many()
+        .col_expr(contact::Column::LastVendorFailed, Expr::value(vendor_failed))
         .col_expr(contact::Column::State, Expr::value(new_state.as_str()))
         .col_expr(contact::Column::DueAt, Expr::value(due))
         .col_expr(contact::Column::RecallHistory, Expr::value(serde_json::to_value(&new_history).unwrap_or_default()))
@@ -158,6 +173,47 @@ pub async fn apply_result<C: ConnectionTrait>(
         .exec(db)
         .await?;
     Ok(Applied::Finished { contact: new_state })
+}
+
+/// One `dials` row per real dial of the attempt: the first (seq 0) and each
+/// redial the vendor made on its own. Unique on (attempt, seq), so a result
+/// that arrives by callback and by poll records its dials once.
+async fn record_dials<C: ConnectionTrait>(
+    db: &C,
+    attempt: &attempt::Model,
+    c: &contact::Model,
+    ev: &CallEvent,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let first = ev.started_at.or(ev.ended_at).unwrap_or(now);
+    let row = |seq: i32, call: Option<String>, at: DateTime<Utc>, o: &Outcome, redial: bool| dial::ActiveModel {
+        attempt_id: Set(attempt.id),
+        seq: Set(seq),
+        contact_id: Set(c.id),
+        campaign_id: Set(attempt.campaign_id),
+        vendor_id: Set(attempt.vendor_id.clone()),
+        phone: Set(c.phone.clone()),
+        case_id: Set(c.case_id.clone()),
+        external_call_id: Set(call),
+        dialed_at: Set(at),
+        disposition: Set(o.disposition.as_str().to_string()),
+        raw_code: Set(o.raw_code.clone()),
+        vendor_redial: Set(redial),
+        ..Default::default()
+    };
+    let mut rows = vec![row(0, ev.external_call_id.clone(), first, &ev.outcome, false)];
+    for (i, r) in ev.redials.iter().enumerate() {
+        rows.push(row(i as i32 + 1, r.external_call_id.clone(), r.at.unwrap_or(first), &r.outcome, true));
+    }
+    if !ev.redials.is_empty() {
+        metrics::counter!("campaignd_vendor_redials_total", "vendor" => attempt.vendor_id.clone())
+            .increment(ev.redials.len() as u64);
+    }
+    dial::Entity::insert_many(rows)
+        .on_conflict(OnConflict::columns([dial::Column::AttemptId, dial::Column::Seq]).do_nothing().to_owned())
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
 }
 
 fn rule_name(rule: Option<usize>, action: &str) -> String {
@@ -182,7 +238,8 @@ fn describe(o: &Outcome) -> String {
 }
 
 /// Find the attempt a vendor event refers to: by our reference, else by the
-/// vendor's call id.
+/// vendor's call id, else by the vendor task and the callee's phone (newest
+/// attempt first: a phone appears once per batch).
 pub async fn find_attempt<C: ConnectionTrait>(
     db: &C,
     vendor_id: &str,
@@ -193,12 +250,31 @@ pub async fn find_attempt<C: ConnectionTrait>(
     {
         return Ok((a.vendor_id == vendor_id).then_some(a));
     }
-    if let Some(id) = &event.external_call_id {
-        return Ok(attempt::Entity::find()
+    if let Some(id) = &event.external_call_id
+        && let Some(a) = attempt::Entity::find()
             .filter(attempt::Column::VendorId.eq(vendor_id))
             .filter(attempt::Column::ExternalCallId.eq(id.as_str()))
             .one(db)
-            .await?);
+            .await?
+    {
+        return Ok(Some(a));
     }
-    Ok(None)
+    let (Some(task), Some(phone)) = (&event.vendor_task_id, &event.phone) else { return Ok(None) };
+    let tasks: Vec<i64> = vendor_task::Entity::find()
+        .select_only()
+        .column(vendor_task::Column::Id)
+        .filter(vendor_task::Column::VendorId.eq(vendor_id))
+        .filter(vendor_task::Column::ExternalTaskId.eq(task.as_str()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    if tasks.is_empty() {
+        return Ok(None);
+    }
+    Ok(attempt::Entity::find()
+        .filter(attempt::Column::VendorTaskId.is_in(tasks))
+        .filter(attempt::Column::Phone.eq(phone.as_str()))
+        .order_by_desc(attempt::Column::Id)
+        .one(db)
+        .await?)
 }

@@ -3,6 +3,7 @@
 use super::StoreError;
 use crate::config::{CampaignSettings, RecallConfig, validate::recall_policy};
 use crate::domain::recall::RecallPolicy;
+use crate::domain::routing::RedialStrategy;
 use crate::domain::state::{CampaignEvent, CampaignState};
 use crate::domain::window::{CallingWindows, parse_tz};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -26,6 +27,8 @@ pub struct CampaignCtx {
     pub vendors: Vec<(String, u32)>,
     pub policy: RecallPolicy,
     pub default_country_code: Option<String>,
+    pub redial_strategy: RedialStrategy,
+    pub vendor_redial: bool,
 }
 
 impl CampaignCtx {
@@ -53,6 +56,9 @@ impl CampaignCtx {
                 errs.iter().map(|(f, m)| format!("{f}: {m}")).collect::<Vec<_>>().join("; ")
             ))
         })?;
+        let redial_strategy: RedialStrategy = row.redial_strategy.parse().map_err(|_| {
+            bad(format!("redial_strategy: `{}` is not one of same, rotate, failover", row.redial_strategy))
+        })?;
         if row.max_concurrency < 1 {
             return Err(bad("max_concurrency must be at least 1".into()));
         }
@@ -68,6 +74,8 @@ impl CampaignCtx {
             vendors,
             policy,
             default_country_code: row.default_country_code.clone(),
+            redial_strategy,
+            vendor_redial: row.vendor_redial,
         })
     }
 
@@ -102,7 +110,7 @@ fn routes_text(vendors: &[(String, u32)]) -> String {
 
 fn definition_hash(c: &CampaignSettings) -> String {
     let text = format!(
-        "{}|{}|{}|{:?}|{:?}|{:?}|{}|{}|{:?}|{}",
+        "{}|{}|{}|{:?}|{:?}|{:?}|{}|{}|{:?}|{}|{}|{}",
         c.name,
         c.timezone,
         c.windows_spec,
@@ -112,7 +120,9 @@ fn definition_hash(c: &CampaignSettings) -> String {
         c.max_concurrency,
         routes_text(&c.vendors),
         c.default_country_code,
-        serde_json::to_string(&c.recall).unwrap_or_default()
+        serde_json::to_string(&c.recall).unwrap_or_default(),
+        c.redial_strategy,
+        c.vendor_redial
     );
     hex::encode(Sha256::digest(text.as_bytes()))
 }
@@ -144,6 +154,8 @@ pub async fn sync_from_config<C: ConnectionTrait>(
                 am.vendors = Set(routes_text(&c.vendors));
                 am.recall_policy = Set(recall);
                 am.default_country_code = Set(c.default_country_code.clone());
+                am.redial_strategy = Set(c.redial_strategy.as_str().to_string());
+                am.vendor_redial = Set(c.vendor_redial);
                 am.config_hash = Set(Some(hash));
                 am.updated_at = Set(now);
                 am.update(db).await?;
@@ -161,6 +173,8 @@ pub async fn sync_from_config<C: ConnectionTrait>(
                     vendors: Set(routes_text(&c.vendors)),
                     recall_policy: Set(recall),
                     default_country_code: Set(c.default_country_code.clone()),
+                    redial_strategy: Set(c.redial_strategy.as_str().to_string()),
+                    vendor_redial: Set(c.vendor_redial),
                     config_hash: Set(Some(hash)),
                     created_at: Set(now),
                     updated_at: Set(now),

@@ -5,10 +5,11 @@
 use super::campaigns::CampaignCtx;
 use super::db::begin_write;
 use super::{IN_FLIGHT_STATES, StoreError};
+use crate::domain::routing::{PreviousAttempt, Route, choose_vendor};
 use crate::domain::state::{ContactEvent, ContactState};
 use chrono::{DateTime, Utc};
 use entity::{attempt, contact, suppression};
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
@@ -70,14 +71,14 @@ async fn claim_in<C: ConnectionTrait>(
     let mut report = ClaimReport::default();
     let used = in_flight(txn, Condition::all().add(attempt::Column::CampaignId.eq(camp.id))).await?;
     let campaign_free = u64::from(camp.max_concurrency).saturating_sub(used);
-    // (vendor id, weight, free slots) for the vendors this campaign routes to.
+    // The vendors this campaign routes to that are in rotation, with their free slots.
     let mut vendors = Vec::new();
     for (id, weight) in &camp.vendors {
         let Some(cap) = vendor_caps.get(id) else { continue };
         let used = in_flight(txn, Condition::all().add(attempt::Column::VendorId.eq(id.as_str()))).await?;
-        vendors.push((id.clone(), *weight, u64::from(*cap).saturating_sub(used)));
+        vendors.push(Route { vendor_id: id.clone(), weight: *weight, free: u64::from(*cap).saturating_sub(used) });
     }
-    let vendor_free: u64 = vendors.iter().map(|v| v.2).sum();
+    let vendor_free: u64 = vendors.iter().map(|v| v.free).sum();
     let want = campaign_free.min(vendor_free).min(u64::from(limit));
     if want == 0 {
         return Ok(report);
@@ -140,7 +141,8 @@ async fn claim_in<C: ConnectionTrait>(
             }
             continue;
         }
-        let Some(vendor_id) = pick_vendor(&mut vendors, &mut rng) else { break };
+        let previous = PreviousAttempt { vendor_id: c.last_vendor_id.clone(), vendor_failed: c.last_vendor_failed };
+        let Some(vendor_id) = choose_vendor(camp.redial_strategy, &mut vendors, &previous, &mut rng) else { break };
         state.apply(ContactEvent::Claim)?;
         let attempt_no = c.attempt_seq + 1;
         let attempt_ref = format!("{}-{}", c.id, attempt_no);
@@ -164,6 +166,9 @@ async fn claim_in<C: ConnectionTrait>(
             completed_at: Set(None),
             duration_ms: Set(None),
             updated_at: Set(now),
+            phone: Set(Some(c.phone.clone())),
+            not_after: Set(None),
+            cancel_requested_at: Set(None),
             ..Default::default()
         });
         report.claimed.push(Claimed {
@@ -185,9 +190,19 @@ async fn claim_in<C: ConnectionTrait>(
     if report.claimed.is_empty() {
         return Ok(report);
     }
-    let ids: Vec<i64> = report.claimed.iter().map(|c| c.contact_id).collect();
-    for chunk in ids.chunks(500) {
+    // One UPDATE per vendor (and 500 contacts): each contact remembers the
+    // vendor of this attempt for its redial strategy.
+    let mut by_vendor: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for c in &report.claimed {
+        by_vendor.entry(c.vendor_id.clone()).or_default().push(c.contact_id);
+    }
+    let mut updates: Vec<(String, Vec<i64>)> = Vec::new();
+    for (vendor_id, ids) in by_vendor {
+        updates.extend(ids.chunks(500).map(|c| (vendor_id.clone(), c.to_vec())));
+    }
+    for (vendor_id, chunk) in updates {
         contact::Entity::update_many()
+            .col_expr(contact::Column::LastVendorId, Expr::value(vendor_id.clone()))
             .col_expr(contact::Column::State, Expr::value("in_flight"))
             .col_expr(contact::Column::DueAt, Expr::value(Option::<DateTime<Utc>>::None))
             .col_expr(
@@ -270,23 +285,6 @@ pub fn due_contacts(campaign_id: i64, now: DateTime<Utc>, limit: u64) -> sea_orm
         .filter(contact::Column::DueAt.lte(now))
         .order_by_asc(contact::Column::DueAt)
         .limit(limit)
-}
-
-/// Weighted random choice among vendors with a free slot; takes the slot.
-fn pick_vendor(vendors: &mut [(String, u32, u64)], rng: &mut impl Rng) -> Option<String> {
-    let total: u64 = vendors.iter().filter(|v| v.2 > 0).map(|v| u64::from(v.1)).sum();
-    if total == 0 {
-        return None;
-    }
-    let mut roll = rng.random_range(0..total);
-    for v in vendors.iter_mut().filter(|v| v.2 > 0) {
-        if roll < u64::from(v.1) {
-            v.2 -= 1;
-            return Some(v.0.clone());
-        }
-        roll -= u64::from(v.1);
-    }
-    None
 }
 
 async fn set_due<C: ConnectionTrait>(

@@ -5,6 +5,9 @@
 //! table that maps the vendor's codes to the normalized [`Outcome`]. The rest
 //! of the daemon only sees this trait.
 
+pub mod common;
+pub mod fake;
+pub mod kinds;
 pub mod registry;
 pub mod sim;
 
@@ -19,10 +22,12 @@ pub type HeaderMap = http::HeaderMap;
 #[derive(Debug, Clone)]
 pub struct DispatchItem {
     /// Our idempotency key for this attempt (`<contact_id>-<attempt_no>`). Every
-    /// vendor that can carry a reference gets it, so a dispatch whose outcome is
-    /// unknown can be looked up before the contact is ever dialed again.
+    /// vendor that can carry a reference gets it (and should echo it back), so
+    /// a dispatch whose outcome is unknown can be looked up before the contact
+    /// is ever dialed again.
     pub attempt_ref: String,
-    /// E.164 phone number.
+    /// E.164 phone number (`+` and digits). Unique within one batch: vendors
+    /// that only echo the phone are matched on (task, phone).
     pub phone: String,
     pub case_id: Option<String>,
     pub variables: serde_json::Value,
@@ -32,32 +37,76 @@ pub struct DispatchItem {
 #[derive(Debug, Clone)]
 pub struct DispatchBatch {
     pub campaign: String,
-    /// Where the vendor should POST results (our `/callbacks/{vendor_id}` URL).
+    /// Where the vendor should POST results: our `/callbacks/{vendor_id}` URL,
+    /// with `?token=<callback_token>` when the vendor has one configured.
     pub callback_url: String,
+    /// Where a vendor with a pre-dial check asks whether to dial:
+    /// `/callbacks/{vendor_id}/predial` (same token).
+    pub predial_url: String,
     /// End of the calling window the batch was cut in: vendors that accept one
     /// must not dial after it.
     pub not_after: Option<DateTime<Utc>>,
+    /// The campaign asked for the vendor's own redial feature. Off by default:
+    /// the daemon applies its own recall rules.
+    pub vendor_redial: bool,
     pub items: Vec<DispatchItem>,
 }
 
 /// What the vendor said about a batch it accepted.
 #[derive(Debug, Clone, Default)]
 pub struct DispatchReceipt {
+    /// The vendor's task/batch id; polls, cancels and (task, phone) matching use it.
     pub vendor_task_id: String,
-    /// `(attempt_ref, vendor call id)` for every accepted item.
-    pub accepted: Vec<(String, String)>,
+    /// `(attempt_ref, vendor call id if the vendor gives one per call)` for
+    /// every accepted item.
+    pub accepted: Vec<(String, Option<String>)>,
     /// `(attempt_ref, reason)` for items the vendor refused individually.
     pub rejected: Vec<(String, String)>,
+    /// The vendor's raw answer, kept on the vendor task row for audit.
+    pub raw_response: Option<String>,
+}
+
+/// What the daemon knows about one attempt at a vendor: enough for a lookup
+/// or a cancel on any vendor (by our reference, the vendor's call id, or the
+/// vendor task and the phone).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptHandle {
+    pub attempt_ref: String,
+    pub phone: String,
+    pub vendor_task_id: Option<String>,
+    pub external_call_id: Option<String>,
+    pub dispatched_at: Option<DateTime<Utc>>,
+}
+
+impl AttemptHandle {
+    /// A handle that knows only our reference (vendors that echo it need no more).
+    pub fn by_ref(attempt_ref: &str) -> AttemptHandle {
+        AttemptHandle {
+            attempt_ref: attempt_ref.to_string(),
+            phone: String::new(),
+            vendor_task_id: None,
+            external_call_id: None,
+            dispatched_at: None,
+        }
+    }
+}
+
+/// One vendor task whose results a poll-based vendor is asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskHandle {
+    pub vendor_task_id: String,
+    pub created_at: DateTime<Utc>,
 }
 
 /// How a failed vendor call should be treated by the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VendorErrorKind {
-    /// The vendor refused before dialing (rate limit, busy, 5xx): try later,
-    /// the contact's attempts are not consumed.
+    /// The vendor refused before dialing (rate limit, too many concurrent
+    /// tasks, 5xx): try later, the contact's attempts are not consumed.
     RetryLater,
-    /// The vendor will not work until an operator fixes something (auth, IP,
-    /// balance). Stop using the vendor.
+    /// The vendor will not work until an operator fixes something (auth, IP
+    /// allowlist, balance, clock). Opens the vendor's circuit: the campaign's
+    /// work goes to its next vendor.
     Fatal,
     /// We do not know whether the vendor received the request (timeout,
     /// connection reset after sending). Must be looked up before redialing.
@@ -78,28 +127,62 @@ impl VendorError {
     }
 }
 
+/// A dial the vendor made on its own inside one attempt (AIRudder
+/// `redail_call[]`, ITNIO `redialTimes`). Each is a real dial of the number:
+/// it is recorded and counts for frequency caps.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct VendorRedial {
+    pub external_call_id: Option<String>,
+    pub at: Option<DateTime<Utc>>,
+    pub outcome: Outcome,
+}
+
 /// A result event for one dial, parsed from a callback or a poll.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CallEvent {
     /// Our idempotency key, when the vendor echoes it back.
     pub attempt_ref: Option<String>,
     /// The vendor's call id, when it has one.
     pub external_call_id: Option<String>,
+    /// The vendor's task id, for (task, phone) matching.
+    pub vendor_task_id: Option<String>,
+    /// The callee as the vendor reports it, normalized to E.164 where possible.
+    pub phone: Option<String>,
     pub outcome: Outcome,
     /// False for progress events (ringing, queued) that must not finish an attempt.
     pub is_final: bool,
     pub started_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
     pub duration_ms: Option<i64>,
+    /// Dials the vendor made on its own after the first one, in order.
+    pub redials: Vec<VendorRedial>,
 }
 
-/// Answer of a lookup by attempt reference.
+impl CallEvent {
+    /// A final event with only an outcome; fill in the rest with struct update syntax.
+    pub fn final_outcome(outcome: Outcome) -> CallEvent {
+        CallEvent {
+            attempt_ref: None,
+            external_call_id: None,
+            vendor_task_id: None,
+            phone: None,
+            outcome,
+            is_final: true,
+            started_at: None,
+            ended_at: None,
+            duration_ms: None,
+            redials: Vec::new(),
+        }
+    }
+}
+
+/// Answer of a lookup.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LookupResult {
     /// The vendor never received this attempt: safe to dial it again.
     NotFound,
     /// The vendor has it and has not finished it yet.
-    Pending { external_call_id: String },
+    Pending { external_call_id: Option<String> },
     /// The vendor has a final result for it.
     Finished(CallEvent),
 }
@@ -114,6 +197,21 @@ pub enum CallbackError {
     Malformed(String),
 }
 
+/// A vendor asking, right before it dials, whether it still may.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PredialQuery {
+    pub attempt_ref: Option<String>,
+    pub phone: Option<String>,
+    pub vendor_task_id: Option<String>,
+}
+
+/// The daemon's answer to a [`PredialQuery`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum PredialVerdict {
+    Proceed,
+    Refuse { reason: String },
+}
+
 /// Everything vendor-specific the daemon needs.
 #[async_trait::async_trait]
 pub trait VendorAdapter: Send + Sync {
@@ -126,14 +224,46 @@ pub trait VendorAdapter: Send + Sync {
 
     /// Create a vendor task carrying `batch`.
     async fn dispatch(&self, batch: &DispatchBatch) -> Result<DispatchReceipt, VendorError>;
-    /// Ask the vendor what became of one attempt, by our reference.
-    async fn lookup(&self, attempt_ref: &str) -> Result<LookupResult, VendorError>;
-    /// Cancel outstanding calls (by our references). Vendors without a cancel
-    /// return Ok and do nothing.
-    async fn cancel(&self, attempt_refs: &[String]) -> Result<(), VendorError>;
+    /// Ask the vendor what became of one attempt.
+    async fn lookup(&self, attempt: &AttemptHandle) -> Result<LookupResult, VendorError>;
+    /// Cancel outstanding calls. Vendors without a cancel return Ok and do nothing.
+    async fn cancel(&self, attempts: &[AttemptHandle]) -> Result<(), VendorError>;
 
-    /// Check that a callback really comes from this vendor.
+    /// True for vendors whose results must be fetched ([`poll_task`](Self::poll_task))
+    /// rather than waited for.
+    fn polls(&self) -> bool {
+        false
+    }
+    /// Final results the vendor has for one task (all pages). Events already
+    /// applied are ignored by the attempt fence, so returning them again is safe.
+    async fn poll_task(&self, _task: &TaskHandle) -> Result<Vec<CallEvent>, VendorError> {
+        Ok(Vec::new())
+    }
+
+    /// True when [`verify_callback`](Self::verify_callback) checks a vendor
+    /// signature. Vendors that do not sign must be configured with a URL
+    /// `callback_token` (checked by the ingress for every vendor).
+    fn signs_callbacks(&self) -> bool;
+    /// Check that a callback really comes from this vendor (its signature).
     fn verify_callback(&self, headers: &HeaderMap, body: &[u8], remote: Option<IpAddr>) -> Result<(), CallbackError>;
     /// Parse a callback body into result events (one body may carry several).
     fn parse_callback(&self, body: &[u8]) -> Result<Vec<CallEvent>, CallbackError>;
+    /// The answer the vendor expects for a stored callback.
+    fn callback_ack(&self) -> (u16, serde_json::Value) {
+        (200, serde_json::json!({ "code": 200, "message": "success" }))
+    }
+
+    /// Parse a pre-dial check. Vendors without one refuse every body.
+    fn parse_predial(&self, _body: &[u8]) -> Result<PredialQuery, CallbackError> {
+        Err(CallbackError::Malformed(format!("vendor kind `{}` has no pre-dial check", self.kind())))
+    }
+    /// Encode the daemon's pre-dial answer the way the vendor expects it.
+    fn predial_reply(&self, verdict: &PredialVerdict) -> (u16, serde_json::Value) {
+        match verdict {
+            PredialVerdict::Proceed => (200, serde_json::json!({ "code": 200, "allow": true })),
+            PredialVerdict::Refuse { reason } => {
+                (200, serde_json::json!({ "code": 200, "allow": false, "reason": reason }))
+            }
+        }
+    }
 }

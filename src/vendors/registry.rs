@@ -1,12 +1,16 @@
-//! Configured vendor instances: adapter, rate limiter and concurrency cap.
+//! Configured vendor instances: adapter, rate limiter, concurrency cap and
+//! circuit breaker. Limits are per vendor instance and shared by every
+//! campaign routed to it.
 
 use super::VendorAdapter;
+use super::fake::FakeHandle;
 use super::sim::{SimAdapter, SimAdapterConfig, SimAuth, SimHandle};
 use crate::config::VendorSettings;
+use chrono::{DateTime, Utc};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub struct VendorHandle {
@@ -14,6 +18,18 @@ pub struct VendorHandle {
     /// API requests to this vendor wait here first (governor token bucket).
     pub limiter: Option<Arc<DefaultDirectRateLimiter>>,
     pub max_concurrency: u32,
+    /// Callback authenticity checked by the ingress for every kind.
+    pub callback_token: Option<String>,
+    pub callback_allow_ips: Vec<ipnet::IpNet>,
+    circuit: Circuit,
+}
+
+/// Open after a fatal vendor error: the vendor gets no new work until the
+/// cooldown has passed; then one more try decides (a new fatal error opens it
+/// again).
+struct Circuit {
+    cooldown: chrono::Duration,
+    open_until: Mutex<Option<(DateTime<Utc>, String)>>,
 }
 
 impl VendorHandle {
@@ -22,13 +38,42 @@ impl VendorHandle {
             l.until_ready().await;
         }
     }
+
+    /// Take the vendor out of rotation until `now + cooldown`.
+    pub fn open_circuit(&self, now: DateTime<Utc>, reason: &str) {
+        let until = now + self.circuit.cooldown;
+        *self.circuit.open_until.lock().unwrap() = Some((until, reason.to_string()));
+        metrics::gauge!("campaignd_vendor_circuit_open", "vendor" => self.adapter.id().to_string()).set(1.0);
+        tracing::error!(vendor = %self.adapter.id(), %until, %reason, "vendor circuit opened: its work goes to the campaigns' other vendors");
+    }
+
+    /// Why the vendor is out of rotation at `now`, if it is.
+    pub fn circuit_open(&self, now: DateTime<Utc>) -> Option<String> {
+        let mut guard = self.circuit.open_until.lock().unwrap();
+        match &*guard {
+            Some((until, reason)) if *until > now => Some(format!("{reason} (until {until})")),
+            Some(_) => {
+                *guard = None;
+                metrics::gauge!("campaignd_vendor_circuit_open", "vendor" => self.adapter.id().to_string()).set(0.0);
+                tracing::info!(vendor = %self.adapter.id(), "vendor circuit closed after its cooldown");
+                None
+            }
+            None => None,
+        }
+    }
+}
+
+/// A simulator or fake running inside the daemon (`embedded_listen`).
+pub enum Embedded {
+    Sim(SimHandle),
+    Fake(FakeHandle),
 }
 
 #[derive(Default)]
 pub struct VendorRegistry {
     vendors: HashMap<String, Arc<VendorHandle>>,
-    /// Simulators started inside the daemon (`embedded_listen`); kept alive here.
-    pub embedded: Vec<SimHandle>,
+    /// Simulators started inside the daemon; kept alive here.
+    pub embedded: Vec<Embedded>,
 }
 
 fn limiter(rate_per_second: f64) -> Option<Arc<DefaultDirectRateLimiter>> {
@@ -43,52 +88,86 @@ impl VendorRegistry {
     pub async fn build(settings: &[VendorSettings]) -> anyhow::Result<VendorRegistry> {
         let mut reg = VendorRegistry::default();
         for v in settings {
-            let api_key = v.api_key.as_ref().map(|s| s.expose().to_string()).unwrap_or_default();
-            let callback_secret = v.callback_secret.as_ref().map(|s| s.expose().to_string()).unwrap_or_default();
-            let adapter: Arc<dyn VendorAdapter> = match v.kind.as_str() {
-                "sim" => {
-                    let base_url = match (v.embedded_listen, &v.base_url) {
-                        (Some(addr), _) => {
-                            let listener = tokio::net::TcpListener::bind(addr).await?;
-                            let handle = super::sim::spawn(
-                                v.sim.clone().unwrap_or_default(),
-                                SimAuth { api_key: api_key.clone(), callback_secret: callback_secret.clone() },
-                                listener,
-                            )
-                            .await?;
-                            let url = handle.base_url();
-                            tracing::info!(vendor = %v.id, %url, "embedded simulator started");
-                            reg.embedded.push(handle);
-                            url
-                        }
-                        (None, Some(url)) => url.clone(),
-                        (None, None) => anyhow::bail!("vendor {}: no base_url", v.id),
-                    };
-                    Arc::new(SimAdapter::new(
-                        &v.id,
-                        SimAdapterConfig { base_url, api_key, callback_secret, request_timeout: v.request_timeout },
-                    ))
-                }
-                other => anyhow::bail!("vendor {}: kind `{other}` is not supported", v.id),
-            };
+            let adapter = reg.adapter(v).await?;
+            if !adapter.signs_callbacks() && v.callback_token.is_none() {
+                anyhow::bail!(
+                    "vendor {}: kind `{}` does not sign its callbacks; set `callback_token` so they can be authenticated",
+                    v.id,
+                    v.kind
+                );
+            }
             reg.vendors.insert(
                 v.id.clone(),
                 Arc::new(VendorHandle {
                     adapter,
                     limiter: v.rate_per_second.and_then(limiter),
                     max_concurrency: v.max_concurrency,
+                    callback_token: v.callback_token.as_ref().map(|s| s.expose().to_string()),
+                    callback_allow_ips: v.callback_allow_ips.clone(),
+                    circuit: Circuit {
+                        cooldown: chrono::Duration::from_std(v.circuit_cooldown).unwrap_or(chrono::Duration::MAX),
+                        open_until: Mutex::new(None),
+                    },
                 }),
             );
         }
         Ok(reg)
     }
 
+    async fn adapter(&mut self, v: &VendorSettings) -> anyhow::Result<Arc<dyn VendorAdapter>> {
+        let secret = |s: &Option<crate::config::Secret>| s.as_ref().map(|s| s.expose().to_string()).unwrap_or_default();
+        let listener = match v.embedded_listen {
+            Some(addr) => Some(tokio::net::TcpListener::bind(addr).await?),
+            None => None,
+        };
+        if v.kind == "sim" {
+            let (api_key, callback_secret) = (secret(&v.api_key), secret(&v.callback_secret));
+            let base_url = match (listener, &v.base_url) {
+                (Some(listener), _) => {
+                    let auth = SimAuth { api_key: api_key.clone(), callback_secret: callback_secret.clone() };
+                    let handle = super::sim::spawn(v.sim.clone().unwrap_or_default(), auth, listener).await?;
+                    let url = handle.base_url();
+                    tracing::info!(vendor = %v.id, %url, "embedded simulator started");
+                    self.embedded.push(Embedded::Sim(handle));
+                    url
+                }
+                (None, Some(url)) => url.clone(),
+                (None, None) => anyhow::bail!("vendor {}: no base_url", v.id),
+            };
+            let config = SimAdapterConfig { base_url, api_key, callback_secret, request_timeout: v.request_timeout };
+            return Ok(Arc::new(SimAdapter::new(&v.id, config)));
+        }
+        let Some(spec) = super::kinds::find(&v.kind) else {
+            anyhow::bail!("vendor {}: kind `{}` is not supported", v.id, v.kind)
+        };
+        let base_url = match (listener, &v.base_url) {
+            (Some(listener), _) => {
+                let handle = (spec.spawn_fake)(v, v.fake.clone(), listener).await?;
+                let url = handle.base_url();
+                tracing::info!(vendor = %v.id, kind = %v.kind, %url, "embedded vendor fake started");
+                self.embedded.push(Embedded::Fake(handle));
+                url
+            }
+            (None, Some(url)) => url.clone(),
+            (None, None) => anyhow::bail!("vendor {}: no base_url", v.id),
+        };
+        (spec.build)(v, &base_url).map_err(|e| anyhow::anyhow!("vendor {}: {e}", v.id))
+    }
+
     pub fn get(&self, id: &str) -> Option<Arc<VendorHandle>> {
         self.vendors.get(id).cloned()
     }
 
-    /// Usable vendors and their caps, for claiming.
-    pub fn caps(&self) -> HashMap<String, u32> {
-        self.vendors.iter().map(|(id, h)| (id.clone(), h.max_concurrency)).collect()
+    pub fn all(&self) -> impl Iterator<Item = &Arc<VendorHandle>> {
+        self.vendors.values()
+    }
+
+    /// Vendors in rotation at `now` (circuit closed) and their caps, for claiming.
+    pub fn caps(&self, now: DateTime<Utc>) -> HashMap<String, u32> {
+        self.vendors
+            .iter()
+            .filter(|(_, h)| h.circuit_open(now).is_none())
+            .map(|(id, h)| (id.clone(), h.max_concurrency))
+            .collect()
     }
 }

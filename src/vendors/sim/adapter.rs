@@ -6,8 +6,8 @@ use super::wire::{
     BatchAccepted, CallRequest, CallResult, CallState, CallStatus, CreateBatch, SIGNATURE_HEADER, SimError,
 };
 use crate::vendors::{
-    CallEvent, CallbackError, DispatchBatch, DispatchReceipt, HeaderMap, LookupResult, VendorAdapter, VendorError,
-    VendorErrorKind,
+    AttemptHandle, CallEvent, CallbackError, DispatchBatch, DispatchReceipt, HeaderMap, LookupResult, VendorAdapter,
+    VendorError, VendorErrorKind,
 };
 use hmac::{Hmac, Mac};
 use reqwest::{StatusCode, Url};
@@ -142,11 +142,11 @@ pub(crate) fn event_from_result(result: &CallResult) -> CallEvent {
     CallEvent {
         attempt_ref: Some(result.reference.clone()),
         external_call_id: Some(result.call_id.clone()),
-        outcome: codes::normalize(&result.status, result.intent.as_deref()),
-        is_final: true,
+        vendor_task_id: Some(result.batch_id.clone()),
         started_at: result.started_at,
         ended_at: Some(result.ended_at),
         duration_ms: Some(result.duration_ms),
+        ..CallEvent::final_outcome(codes::normalize(&result.status, result.intent.as_deref()))
     }
 }
 
@@ -200,13 +200,14 @@ impl VendorAdapter for SimAdapter {
         tracing::debug!(vendor = %self.id, batch_id = %accepted.batch_id, calls = accepted.calls.len(), "sim batch accepted");
         Ok(DispatchReceipt {
             vendor_task_id: accepted.batch_id,
-            accepted: accepted.calls.into_iter().map(|c| (c.reference, c.call_id)).collect(),
+            accepted: accepted.calls.into_iter().map(|c| (c.reference, Some(c.call_id))).collect(),
             rejected,
+            raw_response: None,
         })
     }
 
-    async fn lookup(&self, attempt_ref: &str) -> Result<LookupResult, VendorError> {
-        let url = self.url(&["v1", "calls", attempt_ref])?;
+    async fn lookup(&self, attempt: &AttemptHandle) -> Result<LookupResult, VendorError> {
+        let url = self.url(&["v1", "calls", &attempt.attempt_ref])?;
         let response = (self.http.get(url).bearer_auth(&self.api_key).send().await)
             .map_err(|e| self.transport("lookup", e, true))?;
         let status = response.status();
@@ -225,7 +226,9 @@ impl VendorAdapter for SimAdapter {
             .await
             .map_err(|e| self.error(VendorErrorKind::RetryLater, format!("lookup: unreadable answer: {e}")))?;
         match (call.state, call.result) {
-            (CallState::Queued | CallState::Dialing, _) => Ok(LookupResult::Pending { external_call_id: call.call_id }),
+            (CallState::Queued | CallState::Dialing, _) => {
+                Ok(LookupResult::Pending { external_call_id: Some(call.call_id) })
+            }
             (CallState::Finished | CallState::Cancelled, Some(result)) => {
                 Ok(LookupResult::Finished(event_from_result(&result)))
             }
@@ -236,10 +239,10 @@ impl VendorAdapter for SimAdapter {
         }
     }
 
-    async fn cancel(&self, attempt_refs: &[String]) -> Result<(), VendorError> {
+    async fn cancel(&self, attempts: &[AttemptHandle]) -> Result<(), VendorError> {
         let mut failures = Vec::new();
-        for reference in attempt_refs {
-            let url = self.url(&["v1", "calls", reference, "cancel"])?;
+        for attempt in attempts {
+            let url = self.url(&["v1", "calls", &attempt.attempt_ref, "cancel"])?;
             let answer = self.http.post(url).bearer_auth(&self.api_key).send().await;
             let failure = match answer {
                 Err(e) => self.transport("cancel", e, true),
@@ -261,9 +264,13 @@ impl VendorAdapter for SimAdapter {
             None => Ok(()),
             Some(first) => Err(self.error(
                 first.kind,
-                format!("{} of {} cancels failed, first: {}", failures.len(), attempt_refs.len(), first.message),
+                format!("{} of {} cancels failed, first: {}", failures.len(), attempts.len(), first.message),
             )),
         }
+    }
+
+    fn signs_callbacks(&self) -> bool {
+        true
     }
 
     fn verify_callback(&self, headers: &HeaderMap, body: &[u8], _remote: Option<IpAddr>) -> Result<(), CallbackError> {
@@ -400,14 +407,21 @@ mod tests {
 
         // A 404 that is not the sim's own answer must never read as "never received".
         let elsewhere = SimAdapter::new("sim-test", config(receiver.url.trim_end_matches("/callbacks/sim")));
-        assert_eq!(elsewhere.lookup("x-0").await.unwrap_err().kind, VendorErrorKind::Fatal);
+        assert_eq!(
+            elsewhere.lookup(&crate::vendors::AttemptHandle::by_ref("x-0")).await.unwrap_err().kind,
+            VendorErrorKind::Fatal
+        );
         server.shutdown().await;
 
         let (down, adapter) = sim(SimSettings { dispatch_failure_rate: 1.0, ..fast() }).await;
         let err = adapter.dispatch(&calls).await.unwrap_err();
         assert_eq!(err.kind, VendorErrorKind::RetryLater, "{err}");
         assert!(err.message.contains("unavailable"), "{err}");
-        assert_eq!(adapter.lookup("x-0").await.unwrap(), LookupResult::NotFound, "nothing stored");
+        assert_eq!(
+            adapter.lookup(&crate::vendors::AttemptHandle::by_ref("x-0")).await.unwrap(),
+            LookupResult::NotFound,
+            "nothing stored"
+        );
         assert_eq!(down.stats.batches_refused.load(std::sync::atomic::Ordering::Relaxed), 1);
         let base = down.base_url();
         down.shutdown().await;
@@ -435,8 +449,14 @@ mod tests {
         let err = adapter.dispatch(&batch("http://127.0.0.1:9/cb", "t", 1)).await.unwrap_err();
         assert_eq!(err.kind, VendorErrorKind::Unknown, "{err}");
         // Lookups and cancels are safe to repeat.
-        assert_eq!(adapter.lookup("t-0").await.unwrap_err().kind, VendorErrorKind::RetryLater);
-        assert_eq!(adapter.cancel(&["t-0".into()]).await.unwrap_err().kind, VendorErrorKind::RetryLater);
+        assert_eq!(
+            adapter.lookup(&crate::vendors::AttemptHandle::by_ref("t-0")).await.unwrap_err().kind,
+            VendorErrorKind::RetryLater
+        );
+        assert_eq!(
+            adapter.cancel(&[crate::vendors::AttemptHandle::by_ref("t-0")]).await.unwrap_err().kind,
+            VendorErrorKind::RetryLater
+        );
         hole.abort();
     }
 

@@ -301,7 +301,7 @@ mod tests {
         .await;
         assert_eq!(receiver.deliveries().len(), 2, "first delivery + 1 retry");
         assert_eq!(stats.callbacks_delivered.load(Relaxed), 0);
-        let found = adapter.lookup("lost-0").await.unwrap();
+        let found = adapter.lookup(&crate::vendors::AttemptHandle::by_ref("lost-0")).await.unwrap();
         assert!(matches!(found, LookupResult::Finished(ref e) if e.is_final), "{found:?}");
         sim.shutdown().await;
     }
@@ -320,7 +320,9 @@ mod tests {
         }
         assert_eq!(sim.stats.calls_dialed.load(Relaxed), 0);
         assert_eq!(sim.stats.calls_cancelled.load(Relaxed), 5);
-        let LookupResult::Finished(event) = adapter.lookup("late-3").await.unwrap() else {
+        let LookupResult::Finished(event) =
+            adapter.lookup(&crate::vendors::AttemptHandle::by_ref("late-3")).await.unwrap()
+        else {
             panic!("late-3 should be finished");
         };
         assert_eq!(event.outcome.disposition, Disposition::Cancelled);
@@ -340,14 +342,14 @@ mod tests {
         adapter.dispatch(&batch(&receiver.url, "q", 3)).await.unwrap();
         let stats = sim.stats.clone();
         wait_until("the first call on the line", LIMIT, || stats.current_dialing.load(Relaxed) == 1).await;
-        let refs: Vec<String> = ["q-0", "q-1", "q-2", "unknown-ref"].map(String::from).into();
+        let refs: Vec<_> = ["q-0", "q-1", "q-2", "unknown-ref"].map(crate::vendors::AttemptHandle::by_ref).into();
         adapter.cancel(&refs).await.unwrap();
         wait_until("2 cancellations", LIMIT, || receiver.distinct_references() == 2).await;
         let mut cancelled: Vec<_> = receiver.deliveries().into_iter().map(|d| d.result).collect();
         cancelled.sort_by(|a, b| a.reference.cmp(&b.reference));
         assert_eq!(cancelled.iter().map(|r| r.reference.as_str()).collect::<Vec<_>>(), ["q-1", "q-2"]);
         assert!(cancelled.iter().all(|r| r.status == "CANCELLED"));
-        let dialing = adapter.lookup("q-0").await.unwrap();
+        let dialing = adapter.lookup(&crate::vendors::AttemptHandle::by_ref("q-0")).await.unwrap();
         assert!(matches!(dialing, LookupResult::Pending { .. }), "{dialing:?}");
         // The raw endpoint says nothing was cancelled for a call on the line.
         let answer = reqwest::Client::new()

@@ -143,7 +143,9 @@ pub(crate) mod testkit {
         DispatchBatch {
             campaign: "test".into(),
             callback_url: callback_url.into(),
+            predial_url: String::new(),
             not_after: None,
+            vendor_redial: false,
             items: (0..n)
                 .map(|i| DispatchItem {
                     attempt_ref: format!("{prefix}-{i}"),
@@ -189,7 +191,7 @@ mod tests {
         assert!(receipt.rejected.is_empty());
         let call_ids: HashSet<_> = receipt.accepted.iter().map(|(_, id)| id.clone()).collect();
         assert_eq!(call_ids.len(), 200);
-        assert!(call_ids.iter().all(|id| id.starts_with("c-")));
+        assert!(call_ids.iter().all(|id| id.as_deref().is_some_and(|id| id.starts_with("c-"))));
 
         wait_until("200 references called back and deliveries drained", Duration::from_secs(30), || {
             receiver.distinct_references() == 200 && stats.callbacks_pending.load(Relaxed) == 0
@@ -246,7 +248,9 @@ mod tests {
 
         // Results stay available by lookup after delivery.
         for d in deliveries.iter().take(50) {
-            let LookupResult::Finished(event) = adapter.lookup(&d.result.reference).await.unwrap() else {
+            let LookupResult::Finished(event) =
+                adapter.lookup(&crate::vendors::AttemptHandle::by_ref(&d.result.reference)).await.unwrap()
+            else {
                 panic!("{} not finished", d.result.reference);
             };
             assert_eq!(event.attempt_ref.as_deref(), Some(d.result.reference.as_str()));
@@ -254,7 +258,10 @@ mod tests {
             assert_eq!(event.outcome.raw_code, Some(format!("sim:{}", d.result.status)));
             assert!(event.is_final && event.outcome.disposition != Disposition::Unknown);
         }
-        assert_eq!(adapter.lookup("never-sent").await.unwrap(), LookupResult::NotFound);
+        assert_eq!(
+            adapter.lookup(&crate::vendors::AttemptHandle::by_ref("never-sent")).await.unwrap(),
+            LookupResult::NotFound
+        );
         sim.shutdown().await;
     }
 }
