@@ -43,12 +43,12 @@ impl App {
                 tracing::warn!(campaign = %c.name, file = %path.display(), "{e}");
             }
         }
-        let vendors = VendorRegistry::build(&settings.vendors).await?;
         let listener = TcpListener::bind(settings.http.listen)
             .await
             .with_context(|| format!("binding http.listen {}", settings.http.listen))?;
         let addr = listener.local_addr()?;
         let callback_base = settings.http.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+        let vendors = VendorRegistry::build(&settings.vendors, &callback_base).await?;
         let ctx = Ctx {
             inbox: crate::ingest::writer::InboxWriter::spawn(conn.clone()),
             db: conn,

@@ -45,6 +45,10 @@ pub struct FakeBehavior {
     pub fatal_after_calls: Option<u64>,
     /// Share of task creations refused with the vendor's "busy, retry later" code.
     pub busy_rate: f64,
+    /// Where the fake pushes results when the vendor's API has no per-task
+    /// callback field (real vendors take it in their console). The daemon
+    /// fills in its own `/callbacks/{vendor_id}?token=...` URL when unset.
+    pub callback_url: Option<String>,
 }
 
 impl Default for FakeBehavior {
@@ -59,6 +63,7 @@ impl Default for FakeBehavior {
             callback_retry_interval: Duration::from_secs(1),
             fatal_after_calls: None,
             busy_rate: 0.0,
+            callback_url: None,
         }
     }
 }

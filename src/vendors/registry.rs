@@ -85,10 +85,12 @@ fn limiter(rate_per_second: f64) -> Option<Arc<DefaultDirectRateLimiter>> {
 
 impl VendorRegistry {
     /// Build adapters; start embedded simulators first so their URL is known.
-    pub async fn build(settings: &[VendorSettings]) -> anyhow::Result<VendorRegistry> {
+    /// `callback_base` is our public base URL; embedded fakes push results to
+    /// `{callback_base}/callbacks/{vendor_id}` unless told otherwise.
+    pub async fn build(settings: &[VendorSettings], callback_base: &str) -> anyhow::Result<VendorRegistry> {
         let mut reg = VendorRegistry::default();
         for v in settings {
-            let adapter = reg.adapter(v).await?;
+            let adapter = reg.adapter(v, callback_base).await?;
             if !adapter.signs_callbacks() && v.callback_token.is_none() {
                 anyhow::bail!(
                     "vendor {}: kind `{}` does not sign its callbacks; set `callback_token` so they can be authenticated",
@@ -114,7 +116,7 @@ impl VendorRegistry {
         Ok(reg)
     }
 
-    async fn adapter(&mut self, v: &VendorSettings) -> anyhow::Result<Arc<dyn VendorAdapter>> {
+    async fn adapter(&mut self, v: &VendorSettings, callback_base: &str) -> anyhow::Result<Arc<dyn VendorAdapter>> {
         let secret = |s: &Option<crate::config::Secret>| s.as_ref().map(|s| s.expose().to_string()).unwrap_or_default();
         let listener = match v.embedded_listen {
             Some(addr) => Some(tokio::net::TcpListener::bind(addr).await?),
@@ -142,7 +144,15 @@ impl VendorRegistry {
         };
         let base_url = match (listener, &v.base_url) {
             (Some(listener), _) => {
-                let handle = (spec.spawn_fake)(v, v.fake.clone(), listener).await?;
+                let mut behavior = v.fake.clone();
+                if behavior.callback_url.is_none() {
+                    let url = format!("{callback_base}/callbacks/{}", v.id);
+                    behavior.callback_url = Some(match &v.callback_token {
+                        Some(t) => format!("{url}?token={}", urlencoding::encode(t.expose())),
+                        None => url,
+                    });
+                }
+                let handle = (spec.spawn_fake)(v, behavior, listener).await?;
                 let url = handle.base_url();
                 tracing::info!(vendor = %v.id, kind = %v.kind, %url, "embedded vendor fake started");
                 self.embedded.push(Embedded::Fake(handle));
