@@ -141,6 +141,16 @@ async fn reconcile_job(ctx: Ctx) -> anyhow::Result<JobScheduler> {
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "reconciliation sweep failed"),
             }
+            match reconcile::cancel::cancel_sweep(&ctx, ctx.clock.now()).await {
+                Ok(r) if r.requested + r.errors > 0 => tracing::info!(?r, "cancel sweep"),
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "cancel sweep failed"),
+            }
+            match reconcile::poll::poll_sweep(&ctx, ctx.clock.now()).await {
+                Ok(r) if r.applied + r.errors > 0 => tracing::info!(?r, "poll sweep"),
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "poll sweep failed"),
+            }
         })
     })?)
     .await?;

@@ -30,6 +30,7 @@ pub fn router(ctx: Ctx) -> Router {
     metrics_handle();
     Router::new()
         .route("/callbacks/{vendor_id}", post(crate::ingest::callback))
+        .route("/callbacks/{vendor_id}/predial", post(crate::ingest::predial::predial))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(|| async { metrics_handle().render() }))

@@ -2,15 +2,19 @@
 //! the size limit, check authenticity, check the body parses, store it
 //! durably — and only then answer 2xx. Processing happens later, from the inbox.
 
+pub mod predial;
 pub mod processor;
 pub mod writer;
 
 use crate::api::listener::PeerAddr;
 use crate::context::Ctx;
 use crate::store::inbox::NewCallback;
+use crate::vendors::CallbackError;
+use crate::vendors::common::{check_ip_allowlist, check_url_token};
+use crate::vendors::registry::VendorHandle;
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -41,6 +45,7 @@ pub async fn callback(
     State(ctx): State<Ctx>,
     Path(vendor_id): Path<String>,
     ConnectInfo(PeerAddr(remote)): ConnectInfo<PeerAddr>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -67,7 +72,7 @@ pub async fn callback(
         let reason = format!("unknown vendor `{vendor_id}`");
         return store_rejection(&ctx, audit, StatusCode::NOT_FOUND, reason).await;
     };
-    if let Err(e) = vendor.adapter.verify_callback(&headers, &bytes, Some(remote.ip())) {
+    if let Err(e) = authenticate(&vendor, query.as_deref(), &headers, &bytes, remote.ip()) {
         return store_rejection(&ctx, audit, StatusCode::UNAUTHORIZED, e.to_string()).await;
     }
     if let Err(e) = vendor.adapter.parse_callback(&bytes) {
@@ -79,7 +84,8 @@ pub async fn callback(
             metrics::counter!("campaignd_callbacks_total", "vendor" => vendor_id.clone(), "result" => "stored")
                 .increment(1);
             ctx.inbox_notify.notify_one();
-            (StatusCode::OK, Json(json!({ "code": 200, "message": "success" }))).into_response()
+            let (status, body) = vendor.adapter.callback_ack();
+            (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), Json(body)).into_response()
         }
         Err(e) => {
             // Not stored: the vendor must retry, so no 2xx.
@@ -87,6 +93,20 @@ pub async fn callback(
             reject(StatusCode::SERVICE_UNAVAILABLE, "temporarily unable to store the callback; retry".into())
         }
     }
+}
+
+/// Source address, URL token (for every vendor that has one configured) and
+/// the vendor's own signature, in that order.
+pub(crate) fn authenticate(
+    vendor: &VendorHandle,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: &[u8],
+    remote: std::net::IpAddr,
+) -> Result<(), CallbackError> {
+    check_ip_allowlist(&vendor.callback_allow_ips, Some(remote))?;
+    check_url_token(vendor.callback_token.as_deref(), query)?;
+    vendor.adapter.verify_callback(headers, body, Some(remote))
 }
 
 async fn store_rejection(ctx: &Ctx, mut audit: NewCallback, status: StatusCode, reason: String) -> Response {

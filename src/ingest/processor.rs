@@ -9,6 +9,7 @@ use crate::store::apply::{Applied, apply_result, find_attempt};
 use crate::store::campaigns::CampaignCtx;
 use crate::store::db::begin_write;
 use crate::store::{StoreError, inbox};
+use crate::vendors::CallEvent;
 use entity::callback_inbox;
 use sea_orm::DatabaseTransaction;
 use std::collections::HashMap;
@@ -116,28 +117,53 @@ async fn process_row(
     };
     let mut applied = 0;
     for ev in events.iter().filter(|e| e.is_final) {
-        let Some(attempt) = find_attempt(txn, &row.vendor_id, ev).await? else {
-            tracing::warn!(vendor = %row.vendor_id, inbox_id = row.id, "callback for an attempt we do not know");
-            metrics::counter!("campaignd_callback_unmatched_total").increment(1);
-            report.unmatched += 1;
-            continue;
-        };
-        let camp = match campaigns.entry(attempt.campaign_id) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => e.insert(load_campaign(txn, attempt.campaign_id).await?),
-        };
-        let result = AttemptResult::Completed(ev.outcome.clone());
-        match apply_result(txn, camp, &attempt, &result, Some(ev), now).await? {
-            Applied::Finished { .. } => {
-                applied += 1;
-                metrics::counter!("campaignd_results_total", "vendor" => row.vendor_id.clone(), "disposition" => ev.outcome.disposition.as_str()).increment(1);
+        match apply_event(txn, &row.vendor_id, ev, campaigns, now).await? {
+            EventApplied::Applied => applied += 1,
+            EventApplied::Late => report.late += 1,
+            EventApplied::Unmatched => {
+                tracing::warn!(vendor = %row.vendor_id, inbox_id = row.id, "callback for an attempt we do not know");
+                report.unmatched += 1;
             }
-            Applied::AlreadyFinished => report.late += 1,
         }
     }
     inbox::mark(txn, row.id, "processed", None, applied, now).await?;
     report.applied += applied as usize;
     Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventApplied {
+    Applied,
+    /// The attempt was already finished (duplicate, or result seen by poll and callback).
+    Late,
+    Unmatched,
+}
+
+/// Apply one final vendor event (from a callback or a poll) to its attempt.
+/// The attempt fence makes a second application of the same result a no-op.
+pub async fn apply_event(
+    txn: &DatabaseTransaction,
+    vendor_id: &str,
+    ev: &CallEvent,
+    campaigns: &mut HashMap<i64, CampaignCtx>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<EventApplied, StoreError> {
+    let Some(attempt) = find_attempt(txn, vendor_id, ev).await? else {
+        metrics::counter!("campaignd_callback_unmatched_total").increment(1);
+        return Ok(EventApplied::Unmatched);
+    };
+    let camp = match campaigns.entry(attempt.campaign_id) {
+        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+        std::collections::hash_map::Entry::Vacant(e) => e.insert(load_campaign(txn, attempt.campaign_id).await?),
+    };
+    let result = AttemptResult::Completed(ev.outcome.clone());
+    Ok(match apply_result(txn, camp, &attempt, &result, Some(ev), now).await? {
+        Applied::Finished { .. } => {
+            metrics::counter!("campaignd_results_total", "vendor" => vendor_id.to_string(), "disposition" => ev.outcome.disposition.as_str()).increment(1);
+            EventApplied::Applied
+        }
+        Applied::AlreadyFinished => EventApplied::Late,
+    })
 }
 
 /// Drain whenever a callback is stored, and every second in case a row was

@@ -2,6 +2,9 @@
 //! result in time, are looked up at the vendor. Nothing is redialed before the
 //! vendor has said it never received the attempt.
 
+pub mod cancel;
+pub mod poll;
+
 use crate::context::Ctx;
 use crate::domain::recall::AttemptResult;
 use crate::store::StoreError;

@@ -1,0 +1,183 @@
+//! `POST /callbacks/{vendor_id}/predial`: a vendor (Blu) asks, right before it
+//! dials a number we handed over earlier, whether it still may. The answer
+//! comes from the same rules as a claim, checked now: the attempt is still
+//! ours and in flight, the campaign runs, the number is not suppressed, the
+//! callee's window is open and the batch's end has not passed.
+
+use super::authenticate;
+use crate::api::listener::PeerAddr;
+use crate::context::{Ctx, load_campaign};
+use crate::domain::state::CampaignState;
+use crate::store::IN_FLIGHT_STATES;
+use crate::store::apply::find_attempt;
+use crate::vendors::{CallEvent, PredialQuery, PredialVerdict};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use entity::{contact, suppression};
+use sea_orm::sea_query::Condition;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::json;
+
+/// What the daemon knows right now about the call a vendor asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PredialFacts {
+    /// None when the query matches no attempt of this vendor.
+    pub attempt_in_flight: Option<bool>,
+    pub cancel_requested: bool,
+    pub campaign_state: Option<CampaignState>,
+    pub suppressed: bool,
+    pub window_open: bool,
+    pub not_after: Option<DateTime<Utc>>,
+    pub campaign_ends_at: Option<DateTime<Utc>>,
+}
+
+/// The verdict, from facts only (no I/O), first failing rule wins.
+pub fn verdict(f: &PredialFacts, now: DateTime<Utc>) -> PredialVerdict {
+    let refuse = |reason: &str| PredialVerdict::Refuse { reason: reason.to_string() };
+    match f.attempt_in_flight {
+        None => return refuse("unknown call"),
+        Some(false) => return refuse("attempt already finished"),
+        Some(true) => {}
+    }
+    if f.cancel_requested {
+        return refuse("cancel requested");
+    }
+    if f.campaign_state != Some(CampaignState::Running) {
+        return refuse("campaign is not running");
+    }
+    if f.suppressed {
+        return refuse("number is suppressed");
+    }
+    if f.not_after.is_some_and(|t| t <= now) || f.campaign_ends_at.is_some_and(|t| t <= now) {
+        return refuse("calling window of the batch has ended");
+    }
+    if !f.window_open {
+        return refuse("outside the callee's calling window");
+    }
+    PredialVerdict::Proceed
+}
+
+async fn facts(ctx: &Ctx, vendor_id: &str, q: &PredialQuery, now: DateTime<Utc>) -> anyhow::Result<PredialFacts> {
+    let mut f = PredialFacts {
+        attempt_in_flight: None,
+        cancel_requested: false,
+        campaign_state: None,
+        suppressed: false,
+        window_open: false,
+        not_after: None,
+        campaign_ends_at: None,
+    };
+    let probe = CallEvent {
+        attempt_ref: q.attempt_ref.clone(),
+        vendor_task_id: q.vendor_task_id.clone(),
+        phone: q.phone.clone(),
+        ..CallEvent::final_outcome(crate::domain::outcome::Outcome::new(crate::domain::outcome::Disposition::Unknown))
+    };
+    let Some(a) = find_attempt(&ctx.db, vendor_id, &probe).await? else { return Ok(f) };
+    f.attempt_in_flight = Some(IN_FLIGHT_STATES.contains(&a.state.as_str()));
+    f.cancel_requested = a.cancel_requested_at.is_some();
+    f.not_after = a.not_after;
+    let camp = load_campaign(&ctx.db, a.campaign_id).await?;
+    f.campaign_state = Some(camp.state);
+    f.campaign_ends_at = camp.ends_at;
+    if let Some(c) = contact::Entity::find_by_id(a.contact_id).one(&ctx.db).await? {
+        let tz = camp.contact_tz(c.timezone.as_deref());
+        f.window_open = camp.windows.is_open(now, tz);
+        f.suppressed = suppression::Entity::find()
+            .filter(suppression::Column::Phone.eq(c.phone.as_str()))
+            .filter(
+                Condition::any()
+                    .add(suppression::Column::ExpiresAt.is_null())
+                    .add(suppression::Column::ExpiresAt.gt(now)),
+            )
+            .one(&ctx.db)
+            .await?
+            .is_some();
+    }
+    Ok(f)
+}
+
+pub async fn predial(
+    State(ctx): State<Ctx>,
+    Path(vendor_id): Path<String>,
+    ConnectInfo(PeerAddr(remote)): ConnectInfo<PeerAddr>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(vendor) = ctx.vendors.get(&vendor_id) else {
+        return (StatusCode::NOT_FOUND, Json(json!({ "error": format!("unknown vendor `{vendor_id}`") })))
+            .into_response();
+    };
+    if let Err(e) = authenticate(&vendor, query.as_deref(), &headers, &body, remote.ip()) {
+        tracing::warn!(vendor = %vendor_id, error = %e, "pre-dial check rejected");
+        return (StatusCode::UNAUTHORIZED, Json(json!({ "error": e.to_string() }))).into_response();
+    }
+    let q = match vendor.adapter.parse_predial(&body) {
+        Ok(q) => q,
+        Err(e) => return (StatusCode::BAD_REQUEST, Json(json!({ "error": e.to_string() }))).into_response(),
+    };
+    let now = ctx.clock.now();
+    let verdict = match facts(&ctx, &vendor_id, &q, now).await {
+        Ok(f) => verdict(&f, now),
+        Err(e) => {
+            // Cannot check: the safe answer is not to dial.
+            tracing::error!(vendor = %vendor_id, error = %e, "pre-dial check failed; answering no");
+            PredialVerdict::Refuse { reason: "temporarily unable to check".into() }
+        }
+    };
+    let label = match &verdict {
+        PredialVerdict::Proceed => "proceed",
+        PredialVerdict::Refuse { .. } => "refuse",
+    };
+    metrics::counter!("campaignd_predial_total", "vendor" => vendor_id.clone(), "verdict" => label).increment(1);
+    if let PredialVerdict::Refuse { reason } = &verdict {
+        tracing::info!(vendor = %vendor_id, attempt = ?q.attempt_ref, %reason, "pre-dial check: do not dial");
+    }
+    let (status, body) = vendor.adapter.predial_reply(&verdict);
+    (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), Json(body)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok() -> PredialFacts {
+        PredialFacts {
+            attempt_in_flight: Some(true),
+            cancel_requested: false,
+            campaign_state: Some(CampaignState::Running),
+            suppressed: false,
+            window_open: true,
+            not_after: None,
+            campaign_ends_at: None,
+        }
+    }
+
+    #[test]
+    fn every_rule_can_refuse() {
+        let now = Utc::now();
+        assert_eq!(verdict(&ok(), now), PredialVerdict::Proceed);
+        let past = Some(now - chrono::Duration::seconds(1));
+        let cases: Vec<(PredialFacts, &str)> = vec![
+            (PredialFacts { attempt_in_flight: None, ..ok() }, "unknown call"),
+            (PredialFacts { attempt_in_flight: Some(false), ..ok() }, "already finished"),
+            (PredialFacts { cancel_requested: true, ..ok() }, "cancel requested"),
+            (PredialFacts { campaign_state: Some(CampaignState::Paused), ..ok() }, "not running"),
+            (PredialFacts { suppressed: true, ..ok() }, "suppressed"),
+            (PredialFacts { not_after: past, ..ok() }, "has ended"),
+            (PredialFacts { campaign_ends_at: past, ..ok() }, "has ended"),
+            (PredialFacts { window_open: false, ..ok() }, "calling window"),
+        ];
+        for (facts, why) in cases {
+            match verdict(&facts, now) {
+                PredialVerdict::Refuse { reason } => assert!(reason.contains(why), "{reason} vs {why}"),
+                PredialVerdict::Proceed => panic!("{facts:?} should refuse"),
+            }
+        }
+    }
+}

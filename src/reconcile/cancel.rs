@@ -1,0 +1,97 @@
+//! Active cancel: calls handed to a vendor that must no longer be dialed —
+//! their campaign was paused or cancelled, their number was suppressed, or
+//! the calling window they were sent in has closed — are cancelled at the
+//! vendor, wherever the vendor offers a cancel. The attempt then finishes
+//! with the vendor's "cancelled" result (not consuming an attempt) or with
+//! whatever result the vendor reports if the call was already under way.
+
+use super::attempt_handle;
+use crate::context::Ctx;
+use crate::store::StoreError;
+use chrono::{DateTime, Utc};
+use entity::{attempt, campaign, suppression};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct CancelReport {
+    pub requested: usize,
+    pub errors: usize,
+}
+
+/// Why an outstanding call is cancelled, for the log.
+fn reason(a: &attempt::Model, stopped: &[i64], now: DateTime<Utc>) -> &'static str {
+    if stopped.contains(&a.campaign_id) {
+        "campaign paused or cancelled"
+    } else if a.not_after.is_some_and(|t| t <= now) {
+        "calling window closed"
+    } else {
+        "number suppressed"
+    }
+}
+
+pub async fn cancel_sweep(ctx: &Ctx, now: DateTime<Utc>) -> Result<CancelReport, StoreError> {
+    let stopped: Vec<i64> = campaign::Entity::find()
+        .select_only()
+        .column(campaign::Column::Id)
+        .filter(campaign::Column::State.is_in(["paused", "cancelled"]))
+        .into_tuple()
+        .all(&ctx.db)
+        .await?;
+    let suppressed = Query::select()
+        .column(suppression::Column::Phone)
+        .from(suppression::Entity)
+        .cond_where(
+            Condition::any().add(suppression::Column::ExpiresAt.is_null()).add(suppression::Column::ExpiresAt.gt(now)),
+        )
+        .to_owned();
+    let mut why = Condition::any()
+        .add(attempt::Column::NotAfter.lte(now))
+        .add(Expr::col(attempt::Column::Phone).in_subquery(suppressed));
+    if !stopped.is_empty() {
+        why = why.add(attempt::Column::CampaignId.is_in(stopped.clone()));
+    }
+    let due = attempt::Entity::find()
+        .filter(attempt::Column::State.eq("dispatched"))
+        .filter(attempt::Column::CancelRequestedAt.is_null())
+        .filter(why)
+        .order_by_asc(attempt::Column::Id)
+        .limit(500)
+        .all(&ctx.db)
+        .await?;
+    let mut report = CancelReport::default();
+    let mut by_vendor: BTreeMap<String, Vec<attempt::Model>> = BTreeMap::new();
+    for a in due {
+        by_vendor.entry(a.vendor_id.clone()).or_default().push(a);
+    }
+    for (vendor_id, attempts) in by_vendor {
+        let Some(vendor) = ctx.vendors.get(&vendor_id) else { continue };
+        let mut handles = Vec::with_capacity(attempts.len());
+        for a in &attempts {
+            handles.push(attempt_handle(&ctx.db, a).await?);
+        }
+        vendor.until_ready().await;
+        match vendor.adapter.cancel(&handles).await {
+            Ok(()) => {
+                let ids: Vec<i64> = attempts.iter().map(|a| a.id).collect();
+                attempt::Entity::update_many()
+                    .col_expr(attempt::Column::CancelRequestedAt, Expr::value(now))
+                    .filter(attempt::Column::Id.is_in(ids))
+                    .exec(&ctx.db)
+                    .await?;
+                for a in &attempts {
+                    tracing::info!(vendor = %vendor_id, attempt = %a.attempt_ref, reason = reason(a, &stopped, now), "outstanding call cancelled at the vendor");
+                }
+                metrics::counter!("campaignd_vendor_cancels_total", "vendor" => vendor_id.clone())
+                    .increment(attempts.len() as u64);
+                report.requested += attempts.len();
+            }
+            Err(e) => {
+                tracing::warn!(vendor = %vendor_id, calls = attempts.len(), error = %e, "cancel failed; will retry");
+                report.errors += 1;
+            }
+        }
+    }
+    Ok(report)
+}

@@ -1,0 +1,89 @@
+//! Poll-based vendors (smartivr): every sweep asks the vendor for the results
+//! of each task that still has attempts in flight, and applies them through
+//! the same path as callbacks, so a result seen both ways lands once.
+
+use crate::context::Ctx;
+use crate::ingest::processor::{EventApplied, apply_event};
+use crate::store::db::begin_write;
+use crate::store::{IN_FLIGHT_STATES, StoreError};
+use crate::vendors::TaskHandle;
+use chrono::{DateTime, Utc};
+use entity::{attempt, vendor_task};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use std::collections::HashMap;
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PollReport {
+    pub tasks: usize,
+    pub applied: usize,
+    pub late: usize,
+    pub unmatched: usize,
+    pub errors: usize,
+    /// Tasks with nothing left in flight, no longer polled.
+    pub finished_tasks: usize,
+}
+
+pub async fn poll_sweep(ctx: &Ctx, now: DateTime<Utc>) -> Result<PollReport, StoreError> {
+    let mut report = PollReport::default();
+    for vendor in ctx.vendors.all().filter(|v| v.adapter.polls()) {
+        let vendor_id = vendor.adapter.id().to_string();
+        let tasks = vendor_task::Entity::find()
+            .filter(vendor_task::Column::VendorId.eq(vendor_id.as_str()))
+            .filter(vendor_task::Column::State.eq("accepted"))
+            .filter(vendor_task::Column::ExternalTaskId.is_not_null())
+            .order_by_asc(vendor_task::Column::PolledAt)
+            .limit(100)
+            .all(&ctx.db)
+            .await?;
+        for task in tasks {
+            let Some(external) = task.external_task_id.clone() else { continue };
+            report.tasks += 1;
+            vendor.until_ready().await;
+            let events = match vendor
+                .adapter
+                .poll_task(&TaskHandle { vendor_task_id: external, created_at: task.created_at })
+                .await
+            {
+                Ok(events) => events,
+                Err(e) => {
+                    tracing::warn!(vendor = %vendor_id, task = task.id, error = %e, "poll failed; will retry");
+                    report.errors += 1;
+                    continue;
+                }
+            };
+            let txn = begin_write(&ctx.db).await?;
+            let mut campaigns = HashMap::new();
+            for ev in events.iter().filter(|e| e.is_final) {
+                let ev = crate::vendors::CallEvent {
+                    vendor_task_id: ev.vendor_task_id.clone().or(task.external_task_id.clone()),
+                    ..ev.clone()
+                };
+                match apply_event(&txn, &vendor_id, &ev, &mut campaigns, now).await? {
+                    EventApplied::Applied => report.applied += 1,
+                    EventApplied::Late => report.late += 1,
+                    EventApplied::Unmatched => report.unmatched += 1,
+                }
+            }
+            let open = attempt::Entity::find()
+                .filter(attempt::Column::VendorTaskId.eq(task.id))
+                .filter(attempt::Column::State.is_in(IN_FLIGHT_STATES))
+                .count(&txn)
+                .await?;
+            let state = if open == 0 { "done" } else { "accepted" };
+            report.finished_tasks += usize::from(open == 0);
+            vendor_task::Entity::update_many()
+                .col_expr(vendor_task::Column::PolledAt, Expr::value(now))
+                .col_expr(vendor_task::Column::State, Expr::value(state))
+                .col_expr(vendor_task::Column::UpdatedAt, Expr::value(now))
+                .filter(vendor_task::Column::Id.eq(task.id))
+                .exec(&txn)
+                .await?;
+            txn.commit().await?;
+        }
+    }
+    if report.applied > 0 {
+        ctx.inbox_notify.notify_one();
+    }
+    Ok(report)
+}
