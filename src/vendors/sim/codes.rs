@@ -33,6 +33,8 @@ pub const INTENT_CODES: &[(&str, Intent)] = &[
     ("CALLBACK", Intent::Callback),
     ("INTERESTED", Intent::Interested),
     ("NOT_INTERESTED", Intent::NotInterested),
+    ("UNDECIDED", Intent::Undecided),
+    ("DO_NOT_CALL", Intent::DoNotCall),
     ("UNKNOWN", Intent::Unknown),
 ];
 
