@@ -22,10 +22,11 @@ async fn pausing_a_campaign_cancels_its_outstanding_calls_at_the_vendor() {
         ..fast_sim(0.0)
     })
     .await;
+    let sim_url = sim.base_url();
     let spec = ConfigSpec {
         contacts: 20,
         extra_scheduler: "reconcile_every = \"200ms\"",
-        ..ConfigSpec::new(&db.url, &sim.base_url())
+        ..ConfigSpec::new(&db.url, &sim_url)
     };
     let config = spec.write(&db, "");
     let conn = db.connect().await;
@@ -54,7 +55,7 @@ async fn pausing_a_campaign_cancels_its_outstanding_calls_at_the_vendor() {
     assert_eq!(sim.stats.calls_cancelled.load(Relaxed) as i64, cancelled, "the vendor cancelled exactly those");
     assert!(sim.stats.calls_dialed.load(Relaxed) <= 3, "at most the calls already on the line were dialed");
     assert_eq!(
-        scalar(&conn, "SELECT COUNT(*) FROM contacts c JOIN attempts a ON a.contact_id = c.id AND a.state = 'cancelled' WHERE c.state = 'queued' AND c.last_vendor_failed").await,
+        scalar(&conn, "SELECT COUNT(*) FROM contacts c JOIN attempts a ON a.contact_id = c.id AND a.state = 'cancelled' WHERE c.state = 'waiting_retry' AND c.last_vendor_failed").await,
         cancelled,
         "contacts of cancelled calls wait for the campaign to resume, marked as a vendor-side stop"
     );
@@ -68,15 +69,19 @@ async fn pausing_a_campaign_cancels_its_outstanding_calls_at_the_vendor() {
 async fn callbacks_need_the_url_token_and_an_allowed_source_address() {
     let db = TestDb::new();
     let sim = start_sim(fast_sim(0.0)).await;
-    let spec = ConfigSpec { contacts: 30, ..ConfigSpec::new(&db.url, &sim.base_url()) };
+    let sim_url = sim.base_url();
+    let spec = ConfigSpec { contacts: 30, ..ConfigSpec::new(&db.url, &sim_url) };
     // sim-a wants a URL token; sim-b only takes callbacks from 10.0.0.0/8.
     let text = spec
         .render()
         .replacen("max_concurrency = 30\n", "max_concurrency = 30\ncallback_token = \"t0k&n\"\n", 1)
         .replacen("rate_limit = \"50/s\"\n", "rate_limit = \"50/s\"\ncallback_allow_ips = [\"10.0.0.0/8\"]\n", 1);
     let config = db.path("config.toml");
-    std::fs::write(&config, text.replace(r#"vendors = [{ id = "sim-a", weight = 2 }, "sim-b"]"#, r#"vendors = ["sim-a"]"#))
-        .unwrap();
+    std::fs::write(
+        &config,
+        text.replace(r#"vendors = [{ id = "sim-a", weight = 2 }, "sim-b"]"#, r#"vendors = ["sim-a"]"#),
+    )
+    .unwrap();
     let csv = db.path("contacts.csv");
     common::write_contacts(&csv, 30);
     assert!(cli(&config, &["import", "--campaign", "e2e", csv.to_str().unwrap()]).status.success());
