@@ -56,3 +56,18 @@ impl std::fmt::Display for CampaignStatus {
         write!(f, "  attempts={} in_flight={}", self.attempts_total, self.attempts_in_flight)
     }
 }
+
+/// Attempts in flight per vendor (all campaigns).
+pub async fn in_flight_by_vendor<C: ConnectionTrait>(db: &C) -> Result<BTreeMap<String, u64>, StoreError> {
+    use sea_orm::QuerySelect;
+    let rows: Vec<(String, i64)> = attempt::Entity::find()
+        .select_only()
+        .column(attempt::Column::VendorId)
+        .column_as(attempt::Column::Id.count(), "n")
+        .filter(attempt::Column::State.is_in(crate::store::IN_FLIGHT_STATES))
+        .group_by(attempt::Column::VendorId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|(v, n)| (v, n.max(0) as u64)).collect())
+}

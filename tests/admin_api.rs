@@ -62,5 +62,16 @@ async fn admin_api_needs_the_token_and_changes_state_through_the_state_machine()
         http.get(daemon.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
     assert!(doc["paths"]["/api/v1/campaigns/{name}/{action}"]["post"].is_object());
+    assert!(doc["paths"]["/api/v1/vendors"]["get"].is_object());
+
+    assert_eq!(http.get(daemon.url("/api/v1/vendors")).send().await.unwrap().status().as_u16(), 401);
+    let vendors: serde_json::Value =
+        http.get(daemon.url("/api/v1/vendors")).bearer_auth("s3cret").send().await.unwrap().json().await.unwrap();
+    let list = vendors["vendors"].as_array().unwrap();
+    assert_eq!(list.len(), 2, "{vendors}");
+    assert_eq!(list[0]["id"], "sim-a");
+    assert_eq!(list[0]["kind"], "sim");
+    assert_eq!(list[0]["max_concurrency"], 5);
+    assert!(list[0]["circuit_open"].is_null() && list[0]["in_flight"] == 0, "{vendors}");
     assert_eq!(http.get(daemon.url("/readyz")).send().await.unwrap().status().as_u16(), 200);
 }

@@ -16,6 +16,7 @@ pub fn router() -> Router<Ctx> {
         .route("/campaigns", get(list))
         .route("/campaigns/{name}", get(show))
         .route("/campaigns/{name}/{action}", post(action))
+        .route("/vendors", get(vendors))
         .route("/openapi.json", get(openapi))
 }
 
@@ -96,6 +97,31 @@ async fn action(
         contacts::stop_open(&ctx.db, row.id, "campaign cancelled", now).await?;
     }
     Ok(Json(json!({ "name": name, "from": from.as_str(), "to": to.as_str() })))
+}
+
+/// Every configured vendor: kind, cap, calls in flight (across all campaigns
+/// and instances, from the database) and whether its circuit is open here.
+async fn vendors(State(ctx): State<Ctx>, headers: axum::http::HeaderMap) -> Result<Json<serde_json::Value>, ApiError> {
+    check_token(&ctx, &headers)?;
+    let now = ctx.clock.now();
+    let in_flight = report::in_flight_by_vendor(&ctx.db).await?;
+    let mut all: Vec<serde_json::Value> = ctx
+        .vendors
+        .all()
+        .map(|v| {
+            let id = v.adapter.id();
+            json!({
+                "id": id,
+                "kind": v.adapter.kind(),
+                "max_concurrency": v.max_concurrency,
+                "in_flight": in_flight.get(id).copied().unwrap_or(0),
+                "circuit_open": v.circuit_open(now),
+                "polls": v.adapter.polls(),
+            })
+        })
+        .collect();
+    all.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+    Ok(Json(json!({ "vendors": all })))
 }
 
 async fn openapi() -> Json<serde_json::Value> {

@@ -11,6 +11,10 @@ pub fn document() -> Value {
         "info": { "title": "campaignd admin API", "version": env!("CARGO_PKG_VERSION") },
         "security": [{ "bearer": [] }],
         "paths": {
+            "/api/v1/vendors": { "get": {
+                "summary": "Configured vendors: kind, cap, calls in flight, open circuit (reason and until when) or null",
+                "responses": { "200": { "description": "{ vendors: [ { id, kind, max_concurrency, in_flight, circuit_open, polls } ] }" }, "401": { "description": "missing or wrong token" } }
+            } },
             "/api/v1/campaigns": { "get": {
                 "summary": "All campaigns with contact counts by state",
                 "responses": {
