@@ -154,9 +154,19 @@ timezone = "Asia/Nowhere"
 windows = "mon-fri 09:00-25:00"
 vendors = ["v2"]
 
+redial_strategy = "random"
+
 [campaigns.recall]
 max_attempts = 0
 rules = [{ when = ["bussy"], retry_after = "5x" }]
+
+[[vendors]]
+id = "v3"
+kind = "sim"
+base_url = "http://127.0.0.1:1"
+callback_allow_ips = ["10.0.0.0/8", "not-an-ip"]
+circuit_cooldown = "soon"
+fake = { busy_rate = 0.5 }
 "#,
     )
     .unwrap();
@@ -172,6 +182,10 @@ rules = [{ when = ["bussy"], retry_after = "5x" }]
         "campaigns[0].recall.rules[0].when[0]",
         "campaigns[0].recall.rules[0].retry_after",
         "campaigns[0].recall.max_attempts",
+        "line 15: campaigns[0].redial_strategy: `random` is not one of same, rotate, failover",
+        "line 25: vendors[1].callback_allow_ips[1]: `not-an-ip` is not an address or network",
+        "line 26: vendors[1].circuit_cooldown",
+        "vendors[1].fake: `fake` is for real vendor kinds",
     ] {
         assert!(err.contains(expected), "missing `{expected}` in:\n{err}");
     }
