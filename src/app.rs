@@ -14,8 +14,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::{Mutex, Notify};
-use tokio_cron_scheduler::{Job, JobScheduler};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 pub struct App {
@@ -99,7 +98,7 @@ impl App {
         let http = tokio::spawn(api::serve(self.listener, ctx.clone(), max, shutdown.clone()));
         let sched = tokio::spawn(scheduler::run(ctx.clone(), shutdown.clone()));
         let processor = tokio::spawn(ingest::processor::run(ctx.clone(), shutdown.clone()));
-        let mut cron = reconcile_job(ctx.clone()).await?;
+        let sweeps = tokio::spawn(sweep_loop(ctx.clone(), shutdown.clone()));
         let watchdog = tokio::spawn(watchdog(shutdown.clone()));
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
         tracing::info!(addr = %self.addr, "campaignd running");
@@ -118,44 +117,45 @@ impl App {
         if let Err(e) = processor.await {
             tracing::error!(error = %e, "inbox processor ended abnormally");
         }
-        let _ = cron.shutdown().await;
+        let _ = sweeps.await;
         watchdog.abort();
         tracing::info!("campaignd stopped");
         Ok(())
     }
 }
 
-/// The reconciliation sweep as a repeated cron job. A sweep still running
-/// when the next is due is not doubled: the job skips.
-async fn reconcile_job(ctx: Ctx) -> anyhow::Result<JobScheduler> {
-    let cron = JobScheduler::new().await?;
-    let busy = Arc::new(Mutex::new(()));
-    let every = ctx.settings.scheduler.reconcile_every;
-    cron.add(Job::new_repeated_async(every, move |_id, _sched| {
-        let ctx = ctx.clone();
-        let busy = busy.clone();
-        Box::pin(async move {
-            let Ok(_guard) = busy.try_lock() else { return };
-            match reconcile::sweep(&ctx, ctx.clock.now()).await {
-                Ok(r) if r.looked_up > 0 => tracing::info!(?r, "reconciliation sweep"),
-                Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "reconciliation sweep failed"),
-            }
-            match reconcile::cancel::cancel_sweep(&ctx, ctx.clock.now()).await {
-                Ok(r) if r.requested + r.errors > 0 => tracing::info!(?r, "cancel sweep"),
-                Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "cancel sweep failed"),
-            }
-            match reconcile::poll::poll_sweep(&ctx, ctx.clock.now()).await {
-                Ok(r) if r.applied + r.errors > 0 => tracing::info!(?r, "poll sweep"),
-                Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "poll sweep failed"),
-            }
-        })
-    })?)
-    .await?;
-    cron.start().await?;
-    Ok(cron)
+/// The periodic sweeps (lookups of stale/overdue attempts, active cancels,
+/// polls of poll-based vendors), every `scheduler.reconcile_every`. A sweep
+/// that overruns delays the next one instead of overlapping it.
+///
+/// (A tokio interval, not a tokio-cron-scheduler job: with sub-second periods
+/// the cron job sometimes stopped firing after its first run, and a
+/// reconciler that silently stops is the one failure this loop must not have.)
+async fn sweep_loop(ctx: Ctx, shutdown: CancellationToken) {
+    let mut every = tokio::time::interval(ctx.settings.scheduler.reconcile_every);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    every.tick().await; // the first tick is immediate; start-up already swept
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        match reconcile::sweep(&ctx, ctx.clock.now()).await {
+            Ok(r) if r.looked_up > 0 => tracing::info!(?r, "reconciliation sweep"),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "reconciliation sweep failed"),
+        }
+        match reconcile::cancel::cancel_sweep(&ctx, ctx.clock.now()).await {
+            Ok(r) if r.requested + r.errors > 0 => tracing::info!(?r, "cancel sweep"),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "cancel sweep failed"),
+        }
+        match reconcile::poll::poll_sweep(&ctx, ctx.clock.now()).await {
+            Ok(r) if r.applied + r.errors > 0 => tracing::info!(?r, "poll sweep"),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "poll sweep failed"),
+        }
+    }
 }
 
 /// systemd watchdog pings at half the configured interval, when enabled.

@@ -494,7 +494,7 @@ impl Validator<'_> {
             }
         };
         let redial_strategy = match &c.redial_strategy {
-            None => Some(RedialStrategy::default()),
+            None => Some(RedialStrategy::DEFAULT),
             Some(s) => s
                 .get_ref()
                 .parse::<RedialStrategy>()

@@ -19,10 +19,9 @@ crate::domain::outcome::string_enum!(
     }
 );
 
-impl Default for RedialStrategy {
-    fn default() -> Self {
-        RedialStrategy::Failover
-    }
+impl RedialStrategy {
+    /// `failover`: what a campaign gets when its config names no strategy.
+    pub const DEFAULT: RedialStrategy = RedialStrategy::Failover;
 }
 
 /// One routed vendor as seen by a claim: its weight and free slots right now.

@@ -216,7 +216,7 @@ impl FakeDialer {
     }
 
     /// Pick one of `table`'s codes by weight, with a roll in [0, 1).
-    pub fn pick<'a>(table: &'a [(String, f64)], roll: f64) -> Option<&'a str> {
+    pub fn pick(table: &[(String, f64)], roll: f64) -> Option<&str> {
         let total: f64 = table.iter().map(|(_, w)| w).sum();
         let mut left = roll * total;
         for (code, w) in table {

@@ -8,6 +8,12 @@ use crate::config::VendorSettings;
 use futures::future::BoxFuture;
 use std::sync::Arc;
 
+/// Build a vendor's adapter for a base URL.
+pub type BuildAdapter = fn(&VendorSettings, &str) -> Result<Arc<dyn VendorAdapter>, String>;
+/// Start a fake of a vendor on a listener.
+pub type SpawnFake =
+    fn(&VendorSettings, FakeBehavior, tokio::net::TcpListener) -> BoxFuture<'static, std::io::Result<FakeHandle>>;
+
 pub struct KindSpec {
     pub name: &'static str,
     /// Problems with a vendor's settings: `(field, message)`, e.g. a missing
@@ -17,11 +23,10 @@ pub struct KindSpec {
     /// The vendor's result codes a fake's `outcomes` may weight.
     pub fake_codes: &'static [&'static str],
     /// Build the adapter talking to `base_url`.
-    pub build: fn(&VendorSettings, &str) -> Result<Arc<dyn VendorAdapter>, String>,
+    pub build: BuildAdapter,
     /// Start a protocol-faithful fake of the vendor on `listener`, checking the
     /// same credentials the adapter signs with.
-    pub spawn_fake:
-        fn(&VendorSettings, FakeBehavior, tokio::net::TcpListener) -> BoxFuture<'static, std::io::Result<FakeHandle>>,
+    pub spawn_fake: SpawnFake,
 }
 
 pub const KINDS: &[KindSpec] = &[];

@@ -27,7 +27,7 @@ impl Daemon {
             .arg("--config")
             .arg(config)
             .arg("run")
-            .env("CAMPAIGND_LOG", "warn")
+            .env("CAMPAIGND_LOG", std::env::var("TEST_DAEMON_LOG").unwrap_or_else(|_| "warn".into()))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
