@@ -170,6 +170,15 @@ impl LaafficAdapter {
         (body, accepted, rejected)
     }
 
+    #[cfg(test)]
+    pub(crate) fn create_body_for_test(
+        &self,
+        batch: &DispatchBatch,
+    ) -> (Value, Vec<(String, Option<String>)>, Vec<(String, String)>) {
+        let (body, a, r) = self.create_body(batch, None);
+        (Value::Object(body), a, r)
+    }
+
     /// Find one task in the paged task list.
     async fn find_task(&self, task_id: &str) -> Result<Option<Value>, VendorError> {
         for page in 1..=self.opts.query_max_pages.max(1) {
