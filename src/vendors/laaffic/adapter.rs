@@ -22,6 +22,9 @@ pub const CANCEL_PATH: &str = "voice/group/call/cancel";
 /// Characters kept of each `textN` (longer values are cut by the vendor anyway).
 pub const TEXT_MAX: usize = 30;
 
+type Accepted = Vec<(String, Option<String>)>;
+type Rejected = Vec<(String, String)>;
+
 /// Task status of the task query.
 pub fn task_status_text(status: i64) -> &'static str {
     match status {
@@ -115,11 +118,7 @@ impl LaafficAdapter {
     }
 
     /// The create body with `taskName`; items with unusable numbers are rejected.
-    fn create_body(
-        &self,
-        batch: &DispatchBatch,
-        window: Option<Value>,
-    ) -> (Map<String, Value>, Vec<(String, Option<String>)>, Vec<(String, String)>) {
+    fn create_body(&self, batch: &DispatchBatch, window: Option<Value>) -> (Map<String, Value>, Accepted, Rejected) {
         let (mut accepted, mut rejected, mut numbers) = (Vec::new(), Vec::new(), Vec::new());
         for item in &batch.items {
             let digits: String = item.phone.chars().filter(char::is_ascii_digit).collect();
@@ -171,10 +170,7 @@ impl LaafficAdapter {
     }
 
     #[cfg(test)]
-    pub(crate) fn create_body_for_test(
-        &self,
-        batch: &DispatchBatch,
-    ) -> (Value, Vec<(String, Option<String>)>, Vec<(String, String)>) {
+    pub(crate) fn create_body_for_test(&self, batch: &DispatchBatch) -> (Value, Accepted, Rejected) {
         let (body, a, r) = self.create_body(batch, None);
         (Value::Object(body), a, r)
     }

@@ -7,7 +7,7 @@ pub mod codes;
 pub mod fake;
 pub mod sign;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use crate::config::VendorSettings;
 use crate::vendors::kinds::{KindSpec, require};
