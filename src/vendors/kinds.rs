@@ -29,7 +29,7 @@ pub struct KindSpec {
     pub spawn_fake: SpawnFake,
 }
 
-pub const KINDS: &[KindSpec] = &[];
+pub const KINDS: &[KindSpec] = &[super::laaffic::SPEC, super::ai_voice::SPEC];
 
 pub fn find(name: &str) -> Option<&'static KindSpec> {
     KINDS.iter().find(|k| k.name == name)

@@ -5,9 +5,11 @@
 //! table that maps the vendor's codes to the normalized [`Outcome`]. The rest
 //! of the daemon only sees this trait.
 
+pub mod ai_voice;
 pub mod common;
 pub mod fake;
 pub mod kinds;
+pub mod laaffic;
 pub mod registry;
 pub mod sim;
 

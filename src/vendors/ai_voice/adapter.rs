@@ -1,0 +1,314 @@
+//! The daemon's side of ITNIO "AI voice": create a task, import its customers,
+//! stop it, and read the per-call status push.
+
+use super::codes::{self, KIND, REPLY_CODES};
+use super::{AiVoiceOptions, DAY_END, DAY_START, MAX_IMPORT, period};
+use crate::config::VendorSettings;
+use crate::domain::outcome::{Disposition, Outcome};
+use crate::vendors::common::{self, VendorHttp, as_i64, code_text, e164};
+use crate::vendors::laaffic::sign::{self, Class};
+use crate::vendors::{
+    AttemptHandle, CallEvent, CallbackError, DispatchBatch, DispatchReceipt, HeaderMap, LookupResult, VendorAdapter,
+    VendorError, VendorErrorKind, VendorRedial,
+};
+use chrono::{DateTime, NaiveTime, Timelike, Utc};
+use serde_json::{Map, Value, json};
+use std::fmt;
+use std::net::IpAddr;
+
+/// The custom property our attempt reference travels in (echoed by the push's `properties`).
+pub const REF_PROPERTY: &str = "attemptRef";
+
+pub struct AiVoiceAdapter {
+    id: String,
+    http: VendorHttp,
+    api_key: String,
+    api_secret: String,
+    opts: AiVoiceOptions,
+    tasks: sign::TaskBook,
+}
+
+impl fmt::Debug for AiVoiceAdapter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AiVoiceAdapter")
+            .field("id", &self.id)
+            .field("api_key", &"<redacted>")
+            .field("api_secret", &"<redacted>")
+            .field("opts", &self.opts)
+            .finish()
+    }
+}
+
+/// The daily dialing hours of a task created at `now` for a window ending at
+/// `not_after`, clamped to the platform's 09:00-20:00 in zone `tz`; `None`
+/// when nothing of today's hours is left.
+pub fn daily_hours(
+    now: DateTime<Utc>,
+    not_after: Option<DateTime<Utc>>,
+    tz: chrono_tz::Tz,
+) -> Option<(String, NaiveTime, NaiveTime)> {
+    let day_start = NaiveTime::parse_from_str(DAY_START, "%H:%M").ok()?;
+    let day_end = NaiveTime::parse_from_str(DAY_END, "%H:%M").ok()?;
+    let local = now.with_timezone(&tz);
+    // Next whole minute from now.
+    let now_t = local.time().with_second(0)?.with_nanosecond(0)? + chrono::Duration::minutes(1);
+    let start = now_t.max(day_start);
+    let end = match not_after.map(|t| t.with_timezone(&tz)) {
+        Some(t) if t.date_naive() == local.date_naive() => t.time().with_second(0)?.with_nanosecond(0)?.min(day_end),
+        Some(t) if t.date_naive() < local.date_naive() => return None,
+        _ => day_end,
+    };
+    (start < end && now_t > local.time()).then(|| (local.format("%Y-%m-%d").to_string(), start, end))
+}
+
+impl AiVoiceAdapter {
+    pub fn new(settings: &VendorSettings, base_url: &str) -> Result<AiVoiceAdapter, String> {
+        let (opts, issues) = AiVoiceOptions::read(settings);
+        if let Some((field, message)) = issues.first() {
+            return Err(format!("{field}: {message}"));
+        }
+        Ok(AiVoiceAdapter {
+            id: settings.id.clone(),
+            http: VendorHttp::new(&settings.id, base_url, settings.request_timeout),
+            api_key: settings.api_key.as_ref().ok_or("api_key: required")?.expose().to_string(),
+            api_secret: settings.api_secret.as_ref().ok_or("api_secret: required")?.expose().to_string(),
+            opts,
+            tasks: sign::TaskBook::default(),
+        })
+    }
+
+    async fn post(
+        &self,
+        op: &str,
+        path: &str,
+        body: &Value,
+        idempotent: bool,
+    ) -> Result<(common::Envelope, String), VendorError> {
+        let url = self.http.url(&self.opts.full_path(path))?;
+        let mut req = self.http.client.post(url).json(body);
+        for (k, v) in sign::auth_headers(&self.api_key, &self.api_secret, Utc::now().timestamp()) {
+            req = req.header(k, v);
+        }
+        let answer = self.http.send(op, req, idempotent).await?;
+        let env = sign::envelope(&self.http, op, &answer, idempotent)?;
+        Ok((env, answer.body))
+    }
+
+    fn create_body(&self, batch: &DispatchBatch, name: &str, date: &str, start: NaiveTime, end: NaiveTime) -> Value {
+        let mut b = Map::new();
+        b.insert("name".into(), json!(name));
+        if let Some(app) = &self.opts.app_id {
+            b.insert("appId".into(), json!(app));
+        }
+        b.insert("dialogFlowId".into(), json!(self.opts.dialog_flow_id));
+        if !self.opts.phone_line_ids.is_empty() {
+            b.insert("tenantPhoneNumberIds".into(), json!(self.opts.phone_line_ids));
+        }
+        b.insert("mode".into(), json!("AUTO"));
+        b.insert("startDate".into(), json!(date));
+        b.insert("dailyStartTime".into(), json!(start.format("%H:%M").to_string()));
+        b.insert("dailyEndTime".into(), json!(end.format("%H:%M").to_string()));
+        let inactive: Vec<Value> = (self.opts.inactive_periods.iter().filter_map(|p| period(p)))
+            .map(|(s, e)| json!({ "startTime": s.format("%H:%M").to_string(), "endTime": e.format("%H:%M").to_string() }))
+            .collect();
+        b.insert("inactiveTimeList".into(), Value::Array(inactive));
+        b.insert("daysOfWeek".into(), json!(self.opts.days_of_week));
+        let redials = if batch.vendor_redial { self.opts.redial_times } else { 0 };
+        b.insert("redialTimes".into(), json!(redials));
+        b.insert("redialInterval".into(), json!(if redials > 0 { self.opts.redial_interval_minutes } else { 0 }));
+        Value::Object(b)
+    }
+
+    /// Create the task; a taken name (−33) is regenerated and tried once more.
+    async fn create(
+        &self,
+        batch: &DispatchBatch,
+        date: &str,
+        start: NaiveTime,
+        end: NaiveTime,
+    ) -> Result<(String, String), VendorError> {
+        let first = batch.items.first().map_or("", |i| i.attempt_ref.as_str());
+        let mut retry = false;
+        loop {
+            let name = crate::vendors::laaffic::adapter::task_name(&batch.campaign, first, retry);
+            let (env, raw) = self
+                .post("create task", &self.opts.create_path, &self.create_body(batch, &name, date, start, end), false)
+                .await?;
+            match sign::row(REPLY_CODES, &env.code).map(|r| r.2) {
+                Some(Class::Success) => {
+                    let id = code_text(&env.data)
+                        .or_else(|| env.data.get("robotCallJobId").and_then(code_text))
+                        .filter(|t| !t.is_empty());
+                    return match id {
+                        Some(id) => Ok((id, raw)),
+                        None => Err(self.http.error(
+                            VendorErrorKind::Unknown,
+                            format!("create task: success without a task id: {}", common::excerpt(&raw)),
+                        )),
+                    };
+                }
+                Some(Class::Handled) if env.code.trim() == "-33" && !retry => retry = true,
+                _ => return Err(sign::code_error(&self.http, "create task", REPLY_CODES, &env)),
+            }
+        }
+    }
+
+    fn event(&self, r: &Value) -> Result<CallEvent, CallbackError> {
+        let phone = r.get("calledPhoneNumber").and_then(code_text).filter(|s| !s.is_empty());
+        let phone = phone.ok_or_else(|| CallbackError::Malformed("push without `calledPhoneNumber`".into()))?;
+        let status = r.get("resultStatus").and_then(Value::as_str).unwrap_or_default();
+        let level = r.get("intentLevelDetailName").and_then(Value::as_str);
+        let outcome = codes::normalize(status, level, &self.opts.intent_labels);
+        let started = r.get("startTime").and_then(common::unix_time);
+        let ended = r.get("endTime").and_then(common::unix_time);
+        let duration_ms = r.get("chatDuration").and_then(as_i64).map(|s| s * 1000);
+        // Each automatic redial was a real dial: the last one gave the result;
+        // the ones before it did not connect (or there would be no redial).
+        let redials = r
+            .get("redialTimes")
+            .and_then(as_i64)
+            .or_else(|| r.get("callCount").and_then(as_i64).map(|c| c - 1))
+            .unwrap_or(0)
+            .clamp(0, 50);
+        let redials = (0..redials)
+            .map(|k| VendorRedial {
+                external_call_id: None,
+                at: if k == redials - 1 { started } else { None },
+                outcome: if k == redials - 1 {
+                    outcome.clone()
+                } else {
+                    Outcome::new(Disposition::Unknown).with_raw_code(KIND, "REDIALED")
+                },
+            })
+            .collect();
+        Ok(CallEvent {
+            attempt_ref: r.get("properties").and_then(|p| p.get(REF_PROPERTY)).and_then(code_text),
+            external_call_id: r.get("callId").and_then(code_text).filter(|s| !s.is_empty()),
+            vendor_task_id: r.get("robotCallJobId").and_then(code_text),
+            phone: Some(e164(&phone)),
+            started_at: started,
+            ended_at: ended,
+            duration_ms,
+            redials,
+            ..CallEvent::final_outcome(outcome)
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl VendorAdapter for AiVoiceAdapter {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn max_batch(&self) -> usize {
+        MAX_IMPORT
+    }
+
+    async fn dispatch(&self, batch: &DispatchBatch) -> Result<DispatchReceipt, VendorError> {
+        if batch.items.is_empty() {
+            return Ok(DispatchReceipt::default());
+        }
+        if batch.items.len() > MAX_IMPORT {
+            let msg = format!("dispatch: {} customers, at most {MAX_IMPORT} per import", batch.items.len());
+            return Err(self.http.error(VendorErrorKind::Fatal, msg));
+        }
+        let tz = self.opts.tz();
+        let Some((date, start, end)) = daily_hours(Utc::now(), batch.not_after, tz) else {
+            let msg = format!(
+                "dispatch: outside the vendor's {DAY_START}-{DAY_END} dialing hours ({}) or the batch's window",
+                self.opts.timezone
+            );
+            return Err(self.http.error(VendorErrorKind::RetryLater, msg));
+        };
+        let (mut customers, mut accepted, mut rejected) = (Vec::new(), Vec::new(), Vec::new());
+        for item in &batch.items {
+            let digits: String = item.phone.chars().filter(char::is_ascii_digit).collect();
+            if !(6..=18).contains(&digits.len()) {
+                rejected.push((item.attempt_ref.clone(), "phone number must be 6-18 digits".to_string()));
+                continue;
+            }
+            let mut props = match &item.variables {
+                Value::Object(m) => m.clone(),
+                _ => Map::new(),
+            };
+            props.insert(REF_PROPERTY.into(), json!(item.attempt_ref));
+            let mut c = Map::new();
+            c.insert("phoneNumber".into(), json!(digits));
+            if let Some(case) = &item.case_id {
+                c.insert("name".into(), json!(case));
+            }
+            c.insert("properties".into(), Value::Object(props));
+            customers.push(Value::Object(c));
+            accepted.push((item.attempt_ref.clone(), None));
+        }
+        if customers.is_empty() {
+            return Ok(DispatchReceipt { rejected, ..DispatchReceipt::default() });
+        }
+        let (job, created_raw) = self.create(batch, &date, start, end).await?;
+        let body =
+            json!({ "robotCallJobId": as_i64(&json!(job)).map_or(json!(job), Value::from), "customers": customers });
+        let (env, raw) = self.post("import customers", &self.opts.import_path, &body, false).await?;
+        if env.code.trim() != "0" {
+            return Err(sign::code_error(&self.http, "import customers", REPLY_CODES, &env));
+        }
+        self.tasks.record(&job, accepted.iter().map(|(r, _)| r.clone()));
+        let raw_response = format!("{{\"create\":{created_raw},\"import\":{raw}}}");
+        Ok(DispatchReceipt { vendor_task_id: job, accepted, rejected, raw_response: Some(raw_response) })
+    }
+
+    /// The platform documents no call or task query: a lookup cannot tell,
+    /// and says so instead of guessing (the push is retried by the vendor).
+    async fn lookup(&self, _attempt: &AttemptHandle) -> Result<LookupResult, VendorError> {
+        Err(self.http.error(VendorErrorKind::Unknown, "lookup: AI voice documents no call or task query"))
+    }
+
+    /// Stops whole tasks (only those whose every attempt is being cancelled).
+    /// −38/−54 (task already ended) count as done.
+    async fn cancel(&self, attempts: &[AttemptHandle]) -> Result<(), VendorError> {
+        let ids = self.tasks.cancellable(&self.id, attempts);
+        for id in &ids {
+            let body = json!({ "robotCallJobId": as_i64(&json!(id)).map_or(json!(id), Value::from) });
+            let (env, _) = self.post("stop task", &self.opts.stop_path, &body, true).await?;
+            if !matches!(env.code.trim(), "0" | "-38" | "-54") {
+                return Err(sign::code_error(&self.http, "stop task", REPLY_CODES, &env));
+            }
+        }
+        self.tasks.forget(&ids);
+        Ok(())
+    }
+
+    fn signs_callbacks(&self) -> bool {
+        false
+    }
+
+    /// The push is not signed: the ingress checks the URL token and IP allowlist.
+    fn verify_callback(
+        &self,
+        _headers: &HeaderMap,
+        _body: &[u8],
+        _remote: Option<IpAddr>,
+    ) -> Result<(), CallbackError> {
+        Ok(())
+    }
+
+    /// One call record per push (an array of them is accepted too).
+    fn parse_callback(&self, body: &[u8]) -> Result<Vec<CallEvent>, CallbackError> {
+        let value: Value =
+            serde_json::from_slice(body).map_err(|e| CallbackError::Malformed(format!("not JSON: {e}")))?;
+        match &value {
+            Value::Array(a) => a.iter().map(|r| self.event(r)).collect(),
+            Value::Object(_) => Ok(vec![self.event(&value)?]),
+            _ => Err(CallbackError::Malformed("expected a call record object".into())),
+        }
+    }
+
+    /// Not documented: the family's success envelope.
+    fn callback_ack(&self) -> (u16, Value) {
+        (200, json!({ "status": "0", "reason": "success" }))
+    }
+}

@@ -1,0 +1,206 @@
+//! ITNIO "AI voice" code tables: the platform's reply codes (classification)
+//! and the push's `resultStatus` / intent level (normalized outcome).
+
+use crate::domain::outcome::{Disposition, Intent, Outcome};
+use crate::vendors::laaffic::sign::{Class, CodeRow};
+
+/// Vendor kind prefix of the raw codes kept in an [`Outcome`].
+pub const KIND: &str = "ai-voice";
+
+/// Every reply code of the document, classified. −33 (task name exists) is
+/// regenerated and retried once by the adapter.
+pub const REPLY_CODES: &[CodeRow] = &[
+    (0, "Success", Class::Success),
+    (-1, "Authentication error", Class::Fatal),
+    (-3, "The customer's balance is insufficient", Class::Fatal),
+    (-4, "Timestamp expires (clock skew)", Class::Fatal),
+    (-5, "Port program unusual (vendor server error)", Class::RetryLater),
+    (-6, "Restricted IP access", Class::Fatal),
+    (-12, "Getting fee failed (no rate configured)", Class::Fatal),
+    (-27, "Abnormal parameter verification", Class::Fatal),
+    (-28, "Automatic mode, the task start time cannot be empty", Class::Fatal),
+    (-29, "Redial rule parameters abnormal", Class::Fatal),
+    (-30, "Redial interval parameters abnormal", Class::Fatal),
+    (-31, "Redial parameters abnormal", Class::Fatal),
+    (-32, "Outbound task does not exist", Class::Fatal),
+    (-33, "Outbound task name already exists", Class::Handled),
+    (-35, "Customer information import failed", Class::RetryLater),
+    (-37, "Application does not exist", Class::Fatal),
+    // Stop: the task already ended (handled as done by cancel), else a misuse.
+    (-38, "The current task cannot be paused", Class::Handled),
+    (-39, "The current task cannot be started", Class::Fatal),
+    (-41, "ID parameter abnormal", Class::Fatal),
+    (-42, "The application name already exists", Class::Fatal),
+    (-43, "Rates don't exist", Class::Fatal),
+    (-44, "Do not delete the current task", Class::Fatal),
+    (-45, "Not import customer, can't start", Class::Fatal),
+    (-46, "Network exception or parameter error", Class::RetryLater),
+    (-47, "Network is busy, please try again later", Class::RetryLater),
+    // Asked outside 09:00-20:00: the adapter refuses before sending; later is fine.
+    (-48, "Create a daily dial-up task between 9:00-20:00", Class::RetryLater),
+    (-49, "Account not authenticated", Class::Fatal),
+    (-50, "Application not quoted", Class::Fatal),
+    (-51, "Customer custom property is incomplete", Class::Fatal),
+    (-52, "The number of concurrent requests exceeds the upper limit", Class::RetryLater),
+    // Our batches have unique numbers in a fresh task: a duplicate is our bug.
+    (-53, "The customer already exists in this task", Class::Fatal),
+    // Stop: the task's status no longer changes (ended): handled as done by cancel.
+    (-54, "The current task status cannot be modified", Class::Handled),
+    (-55, "This type of operation is not allowed in the word unbinding", Class::Fatal),
+    (-56, "Exceed import limit, Max. 100 entries", Class::Fatal),
+    (-57, "The Sign cannot be empty", Class::Fatal),
+    (-58, "The Timestamp cannot be empty", Class::Fatal),
+    (-59, "The Api-Key cannot be empty", Class::Fatal),
+    (-60, "Intent level tag not found", Class::Fatal),
+];
+
+/// `resultStatus` of the push.
+pub const RESULT_STATUS: &[(&str, Disposition)] = &[
+    ("ANSWERED", Disposition::Answered),            // answer
+    ("NO_ANSWER", Disposition::NoAnswer),           // no answer
+    ("BUSY", Disposition::Busy),                    // busy line
+    ("POWER_OFF", Disposition::PowerOff),           // shutdown
+    ("OUT_OF_SERVICE", Disposition::OutOfService),  // out of service (documented as "shutdown")
+    ("REFUSED", Disposition::Rejected),             // rejected
+    ("VACANT_NUMBER", Disposition::Vacant),         // empty number
+    ("CAN_NOT_CONNECT", Disposition::Unreachable),  // cannot connect
+    ("FROM_PHONE_ERROR", Disposition::VendorError), // caller line in arrears: vendor-side failure
+    ("SYSTEM_ERROR", Disposition::VendorError),     // outbound call failed
+    ("CALL_LOSS", Disposition::CallLoss),           // call lost (customer)
+    ("TRANSFER_ARTIFICIAL", Disposition::CallLoss), // transfer to a human agent lost
+];
+
+/// Default intent of the Yiwise intent grades (`intentLevelDetailName` starts
+/// with the grade letter, e.g. "A级(较强意向)"); `options.intent_labels` overrides.
+pub const INTENT_LEVELS: &[(&str, Intent)] = &[
+    ("A", Intent::Interested),    // strong intent
+    ("B", Intent::Interested),    // some intent
+    ("C", Intent::Undecided),     // simple conversation, no clear answer
+    ("D", Intent::NotInterested), // refused / no intent
+    ("E", Intent::Callback),      // customer busy: call back
+    ("F", Intent::Unknown),       // invalid conversation: intent unknown
+];
+
+pub const FAKE_CODES: &[&str] = &[
+    "ANSWERED:A",
+    "ANSWERED:B",
+    "ANSWERED:C",
+    "ANSWERED:D",
+    "ANSWERED:E",
+    "ANSWERED:F",
+    "NO_ANSWER",
+    "BUSY",
+    "POWER_OFF",
+    "OUT_OF_SERVICE",
+    "REFUSED",
+    "VACANT_NUMBER",
+    "CAN_NOT_CONNECT",
+    "FROM_PHONE_ERROR",
+    "SYSTEM_ERROR",
+    "CALL_LOSS",
+    "TRANSFER_ARTIFICIAL",
+];
+
+pub const FAKE_DEFAULTS: &[(&str, f64)] = &[
+    ("ANSWERED:A", 8.0),
+    ("ANSWERED:B", 10.0),
+    ("ANSWERED:C", 10.0),
+    ("ANSWERED:D", 8.0),
+    ("ANSWERED:E", 3.0),
+    ("ANSWERED:F", 2.0),
+    ("NO_ANSWER", 28.0),
+    ("BUSY", 10.0),
+    ("POWER_OFF", 8.0),
+    ("VACANT_NUMBER", 4.0),
+    ("REFUSED", 4.0),
+    ("CAN_NOT_CONNECT", 3.0),
+    ("CALL_LOSS", 1.0),
+    ("SYSTEM_ERROR", 1.0),
+];
+
+/// The outcome of one push: `ai-voice:<resultStatus>`, and for answered calls
+/// the intent of the level name (`labels` first, then the grade letter).
+pub fn normalize(status: &str, level: Option<&str>, labels: &std::collections::BTreeMap<String, Intent>) -> Outcome {
+    let d = RESULT_STATUS.iter().find(|(c, _)| *c == status).map_or(Disposition::Unknown, |(_, d)| *d);
+    let outcome = Outcome::new(d).with_raw_code(KIND, status);
+    let level = level.map(str::trim).filter(|l| !l.is_empty());
+    match (d, level) {
+        (Disposition::Answered, Some(l)) => {
+            let intent = labels.get(l).copied().or_else(|| {
+                let letter = l.chars().next().map(|c| c.to_ascii_uppercase().to_string())?;
+                INTENT_LEVELS.iter().find(|(g, _)| *g == letter).map(|(_, i)| *i)
+            });
+            outcome.with_intent(intent.unwrap_or(Intent::Unknown)).with_raw_intent(KIND, l)
+        }
+        (Disposition::Answered, None) => outcome.with_intent(Intent::Unknown),
+        _ => outcome,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::{BTreeMap, HashMap, HashSet};
+
+    #[test]
+    fn every_result_status_maps_as_intended() {
+        let map: HashMap<&str, Disposition> = RESULT_STATUS.iter().copied().collect();
+        assert_eq!(map.len(), 12);
+        for (code, d) in RESULT_STATUS {
+            let o = normalize(code, None, &BTreeMap::new());
+            assert_eq!(o.disposition, *d, "{code}");
+            assert_ne!(o.disposition, Disposition::Unknown, "{code}");
+            assert_eq!(o.raw_code, Some(format!("ai-voice:{code}")));
+        }
+        assert_eq!(map["FROM_PHONE_ERROR"], Disposition::VendorError);
+        assert_eq!(map["REFUSED"], Disposition::Rejected);
+        assert_eq!(map["VACANT_NUMBER"], Disposition::Vacant);
+    }
+
+    #[test]
+    fn intent_levels_and_overrides() {
+        for (grade, intent) in INTENT_LEVELS {
+            let label = format!("{grade}级");
+            let o = normalize("ANSWERED", Some(&label), &BTreeMap::new());
+            assert_eq!(o.intent, Some(*intent), "{grade}");
+            assert_eq!(o.raw_intent, Some(format!("ai-voice:{label}")));
+            if *intent == Intent::Unknown {
+                assert_eq!(*grade, "F", "only the invalid-conversation grade means unknown");
+            }
+        }
+        let labels: BTreeMap<String, Intent> = [("承诺还款".to_string(), Intent::PromiseToPay)].into();
+        assert_eq!(normalize("ANSWERED", Some("承诺还款"), &labels).intent, Some(Intent::PromiseToPay));
+        // No intent on unanswered calls.
+        assert_eq!(normalize("BUSY", Some("A"), &labels).intent, None);
+    }
+
+    #[test]
+    fn unknown_codes_keep_their_raw_value() {
+        let o = normalize("RINGING_FOREVER", None, &BTreeMap::new());
+        assert_eq!(o.disposition, Disposition::Unknown);
+        assert_eq!(o.raw_code.as_deref(), Some("ai-voice:RINGING_FOREVER"));
+        let o = normalize("ANSWERED", Some("Z-level"), &BTreeMap::new());
+        assert_eq!(o.intent, Some(Intent::Unknown));
+        assert_eq!(o.raw_intent.as_deref(), Some("ai-voice:Z-level"));
+    }
+
+    #[test]
+    fn every_reply_code_is_classified() {
+        let codes: HashSet<i64> = REPLY_CODES.iter().map(|r| r.0).collect();
+        assert_eq!(codes.len(), REPLY_CODES.len());
+        assert_eq!(codes.len(), 38, "0 and the 37 error codes of the document");
+        let class = |c: i64| REPLY_CODES.iter().find(|r| r.0 == c).unwrap().2;
+        for c in [-52, -47, -48, -5] {
+            assert_eq!(class(c), Class::RetryLater, "{c}");
+        }
+        for c in [-1, -3, -4, -6, -49, -56, -57, -58, -59] {
+            assert_eq!(class(c), Class::Fatal, "{c}");
+        }
+        assert_eq!(class(-33), Class::Handled);
+        for code in FAKE_CODES {
+            let status = code.split(':').next().unwrap();
+            assert!(RESULT_STATUS.iter().any(|(c, _)| *c == status), "{code}");
+        }
+        assert!(FAKE_DEFAULTS.iter().all(|(c, _)| FAKE_CODES.contains(c)));
+    }
+}

@@ -1,0 +1,266 @@
+//! A protocol-faithful ITNIO AI voice: create/import/stop on the configured
+//! paths with the family's auth headers and the platform's reply codes, daily
+//! hours 09:00-20:00, imports of at most 100, automatic redials, and one
+//! status push per call to `behavior.callback_url` (set in the console).
+
+use super::codes::FAKE_DEFAULTS;
+use super::{AiVoiceOptions, DAY_END, DAY_START, MAX_IMPORT};
+use crate::config::VendorSettings;
+use crate::vendors::common::{as_i64, code_text};
+use crate::vendors::fake::{self, Dialed, FakeBehavior, FakeCall, FakeDialer, FakeHandle, FakeStats};
+use crate::vendors::laaffic::sign::{self, AuthFault};
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::routing::post;
+use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
+use rand::Rng;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashSet};
+use std::future::Future;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+
+struct Job {
+    date: NaiveDate,
+    end: NaiveTime,
+    redial_times: u32,
+    phones: HashSet<String>,
+}
+
+struct Fake {
+    api_key: String,
+    api_secret: String,
+    opts: AiVoiceOptions,
+    dialer: Arc<FakeDialer>,
+    http: reqwest::Client,
+    jobs: Mutex<BTreeMap<i64, Job>>,
+    names: Mutex<HashSet<String>>,
+    call_seq: std::sync::atomic::AtomicU64,
+}
+
+impl Fake {
+    fn gate(&self, headers: &HeaderMap) -> Result<(), Json<Value>> {
+        let fault = match sign::check_auth(headers, &self.api_key, &self.api_secret, Utc::now().timestamp()) {
+            Ok(()) if self.dialer.is_fatal() => return Err(self.refuse(-3, "The customer's balance is insufficient")),
+            Ok(()) => return Ok(()),
+            Err(f) => f,
+        };
+        self.dialer.stats.bad_auth.fetch_add(1, Relaxed);
+        let (code, reason) = match fault {
+            AuthFault::MissingSign => (-57, "The Sign cannot be empty"),
+            AuthFault::MissingTimestamp => (-58, "The Timestamp cannot be empty"),
+            AuthFault::MissingApiKey => (-59, "The Api-Key cannot be empty"),
+            AuthFault::BadCredentials => (-1, "Authentication error"),
+            AuthFault::Expired => (-4, "Timestamp expires"),
+        };
+        Err(Json(json!({ "status": code.to_string(), "reason": reason })))
+    }
+
+    fn refuse(&self, code: i64, reason: &str) -> Json<Value> {
+        self.dialer.stats.requests_refused.fetch_add(1, Relaxed);
+        Json(json!({ "status": code.to_string(), "reason": reason }))
+    }
+}
+
+pub fn spawn(
+    settings: &VendorSettings,
+    behavior: FakeBehavior,
+    listener: tokio::net::TcpListener,
+) -> impl Future<Output = std::io::Result<FakeHandle>> + Send + 'static {
+    let api_key = settings.api_key.as_ref().map(|s| s.expose().to_string()).unwrap_or_default();
+    let api_secret = settings.api_secret.as_ref().map(|s| s.expose().to_string()).unwrap_or_default();
+    let opts = AiVoiceOptions::read(settings).0;
+    async move {
+        let stats = Arc::new(FakeStats::default());
+        let (stop_tx, stop_rx) = fake::stop_signal();
+        let dialer = FakeDialer::new(behavior, FAKE_DEFAULTS, stats.clone(), stop_rx);
+        let router = axum::Router::new()
+            .route(&opts.full_path(&opts.create_path), post(create))
+            .route(&opts.full_path(&opts.import_path), post(import))
+            .route(&opts.full_path(&opts.stop_path), post(stop));
+        let state = Arc::new(Fake {
+            api_key,
+            api_secret,
+            opts,
+            dialer,
+            http: reqwest::Client::new(),
+            jobs: Mutex::new(BTreeMap::new()),
+            names: Mutex::new(HashSet::new()),
+            call_seq: Default::default(),
+        });
+        fake::serve(router.with_state(state), listener, stats, stop_tx)
+    }
+}
+
+fn time(v: Option<&Value>) -> Option<NaiveTime> {
+    NaiveTime::parse_from_str(v?.as_str()?, "%H:%M").ok()
+}
+
+async fn create(State(f): State<Arc<Fake>>, headers: HeaderMap, body: axum::body::Bytes) -> Json<Value> {
+    if let Err(e) = f.gate(&headers) {
+        return e;
+    }
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return f.refuse(-27, "Abnormal parameter verification");
+    };
+    if f.dialer.roll_busy() {
+        return f.refuse(-52, "The number of concurrent requests exceeds the upper limit");
+    }
+    let name = body.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+    if name.is_empty() || body.get("dialogFlowId").and_then(as_i64) != f.opts.dialog_flow_id {
+        return f.refuse(-27, "Abnormal parameter verification");
+    }
+    let date =
+        body.get("startDate").and_then(Value::as_str).and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+    let Some(date) = date else { return f.refuse(-28, "Automatic mode, the task start time cannot be empty") };
+    let (min, max) = (time(Some(&json!(DAY_START))).unwrap(), time(Some(&json!(DAY_END))).unwrap());
+    match (time(body.get("dailyStartTime")), time(body.get("dailyEndTime"))) {
+        (Some(s), Some(e)) if s >= min && e <= max && s < e => {}
+        _ => return f.refuse(-48, "Create a daily dial-up task between 9:00-20:00"),
+    }
+    let end = time(body.get("dailyEndTime")).unwrap_or(max);
+    if body.get("inactiveTimeList").and_then(Value::as_array).is_some_and(|l| l.len() > 3) {
+        return f.refuse(-27, "Abnormal parameter verification");
+    }
+    let redial_times = body.get("redialTimes").and_then(as_i64).unwrap_or(0);
+    let interval = body.get("redialInterval").and_then(as_i64).unwrap_or(0);
+    if !(0..=10).contains(&redial_times) {
+        return f.refuse(-31, "Abnormal replayed on parameters");
+    }
+    if redial_times > 0 && interval <= 0 {
+        return f.refuse(-30, "Replay abnormal interval parameters");
+    }
+    if !f.names.lock().unwrap().insert(name) {
+        return f.refuse(-33, "Outbound task name already exists");
+    }
+    let id = {
+        let mut jobs = f.jobs.lock().unwrap();
+        let id = jobs.keys().next_back().map_or(5001, |k| k + 1);
+        jobs.insert(id, Job { date, end, redial_times: redial_times as u32, phones: HashSet::new() });
+        id
+    };
+    f.dialer.stats.tasks_created.fetch_add(1, Relaxed);
+    Json(json!({ "status": "0", "reason": "success", "data": id }))
+}
+
+async fn import(State(f): State<Arc<Fake>>, headers: HeaderMap, body: axum::body::Bytes) -> Json<Value> {
+    if let Err(e) = f.gate(&headers) {
+        return e;
+    }
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return f.refuse(-27, "Abnormal parameter verification");
+    };
+    let Some(job_id) = body.get("robotCallJobId").and_then(as_i64) else {
+        return f.refuse(-41, "ID parameter abnormal");
+    };
+    let customers = body.get("customers").and_then(Value::as_array).cloned().unwrap_or_default();
+    if customers.len() > MAX_IMPORT {
+        return f.refuse(-56, "Exceed import limit, Max. 100 entries");
+    }
+    let mut calls = Vec::new();
+    let (not_after, redial_times) = {
+        let mut jobs = f.jobs.lock().unwrap();
+        let Some(job) = jobs.get_mut(&job_id) else { return f.refuse(-32, "Outbound task does not exist") };
+        if customers.is_empty() {
+            return f.refuse(-35, "Customer information import failed");
+        }
+        let mut seen = HashSet::new();
+        for c in &customers {
+            let phone = c.get("phoneNumber").and_then(code_text).unwrap_or_default();
+            if phone.len() < 6 || !phone.chars().all(|ch| ch.is_ascii_digit()) {
+                return f.refuse(-27, "Abnormal parameter verification");
+            }
+            if job.phones.contains(&phone) || !seen.insert(phone.clone()) {
+                return f.refuse(-53, "The customer already exists in this task");
+            }
+            calls.push((phone, c.get("properties").cloned().unwrap_or(json!({}))));
+        }
+        job.phones.extend(seen);
+        let tz = f.opts.tz();
+        let end = tz.from_local_datetime(&job.date.and_time(job.end)).earliest().map(|t| t.with_timezone(&Utc));
+        (end, job.redial_times)
+    };
+    for (phone, props) in calls {
+        let me = f.clone();
+        let call = FakeCall { key: format!("{job_id}/{phone}"), phone: phone.clone(), not_after };
+        f.dialer.place(call, None, move |d| me.finish(job_id, redial_times, &phone, props, d));
+    }
+    Json(json!({ "status": "0", "reason": "success" }))
+}
+
+impl Fake {
+    /// Redial unconnected calls as configured, then push the record.
+    fn finish(&self, job_id: i64, redial_times: u32, phone: &str, props: Value, d: Dialed) {
+        let Some(mut code) = d.code.clone() else { return }; // not dialed: no call record
+        let mut redials = 0;
+        let mut rng = self.dialer.rng(d.seq, 3);
+        let table: Vec<(String, f64)> = if self.dialer.behavior.outcomes.is_empty() {
+            FAKE_DEFAULTS.iter().map(|(c, w)| (c.to_string(), *w)).collect()
+        } else {
+            self.dialer.behavior.outcomes.iter().map(|(c, w)| (c.clone(), *w)).collect()
+        };
+        while !code.starts_with("ANSWERED") && redials < redial_times {
+            redials += 1;
+            self.dialer.stats.vendor_redials.fetch_add(1, Relaxed);
+            code = FakeDialer::pick(&table, rng.random()).unwrap_or("NO_ANSWER").to_string();
+        }
+        let (status, level) = match code.split_once(':') {
+            Some((s, l)) => (s.to_string(), Some(format!("{l}级"))),
+            None => (code.clone(), None),
+        };
+        let answered = status == "ANSWERED";
+        let secs = (d.ended_at - d.started_at).num_seconds().max(i64::from(answered));
+        let n = self.call_seq.fetch_add(1, Relaxed);
+        let record = json!({
+            "callId": format!("{}", 900_000 + n),
+            "appId": self.opts.app_id,
+            "robotCallJobId": job_id,
+            "dialogFlowId": self.opts.dialog_flow_id,
+            "tenantPhoneNumberId": self.opts.phone_line_ids.first(),
+            "calledPhoneNumber": phone,
+            "startTime": d.started_at.timestamp(),
+            "endTime": d.ended_at.timestamp(),
+            "resultStatus": status,
+            "hangupBy": if answered { "ROBOT" } else { "" },
+            "customerConcern": [],
+            "analysisBasis": "",
+            "chatDuration": if answered { secs } else { 0 },
+            "billingTime": if answered { secs.max(6) } else { 0 },
+            "pay": if answered { "0.010" } else { "0" },
+            "chatRound": if answered { 3 } else { 0 },
+            "attributes": [],
+            "properties": props,
+            "intentLevelDetailName": level,
+            "callRecordTagIds": [],
+            "callRecordTagNames": [],
+            "customerTagIds": [],
+            "customerTagNames": [],
+            "fullAudioUrl": "",
+            "customerAudioUrl": "",
+            "dynamicProperties": {},
+            "callDetailList": [],
+            "callCount": 1 + redials,
+            "redialTimes": redials,
+        });
+        if let Some(url) = &self.dialer.behavior.callback_url {
+            let body = serde_json::to_vec(&record).unwrap_or_default();
+            fake::deliver(self.http.clone(), &self.dialer, url.clone(), body, Vec::new());
+        }
+    }
+}
+
+async fn stop(State(f): State<Arc<Fake>>, headers: HeaderMap, Json(body): Json<Value>) -> Json<Value> {
+    if let Err(e) = f.gate(&headers) {
+        return e;
+    }
+    let Some(job_id) = body.get("robotCallJobId").and_then(as_i64) else {
+        return f.refuse(-41, "ID parameter abnormal");
+    };
+    let jobs = f.jobs.lock().unwrap();
+    let Some(job) = jobs.get(&job_id) else { return f.refuse(-32, "Outbound task does not exist") };
+    for phone in &job.phones {
+        f.dialer.cancel(&format!("{job_id}/{phone}"));
+    }
+    Json(json!({ "status": "0", "reason": "success" }))
+}

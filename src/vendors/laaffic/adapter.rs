@@ -1,0 +1,397 @@
+//! The daemon's side of Laaffic: task creation, task query (lookup), task
+//! cancel, and the result push.
+
+use super::codes::{self, KIND, REPLY_CODES};
+use super::sign::{self, Class};
+use super::{LaafficOptions, MAX_NUMBERS};
+use crate::config::VendorSettings;
+use crate::domain::outcome::{Disposition, Outcome};
+use crate::vendors::common::{self, VendorHttp, as_i64, code_text, e164};
+use crate::vendors::{
+    AttemptHandle, CallEvent, CallbackError, DispatchBatch, DispatchReceipt, HeaderMap, LookupResult, VendorAdapter,
+    VendorError, VendorErrorKind,
+};
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+use std::fmt;
+use std::net::IpAddr;
+
+pub const CREATE_PATH: &str = "voice/group/call/send/agent";
+pub const QUERY_PATH: &str = "voice/group/call/query";
+pub const CANCEL_PATH: &str = "voice/group/call/cancel";
+/// Characters kept of each `textN` (longer values are cut by the vendor anyway).
+pub const TEXT_MAX: usize = 30;
+
+type Accepted = Vec<(String, Option<String>)>;
+type Rejected = Vec<(String, String)>;
+
+/// Task status of the task query.
+pub fn task_status_text(status: i64) -> &'static str {
+    match status {
+        0 => "waiting",
+        1 => "calling",
+        2 => "finished",
+        3 => "submit failed",
+        4 => "cancelled",
+        5 => "suspended",
+        6 => "submitting",
+        _ => "unknown",
+    }
+}
+
+pub struct LaafficAdapter {
+    id: String,
+    http: VendorHttp,
+    api_key: String,
+    api_secret: String,
+    opts: LaafficOptions,
+    /// Attempt references of each task this process created: a task is
+    /// cancelled (Laaffic cancels whole tasks) only when every one of them is.
+    tasks: sign::TaskBook,
+}
+
+impl fmt::Debug for LaafficAdapter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LaafficAdapter")
+            .field("id", &self.id)
+            .field("api_key", &"<redacted>")
+            .field("api_secret", &"<redacted>")
+            .field("opts", &self.opts)
+            .finish()
+    }
+}
+
+impl LaafficAdapter {
+    pub fn new(settings: &VendorSettings, base_url: &str) -> Result<LaafficAdapter, String> {
+        let (opts, issues) = LaafficOptions::read(settings);
+        if let Some((field, message)) = issues.first() {
+            return Err(format!("{field}: {message}"));
+        }
+        let api_key = settings.api_key.as_ref().ok_or("api_key: required")?.expose().to_string();
+        let api_secret = settings.api_secret.as_ref().ok_or("api_secret: required")?.expose().to_string();
+        Ok(LaafficAdapter {
+            id: settings.id.clone(),
+            http: VendorHttp::new(&settings.id, base_url, settings.request_timeout),
+            api_key,
+            api_secret,
+            opts,
+            tasks: sign::TaskBook::default(),
+        })
+    }
+
+    fn path(&self, path: &str) -> String {
+        format!("{}/{path}", self.opts.path_prefix.trim_matches('/'))
+    }
+
+    /// POST a signed JSON request and read the envelope.
+    async fn post(
+        &self,
+        op: &str,
+        path: &str,
+        body: &Value,
+        idempotent: bool,
+    ) -> Result<(common::Envelope, String), VendorError> {
+        let url = self.http.url(&self.path(path))?;
+        let mut req = self.http.client.post(url).json(body);
+        for (k, v) in sign::auth_headers(&self.api_key, &self.api_secret, Utc::now().timestamp()) {
+            req = req.header(k, v);
+        }
+        let answer = self.http.send(op, req, idempotent).await?;
+        let env = sign::envelope(&self.http, op, &answer, idempotent)?;
+        Ok((env, answer.body))
+    }
+
+    /// `allowSendTime`: from now to the batch's window end, in the account's zone.
+    fn window(&self, not_after: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result<Option<Value>, VendorError> {
+        let Some(end) = not_after else { return Ok(None) };
+        if end <= now + chrono::Duration::minutes(1) {
+            return Err(self.http.error(VendorErrorKind::RetryLater, "dispatch: the batch's calling window has ended"));
+        }
+        let tz = self.opts.tz();
+        let (start_local, end_local) = (now.with_timezone(&tz), end.with_timezone(&tz));
+        let end_text = if end_local.date_naive() > start_local.date_naive() {
+            "23:59".to_string()
+        } else {
+            end_local.format("%H:%M").to_string()
+        };
+        Ok(Some(json!([{ "strTime": start_local.format("%H:%M").to_string(), "endTime": end_text }])))
+    }
+
+    /// The create body with `taskName`; items with unusable numbers are rejected.
+    fn create_body(&self, batch: &DispatchBatch, window: Option<Value>) -> (Map<String, Value>, Accepted, Rejected) {
+        let (mut accepted, mut rejected, mut numbers) = (Vec::new(), Vec::new(), Vec::new());
+        for item in &batch.items {
+            let digits: String = item.phone.chars().filter(char::is_ascii_digit).collect();
+            if !(6..=18).contains(&digits.len()) {
+                rejected.push((item.attempt_ref.clone(), "calleeNumber must be 6-18 digits".to_string()));
+                continue;
+            }
+            let mut number = Map::new();
+            number.insert("calleeNumber".into(), json!(digits));
+            for (i, var) in self.opts.text_variables.iter().enumerate() {
+                let text = match item.variables.get(var) {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(Value::Null) | None => String::new(),
+                    Some(v) => v.to_string(),
+                };
+                number.insert(format!("text{}", i + 1), json!(text.chars().take(TEXT_MAX).collect::<String>()));
+            }
+            numbers.push(Value::Object(number));
+            accepted.push((item.attempt_ref.clone(), None));
+        }
+        let mut body = Map::new();
+        body.insert("appId".into(), json!(self.opts.app_id));
+        if let Some(d) = &self.opts.display_num {
+            body.insert("displayNum".into(), json!(d));
+        }
+        body.insert("numberInfoList".into(), Value::Array(numbers));
+        body.insert("sendTime".into(), Value::Null);
+        body.insert("maxCalls".into(), json!(self.opts.max_call_seconds));
+        body.insert("maxRingingTime".into(), json!(self.opts.max_ringing_seconds));
+        body.insert("agentId".into(), json!(self.opts.agent_id));
+        body.insert("enableRecording".into(), json!(if self.opts.enable_recording { 1 } else { 0 }));
+        if let Some(w) = window {
+            body.insert("allowSendTime".into(), w);
+        }
+        if batch.vendor_redial && self.opts.recall_times > 0 {
+            let nodes: Vec<Value> =
+                (0..self.opts.recall_times).map(|_| json!({ "agentId": self.opts.agent_id })).collect();
+            body.insert(
+                "recallFlow".into(),
+                json!({
+                    "recallType": 1, // 失敗重發: redial failed calls only
+                    "recallInterval": self.opts.recall_interval,
+                    "recallNum": self.opts.recall_times,
+                    "nodeList": nodes,
+                }),
+            );
+        }
+        (body, accepted, rejected)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn create_body_for_test(&self, batch: &DispatchBatch) -> (Value, Accepted, Rejected) {
+        let (body, a, r) = self.create_body(batch, None);
+        (Value::Object(body), a, r)
+    }
+
+    /// Find one task in the paged task list.
+    async fn find_task(&self, task_id: &str) -> Result<Option<Value>, VendorError> {
+        for page in 1..=self.opts.query_max_pages.max(1) {
+            let body = json!({ "taskId": task_id, "pageNum": page, "pageSize": self.opts.query_page_size });
+            let (env, _) = self.post("query", QUERY_PATH, &body, true).await?;
+            if env.code != "0" {
+                return Err(sign::code_error(&self.http, "query", REPLY_CODES, &env));
+            }
+            let rows = task_rows(&env.data);
+            if let Some(task) = rows.iter().find(|t| task_id_of(t).as_deref() == Some(task_id)) {
+                return Ok(Some(task.clone()));
+            }
+            let total = ["total", "totalCount"].iter().find_map(|k| env.data.get(*k).and_then(as_i64));
+            let seen = i64::from(page) * i64::from(self.opts.query_page_size);
+            if rows.is_empty() || total.is_some_and(|t| seen >= t) || rows.len() < self.opts.query_page_size as usize {
+                return Ok(None);
+            }
+        }
+        Ok(None)
+    }
+
+    /// The events of a push body (a JSON array of records; a single object is accepted too).
+    pub fn parse_records(&self, body: &[u8]) -> Result<Vec<CallEvent>, CallbackError> {
+        let value: Value =
+            serde_json::from_slice(body).map_err(|e| CallbackError::Malformed(format!("not JSON: {e}")))?;
+        let records = match value {
+            Value::Array(a) => a,
+            Value::Object(_) => vec![value],
+            _ => return Err(CallbackError::Malformed("expected an array of call records".into())),
+        };
+        records.iter().map(|r| self.event(r)).collect()
+    }
+
+    fn event(&self, r: &Value) -> Result<CallEvent, CallbackError> {
+        let callee = r.get("callee").and_then(code_text).filter(|s| !s.is_empty());
+        let callee = callee.ok_or_else(|| CallbackError::Malformed("record without `callee`".into()))?;
+        let intent = r.get("intent").and_then(code_text);
+        let termination = r.get("terminationCode").and_then(as_i64);
+        let sip = r.get("sipCode").and_then(as_i64);
+        let tz = self.opts.tz();
+        let time = |k: &str| match r.get(k) {
+            Some(Value::String(s)) if s.trim().chars().all(|c| c.is_ascii_digit()) && !s.trim().is_empty() => {
+                common::unix_time(&json!(s))
+            }
+            Some(Value::String(s)) => common::local_time(s, tz),
+            Some(v @ Value::Number(_)) => common::unix_time(v),
+            _ => None,
+        };
+        let (call_time, answer_time, hangup) = (time("callTime"), time("answerTime"), time("hangupTime"));
+        let charged = r.get("chargedDuration").and_then(as_i64);
+        let duration_ms = match (answer_time, hangup) {
+            (Some(a), Some(h)) if h >= a => Some((h - a).num_milliseconds()),
+            _ => charged.map(|s| s * 1000),
+        };
+        Ok(CallEvent {
+            attempt_ref: None,
+            external_call_id: r.get("voiceId").and_then(code_text).filter(|s| !s.is_empty()),
+            // Not in the published field list; read when the push carries it.
+            vendor_task_id: ["taskId", "keyId"].iter().find_map(|k| r.get(*k).and_then(code_text)),
+            phone: Some(e164(&callee)),
+            started_at: call_time,
+            ended_at: hangup,
+            duration_ms,
+            ..CallEvent::final_outcome(codes::normalize(intent.as_deref(), termination, sip))
+        })
+    }
+}
+
+/// The rows of a task-list answer (`data.list`/`records`/`rows`, or `data` itself).
+fn task_rows(data: &Value) -> Vec<Value> {
+    if let Value::Array(a) = data {
+        return a.clone();
+    }
+    ["list", "records", "rows", "data"]
+        .iter()
+        .find_map(|k| data.get(*k).and_then(Value::as_array).cloned())
+        .unwrap_or_default()
+}
+
+fn task_id_of(task: &Value) -> Option<String> {
+    ["taskId", "id", "keyId"].iter().find_map(|k| task.get(*k).and_then(code_text))
+}
+
+/// A task name of 2-64 characters: `<campaign>-<first ref>`, or with a time
+/// suffix when the first one was taken (−41).
+pub fn task_name(campaign: &str, first_ref: &str, retry: bool) -> String {
+    let base: String = format!("{campaign}-{first_ref}").chars().take(44).collect();
+    let name = if retry { format!("{base}-{}", Utc::now().format("%Y%m%d%H%M%S%3f")) } else { base };
+    if name.chars().count() < 2 { format!("task-{name}") } else { name }
+}
+
+#[async_trait::async_trait]
+impl VendorAdapter for LaafficAdapter {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn max_batch(&self) -> usize {
+        self.opts.max_numbers.min(MAX_NUMBERS)
+    }
+
+    async fn dispatch(&self, batch: &DispatchBatch) -> Result<DispatchReceipt, VendorError> {
+        let Some(first) = batch.items.first() else { return Ok(DispatchReceipt::default()) };
+        if batch.items.len() > self.max_batch() {
+            let msg = format!("dispatch: {} numbers, at most {} per task", batch.items.len(), self.max_batch());
+            return Err(self.http.error(VendorErrorKind::Fatal, msg));
+        }
+        let window = self.window(batch.not_after, Utc::now())?;
+        let (mut body, accepted, rejected) = self.create_body(batch, window);
+        if accepted.is_empty() {
+            return Ok(DispatchReceipt { rejected, ..DispatchReceipt::default() });
+        }
+        let mut retry = false;
+        loop {
+            body.insert("taskName".into(), json!(task_name(&batch.campaign, &first.attempt_ref, retry)));
+            let (env, raw) = self.post("create task", CREATE_PATH, &Value::Object(body.clone()), false).await?;
+            match sign::row(REPLY_CODES, &env.code).map(|r| r.2) {
+                Some(Class::Success) => {
+                    let Some(task_id) = code_text(&env.data).filter(|t| !t.is_empty()) else {
+                        let msg = format!("create task: success without a task id: {}", common::excerpt(&raw));
+                        return Err(self.http.error(VendorErrorKind::Unknown, msg));
+                    };
+                    self.tasks.record(&task_id, accepted.iter().map(|(r, _)| r.clone()));
+                    return Ok(DispatchReceipt {
+                        vendor_task_id: task_id,
+                        accepted,
+                        rejected,
+                        raw_response: Some(raw),
+                    });
+                }
+                Some(Class::Handled) if !retry => retry = true, // −41: the name is taken
+                Some(Class::Handled) => {
+                    let msg = format!("create task: task name taken twice: {}", common::excerpt(&env.message));
+                    return Err(self.http.error(VendorErrorKind::RetryLater, msg));
+                }
+                _ => return Err(sign::code_error(&self.http, "create task", REPLY_CODES, &env)),
+            }
+        }
+    }
+
+    /// Laaffic has no per-call query: the task list says whether the task is
+    /// still running (`Pending`), failed to submit (`NotFound`: nothing was
+    /// dialed), or ended (finished/cancelled) — then the call's result should
+    /// have come by push, and if it did not, nobody knows it: the answer is a
+    /// final `unknown` outcome (raw code `laaffic:task-<status>`), not a guess.
+    async fn lookup(&self, attempt: &AttemptHandle) -> Result<LookupResult, VendorError> {
+        let Some(task_id) = attempt.vendor_task_id.as_deref() else {
+            // Without the task id (creation answer lost) the task list cannot be
+            // searched for our number: whether it was created is unknown.
+            return Err(self
+                .http
+                .error(VendorErrorKind::Unknown, "lookup: no vendor task id; Laaffic has no per-call query"));
+        };
+        let Some(task) = self.find_task(task_id).await? else {
+            let msg = format!("lookup: task {task_id} is not in the vendor's task list");
+            return Err(self.http.error(VendorErrorKind::Unknown, msg));
+        };
+        let status = ["status", "taskStatus"].iter().find_map(|k| task.get(*k).and_then(as_i64)).unwrap_or(-1);
+        Ok(match status {
+            3 => LookupResult::NotFound,
+            2 | 4 => {
+                let outcome = Outcome::new(Disposition::Unknown).with_raw_code(KIND, &format!("task-{status}"));
+                LookupResult::Finished(CallEvent {
+                    vendor_task_id: Some(task_id.to_string()),
+                    phone: (!attempt.phone.is_empty()).then(|| e164(&attempt.phone)),
+                    attempt_ref: Some(attempt.attempt_ref.clone()),
+                    ..CallEvent::final_outcome(outcome)
+                })
+            }
+            0 | 1 | 5 | 6 => LookupResult::Pending { external_call_id: attempt.external_call_id.clone() },
+            other => {
+                let msg = format!("lookup: task {task_id} has undocumented status {other}");
+                return Err(self.http.error(VendorErrorKind::RetryLater, msg));
+            }
+        })
+    }
+
+    /// Laaffic cancels whole tasks. A task is cancelled only when every attempt
+    /// this process put in it is being cancelled (tasks it does not know, e.g.
+    /// after a restart, are cancelled as asked); others are left running.
+    async fn cancel(&self, attempts: &[AttemptHandle]) -> Result<(), VendorError> {
+        let ids = self.tasks.cancellable(&self.id, attempts);
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let (env, _) = self.post("cancel", CANCEL_PATH, &json!({ "taskIdList": ids }), true).await?;
+        if env.code != "0" {
+            return Err(sign::code_error(&self.http, "cancel", REPLY_CODES, &env));
+        }
+        self.tasks.forget(&ids);
+        Ok(())
+    }
+
+    fn signs_callbacks(&self) -> bool {
+        false
+    }
+
+    /// The push is not signed: the ingress checks the URL token and IP allowlist.
+    fn verify_callback(
+        &self,
+        _headers: &HeaderMap,
+        _body: &[u8],
+        _remote: Option<IpAddr>,
+    ) -> Result<(), CallbackError> {
+        Ok(())
+    }
+
+    fn parse_callback(&self, body: &[u8]) -> Result<Vec<CallEvent>, CallbackError> {
+        self.parse_records(body)
+    }
+
+    /// Not documented: the family's success envelope.
+    fn callback_ack(&self) -> (u16, Value) {
+        (200, json!({ "status": "0", "reason": "success" }))
+    }
+}

@@ -1,0 +1,261 @@
+//! A protocol-faithful Laaffic: the create/query/cancel endpoints with the
+//! document's auth headers, limits and reply codes, dialing through the shared
+//! fake engine and pushing JSON arrays of call records to `behavior.callback_url`
+//! (Laaffic takes the push address in its console, not per task).
+
+use super::adapter::{CANCEL_PATH, CREATE_PATH, QUERY_PATH};
+use super::codes::FAKE_DEFAULTS;
+use super::sign::{self, AuthFault};
+use super::{LaafficOptions, MAX_NUMBERS};
+use crate::config::VendorSettings;
+use crate::vendors::common::{as_i64, code_text};
+use crate::vendors::fake::{self, Dialed, FakeBehavior, FakeCall, FakeDialer, FakeHandle, FakeStats};
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::routing::post;
+use chrono::{NaiveTime, TimeZone, Utc};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashSet};
+use std::future::Future;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+
+struct Task {
+    name: String,
+    status: i64,
+    keys: Vec<String>,
+    done: usize,
+}
+
+struct Fake {
+    api_key: String,
+    api_secret: String,
+    opts: LaafficOptions,
+    dialer: Arc<FakeDialer>,
+    http: reqwest::Client,
+    tasks: Mutex<BTreeMap<i64, Task>>,
+    names: Mutex<HashSet<String>>,
+}
+
+fn reply(code: i64, reason: &str) -> Json<Value> {
+    Json(json!({ "status": code.to_string(), "reason": reason }))
+}
+
+impl Fake {
+    /// The auth check every endpoint makes, and the fatal state.
+    fn gate(&self, headers: &HeaderMap) -> Result<(), (i64, &'static str)> {
+        match sign::check_auth(headers, &self.api_key, &self.api_secret, Utc::now().timestamp()) {
+            Ok(()) => {}
+            Err(AuthFault::Expired) => return Err((-16, "時間戳過期")),
+            Err(_) => return Err((-1, "賬號認證異常")),
+        }
+        if self.dialer.is_fatal() {
+            return Err((-10, "餘額不足"));
+        }
+        Ok(())
+    }
+
+    fn refuse(&self, code: i64, reason: &str) -> Json<Value> {
+        if code == -1 || code == -16 {
+            self.dialer.stats.bad_auth.fetch_add(1, Relaxed);
+        } else {
+            self.dialer.stats.requests_refused.fetch_add(1, Relaxed);
+        }
+        reply(code, reason)
+    }
+}
+
+/// Start the fake on `listener` with the credentials and options of `settings`.
+pub fn spawn(
+    settings: &VendorSettings,
+    behavior: FakeBehavior,
+    listener: tokio::net::TcpListener,
+) -> impl Future<Output = std::io::Result<FakeHandle>> + Send + 'static {
+    let api_key = settings.api_key.as_ref().map(|s| s.expose().to_string()).unwrap_or_default();
+    let api_secret = settings.api_secret.as_ref().map(|s| s.expose().to_string()).unwrap_or_default();
+    let opts = LaafficOptions::read(settings).0;
+    async move {
+        let stats = Arc::new(FakeStats::default());
+        let (stop_tx, stop_rx) = fake::stop_signal();
+        let dialer = FakeDialer::new(behavior, FAKE_DEFAULTS, stats.clone(), stop_rx);
+        let prefix = opts.path_prefix.trim_matches('/').to_string();
+        let path = |p: &str| if prefix.is_empty() { format!("/{p}") } else { format!("/{prefix}/{p}") };
+        let state = Arc::new(Fake {
+            api_key,
+            api_secret,
+            opts,
+            dialer,
+            http: reqwest::Client::new(),
+            tasks: Mutex::new(BTreeMap::new()),
+            names: Mutex::new(HashSet::new()),
+        });
+        let router = axum::Router::new()
+            .route(&path(CREATE_PATH), post(create))
+            .route(&path(QUERY_PATH), post(query))
+            .route(&path(CANCEL_PATH), post(cancel))
+            .with_state(state);
+        fake::serve(router, listener, stats, stop_tx)
+    }
+}
+
+fn hhmm(v: Option<&Value>) -> Option<NaiveTime> {
+    NaiveTime::parse_from_str(v?.as_str()?, "%H:%M").ok()
+}
+
+async fn create(State(f): State<Arc<Fake>>, headers: HeaderMap, body: axum::body::Bytes) -> Json<Value> {
+    if let Err((code, reason)) = f.gate(&headers) {
+        return f.refuse(code, reason);
+    }
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else { return f.refuse(-22, "參數異常") };
+    if f.dialer.roll_busy() {
+        return f.refuse(-37, "您提交的群呼任務超過最大並發任務限制,請完成任務後再提交!");
+    }
+    if body.get("appId").and_then(Value::as_str) != Some(f.opts.app_id.as_str()) {
+        return f.refuse(-24, "數據不存在");
+    }
+    if f.opts.agent_id.is_some() && body.get("agentId").and_then(as_i64) != f.opts.agent_id {
+        return f.refuse(-60, "AI話術模板不存在");
+    }
+    let name = body.get("taskName").and_then(Value::as_str).unwrap_or_default().to_string();
+    if !(2..=64).contains(&name.chars().count()) {
+        return f.refuse(-22, "參數異常");
+    }
+    let numbers = body.get("numberInfoList").and_then(Value::as_array).cloned().unwrap_or_default();
+    if numbers.is_empty() {
+        return f.refuse(-35, "沒有被叫號碼");
+    }
+    if numbers.len() > MAX_NUMBERS {
+        return f.refuse(-23, "數據上限");
+    }
+    let mut phones = Vec::new();
+    for n in &numbers {
+        let phone = n.get("calleeNumber").and_then(code_text).unwrap_or_default();
+        if !(6..=18).contains(&phone.len()) || !phone.chars().all(|c| c.is_ascii_digit()) {
+            return f.refuse(-21, "數據校驗異常");
+        }
+        phones.push(phone);
+    }
+    let windows = body.get("allowSendTime").and_then(Value::as_array).cloned().unwrap_or_default();
+    if windows.len() > 3 {
+        return f.refuse(-22, "參數異常");
+    }
+    let mut ends = Vec::new();
+    for w in &windows {
+        match (hhmm(w.get("strTime")), hhmm(w.get("endTime"))) {
+            (Some(s), Some(e)) if s < e => ends.push(e),
+            _ => return f.refuse(-22, "參數異常"),
+        }
+    }
+    let max_calls = body.get("maxCalls").and_then(as_i64).unwrap_or(300);
+    let ringing = body.get("maxRingingTime").and_then(as_i64).unwrap_or(60);
+    if !(1..=999).contains(&max_calls) || !(10..=120).contains(&ringing) {
+        return f.refuse(-22, "參數異常");
+    }
+    if !f.names.lock().unwrap().insert(name.clone()) {
+        return f.refuse(-41, "任務名稱已經存在");
+    }
+    // Dialing stops at the end of today's last window (in the account's zone).
+    let tz = f.opts.tz();
+    let today = Utc::now().with_timezone(&tz).date_naive();
+    let not_after = ends.iter().max().and_then(|e| tz.from_local_datetime(&today.and_time(*e)).earliest());
+    let not_after = not_after.map(|t| t.with_timezone(&Utc));
+    let task_id = {
+        let mut tasks = f.tasks.lock().unwrap();
+        let id = tasks.keys().next_back().map_or(1001, |k| k + 1);
+        let keys = phones.iter().map(|p| format!("{id}/{p}")).collect();
+        tasks.insert(id, Task { name, status: 1, keys, done: 0 });
+        id
+    };
+    f.dialer.stats.tasks_created.fetch_add(1, Relaxed);
+    for (i, phone) in phones.into_iter().enumerate() {
+        let me = f.clone();
+        let call = FakeCall { key: format!("{task_id}/{phone}"), phone: phone.clone(), not_after };
+        f.dialer.place(call, None, move |d| me.finish(task_id, i, &phone, d));
+    }
+    Json(json!({ "status": "0", "reason": "success", "data": task_id }))
+}
+
+impl Fake {
+    /// Push the record of one finished call and count it on its task.
+    fn finish(&self, task_id: i64, i: usize, phone: &str, d: Dialed) {
+        let tz = self.opts.tz();
+        let fmt = |t: chrono::DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string();
+        let code = d.code.clone().unwrap_or_else(|| "99998".into());
+        let (intent, sip) = match code.split_once('-') {
+            Some((i, s)) => (i.to_string(), s.parse::<i64>().unwrap_or(480)),
+            None if code == "99998" => (code.clone(), 0),
+            None => (code.clone(), 200),
+        };
+        let answered = sip == 200;
+        let secs = (d.ended_at - d.started_at).num_seconds().max(if answered { 1 } else { 0 });
+        let record = json!({
+            "taskId": task_id,
+            "voiceId": format!("v{task_id}-{i}"),
+            "callee": phone,
+            "callTime": fmt(d.started_at),
+            "answerTime": if answered { Value::from(fmt(d.started_at)) } else { Value::Null },
+            "hangupTime": fmt(d.ended_at),
+            "ringDuration": if answered { 5 } else { 0 },
+            "chargedDuration": if answered { secs } else { 0 },
+            "cost": if answered { "0.0120" } else { "0" },
+            "terminationCode": if answered { 0 } else if intent == "99998" { 2 } else { 1 },
+            "terminationReason": d.not_dialed.clone().unwrap_or_else(|| if answered { "success".into() } else { format!("sip {sip}") }),
+            "sipCode": sip,
+            "intent": intent,
+        });
+        {
+            let mut tasks = self.tasks.lock().unwrap();
+            if let Some(t) = tasks.get_mut(&task_id) {
+                t.done += 1;
+                if t.done == t.keys.len() && t.status == 1 {
+                    t.status = 2;
+                }
+            }
+        }
+        if let Some(url) = &self.dialer.behavior.callback_url {
+            let body = serde_json::to_vec(&json!([record])).unwrap_or_default();
+            fake::deliver(self.http.clone(), &self.dialer, url.clone(), body, Vec::new());
+        }
+    }
+}
+
+async fn query(State(f): State<Arc<Fake>>, headers: HeaderMap, Json(body): Json<Value>) -> Json<Value> {
+    if let Err((code, reason)) = f.gate(&headers) {
+        return f.refuse(code, reason);
+    }
+    let page = body.get("pageNum").and_then(as_i64).unwrap_or(1).max(1) as usize;
+    let size = body.get("pageSize").and_then(as_i64).unwrap_or(10).clamp(1, 1000) as usize;
+    let tasks = f.tasks.lock().unwrap();
+    // Newest first, like a console list; the list is not filtered.
+    let list: Vec<Value> = (tasks.iter().rev().skip((page - 1) * size).take(size))
+        .map(|(id, t)| {
+            json!({ "taskId": id, "taskName": t.name, "status": t.status, "totalCount": t.keys.len(), "finishCount": t.done })
+        })
+        .collect();
+    Json(json!({ "status": "0", "reason": "success", "data": { "total": tasks.len(), "list": list } }))
+}
+
+async fn cancel(State(f): State<Arc<Fake>>, headers: HeaderMap, Json(body): Json<Value>) -> Json<Value> {
+    if let Err((code, reason)) = f.gate(&headers) {
+        let _ = f.refuse(code, reason);
+        return Json(json!({ "code": code.to_string(), "msg": reason }));
+    }
+    let ids: Vec<i64> =
+        body.get("taskIdList").and_then(Value::as_array).into_iter().flatten().filter_map(as_i64).collect();
+    let mut tasks = f.tasks.lock().unwrap();
+    if ids.is_empty() || ids.iter().any(|id| !tasks.contains_key(id)) {
+        f.dialer.stats.requests_refused.fetch_add(1, Relaxed);
+        return Json(json!({ "code": "-24", "msg": "數據不存在" }));
+    }
+    for id in ids {
+        let t = tasks.get_mut(&id).expect("checked above");
+        for key in &t.keys {
+            f.dialer.cancel(key);
+        }
+        if t.status != 2 {
+            t.status = 4;
+        }
+    }
+    Json(json!({ "code": "0", "msg": "success" }))
+}

@@ -1,0 +1,186 @@
+//! What Laaffic and ITNIO "AI voice" (both on the Yiwise backend) share: the
+//! `Sign`/`Timestamp`/`Api-Key` request signing, the `status`/`reason` reply
+//! envelope and the classification of its codes. Used by `laaffic` and `ai_voice`.
+
+use crate::vendors::common::{Answer, Envelope, VendorHttp, excerpt};
+use crate::vendors::{HeaderMap, VendorError, VendorErrorKind};
+use md5::{Digest, Md5};
+
+pub const SIGN_HEADER: &str = "Sign";
+pub const TIMESTAMP_HEADER: &str = "Timestamp";
+pub const API_KEY_HEADER: &str = "Api-Key";
+/// How far a request's `Timestamp` may be from the vendor's clock (the fakes' check;
+/// the vendors do not publish theirs).
+pub const MAX_SKEW_SECS: i64 = 300;
+
+/// `Sign = lowercase hex MD5(apiKey + apiSecret + timestamp)`; the body is not signed.
+pub fn sign(api_key: &str, api_secret: &str, timestamp: &str) -> String {
+    let mut md5 = Md5::new();
+    md5.update(api_key.as_bytes());
+    md5.update(api_secret.as_bytes());
+    md5.update(timestamp.as_bytes());
+    hex::encode(md5.finalize())
+}
+
+/// The three auth headers of a request sent at Unix second `now`.
+pub fn auth_headers(api_key: &str, api_secret: &str, now: i64) -> [(&'static str, String); 3] {
+    let ts = now.to_string();
+    [(SIGN_HEADER, sign(api_key, api_secret, &ts)), (TIMESTAMP_HEADER, ts), (API_KEY_HEADER, api_key.to_string())]
+}
+
+/// Why a request's auth headers were refused (the fakes map each to their vendor's code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFault {
+    MissingSign,
+    MissingTimestamp,
+    MissingApiKey,
+    /// Wrong key or a signature that does not match.
+    BadCredentials,
+    /// Timestamp unreadable or further than [`MAX_SKEW_SECS`] from `now`.
+    Expired,
+}
+
+/// The vendor-side check of the auth headers (used by the fakes).
+pub fn check_auth(headers: &HeaderMap, api_key: &str, api_secret: &str, now: i64) -> Result<(), AuthFault> {
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty());
+    let sign_given = get(SIGN_HEADER).ok_or(AuthFault::MissingSign)?;
+    let ts = get(TIMESTAMP_HEADER).ok_or(AuthFault::MissingTimestamp)?;
+    let key = get(API_KEY_HEADER).ok_or(AuthFault::MissingApiKey)?;
+    if !crate::vendors::common::constant_time_eq(key.as_bytes(), api_key.as_bytes()) {
+        return Err(AuthFault::BadCredentials);
+    }
+    let expected = sign(api_key, api_secret, ts);
+    if !crate::vendors::common::constant_time_eq(sign_given.to_ascii_lowercase().as_bytes(), expected.as_bytes()) {
+        return Err(AuthFault::BadCredentials);
+    }
+    match ts.parse::<i64>() {
+        Ok(t) if (t - now).abs() <= MAX_SKEW_SECS => Ok(()),
+        _ => Err(AuthFault::Expired),
+    }
+}
+
+/// What a vendor code means for the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    Success,
+    /// Busy, concurrency, vendor-side failure: try later.
+    RetryLater,
+    /// Auth, IP, balance, clock, configuration: an operator must look.
+    Fatal,
+    /// Dealt with inside the adapter (e.g. a duplicate task name is regenerated).
+    Handled,
+}
+
+/// One documented reply code: `(code, meaning as documented, class)`.
+pub type CodeRow = (i64, &'static str, Class);
+
+/// The row of `code` in `table`, if documented.
+pub fn row(table: &'static [CodeRow], code: &str) -> Option<&'static CodeRow> {
+    let n: i64 = code.trim().parse().ok()?;
+    table.iter().find(|r| r.0 == n)
+}
+
+/// The envelope of a 2xx answer. Non-2xx without an envelope → `classify_status`;
+/// an unreadable 2xx body → `Unknown` for requests that may have been acted upon.
+pub fn envelope(http: &VendorHttp, op: &str, answer: &Answer, idempotent: bool) -> Result<Envelope, VendorError> {
+    let parsed = answer.json().ok().as_ref().and_then(Envelope::parse);
+    match parsed {
+        Some(env) => Ok(env),
+        None if !answer.status.is_success() => Err(http.http_status_error(op, answer)),
+        None => {
+            let kind = if idempotent { VendorErrorKind::RetryLater } else { VendorErrorKind::Unknown };
+            Err(http.error(kind, format!("{op}: unreadable answer: {}", excerpt(&answer.body))))
+        }
+    }
+}
+
+/// The error for a non-success envelope code, classified by `table`. Codes the
+/// table does not list (and `Handled` codes that reach here) are `Fatal`: an
+/// operator must look at a reply nobody documented.
+pub fn code_error(http: &VendorHttp, op: &str, table: &'static [CodeRow], env: &Envelope) -> VendorError {
+    let (kind, meaning) = match row(table, &env.code) {
+        Some((_, meaning, Class::RetryLater)) => (VendorErrorKind::RetryLater, *meaning),
+        Some((_, meaning, _)) => (VendorErrorKind::Fatal, *meaning),
+        None => (VendorErrorKind::Fatal, "undocumented code"),
+    };
+    http.error(kind, format!("{op}: vendor code {} ({meaning}): {}", env.code, excerpt(&env.message)))
+}
+
+/// The attempt references of each task this process created, so that a
+/// vendor that cancels whole tasks only has a task cancelled when every one of
+/// its attempts is being cancelled.
+#[derive(Debug, Default)]
+pub struct TaskBook(std::sync::Mutex<std::collections::HashMap<String, std::collections::HashSet<String>>>);
+
+impl TaskBook {
+    pub fn record(&self, task: &str, refs: impl IntoIterator<Item = String>) {
+        self.0.lock().unwrap().insert(task.to_string(), refs.into_iter().collect());
+    }
+
+    /// Tasks of `attempts` that may be cancelled: those whose every known
+    /// attempt is among `attempts`, and those this process does not know (e.g.
+    /// created before a restart), which are cancelled as asked. Attempts
+    /// without a task id are skipped.
+    pub fn cancellable(&self, vendor: &str, attempts: &[crate::vendors::AttemptHandle]) -> Vec<String> {
+        let mut by_task: std::collections::BTreeMap<&str, std::collections::HashSet<&str>> = Default::default();
+        for a in attempts {
+            if let Some(t) = a.vendor_task_id.as_deref() {
+                by_task.entry(t).or_default().insert(a.attempt_ref.as_str());
+            }
+        }
+        let known = self.0.lock().unwrap();
+        by_task
+            .into_iter()
+            .filter(|(task, refs)| match known.get(*task) {
+                Some(all) if !all.iter().all(|r| refs.contains(r.as_str())) => {
+                    tracing::warn!(%vendor, %task, "task not cancelled: it also holds attempts not being cancelled");
+                    false
+                }
+                _ => true,
+            })
+            .map(|(t, _)| t.to_string())
+            .collect()
+    }
+
+    pub fn forget(&self, tasks: &[String]) {
+        let mut known = self.0.lock().unwrap();
+        for t in tasks {
+            known.remove(t);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_matches_the_documented_example() {
+        // Laaffic's document: Api-Key bDqJFiq9, secret 7bz1lzh9, Timestamp 1630468800.
+        assert_eq!(sign("bDqJFiq9", "7bz1lzh9", "1630468800"), "05d7a50893e22a5c4bb3216ae3396c7c");
+        let headers = auth_headers("bDqJFiq9", "7bz1lzh9", 1630468800);
+        assert_eq!(headers[0], ("Sign", "05d7a50893e22a5c4bb3216ae3396c7c".to_string()));
+        assert_eq!(headers[1], ("Timestamp", "1630468800".to_string()));
+        assert_eq!(headers[2], ("Api-Key", "bDqJFiq9".to_string()));
+    }
+
+    #[test]
+    fn auth_check_names_each_fault() {
+        let mut h = HeaderMap::new();
+        for (k, v) in auth_headers("k", "s", 1000) {
+            h.insert(k, v.parse().unwrap());
+        }
+        assert_eq!(check_auth(&h, "k", "s", 1100), Ok(()));
+        assert_eq!(check_auth(&h, "k", "s", 1000 + MAX_SKEW_SECS + 1), Err(AuthFault::Expired));
+        assert_eq!(check_auth(&h, "k", "other", 1000), Err(AuthFault::BadCredentials));
+        assert_eq!(check_auth(&h, "k2", "s", 1000), Err(AuthFault::BadCredentials));
+        for (missing, fault) in [
+            ("Api-Key", AuthFault::MissingApiKey),
+            ("Timestamp", AuthFault::MissingTimestamp),
+            ("Sign", AuthFault::MissingSign),
+        ] {
+            h.remove(missing);
+            assert_eq!(check_auth(&h, "k", "s", 1000), Err(fault));
+        }
+    }
+}

@@ -1,0 +1,366 @@
+//! Laaffic: contract tests on the documented shapes, and the adapter against its fake on loopback.
+
+use super::adapter::{CREATE_PATH, LaafficAdapter};
+use super::sign;
+use crate::config::{Secret, VendorSettings};
+use crate::domain::outcome::{Disposition, Intent};
+use crate::vendors::fake::{FakeBehavior, FakeHandle};
+use crate::vendors::{
+    AttemptHandle, CallEvent, DispatchBatch, DispatchItem, LookupResult, VendorAdapter, VendorErrorKind,
+};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Test pieces shared with the `ai_voice` tests (same vendor family).
+pub(crate) mod kit {
+    use super::*;
+
+    pub const KEY: &str = "bDqJFiq9";
+    pub const SECRET: &str = "7bz1lzh9";
+
+    pub fn settings(kind: &str, options: Value) -> VendorSettings {
+        VendorSettings {
+            id: format!("{kind}-test"),
+            kind: kind.to_string(),
+            base_url: None,
+            api_key: Some(Secret::new(KEY)),
+            api_secret: Some(Secret::new(SECRET)),
+            callback_secret: None,
+            callback_token: Some(Secret::new("tok")),
+            callback_allow_ips: Vec::new(),
+            circuit_cooldown: Duration::from_secs(60),
+            max_concurrency: 10,
+            rate_per_second: None,
+            request_timeout: Duration::from_secs(5),
+            embedded_listen: None,
+            sim: None,
+            fake: FakeBehavior::default(),
+            options: toml::Value::try_from(options).unwrap().as_table().cloned().unwrap_or_default(),
+        }
+    }
+
+    /// A callback receiver feeding every body through `adapter.parse_callback`.
+    pub struct Receiver {
+        pub url: String,
+        pub events: Arc<Mutex<Vec<CallEvent>>>,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    impl Drop for Receiver {
+        fn drop(&mut self) {
+            self.task.abort();
+        }
+    }
+
+    impl Receiver {
+        pub async fn start(adapter: Arc<dyn VendorAdapter>) -> Receiver {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}/callbacks/v?token=tok", listener.local_addr().unwrap());
+            let events: Arc<Mutex<Vec<CallEvent>>> = Arc::default();
+            let sink = events.clone();
+            let app = axum::Router::new().route(
+                "/callbacks/v",
+                axum::routing::post(move |body: axum::body::Bytes| {
+                    let (adapter, sink) = (adapter.clone(), sink.clone());
+                    async move {
+                        match adapter.parse_callback(&body) {
+                            Ok(evs) => {
+                                sink.lock().unwrap().extend(evs);
+                                let (status, ack) = adapter.callback_ack();
+                                (axum::http::StatusCode::from_u16(status).unwrap(), axum::Json(ack))
+                            }
+                            Err(e) => {
+                                (axum::http::StatusCode::BAD_REQUEST, axum::Json(json!({ "error": e.to_string() })))
+                            }
+                        }
+                    }
+                }),
+            );
+            let task = tokio::spawn(async move {
+                axum::serve(listener, app).await.unwrap();
+            });
+            Receiver { url, events, task }
+        }
+
+        pub fn events(&self) -> Vec<CallEvent> {
+            self.events.lock().unwrap().clone()
+        }
+    }
+
+    pub fn batch(prefix: &str, n: usize) -> DispatchBatch {
+        DispatchBatch {
+            campaign: "camp".into(),
+            callback_url: String::new(),
+            predial_url: String::new(),
+            not_after: None,
+            vendor_redial: false,
+            items: (0..n)
+                .map(|i| DispatchItem {
+                    attempt_ref: format!("{prefix}-{i}"),
+                    phone: format!("+62812{i:07}"),
+                    case_id: Some(format!("case-{i}")),
+                    variables: json!({ "name": format!("Customer number {i} with a rather long name"), "amount": i * 10 }),
+                })
+                .collect(),
+        }
+    }
+
+    pub async fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + limit;
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out after {limit:?} waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    pub async fn listener() -> tokio::net::TcpListener {
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()
+    }
+
+    /// A signed raw POST (to check the fakes' own limits and codes).
+    pub async fn raw_post(url: &str, body: &Value, headers: &[(&str, String)]) -> Value {
+        let mut req = reqwest::Client::new().post(url).json(body);
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        req.send().await.unwrap().json().await.unwrap()
+    }
+
+    pub fn signed() -> Vec<(&'static str, String)> {
+        sign::auth_headers(KEY, SECRET, chrono::Utc::now().timestamp()).into_iter().collect()
+    }
+}
+
+use kit::*;
+
+fn options() -> Value {
+    json!({ "app_id": "2Xql9RBI", "agent_id": 41, "text_variables": ["name", "amount"] })
+}
+
+async fn setup(behavior: FakeBehavior) -> (FakeHandle, Arc<LaafficAdapter>, Receiver) {
+    let s = settings("laaffic", options());
+    let adapter = Arc::new(LaafficAdapter::new(&s, "http://127.0.0.1:9").unwrap());
+    let receiver = Receiver::start(adapter.clone()).await;
+    let behavior = FakeBehavior { callback_url: Some(receiver.url.clone()), ..behavior };
+    let fake = super::fake::spawn(&s, behavior, listener().await).await.unwrap();
+    let adapter = Arc::new(LaafficAdapter::new(&s, &fake.base_url()).unwrap());
+    (fake, adapter, receiver)
+}
+
+#[test]
+fn check_reports_missing_credentials_and_unknown_options() {
+    let mut s = settings("laaffic", json!({ "app_id": "a", "agent_id": 1, "colour": "red" }));
+    s.api_secret = None;
+    s.callback_token = None;
+    let fields: Vec<String> = super::check(&s).into_iter().map(|(f, m)| format!("{f}: {m}")).collect();
+    assert!(fields.iter().any(|f| f.starts_with("api_secret: required")), "{fields:?}");
+    assert!(fields.iter().any(|f| f.starts_with("callback_token:") && f.contains("does not sign")), "{fields:?}");
+    assert!(fields.iter().any(|f| f.starts_with("options:") && f.contains("colour")), "{fields:?}");
+    let fields = super::check(&settings("laaffic", json!({})));
+    let names: Vec<&str> = fields.iter().map(|(f, _)| f.as_str()).collect();
+    assert_eq!(names, ["options.app_id", "options.agent_id"]);
+    assert!(super::check(&settings("laaffic", options())).is_empty());
+    assert!(
+        format!("{:?}", LaafficAdapter::new(&settings("laaffic", options()), "http://x").unwrap())
+            .contains("<redacted>")
+    );
+}
+
+#[test]
+fn push_records_parse_to_events() {
+    // The push's published fields (the document gives no example body).
+    let body = r#"[
+      {"taskId":123123,"voiceId":"V20210901001","callee":"8613200000007","callTime":"2021-09-01 10:00:00",
+       "answerTime":"2021-09-01 10:00:06","hangupTime":"2021-09-01 10:01:06","ringDuration":6,
+       "chargedDuration":60,"cost":"0.0300","terminationCode":0,"terminationReason":"success","sipCode":200,"intent":"205"},
+      {"taskId":123123,"voiceId":"V20210901002","callee":"8613200000008","callTime":"2021-09-01 10:00:00",
+       "answerTime":null,"hangupTime":"2021-09-01 10:00:30","ringDuration":30,"chargedDuration":0,"cost":"0",
+       "terminationCode":1,"terminationReason":"busy","sipCode":486,"intent":"99999"}
+    ]"#;
+    let a = LaafficAdapter::new(&settings("laaffic", options()), "http://x").unwrap();
+    assert!(!a.signs_callbacks());
+    a.verify_callback(&Default::default(), body.as_bytes(), None).unwrap();
+    let events = a.parse_callback(body.as_bytes()).unwrap();
+    assert_eq!(events.len(), 2);
+    let e = &events[0];
+    assert_eq!(e.phone.as_deref(), Some("+8613200000007"));
+    assert_eq!(e.vendor_task_id.as_deref(), Some("123123"));
+    assert_eq!(e.external_call_id.as_deref(), Some("V20210901001"));
+    assert_eq!(e.outcome.disposition, Disposition::Answered);
+    assert_eq!(e.outcome.intent, Some(Intent::PromiseToPay));
+    assert_eq!(e.outcome.raw_code.as_deref(), Some("laaffic:205"));
+    assert!(e.is_final);
+    // Account zone UTC+8: 10:00 local is 02:00 UTC.
+    assert_eq!(e.started_at.unwrap().to_rfc3339(), "2021-09-01T02:00:00+00:00");
+    assert_eq!(e.duration_ms, Some(60_000));
+    assert_eq!(events[1].outcome.disposition, Disposition::Busy);
+    assert_eq!(events[1].outcome.intent, None);
+    assert!(a.parse_callback(b"{\"voiceId\":1}").is_err(), "a record without callee is malformed");
+    assert!(a.parse_callback(b"nonsense").is_err());
+}
+
+#[test]
+fn create_body_follows_the_documented_example() {
+    let a = LaafficAdapter::new(&settings("laaffic", options()), "http://x").unwrap();
+    let mut b = batch("r", 2);
+    b.items[1].phone = "+12345".into(); // 5 digits: refused
+    b.vendor_redial = true;
+    // Build through the public path: serialize what dispatch would send.
+    let (body, accepted, rejected) = a.create_body_for_test(&b);
+    assert_eq!(accepted.len(), 1);
+    assert_eq!(rejected, vec![("r-1".to_string(), "calleeNumber must be 6-18 digits".to_string())]);
+    assert_eq!(body["appId"], "2Xql9RBI");
+    assert_eq!(body["agentId"], 41);
+    assert_eq!(body["maxCalls"], 300);
+    assert_eq!(body["maxRingingTime"], 60);
+    assert_eq!(body["enableRecording"], 1);
+    assert_eq!(body["numberInfoList"][0]["calleeNumber"], "628120000000");
+    assert_eq!(body["numberInfoList"][0]["text1"].as_str().unwrap().chars().count(), 30);
+    assert_eq!(body["numberInfoList"][0]["text2"], "0");
+    assert_eq!(body["recallFlow"]["recallType"], 1);
+    assert_eq!(body["recallFlow"]["nodeList"], json!([{ "agentId": 41 }]));
+    b.vendor_redial = false;
+    assert!(a.create_body_for_test(&b).0.get("recallFlow").is_none(), "vendor redial is off by default");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dispatch_push_lookup_end_to_end() {
+    let (fake, adapter, receiver) = setup(FakeBehavior { max_lines: 5, ..FakeBehavior::fast(11) }).await;
+    let mut b = batch("e", 40);
+    b.not_after = Some(chrono::Utc::now() + chrono::Duration::hours(1));
+    let receipt = adapter.dispatch(&b).await.unwrap();
+    assert_eq!(receipt.accepted.len(), 40);
+    assert!(receipt.rejected.is_empty());
+    assert!(receipt.raw_response.as_deref().unwrap().contains("\"success\""));
+    let task = receipt.vendor_task_id.clone();
+    wait_until("40 results", Duration::from_secs(20), || receiver.events().len() >= 40).await;
+    let events = receiver.events();
+    let mut by_phone: HashMap<String, usize> = HashMap::new();
+    for e in &events {
+        assert!(e.is_final);
+        assert_eq!(e.vendor_task_id.as_deref(), Some(task.as_str()));
+        assert_ne!(e.outcome.disposition, Disposition::Unknown, "{e:?}");
+        *by_phone.entry(e.phone.clone().unwrap()).or_default() += 1;
+    }
+    for item in &b.items {
+        assert_eq!(by_phone.get(&item.phone), Some(&1), "{}", item.phone);
+    }
+    assert_eq!(fake.stats.double_dials.load(Relaxed), 0);
+    assert_eq!(fake.stats.dials.load(Relaxed), 40);
+    // The task is finished: no per-call query, so the lookup says the result is unknown.
+    let handle = AttemptHandle {
+        vendor_task_id: Some(task.clone()),
+        phone: b.items[0].phone.clone(),
+        ..AttemptHandle::by_ref("e-0")
+    };
+    match adapter.lookup(&handle).await.unwrap() {
+        LookupResult::Finished(e) => {
+            assert_eq!(e.outcome.disposition, Disposition::Unknown);
+            assert_eq!(e.outcome.raw_code.as_deref(), Some("laaffic:task-2"));
+        }
+        other => panic!("{other:?}"),
+    }
+    let missing = AttemptHandle { vendor_task_id: Some("424242".into()), ..AttemptHandle::by_ref("x") };
+    assert_eq!(adapter.lookup(&missing).await.unwrap_err().kind, VendorErrorKind::Unknown);
+    assert_eq!(adapter.lookup(&AttemptHandle::by_ref("x")).await.unwrap_err().kind, VendorErrorKind::Unknown);
+
+    // The same first reference again: the name is taken (−41), regenerated once.
+    let again = adapter.dispatch(&batch("e", 1)).await.unwrap();
+    assert_ne!(again.vendor_task_id, task);
+    assert_eq!(fake.stats.requests_refused.load(Relaxed), 1);
+    fake.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_stops_queued_calls_of_whole_tasks_only() {
+    let slow = FakeBehavior {
+        max_lines: 1,
+        latency_min: Duration::from_millis(300),
+        latency_max: Duration::from_millis(300),
+        ..FakeBehavior::fast(5)
+    };
+    let (fake, adapter, receiver) = setup(slow).await;
+    let b = batch("c", 3);
+    let receipt = adapter.dispatch(&b).await.unwrap();
+    let handles: Vec<AttemptHandle> = b
+        .items
+        .iter()
+        .map(|i| AttemptHandle {
+            vendor_task_id: Some(receipt.vendor_task_id.clone()),
+            phone: i.phone.clone(),
+            ..AttemptHandle::by_ref(&i.attempt_ref)
+        })
+        .collect();
+    assert!(matches!(adapter.lookup(&handles[0]).await.unwrap(), LookupResult::Pending { .. }));
+    // Only part of the task: Laaffic would cancel all of it, so nothing is sent.
+    adapter.cancel(&handles[..2]).await.unwrap();
+    assert_eq!(fake.stats.cancelled.load(Relaxed), 0);
+    adapter.cancel(&handles).await.unwrap();
+    wait_until("3 results", Duration::from_secs(10), || receiver.events().len() >= 3).await;
+    let cancelled = receiver.events().iter().filter(|e| e.outcome.disposition == Disposition::Cancelled).count();
+    assert!(cancelled >= 1, "queued calls are reported not called (99998)");
+    assert_eq!(fake.stats.cancelled.load(Relaxed), cancelled as u64);
+    assert!(matches!(adapter.lookup(&handles[2]).await.unwrap(), LookupResult::Finished(_)));
+    assert_eq!(fake.stats.double_dials.load(Relaxed), 0);
+    fake.shutdown().await;
+}
+
+#[tokio::test]
+async fn vendor_codes_are_classified() {
+    // Wrong secret: −1, fatal.
+    let (fake, _adapter, _rx) = setup(FakeBehavior::fast(1)).await;
+    let mut wrong = settings("laaffic", options());
+    wrong.api_secret = Some(Secret::new("nope"));
+    let bad = LaafficAdapter::new(&wrong, &fake.base_url()).unwrap();
+    let err = bad.dispatch(&batch("w", 1)).await.unwrap_err();
+    assert_eq!(err.kind, VendorErrorKind::Fatal);
+    assert!(err.message.contains("-1") && !err.message.contains("nope"), "{}", err.message);
+    assert_eq!(fake.stats.bad_auth.load(Relaxed), 1);
+    // An old timestamp: −16.
+    let url = format!("{}/{CREATE_PATH}", fake.base_url());
+    let old: Vec<(&str, String)> = sign::auth_headers(KEY, SECRET, 1630468800).into_iter().collect();
+    assert_eq!(raw_post(&url, &json!({}), &old).await["status"], "-16");
+    // Limits the fake enforces with the document's codes.
+    let ok =
+        json!({"appId":"2Xql9RBI","agentId":41,"taskName":"t-1","numberInfoList":[{"calleeNumber":"8613200000007"}]});
+    let mut no_numbers = ok.clone();
+    no_numbers["numberInfoList"] = json!([]);
+    assert_eq!(raw_post(&url, &no_numbers, &signed()).await["status"], "-35");
+    let mut windows = ok.clone();
+    windows["allowSendTime"] = Value::Array(vec![json!({"strTime":"09:00","endTime":"10:00"}); 4]);
+    assert_eq!(raw_post(&url, &windows, &signed()).await["status"], "-22");
+    let mut short = ok.clone();
+    short["numberInfoList"] = json!([{"calleeNumber":"12345"}]);
+    assert_eq!(raw_post(&url, &short, &signed()).await["status"], "-21");
+    let mut agent = ok.clone();
+    agent["agentId"] = json!(7);
+    assert_eq!(raw_post(&url, &agent, &signed()).await["status"], "-60");
+    // The window already over: refused before sending, try later.
+    let adapter = LaafficAdapter::new(&settings("laaffic", options()), &fake.base_url()).unwrap();
+    let mut late = batch("l", 1);
+    late.not_after = Some(chrono::Utc::now() - chrono::Duration::minutes(5));
+    assert_eq!(adapter.dispatch(&late).await.unwrap_err().kind, VendorErrorKind::RetryLater);
+    fake.shutdown().await;
+
+    // Busy: −37, retry later.
+    let (fake, adapter, _rx) = setup(FakeBehavior { busy_rate: 1.0, ..FakeBehavior::fast(2) }).await;
+    let err = adapter.dispatch(&batch("b", 1)).await.unwrap_err();
+    assert_eq!(err.kind, VendorErrorKind::RetryLater);
+    assert!(err.message.contains("-37"), "{}", err.message);
+    fake.shutdown().await;
+
+    // After `fatal_after_calls`: −10 (balance), fatal.
+    let (fake, adapter, _rx) = setup(FakeBehavior { fatal_after_calls: Some(2), ..FakeBehavior::fast(3) }).await;
+    adapter.dispatch(&batch("f", 2)).await.unwrap();
+    let err = adapter.dispatch(&batch("g", 1)).await.unwrap_err();
+    assert_eq!(err.kind, VendorErrorKind::Fatal);
+    assert!(err.message.contains("-10"), "{}", err.message);
+    fake.shutdown().await;
+
+    // Nobody listening: a create that was never sent can be retried.
+    let gone = LaafficAdapter::new(&settings("laaffic", options()), "http://127.0.0.1:9").unwrap();
+    assert_eq!(gone.dispatch(&batch("n", 1)).await.unwrap_err().kind, VendorErrorKind::RetryLater);
+}
