@@ -105,7 +105,11 @@ impl AirudderAdapter {
             app_key: secret(&settings.api_key).ok_or("api_key (APPKey) is required")?,
             app_secret: secret(&settings.api_secret).ok_or("api_secret (APPSecret) is required")?,
             sign_key: secret(&settings.callback_secret).unwrap_or_else(|| DEFAULT_SIGN_KEY.to_string()),
-            robot_hash: opts.robot_hash.clone().filter(|h| !h.trim().is_empty()).ok_or("options.robot_hash is required")?,
+            robot_hash: opts
+                .robot_hash
+                .clone()
+                .filter(|h| !h.trim().is_empty())
+                .ok_or("options.robot_hash is required")?,
             tz,
             labels,
             opts,
@@ -177,10 +181,17 @@ impl AirudderAdapter {
     fn failure(&self, op: &str, answer: &Answer, reply: &Reply) -> VendorError {
         let text = format!("{op}: code {:?}: {}", reply.code, excerpt(&reply.message));
         match reply.code.and_then(codes::error_row) {
-            Some((code, kind, _, meaning)) => self.err(*kind, format!("{op}: {code} {meaning}: {}", excerpt(&reply.message))),
+            Some((code, kind, _, meaning)) => {
+                self.err(*kind, format!("{op}: {code} {meaning}: {}", excerpt(&reply.message)))
+            }
             None if !answer.status.is_success() => self.http.http_status_error(op, answer),
             None => match reply.code {
-                Some(c @ 400..=599) => self.err(classify_status(reqwest::StatusCode::from_u16(c as u16).unwrap_or(reqwest::StatusCode::BAD_REQUEST)), text),
+                Some(c @ 400..=599) => self.err(
+                    classify_status(
+                        reqwest::StatusCode::from_u16(c as u16).unwrap_or(reqwest::StatusCode::BAD_REQUEST),
+                    ),
+                    text,
+                ),
                 _ => self.err(VendorErrorKind::Fatal, text),
             },
         }
@@ -231,11 +242,7 @@ impl AirudderAdapter {
         let mut redials: Vec<(Option<DateTime<Utc>>, VendorRedial)> =
             d.redail_call.iter().map(|r| (self.time(&r.call_start_time), self.redial(r))).collect();
         redials.sort_by_key(|(t, _)| *t);
-        let attempt_ref = d
-            .variables
-            .get(&self.opts.reference_variable)
-            .and_then(code_text)
-            .filter(|r| !r.is_empty());
+        let attempt_ref = d.variables.get(&self.opts.reference_variable).and_then(code_text).filter(|r| !r.is_empty());
         let started_at = self.time(&d.call_start_time);
         let ended_at = self.time(&d.call_end_time);
         CallEvent {
@@ -281,7 +288,10 @@ impl AirudderAdapter {
                 return Err(self.failure("task detail", &answer, &reply));
             }
             let data: DetailPage = serde_json::from_value(reply.data).map_err(|e| {
-                self.err(VendorErrorKind::RetryLater, format!("task detail: unreadable page ({e}): {}", excerpt(&answer.body)))
+                self.err(
+                    VendorErrorKind::RetryLater,
+                    format!("task detail: unreadable page ({e}): {}", excerpt(&answer.body)),
+                )
             })?;
             let n = data.details.len();
             all.extend(data.details);

@@ -162,7 +162,11 @@ impl Options {
 pub fn check(settings: &VendorSettings) -> Vec<(String, String)> {
     let mut issues = Vec::new();
     issues.extend(require(settings.api_key.is_some(), "api_key", "AIRudder APPKey (POST /service/cloud/auth)"));
-    issues.extend(require(settings.api_secret.is_some(), "api_secret", "AIRudder APPSecret (POST /service/cloud/auth)"));
+    issues.extend(require(
+        settings.api_secret.is_some(),
+        "api_secret",
+        "AIRudder APPSecret (POST /service/cloud/auth)",
+    ));
     let opts = match crate::vendors::common::options::<Options>(&settings.options) {
         Ok(o) => o,
         Err(e) => {
