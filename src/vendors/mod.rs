@@ -6,6 +6,7 @@
 //! of the daemon only sees this trait.
 
 pub mod ai_voice;
+pub mod airudder;
 pub mod common;
 pub mod fake;
 pub mod kinds;
