@@ -5,6 +5,7 @@
 //! table that maps the vendor's codes to the normalized [`Outcome`]. The rest
 //! of the daemon only sees this trait.
 
+pub mod blu;
 pub mod common;
 pub mod fake;
 pub mod kinds;
