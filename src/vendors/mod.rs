@@ -7,6 +7,7 @@
 
 pub mod ai_voice;
 pub mod airudder;
+pub mod blu;
 pub mod common;
 pub mod fake;
 pub mod kinds;
