@@ -24,7 +24,7 @@ pub struct KindSpec {
         fn(&VendorSettings, FakeBehavior, tokio::net::TcpListener) -> BoxFuture<'static, std::io::Result<FakeHandle>>,
 }
 
-pub const KINDS: &[KindSpec] = &[];
+pub const KINDS: &[KindSpec] = &[super::smartivr::SPEC];
 
 pub fn find(name: &str) -> Option<&'static KindSpec> {
     KINDS.iter().find(|k| k.name == name)

@@ -10,6 +10,7 @@ pub mod fake;
 pub mod kinds;
 pub mod registry;
 pub mod sim;
+pub mod smartivr;
 
 use crate::domain::outcome::Outcome;
 use chrono::{DateTime, Utc};

@@ -1,0 +1,1 @@
+//! Tests of the smartivr adapter and fake.
