@@ -111,7 +111,13 @@ impl SmartivrAdapter {
         opts: SmartivrOptions,
         tz: Tz,
     ) -> SmartivrAdapter {
-        SmartivrAdapter { id: vendor_id.to_string(), http: VendorHttp::new(vendor_id, base_url, timeout), token, opts, tz }
+        SmartivrAdapter {
+            id: vendor_id.to_string(),
+            http: VendorHttp::new(vendor_id, base_url, timeout),
+            token,
+            opts,
+            tz,
+        }
     }
 
     pub fn options(&self) -> &SmartivrOptions {
@@ -235,7 +241,8 @@ impl SmartivrAdapter {
         if let Some(k) = keyword {
             body["keyword"] = json!(k);
         }
-        let (value, _) = self.call("query call records", self.http.client.post(url).json(&body), true, RetryLater).await?;
+        let (value, _) =
+            self.call("query call records", self.http.client.post(url).json(&body), true, RetryLater).await?;
         wire::page(&value).map_err(|e| self.err(RetryLater, format!("query call records: {e}")))
     }
 
@@ -350,7 +357,8 @@ impl SmartivrAdapter {
             }
             // The vendor took it; if we cannot read its id the outcome is unknown.
             let value = answer.json().map_err(|e| self.err(Unknown, format!("create task: {e}")))?;
-            let created: CreatedTask = wire::data(&value).map_err(|e| self.err(Unknown, format!("create task: {e}")))?;
+            let created: CreatedTask =
+                wire::data(&value).map_err(|e| self.err(Unknown, format!("create task: {e}")))?;
             if created.uuid.is_empty() {
                 return Err(self.err(Unknown, format!("create task: no task id in {}", excerpt(&answer.body))));
             }
@@ -548,7 +556,12 @@ impl VendorAdapter for SmartivrAdapter {
         !self.opts.notifies()
     }
 
-    fn verify_callback(&self, _headers: &HeaderMap, _body: &[u8], _remote: Option<IpAddr>) -> Result<(), CallbackError> {
+    fn verify_callback(
+        &self,
+        _headers: &HeaderMap,
+        _body: &[u8],
+        _remote: Option<IpAddr>,
+    ) -> Result<(), CallbackError> {
         if self.opts.notifies() {
             Ok(())
         } else {
@@ -567,7 +580,8 @@ impl VendorAdapter for SmartivrAdapter {
         let task_id = (row.task_id.clone())
             .or_else(|| row.call_history.as_ref()?.iter().find_map(|h| h.task_id.clone()))
             .ok_or_else(|| CallbackError::Malformed("no `task_id`".into()))?;
-        let event = self.number_event(&task_id, &row, None).ok_or_else(|| CallbackError::Malformed("no `status`".into()))?;
+        let event =
+            self.number_event(&task_id, &row, None).ok_or_else(|| CallbackError::Malformed("no `status`".into()))?;
         Ok(vec![event])
     }
 

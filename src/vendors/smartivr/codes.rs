@@ -47,12 +47,8 @@ pub const STATUS_CODES: &[(i64, &str, Disposition)] = &[
 /// followed up again") and `D级(无意向)` ("no intention"); A and B are the
 /// grades above them in the usual SmartIVR scheme (A 有明确意向 clear
 /// intention, B 可能有意向 possible intention). Assumption, see the README.
-pub const LEVEL_CODES: &[(&str, Intent)] = &[
-    ("A", Intent::Interested),
-    ("B", Intent::Undecided),
-    ("C", Intent::Callback),
-    ("D", Intent::NotInterested),
-];
+pub const LEVEL_CODES: &[(&str, Intent)] =
+    &[("A", Intent::Interested), ("B", Intent::Undecided), ("C", Intent::Callback), ("D", Intent::NotInterested)];
 
 /// True when a number status is a result (anything but "waiting"; unknown
 /// statuses are results too, kept raw as [`Disposition::Unknown`]).

@@ -463,7 +463,11 @@ fn finish(s: &Arc<Fake>, task_id: &str, number: &str, d: Dialed) {
                 hangupcause: r.hangupcause.clone(),
                 hangup_disposition: Some(1),
                 rounds: Some(2),
-                level_name: Some(format!("{}({})", level.name.clone().unwrap_or_default(), level.alias.clone().unwrap_or_default())),
+                level_name: Some(format!(
+                    "{}({})",
+                    level.name.clone().unwrap_or_default(),
+                    level.alias.clone().unwrap_or_default()
+                )),
                 level: Some(level),
                 tags: Some(Vec::new()),
                 tag_groups: Some(Vec::new()),
@@ -506,10 +510,8 @@ fn numbers(s: &Fake, query: &[(String, String)]) -> Response {
     };
     let history = get("call_history").is_some_and(|v| v != "0");
     let keyword = get("keyword").filter(|k| !k.is_empty());
-    let statuses: Vec<i64> = (query.iter())
-        .filter(|(k, _)| k == "status[]" || k == "status")
-        .filter_map(|(_, v)| v.parse().ok())
-        .collect();
+    let statuses: Vec<i64> =
+        (query.iter()).filter(|(k, _)| k == "status[]" || k == "status").filter_map(|(_, v)| v.parse().ok()).collect();
     let tasks = s.tasks.lock().unwrap();
     let Some(task) = tasks.get(&task_id) else {
         return refuse(s, error(404, "任务不存在"));
@@ -597,7 +599,11 @@ mod tests {
         assert!(route("", "/").is_none());
         let defaults: Vec<&str> = DEFAULT_WEIGHTS.iter().map(|(c, _)| *c).collect();
         assert_eq!(defaults, FAKE_CODES);
-        let answered: f64 = DEFAULT_WEIGHTS.iter().filter(|(c, _)| c.starts_with("1") && c.len() == 2 && !c.ends_with(char::is_numeric)).map(|(_, w)| w).sum();
+        let answered: f64 = DEFAULT_WEIGHTS
+            .iter()
+            .filter(|(c, _)| c.starts_with("1") && c.len() == 2 && !c.ends_with(char::is_numeric))
+            .map(|(_, w)| w)
+            .sum();
         let total: f64 = DEFAULT_WEIGHTS.iter().map(|(_, w)| w).sum();
         assert!((0.35..0.45).contains(&(answered / total)), "{answered}/{total}");
         assert_eq!(KIND, "smartivr");

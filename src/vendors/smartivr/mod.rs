@@ -13,6 +13,8 @@ pub mod fake;
 pub mod wire;
 
 #[cfg(test)]
+mod doc_examples;
+#[cfg(test)]
 mod tests;
 
 pub use adapter::SmartivrAdapter;
@@ -109,7 +111,10 @@ impl SmartivrOptions {
             ("options.server_timezone".to_string(), format!("`{}` is not a time zone name", opts.server_timezone))
         });
         if opts.group_id.is_none() {
-            issues.push(("options.group_id".to_string(), "required: the robot script group (话术组 id) tasks run".into()));
+            issues.push((
+                "options.group_id".to_string(),
+                "required: the robot script group (话术组 id) tasks run".into(),
+            ));
         }
         if !opts.country_code.chars().all(|c| c.is_ascii_digit()) {
             issues.push(("options.country_code".to_string(), "digits only, e.g. `86`".into()));

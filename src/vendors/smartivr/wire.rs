@@ -182,8 +182,7 @@ pub struct RecordInfo {
 impl RecordInfo {
     /// The conversation in order, without the ASR progress turns.
     pub fn dialogue(&self) -> Vec<&Turn> {
-        let mut turns: Vec<&Turn> =
-            self.records.iter().filter(|t| t.notify.as_deref() != Some(ASR_PROGRESS)).collect();
+        let mut turns: Vec<&Turn> = self.records.iter().filter(|t| t.notify.as_deref() != Some(ASR_PROGRESS)).collect();
         turns.sort_by_key(|t| t.sequence.unwrap_or(i64::MAX));
         turns
     }
