@@ -5,7 +5,7 @@
 //! server zone. Results are stored for polling and, when a task asks for
 //! notifications, POSTed to its `call_notify_url` as one number row.
 
-use super::codes::{self, KIND};
+use super::codes;
 use super::wire::{AddNumbers, CallRecord, CreateTask, DeleteNumbers, HistoryRow, Level, NumberRow, Turn};
 use super::{PAGE_SIZE, SmartivrOptions};
 use crate::config::VendorSettings;
@@ -606,6 +606,6 @@ mod tests {
             .sum();
         let total: f64 = DEFAULT_WEIGHTS.iter().map(|(_, w)| w).sum();
         assert!((0.35..0.45).contains(&(answered / total)), "{answered}/{total}");
-        assert_eq!(KIND, "smartivr");
+        assert_eq!(codes::KIND, "smartivr");
     }
 }

@@ -624,3 +624,24 @@ async fn notifications_carry_one_result_per_number() {
     server.abort();
     fake.shutdown().await;
 }
+
+/// The daemon's registry builds a polling-only smartivr without a
+/// `callback_token` (nothing to verify), but not one with notifications on.
+#[tokio::test]
+async fn registry_needs_a_callback_token_only_with_notifications() {
+    let mut s = settings(OPTIONS);
+    s.base_url = None;
+    s.embedded_listen = Some("127.0.0.1:0".parse().unwrap());
+    let reg =
+        crate::vendors::registry::VendorRegistry::build(std::slice::from_ref(&s), "http://127.0.0.1:1").await.unwrap();
+    let h = reg.get("ivr").unwrap();
+    assert_eq!(h.adapter.kind(), "smartivr");
+    assert!(h.adapter.polls());
+    drop(reg);
+
+    let mut on = settings(&format!("{OPTIONS}\ncall_notify_type = 2"));
+    on.base_url = None;
+    on.embedded_listen = Some("127.0.0.1:0".parse().unwrap());
+    let err = crate::vendors::registry::VendorRegistry::build(&[on], "http://127.0.0.1:1").await.err().unwrap();
+    assert!(err.to_string().contains("callback_token"), "{err}");
+}
