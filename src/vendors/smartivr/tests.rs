@@ -645,3 +645,39 @@ async fn registry_needs_a_callback_token_only_with_notifications() {
     let err = crate::vendors::registry::VendorRegistry::build(&[on], "http://127.0.0.1:1").await.err().unwrap();
     assert!(err.to_string().contains("callback_token"), "{err}");
 }
+
+/// A taken task name (Laravel 422 `errors.name`) is regenerated once.
+#[tokio::test]
+async fn a_taken_task_name_is_retried_once_with_a_new_name() {
+    use axum::routing::post;
+    let names: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = names.clone();
+    let app = axum::Router::new()
+        .route(
+            "/v1/task",
+            post(move |axum::Json(body): axum::Json<Value>| async move {
+                let mut names = seen.lock().unwrap();
+                names.push(body["name"].as_str().unwrap_or_default().to_string());
+                if names.len() == 1 {
+                    let taken = json!({"message": "The given data was invalid.", "errors": {"name": ["The name has already been taken."]}});
+                    (axum::http::StatusCode::UNPROCESSABLE_ENTITY, axum::Json(taken))
+                } else {
+                    (axum::http::StatusCode::OK, axum::Json(json!({"code": 200, "status": "ok", "data": {"uuid": "t-2"}})))
+                }
+            }),
+        )
+        .route("/v1/task/t-2/numbers", post(|| async { axum::Json(json!({"code": 200, "status": "ok", "data": {"added": 1}})) }))
+        .route("/v1/task/t-2/start", post(|| async { axum::Json(json!({"code": 200, "status": "ok", "data": {}})) }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let a = adapter_for(&settings(OPTIONS), &base, TOKEN);
+    let receipt = a.dispatch(&batch(1, 0)).await.unwrap();
+    assert_eq!(receipt.vendor_task_id, "t-2");
+    assert_eq!(receipt.accepted, vec![("c0-1".to_string(), None)]);
+    let names = names.lock().unwrap().clone();
+    assert_eq!(names.len(), 2);
+    assert_ne!(names[0], names[1]);
+    assert!(names.iter().all(|n| n.starts_with("collect-march-")));
+    server.abort();
+}
