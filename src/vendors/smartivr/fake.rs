@@ -78,6 +78,8 @@ struct Num {
     row: NumberRow,
     key: String,
     record: Option<CallRecord>,
+    /// Vendor redials (`recycle_limit`) made so far.
+    recycled: u32,
 }
 
 struct Task {
@@ -86,6 +88,8 @@ struct Task {
     notify_url: String,
     notify_type: u8,
     end_at: Option<DateTime<Utc>>,
+    /// Redials of unanswered numbers (assumed `recycle_limit` semantics).
+    recycle_limit: u32,
     started: bool,
     stopped: bool,
     numbers: Vec<Num>,
@@ -287,6 +291,7 @@ fn create(s: &Fake, body: Value) -> Response {
         notify_url: task.call_notify_url,
         notify_type: task.call_notify_type,
         end_at,
+        recycle_limit: task.recycle_limit,
         started: false,
         stopped: false,
         numbers: Vec::new(),
@@ -330,7 +335,7 @@ fn add_numbers(s: &Arc<Fake>, task_id: &str, body: Value) -> Response {
                 ..NumberRow::default()
             };
             let key = format!("{}/{}", task.id, n.number);
-            task.numbers.push(Num { row, key, record: None });
+            task.numbers.push(Num { row, key, record: None, recycled: 0 });
             added.push(n.number);
         }
     }
@@ -345,7 +350,11 @@ fn add_numbers(s: &Arc<Fake>, task_id: &str, body: Value) -> Response {
 
 fn place(s: &Arc<Fake>, task: &Task, number: &str) {
     let Some(num) = task.numbers.iter().find(|n| n.row.number == number) else { return };
-    let call = FakeCall { key: num.key.clone(), phone: number.to_string(), not_after: task.end_at };
+    let key = match num.recycled {
+        0 => num.key.clone(),
+        n => format!("{}#recycle{n}", num.key),
+    };
+    let call = FakeCall { key, phone: number.to_string(), not_after: task.end_at };
     let (me, task_id, number) = (s.clone(), task.id.clone(), number.to_string());
     s.dialer.place(call, None, move |d| finish(&me, &task_id, &number, d));
 }
@@ -472,6 +481,17 @@ fn finish(s: &Arc<Fake>, task_id: &str, number: &str, d: Dialed) {
                 tags: Some(Vec::new()),
                 tag_groups: Some(Vec::new()),
             });
+        }
+        // An unanswered number with redials left goes back to waiting
+        // (assumption: the vendor shows a number due for its recycle dial as waiting).
+        let recycle = matches!(status, 3 | 4 | 8 | 12) && num.recycled < task.recycle_limit && !task.stopped;
+        if recycle {
+            num.recycled += 1;
+            num.row.status = Some(codes::WAITING);
+            num.row.status_str = Some(status_str(codes::WAITING).into());
+            s.dialer.stats.vendor_redials.fetch_add(1, Relaxed);
+            place(s, task, number);
+            return;
         }
         let wanted = task.notify_type == 2 || (task.notify_type == 1 && status != codes::ANSWERED);
         if wanted && !task.notify_url.is_empty() {

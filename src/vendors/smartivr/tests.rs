@@ -681,3 +681,35 @@ async fn a_taken_task_name_is_retried_once_with_a_new_name() {
     assert!(names.iter().all(|n| n.starts_with("collect-march-")));
     server.abort();
 }
+
+/// With the campaign's vendor redial on, `recycle_limit` is sent and the
+/// vendor's own dials come back as redials of the one attempt.
+#[tokio::test]
+async fn vendor_redials_come_back_as_redials() {
+    let s = settings(&format!("{OPTIONS}\nvendor_redial_times = 2"));
+    let behavior = FakeBehavior { outcomes: [("4".to_string(), 1.0)].into(), ..FakeBehavior::fast(8) };
+    let fake = fake_with(&s, behavior).await;
+    let a = adapter_for(&s, &fake.base_url(), TOKEN);
+    let mut b = batch(4, 0);
+    b.vendor_redial = true;
+    let task = a.dispatch(&b).await.unwrap().vendor_task_id;
+    let events = poll_until(&a, &task, |e| e.len() == 4).await;
+    for e in &events {
+        assert_eq!(e.outcome.disposition, Disposition::NoAnswer);
+        assert_eq!(e.redials.len(), 2, "{e:?}");
+        assert!(
+            e.redials.iter().all(|r| r.outcome.disposition == Disposition::NoAnswer && r.external_call_id.is_some())
+        );
+        assert!(e.redials[0].at <= e.redials[1].at);
+    }
+    assert_eq!(fake.stats.vendor_redials.load(Relaxed), 8);
+    assert_eq!(fake.stats.dials.load(Relaxed), 12);
+    assert_eq!(fake.stats.double_dials.load(Relaxed), 0);
+
+    // Off by default: the same fake makes one dial per number.
+    let task = a.dispatch(&batch(2, 10)).await.unwrap().vendor_task_id;
+    let events = poll_until(&a, &task, |e| e.len() == 2).await;
+    assert!(events.iter().all(|e| e.redials.is_empty()));
+    assert_eq!(fake.stats.dials.load(Relaxed), 14);
+    fake.shutdown().await;
+}
