@@ -14,6 +14,7 @@ pub mod kinds;
 pub mod laaffic;
 pub mod registry;
 pub mod sim;
+pub mod smartivr;
 
 use crate::domain::outcome::Outcome;
 use chrono::{DateTime, Utc};

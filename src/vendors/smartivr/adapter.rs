@@ -1,0 +1,591 @@
+//! The daemon's side of SmartIVR: tasks are created, filled and started
+//! through the (assumed) task endpoints; results are polled from the
+//! documented number and call-record lists.
+
+use super::codes::{self, KIND};
+use super::wire::{self, AddNumbers, AddedNumbers, CallRecord, CreateTask, CreatedTask, NewNumber, NumberRow, Page};
+use super::{PAGE_SIZE, SmartivrOptions};
+use crate::vendors::common::{Answer, VendorHttp, as_i64, classify_status, e164, excerpt, local_time};
+use crate::vendors::{
+    AttemptHandle, CallEvent, CallbackError, DispatchBatch, DispatchReceipt, HeaderMap, LookupResult, TaskHandle,
+    VendorAdapter, VendorError, VendorErrorKind, VendorRedial,
+};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::future::Future;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use VendorErrorKind::{Fatal, RetryLater, Unknown};
+
+/// The vendor's error codes. Its success answer is `{"code": 200, "status":
+/// "ok", ...}`, so its codes are assumed to be HTTP statuses (Laravel
+/// style); the HTTP status is used when the body has no code.
+pub const ERROR_CODES: &[(i64, VendorErrorKind, &str)] = &[
+    (400, Fatal, "bad request: a request we built wrong"),
+    (401, Fatal, "unauthenticated: wrong or expired bearer token"),
+    (402, Fatal, "account in arrears / no balance"),
+    (403, Fatal, "forbidden: account disabled, IP not allowed or in arrears"),
+    (404, Fatal, "no such path or task: wrong base_url or path option"),
+    (405, Fatal, "method not allowed: wrong path option"),
+    (408, RetryLater, "request timeout"),
+    (422, Fatal, "validation failed: bad group_id or a request we built wrong"),
+    (429, RetryLater, "too many requests"),
+    (500, RetryLater, "server error"),
+    (502, RetryLater, "bad gateway"),
+    (503, RetryLater, "service unavailable / busy"),
+    (504, RetryLater, "gateway timeout"),
+];
+
+/// How a vendor error code is treated: the table, else like an HTTP status.
+pub fn classify(code: i64) -> VendorErrorKind {
+    if let Some((_, kind, _)) = ERROR_CODES.iter().find(|(c, _, _)| *c == code) {
+        return *kind;
+    }
+    u16::try_from(code).ok().and_then(|c| reqwest::StatusCode::from_u16(c).ok()).map_or(Fatal, classify_status)
+}
+
+/// A refused request: the vendor's code and message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    pub code: i64,
+    pub message: String,
+    /// A validation error on the task name (Laravel `errors.name`): the name is taken.
+    pub name_taken: bool,
+}
+
+/// The refusal in an answer, if it is one: a non-2xx status, or a `code`
+/// other than 200 (or 0).
+pub fn refusal(answer: &Answer) -> Option<Refusal> {
+    let value: Option<Value> = serde_json::from_str(&answer.body).ok();
+    let code = value.as_ref().and_then(|v| v.get("code")).and_then(as_i64);
+    let code_ok = code.is_none_or(|c| c == 0 || (200..300).contains(&c));
+    if answer.status.is_success() && code_ok {
+        return None;
+    }
+    let code = code.filter(|c| !(*c == 0 || (200..300).contains(c))).unwrap_or(i64::from(answer.status.as_u16()));
+    let errors = value.as_ref().and_then(|v| v.get("errors"));
+    let mut message = value
+        .as_ref()
+        .and_then(|v| v.get("message").or_else(|| v.get("msg")))
+        .and_then(Value::as_str)
+        .map_or_else(|| excerpt(&answer.body), str::to_string);
+    if let Some(Value::Object(map)) = errors {
+        let details: Vec<String> = map.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        message = format!("{message} ({})", details.join("; "));
+    }
+    let name_taken = errors.and_then(|e| e.get("name")).is_some();
+    Some(Refusal { code, message, name_taken })
+}
+
+pub struct SmartivrAdapter {
+    id: String,
+    http: VendorHttp,
+    token: String,
+    opts: SmartivrOptions,
+    tz: Tz,
+}
+
+/// The token is redacted so the adapter can be logged.
+impl fmt::Debug for SmartivrAdapter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmartivrAdapter")
+            .field("id", &self.id)
+            .field("base", &self.http.base)
+            .field("token", &"<redacted>")
+            .field("opts", &self.opts)
+            .field("tz", &self.tz)
+            .finish()
+    }
+}
+
+impl SmartivrAdapter {
+    pub fn new(
+        vendor_id: &str,
+        base_url: &str,
+        token: String,
+        timeout: Duration,
+        opts: SmartivrOptions,
+        tz: Tz,
+    ) -> SmartivrAdapter {
+        SmartivrAdapter {
+            id: vendor_id.to_string(),
+            http: VendorHttp::new(vendor_id, base_url, timeout),
+            token,
+            opts,
+            tz,
+        }
+    }
+
+    pub fn options(&self) -> &SmartivrOptions {
+        &self.opts
+    }
+
+    /// The number as sent to the vendor: E.164 digits, without the
+    /// configured country code. `None` for a number of another country.
+    pub fn wire_number(&self, phone: &str) -> Option<String> {
+        let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+        if digits.is_empty() {
+            return None;
+        }
+        if self.opts.country_code.is_empty() {
+            return Some(digits);
+        }
+        digits.strip_prefix(self.opts.country_code.as_str()).filter(|n| n.len() >= 3).map(str::to_string)
+    }
+
+    /// A number the vendor reports, as E.164.
+    pub fn event_phone(&self, number: &str) -> String {
+        if self.opts.country_code.is_empty() || number.trim_start().starts_with('+') {
+            e164(number)
+        } else {
+            e164(&format!("{}{}", self.opts.country_code, number))
+        }
+    }
+
+    fn time(&self, text: Option<&str>) -> Option<DateTime<Utc>> {
+        text.and_then(|t| local_time(t, self.tz))
+    }
+
+    fn task_path(template: &str, task_id: &str) -> String {
+        template.replace("{task_id}", task_id)
+    }
+
+    fn err(&self, kind: VendorErrorKind, message: impl Into<String>) -> VendorError {
+        self.http.error(kind, message)
+    }
+
+    fn refused(&self, op: &str, r: &Refusal) -> VendorError {
+        self.err(classify(r.code), format!("{op}: vendor code {}: {}", r.code, r.message))
+    }
+
+    /// Send with the bearer token; a refusal becomes its classified error,
+    /// an unreadable success `unreadable`.
+    async fn call(
+        &self,
+        op: &str,
+        request: reqwest::RequestBuilder,
+        idempotent: bool,
+        unreadable: VendorErrorKind,
+    ) -> Result<(Value, Answer), VendorError> {
+        let answer = self.http.send(op, request.bearer_auth(&self.token), idempotent).await?;
+        if let Some(r) = refusal(&answer) {
+            return Err(self.refused(op, &r));
+        }
+        let value = answer.json().map_err(|e| self.err(unreadable, format!("{op}: {e}")))?;
+        Ok((value, answer))
+    }
+
+    /// Every page of a paged list, from page 1 to `last_page`.
+    async fn all_pages<T, F, Fut>(&self, mut fetch: F) -> Result<Vec<T>, VendorError>
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: Future<Output = Result<Page<T>, VendorError>>,
+    {
+        let mut rows = Vec::new();
+        let mut page = 1u32;
+        loop {
+            let p = fetch(page).await?;
+            let last = p.last_page.unwrap_or(1).max(1);
+            let short = p.data.len() < PAGE_SIZE;
+            rows.extend(p.data);
+            if i64::from(page) >= last || page >= self.opts.max_pages || (p.last_page.is_none() && short) {
+                return Ok(rows);
+            }
+            page += 1;
+        }
+    }
+
+    /// One page of `GET v1/task/number`.
+    pub async fn numbers_page(
+        &self,
+        task_id: &str,
+        page: u32,
+        keyword: Option<&str>,
+        history: bool,
+    ) -> Result<Page<NumberRow>, VendorError> {
+        let url = self.http.url(&self.opts.numbers_path)?;
+        let mut query = vec![("task_id", task_id.to_string()), ("page", page.to_string())];
+        if history {
+            query.push(("call_history", "1".into()));
+        }
+        if let Some(k) = keyword {
+            query.push(("keyword", k.to_string()));
+        }
+        let (value, _) = self.call("query numbers", self.http.client.get(url).query(&query), true, RetryLater).await?;
+        wire::page(&value).map_err(|e| self.err(RetryLater, format!("query numbers: {e}")))
+    }
+
+    /// Every number of a task (all pages).
+    pub async fn all_numbers(
+        &self,
+        task_id: &str,
+        keyword: Option<&str>,
+        history: bool,
+    ) -> Result<Vec<NumberRow>, VendorError> {
+        self.all_pages(|page| self.numbers_page(task_id, page, keyword, history)).await
+    }
+
+    /// One page of `POST v1/task/query_done_task_phones`.
+    pub async fn records_page(
+        &self,
+        task_id: &str,
+        page: u32,
+        keyword: Option<&str>,
+    ) -> Result<Page<CallRecord>, VendorError> {
+        let url = self.http.url(&self.opts.done_phones_path)?;
+        let mut body = json!({ "task_id": task_id, "page": page });
+        if let Some(k) = keyword {
+            body["keyword"] = json!(k);
+        }
+        let (value, _) =
+            self.call("query call records", self.http.client.post(url).json(&body), true, RetryLater).await?;
+        wire::page(&value).map_err(|e| self.err(RetryLater, format!("query call records: {e}")))
+    }
+
+    /// Every call record of a task (all pages).
+    pub async fn all_records(&self, task_id: &str, keyword: Option<&str>) -> Result<Vec<CallRecord>, VendorError> {
+        self.all_pages(|page| self.records_page(task_id, page, keyword)).await
+    }
+
+    /// `GET v1/record/{record_id}`: one call record.
+    pub async fn record(&self, record_id: &str) -> Result<CallRecord, VendorError> {
+        let url = self.http.url(&format!("v1/record/{record_id}"))?;
+        let (value, _) = self.call("query record", self.http.client.get(url), true, RetryLater).await?;
+        wire::data(&value).map_err(|e| self.err(RetryLater, format!("query record: {e}")))
+    }
+
+    /// `GET v1/task/record_info/{task_id}/{record_id}`: a call with its dialogue.
+    pub async fn record_info(&self, task_id: &str, record_id: &str) -> Result<wire::RecordInfo, VendorError> {
+        let url = self.http.url(&format!("v1/task/record_info/{task_id}/{record_id}"))?;
+        let (value, _) = self.call("query record info", self.http.client.get(url), true, RetryLater).await?;
+        serde_json::from_value(value).map_err(|e| self.err(RetryLater, format!("query record info: {e}")))
+    }
+
+    /// The event of a number with a result. `record` (its call record) gives
+    /// the grade of an answered call.
+    pub fn number_event(&self, task_id: &str, row: &NumberRow, record: Option<&CallRecord>) -> Option<CallEvent> {
+        let status = row.status?;
+        let level = match status {
+            codes::ANSWERED => record.and_then(CallRecord::grade_label).or_else(|| row.level_name.clone()),
+            _ => None,
+        };
+        let history = row.call_history.as_deref().unwrap_or_default();
+        // The dials before the one the number row shows, oldest first.
+        let current = history
+            .iter()
+            .position(|h| h.call_id.is_some() && h.call_id == row.callid)
+            .or_else(|| (!history.is_empty()).then_some(0));
+        let mut redials: Vec<(Option<DateTime<Utc>>, VendorRedial)> = (history.iter().enumerate())
+            .filter(|(i, _)| Some(*i) != current)
+            .map(|(_, h)| {
+                let at = self.time(h.call_time.as_deref());
+                let outcome = codes::normalize(h.status.unwrap_or(-1), None);
+                (at, VendorRedial { external_call_id: h.call_id.clone(), at, outcome })
+            })
+            .collect();
+        redials.sort_by_key(|(at, _)| *at);
+        Some(CallEvent {
+            attempt_ref: row.custom.clone().filter(|c| !c.is_empty()),
+            external_call_id: row.callid.clone().filter(|c| !c.is_empty()),
+            vendor_task_id: Some(task_id.to_string()),
+            phone: Some(self.event_phone(&row.number)),
+            is_final: codes::is_final(status),
+            started_at: self.time(row.calldate.as_deref()),
+            ended_at: self.time(row.hangupdate.as_deref()),
+            duration_ms: row.bill,
+            redials: redials.into_iter().map(|(_, r)| r).collect(),
+            ..CallEvent::final_outcome(codes::normalize(status, level.as_deref()))
+        })
+    }
+
+    /// Events of every number with a result, graded from the call records.
+    async fn task_events(&self, task_id: &str, keyword: Option<&str>) -> Result<Vec<CallEvent>, VendorError> {
+        let numbers = self.all_numbers(task_id, keyword, true).await?;
+        let done: Vec<&NumberRow> = numbers.iter().filter(|n| n.status.is_some_and(codes::is_final)).collect();
+        let records = if done.iter().any(|n| n.status == Some(codes::ANSWERED)) {
+            self.all_records(task_id, keyword).await?
+        } else {
+            Vec::new()
+        };
+        let by_call: HashMap<&str, &CallRecord> =
+            records.iter().filter_map(|r| Some((r.callid.as_deref()?, r))).collect();
+        let by_phone: HashMap<&str, &CallRecord> =
+            records.iter().filter_map(|r| Some((r.callee.as_deref()?, r))).collect();
+        Ok(done
+            .into_iter()
+            .filter_map(|n| {
+                let record = (n.callid.as_deref().and_then(|c| by_call.get(c)))
+                    .or_else(|| by_phone.get(n.number.as_str()))
+                    .copied();
+                self.number_event(task_id, n, record)
+            })
+            .collect())
+    }
+
+    /// Create the task, retrying once with a new name when the name is taken.
+    async fn create_task(&self, batch: &DispatchBatch) -> Result<(String, String), VendorError> {
+        let url = self.http.url(&self.opts.create_task_path)?;
+        for round in 0..2 {
+            let campaign: String = batch.campaign.chars().take(40).collect();
+            let name = format!("{campaign}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+            let task = CreateTask {
+                name,
+                group_id: self.opts.group_id.unwrap_or_default(),
+                call_notify_url: if self.opts.notifies() { batch.callback_url.clone() } else { String::new() },
+                call_notify_type: self.opts.call_notify_type,
+                recycle_limit: if batch.vendor_redial { self.opts.vendor_redial_times } else { 0 },
+                maximumcall: self.opts.max_concurrent_calls,
+            };
+            let mut body = serde_json::to_value(&task).unwrap_or_default();
+            if let (Some(end), false) = (batch.not_after, self.opts.end_time_field.is_empty()) {
+                let local = end.with_timezone(&self.tz).format("%Y-%m-%d %H:%M:%S").to_string();
+                body[self.opts.end_time_field.as_str()] = json!(local);
+            }
+            let request = self.http.client.post(url.clone()).bearer_auth(&self.token).json(&body);
+            let answer = self.http.send("create task", request, false).await?;
+            match refusal(&answer) {
+                Some(r) if r.name_taken && round == 0 => {
+                    tracing::info!(vendor = %self.id, "smartivr task name taken; retrying with a new name");
+                    continue;
+                }
+                Some(r) => return Err(self.refused("create task", &r)),
+                None => {}
+            }
+            // The vendor took it; if we cannot read its id the outcome is unknown.
+            let value = answer.json().map_err(|e| self.err(Unknown, format!("create task: {e}")))?;
+            let created: CreatedTask =
+                wire::data(&value).map_err(|e| self.err(Unknown, format!("create task: {e}")))?;
+            if created.uuid.is_empty() {
+                return Err(self.err(Unknown, format!("create task: no task id in {}", excerpt(&answer.body))));
+            }
+            return Ok((created.uuid, answer.body));
+        }
+        Err(self.err(Fatal, "create task: the task name was taken twice"))
+    }
+
+    /// Start a filled task. Nothing dials before this, so a refusal is safe
+    /// to retry later. A start that got no answer is repeated once (starting
+    /// a started task is harmless); if that is unanswered too the task is
+    /// treated as started: its numbers are then polled like any other and
+    /// end up lost (and cancelled) if it never ran.
+    async fn start_task(&self, task_id: &str) -> Result<(), VendorError> {
+        let url = self.http.url(&Self::task_path(&self.opts.start_task_path, task_id))?;
+        for round in 0..2 {
+            let request = self.http.client.post(url.clone()).json(&json!({ "task_id": task_id }));
+            match self.call("start task", request, false, RetryLater).await {
+                Ok(_) => return Ok(()),
+                Err(e) if e.kind == Unknown && round == 0 => continue,
+                Err(e) if e.kind == Unknown => {
+                    tracing::warn!(vendor = %self.id, task = %task_id, error = %e, "smartivr task start unanswered twice; assuming it started");
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    async fn stop_task(&self, task_id: &str) -> Result<(), VendorError> {
+        let url = self.http.url(&Self::task_path(&self.opts.stop_task_path, task_id))?;
+        let request = self.http.client.post(url).json(&json!({ "task_id": task_id }));
+        self.call("stop task", request, true, RetryLater).await.map(|_| ())
+    }
+
+    async fn delete_numbers(&self, task_id: &str, numbers: Vec<String>) -> Result<(), VendorError> {
+        let url = self.http.url(&Self::task_path(&self.opts.delete_numbers_path, task_id))?;
+        let request = self.http.client.post(url).json(&wire::DeleteNumbers { numbers });
+        self.call("delete numbers", request, true, RetryLater).await.map(|_| ())
+    }
+}
+
+#[async_trait::async_trait]
+impl VendorAdapter for SmartivrAdapter {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn max_batch(&self) -> usize {
+        self.opts.max_numbers_per_task
+    }
+
+    async fn dispatch(&self, batch: &DispatchBatch) -> Result<DispatchReceipt, VendorError> {
+        let mut receipt = DispatchReceipt::default();
+        let mut numbers: Vec<NewNumber> = Vec::new();
+        let mut refs: HashMap<String, String> = HashMap::new(); // wire number -> attempt ref
+        for item in &batch.items {
+            let Some(number) = self.wire_number(&item.phone) else {
+                let reason = format!("not a +{} number (options.country_code)", self.opts.country_code);
+                receipt.rejected.push((item.attempt_ref.clone(), reason));
+                continue;
+            };
+            if numbers.len() >= self.opts.max_numbers_per_task {
+                receipt.rejected.push((item.attempt_ref.clone(), "over options.max_numbers_per_task".into()));
+                continue;
+            }
+            if refs.contains_key(&number) {
+                receipt.rejected.push((item.attempt_ref.clone(), "the number is already in this task".into()));
+                continue;
+            }
+            refs.insert(number.clone(), item.attempt_ref.clone());
+            numbers.push(NewNumber {
+                number,
+                custom: Some(item.attempt_ref.clone()),
+                variables: item.variables.clone(),
+            });
+        }
+        if numbers.is_empty() {
+            return Ok(receipt);
+        }
+        let (task_id, created_raw) = self.create_task(batch).await?;
+        receipt.vendor_task_id = task_id.clone();
+        // The task is not started yet: whatever happens to this request,
+        // nothing dials, so an unanswered request is simply retried later.
+        let url = self.http.url(&Self::task_path(&self.opts.add_numbers_path, &task_id))?;
+        let request = self.http.client.post(url).json(&AddNumbers { numbers: numbers.clone() });
+        let (value, answer) = self.call("add numbers", request, false, RetryLater).await.map_err(|mut e| {
+            if e.kind == Unknown {
+                e.kind = RetryLater;
+                e.message.push_str(" (task not started: nothing dials)");
+            }
+            e
+        })?;
+        let added: AddedNumbers = wire::data(&value).unwrap_or_default();
+        let mut refused: BTreeMap<String, &str> = BTreeMap::new();
+        for n in &added.invalid {
+            refused.insert(n.clone(), "the vendor refused the number as invalid");
+        }
+        for n in &added.duplicate {
+            refused.insert(n.clone(), "the vendor says the number is already in the task");
+        }
+        for n in &numbers {
+            match refused.get(&n.number) {
+                Some(reason) => receipt.rejected.push((refs[&n.number].clone(), reason.to_string())),
+                None => receipt.accepted.push((refs[&n.number].clone(), None)),
+            }
+        }
+        receipt.raw_response = Some(format!("{created_raw}\n{}", answer.body));
+        if receipt.accepted.is_empty() {
+            return Ok(receipt);
+        }
+        self.start_task(&task_id).await?;
+        tracing::debug!(vendor = %self.id, task = %task_id, numbers = receipt.accepted.len(), "smartivr task started");
+        Ok(receipt)
+    }
+
+    /// Pages through the task's numbers (filtered by `keyword`) for the
+    /// attempt's number. An attempt without a vendor task id was never
+    /// handed over: numbers are only added to a task whose id came back.
+    async fn lookup(&self, attempt: &AttemptHandle) -> Result<LookupResult, VendorError> {
+        let Some(task_id) = attempt.vendor_task_id.as_deref().filter(|t| !t.is_empty()) else {
+            return Ok(LookupResult::NotFound);
+        };
+        let Some(number) = self.wire_number(&attempt.phone) else {
+            return Ok(LookupResult::NotFound); // refused at dispatch: never sent
+        };
+        let rows = self.all_numbers(task_id, Some(&number), true).await?;
+        let Some(row) = rows.iter().find(|r| r.number == number) else {
+            // Only a task that exists (has numbers) clearly lacks this one.
+            let any = self.numbers_page(task_id, 1, None, false).await?;
+            if any.data.is_empty() {
+                return Err(self.err(RetryLater, format!("lookup: task {task_id} has no numbers at the vendor")));
+            }
+            return Ok(LookupResult::NotFound);
+        };
+        match row.status {
+            Some(status) if codes::is_final(status) => {
+                let events = self.task_events(task_id, Some(&number)).await?;
+                let event = events.into_iter().find(|e| e.phone.as_deref() == Some(&self.event_phone(&number)));
+                Ok(event.map_or(LookupResult::Pending { external_call_id: row.callid.clone() }, LookupResult::Finished))
+            }
+            _ => Ok(LookupResult::Pending { external_call_id: row.callid.clone().filter(|c| !c.is_empty()) }),
+        }
+    }
+
+    /// Per task: when every number still waiting is being cancelled the task
+    /// is stopped; otherwise the waiting ones are deleted (assumed endpoint,
+    /// `options.delete_numbers_path`; nothing is done when it is empty).
+    async fn cancel(&self, attempts: &[AttemptHandle]) -> Result<(), VendorError> {
+        let mut by_task: BTreeMap<&str, HashSet<String>> = BTreeMap::new();
+        for a in attempts {
+            if let (Some(task), Some(number)) = (a.vendor_task_id.as_deref(), self.wire_number(&a.phone)) {
+                by_task.entry(task).or_default().insert(number);
+            }
+        }
+        for (task_id, targets) in by_task {
+            let numbers = self.all_numbers(task_id, None, false).await?;
+            let waiting: HashSet<&str> =
+                numbers.iter().filter(|n| n.status == Some(codes::WAITING)).map(|n| n.number.as_str()).collect();
+            if waiting.is_empty() {
+                continue;
+            }
+            if waiting.iter().all(|n| targets.contains(*n)) {
+                self.stop_task(task_id).await?;
+            } else if !self.opts.delete_numbers_path.is_empty() {
+                let mut delete: Vec<String> =
+                    targets.iter().filter(|n| waiting.contains(n.as_str())).cloned().collect();
+                delete.sort();
+                if !delete.is_empty() {
+                    self.delete_numbers(task_id, delete).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn polls(&self) -> bool {
+        true
+    }
+
+    async fn poll_task(&self, task: &TaskHandle) -> Result<Vec<CallEvent>, VendorError> {
+        self.task_events(&task.vendor_task_id, None).await
+    }
+
+    /// With notifications off there is nothing to verify: every callback is
+    /// refused in [`verify_callback`](Self::verify_callback), so this says
+    /// true (the daemon then needs no `callback_token`). With notifications
+    /// on, the vendor does not sign them: the URL token is the check.
+    fn signs_callbacks(&self) -> bool {
+        !self.opts.notifies()
+    }
+
+    fn verify_callback(
+        &self,
+        _headers: &HeaderMap,
+        _body: &[u8],
+        _remote: Option<IpAddr>,
+    ) -> Result<(), CallbackError> {
+        if self.opts.notifies() {
+            Ok(())
+        } else {
+            Err(CallbackError::Unauthorized("smartivr callbacks are disabled; results are polled".into()))
+        }
+    }
+
+    /// Assumed body: one `v1/task/number` row plus `task_id` (else the task
+    /// id of its `call_history`).
+    fn parse_callback(&self, body: &[u8]) -> Result<Vec<CallEvent>, CallbackError> {
+        let row: NumberRow =
+            serde_json::from_slice(body).map_err(|e| CallbackError::Malformed(format!("not a number row: {e}")))?;
+        if row.number.trim().is_empty() {
+            return Err(CallbackError::Malformed("no `number`".into()));
+        }
+        let task_id = (row.task_id.clone())
+            .or_else(|| row.call_history.as_ref()?.iter().find_map(|h| h.task_id.clone()))
+            .ok_or_else(|| CallbackError::Malformed("no `task_id`".into()))?;
+        let event =
+            self.number_event(&task_id, &row, None).ok_or_else(|| CallbackError::Malformed("no `status`".into()))?;
+        Ok(vec![event])
+    }
+
+    fn callback_ack(&self) -> (u16, Value) {
+        (200, json!({ "code": 200, "status": "ok", "message": "success" }))
+    }
+}
