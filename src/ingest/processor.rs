@@ -25,6 +25,8 @@ pub struct DrainReport {
     pub rejected: usize,
     /// Rows that failed to apply and stay pending for the next pass.
     pub failed: usize,
+    /// Young rows naming an attempt we cannot match yet; they stay pending.
+    pub waiting: usize,
 }
 
 impl DrainReport {
@@ -36,6 +38,7 @@ impl DrainReport {
         self.unmatched += o.unmatched;
         self.rejected += o.rejected;
         self.failed += o.failed;
+        self.waiting += o.waiting;
     }
 }
 
@@ -115,6 +118,20 @@ async fn process_row(
             return Ok(());
         }
     };
+    // A vendor can call back before we have recorded its answer to the
+    // dispatch (the task id that (task, phone) matching needs). Such a
+    // callback waits, pending, for up to `dispatch_timeout` instead of being
+    // dropped as unmatched.
+    let young =
+        row.received_at > now - chrono::Duration::from_std(ctx.settings.scheduler.dispatch_timeout).unwrap_or_default();
+    if young {
+        for ev in events.iter().filter(|e| e.is_final) {
+            if find_attempt(txn, &row.vendor_id, ev).await?.is_none() {
+                report.waiting += 1;
+                return Ok(());
+            }
+        }
+    }
     let mut applied = 0;
     for ev in events.iter().filter(|e| e.is_final) {
         match apply_event(txn, &row.vendor_id, ev, campaigns, now).await? {
@@ -171,12 +188,13 @@ pub async fn apply_event(
 pub async fn run(ctx: Ctx, shutdown: CancellationToken) {
     loop {
         match drain(&ctx).await {
-            Ok(r) if r.rows > 0 => tracing::info!(
-                callbacks = r.rows,
+            Ok(r) if r.rows > r.waiting => tracing::info!(
+                callbacks = r.rows - r.waiting,
                 results = r.applied,
                 duplicates = r.duplicates,
                 late = r.late,
                 unmatched = r.unmatched,
+                waiting = r.waiting,
                 "callbacks applied"
             ),
             Ok(_) => {}

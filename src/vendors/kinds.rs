@@ -29,13 +29,8 @@ pub struct KindSpec {
     pub spawn_fake: SpawnFake,
 }
 
-pub const KINDS: &[KindSpec] = &[
-    super::laaffic::SPEC,
-    super::ai_voice::SPEC,
-    super::airudder::SPEC,
-    super::blu::SPEC,
-    super::smartivr::SPEC,
-];
+pub const KINDS: &[KindSpec] =
+    &[super::laaffic::SPEC, super::ai_voice::SPEC, super::airudder::SPEC, super::blu::SPEC, super::smartivr::SPEC];
 
 pub fn find(name: &str) -> Option<&'static KindSpec> {
     KINDS.iter().find(|k| k.name == name)
