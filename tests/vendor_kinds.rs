@@ -21,14 +21,20 @@ use std::time::Duration;
 const TOKEN: &str = "cb-t0ken";
 
 fn vendor_block(id: &str, port: u16) -> String {
-    let common =
-        format!("id = \"{id}\"\nkind = \"{id}\"\nbase_url = \"http://127.0.0.1:{port}\"\nmax_concurrency = 20\n");
+    // `<kind>-<variant>` ids name their kind in the variant's block.
+    let kind = if id.contains('-') { String::new() } else { format!("kind = \"{id}\"\n") };
+    let common = format!("id = \"{id}\"\n{kind}base_url = \"http://127.0.0.1:{port}\"\nmax_concurrency = 20\n");
     let specific = match id {
         "airudder" => "api_key = \"ar-key\"\napi_secret = \"ar-secret\"\ncallback_token = \"cb-t0ken\"\n\
                        options = { robot_hash = \"robot-1\" }\n"
             .to_string(),
         "blu" => "api_key = \"blu-app\"\napi_secret = \"blu-key\"\ncallback_token = \"cb-t0ken\"\n".to_string(),
         "smartivr" => "api_key = \"sivr-token\"\noptions = { group_id = 7 }\n".to_string(),
+        // smartivr with its (optional) per-number notifications on: results
+        // arrive both by polling and by callback.
+        "smartivr-notify" => "kind = \"smartivr\"\napi_key = \"sivr-token\"\ncallback_token = \"cb-t0ken\"\n\
+                             options = { group_id = 7, call_notify_type = 2 }\n"
+            .to_string(),
         "laaffic" => "api_key = \"bDqJFiq9\"\napi_secret = \"7bz1lzh9\"\ncallback_token = \"cb-t0ken\"\n\
                       circuit_cooldown = \"10m\"\noptions = { app_id = \"app-1\", agent_id = 1001 }\n"
             .to_string(),
@@ -229,5 +235,61 @@ async fn one_campaign_rotates_across_four_vendor_protocols_and_survives_a_fatal_
     assert_eq!(dial_rows, dialed);
     // Blu asked before every dial.
     assert!(fakes["blu"].stats.dials.load(Relaxed) > 0);
+    drop(daemon);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_result_seen_by_poll_and_by_callback_lands_once() {
+    let db = TestDb::new();
+    let daemon_port = free_port().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let id = "smartivr-notify";
+    let config = db.path("config.toml");
+    std::fs::write(&config, config_text(&db.url, daemon_port, &[(id, listener.local_addr().unwrap().port())])).unwrap();
+    let settings = campaignd::config::load(&config).expect("valid config");
+    let v = &settings.vendors[0];
+    let behavior = FakeBehavior {
+        latency_min: Duration::from_millis(5),
+        latency_max: Duration::from_millis(60),
+        ..FakeBehavior::fast(9)
+    };
+    let fake = (campaignd::vendors::kinds::find("smartivr").unwrap().spawn_fake)(v, behavior, listener).await.unwrap();
+
+    let csv = db.path("contacts.csv");
+    write_contacts(&csv, 60);
+    assert!(cli(&config, &["import", "--campaign", "multi", csv.to_str().unwrap()]).status.success());
+    let conn = db.connect().await;
+    let daemon = Daemon::start(&config);
+    poll_until(Duration::from_secs(120), "campaign completed", || async {
+        (scalar(&conn, "SELECT COUNT(*) FROM campaigns WHERE state = 'completed'").await == 1).then_some(())
+    })
+    .await;
+    poll_until(Duration::from_secs(30), "notifications delivered and stored", || async {
+        let pending = fake.stats.callbacks_pending.load(Relaxed);
+        let inbox_pending = scalar(&conn, "SELECT COUNT(*) FROM callback_inbox WHERE state = 'pending'").await;
+        (pending == 0 && inbox_pending == 0).then_some(())
+    })
+    .await;
+    assert_final(&conn, 60, 3, Duration::from_secs(1)).await;
+    let completed = scalar(&conn, "SELECT COUNT(*) FROM attempts WHERE state = 'completed'").await;
+    assert_eq!(fake.stats.dials.load(Relaxed) as i64, completed, "one completed attempt per dial");
+    let delivered = fake.stats.callbacks_delivered.load(Relaxed) as i64;
+    assert!(delivered >= completed, "every dial was also notified: {delivered} < {completed}");
+    let stored = scalar(&conn, "SELECT COUNT(*) FROM callback_inbox WHERE state IN ('processed','duplicate')").await;
+    assert_eq!(stored, delivered, "every notification stored");
+    // Whichever path came first applied the result; the other found it done.
+    let by_callback =
+        scalar(&conn, "SELECT COALESCE(SUM(events), 0) FROM callback_inbox WHERE state = 'processed'").await;
+    assert!(by_callback <= completed);
+    assert_eq!(scalar(&conn, "SELECT COUNT(*) FROM dials WHERE seq = 0").await, completed, "each dial recorded once");
+    assert_eq!(
+        scalar(
+            &conn,
+            "SELECT COUNT(*) FROM (SELECT attempt_id FROM dials GROUP BY attempt_id, seq HAVING COUNT(*) > 1) d"
+        )
+        .await,
+        0
+    );
+    assert_eq!(fake.stats.double_dials.load(Relaxed), 0);
     drop(daemon);
 }
