@@ -27,7 +27,10 @@ async fn post(client: &reqwest::Client, url: &str, body: Vec<u8>, signed: bool) 
 async fn bad_callbacks_get_clear_errors_are_kept_and_do_not_disturb_good_ones() {
     let db = TestDb::new();
     let sim = start_sim(fast_sim(0.0)).await;
-    let cfg = config(&db, &sim.base_url());
+    // An unmatched callback waits up to dispatch_timeout for its dispatch to be recorded.
+    let sim_url = sim.base_url();
+    let spec = ConfigSpec { extra_scheduler: "dispatch_timeout = \"2s\"", ..ConfigSpec::new(&db.url, &sim_url) };
+    let cfg = spec.write(&db, "");
     let daemon = Daemon::start(&cfg);
     let client = reqwest::Client::new();
     let url = daemon.url("/callbacks/sim-a");
@@ -67,6 +70,8 @@ async fn bad_callbacks_get_clear_errors_are_kept_and_do_not_disturb_good_ones() 
     let stored = scalar(&conn, "SELECT COUNT(*) FROM callback_inbox WHERE state IN ('pending', 'processed')").await;
     assert_eq!(stored, 1, "a 2xx'd callback must already be stored");
 
+    // It waits (pending) while it is younger than dispatch_timeout, then is processed.
+    assert_eq!(scalar(&conn, "SELECT COUNT(*) FROM callback_inbox WHERE state = 'pending'").await, 1);
     poll_until(Duration::from_secs(10), "good callback processed", || async {
         (scalar(&conn, "SELECT COUNT(*) FROM callback_inbox WHERE state = 'processed'").await == 1).then_some(())
     })
