@@ -93,7 +93,7 @@ pub async fn apply_result<C: ConnectionTrait>(
         && o.disposition == Disposition::Unknown
     {
         let code = o.raw_code.clone().unwrap_or_default();
-        tracing::warn!(vendor = %attempt.vendor_id, %code, "vendor reported a code we do not know; recorded as unknown");
+        tracing::warn!(vendor = %attempt.vendor_id, %code, "vendor outcome normalized to `unknown` (raw code kept)");
         metrics::counter!("campaignd_unknown_codes_total", "vendor" => attempt.vendor_id.clone(), "code" => code)
             .increment(1);
     }
