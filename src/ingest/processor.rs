@@ -124,27 +124,28 @@ async fn process_row(
     // dropped as unmatched.
     let young =
         row.received_at > now - chrono::Duration::from_std(ctx.settings.scheduler.dispatch_timeout).unwrap_or_default();
-    if young {
-        for ev in events.iter().filter(|e| e.is_final) {
-            if find_attempt(txn, &row.vendor_id, ev).await?.is_none() {
-                report.waiting += 1;
-                return Ok(());
-            }
-        }
-    }
-    let mut applied = 0;
+    let (mut applied, mut unmatched) = (0, 0);
     for ev in events.iter().filter(|e| e.is_final) {
         match apply_event(txn, &row.vendor_id, ev, campaigns, now).await? {
             EventApplied::Applied => applied += 1,
             EventApplied::Late => report.late += 1,
-            EventApplied::Unmatched => {
-                tracing::warn!(vendor = %row.vendor_id, inbox_id = row.id, "callback for an attempt we do not know");
-                report.unmatched += 1;
-            }
+            EventApplied::Unmatched => unmatched += 1,
         }
     }
-    inbox::mark(txn, row.id, "processed", None, applied, now).await?;
     report.applied += applied as usize;
+    if unmatched > 0 && young {
+        // Keep it pending; what did match is applied now and counted on the
+        // row, and will be found finished (late) on the next pass.
+        inbox::add_events(txn, row.id, applied).await?;
+        report.waiting += 1;
+        return Ok(());
+    }
+    if unmatched > 0 {
+        tracing::warn!(vendor = %row.vendor_id, inbox_id = row.id, events = unmatched, "callback for attempts we do not know");
+        report.unmatched += unmatched;
+    }
+    let applied = row.events + applied;
+    inbox::mark(txn, row.id, "processed", None, applied, now).await?;
     Ok(())
 }
 

@@ -68,6 +68,22 @@ pub async fn seen_before<C: ConnectionTrait>(db: &C, row: &callback_inbox::Model
         > 0)
 }
 
+/// Count events applied from a row that stays pending (some of its events
+/// could not be matched yet).
+pub async fn add_events<C: ConnectionTrait>(db: &C, id: i64, applied: i32) -> Result<(), StoreError> {
+    if applied > 0 {
+        callback_inbox::Entity::update_many()
+            .col_expr(
+                callback_inbox::Column::Events,
+                sea_orm::sea_query::ExprTrait::add(Expr::col(callback_inbox::Column::Events), applied),
+            )
+            .filter(callback_inbox::Column::Id.eq(id))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Finish processing a row, fenced on it still being pending.
 pub async fn mark<C: ConnectionTrait>(
     db: &C,
