@@ -155,6 +155,7 @@ async fn sweep_loop(ctx: Ctx, shutdown: CancellationToken) {
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "poll sweep failed"),
         }
+        metrics::counter!("campaignd_sweeps_total").increment(1);
     }
 }
 

@@ -13,6 +13,7 @@ use campaignd::vendors::fake::{FakeBehavior, FakeHandle};
 use common::daemon::{Daemon, cli};
 use common::invariants::{assert_final, assert_peaks, spawn_sampler};
 use common::{TestDb, poll_until, rows, scalar, write_contacts};
+use sea_orm::{ActiveModelTrait, Set};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -307,6 +308,80 @@ async fn a_result_seen_by_poll_and_by_callback_lands_once() {
         .await,
         0
     );
+    assert_eq!(fake.stats.double_dials.load(Relaxed), 0);
+    drop(daemon);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vendor_that_cancels_whole_tasks_is_asked_only_for_whole_tasks() {
+    let db = TestDb::new();
+    let daemon_port = free_port().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let config = db.path("config.toml");
+    std::fs::write(&config, config_text(&db.url, daemon_port, &[("laaffic", listener.local_addr().unwrap().port())]))
+        .unwrap();
+    let settings = campaignd::config::load(&config).expect("valid config");
+    // One line and slow calls: the task's calls wait at the vendor.
+    let behavior = FakeBehavior {
+        callback_url: Some(format!("http://127.0.0.1:{daemon_port}/callbacks/laaffic?token={TOKEN}")),
+        max_lines: 1,
+        latency_min: Duration::from_secs(3),
+        latency_max: Duration::from_secs(3),
+        ..FakeBehavior::fast(3)
+    };
+    let spec = campaignd::vendors::kinds::find("laaffic").unwrap();
+    let fake = (spec.spawn_fake)(&settings.vendors[0], behavior, listener).await.unwrap();
+    let csv = db.path("contacts.csv");
+    write_contacts(&csv, 10);
+    assert!(cli(&config, &["import", "--campaign", "multi", csv.to_str().unwrap()]).status.success());
+    let conn = db.connect().await;
+    let daemon = Daemon::start(&config);
+    poll_until(Duration::from_secs(30), "10 calls in one Laaffic task", || async {
+        (scalar(&conn, "SELECT COUNT(*) FROM attempts WHERE state = 'dispatched'").await == 10).then_some(())
+    })
+    .await;
+    assert_eq!(scalar(&conn, "SELECT COUNT(DISTINCT vendor_task_id) FROM attempts").await, 1);
+
+    // One suppressed number: Laaffic cannot cancel one call of a task, so nothing is cancelled.
+    let phone: String =
+        rows(&conn, "SELECT phone FROM contacts ORDER BY id DESC LIMIT 1").await[0].try_get_by_index(0).unwrap();
+    entity::suppression::ActiveModel {
+        phone: Set(phone),
+        reason: Set("complaint".into()),
+        source: Set("test".into()),
+        created_at: Set(chrono::Utc::now()),
+        expires_at: Set(None),
+        ..Default::default()
+    }
+    .insert(&conn)
+    .await
+    .unwrap();
+    let http = reqwest::Client::new();
+    let sweeps = || async {
+        let text = http.get(daemon.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix("campaignd_sweeps_total "))
+            .map_or(0, |v| v.trim().parse::<f64>().unwrap() as u64)
+    };
+    let before = sweeps().await;
+    poll_until(Duration::from_secs(30), "two more sweeps", || async { (sweeps().await >= before + 2).then_some(()) })
+        .await;
+    assert_eq!(
+        scalar(&conn, "SELECT COUNT(*) FROM attempts WHERE cancel_requested_at IS NOT NULL").await,
+        0,
+        "no cancel for part of a task"
+    );
+    // Pausing the campaign makes every outstanding call of the task due: the task is cancelled.
+    let out = cli(&config, &["pause", "multi"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    poll_until(Duration::from_secs(30), "outstanding calls reported back", || async {
+        let open = scalar(&conn, "SELECT COUNT(*) FROM attempts WHERE state IN ('dispatching','dispatched')").await;
+        (open == 0).then_some(())
+    })
+    .await;
+    let cancelled = scalar(&conn, "SELECT COUNT(*) FROM attempts WHERE state = 'cancelled'").await;
+    assert!(cancelled >= 8, "the queued calls of the task were cancelled: {cancelled}");
+    assert_eq!(fake.stats.cancelled.load(Relaxed) as i64, cancelled);
     assert_eq!(fake.stats.double_dials.load(Relaxed), 0);
     drop(daemon);
 }

@@ -11,7 +11,7 @@ use crate::store::StoreError;
 use chrono::{DateTime, Utc};
 use entity::{attempt, campaign, suppression};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -29,6 +29,36 @@ fn reason(a: &attempt::Model, stopped: &[i64], now: DateTime<Utc>) -> &'static s
     } else {
         "number suppressed"
     }
+}
+
+/// For vendors that cancel whole tasks: keep the attempts of tasks whose
+/// every outstanding attempt is due for cancelling; a task that still holds
+/// calls that should go on is left alone (those calls cannot be stopped alone
+/// at such a vendor).
+async fn whole_tasks_only(
+    ctx: &Ctx,
+    vendor_id: &str,
+    attempts: Vec<attempt::Model>,
+) -> Result<Vec<attempt::Model>, StoreError> {
+    let mut by_task: BTreeMap<Option<i64>, Vec<attempt::Model>> = BTreeMap::new();
+    for a in attempts {
+        by_task.entry(a.vendor_task_id).or_default().push(a);
+    }
+    let mut keep = Vec::new();
+    for (task, due) in by_task {
+        let Some(task) = task else { continue };
+        let outstanding = attempt::Entity::find()
+            .filter(attempt::Column::VendorTaskId.eq(task))
+            .filter(attempt::Column::State.is_in(crate::store::IN_FLIGHT_STATES))
+            .count(&ctx.db)
+            .await?;
+        if outstanding as usize == due.len() {
+            keep.extend(due);
+        } else {
+            tracing::debug!(vendor = %vendor_id, task, due = due.len(), outstanding, "task not cancelled: this vendor cancels whole tasks and the task also holds calls that go on");
+        }
+    }
+    Ok(keep)
 }
 
 pub async fn cancel_sweep(ctx: &Ctx, now: DateTime<Utc>) -> Result<CancelReport, StoreError> {
@@ -67,6 +97,14 @@ pub async fn cancel_sweep(ctx: &Ctx, now: DateTime<Utc>) -> Result<CancelReport,
     }
     for (vendor_id, attempts) in by_vendor {
         let Some(vendor) = ctx.vendors.get(&vendor_id) else { continue };
+        let attempts = if vendor.adapter.cancels_whole_tasks() {
+            whole_tasks_only(ctx, &vendor_id, attempts).await?
+        } else {
+            attempts
+        };
+        if attempts.is_empty() {
+            continue;
+        }
         let mut handles = Vec::with_capacity(attempts.len());
         for a in &attempts {
             handles.push(attempt_handle(&ctx.db, a).await?);

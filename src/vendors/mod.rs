@@ -233,6 +233,13 @@ pub trait VendorAdapter: Send + Sync {
     async fn lookup(&self, attempt: &AttemptHandle) -> Result<LookupResult, VendorError>;
     /// Cancel outstanding calls. Vendors without a cancel return Ok and do nothing.
     async fn cancel(&self, attempts: &[AttemptHandle]) -> Result<(), VendorError>;
+    /// True for vendors that can only cancel whole tasks (Laaffic, ITNIO): the
+    /// daemon then calls [`cancel`](Self::cancel) only with every outstanding
+    /// attempt of each task it names, and leaves a task alone when only part
+    /// of it should stop.
+    fn cancels_whole_tasks(&self) -> bool {
+        false
+    }
 
     /// True for vendors whose results must be fetched ([`poll_task`](Self::poll_task))
     /// rather than waited for.

@@ -25,7 +25,6 @@ pub struct AiVoiceAdapter {
     api_key: String,
     api_secret: String,
     opts: AiVoiceOptions,
-    tasks: sign::TaskBook,
 }
 
 impl fmt::Debug for AiVoiceAdapter {
@@ -73,7 +72,6 @@ impl AiVoiceAdapter {
             api_key: settings.api_key.as_ref().ok_or("api_key: required")?.expose().to_string(),
             api_secret: settings.api_secret.as_ref().ok_or("api_secret: required")?.expose().to_string(),
             opts,
-            tasks: sign::TaskBook::default(),
         })
     }
 
@@ -256,7 +254,6 @@ impl VendorAdapter for AiVoiceAdapter {
         if env.code.trim() != "0" {
             return Err(sign::code_error(&self.http, "import customers", REPLY_CODES, &env));
         }
-        self.tasks.record(&job, accepted.iter().map(|(r, _)| r.clone()));
         let raw_response = format!("{{\"create\":{created_raw},\"import\":{raw}}}");
         Ok(DispatchReceipt { vendor_task_id: job, accepted, rejected, raw_response: Some(raw_response) })
     }
@@ -267,10 +264,11 @@ impl VendorAdapter for AiVoiceAdapter {
         Err(self.http.error(VendorErrorKind::Unknown, "lookup: AI voice documents no call or task query"))
     }
 
-    /// Stops whole tasks (only those whose every attempt is being cancelled).
-    /// −38/−54 (task already ended) count as done.
+    /// Stops whole tasks: the tasks of `attempts` (the daemon only asks when
+    /// every outstanding attempt of a task is included). −38/−54 (task already
+    /// ended) count as done.
     async fn cancel(&self, attempts: &[AttemptHandle]) -> Result<(), VendorError> {
-        let ids = self.tasks.cancellable(&self.id, attempts);
+        let ids = sign::task_ids(attempts);
         for id in &ids {
             let body = json!({ "robotCallJobId": as_i64(&json!(id)).map_or(json!(id), Value::from) });
             let (env, _) = self.post("stop task", &self.opts.stop_path, &body, true).await?;
@@ -278,8 +276,11 @@ impl VendorAdapter for AiVoiceAdapter {
                 return Err(sign::code_error(&self.http, "stop task", REPLY_CODES, &env));
             }
         }
-        self.tasks.forget(&ids);
         Ok(())
+    }
+
+    fn cancels_whole_tasks(&self) -> bool {
+        true
     }
 
     fn signs_callbacks(&self) -> bool {

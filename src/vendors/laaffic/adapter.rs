@@ -45,9 +45,6 @@ pub struct LaafficAdapter {
     api_key: String,
     api_secret: String,
     opts: LaafficOptions,
-    /// Attempt references of each task this process created: a task is
-    /// cancelled (Laaffic cancels whole tasks) only when every one of them is.
-    tasks: sign::TaskBook,
 }
 
 impl fmt::Debug for LaafficAdapter {
@@ -75,7 +72,6 @@ impl LaafficAdapter {
             api_key,
             api_secret,
             opts,
-            tasks: sign::TaskBook::default(),
         })
     }
 
@@ -301,7 +297,6 @@ impl VendorAdapter for LaafficAdapter {
                         let msg = format!("create task: success without a task id: {}", common::excerpt(&raw));
                         return Err(self.http.error(VendorErrorKind::Unknown, msg));
                     };
-                    self.tasks.record(&task_id, accepted.iter().map(|(r, _)| r.clone()));
                     return Ok(DispatchReceipt {
                         vendor_task_id: task_id,
                         accepted,
@@ -356,11 +351,10 @@ impl VendorAdapter for LaafficAdapter {
         })
     }
 
-    /// Laaffic cancels whole tasks. A task is cancelled only when every attempt
-    /// this process put in it is being cancelled (tasks it does not know, e.g.
-    /// after a restart, are cancelled as asked); others are left running.
+    /// Laaffic cancels whole tasks: the tasks of `attempts` are cancelled (the
+    /// daemon only asks when every outstanding attempt of a task is included).
     async fn cancel(&self, attempts: &[AttemptHandle]) -> Result<(), VendorError> {
-        let ids = self.tasks.cancellable(&self.id, attempts);
+        let ids = sign::task_ids(attempts);
         if ids.is_empty() {
             return Ok(());
         }
@@ -368,8 +362,11 @@ impl VendorAdapter for LaafficAdapter {
         if env.code != "0" {
             return Err(sign::code_error(&self.http, "cancel", REPLY_CODES, &env));
         }
-        self.tasks.forget(&ids);
         Ok(())
+    }
+
+    fn cancels_whole_tasks(&self) -> bool {
+        true
     }
 
     fn signs_callbacks(&self) -> bool {

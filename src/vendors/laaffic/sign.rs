@@ -106,48 +106,12 @@ pub fn code_error(http: &VendorHttp, op: &str, table: &'static [CodeRow], env: &
     http.error(kind, format!("{op}: vendor code {} ({meaning}): {}", env.code, excerpt(&env.message)))
 }
 
-/// The attempt references of each task this process created, so that a
-/// vendor that cancels whole tasks only has a task cancelled when every one of
-/// its attempts is being cancelled.
-#[derive(Debug, Default)]
-pub struct TaskBook(std::sync::Mutex<std::collections::HashMap<String, std::collections::HashSet<String>>>);
-
-impl TaskBook {
-    pub fn record(&self, task: &str, refs: impl IntoIterator<Item = String>) {
-        self.0.lock().unwrap().insert(task.to_string(), refs.into_iter().collect());
-    }
-
-    /// Tasks of `attempts` that may be cancelled: those whose every known
-    /// attempt is among `attempts`, and those this process does not know (e.g.
-    /// created before a restart), which are cancelled as asked. Attempts
-    /// without a task id are skipped.
-    pub fn cancellable(&self, vendor: &str, attempts: &[crate::vendors::AttemptHandle]) -> Vec<String> {
-        let mut by_task: std::collections::BTreeMap<&str, std::collections::HashSet<&str>> = Default::default();
-        for a in attempts {
-            if let Some(t) = a.vendor_task_id.as_deref() {
-                by_task.entry(t).or_default().insert(a.attempt_ref.as_str());
-            }
-        }
-        let known = self.0.lock().unwrap();
-        by_task
-            .into_iter()
-            .filter(|(task, refs)| match known.get(*task) {
-                Some(all) if !all.iter().all(|r| refs.contains(r.as_str())) => {
-                    tracing::warn!(%vendor, %task, "task not cancelled: it also holds attempts not being cancelled");
-                    false
-                }
-                _ => true,
-            })
-            .map(|(t, _)| t.to_string())
-            .collect()
-    }
-
-    pub fn forget(&self, tasks: &[String]) {
-        let mut known = self.0.lock().unwrap();
-        for t in tasks {
-            known.remove(t);
-        }
-    }
+/// The distinct vendor tasks of `attempts`, for vendors that cancel whole
+/// tasks only. The daemon calls such a cancel with every outstanding attempt
+/// of each task it names (see `VendorAdapter::cancels_whole_tasks`).
+pub fn task_ids(attempts: &[crate::vendors::AttemptHandle]) -> Vec<String> {
+    let ids: std::collections::BTreeSet<&str> = attempts.iter().filter_map(|a| a.vendor_task_id.as_deref()).collect();
+    ids.into_iter().map(str::to_string).collect()
 }
 
 #[cfg(test)]
