@@ -351,11 +351,11 @@ pub fn deliver(
                     break;
                 }
                 Ok(r) => {
-                    tracing::debug!(%url, status = %r.status(), "fake vendor callback refused");
+                    tracing::debug!(url = super::common::loggable_url(&url), status = %r.status(), "fake vendor callback refused");
                     stats.callback_failures.fetch_add(1, Relaxed);
                 }
                 Err(e) => {
-                    tracing::debug!(%url, error = %e, "fake vendor callback failed");
+                    tracing::debug!(url = super::common::loggable_url(&url), error = %e.without_url(), "fake vendor callback failed");
                     stats.callback_failures.fetch_add(1, Relaxed);
                 }
             }

@@ -249,12 +249,12 @@ async fn send(shared: &Shared, url: &str, body: &Bytes, signature: &str, referen
             }
             Err(e) => {
                 stats.callback_failures.fetch_add(1, Relaxed);
-                tracing::debug!(%reference, attempt, error = %e, "sim callback failed");
+                tracing::debug!(%reference, attempt, error = %e.without_url(), "sim callback failed");
             }
         }
     }
     tracing::warn!(
-        %reference, %url, attempts = settings.callback_retries + 1,
+        %reference, url = crate::vendors::common::loggable_url(url), attempts = settings.callback_retries + 1,
         "sim gave up delivering a callback; the result stays available by lookup"
     );
     false
