@@ -13,7 +13,6 @@ use campaignd::vendors::fake::{FakeBehavior, FakeHandle};
 use common::daemon::{Daemon, cli};
 use common::invariants::{assert_final, assert_peaks, spawn_sampler};
 use common::{TestDb, poll_until, rows, scalar, write_contacts};
-use sea_orm::{ActiveModelTrait, Set};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -345,17 +344,7 @@ async fn a_vendor_that_cancels_whole_tasks_is_asked_only_for_whole_tasks() {
     // One suppressed number: Laaffic cannot cancel one call of a task, so nothing is cancelled.
     let phone: String =
         rows(&conn, "SELECT phone FROM contacts ORDER BY id DESC LIMIT 1").await[0].try_get_by_index(0).unwrap();
-    entity::suppression::ActiveModel {
-        phone: Set(phone),
-        reason: Set("complaint".into()),
-        source: Set("test".into()),
-        created_at: Set(chrono::Utc::now()),
-        expires_at: Set(None),
-        ..Default::default()
-    }
-    .insert(&conn)
-    .await
-    .unwrap();
+    common::suppress(&conn, &phone).await;
     let http = reqwest::Client::new();
     let sweeps = || async {
         let text = http.get(daemon.url("/metrics")).send().await.unwrap().text().await.unwrap();

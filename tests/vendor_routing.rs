@@ -8,7 +8,6 @@ mod common;
 use campaignd::vendors::sim::{SimSettings, sign};
 use common::daemon::{Daemon, cli};
 use common::{ConfigSpec, SECRET, TestDb, fast_sim, poll_until, rows, scalar, start_sim};
-use sea_orm::{ActiveModelTrait, Set};
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
@@ -42,17 +41,7 @@ async fn pausing_a_campaign_cancels_its_outstanding_calls_at_the_vendor() {
     let picked = rows(&conn, "SELECT phone FROM contacts ORDER BY id DESC LIMIT 2").await;
     let phones: Vec<String> = picked.iter().map(|r| r.try_get_by_index(0).unwrap()).collect();
     for phone in &phones {
-        entity::suppression::ActiveModel {
-            phone: Set(phone.clone()),
-            reason: Set("complaint by phone".into()),
-            source: Set("test".into()),
-            created_at: Set(chrono::Utc::now()),
-            expires_at: Set(None),
-            ..Default::default()
-        }
-        .insert(&conn)
-        .await
-        .unwrap();
+        common::suppress(&conn, phone).await;
     }
     let list = format!("'{}'", phones.join("','"));
     let settled = format!(

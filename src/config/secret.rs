@@ -13,6 +13,12 @@ impl Secret {
         Secret(value.into())
     }
     /// The secret value. Call only where it is sent to its destination.
+    /// The value of an optional secret, empty when it is not configured
+    /// (config validation reports the missing ones).
+    pub fn exposed_or_empty(secret: &Option<Secret>) -> String {
+        secret.as_ref().map(|s| s.expose().to_string()).unwrap_or_default()
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }

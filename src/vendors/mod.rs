@@ -257,7 +257,21 @@ pub trait VendorAdapter: Send + Sync {
     /// `callback_token` (checked by the ingress for every vendor).
     fn signs_callbacks(&self) -> bool;
     /// Check that a callback really comes from this vendor (its signature).
-    fn verify_callback(&self, headers: &HeaderMap, body: &[u8], remote: Option<IpAddr>) -> Result<(), CallbackError>;
+    /// Vendors that do not sign have nothing to check here: the ingress has
+    /// already checked their URL token and source address. A vendor that
+    /// signs must override this; the default then refuses everything.
+    fn verify_callback(
+        &self,
+        _headers: &HeaderMap,
+        _body: &[u8],
+        _remote: Option<IpAddr>,
+    ) -> Result<(), CallbackError> {
+        if self.signs_callbacks() {
+            Err(CallbackError::Unauthorized(format!("vendor kind `{}` does not verify its signature", self.kind())))
+        } else {
+            Ok(())
+        }
+    }
     /// Parse a callback body into result events (one body may carry several).
     fn parse_callback(&self, body: &[u8]) -> Result<Vec<CallEvent>, CallbackError>;
     /// The answer the vendor expects for a stored callback.

@@ -117,7 +117,7 @@ impl VendorRegistry {
     }
 
     async fn adapter(&mut self, v: &VendorSettings, callback_base: &str) -> anyhow::Result<Arc<dyn VendorAdapter>> {
-        let secret = |s: &Option<crate::config::Secret>| s.as_ref().map(|s| s.expose().to_string()).unwrap_or_default();
+        let secret = crate::config::Secret::exposed_or_empty;
         let listener = match v.embedded_listen {
             Some(addr) => Some(tokio::net::TcpListener::bind(addr).await?),
             None => None,

@@ -250,3 +250,19 @@ action = "suppress"
         )
     }
 }
+
+/// Put `phone` on the suppression list, as a complaint would.
+pub async fn suppress(db: &DatabaseConnection, phone: &str) {
+    use sea_orm::{ActiveModelTrait, Set};
+    entity::suppression::ActiveModel {
+        phone: Set(phone.to_string()),
+        reason: Set("complaint by phone".into()),
+        source: Set("test".into()),
+        created_at: Set(chrono::Utc::now()),
+        expires_at: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .expect("insert suppression");
+}

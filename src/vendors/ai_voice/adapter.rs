@@ -8,13 +8,12 @@ use crate::domain::outcome::{Disposition, Outcome};
 use crate::vendors::common::{self, VendorHttp, as_i64, code_text, e164};
 use crate::vendors::laaffic::sign::{self, Class};
 use crate::vendors::{
-    AttemptHandle, CallEvent, CallbackError, DispatchBatch, DispatchReceipt, HeaderMap, LookupResult, VendorAdapter,
-    VendorError, VendorErrorKind, VendorRedial,
+    AttemptHandle, CallEvent, CallbackError, DispatchBatch, DispatchReceipt, LookupResult, VendorAdapter, VendorError,
+    VendorErrorKind, VendorRedial,
 };
 use chrono::{DateTime, NaiveTime, Timelike, Utc};
 use serde_json::{Map, Value, json};
 use std::fmt;
-use std::net::IpAddr;
 
 /// The custom property our attempt reference travels in (echoed by the push's `properties`).
 pub const REF_PROPERTY: &str = "attemptRef";
@@ -285,16 +284,6 @@ impl VendorAdapter for AiVoiceAdapter {
 
     fn signs_callbacks(&self) -> bool {
         false
-    }
-
-    /// The push is not signed: the ingress checks the URL token and IP allowlist.
-    fn verify_callback(
-        &self,
-        _headers: &HeaderMap,
-        _body: &[u8],
-        _remote: Option<IpAddr>,
-    ) -> Result<(), CallbackError> {
-        Ok(())
     }
 
     /// One call record per push (an array of them is accepted too).

@@ -145,7 +145,7 @@ pub async fn spawn_with(
     token_lifetime: Duration,
 ) -> std::io::Result<(FakeHandle, Arc<FakeControl>)> {
     let opts: Options = crate::vendors::common::options(&settings.options).unwrap_or_default();
-    let secret = |s: &Option<crate::config::Secret>| s.as_ref().map(|s| s.expose().to_string()).unwrap_or_default();
+    let secret = crate::config::Secret::exposed_or_empty;
     let (stop_tx, stop_rx) = stop_signal();
     let stats = Arc::new(FakeStats::default());
     let callback_url = behavior.callback_url.clone();

@@ -6,13 +6,12 @@ use super::{BluOptions, MAX_RECORDS, MobileFormat, sign};
 use crate::config::VendorSettings;
 use crate::vendors::common::{Answer, Envelope, VendorHttp, e164, excerpt};
 use crate::vendors::{
-    AttemptHandle, CallEvent, CallbackError, DispatchBatch, DispatchReceipt, HeaderMap, LookupResult, PredialQuery,
+    AttemptHandle, CallEvent, CallbackError, DispatchBatch, DispatchReceipt, LookupResult, PredialQuery,
     PredialVerdict, TaskHandle, VendorAdapter, VendorError, VendorErrorKind,
 };
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use std::fmt;
-use std::net::IpAddr;
 use std::sync::Arc;
 
 /// Blu keeps results for this many days.
@@ -50,7 +49,7 @@ impl BluAdapter {
         }
         let opts: BluOptions = crate::vendors::common::options(&v.options)?;
         let tz = opts.timezone()?;
-        let secret = |s: &Option<crate::config::Secret>| s.as_ref().map(|s| s.expose().to_string()).unwrap_or_default();
+        let secret = crate::config::Secret::exposed_or_empty;
         Ok(BluAdapter {
             http: VendorHttp::new(&v.id, base_url, v.request_timeout),
             app_id: secret(&v.api_key),
@@ -310,16 +309,6 @@ impl VendorAdapter for BluAdapter {
 
     fn signs_callbacks(&self) -> bool {
         false
-    }
-
-    /// Blu does not sign callbacks: the ingress checks the URL token and IP allowlist.
-    fn verify_callback(
-        &self,
-        _headers: &HeaderMap,
-        _body: &[u8],
-        _remote: Option<IpAddr>,
-    ) -> Result<(), CallbackError> {
-        Ok(())
     }
 
     fn parse_callback(&self, body: &[u8]) -> Result<Vec<CallEvent>, CallbackError> {

@@ -77,7 +77,7 @@ pub async fn spawn(
     let callback_url = behavior.callback_url.clone();
     let predial = (opts.predial).then(|| callback_url.as_deref().map(predial_url)).flatten();
     let dialer = FakeDialer::new(behavior, FAKE_DEFAULTS, stats.clone(), stop_rx);
-    let secret = |s: &Option<crate::config::Secret>| s.as_ref().map(|s| s.expose().to_string()).unwrap_or_default();
+    let secret = crate::config::Secret::exposed_or_empty;
     let fake = Arc::new(Fake {
         app_id: secret(&settings.api_key),
         app_key: secret(&settings.api_secret),

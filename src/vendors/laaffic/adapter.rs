@@ -8,13 +8,12 @@ use crate::config::VendorSettings;
 use crate::domain::outcome::{Disposition, Outcome};
 use crate::vendors::common::{self, VendorHttp, as_i64, code_text, e164};
 use crate::vendors::{
-    AttemptHandle, CallEvent, CallbackError, DispatchBatch, DispatchReceipt, HeaderMap, LookupResult, VendorAdapter,
-    VendorError, VendorErrorKind,
+    AttemptHandle, CallEvent, CallbackError, DispatchBatch, DispatchReceipt, LookupResult, VendorAdapter, VendorError,
+    VendorErrorKind,
 };
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 use std::fmt;
-use std::net::IpAddr;
 
 pub const CREATE_PATH: &str = "voice/group/call/send/agent";
 pub const QUERY_PATH: &str = "voice/group/call/query";
@@ -371,16 +370,6 @@ impl VendorAdapter for LaafficAdapter {
 
     fn signs_callbacks(&self) -> bool {
         false
-    }
-
-    /// The push is not signed: the ingress checks the URL token and IP allowlist.
-    fn verify_callback(
-        &self,
-        _headers: &HeaderMap,
-        _body: &[u8],
-        _remote: Option<IpAddr>,
-    ) -> Result<(), CallbackError> {
-        Ok(())
     }
 
     fn parse_callback(&self, body: &[u8]) -> Result<Vec<CallEvent>, CallbackError> {

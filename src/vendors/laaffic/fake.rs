@@ -72,8 +72,8 @@ pub fn spawn(
     behavior: FakeBehavior,
     listener: tokio::net::TcpListener,
 ) -> impl Future<Output = std::io::Result<FakeHandle>> + Send + 'static {
-    let api_key = settings.api_key.as_ref().map(|s| s.expose().to_string()).unwrap_or_default();
-    let api_secret = settings.api_secret.as_ref().map(|s| s.expose().to_string()).unwrap_or_default();
+    let api_key = crate::config::Secret::exposed_or_empty(&settings.api_key);
+    let api_secret = crate::config::Secret::exposed_or_empty(&settings.api_secret);
     let opts = LaafficOptions::read(settings).0;
     async move {
         let stats = Arc::new(FakeStats::default());

@@ -122,7 +122,7 @@ pub async fn spawn(
     let stats = Arc::new(FakeStats::default());
     let dialer = FakeDialer::new(behavior, DEFAULT_WEIGHTS, stats.clone(), stop_rx);
     let state = Arc::new(Fake {
-        token: settings.api_key.as_ref().map(|s| s.expose().to_string()).unwrap_or_default(),
+        token: crate::config::Secret::exposed_or_empty(&settings.api_key),
         tz,
         opts,
         dialer,

@@ -182,7 +182,7 @@ pub fn check(settings: &VendorSettings) -> Vec<(String, String)> {
 fn build(settings: &VendorSettings, base_url: &str) -> Result<Arc<dyn super::VendorAdapter>, String> {
     let (opts, tz) = SmartivrOptions::from_settings(settings)
         .map_err(|e| e.into_iter().map(|(f, m)| format!("{f}: {m}")).collect::<Vec<_>>().join("; "))?;
-    let token = settings.api_key.as_ref().map(|s| s.expose().to_string()).unwrap_or_default();
+    let token = crate::config::Secret::exposed_or_empty(&settings.api_key);
     Ok(Arc::new(SmartivrAdapter::new(&settings.id, base_url, token, settings.request_timeout, opts, tz)))
 }
 
