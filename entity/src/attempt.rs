@@ -33,6 +33,10 @@ pub struct Model {
     pub phone: Option<String>,
     pub not_after: Option<DateTimeUtc>,
     pub cancel_requested_at: Option<DateTimeUtc>,
+    pub case_id: Option<String>,
+    /// Dials this attempt may make at most (1 + the vendor's own redials):
+    /// reserved against frequency caps while the attempt is in flight.
+    pub max_dials: i32,
     pub updated_at: DateTimeUtc,
 }
 

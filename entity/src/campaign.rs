@@ -31,6 +31,12 @@ pub struct Model {
     pub config_hash: Option<String>,
     pub redial_strategy: String,
     pub vendor_redial: bool,
+    /// Comma-separated legal profiles (`us-reg-f, id-pojk-22-2023`); the
+    /// campaign's windows are intersected with theirs.
+    pub profiles: String,
+    /// Frequency caps of this campaign, e.g. `phone:3/24h, case:7/7d`,
+    /// counted over dials of every campaign.
+    pub caps: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -33,6 +33,12 @@ pub struct Model {
     pub finished_reason: Option<String>,
     pub last_vendor_id: Option<String>,
     pub last_vendor_failed: bool,
+    /// The callee's candidate zones, comma-separated IANA names, resolved at
+    /// import (explicit zone, country of the number, NANP area code); the
+    /// allowed window is their intersection. NULL = the campaign's zone.
+    pub zones: Option<String>,
+    /// How `zones` was found: `explicit`, `country`, `nanp`, `country-zones`, ...
+    pub zone_source: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

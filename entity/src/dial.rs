@@ -21,6 +21,8 @@ pub struct Model {
     pub disposition: String,
     pub raw_code: Option<String>,
     pub vendor_redial: bool,
+    /// The bot's normalized intent of this dial, where there was a conversation.
+    pub intent: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -6,12 +6,17 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_initial;
 mod m20261121_000002_vendor_routing;
+mod m20261121_000003_compliance;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261121_000001_initial::Migration), Box::new(m20261121_000002_vendor_routing::Migration)]
+        vec![
+            Box::new(m20261121_000001_initial::Migration),
+            Box::new(m20261121_000002_vendor_routing::Migration),
+            Box::new(m20261121_000003_compliance::Migration),
+        ]
     }
 }

@@ -5,9 +5,11 @@
 //! it can be tested across DST changes and midnight without waiting.
 
 pub mod duration;
+pub mod holidays;
 pub mod outcome;
 pub mod phone;
 pub mod recall;
 pub mod routing;
 pub mod state;
 pub mod window;
+pub mod zones;
