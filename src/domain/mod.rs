@@ -4,6 +4,7 @@
 //! window, what happens after this outcome — lives here as plain functions so
 //! it can be tested across DST changes and midnight without waiting.
 
+pub mod compliance;
 pub mod duration;
 pub mod holidays;
 pub mod outcome;
