@@ -3,6 +3,7 @@
 
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::domain::compliance::ComplianceSettings;
 use crate::ingest::writer::InboxWriter;
 use crate::store::StoreError;
 use crate::store::campaigns::CampaignCtx;
@@ -45,15 +46,19 @@ impl Ctx {
     }
 
     pub async fn campaign(&self, id: i64) -> Result<CampaignCtx, StoreError> {
-        load_campaign(&self.db, id).await
+        load_campaign(&self.db, id, &self.settings.compliance).await
     }
 }
 
 /// Load and parse a campaign through `db`. Inside a write transaction pass the
 /// transaction: asking the pool for a second connection while holding the
 /// SQLite write lock can deadlock against connections waiting for that lock.
-pub async fn load_campaign<C: ConnectionTrait>(db: &C, id: i64) -> Result<CampaignCtx, StoreError> {
+pub async fn load_campaign<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    compliance: &ComplianceSettings,
+) -> Result<CampaignCtx, StoreError> {
     let row =
         campaign::Entity::find_by_id(id).one(db).await?.ok_or_else(|| StoreError::NoSuchCampaign(format!("#{id}")))?;
-    CampaignCtx::from_row(&row)
+    CampaignCtx::from_row(&row, compliance)
 }

@@ -18,6 +18,27 @@ pub struct RawConfig {
     pub vendors: Vec<RawVendor>,
     #[serde(default)]
     pub campaigns: Vec<RawCampaign>,
+    #[serde(default)]
+    pub compliance: RawCompliance,
+}
+
+/// Deployment-wide contact policy (`[compliance]`).
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawCompliance {
+    /// Dispatch stops this long before a calling window ends (`"1m"`).
+    pub dispatch_margin: Option<Spanned<String>>,
+    /// A number with a call in flight in another campaign waits this long (`"10m"`).
+    pub busy_backoff: Option<Spanned<String>>,
+    /// Frequency caps every campaign obeys (`["phone:3/24h", "phone:7/7d"]`).
+    #[serde(default)]
+    pub caps: Vec<Spanned<String>>,
+    /// Holiday files (`country,date,name`) added to the built-in calendars.
+    #[serde(default)]
+    pub holiday_files: Vec<Spanned<String>>,
+    /// Use only `holiday_files`, not the built-in calendars (to correct a
+    /// built-in date: load a fixed copy of its file instead).
+    pub builtin_holidays: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -112,6 +133,14 @@ pub struct RawCampaign {
     /// Let vendors use their own redial features (default false: the daemon's
     /// recall rules decide every redial).
     pub vendor_redial: Option<bool>,
+    /// Legal profiles (`["us-reg-f"]`): their windows, holidays and caps
+    /// narrow the campaign's.
+    #[serde(default)]
+    pub profiles: Vec<Spanned<String>>,
+    /// Frequency caps of this campaign (`["phone:3/24h"]`), counted over the
+    /// dials of every campaign.
+    #[serde(default)]
+    pub caps: Vec<Spanned<String>>,
 }
 
 /// `"sim"` or `{ id = "sim", weight = 3 }`. (Plain strings: toml's spans do

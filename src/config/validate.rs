@@ -1,6 +1,10 @@
 //! Turn a [`RawConfig`] into typed [`Settings`], collecting every problem.
 
-use super::raw::{RawCampaign, RawConfig, RawVendor, RawVendorRoute};
+use super::raw::{RawCampaign, RawCompliance, RawConfig, RawVendor, RawVendorRoute};
+use crate::domain::compliance::caps::parse_rules;
+use crate::domain::compliance::profiles::profile;
+use crate::domain::compliance::{ComplianceSettings, FrequencyRule, Profile};
+use crate::domain::holidays::HolidayCalendar;
 pub use super::raw::{RawRecall as RecallConfig, RawRule as RuleConfig};
 use super::secret::Secret;
 use crate::domain::duration::parse_duration;
@@ -9,7 +13,8 @@ use crate::domain::routing::RedialStrategy;
 use crate::domain::window::{CallingWindows, parse_tz};
 use crate::vendors::fake::FakeBehavior;
 use crate::vendors::sim::SimSettings;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use std::sync::Arc;
 use chrono_tz::Tz;
 use std::collections::BTreeSet;
 use std::fmt;
@@ -55,6 +60,7 @@ pub struct Settings {
     pub scheduler: SchedulerSettings,
     pub vendors: Vec<VendorSettings>,
     pub campaigns: Vec<CampaignSettings>,
+    pub compliance: ComplianceSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -127,6 +133,8 @@ pub struct CampaignSettings {
     pub recall_policy: RecallPolicy,
     pub redial_strategy: RedialStrategy,
     pub vendor_redial: bool,
+    pub profiles: Vec<&'static Profile>,
+    pub caps: Vec<FrequencyRule>,
 }
 
 /// The `sim` kind plus every real vendor kind of [`crate::vendors::kinds`].
@@ -284,7 +292,51 @@ impl Validator<'_> {
                 self.campaign(i, c, &vendor_ids, base_dir)
             })
             .collect();
-        Settings { base_dir: base_dir.to_path_buf(), database, http, scheduler, vendors, campaigns }
+        let compliance = self.compliance(&raw.compliance, base_dir);
+        Settings { base_dir: base_dir.to_path_buf(), database, http, scheduler, vendors, campaigns, compliance }
+    }
+
+    fn compliance(&mut self, c: &RawCompliance, base_dir: &Path) -> ComplianceSettings {
+        let defaults = ComplianceSettings::default();
+        let delta = |d: Duration| TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX);
+        let dispatch_margin = delta(self.duration(
+            "compliance.dispatch_margin",
+            &c.dispatch_margin,
+            defaults.dispatch_margin.to_std().unwrap_or_default(),
+        ));
+        let busy_backoff = delta(self.duration(
+            "compliance.busy_backoff",
+            &c.busy_backoff,
+            defaults.busy_backoff.to_std().unwrap_or_default(),
+        ));
+        let caps = self.caps("compliance.caps", &c.caps);
+        let files: Vec<PathBuf> = c.holiday_files.iter().map(|f| base_dir.join(f.get_ref())).collect();
+        let loaded = match c.builtin_holidays.unwrap_or(true) {
+            true => HolidayCalendar::load(&files),
+            false => HolidayCalendar::load_without_builtin(&files),
+        };
+        let holidays = match loaded {
+            Ok(cal) => Arc::new(cal),
+            Err(errors) => {
+                for e in errors {
+                    self.issue("compliance.holiday_files", c.holiday_files.first(), e);
+                }
+                defaults.holidays
+            }
+        };
+        ComplianceSettings { dispatch_margin, busy_backoff, caps, holidays }
+    }
+
+    /// Each item of a caps list, with the item's own line on error.
+    fn caps(&mut self, path: &str, items: &[Spanned<String>]) -> Vec<FrequencyRule> {
+        let mut out = Vec::new();
+        for (j, item) in items.iter().enumerate() {
+            match parse_rules(item.get_ref()) {
+                Ok(rules) => out.extend(rules),
+                Err(e) => self.issue(format!("{path}[{j}]"), Some(item), e.to_string()),
+            }
+        }
+        out
     }
 
     fn vendor(&mut self, i: usize, v: &RawVendor) -> VendorSettings {
@@ -507,6 +559,15 @@ impl Validator<'_> {
                 })
                 .ok(),
         };
+        let mut profiles = Vec::new();
+        for (j, name) in c.profiles.iter().enumerate() {
+            match profile(name.get_ref()) {
+                Ok(p) if !profiles.contains(&p) => profiles.push(p),
+                Ok(_) => {}
+                Err(e) => self.issue(format!("{p}.profiles[{j}]"), Some(name), e.to_string()),
+            }
+        }
+        let caps = self.caps(&format!("{p}.caps"), &c.caps);
         if self.issues.len() > before {
             return None;
         }
@@ -526,6 +587,8 @@ impl Validator<'_> {
             recall_policy: recall_policy?,
             redial_strategy: redial_strategy?,
             vendor_redial: c.vendor_redial.unwrap_or(false),
+            profiles,
+            caps,
         })
     }
 

@@ -81,12 +81,13 @@ async fn facts(ctx: &Ctx, vendor_id: &str, q: &PredialQuery, now: DateTime<Utc>)
     f.attempt_in_flight = Some(IN_FLIGHT_STATES.contains(&a.state.as_str()));
     f.cancel_requested = a.cancel_requested_at.is_some();
     f.not_after = a.not_after;
-    let camp = load_campaign(&ctx.db, a.campaign_id).await?;
+    let camp = load_campaign(&ctx.db, a.campaign_id, &ctx.settings.compliance).await?;
     f.campaign_state = Some(camp.state);
     f.campaign_ends_at = camp.ends_at;
     if let Some(c) = contact::Entity::find_by_id(a.contact_id).one(&ctx.db).await? {
-        let tz = camp.contact_tz(c.timezone.as_deref());
-        f.window_open = camp.windows.is_open(now, tz);
+        // The vendor is about to dial: the same test as a dispatch (every
+        // zone's window, legal profiles, the closing margin).
+        f.window_open = camp.dial_window(c.zones.as_deref()).is_ok_and(|w| w.can_dispatch(now));
         f.suppressed = suppression::Entity::find()
             .filter(suppression::Column::Phone.eq(c.phone.as_str()))
             .filter(

@@ -4,8 +4,9 @@
 //! completely or leaves it pending for the next drain.
 
 use crate::context::{Ctx, load_campaign};
+use crate::domain::compliance::ComplianceSettings;
 use crate::domain::recall::AttemptResult;
-use crate::store::apply::{Applied, DialBuffer, apply_result_buffered, find_attempt};
+use crate::store::apply::{Applied, WriteBuffer, apply_result_buffered, find_attempt};
 use crate::store::campaigns::CampaignCtx;
 use crate::store::db::begin_write;
 use crate::store::{StoreError, inbox};
@@ -83,7 +84,7 @@ async fn apply_page(
     report: &mut DrainReport,
 ) -> Result<(), StoreError> {
     let txn = begin_write(&ctx.db).await?;
-    let mut dials = DialBuffer::default();
+    let mut dials = WriteBuffer::default();
     for row in rows {
         process_row(ctx, &txn, row, campaigns, report, &mut dials).await?;
         report.rows += 1;
@@ -99,7 +100,7 @@ async fn process_row(
     row: &callback_inbox::Model,
     campaigns: &mut HashMap<i64, CampaignCtx>,
     report: &mut DrainReport,
-    dials: &mut DialBuffer,
+    dials: &mut WriteBuffer,
 ) -> Result<(), StoreError> {
     let now = ctx.clock.now();
     if inbox::seen_before(txn, row).await? {
@@ -129,7 +130,7 @@ async fn process_row(
         row.received_at > now - chrono::Duration::from_std(ctx.settings.scheduler.dispatch_timeout).unwrap_or_default();
     let (mut applied, mut unmatched) = (0, 0);
     for ev in events.iter().filter(|e| e.is_final) {
-        match apply_event(txn, &row.vendor_id, ev, campaigns, now, dials).await? {
+        match apply_event(txn, &ctx.settings.compliance, &row.vendor_id, ev, campaigns, now, dials).await? {
             EventApplied::Applied => applied += 1,
             EventApplied::Late => report.late += 1,
             EventApplied::Unmatched => unmatched += 1,
@@ -165,11 +166,12 @@ pub enum EventApplied {
 /// Flush `dials` before committing `txn`.
 pub async fn apply_event(
     txn: &DatabaseTransaction,
+    compliance: &ComplianceSettings,
     vendor_id: &str,
     ev: &CallEvent,
     campaigns: &mut HashMap<i64, CampaignCtx>,
     now: chrono::DateTime<chrono::Utc>,
-    dials: &mut DialBuffer,
+    dials: &mut WriteBuffer,
 ) -> Result<EventApplied, StoreError> {
     let Some(attempt) = find_attempt(txn, vendor_id, ev).await? else {
         metrics::counter!("campaignd_callback_unmatched_total").increment(1);
@@ -177,7 +179,7 @@ pub async fn apply_event(
     };
     let camp = match campaigns.entry(attempt.campaign_id) {
         std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-        std::collections::hash_map::Entry::Vacant(e) => e.insert(load_campaign(txn, attempt.campaign_id).await?),
+        std::collections::hash_map::Entry::Vacant(e) => e.insert(load_campaign(txn, attempt.campaign_id, compliance).await?),
     };
     let result = AttemptResult::Completed(ev.outcome.clone());
     Ok(match apply_result_buffered(txn, camp, &attempt, &result, Some(ev), now, dials).await? {

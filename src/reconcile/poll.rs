@@ -4,7 +4,7 @@
 
 use crate::context::Ctx;
 use crate::ingest::processor::{EventApplied, apply_event};
-use crate::store::apply::DialBuffer;
+use crate::store::apply::WriteBuffer;
 use crate::store::db::begin_write;
 use crate::store::{IN_FLIGHT_STATES, StoreError};
 use crate::vendors::TaskHandle;
@@ -55,13 +55,15 @@ pub async fn poll_sweep(ctx: &Ctx, now: DateTime<Utc>) -> Result<PollReport, Sto
             };
             let txn = begin_write(&ctx.db).await?;
             let mut campaigns = HashMap::new();
-            let mut dials = DialBuffer::default();
+            let mut dials = WriteBuffer::default();
             for ev in events.iter().filter(|e| e.is_final) {
                 let ev = crate::vendors::CallEvent {
                     vendor_task_id: ev.vendor_task_id.clone().or(task.external_task_id.clone()),
                     ..ev.clone()
                 };
-                match apply_event(&txn, &vendor_id, &ev, &mut campaigns, now, &mut dials).await? {
+                match apply_event(&txn, &ctx.settings.compliance, &vendor_id, &ev, &mut campaigns, now, &mut dials)
+                    .await?
+                {
                     EventApplied::Applied => report.applied += 1,
                     EventApplied::Late => report.late += 1,
                     EventApplied::Unmatched => report.unmatched += 1,

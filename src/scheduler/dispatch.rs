@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use entity::{attempt, vendor_task};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use std::collections::BTreeSet;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -64,13 +65,12 @@ fn batches_with_unique_phones(items: Vec<Claimed>, max: usize) -> Vec<Vec<Claime
     batches.into_iter().map(|(b, _)| b).collect()
 }
 
-/// The earliest window close among the callees' zones: the vendor must not
-/// dial any of them after it.
+/// The earliest window close among the callees' zone groups (the whole
+/// intersection of campaign and profile windows): the vendor must not dial
+/// any of them after it.
 fn not_after(camp: &CampaignCtx, items: &[Claimed], now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let mut zones: Vec<chrono_tz::Tz> = items.iter().map(|c| camp.contact_tz(c.timezone.as_deref())).collect();
-    zones.sort_by_key(|tz| tz.name());
-    zones.dedup();
-    let close = zones.into_iter().filter_map(|tz| camp.windows.current_close(now, tz)).min();
+    let groups: BTreeSet<Option<&str>> = items.iter().map(|c| c.zones.as_deref()).collect();
+    let close = groups.into_iter().filter_map(|z| camp.dial_window(z).ok()?.close(now)).min();
     match (close, camp.ends_at) {
         (Some(c), Some(e)) => Some(c.min(e)),
         (c, e) => c.or(e),

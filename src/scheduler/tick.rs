@@ -19,7 +19,7 @@ pub struct TickReport {
 pub async fn tick(ctx: &Ctx, now: DateTime<Utc>) -> Result<TickReport, StoreError> {
     let mut report = TickReport::default();
     for row in campaigns::load_active(&ctx.db).await? {
-        let camp = match CampaignCtx::from_row(&row) {
+        let camp = match CampaignCtx::from_row(&row, &ctx.settings.compliance) {
             Ok(c) => c,
             Err(e) => {
                 // A bad SQL edit must not stop the other campaigns.

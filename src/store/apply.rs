@@ -3,6 +3,7 @@
 //! what happens to the contact (fenced on the attempt number).
 
 use super::campaigns::CampaignCtx;
+use super::decisions::{DecisionBuffer, Subject, kind};
 use super::{IN_FLIGHT_STATES, StoreError};
 use crate::domain::outcome::{Disposition, Outcome};
 use crate::domain::recall::{AttemptResult, DEFAULT_RULE, Decision, RecallHistory, decide};
@@ -33,17 +34,21 @@ fn attempt_fields(result: &AttemptResult) -> (AttemptEvent, Option<&Outcome>, Op
     }
 }
 
-/// `dials` rows collected while applying results, inserted with one statement
-/// per 500 rows (`flush`) before the transaction commits: one INSERT per
-/// result cost the processor about 30 % of its throughput.
+/// `dials` and `decisions` rows collected while applying results, inserted
+/// with one statement per 500 rows (`flush`) before the transaction commits:
+/// one INSERT per result cost the processor about 30 % of its throughput.
 #[derive(Default)]
-pub struct DialBuffer(Vec<dial::ActiveModel>);
+pub struct WriteBuffer {
+    dials: Vec<dial::ActiveModel>,
+    decisions: DecisionBuffer,
+}
 
-impl DialBuffer {
+impl WriteBuffer {
     pub async fn flush<C: ConnectionTrait>(&mut self, db: &C) -> Result<(), StoreError> {
-        while !self.0.is_empty() {
-            let rest = self.0.split_off(self.0.len().min(500));
-            let chunk = std::mem::replace(&mut self.0, rest);
+        self.decisions.flush(db).await?;
+        while !self.dials.is_empty() {
+            let rest = self.dials.split_off(self.dials.len().min(500));
+            let chunk = std::mem::replace(&mut self.dials, rest);
             dial::Entity::insert_many(chunk)
                 .on_conflict(OnConflict::columns([dial::Column::AttemptId, dial::Column::Seq]).do_nothing().to_owned())
                 .exec_without_returning(db)
@@ -63,7 +68,7 @@ pub async fn apply_result<C: ConnectionTrait>(
     event: Option<&CallEvent>,
     now: DateTime<Utc>,
 ) -> Result<Applied, StoreError> {
-    let mut dials = DialBuffer::default();
+    let mut dials = WriteBuffer::default();
     let applied = apply_result_buffered(db, camp, attempt, result, event, now, &mut dials).await?;
     dials.flush(db).await?;
     Ok(applied)
@@ -79,7 +84,7 @@ pub async fn apply_result_buffered<C: ConnectionTrait>(
     result: &AttemptResult,
     event: Option<&CallEvent>,
     now: DateTime<Utc>,
-    dials: &mut DialBuffer,
+    dials: &mut WriteBuffer,
 ) -> Result<Applied, StoreError> {
     let (event_kind, outcome, error) = attempt_fields(result);
     let from: AttemptState = attempt.state.parse().map_err(|e: String| StoreError::BadCampaign {
@@ -156,13 +161,17 @@ pub async fn apply_result_buffered<C: ConnectionTrait>(
     if camp.state == CampaignState::Cancelled {
         decision = Decision::Stopped { reason: "campaign cancelled".into() };
     }
-    let tz = camp.contact_tz(c.timezone.as_deref());
     let (event, due, reason) = match decision {
         Decision::RetryAt { not_before, rule } => {
-            let next = camp.windows.next_open(not_before, tz).filter(|t| camp.ends_at.is_none_or(|end| *t < end));
-            match next {
-                Some(t) => (ContactEvent::Retry, Some(t), Some(retry_reason(rule, not_before))),
-                None => (ContactEvent::Exhaust, None, Some("no calling window left for a retry".to_string())),
+            // Clamped into the contact's windows here; frequency caps are
+            // checked when it comes due (the claim sees every campaign's
+            // dials at that moment, not a guess made now).
+            match camp.dial_window(c.zones.as_deref()) {
+                Err(e) => (ContactEvent::Stop, None, Some(format!("cannot tell when to call: {e}"))),
+                Ok(w) => match w.next_dispatch(not_before).filter(|t| camp.ends_at.is_none_or(|end| *t < end)) {
+                    Some(t) => (ContactEvent::Retry, Some(t), Some(retry_reason(rule, not_before))),
+                    None => (ContactEvent::Exhaust, None, Some("no calling window left for a retry".to_string())),
+                },
             }
         }
         Decision::Done { rule } => (ContactEvent::Finish, None, Some(rule_name(rule, "stop"))),
@@ -189,6 +198,20 @@ pub async fn apply_result_buffered<C: ConnectionTrait>(
         }
     };
     let new_state = contact_state.apply(event)?;
+    let kind = match new_state {
+        ContactState::WaitingRetry => kind::RETRY,
+        ContactState::Done => kind::DONE,
+        ContactState::Exhausted => kind::EXHAUSTED,
+        ContactState::Suppressed => kind::SUPPRESSED,
+        _ => kind::STOPPED,
+    };
+    let result_text = match outcome {
+        Some(o) => describe(o),
+        None => attempt.state.clone(),
+    };
+    let why = format!("after {result_text}: {}", reason.as_deref().unwrap_or_default());
+    let subject = Subject::Contact { id: c.id, phone: &c.phone, attempt_no: Some(attempt.attempt_no) };
+    dials.decisions.record(camp.id, subject, kind, why, due, now);
     let vendor_failed = matches!(policy_input, AttemptResult::VendorFailed { .. });
     let mut update = contact::Entity::update_many()
         .col_expr(contact::Column::LastVendorFailed, Expr::value(vendor_failed))
@@ -220,10 +243,11 @@ fn record_dials(
     c: &contact::Model,
     ev: &CallEvent,
     now: DateTime<Utc>,
-    dials: &mut DialBuffer,
+    dials: &mut WriteBuffer,
 ) {
     let first = ev.started_at.or(ev.ended_at).unwrap_or(now);
     let row = |seq: i32, call: Option<String>, at: DateTime<Utc>, o: &Outcome, redial: bool| dial::ActiveModel {
+        intent: Set(o.intent.map(|i| i.as_str().to_string())),
         attempt_id: Set(attempt.id),
         seq: Set(seq),
         contact_id: Set(c.id),
@@ -246,7 +270,7 @@ fn record_dials(
         metrics::counter!("campaignd_vendor_redials_total", "vendor" => attempt.vendor_id.clone())
             .increment(ev.redials.len() as u64);
     }
-    dials.0.extend(rows);
+    dials.dials.extend(rows);
 }
 
 fn rule_name(rule: Option<usize>, action: &str) -> String {

@@ -5,7 +5,11 @@ use crate::config::{CampaignSettings, RecallConfig, validate::recall_policy};
 use crate::domain::recall::RecallPolicy;
 use crate::domain::routing::RedialStrategy;
 use crate::domain::state::{CampaignEvent, CampaignState};
-use crate::domain::window::{CallingWindows, parse_tz};
+use crate::domain::compliance::caps::{parse_rules, rules_text};
+use crate::domain::compliance::profiles::parse_profiles;
+use crate::domain::compliance::{ComplianceSettings, ContactPolicy, DialWindow};
+use crate::domain::window::{CallingWindows, WindowError, parse_tz};
+use crate::domain::zones::parse_zone_list;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use entity::campaign;
@@ -29,11 +33,14 @@ pub struct CampaignCtx {
     pub default_country_code: Option<String>,
     pub redial_strategy: RedialStrategy,
     pub vendor_redial: bool,
+    /// Windows, legal profiles, caps, margin: when a contact may be dialed.
+    pub contact_policy: ContactPolicy,
 }
 
 impl CampaignCtx {
     /// Parse a row; an error names the column an admin got wrong.
-    pub fn from_row(row: &campaign::Model) -> Result<CampaignCtx, StoreError> {
+    /// `compliance` holds the deployment-wide caps, margin and holidays.
+    pub fn from_row(row: &campaign::Model, compliance: &ComplianceSettings) -> Result<CampaignCtx, StoreError> {
         let bad = |message: String| StoreError::BadCampaign { name: row.name.clone(), message };
         let state: CampaignState = row.state.parse().map_err(|e| bad(format!("state: {e}")))?;
         let timezone = parse_tz(&row.timezone).map_err(|e| bad(format!("timezone: {e}")))?;
@@ -62,6 +69,9 @@ impl CampaignCtx {
         if row.max_concurrency < 1 {
             return Err(bad("max_concurrency must be at least 1".into()));
         }
+        let profiles = parse_profiles(&row.profiles).map_err(|e| bad(format!("profiles: {e}")))?;
+        let caps = parse_rules(&row.caps).map_err(|e| bad(format!("caps: {e}")))?;
+        let contact_policy = ContactPolicy::new(windows.clone(), &profiles, &caps, compliance);
         Ok(CampaignCtx {
             id: row.id,
             name: row.name.clone(),
@@ -76,12 +86,24 @@ impl CampaignCtx {
             default_country_code: row.default_country_code.clone(),
             redial_strategy,
             vendor_redial: row.vendor_redial,
+            contact_policy,
         })
     }
 
-    /// The zone a contact is called in: its own, else the campaign's.
-    pub fn contact_tz(&self, contact_tz: Option<&str>) -> Tz {
-        contact_tz.and_then(|z| parse_tz(z).ok()).unwrap_or(self.timezone)
+    /// The zones a contact is called in: its candidate zones
+    /// (`contacts.zones`), or the campaign's zone when it has none.
+    pub fn contact_zones(&self, zones: Option<&str>) -> Result<Vec<Tz>, WindowError> {
+        let zones = parse_zone_list(zones.unwrap_or_default())?;
+        Ok(if zones.is_empty() { vec![self.timezone] } else { zones })
+    }
+
+    /// When a contact with these candidate zones may be dialed.
+    pub fn dial_window(&self, zones: Option<&str>) -> Result<DialWindow, StoreError> {
+        let zones = self.contact_zones(zones).map_err(|e| StoreError::BadCampaign {
+            name: self.name.clone(),
+            message: format!("contact zones `{}`: {e}", zones.unwrap_or_default()),
+        })?;
+        Ok(self.contact_policy.dial_window(&zones))
     }
 }
 
@@ -108,9 +130,13 @@ fn routes_text(vendors: &[(String, u32)]) -> String {
     vendors.iter().map(|(id, w)| format!("{id}:{w}")).collect::<Vec<_>>().join(",")
 }
 
+fn profiles_text(c: &CampaignSettings) -> String {
+    c.profiles.iter().map(|p| p.name).collect::<Vec<_>>().join(",")
+}
+
 fn definition_hash(c: &CampaignSettings) -> String {
     let text = format!(
-        "{}|{}|{}|{:?}|{:?}|{:?}|{}|{}|{:?}|{}|{}|{}",
+        "{}|{}|{}|{:?}|{:?}|{:?}|{}|{}|{:?}|{}|{}|{}|{}|{}",
         c.name,
         c.timezone,
         c.windows_spec,
@@ -122,7 +148,9 @@ fn definition_hash(c: &CampaignSettings) -> String {
         c.default_country_code,
         serde_json::to_string(&c.recall).unwrap_or_default(),
         c.redial_strategy,
-        c.vendor_redial
+        c.vendor_redial,
+        profiles_text(c),
+        rules_text(&c.caps)
     );
     hex::encode(Sha256::digest(text.as_bytes()))
 }
@@ -156,6 +184,8 @@ pub async fn sync_from_config<C: ConnectionTrait>(
                 am.default_country_code = Set(c.default_country_code.clone());
                 am.redial_strategy = Set(c.redial_strategy.as_str().to_string());
                 am.vendor_redial = Set(c.vendor_redial);
+                am.profiles = Set(profiles_text(c));
+                am.caps = Set(rules_text(&c.caps));
                 am.config_hash = Set(Some(hash));
                 am.updated_at = Set(now);
                 am.update(db).await?;
@@ -175,6 +205,8 @@ pub async fn sync_from_config<C: ConnectionTrait>(
                     default_country_code: Set(c.default_country_code.clone()),
                     redial_strategy: Set(c.redial_strategy.as_str().to_string()),
                     vendor_redial: Set(c.vendor_redial),
+                    profiles: Set(profiles_text(c)),
+                    caps: Set(rules_text(&c.caps)),
                     config_hash: Set(Some(hash)),
                     created_at: Set(now),
                     updated_at: Set(now),

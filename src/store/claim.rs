@@ -1,21 +1,27 @@
-//! Claiming due contacts: the one place where caps, windows and suppression
-//! are checked before an attempt exists. Runs in one write transaction, so the
+//! Claiming due contacts: the one place where concurrency caps and the
+//! contact policy (windows, suppression, frequency caps) are checked before
+//! an attempt exists. Runs in one write transaction, so the
 //! in-flight counts it reads cannot change underneath it.
 
 use super::campaigns::CampaignCtx;
 use super::db::begin_write;
+use super::decisions::{DecisionBuffer, Subject, kind};
+use super::facts::BatchFacts;
 use super::{IN_FLIGHT_STATES, StoreError};
+use crate::domain::compliance::{DialWindow, Gate, gate, zone_names};
 use crate::domain::routing::{PreviousAttempt, Route, choose_vendor};
 use crate::domain::state::{ContactEvent, ContactState};
+use crate::vendors::registry::VendorSlot;
 use chrono::{DateTime, Utc};
-use entity::{attempt, contact, suppression};
+use entity::{attempt, contact};
+use std::collections::hash_map::Entry;
 use rand::SeedableRng;
 use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
 };
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 /// An attempt created by a claim, with what the vendor needs to dial it.
 #[derive(Debug, Clone)]
@@ -26,8 +32,8 @@ pub struct Claimed {
     pub vendor_id: String,
     pub phone: String,
     pub case_id: Option<String>,
-    /// The callee's own zone, if any (the campaign's applies otherwise).
-    pub timezone: Option<String>,
+    /// The callee's candidate zones (`contacts.zones`; None = the campaign's).
+    pub zones: Option<String>,
     pub variables: serde_json::Value,
 }
 
@@ -42,17 +48,20 @@ pub struct ClaimReport {
 }
 
 /// Claim up to `limit` due contacts of a running campaign, within the free
-/// capacity of the campaign cap and of each routed vendor's cap.
-/// `vendor_caps` holds the usable vendors (configured and not disabled).
+/// capacity of the campaign cap and of each routed vendor's cap, each one only
+/// when the contact policy allows it now (window, margin, suppression, caps,
+/// number busy elsewhere); the others are moved to when it will, and every
+/// decision is recorded in the audit.
+/// `vendor_slots` holds the usable vendors (configured, circuit closed).
 pub async fn claim(
     db: &DatabaseConnection,
     camp: &CampaignCtx,
-    vendor_caps: &HashMap<String, u32>,
+    vendor_slots: &HashMap<String, VendorSlot>,
     limit: u32,
     now: DateTime<Utc>,
 ) -> Result<ClaimReport, StoreError> {
     let txn = begin_write(db).await?;
-    let report = claim_in(&txn, camp, vendor_caps, limit, now).await?;
+    let report = claim_in(&txn, camp, vendor_slots, limit, now).await?;
     txn.commit().await?;
     Ok(report)
 }
@@ -64,7 +73,7 @@ async fn in_flight<C: ConnectionTrait>(db: &C, filter: Condition) -> Result<u64,
 async fn claim_in<C: ConnectionTrait>(
     txn: &C,
     camp: &CampaignCtx,
-    vendor_caps: &HashMap<String, u32>,
+    vendor_slots: &HashMap<String, VendorSlot>,
     limit: u32,
     now: DateTime<Utc>,
 ) -> Result<ClaimReport, StoreError> {
@@ -74,38 +83,36 @@ async fn claim_in<C: ConnectionTrait>(
     // The vendors this campaign routes to that are in rotation, with their free slots.
     let mut vendors = Vec::new();
     for (id, weight) in &camp.vendors {
-        let Some(cap) = vendor_caps.get(id) else { continue };
+        let Some(slot) = vendor_slots.get(id) else { continue };
         let used = in_flight(txn, Condition::all().add(attempt::Column::VendorId.eq(id.as_str()))).await?;
-        vendors.push(Route { vendor_id: id.clone(), weight: *weight, free: u64::from(*cap).saturating_sub(used) });
+        vendors.push(Route { vendor_id: id.clone(), weight: *weight, free: u64::from(slot.cap).saturating_sub(used) });
     }
     let vendor_free: u64 = vendors.iter().map(|v| v.free).sum();
     let want = campaign_free.min(vendor_free).min(u64::from(limit));
     if want == 0 {
         return Ok(report);
     }
-    let (deferred, exhausted) = defer_closed_zones(txn, camp, now).await?;
+    let mut decisions = DecisionBuffer::default();
+    let (deferred, exhausted) = defer_closed_zones(txn, camp, now, &mut decisions).await?;
     report.deferred += deferred;
     report.exhausted += exhausted;
-    // Fetch more than needed: due contacts whose window is closed are moved
-    // to their next opening on the way, so a closed window is cleared in a
-    // tick or two instead of a few contacts per tick.
+    // Fetch more than needed: due contacts that must wait (cap, busy number,
+    // window margin) are moved on the way, so they do not block the batch.
     let candidates = due_contacts(camp.id, now, (want * 2).max(u64::from(limit))).all(txn).await?;
-    let phones: Vec<&str> = candidates.iter().map(|c| c.phone.as_str()).collect();
-    let suppressed: HashSet<String> = suppression::Entity::find()
-        .filter(suppression::Column::Phone.is_in(phones))
-        .filter(
-            Condition::any().add(suppression::Column::ExpiresAt.is_null()).add(suppression::Column::ExpiresAt.gt(now)),
-        )
-        .all(txn)
-        .await?
-        .into_iter()
-        .map(|s| s.phone)
-        .collect();
+    let mut facts = BatchFacts::load(txn, &candidates, camp.contact_policy.lookback(), now).await?;
+    // Room for the vendor's own redials is reserved when the campaign allows
+    // them; the vendor is chosen after the policy said yes, so reserve for
+    // the most redialing vendor the campaign may use.
+    let own_redials = |vendor_id: &str| match camp.vendor_redial {
+        true => vendor_slots.get(vendor_id).map_or(0, |s| s.own_redials),
+        false => 0,
+    };
+    let new_dials = 1 + vendors.iter().map(|v| own_redials(&v.vendor_id)).max().unwrap_or(0);
 
     let mut new_attempts = Vec::new();
-    // Contacts deferred to the same opening are moved with one UPDATE: most
-    // share a zone, so a closed window costs one statement, not one per contact.
+    // Contacts moved to the same instant are moved with one UPDATE.
     let mut deferrals: BTreeMap<DateTime<Utc>, Vec<i64>> = BTreeMap::new();
+    let mut windows: HashMap<Option<String>, DialWindow> = HashMap::new();
     // A Send rng: the claim future is awaited across threads.
     let mut rng = rand::rngs::StdRng::from_os_rng();
     for c in candidates {
@@ -119,33 +126,59 @@ async fn claim_in<C: ConnectionTrait>(
                 continue;
             }
         };
-        if suppressed.contains(&c.phone) {
-            state.apply(ContactEvent::Suppress)?;
-            finish_contact(txn, c.id, "suppressed", "number is on the suppression list", now).await?;
-            report.suppressed += 1;
-            continue;
-        }
-        let tz = camp.contact_tz(c.timezone.as_deref());
-        if !camp.windows.is_open(now, tz) {
-            match camp.windows.next_open(now, tz).filter(|t| camp.ends_at.is_none_or(|end| *t < end)) {
-                Some(next) => {
-                    deferrals.entry(next).or_default().push(c.id);
-                    report.deferred += 1;
+        let subject = Subject::Contact { id: c.id, phone: &c.phone, attempt_no: None };
+        let window = match windows.entry(c.zones.clone()) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => match camp.dial_window(c.zones.as_deref()) {
+                Ok(w) => e.insert(w),
+                Err(err) => {
+                    // A bad SQL edit of one contact must not hold up the batch.
+                    let reason = format!("cannot tell when to call: {err}");
+                    state.apply(ContactEvent::Stop)?;
+                    finish_contact(txn, c.id, "stopped", &reason, now).await?;
+                    decisions.record(camp.id, subject, kind::STOPPED, reason, None, now);
+                    continue;
                 }
-                None => {
-                    state.apply(ContactEvent::Exhaust)?;
-                    finish_contact(txn, c.id, "exhausted", "no calling window left before the campaign ends", now)
-                        .await?;
-                    report.exhausted += 1;
-                }
+            },
+        };
+        match gate(&camp.contact_policy, window, &facts.for_contact(&c, new_dials), camp.ends_at, now) {
+            Gate::Dispatch => {}
+            Gate::Suppressed { reason } => {
+                state.apply(ContactEvent::Suppress)?;
+                finish_contact(txn, c.id, "suppressed", &reason, now).await?;
+                decisions.record(camp.id, subject, kind::SUPPRESSED, reason, None, now);
+                report.suppressed += 1;
+                continue;
             }
-            continue;
+            Gate::Defer { until, wait, reason } => {
+                deferrals.entry(until).or_default().push(c.id);
+                decisions.record(camp.id, subject, wait.kind(), reason, Some(until), now);
+                report.deferred += 1;
+                continue;
+            }
+            Gate::Exhaust { reason } => {
+                state.apply(ContactEvent::Exhaust)?;
+                finish_contact(txn, c.id, "exhausted", &reason, now).await?;
+                decisions.record(camp.id, subject, kind::EXHAUSTED, reason, None, now);
+                report.exhausted += 1;
+                continue;
+            }
         }
         let previous = PreviousAttempt { vendor_id: c.last_vendor_id.clone(), vendor_failed: c.last_vendor_failed };
         let Some(vendor_id) = choose_vendor(camp.redial_strategy, &mut vendors, &previous, &mut rng) else { break };
         state.apply(ContactEvent::Claim)?;
         let attempt_no = c.attempt_seq + 1;
         let attempt_ref = format!("{}-{}", c.id, attempt_no);
+        let max_dials = 1 + own_redials(&vendor_id);
+        facts.reserve(&c, &camp.name, max_dials, now);
+        decisions.record(
+            camp.id,
+            Subject::Contact { id: c.id, phone: &c.phone, attempt_no: Some(attempt_no) },
+            kind::DISPATCHED,
+            format!("dispatched to {vendor_id} (in {})", zone_names(window)),
+            None,
+            now,
+        );
         new_attempts.push(attempt::ActiveModel {
             campaign_id: Set(camp.id),
             contact_id: Set(c.id),
@@ -169,6 +202,8 @@ async fn claim_in<C: ConnectionTrait>(
             phone: Set(Some(c.phone.clone())),
             not_after: Set(None),
             cancel_requested_at: Set(None),
+            case_id: Set(c.case_id.clone()),
+            max_dials: Set(max_dials as i32),
             ..Default::default()
         });
         report.claimed.push(Claimed {
@@ -178,7 +213,7 @@ async fn claim_in<C: ConnectionTrait>(
             vendor_id,
             phone: c.phone,
             case_id: c.case_id,
-            timezone: c.timezone,
+            zones: c.zones,
             variables: c.variables,
         });
     }
@@ -187,6 +222,7 @@ async fn claim_in<C: ConnectionTrait>(
             set_due(txn, chunk, due, now).await?;
         }
     }
+    decisions.flush(txn).await?;
     if report.claimed.is_empty() {
         return Ok(report);
     }
@@ -222,18 +258,20 @@ async fn claim_in<C: ConnectionTrait>(
     Ok(report)
 }
 
-/// Move every due contact whose callee zone is outside its window to that
-/// zone's next opening, one UPDATE per zone (or exhaust them when no window is
-/// left before the campaign ends). A closed window over a million contacts
-/// costs a handful of statements, not a million.
+/// Move every due contact whose zone group cannot be dialed now (window
+/// closed, or inside the closing margin) to that group's next dispatch
+/// instant, one UPDATE per group (or exhaust them when no window is left
+/// before the campaign ends). A closed window over a million contacts costs a
+/// handful of statements and one audit row per group, not a million.
 async fn defer_closed_zones<C: ConnectionTrait>(
     txn: &C,
     camp: &CampaignCtx,
     now: DateTime<Utc>,
+    decisions: &mut DecisionBuffer,
 ) -> Result<(usize, usize), StoreError> {
-    let zones: Vec<Option<String>> = contact::Entity::find()
+    let groups: Vec<Option<String>> = contact::Entity::find()
         .select_only()
-        .column(contact::Column::Timezone)
+        .column(contact::Column::Zones)
         .distinct()
         .filter(contact::Column::CampaignId.eq(camp.id))
         .filter(contact::Column::DueAt.lte(now))
@@ -241,37 +279,46 @@ async fn defer_closed_zones<C: ConnectionTrait>(
         .all(txn)
         .await?;
     let (mut deferred, mut exhausted) = (0, 0);
-    for zone in zones {
-        let tz = camp.contact_tz(zone.as_deref());
-        if camp.windows.is_open(now, tz) {
+    for zones in groups {
+        // A group whose zones do not parse is left to the per-contact path,
+        // which stops those contacts with the reason.
+        let Ok(window) = camp.dial_window(zones.as_deref()) else { continue };
+        if window.can_dispatch(now) {
             continue;
         }
-        let zone_filter = match &zone {
-            Some(z) => contact::Column::Timezone.eq(z.as_str()),
-            None => contact::Column::Timezone.is_null(),
+        let group_filter = match &zones {
+            Some(z) => contact::Column::Zones.eq(z.as_str()),
+            None => contact::Column::Zones.is_null(),
         };
-        let next = camp.windows.next_open(now, tz).filter(|t| camp.ends_at.is_none_or(|end| *t < end));
+        let next = window.next_dispatch(now).filter(|t| camp.ends_at.is_none_or(|end| *t < end));
+        let names = zone_names(&window);
+        let (kind, reason) = match next {
+            Some(t) => (kind::DEFERRED, format!("outside the calling window in {names}; opens {t}")),
+            None => (kind::EXHAUSTED, format!("no calling window left before the campaign ends in {names}")),
+        };
         let mut update = contact::Entity::update_many().col_expr(contact::Column::UpdatedAt, Expr::value(now));
         update = match next {
             Some(t) => update.col_expr(contact::Column::DueAt, Expr::value(t)),
             None => update
                 .col_expr(contact::Column::State, Expr::value("exhausted"))
                 .col_expr(contact::Column::DueAt, Expr::value(Option::<DateTime<Utc>>::None))
-                .col_expr(
-                    contact::Column::FinishedReason,
-                    Expr::value("no calling window left before the campaign ends"),
-                ),
+                .col_expr(contact::Column::FinishedReason, Expr::value(reason.clone())),
         };
         let res = update
             .filter(contact::Column::CampaignId.eq(camp.id))
             .filter(contact::Column::DueAt.lte(now))
-            .filter(zone_filter)
+            .filter(group_filter)
             .exec(txn)
             .await?;
+        let count = res.rows_affected;
+        if count > 0 {
+            let subject = Subject::ZoneGroup { zones: zones.as_deref().unwrap_or_default(), count };
+            decisions.record(camp.id, subject, kind, reason, next, now);
+        }
         if next.is_some() {
-            deferred += res.rows_affected as usize;
+            deferred += count as usize;
         } else {
-            exhausted += res.rows_affected as usize;
+            exhausted += count as usize;
         }
     }
     Ok((deferred, exhausted))

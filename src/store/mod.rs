@@ -7,6 +7,8 @@ pub mod campaigns;
 pub mod claim;
 pub mod contacts;
 pub mod db;
+pub mod facts;
+pub mod decisions;
 pub mod inbox;
 
 use sea_orm::DbErr;

@@ -226,6 +226,12 @@ pub trait VendorAdapter: Send + Sync {
     fn kind(&self) -> &'static str;
     /// Largest batch the vendor accepts in one request.
     fn max_batch(&self) -> usize;
+    /// Redials the vendor makes on its own inside one attempt when a campaign
+    /// asks for them (`vendor_redial`): each is a real dial that frequency
+    /// caps must leave room for before the attempt starts.
+    fn own_redials(&self) -> u32 {
+        0
+    }
 
     /// Create a vendor task carrying `batch`.
     async fn dispatch(&self, batch: &DispatchBatch) -> Result<DispatchReceipt, VendorError>;

@@ -69,6 +69,15 @@ pub enum Embedded {
     Fake(FakeHandle),
 }
 
+/// What the claim needs of a vendor in rotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VendorSlot {
+    /// Concurrency cap.
+    pub cap: u32,
+    /// Redials it makes on its own when a campaign allows them.
+    pub own_redials: u32,
+}
+
 #[derive(Default)]
 pub struct VendorRegistry {
     vendors: HashMap<String, Arc<VendorHandle>>,
@@ -172,12 +181,13 @@ impl VendorRegistry {
         self.vendors.values()
     }
 
-    /// Vendors in rotation at `now` (circuit closed) and their caps, for claiming.
-    pub fn caps(&self, now: DateTime<Utc>) -> HashMap<String, u32> {
+    /// Vendors in rotation at `now` (circuit closed) with their caps and
+    /// own redials, for claiming.
+    pub fn caps(&self, now: DateTime<Utc>) -> HashMap<String, VendorSlot> {
         self.vendors
             .iter()
             .filter(|(_, h)| h.circuit_open(now).is_none())
-            .map(|(id, h)| (id.clone(), h.max_concurrency))
+            .map(|(id, h)| (id.clone(), VendorSlot { cap: h.max_concurrency, own_redials: h.adapter.own_redials() }))
             .collect()
     }
 }

@@ -41,7 +41,7 @@ impl Default for ComplianceSettings {
             dispatch_margin: TimeDelta::minutes(1),
             busy_backoff: TimeDelta::minutes(10),
             caps: Vec::new(),
-            holidays: Arc::new(HolidayCalendar::default()),
+            holidays: Arc::new(HolidayCalendar::builtin()),
         }
     }
 }

@@ -206,6 +206,10 @@ impl VendorAdapter for AiVoiceAdapter {
         MAX_IMPORT
     }
 
+    fn own_redials(&self) -> u32 {
+        self.opts.redial_times
+    }
+
     async fn dispatch(&self, batch: &DispatchBatch) -> Result<DispatchReceipt, VendorError> {
         if batch.items.is_empty() {
             return Ok(DispatchReceipt::default());

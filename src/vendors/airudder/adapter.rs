@@ -327,6 +327,10 @@ impl VendorAdapter for AirudderAdapter {
         self.opts.max_batch
     }
 
+    fn own_redials(&self) -> u32 {
+        self.opts.redial_count
+    }
+
     async fn dispatch(&self, batch: &DispatchBatch) -> Result<DispatchReceipt, VendorError> {
         let mut receipt = DispatchReceipt::default();
         let mut contacts = Vec::new();

@@ -275,6 +275,10 @@ impl VendorAdapter for LaafficAdapter {
         self.opts.max_numbers.min(MAX_NUMBERS)
     }
 
+    fn own_redials(&self) -> u32 {
+        self.opts.recall_times
+    }
+
     async fn dispatch(&self, batch: &DispatchBatch) -> Result<DispatchReceipt, VendorError> {
         let Some(first) = batch.items.first() else { return Ok(DispatchReceipt::default()) };
         if batch.items.len() > self.max_batch() {

@@ -416,6 +416,10 @@ impl VendorAdapter for SmartivrAdapter {
         self.opts.max_numbers_per_task
     }
 
+    fn own_redials(&self) -> u32 {
+        self.opts.vendor_redial_times
+    }
+
     async fn dispatch(&self, batch: &DispatchBatch) -> Result<DispatchReceipt, VendorError> {
         let mut receipt = DispatchReceipt::default();
         let mut numbers: Vec<NewNumber> = Vec::new();
