@@ -1,13 +1,18 @@
 //! Streaming CSV import of contacts. Header: `phone` (required), optional
-//! `case_id` and `timezone`; every other column becomes a variable. Bad rows
-//! are reported with their line number and skipped; good rows are kept.
+//! `case_id` and `timezone` (one or more IANA zones); every other column
+//! becomes a variable. Each row's candidate zones are inferred here (explicit
+//! zones, the number's country or NANP area code, the campaign's zone) and
+//! stored with the contact. Bad rows are reported with their line number and
+//! skipped; good rows are kept.
 
 use crate::domain::phone::E164;
-use crate::domain::window::parse_tz;
+use crate::domain::window::{WindowError, parse_tz};
+use crate::domain::zones::{parse_zone_list, resolve_zones, zones_key};
 use crate::store::StoreError;
 use crate::store::contacts::{NewContact, insert_batch};
 use crate::store::db::begin_write;
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use entity::campaign;
 use indicatif::ProgressBar;
 use sea_orm::DatabaseConnection;
@@ -47,6 +52,8 @@ pub struct ImportReport {
 pub enum ImportError {
     #[error("CSV header: {0}")]
     Header(String),
+    #[error("campaign `{campaign}` timezone: {source}")]
+    CampaignZone { campaign: String, source: WindowError },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -76,14 +83,26 @@ fn columns(header: &csv::StringRecord) -> Result<Columns, ImportError> {
     Ok(Columns { phone, case_id, timezone, variables })
 }
 
-fn parse_row(rec: &csv::StringRecord, cols: &Columns, cc: Option<&str>, line: u64) -> Result<NewContact, RowError> {
+/// What every row of one import shares.
+struct Context<'a> {
+    cols: Columns,
+    /// The campaign's default country code, for national-format numbers.
+    cc: Option<&'a str>,
+    /// The campaign's zone: where contacts fall back to.
+    campaign_tz: Tz,
+}
+
+fn parse_row(rec: &csv::StringRecord, ctx: &Context<'_>, line: u64) -> Result<NewContact, RowError> {
     let err = |field, message: String| RowError { line, field, message };
+    let cols = &ctx.cols;
     let raw_phone = rec.get(cols.phone).unwrap_or_default();
-    let phone = E164::parse(raw_phone, cc).map_err(|e| err("phone", e.to_string()))?;
-    let timezone = match cols.timezone.and_then(|i| rec.get(i)).map(str::trim).filter(|s| !s.is_empty()) {
-        Some(z) => Some(parse_tz(z).map_err(|e| err("timezone", e.to_string()))?.to_string()),
-        None => None,
-    };
+    let phone = E164::parse(raw_phone, ctx.cc).map_err(|e| err("phone", e.to_string()))?;
+    let raw_zones = cols.timezone.and_then(|i| rec.get(i)).unwrap_or_default();
+    // Several zones (`Asia/Jakarta|Asia/Makassar`) mean "open only when all are".
+    let explicit = parse_zone_list(raw_zones).map_err(|e| err("timezone", e.to_string()))?;
+    let resolved = resolve_zones(&explicit, phone.as_str(), ctx.campaign_tz);
+    // Canonical names, one zone written exactly as before.
+    let timezone = zones_key(&explicit);
     let case_id = cols.case_id.and_then(|i| rec.get(i)).map(str::trim).filter(|s| !s.is_empty()).map(String::from);
     let variables = cols
         .variables
@@ -94,6 +113,8 @@ fn parse_row(rec: &csv::StringRecord, cols: &Columns, cc: Option<&str>, line: u6
         phone: phone.as_str().to_string(),
         case_id,
         timezone,
+        zones: zones_key(&resolved.zones),
+        zone_source: Some(resolved.source.as_str().to_string()),
         variables: serde_json::Value::Object(variables),
     })
 }
@@ -108,8 +129,9 @@ pub async fn import_csv<R: Read>(
 ) -> Result<ImportReport, ImportError> {
     let mut csv = csv::ReaderBuilder::new().flexible(false).trim(csv::Trim::Fields).from_reader(reader);
     let header = csv.headers().map_err(|e| ImportError::Header(e.to_string()))?.clone();
-    let cols = columns(&header)?;
-    let cc = camp.default_country_code.as_deref();
+    let campaign_tz =
+        parse_tz(&camp.timezone).map_err(|source| ImportError::CampaignZone { campaign: camp.name.clone(), source })?;
+    let ctx = Context { cols: columns(&header)?, cc: camp.default_country_code.as_deref(), campaign_tz };
     let mut report = ImportReport::default();
     let mut seen: HashSet<String> = HashSet::new();
     let mut batch = Vec::with_capacity(BATCH);
@@ -134,7 +156,7 @@ pub async fn import_csv<R: Read>(
         }
         report.rows += 1;
         let line = record.position().map(|p| p.line()).unwrap_or(line);
-        match parse_row(&record, &cols, cc, line) {
+        match parse_row(&record, &ctx, line) {
             Ok(c) => {
                 if seen.insert(c.phone.clone()) {
                     batch.push(c);
@@ -176,3 +198,7 @@ async fn flush(
     batch.clear();
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "import_tests.rs"]
+mod tests;

@@ -11,7 +11,12 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 pub struct NewContact {
     pub phone: String,
     pub case_id: Option<String>,
+    /// The operator's zone(s) as given, canonical names.
     pub timezone: Option<String>,
+    /// `zones_key` of the inferred candidate zones; `None` = the campaign's zone.
+    pub zones: Option<String>,
+    /// How `zones` was inferred (`ZoneSource::as_str`).
+    pub zone_source: Option<String>,
     pub variables: serde_json::Value,
 }
 
@@ -31,6 +36,8 @@ pub async fn insert_batch<C: ConnectionTrait>(
         phone: Set(r.phone.clone()),
         case_id: Set(r.case_id.clone()),
         timezone: Set(r.timezone.clone()),
+        zones: Set(r.zones.clone()),
+        zone_source: Set(r.zone_source.clone()),
         variables: Set(r.variables.clone()),
         state: Set("pending".into()),
         // Due now; the scheduler defers it to the callee's window at claim time.

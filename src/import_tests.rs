@@ -1,0 +1,94 @@
+use super::*;
+use crate::config::DatabaseSettings;
+use crate::store::db;
+use entity::contact;
+use sea_orm::{ActiveModelTrait, EntityTrait, QueryOrder, Set};
+use std::time::Duration;
+
+/// `(case_id, timezone, zones, zone_source)` of a stored contact.
+type Stored<'a> = (&'a str, Option<&'a str>, Option<&'a str>, Option<&'a str>);
+
+async fn campaign_db() -> (DatabaseConnection, campaign::Model) {
+    let settings = DatabaseSettings {
+        // One connection: every connection to `:memory:` is a database of its own.
+        url: "sqlite::memory:".into(),
+        max_connections: 1,
+        sqlite_synchronous_full: false,
+        busy_timeout: Duration::from_secs(5),
+    };
+    let conn = db::connect(&settings).await.expect("connect");
+    db::migrate(&conn).await.expect("migrate");
+    let now = Utc::now();
+    let camp = campaign::ActiveModel {
+        name: Set("zones".into()),
+        state: Set("scheduled".into()),
+        timezone: Set("Asia/Jakarta".into()),
+        windows: Set("daily 09:00-20:00".into()),
+        blackout_dates: Set(String::new()),
+        max_concurrency: Set(1),
+        vendors: Set("sim:1".into()),
+        recall_policy: Set(serde_json::json!({})),
+        default_country_code: Set(Some("62".into())),
+        redial_strategy: Set("daemon".into()),
+        vendor_redial: Set(false),
+        profiles: Set(String::new()),
+        caps: Set(String::new()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&conn)
+    .await
+    .expect("campaign");
+    (conn, camp)
+}
+
+#[tokio::test]
+async fn import_stores_each_contacts_inferred_zones_and_their_source() {
+    let (conn, camp) = campaign_db().await;
+    let csv = "phone,case_id,timezone,name\n\
+               +12125550100,nanp,,Ann\n\
+               +639171234567,country,,Ben\n\
+               +6281234567890,explicit,Asia/Makassar,Cat\n\
+               0812 2222 3333,campaign,,Dan\n\
+               +13125550100,conflict,America/Los_Angeles|America/Denver,Eve\n\
+               +6281299990000,bad,Asia/Jakarta|Mars/Olympus,Fay\n\
+               +447911123456,multi,Europe/Paris Europe/London,Gus\n";
+    let report = import_csv(&conn, &camp, csv.as_bytes(), None, Utc::now()).await.expect("import");
+    assert_eq!((report.rows, report.inserted, report.rejected), (7, 6, 1), "{report:?}");
+    let err = &report.errors[0];
+    assert_eq!((err.line, err.field), (7, "timezone"), "{err}");
+    assert!(err.message.contains("Mars/Olympus"), "{err}");
+
+    let rows = contact::Entity::find().order_by_asc(contact::Column::Id).all(&conn).await.unwrap();
+    let got: Vec<Stored> = rows
+        .iter()
+        .map(|c| (c.case_id.as_deref().unwrap(), c.timezone.as_deref(), c.zones.as_deref(), c.zone_source.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("nanp", None, Some("America/New_York"), Some("nanp")),
+            ("country", None, Some("Asia/Manila"), Some("country")),
+            ("explicit", Some("Asia/Makassar"), Some("Asia/Makassar"), Some("explicit")),
+            // National number in the campaign's own multi-zone country.
+            ("campaign", None, None, Some("campaign")),
+            (
+                "conflict",
+                Some("America/Denver,America/Los_Angeles"),
+                Some("America/Chicago,America/Denver,America/Los_Angeles"),
+                Some("explicit"),
+            ),
+            ("multi", Some("Europe/London,Europe/Paris"), Some("Europe/London,Europe/Paris"), Some("explicit")),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_campaign_with_a_broken_zone_refuses_the_import_and_says_why() {
+    let (conn, camp) = campaign_db().await;
+    let camp = campaign::Model { timezone: "Asia/Nowhere".into(), ..camp };
+    let err = import_csv(&conn, &camp, "phone\n+639171234567\n".as_bytes(), None, Utc::now()).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("zones") && msg.contains("Asia/Nowhere"), "{msg}");
+}
