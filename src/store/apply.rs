@@ -158,10 +158,11 @@ pub async fn apply_result_buffered<C: ConnectionTrait>(
     }
     let tz = camp.contact_tz(c.timezone.as_deref());
     let (event, due, reason) = match decision {
-        Decision::RetryAt { not_before, rule } => {
+        Decision::RetryAt { not_before, rule, requested } => {
             let next = camp.windows.next_open(not_before, tz).filter(|t| camp.ends_at.is_none_or(|end| *t < end));
+            let asked = outcome.and_then(|o| o.requested_at).filter(|_| requested);
             match next {
-                Some(t) => (ContactEvent::Retry, Some(t), Some(retry_reason(rule, not_before))),
+                Some(t) => (ContactEvent::Retry, Some(t), Some(retry_reason(rule, not_before, asked))),
                 None => (ContactEvent::Exhaust, None, Some("no calling window left for a retry".to_string())),
             }
         }
@@ -256,10 +257,19 @@ fn rule_name(rule: Option<usize>, action: &str) -> String {
     }
 }
 
-fn retry_reason(rule: Option<usize>, not_before: DateTime<Utc>) -> String {
-    match rule.filter(|r| *r != DEFAULT_RULE) {
+/// `asked` is the callee's requested time when it decided `not_before`.
+fn retry_reason(rule: Option<usize>, not_before: DateTime<Utc>, asked: Option<DateTime<Utc>>) -> String {
+    let retry = match rule.filter(|r| *r != DEFAULT_RULE) {
         Some(i) => format!("retry by recall rule #{}, not before {not_before}", i + 1),
         None => format!("retry not before {not_before}"),
+    };
+    match asked {
+        // recall::decide only moves a requested time later than now down to the cap.
+        Some(at) if at > not_before => {
+            format!("callback requested for {at}, capped by max_callback_delay: {retry}")
+        }
+        Some(at) => format!("callback requested for {at}: {retry}"),
+        None => retry,
     }
 }
 
