@@ -90,6 +90,7 @@ fn prepare(callbacks: usize) -> anyhow::Result<Vec<Signed>> {
                 started_at: Some(now - chrono::Duration::seconds(42)),
                 ended_at: now,
                 duration_ms: 42_000,
+                callback_at: None,
             };
             let body = serde_json::to_vec(&result)?;
             let signature = sign(CALLBACK_SECRET, &body);

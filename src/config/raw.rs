@@ -161,6 +161,8 @@ pub struct RawRecall {
     pub default: Option<RawRule>,
     pub vendor_failure_backoff: Option<String>,
     pub max_vendor_failures: Option<u32>,
+    /// Furthest ahead a callee's requested callback time may put a retry ("14d").
+    pub max_callback_delay: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Clone, serde::Serialize)]

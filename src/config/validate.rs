@@ -535,6 +535,7 @@ impl Validator<'_> {
             default: None,
             vendor_failure_backoff: None,
             max_vendor_failures: None,
+            max_callback_delay: None,
         });
         let recall_policy = match recall_policy(&recall) {
             Ok(policy) => Some(policy),
@@ -676,6 +677,13 @@ pub fn recall_policy(cfg: &RecallConfig) -> Result<RecallPolicy, Vec<(String, St
             defaults.vendor_failure_backoff
         }),
     };
+    let max_callback_delay = match &cfg.max_callback_delay {
+        None => defaults.max_callback_delay,
+        Some(text) => parse_duration(text).unwrap_or_else(|e| {
+            errors.push(("max_callback_delay".to_string(), e.to_string()));
+            defaults.max_callback_delay
+        }),
+    };
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -685,6 +693,7 @@ pub fn recall_policy(cfg: &RecallConfig) -> Result<RecallPolicy, Vec<(String, St
         default_action,
         vendor_failure_backoff,
         max_vendor_failures: cfg.max_vendor_failures.unwrap_or(defaults.max_vendor_failures),
+        max_callback_delay,
     })
 }
 
@@ -705,3 +714,7 @@ fn rule_action(rule: &RuleConfig) -> Result<RuleAction, (String, String)> {
         other => Err(("action".to_string(), format!("`{other}` is not `retry`, `stop` or `suppress`"))),
     }
 }
+
+#[cfg(test)]
+#[path = "validate_tests.rs"]
+mod tests;

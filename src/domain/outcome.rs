@@ -3,6 +3,7 @@
 //! conversation produced). The raw vendor codes are always kept beside them so
 //! nothing is lost when a mapping is wrong or a code is new.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -95,11 +96,20 @@ pub struct Outcome {
     pub raw_code: Option<String>,
     /// Raw intent label as the vendor sent it, e.g. `blu:HPTP`.
     pub raw_intent: Option<String>,
+    /// The callee asked to be called (back) at this time: a callback slot the
+    /// bot extracted, or a promised payment time. A retry decided by the
+    /// recall policy is due then instead of after the rule's interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_at: Option<DateTime<Utc>>,
 }
 
 impl Outcome {
     pub fn new(disposition: Disposition) -> Self {
-        Outcome { disposition, intent: None, raw_code: None, raw_intent: None }
+        Outcome { disposition, intent: None, raw_code: None, raw_intent: None, requested_at: None }
+    }
+    pub fn with_requested_at(mut self, at: Option<DateTime<Utc>>) -> Self {
+        self.requested_at = at;
+        self
     }
     pub fn with_intent(mut self, intent: Intent) -> Self {
         self.intent = Some(intent);

@@ -2,7 +2,8 @@
 //!
 //! [`decide`] is a pure function of the policy, the contact's counters, the
 //! result and `now`; the caller persists the returned history and clamps a
-//! retry time into the calling windows.
+//! retry time into the calling windows. A retry is due after the rule's
+//! interval, or at the time the callee asked for when the outcome carries one.
 
 use crate::domain::outcome::{Disposition, Intent, Outcome};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -18,6 +19,10 @@ pub const DEFAULT_RULE: usize = usize::MAX;
 
 /// Raw code that stands in for an attempt whose result was never obtained.
 pub const LOST_RAW_CODE: &str = "campaignd:lost";
+
+/// Default of [`RecallPolicy::max_callback_delay`]: two weeks covers "call me
+/// next week" and a promised payday without keeping stale promises alive.
+pub const DEFAULT_MAX_CALLBACK_DELAY: Duration = Duration::from_secs(14 * 24 * 3600);
 
 /// A recall rule that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -173,10 +178,15 @@ pub struct RecallPolicy {
     pub vendor_failure_backoff: Duration,
     /// Give up (Stopped) after this many consecutive vendor-side failures.
     pub max_vendor_failures: u32,
+    /// Furthest ahead a callee's requested time may put a retry: a bot that
+    /// heard "call me next year" (or misread a date) must not park the
+    /// contact for months, so later requests are capped to `now` plus this.
+    pub max_callback_delay: Duration,
 }
 
 impl RecallPolicy {
-    /// No rules, max_attempts 3, default Stop, backoff 1m, max_vendor_failures 20.
+    /// No rules, max_attempts 3, default Stop, backoff 1m, max_vendor_failures 20,
+    /// max_callback_delay 14 days.
     pub fn default_policy() -> Self {
         RecallPolicy {
             rules: Vec::new(),
@@ -184,6 +194,7 @@ impl RecallPolicy {
             default_action: RuleAction::Stop,
             vendor_failure_backoff: Duration::from_secs(60),
             max_vendor_failures: 20,
+            max_callback_delay: DEFAULT_MAX_CALLBACK_DELAY,
         }
     }
 
@@ -227,10 +238,16 @@ pub enum AttemptResult {
 pub enum Decision {
     /// Dial again no earlier than `not_before` (caller clamps into windows).
     RetryAt {
-        /// `now` plus the rule's (or the vendor-failure) interval.
+        /// `now` plus the rule's (or the vendor-failure) interval; or, when
+        /// `requested`, the callee's requested time moved up to `now` if it
+        /// has passed and capped to `now + max_callback_delay`.
         not_before: DateTime<Utc>,
         /// Index of the matched rule; None for the default action or a vendor failure.
         rule: Option<usize>,
+        /// True when `not_before` comes from the outcome's `requested_at`
+        /// rather than the rule's interval. A `not_before` earlier than that
+        /// requested time means it was capped by `max_callback_delay`.
+        requested: bool,
     },
     /// Final answer reached (Stop action of rule `rule`, None for the default).
     Done { rule: Option<usize> },
@@ -245,6 +262,13 @@ pub enum Decision {
 fn after(now: DateTime<Utc>, wait: Duration) -> DateTime<Utc> {
     // Absurd waits (centuries) saturate instead of panicking on overflow.
     TimeDelta::from_std(wait).ok().and_then(|d| now.checked_add_signed(d)).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// When a retry the callee asked for is due: at the requested time, but never
+/// in the past (a slot that has passed, or a late result, means "now") and
+/// never beyond `max_delay` from now.
+fn callback_due(requested_at: DateTime<Utc>, now: DateTime<Utc>, max_delay: Duration) -> DateTime<Utc> {
+    requested_at.max(now).min(after(now, max_delay))
 }
 
 /// Pure: given the policy, the contact's history BEFORE this result, the
@@ -268,7 +292,11 @@ pub fn decide(
                     ),
                 }
             } else {
-                Decision::RetryAt { not_before: after(now, policy.vendor_failure_backoff), rule: None }
+                Decision::RetryAt {
+                    not_before: after(now, policy.vendor_failure_backoff),
+                    rule: None,
+                    requested: false,
+                }
             };
             return (decision, h);
         }
@@ -297,7 +325,16 @@ pub fn decide(
                 Decision::Exhausted { reason: format!("{who} retried max {max} times") }
             } else {
                 h.rule_retries.insert(key, used + 1);
-                Decision::RetryAt { not_before: after(now, wait), rule: matched }
+                // The callee's own time beats the rule's interval: calling back
+                // when asked is the point of a callback intent or a promise.
+                match outcome.requested_at {
+                    Some(at) => Decision::RetryAt {
+                        not_before: callback_due(at, now, policy.max_callback_delay),
+                        rule: matched,
+                        requested: true,
+                    },
+                    None => Decision::RetryAt { not_before: after(now, wait), rule: matched, requested: false },
+                }
             }
         }
     };

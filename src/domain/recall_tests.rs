@@ -91,7 +91,7 @@ fn vendor_failure_backs_off_without_consuming_then_stops() {
     let fail = AttemptResult::VendorFailed { reason: "HTTP 503".into() };
     let h0 = RecallHistory { attempts_used: 1, ..Default::default() };
     let (d, h1) = decide(&p, &h0, &fail, now());
-    assert_eq!(d, Decision::RetryAt { not_before: now() + TimeDelta::minutes(1), rule: None });
+    assert_eq!(d, Decision::RetryAt { not_before: now() + TimeDelta::minutes(1), rule: None, requested: false });
     assert_eq!((h1.attempts_used, h1.vendor_failures), (1, 1));
     let (d, h2) = decide(&p, &h1, &fail, now());
     match d {
@@ -120,7 +120,7 @@ fn first_matching_rule_wins() {
         rule(&["busy"], RuleAction::Suppress),
     ]);
     let (d, h) = decide(&p, &RecallHistory::default(), &completed(Disposition::Busy), now());
-    assert_eq!(d, Decision::RetryAt { not_before: now() + TimeDelta::minutes(30), rule: Some(1) });
+    assert_eq!(d, Decision::RetryAt { not_before: now() + TimeDelta::minutes(30), rule: Some(1), requested: false });
     assert_eq!(h.rule_retries.get(&1), Some(&1));
     assert_eq!(h.attempts_used, 1);
     let (d, _) = decide(&p, &RecallHistory::default(), &completed(Disposition::Answered), now());
@@ -169,7 +169,7 @@ fn retry_stops_at_the_rules_max() {
 fn default_retries_are_counted_under_the_default_key() {
     let p = RecallPolicy { max_attempts: 10, default_action: retry(5, 1), ..RecallPolicy::default_policy() };
     let (d, h) = decide(&p, &RecallHistory::default(), &completed(Disposition::NoAnswer), now());
-    assert_eq!(d, Decision::RetryAt { not_before: now() + TimeDelta::minutes(5), rule: None });
+    assert_eq!(d, Decision::RetryAt { not_before: now() + TimeDelta::minutes(5), rule: None, requested: false });
     assert_eq!(h.rule_retries.get(&DEFAULT_RULE), Some(&1));
     let (d, _) = decide(&p, &h, &completed(Disposition::NoAnswer), now());
     assert_eq!(d, Decision::Exhausted { reason: "default action retried max 1 times".into() });
@@ -179,7 +179,7 @@ fn default_retries_are_counted_under_the_default_key() {
 fn lost_consumes_and_matches_as_unknown_with_lost_code() {
     let p = policy(vec![rule(&["campaignd:lost"], retry(15, 3))]);
     let (d, h) = decide(&p, &RecallHistory::default(), &AttemptResult::Lost, now());
-    assert_eq!(d, Decision::RetryAt { not_before: now() + TimeDelta::minutes(15), rule: Some(0) });
+    assert_eq!(d, Decision::RetryAt { not_before: now() + TimeDelta::minutes(15), rule: Some(0), requested: false });
     assert_eq!(h.attempts_used, 1);
     let p = policy(vec![rule(&["unknown"], RuleAction::Suppress)]);
     let (d, _) = decide(&p, &RecallHistory::default(), &AttemptResult::Lost, now());
@@ -190,7 +190,7 @@ fn lost_consumes_and_matches_as_unknown_with_lost_code() {
 fn huge_retry_interval_saturates_instead_of_panicking() {
     let p = policy(vec![rule(&["busy"], RuleAction::Retry { after: Duration::MAX, max: 1 })]);
     let (d, _) = decide(&p, &RecallHistory::default(), &completed(Disposition::Busy), now());
-    assert_eq!(d, Decision::RetryAt { not_before: DateTime::<Utc>::MAX_UTC, rule: Some(0) });
+    assert_eq!(d, Decision::RetryAt { not_before: DateTime::<Utc>::MAX_UTC, rule: Some(0), requested: false });
 }
 
 #[test]
@@ -204,6 +204,78 @@ fn history_round_trips_through_json() {
         serde_json::from_str::<RecallHistory>(r#"{"attempts_used":0,"rule_retries":{},"vendor_failures":0}"#).unwrap(),
         RecallHistory::default()
     );
+}
+
+// ---------------------------------------------------------------- requested times
+
+fn callback_at(at: DateTime<Utc>) -> AttemptResult {
+    AttemptResult::Completed(
+        Outcome::new(Disposition::Answered).with_intent(Intent::Callback).with_requested_at(Some(at)),
+    )
+}
+
+fn callback_policy() -> RecallPolicy {
+    policy(vec![rule(&["intent:callback"], retry(60, 2)), rule(&["answered"], RuleAction::Stop)])
+}
+
+#[test]
+fn requested_time_decides_the_retry_instead_of_the_interval() {
+    let asked = now() + TimeDelta::minutes(90);
+    let (d, h) = decide(&callback_policy(), &RecallHistory::default(), &callback_at(asked), now());
+    assert_eq!(d, Decision::RetryAt { not_before: asked, rule: Some(0), requested: true });
+    assert_eq!(h.rule_retries.get(&0), Some(&1), "a callback retry counts against the rule like any retry");
+    // Earlier than the interval too: the callee's time wins both ways.
+    let soon = now() + TimeDelta::minutes(5);
+    let (d, _) = decide(&callback_policy(), &RecallHistory::default(), &callback_at(soon), now());
+    assert_eq!(d, Decision::RetryAt { not_before: soon, rule: Some(0), requested: true });
+}
+
+#[test]
+fn requested_time_in_the_past_means_now() {
+    let (d, _) =
+        decide(&callback_policy(), &RecallHistory::default(), &callback_at(now() - TimeDelta::hours(3)), now());
+    assert_eq!(d, Decision::RetryAt { not_before: now(), rule: Some(0), requested: true });
+}
+
+#[test]
+fn requested_time_beyond_the_limit_is_capped() {
+    let p = RecallPolicy { max_callback_delay: Duration::from_secs(7 * 86_400), ..callback_policy() };
+    let next_year = now() + TimeDelta::days(365);
+    let (d, _) = decide(&p, &RecallHistory::default(), &callback_at(next_year), now());
+    assert_eq!(d, Decision::RetryAt { not_before: now() + TimeDelta::days(7), rule: Some(0), requested: true });
+    // Exactly at the limit is not capped.
+    let (d, _) = decide(&p, &RecallHistory::default(), &callback_at(now() + TimeDelta::days(7)), now());
+    assert_eq!(d, Decision::RetryAt { not_before: now() + TimeDelta::days(7), rule: Some(0), requested: true });
+    assert_eq!(RecallPolicy::default_policy().max_callback_delay, Duration::from_secs(14 * 86_400));
+}
+
+#[test]
+fn requested_time_does_not_lift_the_rule_max_or_max_attempts() {
+    let asked = now() + TimeDelta::minutes(10);
+    let p = RecallPolicy { max_attempts: 10, ..callback_policy() };
+    let h = RecallHistory { attempts_used: 2, rule_retries: BTreeMap::from([(0, 2)]), ..Default::default() };
+    let (d, _) = decide(&p, &h, &callback_at(asked), now());
+    assert_eq!(d, Decision::Exhausted { reason: "rule #1 retried max 2 times".into() });
+    let h = RecallHistory { attempts_used: 2, ..Default::default() };
+    let (d, _) = decide(&callback_policy(), &h, &callback_at(asked), now());
+    assert_eq!(d, Decision::Exhausted { reason: "max_attempts 3 reached".into() });
+}
+
+#[test]
+fn requested_time_is_ignored_by_stop_and_suppress_and_by_the_default_retry_without_one() {
+    let asked = now() + TimeDelta::minutes(10);
+    let stop = policy(vec![rule(&["intent:callback"], RuleAction::Stop)]);
+    assert_eq!(
+        decide(&stop, &RecallHistory::default(), &callback_at(asked), now()).0,
+        Decision::Done { rule: Some(0) }
+    );
+    let suppress = policy(vec![rule(&["intent:callback"], RuleAction::Suppress)]);
+    let (d, _) = decide(&suppress, &RecallHistory::default(), &callback_at(asked), now());
+    assert_eq!(d, Decision::Suppress { rule: 0 });
+    // The default action retries too, and then honours the request.
+    let default_retry = RecallPolicy { default_action: retry(60, 1), ..RecallPolicy::default_policy() };
+    let (d, _) = decide(&default_retry, &RecallHistory::default(), &callback_at(asked), now());
+    assert_eq!(d, Decision::RetryAt { not_before: asked, rule: None, requested: true });
 }
 
 const MATCHERS: &[&str] =
@@ -225,15 +297,16 @@ fn policies() -> impl Strategy<Value = RecallPolicy> {
             .prop_map(|(when, action)| RecallRule { when: when.into_iter().map(m).collect(), action }),
         0..4,
     );
-    (rules, 1u32..6, action(), 0u64..3600, 0u32..5).prop_map(|(rules, max_attempts, default_action, backoff, mvf)| {
-        RecallPolicy {
+    (rules, 1u32..6, action(), 0u64..3600, 0u32..5, 0u64..30 * 86_400).prop_map(
+        |(rules, max_attempts, default_action, backoff, mvf, max_delay)| RecallPolicy {
             rules,
             max_attempts,
             default_action,
             vendor_failure_backoff: Duration::from_secs(backoff),
             max_vendor_failures: mvf,
-        }
-    })
+            max_callback_delay: Duration::from_secs(max_delay),
+        },
+    )
 }
 
 fn results() -> impl Strategy<Value = AttemptResult> {
@@ -241,9 +314,12 @@ fn results() -> impl Strategy<Value = AttemptResult> {
         prop::sample::select(DISPOSITIONS),
         prop::option::of(prop::sample::select(&[Intent::Paid, Intent::Complaint][..])),
         any::<bool>(),
+        // Requested times from well in the past to beyond any cap.
+        prop::option::of(-3 * 86_400i64..60 * 86_400),
     )
-        .prop_map(|(d, i, raw)| {
-            let mut o = Outcome { intent: i, ..Outcome::new(d) };
+        .prop_map(|(d, i, raw, requested)| {
+            let at = requested.map(|s| now() + TimeDelta::seconds(s));
+            let mut o = Outcome { intent: i, ..Outcome::new(d) }.with_requested_at(at);
             if raw {
                 o = o.with_raw_code("blu", "D01");
             }
@@ -267,7 +343,9 @@ proptest! {
         for (result, jitter) in seq {
             let (d, next) = decide(&p, &h, &result, t);
             prop_assert!(next.attempts_used <= p.max_attempts, "attempts {} > max {}", next.attempts_used, p.max_attempts);
-            let Decision::RetryAt { not_before, rule } = d else { break };
+            let Decision::RetryAt { not_before, rule, requested } = d else { break };
+            let requested_at = match &result { AttemptResult::Completed(o) => o.requested_at, _ => None };
+            prop_assert_eq!(requested, requested_at.is_some(), "requested iff the outcome carried a time");
             let interval = match (&result, rule) {
                 (AttemptResult::VendorFailed { .. }, None) => p.vendor_failure_backoff,
                 (AttemptResult::VendorFailed { .. }, Some(_)) => { prop_assert!(false, "vendor failures match no rule"); unreachable!() }
@@ -286,9 +364,35 @@ proptest! {
                     after
                 }
             };
-            prop_assert!(not_before >= t + TimeDelta::from_std(interval).unwrap());
+            match requested_at {
+                Some(at) => {
+                    let cap = t + TimeDelta::from_std(p.max_callback_delay).unwrap();
+                    prop_assert_eq!(not_before, at.clamp(t, cap));
+                }
+                None => prop_assert!(not_before >= t + TimeDelta::from_std(interval).unwrap()),
+            }
             h = next;
             t = not_before + TimeDelta::seconds(jitter);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(5_000))]
+
+    /// Whatever the callee asked for and whatever the policy, a retry is
+    /// never due before the moment it was decided.
+    #[test]
+    fn a_retry_is_never_due_before_now(
+        p in policies(),
+        result in results(),
+        now_offset in -400i64 * 86_400..400 * 86_400,
+        used in 0u32..3,
+    ) {
+        let t = now() + TimeDelta::seconds(now_offset);
+        let h = RecallHistory { attempts_used: used, ..Default::default() };
+        if let (Decision::RetryAt { not_before, .. }, _) = decide(&p, &h, &result, t) {
+            prop_assert!(not_before >= t, "not_before {not_before} < now {t}");
         }
     }
 }

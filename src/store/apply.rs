@@ -161,15 +161,17 @@ pub async fn apply_result_buffered<C: ConnectionTrait>(
     if camp.state == CampaignState::Cancelled {
         decision = Decision::Stopped { reason: "campaign cancelled".into() };
     }
+    let callback = matches!(decision, Decision::RetryAt { requested: true, .. });
     let (event, due, reason) = match decision {
-        Decision::RetryAt { not_before, rule } => {
+        Decision::RetryAt { not_before, rule, requested } => {
             // Clamped into the contact's windows here; frequency caps are
             // checked when it comes due (the claim sees every campaign's
             // dials at that moment, not a guess made now).
+            let asked = outcome.and_then(|o| o.requested_at).filter(|_| requested);
             match camp.dial_window(c.zones.as_deref()) {
                 Err(e) => (ContactEvent::Stop, None, Some(format!("cannot tell when to call: {e}"))),
                 Ok(w) => match w.next_dispatch(not_before).filter(|t| camp.ends_at.is_none_or(|end| *t < end)) {
-                    Some(t) => (ContactEvent::Retry, Some(t), Some(retry_reason(rule, not_before))),
+                    Some(t) => (ContactEvent::Retry, Some(t), Some(retry_reason(rule, not_before, asked))),
                     None => (ContactEvent::Exhaust, None, Some("no calling window left for a retry".to_string())),
                 },
             }
@@ -199,6 +201,7 @@ pub async fn apply_result_buffered<C: ConnectionTrait>(
     };
     let new_state = contact_state.apply(event)?;
     let kind = match new_state {
+        ContactState::WaitingRetry if callback => kind::CALLBACK,
         ContactState::WaitingRetry => kind::RETRY,
         ContactState::Done => kind::DONE,
         ContactState::Exhausted => kind::EXHAUSTED,
@@ -280,10 +283,19 @@ fn rule_name(rule: Option<usize>, action: &str) -> String {
     }
 }
 
-fn retry_reason(rule: Option<usize>, not_before: DateTime<Utc>) -> String {
-    match rule.filter(|r| *r != DEFAULT_RULE) {
+/// `asked` is the callee's requested time when it decided `not_before`.
+fn retry_reason(rule: Option<usize>, not_before: DateTime<Utc>, asked: Option<DateTime<Utc>>) -> String {
+    let retry = match rule.filter(|r| *r != DEFAULT_RULE) {
         Some(i) => format!("retry by recall rule #{}, not before {not_before}", i + 1),
         None => format!("retry not before {not_before}"),
+    };
+    match asked {
+        // recall::decide only moves a requested time later than now down to the cap.
+        Some(at) if at > not_before => {
+            format!("callback requested for {at}, capped by max_callback_delay: {retry}")
+        }
+        Some(at) => format!("callback requested for {at}: {retry}"),
+        None => retry,
     }
 }
 

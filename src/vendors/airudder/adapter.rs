@@ -239,6 +239,8 @@ impl AirudderAdapter {
             duration,
         };
         let (is_final, outcome) = codes::normalize(&dial, &self.labels);
+        let outcome =
+            outcome.with_requested_at(super::slots::requested_time(&d.ner_slots, &self.opts.callback_slot, self.tz));
         let mut redials: Vec<(Option<DateTime<Utc>>, VendorRedial)> =
             d.redail_call.iter().map(|r| (self.time(&r.call_start_time), self.redial(r))).collect();
         redials.sort_by_key(|(t, _)| *t);

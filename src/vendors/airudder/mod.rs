@@ -12,6 +12,7 @@
 pub mod adapter;
 pub mod codes;
 pub mod fake;
+pub mod slots;
 pub mod wire;
 
 #[cfg(test)]
@@ -103,6 +104,12 @@ pub struct Options {
     /// label → intent name (`promise_to_pay`, `refuse`, ...) or
     /// `not_connected` for a label the robot gives calls nobody answered.
     pub intent_labels: BTreeMap<String, String>,
+    /// The `NerSlots` key whose value is the time the callee asked to be
+    /// called back at (a retry by the recall rules is then due at it). Value
+    /// formats are not documented: RFC 3339, `YYYY-MM-DD HH:MM[:SS]` in
+    /// `account_timezone`, or a date are read, anything else is ignored.
+    /// Empty: off.
+    pub callback_slot: String,
 }
 
 impl Default for Options {
@@ -124,6 +131,7 @@ impl Default for Options {
             task_name_prefix: "campaignd".into(),
             reference_variable: "campaignd_ref".into(),
             intent_labels: BTreeMap::new(),
+            callback_slot: "PaymentTime".into(),
         }
     }
 }

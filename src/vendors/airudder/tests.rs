@@ -250,6 +250,30 @@ fn document_example_parses_into_one_final_answered_event_with_its_redial() {
 }
 
 #[test]
+fn a_time_in_the_callback_slot_becomes_the_requested_time() {
+    // The document's own example carries the placeholder `Time_0`: no time.
+    let a = adapter(&format!("{OPTS}account_timezone = \"Asia/Shanghai\"\n"), "http://127.0.0.1:9");
+    let e = &a.parse_callback(DOC_EXAMPLE.as_bytes()).unwrap()[0];
+    assert_eq!(e.outcome.requested_at, None, "`Time_0` is not a time");
+    assert_eq!(e.outcome.disposition, Disposition::Answered, "the rest of the detail is read as before");
+
+    // The same webhook with a local time in the default slot, in the account zone.
+    let mut doc: Value = serde_json::from_str(DOC_EXAMPLE).unwrap();
+    doc["details"][0]["NerSlots"]["PaymentTime"] = json!("2024-03-13 10:00");
+    let e = &a.parse_callback(doc.to_string().as_bytes()).unwrap()[0];
+    assert_eq!(e.outcome.requested_at, Some(Utc.with_ymd_and_hms(2024, 3, 13, 2, 0, 0).unwrap()), "Shanghai is UTC+8");
+
+    // Another robot names its slot differently: the key is an option, and an empty one turns it off.
+    doc["details"][0]["NerSlots"] = json!({"CallbackTime": "2024-03-12T18:30:00+07:00", "PaymentTime": "Time_1"});
+    let callback = adapter(&format!("{OPTS}callback_slot = \"CallbackTime\"\n"), "http://127.0.0.1:9");
+    let e = &callback.parse_callback(doc.to_string().as_bytes()).unwrap()[0];
+    assert_eq!(e.outcome.requested_at, Some(Utc.with_ymd_and_hms(2024, 3, 12, 11, 30, 0).unwrap()));
+    let off = adapter(&format!("{OPTS}callback_slot = \"\"\n"), "http://127.0.0.1:9");
+    doc["details"][0]["NerSlots"]["PaymentTime"] = json!("2024-03-13 10:00");
+    assert_eq!(off.parse_callback(doc.to_string().as_bytes()).unwrap()[0].outcome.requested_at, None);
+}
+
+#[test]
 fn aggregated_details_each_become_an_event_and_non_final_ones_stay_open() {
     let a = adapter(OPTS, "http://127.0.0.1:9");
     let mut doc: Value = serde_json::from_str(DOC_EXAMPLE).unwrap();

@@ -24,6 +24,7 @@ pub mod wire;
 
 use crate::config::VendorSettings;
 use crate::vendors::kinds::{KindSpec, require};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -65,6 +66,31 @@ pub enum MobileFormat {
     National,
 }
 
+/// Which end of a result's payment-time slot (`paymentTime`, `[start, end]`)
+/// becomes the time the callee asked to be called back at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentSlotCallback {
+    /// The slot's start: remind the callee as the promised time begins.
+    Start,
+    /// The slot's end: check once the promised time is over.
+    End,
+    /// Ignore the slot: recall rules use their own intervals.
+    Off,
+}
+
+impl PaymentSlotCallback {
+    /// The requested time a slot stands for under this choice.
+    pub fn pick(self, slot: Option<(DateTime<Utc>, DateTime<Utc>)>) -> Option<DateTime<Utc>> {
+        let (start, end) = slot?;
+        match self {
+            PaymentSlotCallback::Start => Some(start),
+            PaymentSlotCallback::End => Some(end),
+            PaymentSlotCallback::Off => None,
+        }
+    }
+}
+
 /// Kind-specific settings of a Blu vendor (`[vendors.options]`).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -103,6 +129,10 @@ pub struct BluOptions {
     /// Extra API error codes to treat as "retry later" (Blu's error codes are
     /// not public; unknown codes are fatal).
     pub retry_later_codes: Vec<String>,
+    /// Which end of a result's payment-time slot is the callee's requested
+    /// time (a retry by the recall rules is then due at it): `start`
+    /// (default), `end` or `off`.
+    pub payment_slot_callback: PaymentSlotCallback,
 }
 
 impl Default for BluOptions {
@@ -121,6 +151,7 @@ impl Default for BluOptions {
             predial_proceed_code: 200,
             predial_refuse_code: 0,
             retry_later_codes: Vec::new(),
+            payment_slot_callback: PaymentSlotCallback::Start,
         }
     }
 }

@@ -153,6 +153,36 @@ fn a_result_record_becomes_a_final_event() {
 }
 
 #[test]
+fn the_payment_slot_becomes_the_requested_time_per_option() {
+    // A promise to pay with the annex's slot format, in the account zone.
+    let body = r#"{"taskId":"20240815","id":"c7-1","mobile":"6281234567","callStatus":"D99","intention":"HPTP",
+        "paymentTime":"['2024-08-16 09:00:00', '2024-08-16 17:00:00']"}"#;
+    let requested = |choice: &str| {
+        let opts = toml::toml! { task_timezone = "Asia/Jakarta" }
+            .into_iter()
+            .chain([("payment_slot_callback".to_string(), toml::Value::String(choice.into()))])
+            .collect();
+        let a = BluAdapter::from_settings(&settings(opts), "http://127.0.0.1:9").unwrap();
+        a.parse_callback(body.as_bytes()).unwrap().remove(0).outcome.requested_at
+    };
+    let jakarta = |h: u32| Some(Utc.with_ymd_and_hms(2024, 8, 16, h - 7, 0, 0).unwrap());
+    assert_eq!(requested("start"), jakarta(9));
+    assert_eq!(requested("end"), jakarta(17));
+    assert_eq!(requested("off"), None);
+    assert_eq!(utc_opts().payment_slot_callback, super::PaymentSlotCallback::Start, "documented default");
+    // No slot extracted (`null`), or one that cannot be read: no requested time.
+    for slot in ["null", r#""Payment time not extracted""#] {
+        let body =
+            format!(r#"{{"taskId":"t","id":"c7-2","callStatus":"D99","intention":"HPTP","paymentTime":{slot}}}"#);
+        let e = adapter("http://127.0.0.1:9").parse_callback(body.as_bytes()).unwrap().remove(0);
+        assert_eq!((e.outcome.intent, e.outcome.requested_at), (Some(Intent::PromiseToPay), None), "{slot}");
+    }
+    let bad = settings(toml::toml! { payment_slot_callback = "middle" });
+    let err = BluAdapter::from_settings(&bad, "http://127.0.0.1:9").unwrap_err();
+    assert!(err.contains("middle") && err.contains("start"), "{err}");
+}
+
+#[test]
 fn predial_queries_and_replies() {
     let a = adapter("http://127.0.0.1:9");
     let q = a.parse_predial(br#"{"taskId":"20261121","id":"c1-2","mobile":"6281234","orderId":"c1-2"}"#).unwrap();

@@ -74,8 +74,8 @@ pub struct ResultRecord {
     pub started_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
     pub duration_s: Option<i64>,
-    /// The payment-time slot the bot extracted (`[start, end]`), if any.
-    /// Parsed and kept here only: the event model has no place for it.
+    /// The payment-time slot the bot extracted (`[start, end]`), if any; one
+    /// end becomes the outcome's requested time (`payment_slot_callback`).
     pub payment_slot: Option<(DateTime<Utc>, DateTime<Utc>)>,
 }
 

@@ -9,6 +9,7 @@ use crate::vendors::{
     AttemptHandle, CallEvent, CallbackError, DispatchBatch, DispatchReceipt, HeaderMap, LookupResult, VendorAdapter,
     VendorError, VendorErrorKind,
 };
+use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use reqwest::{StatusCode, Url};
 use sha2::Sha256;
@@ -146,7 +147,23 @@ pub(crate) fn event_from_result(result: &CallResult) -> CallEvent {
         started_at: result.started_at,
         ended_at: Some(result.ended_at),
         duration_ms: Some(result.duration_ms),
-        ..CallEvent::final_outcome(codes::normalize(&result.status, result.intent.as_deref()))
+        ..CallEvent::final_outcome(
+            codes::normalize(&result.status, result.intent.as_deref()).with_requested_at(requested_time(result)),
+        )
+    }
+}
+
+/// The result's `callback_at`, if it is RFC 3339. An unreadable one is
+/// dropped, not the whole result: the call still happened, and the raw body
+/// stays in the inbox.
+fn requested_time(result: &CallResult) -> Option<DateTime<Utc>> {
+    let text = result.callback_at.as_deref()?;
+    match DateTime::parse_from_rfc3339(text) {
+        Ok(t) => Some(t.with_timezone(&Utc)),
+        Err(e) => {
+            tracing::warn!(reference = %result.reference, callback_at = %text, error = %e, "sim callback_at ignored");
+            None
+        }
     }
 }
 
@@ -346,6 +363,23 @@ mod tests {
         assert_eq!(e.outcome.raw_intent.as_deref(), Some("sim:PTP"));
         assert!(e.is_final && e.started_at.is_some() && e.ended_at.is_some());
         assert_eq!(e.duration_ms, Some(60000));
+    }
+
+    #[test]
+    fn callback_at_becomes_the_requested_time_and_a_bad_one_is_dropped_alone() {
+        let body = |callback_at: &str| {
+            format!(
+                r#"{{"event_id":"e-2","call_id":"c-9","reference":"r-1","batch_id":"b-2","status":"ANSWERED",
+                "intent":"CALLBACK","ended_at":"2025-01-02T03:05:05Z","duration_ms":60000,"callback_at":{callback_at}}}"#
+            )
+        };
+        let e = adapter().parse_callback(body(r#""2025-01-02T10:30:00+07:00""#).as_bytes()).unwrap().remove(0);
+        assert_eq!(e.outcome.intent, Some(Intent::Callback));
+        assert_eq!(e.outcome.requested_at, Some("2025-01-02T03:30:00Z".parse().unwrap()));
+        let e = adapter().parse_callback(body(r#""after lunch""#).as_bytes()).unwrap().remove(0);
+        assert_eq!((e.outcome.intent, e.outcome.requested_at), (Some(Intent::Callback), None));
+        assert!(e.is_final, "the call is still reported");
+        assert_eq!(adapter().parse_callback(BODY).unwrap()[0].outcome.requested_at, None, "no field, no time");
     }
 
     #[test]

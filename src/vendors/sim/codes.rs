@@ -41,6 +41,9 @@ pub const INTENT_CODES: &[(&str, Intent)] = &[
 /// The status the simulator reports for a call it did not dial.
 pub const CANCELLED: &str = "CANCELLED";
 
+/// The intent of a callee who asked to be called back.
+pub const CALLBACK: &str = "CALLBACK";
+
 /// Map a sim result to the normalized [`Outcome`], keeping the raw codes as
 /// `sim:<status>` / `sim:<intent>`. An unknown status maps to
 /// [`Disposition::Unknown`], an unknown intent to [`Intent::Unknown`].

@@ -6,12 +6,12 @@
 //! it and POSTs it, signed, to the batch's callback URL with retries.
 
 use super::adapter::sign;
-use super::codes::CANCELLED;
+use super::codes::{CALLBACK, CANCELLED};
 use super::server::{CallRecord, Shared, SimStats, stopped};
 use super::settings::pick_weighted;
 use super::wire::{CallResult, CallState, SIGNATURE_HEADER};
 use axum::body::Bytes;
-use chrono::Utc;
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::sync::Arc;
@@ -123,6 +123,10 @@ async fn dial(shared: Arc<Shared>, call: Call, line: OwnedSemaphorePermit) {
         _ => None,
     };
     let ended_at = Utc::now();
+    let callback_at = match (intent.as_deref(), settings.callback_after) {
+        (Some(CALLBACK), Some(after)) => Some(callback_time(ended_at, after)),
+        _ => None,
+    };
     let result = CallResult {
         event_id: uuid::Uuid::new_v4().to_string(),
         call_id: call.call_id,
@@ -133,6 +137,7 @@ async fn dial(shared: Arc<Shared>, call: Call, line: OwnedSemaphorePermit) {
         started_at: Some(started_at),
         ended_at,
         duration_ms: (ended_at - started_at).num_milliseconds(),
+        callback_at,
     };
     if let Some(record) = shared.store().calls.get_mut(&result.reference) {
         record.state = CallState::Finished;
@@ -158,7 +163,14 @@ pub(crate) fn cancelled_result(record: &CallRecord) -> CallResult {
         started_at: None,
         ended_at: Utc::now(),
         duration_ms: 0,
+        callback_at: None,
     }
+}
+
+/// `after` past `ended_at`, in whole seconds like a vendor's slot, as RFC 3339.
+fn callback_time(ended_at: DateTime<Utc>, after: Duration) -> String {
+    let at = ended_at + chrono::TimeDelta::from_std(after).unwrap_or(chrono::TimeDelta::MAX);
+    at.trunc_subsecs(0).to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// Randomness of one call: reproducible per call number when a seed is set,
@@ -269,6 +281,37 @@ mod tests {
     use std::time::Duration;
 
     const LIMIT: Duration = Duration::from_secs(10);
+
+    #[tokio::test]
+    async fn callback_results_name_a_time_callback_after_the_call_ended() {
+        let receiver = Receiver::start(&[]).await;
+        let weights = |code: &str| [(code.to_string(), 1.0)].into_iter().collect();
+        let settings = super::super::SimSettings {
+            outcomes: weights("ANSWERED"),
+            intents: [("CALLBACK".to_string(), 1.0), ("PTP".to_string(), 1.0)].into_iter().collect(),
+            callback_after: Some(Duration::from_secs(90)),
+            ..fast()
+        };
+        let (sim, adapter) = sim(settings).await;
+        adapter.dispatch(&batch(&receiver.url, "cb", 20)).await.unwrap();
+        wait_until("20 callbacks", LIMIT, || receiver.distinct_references() == 20).await;
+        let results: Vec<_> = receiver.deliveries().into_iter().map(|d| d.result).collect();
+        assert!(results.iter().any(|r| r.intent.as_deref() == Some("PTP")), "the mix has other intents too");
+        assert!(results.iter().any(|r| r.callback_at.is_some()), "some callbacks happened");
+        for r in &results {
+            let Some(text) = r.callback_at.as_deref() else {
+                assert_ne!(r.intent.as_deref(), Some("CALLBACK"), "a callback without a time: {r:?}");
+                continue;
+            };
+            assert_eq!(r.intent.as_deref(), Some("CALLBACK"), "only callbacks name a time: {r:?}");
+            let at = chrono::DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&chrono::Utc);
+            let wanted = r.ended_at + chrono::TimeDelta::seconds(90);
+            assert!(at <= wanted && wanted - at < chrono::TimeDelta::seconds(1), "{at} vs ended_at + 90s");
+        }
+        // Without callback_after (the default) callbacks carry no time.
+        assert_eq!(super::super::SimSettings::default().callback_after, None);
+        sim.shutdown().await;
+    }
 
     #[tokio::test]
     async fn refused_callback_is_retried_after_the_interval() {

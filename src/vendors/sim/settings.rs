@@ -32,6 +32,11 @@ pub struct SimSettings {
     /// Pause between callback deliveries (real vendors: about a minute).
     #[serde(with = "humantime_serde")]
     pub callback_retry_interval: Duration,
+    /// When set, every `CALLBACK` result names the time the callee asked to
+    /// be called back at: this long after the call ended (`callback_at`).
+    /// The share of such calls is the `CALLBACK` weight in `intents`.
+    #[serde(with = "humantime_serde")]
+    pub callback_after: Option<Duration>,
     /// Deterministic randomness when set.
     pub seed: Option<u64>,
 }
@@ -67,6 +72,8 @@ impl Default for SimSettings {
             max_lines: 1000,
             callback_retries: 5,
             callback_retry_interval: Duration::from_secs(1),
+            // Off: the demo's callback rule keeps its short interval.
+            callback_after: None,
             seed: None,
         }
     }
@@ -173,16 +180,20 @@ mod tests {
             latency_max = "1s 500ms"
             max_lines = 5
             callback_retry_interval = "1m"
+            callback_after = "90s"
         "#;
         let s: SimSettings = toml::from_str(table).unwrap();
         assert_eq!(s.outcomes.get("BUSY"), Some(&2.5));
         assert_eq!(s.outcomes.len(), 2);
         assert_eq!(s.latency_max, Duration::from_millis(1500));
         assert_eq!(s.callback_retry_interval, Duration::from_secs(60));
+        assert_eq!(s.callback_after, Some(Duration::from_secs(90)));
+        assert_eq!(SimSettings::default().callback_after, None, "no requested times unless asked for");
         assert_eq!((s.max_lines, s.duplicate_rate), (5, 0.0));
         s.validate().unwrap();
         let round_trip: SimSettings = toml::from_str(&toml::to_string(&s).unwrap()).unwrap();
         assert_eq!(round_trip.latency_max, s.latency_max);
+        assert_eq!(round_trip.callback_after, s.callback_after);
     }
 
     #[test]

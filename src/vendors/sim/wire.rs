@@ -90,6 +90,11 @@ pub struct CallResult {
     pub started_at: Option<DateTime<Utc>>,
     pub ended_at: DateTime<Utc>,
     pub duration_ms: i64,
+    /// RFC 3339 time the callee asked to be called back at (`CALLBACK`
+    /// results with `callback_after` set). Text, like a real vendor's slot:
+    /// the adapter reads it and ignores what it cannot read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
