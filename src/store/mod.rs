@@ -8,6 +8,7 @@ pub mod claim;
 pub mod contacts;
 pub mod db;
 pub mod inbox;
+pub mod suppressions;
 
 use sea_orm::DbErr;
 
