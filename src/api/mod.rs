@@ -3,6 +3,7 @@
 mod admin;
 pub mod listener;
 mod openapi;
+mod suppressions;
 
 use crate::context::Ctx;
 use axum::Router;

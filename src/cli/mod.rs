@@ -2,11 +2,13 @@
 
 mod commands;
 mod export;
+mod suppress;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 pub use commands::execute;
+pub use suppress::SuppressCommand;
 
 #[derive(Debug, Parser)]
 #[command(name = "campaignd", version, about = "Outbound voice-bot call campaigns across vendors")]
@@ -54,6 +56,11 @@ pub enum Command {
         /// Write here instead of standard output.
         #[arg(long)]
         output: Option<PathBuf>,
+    },
+    /// The suppression list: numbers no campaign may dial.
+    Suppress {
+        #[command(subcommand)]
+        command: SuppressCommand,
     },
 }
 
