@@ -19,6 +19,7 @@ pub fn router() -> Router<Ctx> {
         .route("/vendors", get(vendors))
         .route("/openapi.json", get(openapi))
         .merge(super::suppressions::router())
+        .merge(super::explain::router())
 }
 
 /// Every admin handler calls this first.

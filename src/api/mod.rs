@@ -1,6 +1,7 @@
 //! The HTTP listener: vendor callbacks, health, metrics and the admin API.
 
 mod admin;
+mod explain;
 pub mod listener;
 mod openapi;
 mod suppressions;

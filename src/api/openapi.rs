@@ -41,6 +41,14 @@ pub fn document() -> Value {
                         "type": "object", "properties": { "name": { "type": "string" }, "from": { "type": "string" }, "to": { "type": "string" } } } } } },
                     "409": { "description": "not allowed in the current state", "content": { "application/json": { "schema": error } } }
                 } } },
+            "/api/v1/campaigns/{name}/contacts/{phone}/explain": { "get": {
+                "summary": "Why a contact was or was not called: its decisions (own and its zone group's) in time order, attempts, the number's suppression entry and its dials in the last 7 days across all campaigns",
+                "parameters": [name, phone],
+                "responses": {
+                    "200": { "description": "the trail", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Explanation" } } } },
+                    "400": { "description": "unreadable phone number", "content": { "application/json": { "schema": error } } },
+                    "404": { "description": "no such campaign, or the number is not a contact of it", "content": { "application/json": { "schema": error } } }
+                } } },
             "/api/v1/suppressions": {
                 "get": {
                     "summary": "Export the suppression list: entries in force, or all with `all=true` (each with `active`)",
@@ -105,7 +113,23 @@ pub fn document() -> Value {
                     "errors": { "type": "array", "items": { "type": "object", "properties": {
                         "line": { "type": "integer", "description": "CSV line (header = 1)" },
                         "item": { "type": "integer", "description": "JSON array element (1-based)" },
-                        "column": { "type": "string" }, "message": { "type": "string" } } } } } }
+                        "column": { "type": "string" }, "message": { "type": "string" } } } } } },
+                "Explanation": { "type": "object", "properties": {
+                    "campaign": { "type": "object", "properties": { "name": { "type": "string" }, "state": { "type": "string" }, "timezone": { "type": "string" } } },
+                    "contact": { "type": "object", "description": "id, phone, case_id, state, attempt_seq, due_at, timezone, zones, zone_source, finished_reason, last_disposition, last_intent, last_raw_code, created_at, updated_at" },
+                    "local_timezone": { "type": "string" },
+                    "suppression": { "type": ["object", "null"], "description": "reason, source, created_at, expires_at, active" },
+                    "decisions": { "type": "array", "items": { "type": "object", "properties": {
+                        "id": { "type": "integer" }, "at": { "type": "string", "format": "date-time" },
+                        "scope": { "type": "string", "enum": ["contact", "group"] },
+                        "kind": { "type": "string", "description": "dispatched, deferred, capped, busy, suppressed, retry, done, exhausted, stopped, callback" },
+                        "reason": { "type": "string" }, "attempt_no": { "type": ["integer", "null"] },
+                        "next_at": { "type": ["string", "null"], "format": "date-time" },
+                        "zones": { "type": ["string", "null"] }, "detail": {} } } },
+                    "decisions_truncated": { "type": "boolean" },
+                    "attempts": { "type": "array", "items": { "type": "object", "description": "attempt_no, vendor_id, state, disposition, intent, raw_code, raw_intent, error, created_at, dispatched_at, completed_at, duration_ms" } },
+                    "recent_dials": { "type": "array", "items": { "type": "object", "description": "campaign, vendor_id, dialed_at, disposition, intent, raw_code, vendor_redial" } },
+                    "dials_since": { "type": "string", "format": "date-time" } } }
             }
         }
     })

@@ -1,6 +1,7 @@
 //! The command line: `campaignd [--config PATH] <command>`.
 
 mod commands;
+mod explain;
 mod export;
 mod suppress;
 
@@ -8,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 pub use commands::execute;
+pub use explain::ExplainFormat;
 pub use suppress::SuppressCommand;
 
 #[derive(Debug, Parser)]
@@ -61,6 +63,16 @@ pub enum Command {
     Suppress {
         #[command(subcommand)]
         command: SuppressCommand,
+    },
+    /// Why a contact was or was not called: its decisions, attempts and recent dials.
+    Explain {
+        #[arg(long)]
+        campaign: String,
+        /// The contact's number, as imported (national numbers take the campaign's country code).
+        #[arg(long)]
+        phone: String,
+        #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
+        format: ExplainFormat,
     },
 }
 

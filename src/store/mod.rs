@@ -7,6 +7,7 @@ pub mod campaigns;
 pub mod claim;
 pub mod contacts;
 pub mod db;
+pub mod explain;
 pub mod inbox;
 pub mod suppressions;
 
