@@ -18,4 +18,5 @@ pub mod reconcile;
 pub mod report;
 pub mod scheduler;
 pub mod store;
+pub mod suppression_list;
 pub mod vendors;

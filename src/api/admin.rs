@@ -18,6 +18,8 @@ pub fn router() -> Router<Ctx> {
         .route("/campaigns/{name}/{action}", post(action))
         .route("/vendors", get(vendors))
         .route("/openapi.json", get(openapi))
+        .merge(super::suppressions::router())
+        .merge(super::explain::router())
 }
 
 /// Every admin handler calls this first.
@@ -40,7 +42,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-pub struct ApiError(StatusCode, String);
+pub struct ApiError(pub(crate) StatusCode, pub(crate) String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {

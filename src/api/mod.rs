@@ -1,8 +1,10 @@
 //! The HTTP listener: vendor callbacks, health, metrics and the admin API.
 
 mod admin;
+mod explain;
 pub mod listener;
 mod openapi;
+mod suppressions;
 
 use crate::context::Ctx;
 use axum::Router;

@@ -12,13 +12,13 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
-fn load(cli: &Cli) -> anyhow::Result<Settings> {
+pub(super) fn load(cli: &Cli) -> anyhow::Result<Settings> {
     Ok(config::load(&cli.config)?)
 }
 
 /// Open the database for a one-shot command (no single-daemon lock: the CLI
 /// may run next to a daemon) and make sure the schema and config campaigns exist.
-async fn open(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
+pub(super) async fn open(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
     let conn = db::connect(&settings.database).await.context("connecting to the database")?;
     db::migrate(&conn).await.context("running migrations")?;
     campaigns::sync_from_config(&conn, &settings.campaigns, SystemClock.now()).await?;
@@ -112,6 +112,8 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             eprintln!("exported {n} contacts");
             Ok(())
         }
+        Command::Suppress { command } => super::suppress::execute(&cli, command).await,
+        Command::Explain { campaign, phone, format } => super::explain::execute(&cli, campaign, phone, *format).await,
     }
 }
 

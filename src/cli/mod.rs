@@ -1,12 +1,16 @@
 //! The command line: `campaignd [--config PATH] <command>`.
 
 mod commands;
+mod explain;
 mod export;
+mod suppress;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 pub use commands::execute;
+pub use explain::ExplainFormat;
+pub use suppress::SuppressCommand;
 
 #[derive(Debug, Parser)]
 #[command(name = "campaignd", version, about = "Outbound voice-bot call campaigns across vendors")]
@@ -54,6 +58,21 @@ pub enum Command {
         /// Write here instead of standard output.
         #[arg(long)]
         output: Option<PathBuf>,
+    },
+    /// The suppression list: numbers no campaign may dial.
+    Suppress {
+        #[command(subcommand)]
+        command: SuppressCommand,
+    },
+    /// Why a contact was or was not called: its decisions, attempts and recent dials.
+    Explain {
+        #[arg(long)]
+        campaign: String,
+        /// The contact's number, as imported (national numbers take the campaign's country code).
+        #[arg(long)]
+        phone: String,
+        #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
+        format: ExplainFormat,
     },
 }
 

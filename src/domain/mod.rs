@@ -12,5 +12,6 @@ pub mod phone;
 pub mod recall;
 pub mod routing;
 pub mod state;
+pub mod suppression;
 pub mod window;
 pub mod zones;

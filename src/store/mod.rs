@@ -7,9 +7,11 @@ pub mod campaigns;
 pub mod claim;
 pub mod contacts;
 pub mod db;
-pub mod facts;
 pub mod decisions;
+pub mod explain;
+pub mod facts;
 pub mod inbox;
+pub mod suppressions;
 
 use sea_orm::DbErr;
 

@@ -1,0 +1,127 @@
+use super::*;
+use crate::store::explain::{
+    AttemptInfo, CampaignInfo, ContactInfo, DecisionInfo, DialInfo, Explanation, SuppressionInfo,
+};
+use chrono::TimeZone;
+
+fn t(h: u32, m: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 6, 1, h, m, 0).unwrap()
+}
+
+fn decision(id: i64, at: DateTime<Utc>, scope: &'static str, kind: &str, reason: &str) -> DecisionInfo {
+    DecisionInfo {
+        id,
+        at,
+        scope,
+        kind: kind.into(),
+        reason: reason.into(),
+        attempt_no: None,
+        next_at: None,
+        zones: None,
+        detail: None,
+    }
+}
+
+fn sample() -> Explanation {
+    let mut deferred = decision(1, t(0, 30), "group", "deferred", "window closed for zones Asia/Jakarta");
+    deferred.zones = Some("Asia/Jakarta".into());
+    deferred.next_at = Some(t(2, 0));
+    let mut dispatched = decision(2, t(2, 0), "contact", "dispatched", "window open, caps free");
+    dispatched.attempt_no = Some(1);
+    Explanation {
+        campaign: CampaignInfo { name: "demo".into(), state: "running".into(), timezone: "Asia/Jakarta".into() },
+        contact: ContactInfo {
+            id: 7,
+            phone: "+6281234567890".into(),
+            case_id: Some("CASE-7".into()),
+            state: "suppressed".into(),
+            attempt_seq: 1,
+            due_at: None,
+            timezone: None,
+            zones: Some("Asia/Jakarta".into()),
+            zone_source: Some("country".into()),
+            finished_reason: Some("suppress after answered/complaint".into()),
+            last_disposition: Some("answered".into()),
+            last_intent: Some("complaint".into()),
+            last_raw_code: Some("sim:ANSWERED".into()),
+            created_at: t(0, 0),
+            updated_at: t(2, 5),
+        },
+        local_timezone: "Asia/Jakarta".into(),
+        suppression: Some(SuppressionInfo {
+            reason: "complaint".into(),
+            source: "campaign:demo".into(),
+            created_at: t(2, 5),
+            expires_at: None,
+            active: true,
+        }),
+        decisions: vec![deferred, dispatched],
+        decisions_truncated: false,
+        attempts: vec![AttemptInfo {
+            attempt_no: 1,
+            vendor_id: "sim-a".into(),
+            state: "completed".into(),
+            disposition: Some("answered".into()),
+            intent: Some("complaint".into()),
+            raw_code: Some("sim:ANSWERED".into()),
+            raw_intent: Some("COMPLAINT".into()),
+            error: None,
+            created_at: t(2, 0),
+            dispatched_at: Some(t(2, 0)),
+            completed_at: Some(t(2, 5)),
+            duration_ms: Some(30_000),
+        }],
+        recent_dials: vec![DialInfo {
+            campaign: "other".into(),
+            vendor_id: "sim-b".into(),
+            dialed_at: t(1, 0),
+            disposition: "no_answer".into(),
+            intent: None,
+            raw_code: None,
+            vendor_redial: true,
+        }],
+        dials_since: t(0, 0) - chrono::Duration::days(7),
+    }
+}
+
+#[test]
+fn the_text_trail_shows_local_and_utc_times_one_line_per_decision() {
+    let text = render_text(&sample());
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "campaign demo (running), contact +6281234567890 case CASE-7");
+    assert!(text.contains("suppression: ACTIVE — complaint (source campaign:demo)"), "{text}");
+    assert!(text.contains("never expires"), "{text}");
+    let decisions: Vec<&&str> =
+        lines.iter().skip_while(|l| **l != "decisions:").skip(1).take_while(|l| !l.is_empty()).collect();
+    assert_eq!(decisions.len(), 2, "{text}");
+    // 00:30 UTC is 07:30 in Jakarta (WIB, UTC+7).
+    assert!(decisions[0].starts_with("  2026-06-01 07:30:00 WIB (00:30:00Z)  deferred"), "{}", decisions[0]);
+    assert!(decisions[0].contains("[group Asia/Jakarta]"), "{}", decisions[0]);
+    assert!(decisions[0].ends_with("→ next 2026-06-01 09:00:00 WIB (02:00:00Z)"), "{}", decisions[0]);
+    assert!(decisions[1].contains("dispatched #1 window open, caps free"), "{}", decisions[1]);
+    assert!(text.contains("  #1 sim-a completed: answered / complaint (raw sim:ANSWERED)"), "{text}");
+    assert!(text.contains("other via sim-b: no_answer / - (vendor redial)"), "{text}");
+}
+
+#[test]
+fn a_campaign_zone_group_and_an_empty_trail_read_plainly() {
+    let mut e = sample();
+    e.decisions[0].zones = Some(String::new());
+    e.suppression = None;
+    let text = render_text(&e);
+    assert!(text.contains("[campaign-zone group]"), "{text}");
+    assert!(text.contains("suppression: not listed"), "{text}");
+    e.decisions.clear();
+    e.attempts.clear();
+    e.recent_dials.clear();
+    let text = render_text(&e);
+    assert!(text.contains("decisions:\n  none recorded\n"), "{text}");
+    assert!(text.contains("attempts:\n  none\n"), "{text}");
+}
+
+#[test]
+fn utc_shows_its_date_when_it_differs_from_the_local_one() {
+    // 20:00 UTC on June 1 is 03:00 on June 2 in Jakarta.
+    let at = Utc.with_ymd_and_hms(2026, 6, 1, 20, 0, 0).unwrap();
+    assert_eq!(when(at, chrono_tz::Asia::Jakarta), "2026-06-02 03:00:00 WIB (06-01 20:00:00Z)");
+}
