@@ -15,7 +15,8 @@ pub struct Model {
     /// NULL for a decision about every due contact of a zone group.
     pub contact_id: Option<i64>,
     pub phone: Option<String>,
-    /// The zone group (`contacts.zones`, `` for the campaign's zone) of a group decision.
+    /// The zone group (`contacts.zones`, `''` for the campaign's zone, `*`
+    /// for every contact of the campaign) of a group decision.
     pub zones: Option<String>,
     pub attempt_no: Option<i32>,
     /// dispatched | deferred | capped | busy | suppressed | retry | done | exhausted | stopped

@@ -1,25 +1,25 @@
 //! Turn a [`RawConfig`] into typed [`Settings`], collecting every problem.
 
 use super::raw::{RawCampaign, RawCompliance, RawConfig, RawVendor, RawVendorRoute};
+pub use super::raw::{RawRecall as RecallConfig, RawRule as RuleConfig};
+use super::secret::Secret;
 use crate::domain::compliance::caps::parse_rules;
 use crate::domain::compliance::profiles::profile;
 use crate::domain::compliance::{ComplianceSettings, FrequencyRule, Profile};
-use crate::domain::holidays::HolidayCalendar;
-pub use super::raw::{RawRecall as RecallConfig, RawRule as RuleConfig};
-use super::secret::Secret;
 use crate::domain::duration::parse_duration;
+use crate::domain::holidays::HolidayCalendar;
 use crate::domain::recall::{Matcher, RecallPolicy, RecallRule, RuleAction};
 use crate::domain::routing::RedialStrategy;
 use crate::domain::window::{CallingWindows, parse_tz};
 use crate::vendors::fake::FakeBehavior;
 use crate::vendors::sim::SimSettings;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
-use std::sync::Arc;
 use chrono_tz::Tz;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 use toml::Spanned;
 

@@ -179,7 +179,9 @@ pub async fn apply_event(
     };
     let camp = match campaigns.entry(attempt.campaign_id) {
         std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-        std::collections::hash_map::Entry::Vacant(e) => e.insert(load_campaign(txn, attempt.campaign_id, compliance).await?),
+        std::collections::hash_map::Entry::Vacant(e) => {
+            e.insert(load_campaign(txn, attempt.campaign_id, compliance).await?)
+        }
     };
     let result = AttemptResult::Completed(ev.outcome.clone());
     Ok(match apply_result_buffered(txn, camp, &attempt, &result, Some(ev), now, dials).await? {

@@ -15,8 +15,8 @@ use chrono::{DateTime, Utc};
 use entity::{attempt, vendor_task};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
-use std::collections::BTreeSet;
 use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 /// Dispatch claimed attempts, grouped per vendor and cut to each vendor's

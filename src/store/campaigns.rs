@@ -2,12 +2,12 @@
 
 use super::StoreError;
 use crate::config::{CampaignSettings, RecallConfig, validate::recall_policy};
-use crate::domain::recall::RecallPolicy;
-use crate::domain::routing::RedialStrategy;
-use crate::domain::state::{CampaignEvent, CampaignState};
 use crate::domain::compliance::caps::{parse_rules, rules_text};
 use crate::domain::compliance::profiles::parse_profiles;
 use crate::domain::compliance::{ComplianceSettings, ContactPolicy, DialWindow};
+use crate::domain::recall::RecallPolicy;
+use crate::domain::routing::RedialStrategy;
+use crate::domain::state::{CampaignEvent, CampaignState};
 use crate::domain::window::{CallingWindows, WindowError, parse_tz};
 use crate::domain::zones::parse_zone_list;
 use chrono::{DateTime, NaiveDate, Utc};

@@ -14,13 +14,13 @@ use crate::domain::state::{ContactEvent, ContactState};
 use crate::vendors::registry::VendorSlot;
 use chrono::{DateTime, Utc};
 use entity::{attempt, contact};
-use std::collections::hash_map::Entry;
 use rand::SeedableRng;
 use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
 };
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 
 /// An attempt created by a claim, with what the vendor needs to dial it.

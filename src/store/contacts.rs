@@ -1,6 +1,7 @@
 //! Contact rows: bulk import, status counts, export.
 
 use super::StoreError;
+use super::decisions::{ALL_ZONES, DecisionBuffer, Subject, kind};
 use chrono::{DateTime, Utc};
 use entity::contact;
 use sea_orm::sea_query::OnConflict;
@@ -124,5 +125,11 @@ pub async fn stop_open<C: ConnectionTrait>(
         .filter(contact::Column::State.is_in(["pending", "waiting_retry"]))
         .exec(db)
         .await?;
+    if res.rows_affected > 0 {
+        let mut audit = DecisionBuffer::default();
+        let subject = Subject::ZoneGroup { zones: ALL_ZONES, count: res.rows_affected };
+        audit.record(campaign_id, subject, kind::STOPPED, reason, None, now);
+        audit.flush(db).await?;
+    }
     Ok(res.rows_affected)
 }

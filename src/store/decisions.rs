@@ -20,13 +20,17 @@ pub mod kind {
     pub const DEFERRED: &str = "deferred";
 }
 
+/// The `zones` of a group decision about every open contact of a campaign
+/// (stopped because the campaign was cancelled or ended).
+pub const ALL_ZONES: &str = "*";
+
 /// Who a decision is about.
 #[derive(Debug, Clone, Copy)]
 pub enum Subject<'a> {
     /// One contact: `(id, phone)`.
     Contact { id: i64, phone: &'a str, attempt_no: Option<i32> },
     /// Every due contact of a campaign in one zone group (`contacts.zones`,
-    /// `""` for the campaign's zone): `count` of them.
+    /// `""` for the campaign's zone, [`ALL_ZONES`] for all): `count` of them.
     ZoneGroup { zones: &'a str, count: u64 },
 }
 

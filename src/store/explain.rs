@@ -9,6 +9,7 @@ use crate::domain::phone::{E164, PhoneError};
 use crate::domain::state::ContactState;
 use crate::domain::suppression::is_active;
 use crate::domain::zones::parse_zone_list;
+use crate::store::decisions::ALL_ZONES;
 use chrono::{DateTime, Duration, Utc};
 use entity::{attempt, campaign, contact, decision, dial};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -191,7 +192,7 @@ pub async fn explain<C: ConnectionTrait>(
 
 /// The contact's own decisions merged with its zone group's: group decisions
 /// of the campaign whose `zones` is the contact's (`''` for a contact in the
-/// campaign's zone), taken from its creation on, and, once the contact is
+/// campaign's zone) or `*` (every contact), taken from its creation on, and, once the contact is
 /// finished, no later than its last change (a finished contact is no longer
 /// among the due contacts a group decision is about).
 async fn decisions<C: ConnectionTrait>(db: &C, c: &contact::Model) -> Result<(Vec<DecisionInfo>, bool), DbErr> {
@@ -202,7 +203,7 @@ async fn decisions<C: ConnectionTrait>(db: &C, c: &contact::Model) -> Result<(Ve
     let mut group = decision::Entity::find()
         .filter(decision::Column::CampaignId.eq(c.campaign_id))
         .filter(decision::Column::ContactId.is_null())
-        .filter(decision::Column::Zones.eq(c.zones.as_deref().unwrap_or("")))
+        .filter(decision::Column::Zones.is_in([c.zones.as_deref().unwrap_or(""), ALL_ZONES]))
         .filter(decision::Column::At.gte(c.created_at));
     if c.state.parse::<ContactState>().is_ok_and(|s| s.is_terminal()) {
         group = group.filter(decision::Column::At.lte(c.updated_at));

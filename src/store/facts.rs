@@ -45,7 +45,8 @@ impl BatchFacts {
             return Ok(facts);
         }
         let phones: Vec<&str> = contacts.iter().map(|c| c.phone.as_str()).collect();
-        let cases: Vec<&str> = contacts.iter().filter_map(|c| c.case_id.as_deref()).collect::<HashSet<_>>().into_iter().collect();
+        let cases: Vec<&str> =
+            contacts.iter().filter_map(|c| c.case_id.as_deref()).collect::<HashSet<_>>().into_iter().collect();
         facts.suppressed = suppression::Entity::find()
             .filter(suppression::Column::Phone.is_in(phones.iter().copied()))
             .filter(

@@ -201,7 +201,8 @@ pub fn check_caps(
 fn check_rule(rule: &FrequencyRule, records: &[DialRecord], new_dials: u32, now: DateTime<Utc>) -> Option<CapBlock> {
     match *rule {
         FrequencyRule::MaxDials { scope, max, period } => {
-            let block = |until: Option<DateTime<Utc>>, reason: String| Some(CapBlock { rule: rule.clone(), until, reason });
+            let block =
+                |until: Option<DateTime<Utc>>, reason: String| Some(CapBlock { rule: rule.clone(), until, reason });
             if new_dials > max {
                 return block(None, format!("{rule}: an attempt may make {new_dials} dials, more than the cap allows"));
             }

@@ -57,7 +57,8 @@ fn zones_a_day_apart_never_overlap_on_weekday_windows() {
 
 #[test]
 fn windows_across_midnight_join_when_every_part_is_open() {
-    let dw = DialWindow::new(vec![(w("daily 22:00-02:00"), Jakarta), (w("daily 00:00-24:00"), Jakarta)], TimeDelta::zero());
+    let dw =
+        DialWindow::new(vec![(w("daily 22:00-02:00"), Jakarta), (w("daily 00:00-24:00"), Jakarta)], TimeDelta::zero());
     assert_eq!(dw.close(at(Jakarta, 2026, 3, 2, 23, 0, 0)), Some(at(Jakarta, 2026, 3, 3, 2, 0, 0)));
 }
 

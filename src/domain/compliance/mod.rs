@@ -137,11 +137,19 @@ impl Wait {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Gate {
     Dispatch,
-    Suppressed { reason: String },
+    Suppressed {
+        reason: String,
+    },
     /// Due again at `until`: the earliest instant every rule allows it.
-    Defer { until: DateTime<Utc>, wait: Wait, reason: String },
+    Defer {
+        until: DateTime<Utc>,
+        wait: Wait,
+        reason: String,
+    },
     /// No instant before the campaign ends allows a dial.
-    Exhaust { reason: String },
+    Exhaust {
+        reason: String,
+    },
 }
 
 /// Decide for one contact. `ends_at` is the campaign's end.

@@ -54,20 +54,19 @@ fn campaign_windows() -> impl Strategy<Value = String> {
 /// Instants in 2026-2027, half of them within two days of a DST change.
 fn instant() -> impl Strategy<Value = DateTime<Utc>> {
     let transitions = vec![
-        Utc.with_ymd_and_hms(2026, 3, 8, 7, 0, 0).unwrap(),   // US spring forward
-        Utc.with_ymd_and_hms(2026, 11, 1, 6, 0, 0).unwrap(),  // US fall back
-        Utc.with_ymd_and_hms(2026, 3, 29, 1, 0, 0).unwrap(),  // EU spring forward
+        Utc.with_ymd_and_hms(2026, 3, 8, 7, 0, 0).unwrap(), // US spring forward
+        Utc.with_ymd_and_hms(2026, 11, 1, 6, 0, 0).unwrap(), // US fall back
+        Utc.with_ymd_and_hms(2026, 3, 29, 1, 0, 0).unwrap(), // EU spring forward
         Utc.with_ymd_and_hms(2026, 10, 25, 1, 0, 0).unwrap(), // EU fall back
-        Utc.with_ymd_and_hms(2026, 4, 4, 16, 0, 0).unwrap(),  // Sydney fall back
+        Utc.with_ymd_and_hms(2026, 4, 4, 16, 0, 0).unwrap(), // Sydney fall back
         Utc.with_ymd_and_hms(2026, 10, 3, 16, 0, 0).unwrap(), // Sydney spring forward
-        Utc.with_ymd_and_hms(2026, 4, 5, 3, 0, 0).unwrap(),   // Santiago
-        Utc.with_ymd_and_hms(2026, 9, 6, 4, 0, 0).unwrap(),   // Santiago
+        Utc.with_ymd_and_hms(2026, 4, 5, 3, 0, 0).unwrap(), // Santiago
+        Utc.with_ymd_and_hms(2026, 9, 6, 4, 0, 0).unwrap(), // Santiago
     ];
     let start = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
     prop_oneof![
         (0i64..2 * 365 * 86_400).prop_map(move |s| start + TimeDelta::seconds(s)),
-        (prop::sample::select(transitions), -2 * 86_400i64..2 * 86_400)
-            .prop_map(|(t, s)| t + TimeDelta::seconds(s)),
+        (prop::sample::select(transitions), -2 * 86_400i64..2 * 86_400).prop_map(|(t, s)| t + TimeDelta::seconds(s)),
     ]
 }
 
@@ -209,7 +208,9 @@ fn check_simulation(
                 // opening): allowed there, and not a second before the caps did.
                 let allowed = check_caps(&policy.rules, &facts.history, reserved, now).unwrap_err().until.unwrap();
                 prop_assert!(check_caps(&policy.rules, &facts.history, reserved, allowed).is_ok());
-                prop_assert!(check_caps(&policy.rules, &facts.history, reserved, allowed - TimeDelta::seconds(1)).is_err());
+                prop_assert!(
+                    check_caps(&policy.rules, &facts.history, reserved, allowed - TimeDelta::seconds(1)).is_err()
+                );
                 prop_assert_eq!(Some(until), window.next_dispatch(allowed));
             }
             _ => {}
