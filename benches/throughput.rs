@@ -1,11 +1,13 @@
 //! Throughput benchmark of campaignd: contact import, dispatch through the
-//! sim vendor, result processing, callback ingest and the daemon's peak RSS.
+//! sim vendor (with and without frequency caps and a legal profile), the
+//! contact policy's decisions, result processing, callback ingest and the
+//! daemon's peak RSS.
 //!
 //! ```text
 //! cargo bench --bench throughput                  # full run (1-3 min on 2 cores, plus the build)
 //! cargo bench --bench throughput -- --quick       # smaller sizes, no 1M import (~30 s)
 //! cargo bench --bench throughput -- --quick --contacts-1m
-//! cargo bench --bench throughput -- --only dispatch   # one of import, dispatch, ingest, rss
+//! cargo bench --bench throughput -- --only dispatch   # one of import, dispatch, policy, ingest, rss
 //! ```
 //!
 //! Every measurement runs on a fresh SQLite file in its own temp dir. Figures
@@ -17,9 +19,9 @@ mod support;
 
 use std::time::Duration;
 use support::report::Report;
-use support::{dispatch, import, ingest, rss};
+use support::{dispatch, import, ingest, policy, rss};
 
-const MEASUREMENTS: [&str; 4] = ["import", "dispatch", "ingest", "rss"];
+const MEASUREMENTS: [&str; 5] = ["import", "dispatch", "policy", "ingest", "rss"];
 
 /// What `--quick`, `--contacts-1m` and `--only` select.
 struct Plan {
@@ -81,6 +83,9 @@ async fn run(plan: &Plan) -> anyhow::Result<()> {
     }
     if plan.runs("dispatch") {
         dispatch::measure(plan.dispatch_contacts, &mut report).await?;
+    }
+    if plan.runs("policy") {
+        policy::measure(if plan.quick { 20_000 } else { 100_000 }, &mut report)?;
     }
     if plan.runs("ingest") {
         for synchronous in [support::config::Synchronous::Full, support::config::Synchronous::Normal] {

@@ -42,6 +42,8 @@ pub struct BenchConfig {
     pub vendor_max_concurrency: u32,
     pub windows: String,
     pub campaign_max_concurrency: u32,
+    /// Extra `[[campaigns]]` keys (legal profiles, caps); empty by default.
+    pub campaign_policy: String,
 }
 
 impl BenchConfig {
@@ -56,6 +58,7 @@ impl BenchConfig {
             vendor_max_concurrency: 50,
             windows: ALWAYS_OPEN.to_string(),
             campaign_max_concurrency: 10,
+            campaign_policy: String::new(),
         }
     }
 
@@ -88,6 +91,7 @@ windows = "{windows}"
 max_concurrency = {campaign_max}
 vendors = ["{VENDOR_ID}"]
 default_country_code = "62"
+{policy}
 
 [campaigns.recall]
 max_attempts = 3
@@ -106,6 +110,7 @@ max = 2
             vendor_max = self.vendor_max_concurrency,
             windows = self.windows,
             campaign_max = self.campaign_max_concurrency,
+            policy = self.campaign_policy,
         )
     }
 

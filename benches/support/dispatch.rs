@@ -51,12 +51,18 @@ enum Callbacks {
 
 /// Dispatch twice on fresh databases: alone, then with callbacks flowing
 /// into the daemon (and those results processed afterwards).
+/// Frequency caps and a legal profile: the claim then reads every number's
+/// recent dials and calls in flight and decides through the full policy.
+const POLICY: &str = r#"profiles = ["us-reg-f"]
+caps = ["phone:3/24h", "phone:7/7d"]"#;
+
 pub async fn measure(contacts: u64, report: &mut Report) -> anyhow::Result<()> {
-    measure_with(contacts, Callbacks::Sink, report).await?;
-    measure_with(contacts, Callbacks::Daemon, report).await
+    measure_with(contacts, Callbacks::Sink, "", report).await?;
+    measure_with(contacts, Callbacks::Sink, POLICY, report).await?;
+    measure_with(contacts, Callbacks::Daemon, "", report).await
 }
 
-async fn measure_with(contacts: u64, callbacks: Callbacks, report: &mut Report) -> anyhow::Result<()> {
+async fn measure_with(contacts: u64, callbacks: Callbacks, policy: &str, report: &mut Report) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let sim = start_sim().await?;
     let (listener, public_url) = loopback_listener().await?;
@@ -70,6 +76,7 @@ async fn measure_with(contacts: u64, callbacks: Callbacks, report: &mut Report) 
         vendor_url: sim.base_url(),
         vendor_max_concurrency: cap,
         campaign_max_concurrency: cap,
+        campaign_policy: policy.to_string(),
         ..BenchConfig::new(&dir.path().join("dispatch.db"))
     };
     let app = App::build(config.settings()?, Arc::new(SystemClock)).await?;
@@ -83,9 +90,10 @@ async fn measure_with(contacts: u64, callbacks: Callbacks, report: &mut Report) 
     import_file(&ctx.db, &campaigns::find_by_name(&ctx.db, CAMPAIGN).await?, &csv).await?;
 
     let dispatched = dispatch_all(&ctx, &sim.stats, contacts).await?;
-    let during = match callbacks {
-        Callbacks::Sink => "callbacks to a no-op sink (no inbox writes)",
-        Callbacks::Daemon => "callbacks stored by the daemon meanwhile",
+    let during = match (callbacks, policy.is_empty()) {
+        (Callbacks::Sink, true) => "callbacks to a no-op sink (no inbox writes)",
+        (Callbacks::Sink, false) => "caps phone:3/24h + phone:7/7d and profile us-reg-f, callbacks to a sink",
+        (Callbacks::Daemon, _) => "callbacks stored by the daemon meanwhile",
     };
     report.add(
         format!("Dispatch {} attempts, {during}", int(contacts as f64)),

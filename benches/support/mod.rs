@@ -5,6 +5,7 @@ pub mod config;
 pub mod dispatch;
 pub mod import;
 pub mod ingest;
+pub mod policy;
 pub mod report;
 pub mod rss;
 

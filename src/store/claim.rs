@@ -179,33 +179,7 @@ async fn claim_in<C: ConnectionTrait>(
             None,
             now,
         );
-        new_attempts.push(attempt::ActiveModel {
-            campaign_id: Set(camp.id),
-            contact_id: Set(c.id),
-            attempt_no: Set(attempt_no),
-            vendor_id: Set(vendor_id.clone()),
-            vendor_task_id: Set(None),
-            attempt_ref: Set(attempt_ref.clone()),
-            external_call_id: Set(None),
-            state: Set("dispatching".into()),
-            disposition: Set(None),
-            intent: Set(None),
-            raw_code: Set(None),
-            raw_intent: Set(None),
-            error: Set(None),
-            created_at: Set(now),
-            dispatched_at: Set(None),
-            deadline_at: Set(None),
-            completed_at: Set(None),
-            duration_ms: Set(None),
-            updated_at: Set(now),
-            phone: Set(Some(c.phone.clone())),
-            not_after: Set(None),
-            cancel_requested_at: Set(None),
-            case_id: Set(c.case_id.clone()),
-            max_dials: Set(max_dials as i32),
-            ..Default::default()
-        });
+        new_attempts.push(attempt_row(&c, attempt_no, &vendor_id, &attempt_ref, max_dials, now));
         report.claimed.push(Claimed {
             attempt_ref,
             contact_id: c.id,
@@ -226,10 +200,62 @@ async fn claim_in<C: ConnectionTrait>(
     if report.claimed.is_empty() {
         return Ok(report);
     }
-    // One UPDATE per vendor (and 500 contacts): each contact remembers the
-    // vendor of this attempt for its redial strategy.
+    mark_in_flight(txn, &report.claimed, now).await?;
+    let mut iter = new_attempts.into_iter().peekable();
+    while iter.peek().is_some() {
+        let chunk: Vec<_> = iter.by_ref().take(500).collect();
+        attempt::Entity::insert_many(chunk).exec_without_returning(txn).await?;
+    }
+    Ok(report)
+}
+
+/// The new attempt's row: `dispatching` until the vendor answers.
+fn attempt_row(
+    c: &contact::Model,
+    attempt_no: i32,
+    vendor_id: &str,
+    attempt_ref: &str,
+    max_dials: u32,
+    now: DateTime<Utc>,
+) -> attempt::ActiveModel {
+    attempt::ActiveModel {
+        campaign_id: Set(c.campaign_id),
+        contact_id: Set(c.id),
+        attempt_no: Set(attempt_no),
+        vendor_id: Set(vendor_id.to_string()),
+        vendor_task_id: Set(None),
+        attempt_ref: Set(attempt_ref.to_string()),
+        external_call_id: Set(None),
+        state: Set("dispatching".into()),
+        disposition: Set(None),
+        intent: Set(None),
+        raw_code: Set(None),
+        raw_intent: Set(None),
+        error: Set(None),
+        created_at: Set(now),
+        dispatched_at: Set(None),
+        deadline_at: Set(None),
+        completed_at: Set(None),
+        duration_ms: Set(None),
+        updated_at: Set(now),
+        phone: Set(Some(c.phone.clone())),
+        not_after: Set(None),
+        cancel_requested_at: Set(None),
+        case_id: Set(c.case_id.clone()),
+        max_dials: Set(max_dials as i32),
+        ..Default::default()
+    }
+}
+
+/// Claimed contacts go in flight: one UPDATE per vendor (and 500 contacts).
+async fn mark_in_flight<C: ConnectionTrait>(
+    txn: &C,
+    claimed: &[Claimed],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    // Each contact remembers the vendor of this attempt for its redial strategy.
     let mut by_vendor: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-    for c in &report.claimed {
+    for c in claimed {
         by_vendor.entry(c.vendor_id.clone()).or_default().push(c.contact_id);
     }
     let mut updates: Vec<(String, Vec<i64>)> = Vec::new();
@@ -250,12 +276,7 @@ async fn claim_in<C: ConnectionTrait>(
             .exec(txn)
             .await?;
     }
-    let mut iter = new_attempts.into_iter().peekable();
-    while iter.peek().is_some() {
-        let chunk: Vec<_> = iter.by_ref().take(500).collect();
-        attempt::Entity::insert_many(chunk).exec_without_returning(txn).await?;
-    }
-    Ok(report)
+    Ok(())
 }
 
 /// Move every due contact whose zone group cannot be dialed now (window

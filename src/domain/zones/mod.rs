@@ -14,7 +14,7 @@ mod tables;
 use crate::domain::window::{WindowError, parse_tz};
 use chrono_tz::Tz;
 use clock::{dedup_clocks, same_clock};
-use tables::TABLES;
+use tables::{CodeZones, NanpArea, TABLES};
 
 /// Where a contact's zones came from (`contacts.zone_source`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,11 +63,31 @@ pub struct ZoneResolution {
 enum NumberZones {
     /// Every clock the callee can be on: a NANP area code (one or a few
     /// clocks along a zone line) or a calling code whose countries keep one clock.
-    Determinate { zones: Vec<Tz>, source: ZoneSource, place: String, why: String },
+    Determinate { zones: Vec<Tz>, source: ZoneSource, place: Place, why: &'static str },
     /// A calling code spanning several clocks, and nothing narrower.
-    MultiZone { zones: &'static [Tz], members: &'static std::collections::HashSet<Tz>, place: String },
+    MultiZone { zones: &'static [Tz], members: &'static std::collections::HashSet<Tz>, place: Place },
     /// Not a number any table knows.
     Unknown,
+}
+
+/// Where a number points, for notes. Formatted only when a note is written:
+/// an import resolves every row and most rows need no note.
+enum Place {
+    Nanp { area: String, row: &'static NanpArea },
+    Code { prefix: String, code: &'static CodeZones },
+}
+
+impl std::fmt::Display for Place {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Place::Nanp { area, row } if row.region == "-" => write!(f, "NANP area code {area} ({})", row.country),
+            Place::Nanp { area, row } => write!(f, "NANP area code {area} ({} {})", row.country, row.region),
+            Place::Code { prefix, code } => {
+                let names: Vec<&str> = code.countries.iter().map(|cc| TABLES.countries[cc].name.as_str()).collect();
+                write!(f, "+{prefix}: {}", names.join(", "))
+            }
+        }
+    }
 }
 
 /// Infer a contact's zones. `explicit`: the operator's zones (may be empty);
@@ -135,26 +155,19 @@ fn number_zones(phone: &str) -> NumberZones {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return NumberZones::Unknown;
     }
-    let tables = &*TABLES;
+    let tables: &'static tables::Tables = &TABLES;
     if let Some(area) = digits.strip_prefix('1').and_then(|rest| rest.get(..3))
         && let Some(row) = tables.nanp_area(area)
     {
-        let place = match row.region.as_str() {
-            "-" => format!("NANP area code {area} ({})", row.country),
-            region => format!("NANP area code {area} ({} {region})", row.country),
-        };
-        let (zones, why) = (row.zones.clone(), row.note.clone());
-        return NumberZones::Determinate { zones, source: ZoneSource::Nanp, place, why };
+        let place = Place::Nanp { area: area.to_string(), row };
+        return NumberZones::Determinate { zones: row.zones.clone(), source: ZoneSource::Nanp, place, why: &row.note };
     }
     let Some((prefix, code)) = tables.calling_code(digits) else {
         return NumberZones::Unknown;
     };
-    let country_names: Vec<&str> = code.countries.iter().map(|cc| tables.countries[cc].name.as_str()).collect();
-    let place = format!("+{prefix}: {}", country_names.join(", "));
+    let place = Place::Code { prefix: prefix.to_string(), code };
     match code.zones.as_slice() {
-        [zone] => {
-            NumberZones::Determinate { zones: vec![*zone], source: ZoneSource::Country, place, why: String::new() }
-        }
+        [zone] => NumberZones::Determinate { zones: vec![*zone], source: ZoneSource::Country, place, why: "" },
         zones => NumberZones::MultiZone { zones, members: &code.members, place },
     }
 }
