@@ -5,8 +5,8 @@
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::context::Ctx;
-use crate::store::campaigns;
 use crate::store::db::{self, InstanceLock};
+use crate::store::{campaigns, leases};
 use crate::vendors::registry::VendorRegistry;
 use crate::{api, import, ingest, reconcile, scheduler};
 use anyhow::Context as _;
@@ -30,6 +30,11 @@ impl App {
         let conn = db::connect(&settings.database).await.context("connecting to the database")?;
         db::migrate(&conn).await.context("running migrations")?;
         let now = clock.now();
+        let me = &settings.scheduler.instance_id;
+        let leftover = leases::recover_leftovers(&conn, me, lock.is_some(), now).await?;
+        if leftover > 0 {
+            tracing::warn!(attempts = leftover, instance = %me, "dispatches of a previous run of this instance are looked up");
+        }
         campaigns::sync_from_config(&conn, &settings.campaigns, now).await?;
         for c in &settings.campaigns {
             let Some(path) = &c.contacts_file else { continue };
@@ -48,6 +53,7 @@ impl App {
         let addr = listener.local_addr()?;
         let callback_base = settings.http.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
         let vendors = VendorRegistry::build(&settings.vendors, &callback_base).await?;
+        vendors.share_limits(&conn, now).await.context("registering the vendors' shared limits")?;
         let ctx = Ctx {
             inbox: crate::ingest::writer::InboxWriter::spawn(conn.clone()),
             db: conn,
@@ -88,12 +94,6 @@ impl App {
     /// stored ones, then return.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let ctx = self.ctx.clone();
-        // Recover first: attempts left unknown by a previous crash are looked up.
-        match reconcile::sweep(&ctx, ctx.clock.now()).await {
-            Ok(r) if r.looked_up > 0 => tracing::info!(?r, "start-up reconciliation"),
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "start-up reconciliation failed"),
-        }
         let max = ctx.settings.http.max_connections;
         let http = tokio::spawn(api::serve(self.listener, ctx.clone(), max, shutdown.clone()));
         let sched = tokio::spawn(scheduler::run(ctx.clone(), shutdown.clone()));
@@ -124,21 +124,46 @@ impl App {
     }
 }
 
-/// The periodic sweeps (lookups of stale/overdue attempts, active cancels,
-/// polls of poll-based vendors), every `scheduler.reconcile_every`. A sweep
-/// that overruns delays the next one instead of overlapping it.
+/// The periodic sweeps (lookups of stale/overdue attempts, rescue of
+/// dispatches whose instance died, active cancels, polls of poll-based
+/// vendors), every `scheduler.reconcile_every`, the first one at start-up (to
+/// recover from a crash). A sweep that overruns delays the next one instead
+/// of overlapping it.
+///
+/// Only the instance holding the leader lease sweeps; it renews the lease
+/// before every sweep. When it dies, another instance takes over within
+/// `leader_lease` + `reconcile_every`; a clean shutdown hands over at once.
 ///
 /// (A tokio interval, not a tokio-cron-scheduler job: with sub-second periods
 /// the cron job sometimes stopped firing after its first run, and a
 /// reconciler that silently stops is the one failure this loop must not have.)
 async fn sweep_loop(ctx: Ctx, shutdown: CancellationToken) {
-    let mut every = tokio::time::interval(ctx.settings.scheduler.reconcile_every);
+    let s = &ctx.settings.scheduler;
+    let mut every = tokio::time::interval(s.reconcile_every);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    every.tick().await; // the first tick is immediate; start-up already swept
+    let mut leading = false;
     loop {
         tokio::select! {
-            _ = shutdown.cancelled() => return,
+            _ = shutdown.cancelled() => break,
             _ = every.tick() => {}
+        }
+        let was_leading = leading;
+        leading =
+            match leases::try_acquire(&ctx.db, leases::LEADER, &s.instance_id, s.leader_lease, ctx.clock.now()).await {
+                Ok(held) => held,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot renew the leader lease; not sweeping");
+                    false
+                }
+            };
+        metrics::gauge!("campaignd_leader").set(if leading { 1.0 } else { 0.0 });
+        match (was_leading, leading) {
+            (false, true) => tracing::info!(instance = %s.instance_id, "this instance leads the sweeps"),
+            (true, false) => tracing::warn!(instance = %s.instance_id, "leader lease lost; another instance sweeps"),
+            _ => {}
+        }
+        if !leading {
+            continue;
         }
         match reconcile::sweep(&ctx, ctx.clock.now()).await {
             Ok(r) if r.looked_up > 0 => tracing::info!(?r, "reconciliation sweep"),
@@ -156,6 +181,9 @@ async fn sweep_loop(ctx: Ctx, shutdown: CancellationToken) {
             Err(e) => tracing::error!(error = %e, "poll sweep failed"),
         }
         metrics::counter!("campaignd_sweeps_total").increment(1);
+    }
+    if leading && let Err(e) = leases::release(&ctx.db, leases::LEADER, &s.instance_id).await {
+        tracing::warn!(error = %e, "could not release the leader lease; it expires on its own");
     }
 }
 

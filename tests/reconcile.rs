@@ -103,7 +103,11 @@ async fn unknown_dispatch_the_vendor_never_got_is_retried_without_consuming_an_a
     // `dispatching`, but the vendor never saw them.
     let caps = ctx.vendors.caps(chrono::Utc::now());
     let camp = ctx.campaign(1).await.unwrap();
-    let claim = campaignd::store::claim::claim(&ctx.db, &camp, &caps, 10, clock.now()).await.unwrap();
+    let lease = campaignd::store::claim::Lease {
+        owner: "an-instance-that-died",
+        until: clock.now() + chrono::Duration::seconds(30),
+    };
+    let claim = campaignd::store::claim::claim(&ctx.db, &camp, &caps, 10, &lease, clock.now()).await.unwrap();
     assert_eq!(claim.claimed.len(), 2);
     clock.advance(chrono::Duration::seconds(31));
     let rep = sweep(&ctx, clock.now()).await.unwrap();

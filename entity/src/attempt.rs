@@ -37,6 +37,10 @@ pub struct Model {
     /// Dials this attempt may make at most (1 + the vendor's own redials):
     /// reserved against frequency caps while the attempt is in flight.
     pub max_dials: i32,
+    /// The instance dispatching this attempt, while `dispatching`.
+    pub lease_owner: Option<String>,
+    /// Until then no other instance looks the attempt up or rescues it.
+    pub lease_expires_at: Option<DateTimeUtc>,
     pub updated_at: DateTimeUtc,
 }
 

@@ -10,5 +10,7 @@ pub mod campaign;
 pub mod contact;
 pub mod decision;
 pub mod dial;
+pub mod lease;
 pub mod suppression;
+pub mod vendor_limit;
 pub mod vendor_task;

@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261121_000001_initial;
 mod m20261121_000002_vendor_routing;
 mod m20261121_000003_compliance;
+mod m20261121_000004_multi_instance;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_initial::Migration),
             Box::new(m20261121_000002_vendor_routing::Migration),
             Box::new(m20261121_000003_compliance::Migration),
+            Box::new(m20261121_000004_multi_instance::Migration),
         ]
     }
 }

@@ -73,6 +73,11 @@ pub struct RawScheduler {
     pub result_timeout: Option<Spanned<String>>,
     pub lost_after: Option<Spanned<String>>,
     pub reconcile_every: Option<Spanned<String>>,
+    /// This instance's name in leases (default `<hostname>:<http port>`).
+    pub instance_id: Option<Spanned<String>>,
+    /// How long the leader lease lasts without renewal: the longest the
+    /// sweeps pause when the leader dies.
+    pub leader_lease: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

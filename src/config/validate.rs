@@ -93,6 +93,11 @@ pub struct SchedulerSettings {
     /// A dispatched attempt still without a result after this is `lost`.
     pub lost_after: Duration,
     pub reconcile_every: Duration,
+    /// This instance's name in leases; unique among the instances sharing a
+    /// database and the same across its restarts.
+    pub instance_id: String,
+    /// The leader lease's length; it is renewed every `reconcile_every`.
+    pub leader_lease: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -252,14 +257,37 @@ impl Validator<'_> {
             admin_token: self.secret("http.admin_token", &raw.http.admin_token),
         };
         let s = &raw.scheduler;
-        let scheduler = SchedulerSettings {
+        let mut scheduler = SchedulerSettings {
             tick: self.duration("scheduler.tick", &s.tick, Duration::from_secs(1)),
             claim_batch: s.claim_batch.unwrap_or(500).max(1),
             dispatch_timeout: self.duration("scheduler.dispatch_timeout", &s.dispatch_timeout, Duration::from_secs(30)),
             result_timeout: self.duration("scheduler.result_timeout", &s.result_timeout, Duration::from_secs(600)),
             lost_after: self.duration("scheduler.lost_after", &s.lost_after, Duration::from_secs(3600)),
             reconcile_every: self.duration("scheduler.reconcile_every", &s.reconcile_every, Duration::from_secs(15)),
+            instance_id: match &s.instance_id {
+                Some(id) if id.get_ref().trim().is_empty() => {
+                    self.issue("scheduler.instance_id", Some(id), "must not be empty");
+                    default_instance_id(listen.port())
+                }
+                Some(id) => id.get_ref().trim().to_string(),
+                None => default_instance_id(listen.port()),
+            },
+            leader_lease: Duration::ZERO,
         };
+        // Default: three sweeps' worth, at least 45 s, so one slow sweep or a
+        // short database hiccup does not hand the lead over.
+        let default_lease = (scheduler.reconcile_every * 3).max(Duration::from_secs(45));
+        scheduler.leader_lease = self.duration("scheduler.leader_lease", &s.leader_lease, default_lease);
+        if scheduler.leader_lease <= scheduler.reconcile_every {
+            self.issue(
+                "scheduler.leader_lease",
+                s.leader_lease.as_ref(),
+                format!(
+                    "{:?} must be longer than scheduler.reconcile_every ({:?}): the leader renews it once per sweep",
+                    scheduler.leader_lease, scheduler.reconcile_every
+                ),
+            );
+        }
         let mut vendor_ids = BTreeSet::new();
         let vendors: Vec<VendorSettings> = raw
             .vendors
@@ -718,3 +746,16 @@ fn rule_action(rule: &RuleConfig) -> Result<RuleAction, (String, String)> {
 #[cfg(test)]
 #[path = "validate_tests.rs"]
 mod tests;
+
+/// `<hostname>:<http port>`: unique among instances (two on one host listen
+/// on different ports) and the same after a restart, so a restarted instance
+/// recognizes the dispatch leases its previous run left behind.
+fn default_instance_id(port: u16) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "campaignd".to_string());
+    format!("{host}:{port}")
+}

@@ -47,24 +47,30 @@ impl DrainReport {
 /// transaction; if it fails, its rows are retried one per transaction so a
 /// single poison row cannot hold back the others. Rows that still fail stay
 /// pending (never dropped) and are tried again on the next pass.
+///
+/// Several instances drain the same inbox: each page's rows are locked by
+/// the transaction that applies them, and rows locked by another instance
+/// are skipped, so every row is applied by exactly one of them.
 pub async fn drain(ctx: &Ctx) -> Result<DrainReport, StoreError> {
     let mut report = DrainReport::default();
     let mut campaigns: HashMap<i64, CampaignCtx> = HashMap::new();
     let mut after = 0;
     loop {
-        let rows = inbox::pending_after(&ctx.db, after, 200).await?;
-        let Some(last) = rows.last() else { return Ok(report) };
-        after = last.id;
         let mut page = DrainReport::default();
-        match apply_page(ctx, &rows, &mut campaigns, &mut page).await {
-            Ok(()) => report.merge(&page),
+        match apply_page(ctx, after, None, &mut campaigns, &mut page).await {
+            Ok(Some(last)) => {
+                after = last;
+                report.merge(&page);
+            }
+            Ok(None) => return Ok(report),
             Err(e) => {
+                let rows = inbox::pending_after(&ctx.db, after, PAGE).await?;
                 tracing::warn!(error = %e, rows = rows.len(), "inbox page failed; retrying its rows one by one");
                 campaigns.clear();
                 for row in &rows {
                     let mut one = DrainReport::default();
-                    match apply_page(ctx, std::slice::from_ref(row), &mut campaigns, &mut one).await {
-                        Ok(()) => report.merge(&one),
+                    match apply_page(ctx, row.id - 1, Some(row.id), &mut campaigns, &mut one).await {
+                        Ok(_) => report.merge(&one),
                         Err(e) => {
                             metrics::counter!("campaignd_inbox_failures_total").increment(1);
                             tracing::error!(inbox_id = row.id, error = %e, "callback could not be applied; left pending");
@@ -72,26 +78,39 @@ pub async fn drain(ctx: &Ctx) -> Result<DrainReport, StoreError> {
                         }
                     }
                 }
+                let Some(last) = rows.last() else { return Ok(report) };
+                after = last.id;
             }
         }
     }
 }
 
+/// Rows per page (and per transaction).
+const PAGE: u64 = 200;
+
+/// Apply the next page of pending rows after `after` (only row `only`, if
+/// given) in one transaction; the last row id, or `None` when there was none.
 async fn apply_page(
     ctx: &Ctx,
-    rows: &[callback_inbox::Model],
+    after: i64,
+    only: Option<i64>,
     campaigns: &mut HashMap<i64, CampaignCtx>,
     report: &mut DrainReport,
-) -> Result<(), StoreError> {
+) -> Result<Option<i64>, StoreError> {
     let txn = begin_write(&ctx.db).await?;
+    let rows = inbox::claim_pending(&txn, after, only, PAGE).await?;
+    let Some(last) = rows.last().map(|r| r.id) else {
+        txn.commit().await?;
+        return Ok(None);
+    };
     let mut dials = WriteBuffer::default();
-    for row in rows {
+    for row in &rows {
         process_row(ctx, &txn, row, campaigns, report, &mut dials).await?;
         report.rows += 1;
     }
     dials.flush(&txn).await?;
     txn.commit().await?;
-    Ok(())
+    Ok(Some(last))
 }
 
 async fn process_row(

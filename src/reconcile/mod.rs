@@ -45,6 +45,37 @@ pub async fn attempt_handle<C: ConnectionTrait>(db: &C, a: &attempt::Model) -> R
     })
 }
 
+/// A `dispatching` attempt whose lease ran out (rows from before leases:
+/// claimed longer ago than the lease would have lasted).
+fn lease_expired(now: DateTime<Utc>) -> Condition {
+    Condition::any().add(attempt::Column::LeaseExpiresAt.lt(now)).add(attempt::Column::LeaseExpiresAt.is_null())
+}
+
+/// Make `owner` the holder of `a`'s expired dispatch lease until `until`.
+/// False when another instance wrote it back or took it first.
+async fn take_over<C: ConnectionTrait>(
+    db: &C,
+    a: &attempt::Model,
+    owner: &str,
+    until: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let res = attempt::Entity::update_many()
+        .col_expr(attempt::Column::LeaseOwner, Expr::value(owner))
+        .col_expr(attempt::Column::LeaseExpiresAt, Expr::value(until))
+        .filter(attempt::Column::Id.eq(a.id))
+        .filter(attempt::Column::State.eq("dispatching"))
+        .filter(match &a.lease_owner {
+            Some(o) => attempt::Column::LeaseOwner.eq(o.as_str()),
+            None => attempt::Column::LeaseOwner.is_null(),
+        })
+        .exec(db)
+        .await?;
+    if res.rows_affected == 1 && a.lease_owner.as_deref() != Some(owner) {
+        tracing::warn!(attempt = %a.attempt_ref, previous = ?a.lease_owner, "dispatch lease expired; looking the attempt up at the vendor");
+    }
+    Ok(res.rows_affected == 1)
+}
+
 /// One reconciliation sweep at `now`.
 #[tracing::instrument(skip_all)]
 pub async fn sweep(ctx: &Ctx, now: DateTime<Utc>) -> Result<ReconcileReport, StoreError> {
@@ -52,11 +83,7 @@ pub async fn sweep(ctx: &Ctx, now: DateTime<Utc>) -> Result<ReconcileReport, Sto
     let stale = attempt::Entity::find()
         .filter(
             Condition::any()
-                .add(
-                    Condition::all()
-                        .add(attempt::Column::State.eq("dispatching"))
-                        .add(attempt::Column::CreatedAt.lt(now - dur(s.dispatch_timeout))),
-                )
+                .add(Condition::all().add(attempt::Column::State.eq("dispatching")).add(lease_expired(now)))
                 .add(
                     Condition::all()
                         .add(attempt::Column::State.eq("dispatched"))
@@ -74,6 +101,11 @@ pub async fn sweep(ctx: &Ctx, now: DateTime<Utc>) -> Result<ReconcileReport, Sto
             report.errors += 1;
             continue;
         };
+        // A dispatch whose instance died (or stalled) past its lease: take the
+        // lease over first, so that instance's late write-back is ignored.
+        if a.state == "dispatching" && !take_over(&ctx.db, &a, &s.instance_id, now + dur(s.dispatch_timeout)).await? {
+            continue;
+        }
         report.looked_up += 1;
         vendor.until_ready().await;
         let handle = attempt_handle(&ctx.db, &a).await?;

@@ -14,7 +14,7 @@ use crate::vendors::{DispatchBatch, DispatchItem, DispatchReceipt, VendorError, 
 use chrono::{DateTime, Utc};
 use entity::{attempt, vendor_task};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -85,6 +85,11 @@ async fn dispatch_batch(
     items: Vec<Claimed>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    vendor.until_ready().await;
+    // Send only attempts this instance still holds with time to spare: after
+    // a stall (the lease ran out) the leader may have rescued them already.
+    let spare = vendor.request_timeout.min(ctx.settings.scheduler.dispatch_timeout / 2);
+    let Some(items) = still_leased(ctx, items, spare).await? else { return Ok(()) };
     let batch = DispatchBatch {
         campaign: camp.name.clone(),
         callback_url: ctx.callback_url(vendor.adapter.id()),
@@ -101,7 +106,6 @@ async fn dispatch_batch(
             })
             .collect(),
     };
-    vendor.until_ready().await;
     let started = std::time::Instant::now();
     let result = vendor.adapter.dispatch(&batch).await;
     metrics::histogram!("campaignd_vendor_request_seconds", "vendor" => vendor.adapter.id().to_string(), "op" => "dispatch")
@@ -162,14 +166,18 @@ async fn record_accepted(
             .col_expr(attempt::Column::UpdatedAt, Expr::value(now))
             .filter(attempt::Column::AttemptRef.eq(attempt_ref.as_str()))
             .filter(attempt::Column::State.eq("dispatching"))
+            .filter(attempt::Column::LeaseOwner.eq(owner(ctx)))
             .exec(&txn)
             .await?;
     }
     metrics::counter!("campaignd_attempts_dispatched_total", "vendor" => vendor_id.to_string())
         .increment(receipt.accepted.len() as u64);
     for (attempt_ref, reason) in &receipt.rejected {
-        if let Some(a) =
-            attempt::Entity::find().filter(attempt::Column::AttemptRef.eq(attempt_ref.as_str())).one(&txn).await?
+        if let Some(a) = attempt::Entity::find()
+            .filter(attempt::Column::AttemptRef.eq(attempt_ref.as_str()))
+            .filter(attempt::Column::LeaseOwner.eq(owner(ctx)))
+            .one(&txn)
+            .await?
         {
             let result = AttemptResult::VendorFailed { reason: format!("vendor refused: {reason}") };
             apply_result(&txn, camp, &a, &result, None, now).await?;
@@ -221,7 +229,7 @@ async fn record_error(
             } else {
                 tracing::warn!(vendor = vendor_id, error = %err.message, "vendor refused the batch; will retry");
             }
-            fail_in(&txn, camp, items, &err.message, now).await?;
+            fail_in(&txn, camp, owner(ctx), items, &err.message, now).await?;
         }
     }
     txn.commit().await?;
@@ -230,7 +238,7 @@ async fn record_error(
 
 async fn fail_all(ctx: &Ctx, camp: &CampaignCtx, items: &[Claimed], reason: &str) -> Result<(), StoreError> {
     let txn = begin_write(&ctx.db).await?;
-    fail_in(&txn, camp, items, reason, ctx.clock.now()).await?;
+    fail_in(&txn, camp, owner(ctx), items, reason, ctx.clock.now()).await?;
     txn.commit().await?;
     Ok(())
 }
@@ -239,15 +247,59 @@ async fn fail_all(ctx: &Ctx, camp: &CampaignCtx, items: &[Claimed], reason: &str
 async fn fail_in<C: sea_orm::ConnectionTrait>(
     db: &C,
     camp: &CampaignCtx,
+    lease_owner: &str,
     items: &[Claimed],
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let refs: Vec<&str> = items.iter().map(|c| c.attempt_ref.as_str()).collect();
-    let attempts = attempt::Entity::find().filter(attempt::Column::AttemptRef.is_in(refs)).all(db).await?;
+    let attempts = attempt::Entity::find()
+        .filter(attempt::Column::AttemptRef.is_in(refs))
+        .filter(attempt::Column::LeaseOwner.eq(lease_owner))
+        .all(db)
+        .await?;
     let result = AttemptResult::VendorFailed { reason: reason.to_string() };
     for a in attempts {
         apply_result(db, camp, &a, &result, None, now).await?;
     }
     Ok(())
+}
+
+/// This instance's name on the attempts it claims (their lease owner).
+fn owner(ctx: &Ctx) -> &str {
+    &ctx.settings.scheduler.instance_id
+}
+
+/// The items whose attempts are still `dispatching` under this instance's
+/// lease for at least `spare` (what one vendor request can take, or half the
+/// lease if that is shorter); `None` if none is.
+/// Write-backs are fenced on the lease owner too, so an attempt the leader
+/// took over is never written by this instance again.
+async fn still_leased(
+    ctx: &Ctx,
+    items: Vec<Claimed>,
+    spare: std::time::Duration,
+) -> Result<Option<Vec<Claimed>>, StoreError> {
+    let refs: Vec<&str> = items.iter().map(|c| c.attempt_ref.as_str()).collect();
+    let spare = ctx.clock.now() + chrono::Duration::from_std(spare).unwrap_or_default();
+    let held: BTreeSet<String> = attempt::Entity::find()
+        .select_only()
+        .column(attempt::Column::AttemptRef)
+        .filter(attempt::Column::AttemptRef.is_in(refs))
+        .filter(attempt::Column::State.eq("dispatching"))
+        .filter(attempt::Column::LeaseOwner.eq(owner(ctx)))
+        .filter(attempt::Column::LeaseExpiresAt.gt(spare))
+        .into_tuple::<String>()
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .collect();
+    if held.len() < items.len() {
+        tracing::warn!(
+            lost = items.len() - held.len(),
+            "dispatch lease ran out before sending (instance stalled?); those attempts are left to the leader's rescue"
+        );
+    }
+    let items: Vec<Claimed> = items.into_iter().filter(|c| held.contains(&c.attempt_ref)).collect();
+    Ok((!items.is_empty()).then_some(items))
 }

@@ -66,7 +66,12 @@ async fn run_campaign(
         return Ok(());
     }
     let caps = ctx.vendors.caps(now);
-    let claim = claim::claim(&ctx.db, camp, &caps, ctx.settings.scheduler.claim_batch, now).await?;
+    let s = &ctx.settings.scheduler;
+    let lease = claim::Lease {
+        owner: &s.instance_id,
+        until: now + chrono::Duration::from_std(s.dispatch_timeout).unwrap_or(chrono::Duration::MAX),
+    };
+    let claim = claim::claim(&ctx.db, camp, &caps, s.claim_batch, &lease, now).await?;
     report.claimed += claim.claimed.len();
     report.deferred += claim.deferred;
     report.suppressed += claim.suppressed;

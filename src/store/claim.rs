@@ -7,21 +7,22 @@ use super::campaigns::CampaignCtx;
 use super::db::begin_write;
 use super::decisions::{DecisionBuffer, Subject, kind};
 use super::facts::BatchFacts;
+use super::vendor_limits;
 use super::{IN_FLIGHT_STATES, StoreError};
 use crate::domain::compliance::{DialWindow, Gate, gate, zone_names};
 use crate::domain::routing::{PreviousAttempt, Route, choose_vendor};
 use crate::domain::state::{ContactEvent, ContactState};
 use crate::vendors::registry::VendorSlot;
 use chrono::{DateTime, Utc};
-use entity::{attempt, contact};
+use entity::{attempt, campaign, contact};
 use rand::SeedableRng;
-use sea_orm::sea_query::{Condition, Expr};
+use sea_orm::sea_query::{Condition, Expr, LockBehavior, LockType};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, Statement,
 };
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// An attempt created by a claim, with what the vendor needs to dial it.
 #[derive(Debug, Clone)]
@@ -53,17 +54,81 @@ pub struct ClaimReport {
 /// number busy elsewhere); the others are moved to when it will, and every
 /// decision is recorded in the audit.
 /// `vendor_slots` holds the usable vendors (configured, circuit closed).
+///
+/// Several instances may claim at once (PostgreSQL): the campaign's row and
+/// its vendors' rows are locked first, so caps are counted by one claim at a
+/// time; due contacts another transaction holds are skipped (`SKIP LOCKED`),
+/// and so are numbers another claim is deciding on right now.
 pub async fn claim(
     db: &DatabaseConnection,
     camp: &CampaignCtx,
     vendor_slots: &HashMap<String, VendorSlot>,
     limit: u32,
+    lease: &Lease<'_>,
     now: DateTime<Utc>,
 ) -> Result<ClaimReport, StoreError> {
     let txn = begin_write(db).await?;
-    let report = claim_in(&txn, camp, vendor_slots, limit, now).await?;
+    let report = claim_in(&txn, camp, vendor_slots, limit, lease, now).await?;
     txn.commit().await?;
     Ok(report)
+}
+
+/// Who dispatches the claimed attempts, and until when nobody else may
+/// look them up: a dispatch not written back by then is rescued.
+#[derive(Debug, Clone, Copy)]
+pub struct Lease<'a> {
+    pub owner: &'a str,
+    pub until: DateTime<Utc>,
+}
+
+/// Serialize cap counting with every other claim that shares this campaign
+/// or one of these vendors (row locks, taken in one order: campaign, then
+/// vendors by id). A no-op on SQLite, whose write transaction is exclusive.
+async fn lock_caps<C: ConnectionTrait>(txn: &C, campaign_id: i64, vendor_ids: &[&str]) -> Result<(), StoreError> {
+    if txn.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    campaign::Entity::find_by_id(campaign_id)
+        .select_only()
+        .column(campaign::Column::Id)
+        .lock_exclusive()
+        .into_tuple::<i64>()
+        .one(txn)
+        .await?;
+    vendor_limits::lock(txn, vendor_ids).await
+}
+
+/// The candidates whose number (and case) no other claim is deciding on:
+/// per-number advisory locks held to the end of this transaction, tried
+/// without waiting. Busy-number and frequency-cap checks read what the other
+/// claims committed, so two campaigns cannot both dial a number the cap
+/// allows once. SQLite's exclusive write transaction gives the same.
+async fn lock_numbers<C: ConnectionTrait>(
+    txn: &C,
+    candidates: Vec<contact::Model>,
+) -> Result<Vec<contact::Model>, StoreError> {
+    if txn.get_database_backend() != DbBackend::Postgres || candidates.is_empty() {
+        return Ok(candidates);
+    }
+    let keys = |c: &contact::Model| {
+        let mut k = vec![format!("phone:{}", c.phone)];
+        k.extend(c.case_id.as_ref().map(|id| format!("case:{id}")));
+        k
+    };
+    let all: BTreeSet<String> = candidates.iter().flat_map(keys).collect();
+    // Keys hold no tab; one text parameter instead of an array type.
+    let joined = all.into_iter().collect::<Vec<_>>().join("\t");
+    let stmt = Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT k FROM unnest(string_to_array($1, E'\\t')) AS k \
+         WHERE pg_try_advisory_xact_lock(hashtextextended('campaignd:' || k, 0))",
+        [joined.into()],
+    );
+    let mut locked = HashSet::new();
+    for row in txn.query_all_raw(stmt).await? {
+        locked.insert(row.try_get::<String>("", "k")?);
+    }
+    Ok(candidates.into_iter().filter(|c| keys(c).iter().all(|k| locked.contains(k))).collect())
 }
 
 async fn in_flight<C: ConnectionTrait>(db: &C, filter: Condition) -> Result<u64, StoreError> {
@@ -75,9 +140,15 @@ async fn claim_in<C: ConnectionTrait>(
     camp: &CampaignCtx,
     vendor_slots: &HashMap<String, VendorSlot>,
     limit: u32,
+    lease: &Lease<'_>,
     now: DateTime<Utc>,
 ) -> Result<ClaimReport, StoreError> {
     let mut report = ClaimReport::default();
+    let mut routed: Vec<&str> =
+        camp.vendors.iter().map(|(id, _)| id.as_str()).filter(|id| vendor_slots.contains_key(*id)).collect();
+    routed.sort_unstable();
+    routed.dedup();
+    lock_caps(txn, camp.id, &routed).await?;
     let used = in_flight(txn, Condition::all().add(attempt::Column::CampaignId.eq(camp.id))).await?;
     let campaign_free = u64::from(camp.max_concurrency).saturating_sub(used);
     // The vendors this campaign routes to that are in rotation, with their free slots.
@@ -98,7 +169,11 @@ async fn claim_in<C: ConnectionTrait>(
     report.exhausted += exhausted;
     // Fetch more than needed: due contacts that must wait (cap, busy number,
     // window margin) are moved on the way, so they do not block the batch.
-    let candidates = due_contacts(camp.id, now, (want * 2).max(u64::from(limit))).all(txn).await?;
+    let candidates = due_contacts(camp.id, now, (want * 2).max(u64::from(limit)))
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .all(txn)
+        .await?;
+    let candidates = lock_numbers(txn, candidates).await?;
     let mut facts = BatchFacts::load(txn, &candidates, camp.contact_policy.lookback(), now).await?;
     // Room for the vendor's own redials is reserved when the campaign allows
     // them; the vendor is chosen after the policy said yes, so reserve for
@@ -179,7 +254,7 @@ async fn claim_in<C: ConnectionTrait>(
             None,
             now,
         );
-        new_attempts.push(attempt_row(&c, attempt_no, &vendor_id, &attempt_ref, max_dials, now));
+        new_attempts.push(attempt_row(&c, attempt_no, &vendor_id, &attempt_ref, max_dials, lease, now));
         report.claimed.push(Claimed {
             attempt_ref,
             contact_id: c.id,
@@ -216,6 +291,7 @@ fn attempt_row(
     vendor_id: &str,
     attempt_ref: &str,
     max_dials: u32,
+    lease: &Lease<'_>,
     now: DateTime<Utc>,
 ) -> attempt::ActiveModel {
     attempt::ActiveModel {
@@ -243,6 +319,8 @@ fn attempt_row(
         cancel_requested_at: Set(None),
         case_id: Set(c.case_id.clone()),
         max_dials: Set(max_dials as i32),
+        lease_owner: Set(Some(lease.owner.to_string())),
+        lease_expires_at: Set(Some(lease.until)),
         ..Default::default()
     }
 }

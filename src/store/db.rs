@@ -5,8 +5,8 @@ use crate::config::DatabaseSettings;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use std::fs::{File, OpenOptions};
 use std::path::PathBuf;
@@ -31,8 +31,17 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
     Database::connect(opts).await
 }
 
+/// Bring the schema up to date. On PostgreSQL several instances may start
+/// at once: they take turns behind a transaction-scoped advisory lock, and
+/// every one after the first finds nothing left to do.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    Migrator::up(db, None).await
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Migrator::up(db, None).await;
+    }
+    let txn = db.begin().await?;
+    txn.execute_unprepared("SELECT pg_advisory_xact_lock(hashtextextended('campaignd:migrations', 0))").await?;
+    Migrator::up(&txn, None).await?;
+    txn.commit().await
 }
 
 /// Begin a transaction that will write. On SQLite it takes the write lock at

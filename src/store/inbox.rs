@@ -3,7 +3,7 @@
 use super::StoreError;
 use chrono::{DateTime, Utc};
 use entity::callback_inbox;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use sha2::{Digest, Sha256};
 
@@ -40,6 +40,29 @@ pub async fn insert_many<C: ConnectionTrait>(db: &C, cbs: Vec<NewCallback>) -> R
     });
     callback_inbox::Entity::insert_many(rows).exec_without_returning(db).await?;
     Ok(())
+}
+
+/// The next pending rows after `after` (or row `only`), locked to this
+/// transaction; rows another instance is processing are skipped, not waited
+/// for (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's write transaction
+/// is exclusive anyway).
+pub async fn claim_pending<C: ConnectionTrait>(
+    txn: &C,
+    after: i64,
+    only: Option<i64>,
+    limit: u64,
+) -> Result<Vec<callback_inbox::Model>, StoreError> {
+    let mut q = callback_inbox::Entity::find()
+        .filter(callback_inbox::Column::State.eq("pending"))
+        .filter(callback_inbox::Column::Id.gt(after));
+    if let Some(id) = only {
+        q = q.filter(callback_inbox::Column::Id.eq(id));
+    }
+    Ok(q.order_by_asc(callback_inbox::Column::Id)
+        .limit(limit)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .all(txn)
+        .await?)
 }
 
 pub async fn pending_after<C: ConnectionTrait>(

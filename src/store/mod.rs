@@ -11,7 +11,9 @@ pub mod decisions;
 pub mod explain;
 pub mod facts;
 pub mod inbox;
+pub mod leases;
 pub mod suppressions;
+pub mod vendor_limits;
 
 use sea_orm::DbErr;
 

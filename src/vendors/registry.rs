@@ -6,18 +6,29 @@ use super::VendorAdapter;
 use super::fake::FakeHandle;
 use super::sim::{SimAdapter, SimAdapterConfig, SimAuth, SimHandle};
 use crate::config::VendorSettings;
+use crate::store::StoreError;
+use crate::store::vendor_limits::{self, Bucket};
 use chrono::{DateTime, Utc};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use sea_orm::DatabaseConnection;
 use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 pub struct VendorHandle {
     pub adapter: Arc<dyn VendorAdapter>,
-    /// API requests to this vendor wait here first (governor token bucket).
+    /// API requests to this vendor wait here first (governor token bucket)
+    /// until the shared bucket in the database is attached, and whenever
+    /// the database cannot be asked.
     pub limiter: Option<Arc<DefaultDirectRateLimiter>>,
+    /// The rate limit as a token bucket in the database, shared by every
+    /// instance: the limit holds for all of them together.
+    shared: OnceLock<(DatabaseConnection, Bucket)>,
+    rate_per_second: Option<f64>,
     pub max_concurrency: u32,
+    /// The longest one API request to the vendor may take.
+    pub request_timeout: Duration,
     /// Callback authenticity checked by the ingress for every kind.
     pub callback_token: Option<String>,
     pub callback_allow_ips: Vec<ipnet::IpNet>,
@@ -33,7 +44,22 @@ struct Circuit {
 }
 
 impl VendorHandle {
+    /// Wait for the vendor's rate limit to allow one more API request.
     pub async fn until_ready(&self) {
+        if let Some((db, bucket)) = self.shared.get() {
+            loop {
+                match vendor_limits::take_token(db, self.adapter.id(), *bucket, Utc::now()).await {
+                    Ok(None) => return,
+                    Ok(Some(wait)) => tokio::time::sleep(wait).await,
+                    Err(e) => {
+                        // The request itself will likely fail too; never send
+                        // faster than the per-process limit meanwhile.
+                        tracing::warn!(vendor = %self.adapter.id(), error = %e, "shared rate limit unavailable; using this instance's");
+                        break;
+                    }
+                }
+            }
+        }
         if let Some(l) = &self.limiter {
             l.until_ready().await;
         }
@@ -112,7 +138,10 @@ impl VendorRegistry {
                 Arc::new(VendorHandle {
                     adapter,
                     limiter: v.rate_per_second.and_then(limiter),
+                    shared: OnceLock::new(),
+                    rate_per_second: v.rate_per_second,
                     max_concurrency: v.max_concurrency,
+                    request_timeout: v.request_timeout,
                     callback_token: v.callback_token.as_ref().map(|s| s.expose().to_string()),
                     callback_allow_ips: v.callback_allow_ips.clone(),
                     circuit: Circuit {
@@ -171,6 +200,20 @@ impl VendorRegistry {
             (None, None) => anyhow::bail!("vendor {}: no base_url", v.id),
         };
         (spec.build)(v, &base_url).map_err(|e| anyhow::anyhow!("vendor {}: {e}", v.id))
+    }
+
+    /// Keep the vendors' rate limits in `db`, shared with every instance on
+    /// it; make sure each vendor has its row there (claims lock it too).
+    pub async fn share_limits(&self, db: &DatabaseConnection, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut rows = Vec::new();
+        for (id, h) in &self.vendors {
+            let bucket = h.rate_per_second.map(|rate| Bucket { rate, burst: rate.ceil().max(1.0) });
+            rows.push((id.clone(), bucket.map_or(0.0, |b| b.burst)));
+            if let Some(bucket) = bucket {
+                let _ = h.shared.set((db.clone(), bucket));
+            }
+        }
+        vendor_limits::ensure(db, &rows, now).await
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<VendorHandle>> {
