@@ -2,6 +2,8 @@
 //! daemon binary as a child process, and polling with deadlines.
 #![allow(dead_code)]
 
+pub mod balancer;
+pub mod cluster;
 pub mod daemon;
 pub mod invariants;
 
@@ -36,6 +38,17 @@ impl TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("campaignd.db").display());
         TestDb { dir, url, pg: None }
+    }
+
+    /// Always PostgreSQL, whatever the environment selects: for tests of
+    /// behaviour only PostgreSQL has (several instances on one database).
+    /// The server is `CAMPAIGND_TEST_DATABASE_URL` when that names one, else
+    /// the local default; an unreachable server fails the test.
+    pub fn postgres_always() -> TestDb {
+        match std::env::var("CAMPAIGND_TEST_DATABASE_URL") {
+            Ok(server) if server.starts_with("postgres") => TestDb::postgres(&server),
+            _ => TestDb::postgres("postgres://postgres@127.0.0.1/postgres"),
+        }
     }
 
     fn postgres(server: &str) -> TestDb {
@@ -151,10 +164,13 @@ pub struct ConfigSpec<'a> {
     pub vendor_caps: (u32, u32),
     pub retry_after: &'a str,
     pub extra_scheduler: &'a str,
+    /// `rate_limit` of vendor `sim-b`.
+    pub rate_limit: &'a str,
 }
 
 impl<'a> ConfigSpec<'a> {
-    /// Caps 40 (campaign), 30 and 15 (vendors), retries after 1 s, no contacts.
+    /// Caps 40 (campaign), 30 and 15 (vendors), retries after 1 s, no
+    /// contacts, `sim-b` limited to 50 requests a second.
     pub fn new(db_url: &'a str, sim_url: &'a str) -> Self {
         ConfigSpec {
             db_url,
@@ -164,6 +180,7 @@ impl<'a> ConfigSpec<'a> {
             vendor_caps: (30, 15),
             retry_after: "1s",
             extra_scheduler: "",
+            rate_limit: "50/s",
         }
     }
 
@@ -214,7 +231,7 @@ base_url = "{sim}"
 api_key = "{key}"
 callback_secret = "{secret}"
 max_concurrency = {vb}
-rate_limit = "50/s"
+rate_limit = "{rate}"
 
 [[campaigns]]
 name = "e2e"
@@ -247,6 +264,7 @@ action = "suppress"
             cap = self.campaign_cap,
             retry = self.retry_after,
             extra = self.extra_scheduler,
+            rate = self.rate_limit,
         )
     }
 }
