@@ -165,25 +165,64 @@ async fn sweep_loop(ctx: Ctx, shutdown: CancellationToken) {
         if !leading {
             continue;
         }
-        match reconcile::sweep(&ctx, ctx.clock.now()).await {
-            Ok(r) if r.looked_up > 0 => tracing::info!(?r, "reconciliation sweep"),
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "reconciliation sweep failed"),
-        }
-        match reconcile::cancel::cancel_sweep(&ctx, ctx.clock.now()).await {
-            Ok(r) if r.requested + r.errors > 0 => tracing::info!(?r, "cancel sweep"),
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "cancel sweep failed"),
-        }
-        match reconcile::poll::poll_sweep(&ctx, ctx.clock.now()).await {
-            Ok(r) if r.applied + r.errors > 0 => tracing::info!(?r, "poll sweep"),
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "poll sweep failed"),
+        // A sweep can outlast the lease (lookups wait for rate-limit tokens):
+        // the lease is renewed while it runs, and a sweep whose lease is lost
+        // is dropped mid-way (its open transaction rolls back) within a third
+        // of the lease, instead of running on beside the new leader's.
+        tokio::select! {
+            _ = sweeps(&ctx) => {}
+            _ = keep_leading(&ctx) => {
+                leading = false;
+                metrics::gauge!("campaignd_leader").set(0.0);
+                tracing::warn!(instance = %s.instance_id, "leader lease lost during a sweep; sweep abandoned");
+                continue;
+            }
+            _ = shutdown.cancelled() => break,
         }
         metrics::counter!("campaignd_sweeps_total").increment(1);
     }
     if leading && let Err(e) = leases::release(&ctx.db, leases::LEADER, &s.instance_id).await {
         tracing::warn!(error = %e, "could not release the leader lease; it expires on its own");
+    }
+}
+
+/// One round of the leader's sweeps.
+async fn sweeps(ctx: &Ctx) {
+    match reconcile::sweep(ctx, ctx.clock.now()).await {
+        Ok(r) if r.looked_up > 0 => tracing::info!(?r, "reconciliation sweep"),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "reconciliation sweep failed"),
+    }
+    match reconcile::cancel::cancel_sweep(ctx, ctx.clock.now()).await {
+        Ok(r) if r.requested + r.errors > 0 => tracing::info!(?r, "cancel sweep"),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "cancel sweep failed"),
+    }
+    match reconcile::poll::poll_sweep(ctx, ctx.clock.now()).await {
+        Ok(r) if r.applied + r.errors > 0 => tracing::info!(?r, "poll sweep"),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "poll sweep failed"),
+    }
+}
+
+/// Renew the leader lease every third of its length; return once it is
+/// lost: taken by another instance, or not renewed before it expired.
+async fn keep_leading(ctx: &Ctx) {
+    let s = &ctx.settings.scheduler;
+    let mut renewed = ctx.clock.now();
+    let expiry = chrono::Duration::from_std(s.leader_lease).unwrap_or(chrono::Duration::MAX);
+    loop {
+        tokio::time::sleep(s.leader_lease / 3).await;
+        let now = ctx.clock.now();
+        match leases::try_acquire(&ctx.db, leases::LEADER, &s.instance_id, s.leader_lease, now).await {
+            Ok(true) => renewed = now,
+            Ok(false) => return,
+            Err(e) if now - renewed >= expiry => {
+                tracing::error!(error = %e, "cannot renew the leader lease and it has expired");
+                return;
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot renew the leader lease; retrying"),
+        }
     }
 }
 

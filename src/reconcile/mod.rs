@@ -103,7 +103,9 @@ pub async fn sweep(ctx: &Ctx, now: DateTime<Utc>) -> Result<ReconcileReport, Sto
         };
         // A dispatch whose instance died (or stalled) past its lease: take the
         // lease over first, so that instance's late write-back is ignored.
-        if a.state == "dispatching" && !take_over(&ctx.db, &a, &s.instance_id, now + dur(s.dispatch_timeout)).await? {
+        if a.state == "dispatching"
+            && !take_over(&ctx.db, &a, &s.instance_id, ctx.clock.now() + dur(s.dispatch_timeout)).await?
+        {
             continue;
         }
         report.looked_up += 1;
