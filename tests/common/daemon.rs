@@ -23,13 +23,23 @@ pub struct Daemon {
 impl Daemon {
     /// Start `campaignd run` and wait for its "listening on" line.
     pub fn start(config: &Path) -> Daemon {
+        Daemon::spawn(config, Stdio::inherit())
+    }
+
+    /// Like [`Daemon::start`], with the daemon's log (stderr) written to `log`.
+    pub fn start_logging_to(config: &Path, log: &Path) -> Daemon {
+        let file = std::fs::File::create(log).expect("create the daemon's log file");
+        Daemon::spawn(config, Stdio::from(file))
+    }
+
+    fn spawn(config: &Path, stderr: Stdio) -> Daemon {
         let mut child = Command::new(bin())
             .arg("--config")
             .arg(config)
             .arg("run")
             .env("CAMPAIGND_LOG", std::env::var("TEST_DAEMON_LOG").unwrap_or_else(|_| "warn".into()))
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("spawn campaignd");
         let stdout = child.stdout.take().expect("stdout");

@@ -38,6 +38,17 @@ impl TestDb {
         TestDb { dir, url, pg: None }
     }
 
+    /// Always PostgreSQL, for tests of PostgreSQL itself: the server of
+    /// `CAMPAIGND_TEST_DATABASE_URL` when it names one, else the local
+    /// default. Panics if the server cannot be reached.
+    pub fn postgres_required() -> TestDb {
+        let server = std::env::var("CAMPAIGND_TEST_DATABASE_URL")
+            .ok()
+            .filter(|url| url.starts_with("postgres"))
+            .unwrap_or_else(|| "postgres://postgres@127.0.0.1/postgres".into());
+        TestDb::postgres(&server)
+    }
+
     fn postgres(server: &str) -> TestDb {
         let name = format!("campaignd_test_{}", uuid::Uuid::new_v4().simple());
         let base = server.trim_end_matches('/').rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or_default();
