@@ -7,7 +7,7 @@ mod common;
 use campaignd::config::{Settings, parse};
 use campaignd::store::db;
 use common::TestDb;
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -39,8 +39,23 @@ async fn statement_timeout_from_the_config_cancels_long_statements_on_postgresql
     // Statements within the limit run, on the same pool, after the cancel.
     conn.execute_unprepared("SELECT pg_sleep(0.05)").await.expect("a short statement");
 
-    // Migrations are exempt: they may legitimately take longer.
-    db::migrate(&conn).await.expect("migrations under a 200 ms statement timeout");
+    // Migrations are exempt: an instance queued behind another's migration
+    // (the advisory lock) waits as long as that one takes.
+    let other = db.connect().await;
+    let other_instance = other.begin().await.expect("begin");
+    other_instance
+        .execute_unprepared("SELECT pg_advisory_xact_lock(hashtextextended('campaignd:migrations', 0))")
+        .await
+        .expect("take the migration lock");
+    let queued = tokio::spawn({
+        let conn = conn.clone();
+        async move { db::migrate(&conn).await }
+    });
+    // The other instance's migration, running for 600 ms.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(!queued.is_finished(), "migrate did not wait for the lock: {:?}", queued.await);
+    other_instance.commit().await.expect("release the migration lock");
+    queued.await.expect("join").expect("migrations waited past the 200 ms statement timeout");
 
     // The default is 30 s, and "0s" lifts the limit.
     let default = db::connect(&settings(&format!("url = \"{}\"", db.url)).database).await.expect("connect");
