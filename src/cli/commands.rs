@@ -3,7 +3,7 @@ use crate::app::App;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{self, Settings};
 use crate::domain::state::CampaignEvent;
-use crate::store::{campaigns, contacts, db};
+use crate::store::{campaigns, contacts, db, leases};
 use crate::{import, report};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -91,6 +91,12 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             } else {
                 for st in all {
                     println!("{st}");
+                }
+                match leases::holder(&conn, leases::LEADER, SystemClock.now()).await? {
+                    Some(l) => {
+                        println!("sweeps led by {} (since {}, lease until {})", l.owner, l.acquired_at, l.expires_at)
+                    }
+                    None => println!("sweeps: no leader (no instance running, or its lease ran out)"),
                 }
             }
             Ok(())

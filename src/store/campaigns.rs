@@ -13,7 +13,9 @@ use crate::domain::zones::parse_zone_list;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use entity::campaign;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, sea_query::Expr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set, sea_query::Expr,
+};
 use sha2::{Digest, Sha256};
 
 /// A campaign row parsed into domain types. Re-read every tick, so admin edits
@@ -158,7 +160,21 @@ fn definition_hash(c: &CampaignSettings) -> String {
 /// Insert config campaigns that are new; update the definition of those whose
 /// config changed since the last sync. Database edits to a campaign survive
 /// restarts until its config entry changes. The state is never touched here.
-pub async fn sync_from_config<C: ConnectionTrait>(
+pub async fn sync_from_config(
+    db: &DatabaseConnection,
+    campaigns: &[CampaignSettings],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    // Several instances may start at once: they take turns (advisory lock on
+    // PostgreSQL, the write lock on SQLite), so a campaign is created once.
+    let txn = super::db::begin_write(db).await?;
+    super::db::advisory_xact_lock(&txn, "campaignd:config-sync").await?;
+    sync_in(&txn, campaigns, now).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+async fn sync_in<C: ConnectionTrait>(
     db: &C,
     campaigns: &[CampaignSettings],
     now: DateTime<Utc>,

@@ -99,12 +99,28 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
         return Migrator::up(db, None).await;
     }
     let txn = db.begin().await?;
-    // A migration may run long on a big table, and the instances queued
-    // behind the lock wait as long: neither is a stuck statement.
-    txn.execute_unprepared("SET LOCAL statement_timeout = 0").await?;
-    txn.execute_unprepared("SELECT pg_advisory_xact_lock(hashtextextended('campaignd:migrations', 0))").await?;
+    advisory_xact_lock(&txn, "campaignd:migrations").await?;
     Migrator::up(&txn, None).await?;
     txn.commit().await
+}
+
+/// Wait for the PostgreSQL advisory lock named `key`, held until the
+/// transaction ends: start-up steps of instances starting together take
+/// turns. A no-op on SQLite, where a write transaction is exclusive anyway.
+pub async fn advisory_xact_lock<C: ConnectionTrait>(txn: &C, key: &str) -> Result<(), DbErr> {
+    if txn.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    // A start-up step may run long (a migration on a big table), and the
+    // instances queued behind it wait as long: neither is a stuck statement,
+    // so the statement timeout is lifted for the rest of the transaction.
+    txn.execute_unprepared("SET LOCAL statement_timeout = 0").await?;
+    let stmt = sea_orm::Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+        [key.into()],
+    );
+    txn.execute_raw(stmt).await.map(|_| ())
 }
 
 /// Begin a transaction that will write. On SQLite it takes the write lock at

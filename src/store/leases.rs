@@ -38,8 +38,8 @@ pub async fn try_acquire<C: ConnectionTrait>(
         .on_conflict(
             OnConflict::column(lease::Column::Name)
                 .values([
-                    (lease::Column::Owner, excluded(lease::Column::Owner).into()),
-                    (lease::Column::ExpiresAt, excluded(lease::Column::ExpiresAt).into()),
+                    (lease::Column::Owner, excluded(lease::Column::Owner)),
+                    (lease::Column::ExpiresAt, excluded(lease::Column::ExpiresAt)),
                     (lease::Column::AcquiredAt, acquired_at.into()),
                 ])
                 .action_and_where(

@@ -1,0 +1,254 @@
+//! Storage conformance: what several daemon instances rely on from the
+//! database, checked on whichever backend `CAMPAIGND_TEST_DATABASE_URL`
+//! names (unset: a fresh SQLite file). CI runs this file on both.
+//!
+//! Concurrency here is real: several transactions from one pool at once. On
+//! SQLite they take turns (one writer); on PostgreSQL they overlap and the
+//! row locks, `SKIP LOCKED` and advisory locks must keep the same promises.
+
+mod common;
+
+use campaignd::app::App;
+use campaignd::clock::{Clock, ManualClock};
+use campaignd::context::Ctx;
+use campaignd::store::claim::{Lease, claim};
+use campaignd::store::db::begin_write;
+use campaignd::store::inbox::{self, NewCallback};
+use campaignd::store::leases::{self, LEADER};
+use campaignd::store::vendor_limits::{self, Bucket};
+use chrono::{DateTime, TimeZone, Utc};
+use common::{API_KEY, SECRET, TestDb, rows, scalar};
+use sea_orm::{DbBackend, TransactionTrait};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2030, 1, 7, 12, 0, 0).unwrap()
+}
+
+/// Two campaigns over the same numbers, each routed to its own vendor (so
+/// only the per-number locks stand between their claims), `contacts` each.
+async fn build(db: &TestDb, contacts: usize, vendor_cap: u32) -> (Ctx, Arc<ManualClock>, CancellationToken) {
+    let campaign = |name: &str, vendor: &str| {
+        format!(
+            r#"
+[[campaigns]]
+name = "{name}"
+timezone = "UTC"
+windows = "daily 00:00-24:00"
+max_concurrency = 10000
+vendors = ["{vendor}"]
+[campaigns.recall]
+max_attempts = 3
+"#
+        )
+    };
+    let vendor = |id: &str| {
+        format!(
+            r#"
+[[vendors]]
+id = "{id}"
+kind = "sim"
+base_url = "http://127.0.0.1:9"
+api_key = "{API_KEY}"
+callback_secret = "{SECRET}"
+max_concurrency = {vendor_cap}
+rate_limit = "5/s"
+"#
+        )
+    };
+    let text = format!(
+        "[database]\nurl = \"{}\"\nmax_connections = 12\n[http]\nlisten = \"127.0.0.1:0\"\n{}{}{}{}",
+        db.url,
+        vendor("va"),
+        vendor("vb"),
+        campaign("a", "va"),
+        campaign("b", "vb")
+    );
+    let settings = campaignd::config::parse(&text, std::path::Path::new("t.toml"), db.dir.path()).unwrap();
+    let clock = Arc::new(ManualClock::new(t0()));
+    let app = App::build(settings, clock.clone()).await.unwrap();
+    let shutdown = CancellationToken::new();
+    let (ctx, _http) = app.serve_http_only(shutdown.clone());
+    let mut csv = String::from("phone\n");
+    for i in 0..contacts {
+        csv.push_str(&format!("+44207900{i:04}\n"));
+    }
+    for name in ["a", "b"] {
+        let row = campaignd::store::campaigns::find_by_name(&ctx.db, name).await.unwrap();
+        campaignd::import::import_csv(&ctx.db, &row, csv.as_bytes(), None, clock.now()).await.unwrap();
+    }
+    (ctx, clock, shutdown)
+}
+
+/// Four instances claim campaign `name` at once.
+async fn claim_concurrently(ctx: &Ctx, name: &str, now: DateTime<Utc>) -> Vec<(String, i64)> {
+    let row = campaignd::store::campaigns::find_by_name(&ctx.db, name).await.unwrap();
+    let camp = ctx.campaign(row.id).await.unwrap();
+    let slots = ctx.vendors.caps(now);
+    let owners: Vec<String> = (0..4).map(|i| format!("{name}-instance-{i}")).collect();
+    let claims = owners.iter().map(|owner| {
+        let (camp, slots, db) = (&camp, &slots, &ctx.db);
+        async move {
+            let lease = Lease { owner, until: now + chrono::Duration::seconds(30) };
+            let report = claim(db, camp, slots, 500, &lease, now).await.unwrap();
+            report.claimed.into_iter().map(|c| (owner.clone(), c.contact_id)).collect::<Vec<_>>()
+        }
+    });
+    futures::future::join_all(claims).await.into_iter().flatten().collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_claims_share_the_caps_and_never_claim_a_contact_twice() {
+    let db = TestDb::new();
+    let (ctx, clock, shutdown) = build(&db, 300, 50).await;
+    let claimed = claim_concurrently(&ctx, "a", clock.now()).await;
+    // The vendor cap (50) binds: the four claims together take exactly 50.
+    assert_eq!(claimed.len(), 50, "claims together must fill the vendor cap exactly once");
+    let contacts: BTreeSet<i64> = claimed.iter().map(|(_, id)| *id).collect();
+    assert_eq!(contacts.len(), 50, "a contact was claimed by two instances");
+    assert_eq!(scalar(&ctx.db, "SELECT COUNT(*) FROM attempts WHERE state = 'dispatching'").await, 50);
+    // Every attempt carries its claimer's lease.
+    let leased = rows(&ctx.db, "SELECT lease_owner FROM attempts").await;
+    let mut per_owner: HashMap<String, usize> = HashMap::new();
+    for r in &leased {
+        *per_owner.entry(r.try_get_by_index::<String>(0).unwrap()).or_default() += 1;
+    }
+    let expected: HashMap<String, usize> = claimed.iter().fold(HashMap::new(), |mut m, (o, _)| {
+        *m.entry(o.clone()).or_default() += 1;
+        m
+    });
+    assert_eq!(per_owner, expected, "lease owners in the database differ from who claimed");
+    // Nothing is free any more: a fifth claim takes nothing.
+    assert!(claim_concurrently(&ctx, "a", clock.now()).await.is_empty());
+    shutdown.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_campaigns_claiming_at_once_never_put_one_number_in_flight_twice() {
+    let db = TestDb::new();
+    let (ctx, clock, shutdown) = build(&db, 120, 1000).await;
+    let now = clock.now();
+    let (a, b) = tokio::join!(claim_concurrently(&ctx, "a", now), claim_concurrently(&ctx, "b", now));
+    let twice = scalar(
+        &ctx.db,
+        "SELECT COUNT(*) FROM (SELECT phone FROM attempts WHERE state IN ('dispatching', 'dispatched') \
+         GROUP BY phone HAVING COUNT(*) > 1) t",
+    )
+    .await;
+    assert_eq!(twice, 0, "a number was put in flight by both campaigns at once");
+    // Each number went to exactly one of them; the other saw it busy.
+    assert_eq!(a.len() + b.len(), 120, "every number is dialed by one campaign: a {} b {}", a.len(), b.len());
+    shutdown.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn leader_lease_has_one_holder_and_passes_on_at_expiry_or_release() {
+    let db = TestDb::new();
+    let (ctx, clock, shutdown) = build(&db, 0, 10).await;
+    let (db, ttl, t) = (&ctx.db, Duration::from_secs(10), clock.now());
+    // Two instances race for a free lease: exactly one wins.
+    let (x, y) =
+        tokio::join!(leases::try_acquire(db, LEADER, "x", ttl, t), leases::try_acquire(db, LEADER, "y", ttl, t));
+    let (winner, loser) = match (x.unwrap(), y.unwrap()) {
+        (true, false) => ("x", "y"),
+        (false, true) => ("y", "x"),
+        other => panic!("exactly one instance must win the lease, got {other:?}"),
+    };
+    assert_eq!(leases::holder(db, LEADER, t).await.unwrap().unwrap().owner, winner);
+    // The holder renews; the other cannot take it before it expires.
+    let t1 = t + chrono::Duration::seconds(8);
+    assert!(leases::try_acquire(db, LEADER, winner, ttl, t1).await.unwrap());
+    assert!(!leases::try_acquire(db, LEADER, loser, ttl, t1 + chrono::Duration::seconds(9)).await.unwrap());
+    // The holder stops renewing (it died): after expiry the other takes over,
+    // and the old holder's late renewal fails.
+    let t2 = t1 + chrono::Duration::seconds(11);
+    assert!(leases::try_acquire(db, LEADER, loser, ttl, t2).await.unwrap());
+    assert!(!leases::try_acquire(db, LEADER, winner, ttl, t2).await.unwrap());
+    let held = leases::holder(db, LEADER, t2).await.unwrap().unwrap();
+    assert_eq!((held.owner.as_str(), held.acquired_at), (loser, t2), "a takeover starts a new tenure");
+    // A clean shutdown hands over at once.
+    assert!(leases::release(db, LEADER, loser).await.unwrap());
+    assert!(leases::try_acquire(db, LEADER, winner, ttl, t2).await.unwrap());
+    shutdown.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_rate_limit_bucket_serves_every_connection() {
+    let db = TestDb::new();
+    let (ctx, clock, shutdown) = build(&db, 0, 10).await;
+    let bucket = Bucket { rate: 5.0, burst: 5.0 };
+    let t = clock.now() + chrono::Duration::seconds(60); // the bucket is full
+    // Twelve requests at the same instant from the pool's connections.
+    let takes = (0..12).map(|_| vendor_limits::take_token(&ctx.db, "va", bucket, t));
+    let results: Vec<_> = futures::future::join_all(takes).await.into_iter().map(Result::unwrap).collect();
+    let granted = results.iter().filter(|w| w.is_none()).count();
+    assert_eq!(granted, 5, "a full bucket of 5 grants 5 requests, whoever asks: {results:?}");
+    assert!(results.iter().flatten().all(|w| *w > Duration::ZERO && *w <= Duration::from_millis(200)));
+    // 400 ms later two more tokens have come in.
+    let later = t + chrono::Duration::milliseconds(400);
+    assert_eq!(vendor_limits::take_token(&ctx.db, "va", bucket, later).await.unwrap(), None);
+    assert_eq!(vendor_limits::take_token(&ctx.db, "va", bucket, later).await.unwrap(), None);
+    assert!(vendor_limits::take_token(&ctx.db, "va", bucket, later).await.unwrap().is_some());
+    // Another vendor has its own bucket.
+    assert_eq!(vendor_limits::take_token(&ctx.db, "vb", bucket, later).await.unwrap(), None);
+    shutdown.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn inbox_rows_are_taken_by_one_drainer_each() {
+    let db = TestDb::new();
+    let (ctx, clock, shutdown) = build(&db, 0, 10).await;
+    let callbacks = (0..30)
+        .map(|i| NewCallback {
+            vendor_id: "va".into(),
+            remote_addr: None,
+            headers: serde_json::json!({}),
+            body: format!("{{\"n\":{i}}}").into_bytes(),
+            state: "pending",
+            error: None,
+            received_at: clock.now(),
+        })
+        .collect();
+    inbox::insert_many(&ctx.db, callbacks).await.unwrap();
+    if ctx.db.get_database_backend() == DbBackend::Postgres {
+        // A page held open by one instance is skipped, not waited for, by another.
+        let first = ctx.db.begin().await.unwrap();
+        let mine = inbox::claim_pending(&first, 0, None, 10).await.unwrap();
+        let second = ctx.db.begin().await.unwrap();
+        let theirs = inbox::claim_pending(&second, 0, None, 100).await.unwrap();
+        assert_eq!((mine.len(), theirs.len()), (10, 20));
+        let ids = |rows: &[entity::callback_inbox::Model]| rows.iter().map(|r| r.id).collect::<BTreeSet<_>>();
+        assert!(ids(&mine).is_disjoint(&ids(&theirs)), "a row was handed to two drainers");
+        first.rollback().await.unwrap();
+        second.rollback().await.unwrap();
+    }
+    // Three drainers at once, each marking what it took: every row once.
+    let drain = |n: usize| {
+        let db = ctx.db.clone();
+        let now = clock.now();
+        async move {
+            let mut taken = Vec::new();
+            loop {
+                let txn = begin_write(&db).await.unwrap();
+                let page = inbox::claim_pending(&txn, 0, None, 4).await.unwrap();
+                if page.is_empty() {
+                    return (n, taken);
+                }
+                for row in &page {
+                    inbox::mark(&txn, row.id, "processed", None, 0, now).await.unwrap();
+                    taken.push(row.id);
+                }
+                txn.commit().await.unwrap();
+            }
+        }
+    };
+    let all = futures::future::join_all((0..3).map(drain)).await;
+    let taken: Vec<i64> = all.iter().flat_map(|(_, t)| t.iter().copied()).collect();
+    let distinct: BTreeSet<i64> = taken.iter().copied().collect();
+    assert_eq!((taken.len(), distinct.len()), (30, 30), "rows taken: {all:?}");
+    assert_eq!(scalar(&ctx.db, "SELECT COUNT(*) FROM callback_inbox WHERE state = 'pending'").await, 0);
+    shutdown.cancel();
+}
