@@ -9,15 +9,8 @@ use common::{ConfigSpec, TestDb, fast_sim, start_sim};
 async fn admin_api_needs_the_token_and_changes_state_through_the_state_machine() {
     let db = TestDb::new();
     let sim = start_sim(fast_sim(0.0)).await;
-    let spec = ConfigSpec {
-        db_url: &db.url,
-        sim_url: &sim.base_url(),
-        contacts: 0,
-        campaign_cap: 5,
-        vendor_caps: (5, 5),
-        retry_after: "1s",
-        extra_scheduler: "",
-    };
+    let sim_url = sim.base_url();
+    let spec = ConfigSpec { campaign_cap: 5, vendor_caps: (5, 5), ..ConfigSpec::new(&db.url, &sim_url) };
     let text = spec
         .render()
         .replace("max_body_bytes = 4096", "max_body_bytes = 4096\nadmin_token = { env = \"TEST_ADMIN_TOKEN\" }");

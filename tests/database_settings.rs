@@ -26,7 +26,7 @@ async fn show_statement_timeout(conn: &DatabaseConnection) -> String {
 
 #[tokio::test]
 async fn statement_timeout_from_the_config_cancels_long_statements_on_postgresql() {
-    let db = TestDb::postgres_required();
+    let db = TestDb::postgres_always();
     let s = settings(&format!("url = \"{}\"\nstatement_timeout = \"200ms\"", db.url));
     let conn = db::connect(&s.database).await.expect("connect");
     assert_eq!(show_statement_timeout(&conn).await, "200ms");
@@ -78,7 +78,7 @@ async fn start_up_gives_up_on_an_unreachable_server_after_connect_timeout() {
     assert!(elapsed < Duration::from_secs(5), "gave up only after {elapsed:?}");
 
     // An error that waiting cannot fix fails at once.
-    let db = TestDb::postgres_required();
+    let db = TestDb::postgres_always();
     let missing = db.url.rsplit_once('/').map(|(server, _)| format!("{server}/no_such_database_here")).unwrap();
     let s = settings(&format!("url = \"{missing}\"\nconnect_timeout = \"20s\""));
     let started = Instant::now();

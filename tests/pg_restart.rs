@@ -76,7 +76,7 @@ struct Run {
 }
 
 async fn start_run(database: &str) -> Run {
-    let db = TestDb::postgres_required();
+    let db = TestDb::postgres_always();
     // Calls of 0.2-0.6 s: a few dozen are on the line at any moment. Two
     // retries 200 ms apart: a callback that meets a multi-second outage is
     // given up, like a real vendor's after its last retry.

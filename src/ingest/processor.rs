@@ -6,7 +6,7 @@
 use crate::context::{Ctx, load_campaign};
 use crate::domain::compliance::ComplianceSettings;
 use crate::domain::recall::AttemptResult;
-use crate::store::apply::{Applied, WriteBuffer, apply_result_buffered, find_attempt};
+use crate::store::apply::{Applied, AttemptLocks, WriteBuffer, apply_result_buffered, find_attempt};
 use crate::store::campaigns::CampaignCtx;
 use crate::store::db::begin_write;
 use crate::store::{StoreError, inbox};
@@ -103,6 +103,7 @@ async fn apply_page(
         txn.commit().await?;
         return Ok(None);
     };
+    lock_page_attempts(ctx, &txn, &rows).await?;
     let mut dials = WriteBuffer::default();
     for row in &rows {
         process_row(ctx, &txn, row, campaigns, report, &mut dials).await?;
@@ -111,6 +112,30 @@ async fn apply_page(
     dials.flush(&txn).await?;
     txn.commit().await?;
     Ok(Some(last))
+}
+
+/// Lock the attempts the page's results are for, in id order, before the
+/// first is applied: rows come in arrival order, and two instances' pages (or
+/// a page and a dispatch write-back) that share attempts would otherwise lock
+/// them in opposite orders and deadlock. See [`AttemptLocks`].
+async fn lock_page_attempts(
+    ctx: &Ctx,
+    txn: &DatabaseTransaction,
+    rows: &[callback_inbox::Model],
+) -> Result<(), StoreError> {
+    if !AttemptLocks::needed(txn) {
+        return Ok(());
+    }
+    let mut locks = AttemptLocks::default();
+    for row in rows {
+        let Some(vendor) = ctx.vendors.get(&row.vendor_id) else { continue };
+        // A row that does not parse is rejected by `process_row`; nothing to lock.
+        let Ok(events) = vendor.adapter.parse_callback(&row.body) else { continue };
+        for ev in events.iter().filter(|e| e.is_final) {
+            locks.add_event(txn, &row.vendor_id, ev).await?;
+        }
+    }
+    locks.lock(txn).await
 }
 
 async fn process_row(

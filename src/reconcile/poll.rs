@@ -4,7 +4,7 @@
 
 use crate::context::Ctx;
 use crate::ingest::processor::{EventApplied, apply_event};
-use crate::store::apply::WriteBuffer;
+use crate::store::apply::{AttemptLocks, WriteBuffer};
 use crate::store::db::begin_write;
 use crate::store::{IN_FLIGHT_STATES, StoreError};
 use crate::vendors::TaskHandle;
@@ -56,11 +56,23 @@ pub async fn poll_sweep(ctx: &Ctx, now: DateTime<Utc>) -> Result<PollReport, Sto
             let txn = begin_write(&ctx.db).await?;
             let mut campaigns = HashMap::new();
             let mut dials = WriteBuffer::default();
-            for ev in events.iter().filter(|e| e.is_final) {
-                let ev = crate::vendors::CallEvent {
+            let events: Vec<_> = events
+                .iter()
+                .filter(|e| e.is_final)
+                .map(|ev| crate::vendors::CallEvent {
                     vendor_task_id: ev.vendor_task_id.clone().or(task.external_task_id.clone()),
                     ..ev.clone()
-                };
+                })
+                .collect();
+            // In id order before any is applied, like an inbox page (see AttemptLocks).
+            if AttemptLocks::needed(&txn) {
+                let mut locks = AttemptLocks::default();
+                for ev in &events {
+                    locks.add_event(&txn, &vendor_id, ev).await?;
+                }
+                locks.lock(&txn).await?;
+            }
+            for ev in events {
                 match apply_event(&txn, &ctx.settings.compliance, &vendor_id, &ev, &mut campaigns, now, &mut dials)
                     .await?
                 {

@@ -5,7 +5,7 @@
 use crate::context::Ctx;
 use crate::domain::recall::AttemptResult;
 use crate::store::StoreError;
-use crate::store::apply::apply_result;
+use crate::store::apply::{AttemptLocks, apply_result};
 use crate::store::campaigns::CampaignCtx;
 use crate::store::claim::Claimed;
 use crate::store::db::begin_write;
@@ -14,7 +14,7 @@ use crate::vendors::{DispatchBatch, DispatchItem, DispatchReceipt, VendorError, 
 use chrono::{DateTime, Utc};
 use entity::{attempt, vendor_task};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -162,11 +162,15 @@ async fn record_accepted(
     }
     .insert(&txn)
     .await?;
-    // Same lock order in every writer (by reference) keeps PostgreSQL from
-    // deadlocking this against the inbox processor.
-    let mut accepted = receipt.accepted.clone();
-    accepted.sort();
-    for (attempt_ref, call_id) in &accepted {
+    // Locked in the order every writer uses, before the first update: the
+    // inbox processor may be applying early callbacks for the same batch.
+    let mut locks = AttemptLocks::default();
+    let accepted = receipt.accepted.iter().map(|(r, _)| r);
+    for attempt_ref in accepted.chain(receipt.rejected.iter().map(|(r, _)| r)) {
+        locks.add_ref(attempt_ref);
+    }
+    locks.lock(&txn).await?;
+    for (attempt_ref, call_id) in &receipt.accepted {
         attempt::Entity::update_many()
             .col_expr(attempt::Column::State, Expr::value("dispatched"))
             .col_expr(attempt::Column::ExternalCallId, Expr::value(call_id.clone()))
@@ -264,9 +268,13 @@ async fn fail_in<C: sea_orm::ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let refs: Vec<&str> = items.iter().map(|c| c.attempt_ref.as_str()).collect();
+    // Locked in id order, the order every writer of several attempts uses
+    // (see `AttemptLocks`).
     let attempts = attempt::Entity::find()
         .filter(attempt::Column::AttemptRef.is_in(refs))
         .filter(attempt::Column::LeaseOwner.eq(lease_owner))
+        .order_by_asc(attempt::Column::Id)
+        .lock_exclusive()
         .all(db)
         .await?;
     let result = AttemptResult::VendorFailed { reason: reason.to_string() };

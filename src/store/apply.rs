@@ -11,8 +11,8 @@ use crate::domain::state::{AttemptEvent, AttemptState, CampaignState, ContactEve
 use crate::vendors::CallEvent;
 use chrono::{DateTime, Utc};
 use entity::{attempt, contact, dial, suppression, vendor_task};
-use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::sea_query::{Condition, Expr, OnConflict};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {
@@ -54,6 +54,76 @@ impl WriteBuffer {
                 .exec_without_returning(db)
                 .await?;
         }
+        Ok(())
+    }
+}
+
+/// The attempts a transaction is about to finish or write back, locked all
+/// at once in id order before the first is updated.
+///
+/// Every transaction that writes several attempts (an inbox page, a dispatch
+/// write-back, a poll) takes their row locks in this one order. Updating
+/// them one by one in the order their events came in instead lets two such
+/// transactions that share attempts each hold one the other waits for: with
+/// several instances (or one instance's processor and dispatcher) PostgreSQL
+/// then aborts one of them as deadlocked. (SQLite: a no-op, its write
+/// transaction is exclusive.)
+#[derive(Default)]
+pub struct AttemptLocks {
+    refs: Vec<String>,
+    ids: Vec<i64>,
+}
+
+impl AttemptLocks {
+    /// False where row locks do not exist (SQLite): callers skip collecting.
+    pub fn needed<C: ConnectionTrait>(db: &C) -> bool {
+        db.get_database_backend() == DbBackend::Postgres
+    }
+
+    /// The attempt named by our reference.
+    pub fn add_ref(&mut self, attempt_ref: &str) {
+        self.refs.push(attempt_ref.to_string());
+    }
+
+    /// The attempt a final vendor event is for, matched as [`find_attempt`]
+    /// does (a read when the event does not carry our reference).
+    pub async fn add_event<C: ConnectionTrait>(
+        &mut self,
+        db: &C,
+        vendor_id: &str,
+        event: &CallEvent,
+    ) -> Result<(), StoreError> {
+        match &event.attempt_ref {
+            Some(r) => self.add_ref(r),
+            None => self.ids.extend(find_attempt(db, vendor_id, event).await?.map(|a| a.id)),
+        }
+        Ok(())
+    }
+
+    /// Lock them (`SELECT ... ORDER BY id FOR UPDATE`) until the transaction ends.
+    pub async fn lock<C: ConnectionTrait>(self, txn: &C) -> Result<(), StoreError> {
+        if !Self::needed(txn) {
+            return Ok(());
+        }
+        let mut any = Condition::any();
+        for refs in self.refs.chunks(1000) {
+            any = any.add(attempt::Column::AttemptRef.is_in(refs.iter().map(String::as_str)));
+        }
+        for ids in self.ids.chunks(1000) {
+            any = any.add(attempt::Column::Id.is_in(ids.iter().copied()));
+        }
+        if any.is_empty() {
+            return Ok(());
+        }
+        attempt::Entity::find()
+            .select_only()
+            .column(attempt::Column::Id)
+            .filter(any)
+            .order_by_asc(attempt::Column::Id)
+            .lock_exclusive()
+            .into_tuple::<i64>()
+            .all(txn)
+            .await?;
         Ok(())
     }
 }

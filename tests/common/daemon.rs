@@ -23,16 +23,17 @@ pub struct Daemon {
 impl Daemon {
     /// Start `campaignd run` and wait for its "listening on" line.
     pub fn start(config: &Path) -> Daemon {
-        Daemon::spawn(config, Stdio::inherit())
+        Daemon::start_with_stderr(config, Stdio::inherit())
     }
 
-    /// Like [`Daemon::start`], with the daemon's log (stderr) written to `log`.
+    /// Like [`Daemon::start`], its log (stderr) written to `log` instead, so
+    /// the test can read it afterwards.
     pub fn start_logging_to(config: &Path, log: &Path) -> Daemon {
-        let file = std::fs::File::create(log).expect("create the daemon's log file");
-        Daemon::spawn(config, Stdio::from(file))
+        let file = std::fs::File::create(log).expect("create daemon log");
+        Daemon::start_with_stderr(config, Stdio::from(file))
     }
 
-    fn spawn(config: &Path, stderr: Stdio) -> Daemon {
+    fn start_with_stderr(config: &Path, stderr: Stdio) -> Daemon {
         let mut child = Command::new(bin())
             .arg("--config")
             .arg(config)
@@ -62,6 +63,12 @@ impl Daemon {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// Send `signal` (a name for kill(1): "STOP", "CONT") to the process.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill").arg(format!("-{signal}")).arg(self.child.id().to_string()).status();
+        assert!(status.expect("run kill").success(), "kill -{signal} {} failed", self.child.id());
     }
 
     pub fn kill9(&mut self) {

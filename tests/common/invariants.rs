@@ -12,10 +12,26 @@ use std::time::Duration;
 /// Highest in-flight counts seen while sampling.
 #[derive(Default)]
 pub struct Peaks {
+    /// Every campaign together.
     pub campaign: AtomicI64,
+    /// By campaign name.
+    pub per_campaign: std::sync::Mutex<BTreeMap<String, i64>>,
     pub per_vendor: std::sync::Mutex<BTreeMap<String, i64>>,
     pub contact_double_in_flight: AtomicI64,
+    /// Numbers on two calls at once (in one campaign or across campaigns).
+    pub phone_double_in_flight: AtomicI64,
     pub samples: AtomicI64,
+}
+
+/// Raise each key's peak in `peaks` to the `(key, count)` rows of `sql`.
+async fn sample_grouped(db: &DatabaseConnection, sql: &str, peaks: &std::sync::Mutex<BTreeMap<String, i64>>) {
+    for r in rows(db, sql).await {
+        let k: String = r.try_get_by_index(0).expect("group key");
+        let n: i64 = r.try_get_by_index(1).expect("count");
+        let mut m = peaks.lock().expect("lock");
+        let e = m.entry(k).or_insert(0);
+        *e = (*e).max(n);
+    }
 }
 
 /// Sample in-flight counts every 20 ms until `stop` is set.
@@ -26,13 +42,19 @@ pub fn spawn_sampler(db: DatabaseConnection, stop: Arc<AtomicBool>) -> (Arc<Peak
         while !stop.load(Ordering::Relaxed) {
             let c = scalar(&db, "SELECT COUNT(*) FROM attempts WHERE state IN ('dispatching','dispatched')").await;
             p.campaign.fetch_max(c, Ordering::Relaxed);
-            for r in rows(&db, "SELECT vendor_id, COUNT(*) FROM attempts WHERE state IN ('dispatching','dispatched') GROUP BY vendor_id").await {
-                let v: String = r.try_get_by_index(0).expect("vendor");
-                let n: i64 = r.try_get_by_index(1).expect("count");
-                let mut m = p.per_vendor.lock().expect("lock");
-                let e = m.entry(v).or_insert(0);
-                *e = (*e).max(n);
-            }
+            sample_grouped(
+                &db,
+                "SELECT c.name, COUNT(*) FROM attempts a JOIN campaigns c ON c.id = a.campaign_id \
+                 WHERE a.state IN ('dispatching','dispatched') GROUP BY c.name",
+                &p.per_campaign,
+            )
+            .await;
+            sample_grouped(
+                &db,
+                "SELECT vendor_id, COUNT(*) FROM attempts WHERE state IN ('dispatching','dispatched') GROUP BY vendor_id",
+                &p.per_vendor,
+            )
+            .await;
             let d = scalar(
                 &db,
                 "SELECT COUNT(*) FROM (SELECT contact_id FROM attempts WHERE state IN ('dispatching','dispatched') \
@@ -40,6 +62,13 @@ pub fn spawn_sampler(db: DatabaseConnection, stop: Arc<AtomicBool>) -> (Arc<Peak
             )
             .await;
             p.contact_double_in_flight.fetch_max(d, Ordering::Relaxed);
+            let d = scalar(
+                &db,
+                "SELECT COUNT(*) FROM (SELECT c.phone FROM attempts a JOIN contacts c ON c.id = a.contact_id \
+                 WHERE a.state IN ('dispatching','dispatched') GROUP BY c.phone HAVING COUNT(*) > 1) AS doubles",
+            )
+            .await;
+            p.phone_double_in_flight.fetch_max(d, Ordering::Relaxed);
             p.samples.fetch_add(1, Ordering::Relaxed);
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -58,6 +87,18 @@ pub fn assert_peaks(peaks: &Peaks, campaign_cap: i64, vendor_caps: &[(&str, i64)
         assert!(seen <= *cap, "vendor {v} in-flight peaked at {seen} > cap {cap}");
     }
     assert_eq!(peaks.contact_double_in_flight.load(Ordering::Relaxed), 0, "a contact had two attempts in flight");
+    assert_eq!(peaks.phone_double_in_flight.load(Ordering::Relaxed), 0, "a number was on two calls at once");
+}
+
+/// Each campaign's in-flight peak within its own cap (and above zero: the
+/// sampler saw it dial).
+pub fn assert_campaign_peaks(peaks: &Peaks, campaign_caps: &[(&str, i64)]) {
+    let m = peaks.per_campaign.lock().expect("lock");
+    for (name, cap) in campaign_caps {
+        let seen = m.get(*name).copied().unwrap_or(0);
+        assert!(seen > 0, "sampler saw no attempt of campaign {name} in flight");
+        assert!(seen <= *cap, "campaign {name} in-flight peaked at {seen} > cap {cap}");
+    }
 }
 
 /// Every contact terminal; attempts within limits; retries spaced.

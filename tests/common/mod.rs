@@ -2,6 +2,8 @@
 //! daemon binary as a child process, and polling with deadlines.
 #![allow(dead_code)]
 
+pub mod balancer;
+pub mod cluster;
 pub mod daemon;
 pub mod invariants;
 
@@ -38,15 +40,15 @@ impl TestDb {
         TestDb { dir, url, pg: None }
     }
 
-    /// Always PostgreSQL, for tests of PostgreSQL itself: the server of
-    /// `CAMPAIGND_TEST_DATABASE_URL` when it names one, else the local
-    /// default. Panics if the server cannot be reached.
-    pub fn postgres_required() -> TestDb {
-        let server = std::env::var("CAMPAIGND_TEST_DATABASE_URL")
-            .ok()
-            .filter(|url| url.starts_with("postgres"))
-            .unwrap_or_else(|| "postgres://postgres@127.0.0.1/postgres".into());
-        TestDb::postgres(&server)
+    /// Always PostgreSQL, whatever the environment selects: for tests of
+    /// behaviour only PostgreSQL has (several instances on one database).
+    /// The server is `CAMPAIGND_TEST_DATABASE_URL` when that names one, else
+    /// the local default; an unreachable server fails the test.
+    pub fn postgres_always() -> TestDb {
+        match std::env::var("CAMPAIGND_TEST_DATABASE_URL") {
+            Ok(server) if server.starts_with("postgres") => TestDb::postgres(&server),
+            _ => TestDb::postgres("postgres://postgres@127.0.0.1/postgres"),
+        }
     }
 
     fn postgres(server: &str) -> TestDb {
@@ -162,10 +164,13 @@ pub struct ConfigSpec<'a> {
     pub vendor_caps: (u32, u32),
     pub retry_after: &'a str,
     pub extra_scheduler: &'a str,
+    /// `rate_limit` of vendor `sim-b`.
+    pub rate_limit: &'a str,
 }
 
 impl<'a> ConfigSpec<'a> {
-    /// Caps 40 (campaign), 30 and 15 (vendors), retries after 1 s, no contacts.
+    /// Caps 40 (campaign), 30 and 15 (vendors), retries after 1 s, no
+    /// contacts, `sim-b` limited to 50 requests a second.
     pub fn new(db_url: &'a str, sim_url: &'a str) -> Self {
         ConfigSpec {
             db_url,
@@ -175,6 +180,7 @@ impl<'a> ConfigSpec<'a> {
             vendor_caps: (30, 15),
             retry_after: "1s",
             extra_scheduler: "",
+            rate_limit: "50/s",
         }
     }
 
@@ -225,7 +231,7 @@ base_url = "{sim}"
 api_key = "{key}"
 callback_secret = "{secret}"
 max_concurrency = {vb}
-rate_limit = "50/s"
+rate_limit = "{rate}"
 
 [[campaigns]]
 name = "e2e"
@@ -258,6 +264,7 @@ action = "suppress"
             cap = self.campaign_cap,
             retry = self.retry_after,
             extra = self.extra_scheduler,
+            rate = self.rate_limit,
         )
     }
 }
