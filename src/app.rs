@@ -5,6 +5,7 @@
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::context::Ctx;
+use crate::failure_log::FailureLog;
 use crate::store::db::{self, InstanceLock};
 use crate::store::{campaigns, leases};
 use crate::vendors::registry::VendorRegistry;
@@ -142,20 +143,29 @@ async fn sweep_loop(ctx: Ctx, shutdown: CancellationToken) {
     let mut every = tokio::time::interval(s.reconcile_every);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut leading = false;
+    let mut lease_failures = FailureLog::new("renewing the leader lease (no sweeps meanwhile)");
+    let mut sweep_failures =
+        [FailureLog::new("reconciliation sweep"), FailureLog::new("cancel sweep"), FailureLog::new("poll sweep")];
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = every.tick() => {}
         }
         let was_leading = leading;
-        leading =
-            match leases::try_acquire(&ctx.db, leases::LEADER, &s.instance_id, s.leader_lease, ctx.clock.now()).await {
-                Ok(held) => held,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot renew the leader lease; not sweeping");
-                    false
-                }
-            };
+        match leases::try_acquire(&ctx.db, leases::LEADER, &s.instance_id, s.leader_lease, ctx.clock.now()).await {
+            Ok(held) => {
+                lease_failures.succeeded();
+                leading = held;
+            }
+            Err(e) => {
+                // Unknown whether we still lead (the database is likely
+                // unreachable): skip this round, and say "lost" only once
+                // another instance is seen holding the lease.
+                metrics::counter!("campaignd_loop_failures_total", "loop" => "leader_lease").increment(1);
+                lease_failures.failed(&e);
+                continue;
+            }
+        }
         metrics::gauge!("campaignd_leader").set(if leading { 1.0 } else { 0.0 });
         match (was_leading, leading) {
             (false, true) => tracing::info!(instance = %s.instance_id, "this instance leads the sweeps"),
@@ -170,7 +180,7 @@ async fn sweep_loop(ctx: Ctx, shutdown: CancellationToken) {
         // is dropped mid-way (its open transaction rolls back) within a third
         // of the lease, instead of running on beside the new leader's.
         tokio::select! {
-            _ = sweeps(&ctx) => {}
+            _ = sweeps(&ctx, &mut sweep_failures) => {}
             _ = keep_leading(&ctx) => {
                 leading = false;
                 metrics::gauge!("campaignd_leader").set(0.0);
@@ -186,22 +196,35 @@ async fn sweep_loop(ctx: Ctx, shutdown: CancellationToken) {
     }
 }
 
-/// One round of the leader's sweeps.
-async fn sweeps(ctx: &Ctx) {
+/// One round of the leader's sweeps; each kind logs its failures once per burst.
+async fn sweeps(ctx: &Ctx, logs: &mut [FailureLog; 3]) {
+    let [reconcile_log, cancel_log, poll_log] = logs;
     match reconcile::sweep(ctx, ctx.clock.now()).await {
-        Ok(r) if r.looked_up > 0 => tracing::info!(?r, "reconciliation sweep"),
-        Ok(_) => {}
-        Err(e) => tracing::error!(error = %e, "reconciliation sweep failed"),
+        Ok(r) => {
+            reconcile_log.succeeded();
+            if r.looked_up > 0 {
+                tracing::info!(?r, "reconciliation sweep");
+            }
+        }
+        Err(e) => reconcile_log.failed(&e),
     }
     match reconcile::cancel::cancel_sweep(ctx, ctx.clock.now()).await {
-        Ok(r) if r.requested + r.errors > 0 => tracing::info!(?r, "cancel sweep"),
-        Ok(_) => {}
-        Err(e) => tracing::error!(error = %e, "cancel sweep failed"),
+        Ok(r) => {
+            cancel_log.succeeded();
+            if r.requested + r.errors > 0 {
+                tracing::info!(?r, "cancel sweep");
+            }
+        }
+        Err(e) => cancel_log.failed(&e),
     }
     match reconcile::poll::poll_sweep(ctx, ctx.clock.now()).await {
-        Ok(r) if r.applied + r.errors > 0 => tracing::info!(?r, "poll sweep"),
-        Ok(_) => {}
-        Err(e) => tracing::error!(error = %e, "poll sweep failed"),
+        Ok(r) => {
+            poll_log.succeeded();
+            if r.applied + r.errors > 0 {
+                tracing::info!(?r, "poll sweep");
+            }
+        }
+        Err(e) => poll_log.failed(&e),
     }
 }
 

@@ -11,10 +11,10 @@ type Stored<'a> = (&'a str, Option<&'a str>, Option<&'a str>, Option<&'a str>);
 async fn campaign_db() -> (DatabaseConnection, campaign::Model) {
     let settings = DatabaseSettings {
         // One connection: every connection to `:memory:` is a database of its own.
-        url: "sqlite::memory:".into(),
         max_connections: 1,
         sqlite_synchronous_full: false,
         busy_timeout: Duration::from_secs(5),
+        ..DatabaseSettings::with_url("sqlite::memory:")
     };
     let conn = db::connect(&settings).await.expect("connect");
     db::migrate(&conn).await.expect("migrate");

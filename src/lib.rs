@@ -12,6 +12,7 @@ pub mod clock;
 pub mod config;
 pub mod context;
 pub mod domain;
+pub mod failure_log;
 pub mod import;
 pub mod ingest;
 pub mod reconcile;

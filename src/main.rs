@@ -1,5 +1,6 @@
 use campaignd::cli::{Cli, execute};
 use clap::Parser;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 #[tokio::main]
@@ -10,6 +11,8 @@ async fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sea_orm=warn,sqlx=warn")),
         )
         .with_writer(std::io::stderr)
+        // Colours only on a terminal: the journal and log files get plain text.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     match execute(Cli::parse()).await {
         Ok(()) => ExitCode::SUCCESS,

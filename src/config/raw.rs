@@ -45,7 +45,21 @@ pub struct RawCompliance {
 #[serde(deny_unknown_fields)]
 pub struct RawDatabase {
     pub url: Option<Spanned<String>>,
-    pub max_connections: Option<u32>,
+    pub max_connections: Option<Spanned<u32>>,
+    /// Connections the pool keeps open even when idle.
+    pub min_connections: Option<Spanned<u32>>,
+    /// How long one database call waits for a pooled connection, including
+    /// reconnecting while the server is down (`"30s"`).
+    pub acquire_timeout: Option<Spanned<String>>,
+    /// How long start-up waits for the database to accept connections (`"30s"`).
+    pub connect_timeout: Option<Spanned<String>>,
+    /// An idle connection above `min_connections` is closed after this (`"10m"`).
+    pub idle_timeout: Option<Spanned<String>>,
+    /// A connection is replaced after this long, idle or not (`"30m"`).
+    pub max_lifetime: Option<Spanned<String>>,
+    /// PostgreSQL only: a statement running longer is cancelled by the server
+    /// (`"30s"`; `"0s"` turns it off).
+    pub statement_timeout: Option<Spanned<String>>,
     /// SQLite `synchronous` pragma: `full` (default: a 2xx'd callback survives
     /// power loss) or `normal` (survives process crashes only).
     pub sqlite_synchronous: Option<Spanned<String>>,

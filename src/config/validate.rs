@@ -23,6 +23,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use toml::Spanned;
 
+mod database;
+pub use database::DatabaseSettings;
+
 /// One problem in the config, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigIssue {
@@ -61,14 +64,6 @@ pub struct Settings {
     pub vendors: Vec<VendorSettings>,
     pub campaigns: Vec<CampaignSettings>,
     pub compliance: ComplianceSettings,
-}
-
-#[derive(Debug, Clone)]
-pub struct DatabaseSettings {
-    pub url: String,
-    pub max_connections: u32,
-    pub sqlite_synchronous_full: bool,
-    pub busy_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -213,35 +208,7 @@ impl Validator<'_> {
     }
 
     fn settings(&mut self, raw: RawConfig, base_dir: &Path) -> Settings {
-        let database = DatabaseSettings {
-            url: raw
-                .database
-                .url
-                .as_ref()
-                .map(|u| u.get_ref().clone())
-                .unwrap_or_else(|| "sqlite://campaignd.db?mode=rwc".into()),
-            max_connections: raw.database.max_connections.unwrap_or(8).max(1),
-            sqlite_synchronous_full: match raw.database.sqlite_synchronous.as_ref() {
-                None => true,
-                Some(s) if s.get_ref() == "full" => true,
-                Some(s) if s.get_ref() == "normal" => false,
-                Some(s) => {
-                    self.issue(
-                        "database.sqlite_synchronous",
-                        Some(s),
-                        format!("`{}` is not `full` or `normal`", s.get_ref()),
-                    );
-                    true
-                }
-            },
-            busy_timeout: self.duration("database.busy_timeout", &raw.database.busy_timeout, Duration::from_secs(10)),
-        };
-        if let Some(u) = &raw.database.url {
-            let url = u.get_ref();
-            if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-                self.issue("database.url", Some(u), "must start with sqlite:, postgres:// or postgresql://");
-            }
-        }
+        let database = self.database(&raw.database);
         let listen = match &raw.http.listen {
             None => "127.0.0.1:8080".parse().expect("literal address"),
             Some(s) => s.get_ref().parse().unwrap_or_else(|_| {

@@ -88,8 +88,11 @@ pub async fn callback(
             (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), Json(body)).into_response()
         }
         Err(e) => {
-            // Not stored: the vendor must retry, so no 2xx.
-            tracing::error!(vendor = %vendor_id, error = %e, "cannot store callback");
+            // Not stored: the vendor must retry, so no 2xx. (The inbox writer
+            // logs why, once per burst of failures.)
+            metrics::counter!("campaignd_callbacks_total", "vendor" => vendor_id.clone(), "result" => "503")
+                .increment(1);
+            tracing::debug!(vendor = %vendor_id, error = %e, "cannot store callback");
             reject(StatusCode::SERVICE_UNAVAILABLE, "temporarily unable to store the callback; retry".into())
         }
     }
@@ -114,7 +117,8 @@ async fn store_rejection(ctx: &Ctx, mut audit: NewCallback, status: StatusCode, 
     tracing::warn!(vendor = %audit.vendor_id, status = status.as_u16(), %reason, "callback rejected");
     audit.error = Some(reason.clone());
     if let Err(e) = ctx.inbox.store(audit).await {
-        tracing::error!(error = %e, "cannot store rejected callback for audit");
+        // The inbox writer logs why (once per burst of failures).
+        tracing::debug!(error = %e, "cannot store rejected callback for audit");
     }
     reject(status, reason)
 }

@@ -240,8 +240,17 @@ pub async fn apply_event(
 /// Drain whenever a callback is stored, and every second in case a row was
 /// stored by another process or left pending by a crash.
 pub async fn run(ctx: Ctx, shutdown: CancellationToken) {
+    let mut failures = crate::failure_log::FailureLog::new("inbox processing");
     loop {
-        match drain(&ctx).await {
+        let drained = drain(&ctx).await;
+        match &drained {
+            Ok(_) => failures.succeeded(),
+            Err(e) => {
+                metrics::counter!("campaignd_loop_failures_total", "loop" => "inbox").increment(1);
+                failures.failed(e);
+            }
+        }
+        match drained {
             Ok(r) if r.rows > r.waiting => tracing::info!(
                 callbacks = r.rows - r.waiting,
                 results = r.applied,
@@ -251,8 +260,7 @@ pub async fn run(ctx: Ctx, shutdown: CancellationToken) {
                 waiting = r.waiting,
                 "callbacks applied"
             ),
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "inbox processing failed; retrying"),
+            Ok(_) | Err(_) => {}
         }
         tokio::select! {
             _ = shutdown.cancelled() => break,

@@ -5,6 +5,7 @@
 //! one row, under heavy load the fsync cost is shared. A handler answers 2xx
 //! only after its row is committed.
 
+use crate::failure_log::FailureLog;
 use crate::store::db::begin_write;
 use crate::store::inbox::{NewCallback, insert_many};
 use sea_orm::DatabaseConnection;
@@ -39,6 +40,9 @@ impl InboxWriter {
 
 async fn run(db: DatabaseConnection, mut rx: mpsc::Receiver<(NewCallback, Reply)>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    // Every handler of a failed batch answers 503 (the vendor retries); the
+    // reason is logged here, once per burst, not once per callback.
+    let mut failures = FailureLog::new("storing callbacks");
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let (rows, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
         let n = rows.len();
@@ -51,6 +55,13 @@ async fn run(db: DatabaseConnection, mut rx: mpsc::Receiver<(NewCallback, Reply)
         .await
         .map_err(|e| e.to_string());
         metrics::histogram!("campaignd_inbox_batch_rows").record(n as f64);
+        match &result {
+            Ok(()) => failures.succeeded(),
+            Err(e) => {
+                metrics::counter!("campaignd_inbox_store_failures_total").increment(n as u64);
+                failures.failed(e);
+            }
+        }
         for reply in replies {
             // A handler that gave up (client went away) is fine to ignore.
             let _ = reply.send(result.clone());

@@ -111,7 +111,7 @@ async fn dispatch_batch(
     metrics::histogram!("campaignd_vendor_request_seconds", "vendor" => vendor.adapter.id().to_string(), "op" => "dispatch")
         .record(started.elapsed().as_secs_f64());
     let answered_at = ctx.clock.now();
-    match result {
+    let recorded = match result {
         Ok(receipt) => {
             record_accepted(ctx, camp, vendor.adapter.id(), &items, receipt, batch.not_after, answered_at).await
         }
@@ -121,7 +121,18 @@ async fn dispatch_batch(
             }
             record_error(ctx, camp, vendor.adapter.id(), &items, e, answered_at).await
         }
+    };
+    if let Err(e) = &recorded {
+        // Nothing is lost: the attempts are durably `dispatching` under our
+        // lease, and once it runs out the leader looks each one up at the
+        // vendor before anything is dialed again.
+        tracing::warn!(
+            attempts = items.len(),
+            error = %e,
+            "the vendor answered but recording its answer failed; the attempts are looked up after dispatch_timeout"
+        );
     }
+    recorded
 }
 
 async fn record_accepted(

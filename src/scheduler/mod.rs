@@ -9,16 +9,25 @@ pub use dispatch::dispatch_claimed;
 pub use tick::{TickReport, tick};
 
 use crate::context::Ctx;
+use crate::failure_log::FailureLog;
 use tokio_util::sync::CancellationToken;
 
 /// Run ticks until shutdown. A tick in progress is finished, never cut: its
 /// dispatches complete and are recorded, so nothing is left half-written.
+/// A failed tick (database unreachable) is retried on the next one; what it
+/// left half-done is in the database, where the next tick or the reconciler
+/// finds it.
 pub async fn run(ctx: Ctx, shutdown: CancellationToken) {
     let every = ctx.settings.scheduler.tick;
+    let mut failures = FailureLog::new("scheduler tick");
     loop {
         let now = ctx.clock.now();
-        if let Err(e) = tick(&ctx, now).await {
-            tracing::error!(error = %e, "scheduler tick failed; retrying next tick");
+        match tick(&ctx, now).await {
+            Ok(_) => failures.succeeded(),
+            Err(e) => {
+                metrics::counter!("campaignd_loop_failures_total", "loop" => "scheduler").increment(1);
+                failures.failed(&e);
+            }
         }
         tokio::select! {
             _ = shutdown.cancelled() => break,

@@ -2,23 +2,83 @@
 //! single-daemon lock for SQLite files.
 
 use crate::config::DatabaseSettings;
+use crate::domain::duration::format_duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, RuntimeErr,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use std::fs::{File, OpenOptions};
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Open a pool. SQLite gets WAL (readers never block the writer), a busy
-/// timeout (writers queue instead of failing) and the configured `synchronous`.
+/// timeout (writers queue instead of failing) and the configured `synchronous`;
+/// PostgreSQL gets the statement timeout.
+///
+/// The database may not be up yet (both started at boot, or it is
+/// restarting): start-up waits up to `connect_timeout` for it. Errors that
+/// waiting cannot fix (bad credentials, no such database) fail at once.
 pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
+    let opts = connect_options(settings);
+    let deadline = tokio::time::Instant::now() + settings.connect_timeout;
+    let mut waiting = false;
+    loop {
+        match tokio::time::timeout_at(deadline, Database::connect(opts.clone())).await {
+            Ok(Ok(db)) => {
+                if waiting {
+                    tracing::info!("database reachable");
+                }
+                return Ok(db);
+            }
+            Ok(Err(e)) if unreachable(&e) && tokio::time::Instant::now() < deadline => {
+                if !waiting {
+                    tracing::warn!(error = %e, wait = ?settings.connect_timeout, "database not reachable yet; waiting for it");
+                    waiting = true;
+                }
+                let pause = deadline.saturating_duration_since(tokio::time::Instant::now());
+                tokio::time::sleep(pause.min(Duration::from_millis(500))).await;
+            }
+            Ok(Err(e)) => return Err(e),
+            Err(_) => {
+                return Err(DbErr::Conn(RuntimeErr::Internal(format!(
+                    "database not reachable within database.connect_timeout ({})",
+                    format_duration(settings.connect_timeout)
+                ))));
+            }
+        }
+    }
+}
+
+/// The server did not answer (refused, no route, pool timed out): waiting may help.
+fn unreachable(e: &DbErr) -> bool {
+    match e {
+        DbErr::ConnectionAcquire(_) => true,
+        DbErr::Conn(RuntimeErr::SqlxError(s)) => {
+            matches!(**s, sea_orm::sqlx::Error::PoolTimedOut | sea_orm::sqlx::Error::Io(_))
+        }
+        _ => false,
+    }
+}
+
+fn connect_options(settings: &DatabaseSettings) -> ConnectOptions {
     let mut opts = ConnectOptions::new(settings.url.clone());
     opts.max_connections(settings.max_connections)
-        .min_connections(1)
-        .sqlx_logging(false)
-        .acquire_timeout(std::time::Duration::from_secs(30));
+        .min_connections(settings.min_connections)
+        .acquire_timeout(settings.acquire_timeout)
+        .idle_timeout(settings.idle_timeout)
+        .max_lifetime(settings.max_lifetime)
+        // sqlx's default, kept on purpose: every connection is pinged before
+        // it is handed out, so after a server restart each dead connection is
+        // found and replaced there instead of failing the caller's query.
+        .test_before_acquire(true)
+        .sqlx_logging(false);
+    // (No `connect_timeout` here: in sea-orm it is another name for the
+    // acquire timeout. Ours bounds the wait at start-up, above.)
+    if let Some(timeout) = settings.statement_timeout {
+        opts.statement_timeout(timeout);
+    }
     let busy = settings.busy_timeout;
     let full = settings.sqlite_synchronous_full;
     opts.map_sqlx_sqlite_opts(move |o| {
@@ -28,7 +88,7 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
             .foreign_keys(true)
             .create_if_missing(true)
     });
-    Database::connect(opts).await
+    opts
 }
 
 /// Bring the schema up to date. On PostgreSQL several instances may start
@@ -51,6 +111,10 @@ pub async fn advisory_xact_lock<C: ConnectionTrait>(txn: &C, key: &str) -> Resul
     if txn.get_database_backend() != DbBackend::Postgres {
         return Ok(());
     }
+    // A start-up step may run long (a migration on a big table), and the
+    // instances queued behind it wait as long: neither is a stuck statement,
+    // so the statement timeout is lifted for the rest of the transaction.
+    txn.execute_unprepared("SET LOCAL statement_timeout = 0").await?;
     let stmt = sea_orm::Statement::from_sql_and_values(
         DbBackend::Postgres,
         "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",

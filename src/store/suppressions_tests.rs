@@ -7,10 +7,10 @@ use chrono::{Duration, TimeZone};
 async fn sqlite() -> (tempfile::TempDir, DatabaseConnection) {
     let dir = tempfile::tempdir().expect("temp dir");
     let settings = DatabaseSettings {
-        url: format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display()),
         max_connections: 2,
         sqlite_synchronous_full: false,
         busy_timeout: std::time::Duration::from_secs(5),
+        ..DatabaseSettings::with_url(format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display()))
     };
     let conn = db::connect(&settings).await.expect("connect");
     db::migrate(&conn).await.expect("migrate");

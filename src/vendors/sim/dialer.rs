@@ -203,10 +203,15 @@ pub(crate) async fn deliver(shared: Arc<Shared>, url: String, result: CallResult
         }
     };
     let signature = sign(&shared.auth.callback_secret, &body);
-    if !send(&shared, &url, &body, &signature, &result.reference).await {
-        return;
+    match send(&shared, &url, &body, &signature, &result.reference).await {
+        Sent::Delivered => {}
+        Sent::GaveUp => {
+            shared.stats.callbacks_abandoned.fetch_add(1, Relaxed);
+            return;
+        }
+        Sent::Stopped => return,
     }
-    if duplicate && send(&shared, &url, &body, &signature, &result.reference).await {
+    if duplicate && send(&shared, &url, &body, &signature, &result.reference).await == Sent::Delivered {
         shared.stats.duplicate_callbacks_sent.fetch_add(1, Relaxed);
     }
 }
@@ -228,14 +233,25 @@ impl Drop for Pending {
     }
 }
 
-/// One delivery with its retries; true once the receiver answered 2xx.
-async fn send(shared: &Shared, url: &str, body: &Bytes, signature: &str, reference: &str) -> bool {
+/// How one delivery (with its retries) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sent {
+    /// The receiver answered 2xx.
+    Delivered,
+    /// Every try failed; the result stays available by lookup.
+    GaveUp,
+    /// The simulator is shutting down.
+    Stopped,
+}
+
+/// One delivery with its retries.
+async fn send(shared: &Shared, url: &str, body: &Bytes, signature: &str, reference: &str) -> Sent {
     let settings = &shared.settings;
     let stats = &shared.stats;
     for attempt in 0..=settings.callback_retries {
         if attempt > 0 {
             tokio::select! {
-                _ = stopped(shared.stop.clone()) => return false,
+                _ = stopped(shared.stop.clone()) => return Sent::Stopped,
                 _ = tokio::time::sleep(settings.callback_retry_interval) => {}
             }
         }
@@ -247,13 +263,13 @@ async fn send(shared: &Shared, url: &str, body: &Bytes, signature: &str, referen
             .body(body.clone())
             .send();
         let answer = tokio::select! {
-            _ = stopped(shared.stop.clone()) => return false,
+            _ = stopped(shared.stop.clone()) => return Sent::Stopped,
             answer = request => answer,
         };
         match answer {
             Ok(response) if response.status().is_success() => {
                 stats.callbacks_delivered.fetch_add(1, Relaxed);
-                return true;
+                return Sent::Delivered;
             }
             Ok(response) => {
                 stats.callback_failures.fetch_add(1, Relaxed);
@@ -269,7 +285,7 @@ async fn send(shared: &Shared, url: &str, body: &Bytes, signature: &str, referen
         %reference, url = crate::vendors::common::loggable_url(url), attempts = settings.callback_retries + 1,
         "sim gave up delivering a callback; the result stays available by lookup"
     );
-    false
+    Sent::GaveUp
 }
 
 #[cfg(test)]
@@ -344,6 +360,7 @@ mod tests {
         .await;
         assert_eq!(receiver.deliveries().len(), 2, "first delivery + 1 retry");
         assert_eq!(stats.callbacks_delivered.load(Relaxed), 0);
+        assert_eq!(stats.callbacks_abandoned.load(Relaxed), 1, "the given-up result is counted");
         let found = adapter.lookup(&crate::vendors::AttemptHandle::by_ref("lost-0")).await.unwrap();
         assert!(matches!(found, LookupResult::Finished(ref e) if e.is_final), "{found:?}");
         sim.shutdown().await;

@@ -201,6 +201,7 @@ mod tests {
         assert_eq!(receiver.bad_signatures(), 0);
         assert_eq!(stats.callbacks_delivered.load(Relaxed), deliveries.len() as u64);
         assert_eq!(stats.callback_failures.load(Relaxed), 0);
+        assert_eq!(stats.callbacks_abandoned.load(Relaxed), 0);
 
         // Duplicates repeat the very same result (same event_id), never more than once.
         let mut by_event: HashMap<&str, Vec<_>> = HashMap::new();

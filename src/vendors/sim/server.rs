@@ -49,6 +49,9 @@ pub struct SimStats {
     pub callbacks_delivered: AtomicU64,
     /// Callback deliveries answered non-2xx or failed to connect.
     pub callback_failures: AtomicU64,
+    /// Results whose delivery was given up after every retry failed (they
+    /// stay available by lookup).
+    pub callbacks_abandoned: AtomicU64,
     /// Second deliveries of a result that were answered 2xx.
     pub duplicate_callbacks_sent: AtomicU64,
     /// Results whose delivery (retries and duplicate included) is under way:
@@ -58,6 +61,8 @@ pub struct SimStats {
     pub max_dialing: AtomicU64,
     /// References dialed more than once: must stay 0.
     pub double_dials: AtomicU64,
+    /// CreateBatch answers held back right now (see [`SimHandle::hold_answers`]).
+    pub batches_held: AtomicU64,
 }
 
 /// A configured simulator, not yet serving.
@@ -71,6 +76,7 @@ pub struct SimServer {
 pub struct SimHandle {
     pub addr: SocketAddr,
     pub stats: Arc<SimStats>,
+    answer_delay_ms: Arc<AtomicU64>,
     stop: watch::Sender<bool>,
     server: Option<JoinHandle<()>>,
 }
@@ -99,6 +105,7 @@ impl SimServer {
         let (stop, stop_rx) = watch::channel(false);
         let (queue, queue_rx) = mpsc::unbounded_channel();
         let stats = Arc::new(SimStats::default());
+        let answer_delay_ms = Arc::new(AtomicU64::new(0));
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
@@ -114,6 +121,7 @@ impl SimServer {
             settings: self.settings,
             auth: self.auth,
             stats: stats.clone(),
+            answer_delay_ms: answer_delay_ms.clone(),
             rng: Mutex::new(rng),
             store: Mutex::new(Store::default()),
             queue,
@@ -133,13 +141,20 @@ impl SimServer {
             }
         });
         tracing::info!(%addr, "sim vendor listening");
-        Ok(SimHandle { addr, stats, stop, server: Some(server) })
+        Ok(SimHandle { addr, stats, answer_delay_ms, stop, server: Some(server) })
     }
 }
 
 impl SimHandle {
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// From now on, answer each CreateBatch `delay` after its calls are
+    /// queued (zero: at once): a slow vendor API, whose calls may already be
+    /// dialing when the client learns they were accepted.
+    pub fn hold_answers(&self, delay: Duration) {
+        self.answer_delay_ms.store(delay.as_millis() as u64, Relaxed);
     }
 
     /// Stop everything and wait (at most 5 s) for the listener to close.
@@ -171,6 +186,7 @@ pub(crate) struct Shared {
     pub intent_table: Vec<(String, f64)>,
     pub auth: SimAuth,
     pub stats: Arc<SimStats>,
+    answer_delay_ms: Arc<AtomicU64>,
     /// Randomness of batch refusals (per-call randomness is seeded per call).
     rng: Mutex<StdRng>,
     store: Mutex<Store>,
@@ -308,7 +324,32 @@ async fn create_batch(State(s): State<Arc<Shared>>, headers: HeaderMap, body: By
     for reference in fresh {
         let _ = s.queue.send(reference); // fails only while shutting down
     }
+    let delay = Duration::from_millis(s.answer_delay_ms.load(Relaxed));
+    if !delay.is_zero() {
+        let _held = Held::new(&s.stats);
+        tokio::select! {
+            _ = stopped(s.stop.clone()) => {}
+            _ = tokio::time::sleep(delay) => {}
+        }
+    }
     Json(accepted).into_response()
+}
+
+/// Counts a held answer in `batches_held` while it lives (also when the
+/// client gives up and the handler is dropped).
+struct Held(Arc<SimStats>);
+
+impl Held {
+    fn new(stats: &Arc<SimStats>) -> Self {
+        stats.batches_held.fetch_add(1, Relaxed);
+        Held(stats.clone())
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.0.batches_held.fetch_sub(1, Relaxed);
+    }
 }
 
 async fn get_call(State(s): State<Arc<Shared>>, Path(reference): Path<String>, headers: HeaderMap) -> Response {
@@ -438,6 +479,30 @@ mod tests {
             assert_eq!(answer.json::<SimError>().await.unwrap().code, "not_found");
         }
         assert_eq!(server.stats.batches_accepted.load(Relaxed), 0);
+    }
+
+    #[tokio::test]
+    async fn held_answers_come_late_while_the_calls_already_dial() {
+        use super::super::testkit::{adapter, batch as calls, wait_until};
+        use crate::vendors::VendorAdapter;
+        let (server, first) = sim(fast()).await;
+        let stats = server.stats.clone();
+        server.hold_answers(Duration::from_millis(400));
+        let started = std::time::Instant::now();
+        let held = tokio::spawn(async move { first.dispatch(&calls("http://127.0.0.1:1/cb", "held", 2)).await });
+        wait_until("both calls dialed before the answer", Duration::from_secs(5), || {
+            stats.calls_dialed.load(Relaxed) == 2 && stats.batches_held.load(Relaxed) == 1
+        })
+        .await;
+        assert_eq!(held.await.unwrap().unwrap().accepted.len(), 2);
+        assert!(started.elapsed() >= Duration::from_millis(400), "answered after {:?}", started.elapsed());
+        assert_eq!(stats.batches_held.load(Relaxed), 0);
+
+        server.hold_answers(Duration::ZERO);
+        let started = std::time::Instant::now();
+        let second = adapter(&server.base_url(), Duration::from_secs(5));
+        second.dispatch(&calls("http://127.0.0.1:1/cb", "quick", 1)).await.unwrap();
+        assert!(started.elapsed() < Duration::from_millis(400), "still held: {:?}", started.elapsed());
     }
 
     #[tokio::test]

@@ -1,0 +1,189 @@
+//! `[database]`: the URL, the connection pool and its timeouts.
+
+use super::Validator;
+use crate::config::raw::RawDatabase;
+use crate::domain::duration::parse_duration;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: u32,
+    /// Connections kept open even when idle.
+    pub min_connections: u32,
+    /// How long one database call waits for a connection. While the server is
+    /// down the pool keeps reconnecting for this long, so a shorter outage is
+    /// ridden out by waiting and a longer one fails the call (every loop
+    /// retries on its next round).
+    pub acquire_timeout: Duration,
+    /// How long start-up waits for the database to accept connections.
+    pub connect_timeout: Duration,
+    /// An idle connection above `min_connections` is closed after this.
+    pub idle_timeout: Duration,
+    /// A connection is replaced after this long (picks up a failover's new
+    /// address, bounds server-side memory growth per session).
+    pub max_lifetime: Duration,
+    /// PostgreSQL only: the server cancels a statement running longer (lock
+    /// waits included). `None`: no limit.
+    pub statement_timeout: Option<Duration>,
+    pub sqlite_synchronous_full: bool,
+    pub busy_timeout: Duration,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        DatabaseSettings {
+            url: "sqlite://campaignd.db?mode=rwc".into(),
+            max_connections: 8,
+            min_connections: 1,
+            acquire_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(600),
+            max_lifetime: Duration::from_secs(1800),
+            // Every statement of the daemon takes milliseconds; one still
+            // running after 30 s is stuck on a lock or a bad plan, and failing
+            // it lets its loop retry instead of hanging the scheduler or the
+            // inbox behind it. Migrations are exempt (see `db::migrate`).
+            statement_timeout: Some(Duration::from_secs(30)),
+            sqlite_synchronous_full: true,
+            busy_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl DatabaseSettings {
+    /// The defaults with another URL (tests, tools).
+    pub fn with_url(url: impl Into<String>) -> Self {
+        DatabaseSettings { url: url.into(), ..DatabaseSettings::default() }
+    }
+}
+
+impl Validator<'_> {
+    pub(super) fn database(&mut self, raw: &RawDatabase) -> DatabaseSettings {
+        let d = DatabaseSettings::default();
+        let url = match &raw.url {
+            None => d.url.clone(),
+            Some(u) => {
+                let url = u.get_ref();
+                if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                    self.issue("database.url", Some(u), "must start with sqlite:, postgres:// or postgresql://");
+                }
+                url.clone()
+            }
+        };
+        let max_connections = match &raw.max_connections {
+            None => d.max_connections,
+            Some(n) if *n.get_ref() == 0 => {
+                self.issue("database.max_connections", Some(n), "must be at least 1");
+                d.max_connections
+            }
+            Some(n) => *n.get_ref(),
+        };
+        let min_connections = match &raw.min_connections {
+            None => d.min_connections.min(max_connections),
+            Some(n) if *n.get_ref() > max_connections => {
+                let message = format!("{} is more than database.max_connections ({max_connections})", n.get_ref());
+                self.issue("database.min_connections", Some(n), message);
+                d.min_connections
+            }
+            Some(n) => *n.get_ref(),
+        };
+        let statement_timeout = match &raw.statement_timeout {
+            None => d.statement_timeout,
+            Some(s) => match parse_duration(s.get_ref()) {
+                Ok(t) if t.is_zero() => None,
+                Ok(t) if t < Duration::from_millis(1) => {
+                    self.issue("database.statement_timeout", Some(s), "PostgreSQL counts it in whole milliseconds");
+                    d.statement_timeout
+                }
+                Ok(t) => Some(t),
+                Err(e) => {
+                    self.issue("database.statement_timeout", Some(s), e.to_string());
+                    d.statement_timeout
+                }
+            },
+        };
+        let sqlite_synchronous_full = match raw.sqlite_synchronous.as_ref() {
+            None => d.sqlite_synchronous_full,
+            Some(s) if s.get_ref() == "full" => true,
+            Some(s) if s.get_ref() == "normal" => false,
+            Some(s) => {
+                self.issue(
+                    "database.sqlite_synchronous",
+                    Some(s),
+                    format!("`{}` is not `full` or `normal`", s.get_ref()),
+                );
+                d.sqlite_synchronous_full
+            }
+        };
+        DatabaseSettings {
+            url,
+            max_connections,
+            min_connections,
+            acquire_timeout: self.duration("database.acquire_timeout", &raw.acquire_timeout, d.acquire_timeout),
+            connect_timeout: self.duration("database.connect_timeout", &raw.connect_timeout, d.connect_timeout),
+            idle_timeout: self.duration("database.idle_timeout", &raw.idle_timeout, d.idle_timeout),
+            max_lifetime: self.duration("database.max_lifetime", &raw.max_lifetime, d.max_lifetime),
+            statement_timeout,
+            sqlite_synchronous_full,
+            busy_timeout: self.duration("database.busy_timeout", &raw.busy_timeout, d.busy_timeout),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ConfigError, Settings, parse};
+    use std::path::Path;
+
+    fn database(table: &str) -> Result<Settings, ConfigError> {
+        parse(&format!("[database]\n{table}\n"), Path::new("test.toml"), Path::new("."))
+    }
+
+    #[test]
+    fn pool_settings_default_and_read_human_durations() {
+        let d = database("").unwrap().database;
+        assert_eq!((d.max_connections, d.min_connections), (8, 1));
+        assert_eq!(d.acquire_timeout, Duration::from_secs(30));
+        assert_eq!(d.connect_timeout, Duration::from_secs(30));
+        assert_eq!(d.statement_timeout, Some(Duration::from_secs(30)));
+        let s = database(
+            "url = \"postgres://db/c\"\nmax_connections = 20\nmin_connections = 4\nacquire_timeout = \"5s\"\n\
+             connect_timeout = \"2m\"\nidle_timeout = \"1m\"\nmax_lifetime = \"1h\"\nstatement_timeout = \"250ms\"",
+        )
+        .unwrap()
+        .database;
+        assert_eq!((s.max_connections, s.min_connections), (20, 4));
+        assert_eq!(s.acquire_timeout, Duration::from_secs(5));
+        assert_eq!(s.connect_timeout, Duration::from_secs(120));
+        assert_eq!(s.idle_timeout, Duration::from_secs(60));
+        assert_eq!(s.max_lifetime, Duration::from_secs(3600));
+        assert_eq!(s.statement_timeout, Some(Duration::from_millis(250)));
+        assert_eq!(database("statement_timeout = \"0s\"").unwrap().database.statement_timeout, None, "0s: no limit");
+        // One connection in all: the default minimum follows it down.
+        assert_eq!(database("max_connections = 1").unwrap().database.min_connections, 1);
+    }
+
+    #[test]
+    fn bad_pool_settings_are_named_with_their_lines() {
+        let err = database(
+            "max_connections = 4\nmin_connections = 5\nacquire_timeout = \"soon\"\nconnect_timeout = \"0s\"\n\
+             statement_timeout = \"30\"\nidle_timeout = \"5 parsecs\"\nmax_lifetime = \"-1m\"",
+        )
+        .unwrap_err()
+        .to_string();
+        for needle in [
+            "line 3: database.min_connections: 5 is more than database.max_connections (4)",
+            "line 4: database.acquire_timeout: invalid duration `soon`",
+            "line 5: database.connect_timeout: must be greater than zero",
+            "line 6: database.statement_timeout: invalid duration `30`",
+            "line 7: database.idle_timeout: invalid duration `5 parsecs`",
+            "line 8: database.max_lifetime: invalid duration `-1m`",
+        ] {
+            assert!(err.contains(needle), "missing `{needle}` in:\n{err}");
+        }
+        let zero = database("max_connections = 0").unwrap_err().to_string();
+        assert!(zero.contains("line 2: database.max_connections: must be at least 1"), "{zero}");
+    }
+}
