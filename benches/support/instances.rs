@@ -149,7 +149,8 @@ async fn dispatch_run(setup: &Setup, contacts: u64, callbacks: Callbacks, report
             int(per_second(contacts as f64, elapsed)),
             "attempts/s",
             format!(
-                "each instance ticks back to back (claim_batch 500), callbacks to a sink; {} s; claimed per instance {}; {}",
+                "each instance ticks back to back (claim_batch {}), callbacks to a sink; {} s; claimed per instance {}; {}",
+                base.claim_batch,
                 dec(elapsed.as_secs_f64()),
                 claims.join(" / "),
                 setup.note
