@@ -1,16 +1,23 @@
 //! Throughput benchmark of campaignd: contact import, dispatch through the
 //! sim vendor (with and without frequency caps and a legal profile), the
 //! contact policy's decisions, result processing, callback ingest and the
-//! daemon's peak RSS.
+//! daemon's peak RSS; with a PostgreSQL server, dispatch, callback ingest and
+//! result processing on PostgreSQL beside SQLite, with one and three instances.
 //!
 //! ```text
 //! cargo bench --bench throughput                  # full run (1-3 min on 2 cores, plus the build)
 //! cargo bench --bench throughput -- --quick       # smaller sizes, no 1M import (~30 s)
 //! cargo bench --bench throughput -- --quick --contacts-1m
-//! cargo bench --bench throughput -- --only dispatch   # one of import, dispatch, policy, ingest, rss
+//! cargo bench --bench throughput -- --only dispatch   # one of import, dispatch, policy, ingest, rss, instances
+//! cargo bench --bench throughput -- --quick --only instances --pg postgres://postgres@127.0.0.1/postgres
 //! ```
 //!
-//! Every measurement runs on a fresh SQLite file in its own temp dir. Figures
+//! `--pg URL` (or env `CAMPAIGND_BENCH_PG_URL`) names a PostgreSQL server; it
+//! adds the `instances` measurement to a run without `--only`, and `--only
+//! instances` needs it. Each of its runs creates a fresh database there
+//! (`campaignd_bench_<uuid>`) and drops it afterwards.
+//!
+//! Every other measurement runs on a fresh SQLite file in its own temp dir. Figures
 //! are printed as they complete, then as one table, which is also written as
 //! markdown to `bench-out/latest.md`. Set `CAMPAIGND_LOG` (default `warn`) to
 //! see the daemon's logs on stderr.
@@ -18,20 +25,24 @@
 mod support;
 
 use std::time::Duration;
+use support::pg::PG_URL_ENV;
 use support::report::Report;
-use support::{dispatch, import, ingest, policy, rss};
+use support::{dispatch, import, ingest, instances, policy, rss};
 
-const MEASUREMENTS: [&str; 5] = ["import", "dispatch", "policy", "ingest", "rss"];
+const MEASUREMENTS: [&str; 6] = ["import", "dispatch", "policy", "ingest", "rss", "instances"];
 
 /// What `--quick`, `--contacts-1m` and `--only` select.
 struct Plan {
     quick: bool,
     /// Run only this measurement (`rss` also runs the imports it needs).
     only: Option<String>,
+    /// The PostgreSQL server of the `instances` measurement.
+    pg: Option<String>,
     /// Import sizes, smallest first; the last one's database is reused for RSS.
     import_rows: Vec<u64>,
     dispatch_contacts: u64,
     callbacks: usize,
+    instances_contacts: u64,
     /// How long the daemon idles (ticking) before its peak RSS is read.
     rss_idle: Duration,
 }
@@ -46,6 +57,16 @@ impl Plan {
         if let Some(name) = &only {
             anyhow::ensure!(MEASUREMENTS.contains(&name.as_str()), "--only {name}: expected one of {MEASUREMENTS:?}");
         }
+        let pg = match args.iter().position(|a| a == "--pg") {
+            Some(i) => Some(args.get(i + 1).filter(|v| !v.starts_with("--")).cloned().ok_or_else(|| {
+                anyhow::anyhow!("--pg: expected a server URL like postgres://postgres@127.0.0.1/postgres")
+            })?),
+            None => std::env::var(PG_URL_ENV).ok().filter(|v| !v.is_empty()),
+        };
+        anyhow::ensure!(
+            only.as_deref() != Some("instances") || pg.is_some(),
+            "--only instances compares PostgreSQL with SQLite: give --pg URL or set {PG_URL_ENV}"
+        );
         let mut import_rows = vec![if quick { 20_000 } else { 100_000 }];
         if contacts_1m {
             import_rows.push(1_000_000);
@@ -53,15 +74,21 @@ impl Plan {
         Ok(Plan {
             quick,
             only,
+            pg,
             import_rows,
             dispatch_contacts: if quick { 10_000 } else { 50_000 },
             callbacks: if quick { 5_000 } else { 20_000 },
+            instances_contacts: if quick { 5_000 } else { 20_000 },
             rss_idle: Duration::from_secs(if quick { 5 } else { 10 }),
         })
     }
 
+    /// `instances` runs by default only when a PostgreSQL server is given.
     fn runs(&self, measurement: &str) -> bool {
-        self.only.as_deref().is_none_or(|only| only == measurement)
+        match self.only.as_deref() {
+            Some(only) => only == measurement,
+            None => measurement != "instances" || self.pg.is_some(),
+        }
     }
 }
 
@@ -74,7 +101,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(plan: &Plan) -> anyhow::Result<()> {
-    let mut report = Report::new(if plan.quick { "quick" } else { "full" });
+    let mut report = Report::new(if plan.quick { "quick" } else { "full" }, plan.runs("instances"));
     let mut largest = None;
     if plan.runs("import") || plan.runs("rss") {
         for &rows in &plan.import_rows {
@@ -94,6 +121,10 @@ async fn run(plan: &Plan) -> anyhow::Result<()> {
     }
     if let Some(db) = largest.as_ref().filter(|_| plan.runs("rss")) {
         rss::measure(db, plan.rss_idle, &mut report).await?;
+    }
+    if let Some(pg) = plan.pg.as_deref().filter(|_| plan.runs("instances")) {
+        let sizes = instances::Sizes { contacts: plan.instances_contacts, callbacks: plan.callbacks };
+        instances::measure(pg, &sizes, &mut report).await?;
     }
     report.finish(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bench-out/latest.md"))
 }

@@ -32,8 +32,14 @@ impl Synchronous {
 /// The knobs the measurements turn; everything else is the daemon's default.
 #[derive(Debug, Clone)]
 pub struct BenchConfig {
-    pub db_file: PathBuf,
+    /// `sqlite://...` or `postgres://...` (see `pg::BenchDb`).
+    pub database_url: String,
+    /// Where the config text is written and relative paths resolve.
+    pub dir: PathBuf,
+    /// SQLite only; a PostgreSQL server keeps its own settings.
     pub synchronous: Synchronous,
+    /// `scheduler.instance_id`: must differ between instances sharing a database.
+    pub instance_id: Option<String>,
     /// Where the sim POSTs callbacks (a listener the benchmark serves).
     pub public_url: Option<String>,
     pub tick: &'static str,
@@ -47,10 +53,19 @@ pub struct BenchConfig {
 }
 
 impl BenchConfig {
+    /// A SQLite file (created if missing).
     pub fn new(db_file: &Path) -> BenchConfig {
+        let dir = db_file.parent().unwrap_or(Path::new(".")).to_path_buf();
+        BenchConfig::with_url(format!("sqlite://{}?mode=rwc", db_file.display()), &dir)
+    }
+
+    /// Any database URL the daemon accepts; `dir` holds the written config.
+    pub fn with_url(database_url: String, dir: &Path) -> BenchConfig {
         BenchConfig {
-            db_file: db_file.to_path_buf(),
+            database_url,
+            dir: dir.to_path_buf(),
             synchronous: Synchronous::Full,
+            instance_id: None,
             public_url: None,
             tick: "500ms",
             claim_batch: 500,
@@ -64,18 +79,22 @@ impl BenchConfig {
 
     pub fn text(&self) -> String {
         let public_url = self.public_url.as_ref().map(|u| format!("public_url = \"{u}\"\n")).unwrap_or_default();
+        let synchronous = match self.database_url.starts_with("sqlite:") {
+            true => format!("sqlite_synchronous = \"{}\"\n", self.synchronous.as_str()),
+            false => String::new(),
+        };
+        let instance_id = self.instance_id.as_ref().map(|id| format!("instance_id = \"{id}\"\n")).unwrap_or_default();
         format!(
             r#"[database]
-url = "sqlite://{db}?mode=rwc"
-sqlite_synchronous = "{sync}"
-
+url = "{db}"
+{synchronous}
 [http]
 listen = "127.0.0.1:0"
 {public_url}
 [scheduler]
 tick = "{tick}"
 claim_batch = {claim_batch}
-
+{instance_id}
 [[vendors]]
 id = "{VENDOR_ID}"
 kind = "sim"
@@ -102,8 +121,7 @@ when = ["no_answer", "busy", "power_off"]
 retry_after = "1h"
 max = 2
 "#,
-            db = self.db_file.display(),
-            sync = self.synchronous.as_str(),
+            db = self.database_url,
             tick = self.tick,
             claim_batch = self.claim_batch,
             vendor_url = self.vendor_url,
@@ -116,13 +134,12 @@ max = 2
 
     /// Validated settings, exactly as `campaignd --config` would load them.
     pub fn settings(&self) -> anyhow::Result<Settings> {
-        let base_dir = self.db_file.parent().unwrap_or(Path::new("."));
-        Ok(campaignd::config::parse(&self.text(), Path::new("bench-config.toml"), base_dir)?)
+        Ok(campaignd::config::parse(&self.text(), Path::new("bench-config.toml"), &self.dir)?)
     }
 
-    /// Write the text next to the database, for the real binary.
+    /// Write the text into `dir`, for the real binary.
     pub fn write(&self) -> anyhow::Result<PathBuf> {
-        let path = self.db_file.with_extension("toml");
+        let path = self.dir.join("bench-config.toml");
         std::fs::write(&path, self.text())?;
         Ok(path)
     }

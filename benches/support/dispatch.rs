@@ -18,17 +18,17 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 /// Generous limits: only a stall (a bug) should ever reach them.
-const DISPATCH_LIMIT: Duration = Duration::from_secs(300);
-const RESULTS_LIMIT: Duration = Duration::from_secs(300);
+pub const DISPATCH_LIMIT: Duration = Duration::from_secs(300);
+pub const RESULTS_LIMIT: Duration = Duration::from_secs(300);
 /// A tick starts only when at most this many results are still undelivered.
 /// The sim opens one connection per concurrent callback and keeps it pooled,
 /// and sim and daemon share this process's file descriptors: unpaced, 50,000
 /// results in a few seconds exhaust a 20,000-fd limit (EMFILE in accept, then
 /// SQLite "unable to open database file").
-const MAX_UNDELIVERED: u64 = 2_000;
+pub const MAX_UNDELIVERED: u64 = 2_000;
 
 /// A fast sim: calls take 0-1 ms and enough lines that nobody queues.
-async fn start_sim() -> anyhow::Result<SimHandle> {
+pub async fn start_sim() -> anyhow::Result<SimHandle> {
     let settings = SimSettings {
         latency_min: Duration::ZERO,
         latency_max: Duration::from_millis(1),
@@ -42,7 +42,7 @@ async fn start_sim() -> anyhow::Result<SimHandle> {
 
 /// Where the sim POSTs its results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Callbacks {
+pub enum Callbacks {
     /// A no-op receiver answering 200: the dispatch path alone, no inbox writes.
     Sink,
     /// The daemon's `/callbacks` route, storing each result while dispatch runs.
@@ -125,7 +125,7 @@ async fn measure_with(contacts: u64, callbacks: Callbacks, policy: &str, report:
 }
 
 /// Answers every callback 200 without looking at it.
-fn sink() -> axum::Router {
+pub fn sink() -> axum::Router {
     axum::Router::new().route("/callbacks/{vendor}", axum::routing::post(|| async { StatusCode::OK }))
 }
 
@@ -146,14 +146,7 @@ async fn dispatch_all(ctx: &Ctx, stats: &SimStats, contacts: u64) -> anyhow::Res
     let mut ticks = 0;
     let mut paced = Duration::ZERO;
     loop {
-        let waiting = Instant::now();
-        wait_until("callbacks to catch up", RESULTS_LIMIT, || {
-            let undelivered =
-                stats.calls_accepted.load(Relaxed).saturating_sub(stats.callbacks_delivered.load(Relaxed));
-            async move { Ok(undelivered <= MAX_UNDELIVERED) }
-        })
-        .await?;
-        paced += waiting.elapsed();
+        paced += pace(stats).await?;
         let tick = campaignd::scheduler::tick(ctx, chrono::Utc::now()).await?;
         ticks += 1;
         let attempts = count(&ctx.db, "SELECT COUNT(*) FROM attempts").await?;
@@ -171,8 +164,19 @@ async fn dispatch_all(ctx: &Ctx, stats: &SimStats, contacts: u64) -> anyhow::Res
     Ok(Dispatched { started, elapsed, ticks, paced })
 }
 
+/// Wait until at most `MAX_UNDELIVERED` results are undelivered; how long it took.
+pub async fn pace(stats: &SimStats) -> anyhow::Result<Duration> {
+    let waiting = Instant::now();
+    wait_until("callbacks to catch up", RESULTS_LIMIT, || {
+        let undelivered = stats.calls_accepted.load(Relaxed).saturating_sub(stats.callbacks_delivered.load(Relaxed));
+        async move { Ok(undelivered <= MAX_UNDELIVERED) }
+    })
+    .await?;
+    Ok(waiting.elapsed())
+}
+
 /// Wait until the sim has dialed every call and finished every delivery.
-async fn wait_for_callbacks(sim: &SimHandle, contacts: u64) -> anyhow::Result<()> {
+pub async fn wait_for_callbacks(sim: &SimHandle, contacts: u64) -> anyhow::Result<()> {
     let stats = sim.stats.clone();
     wait_until("the sim to deliver every callback", RESULTS_LIMIT, || {
         let done = stats.calls_dialed.load(Relaxed) == contacts

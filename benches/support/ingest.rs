@@ -13,19 +13,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Concurrent HTTP clients, each with its own connection.
-const CLIENTS: usize = 32;
+pub const CLIENTS: usize = 32;
 
 /// One prepared request: body and its signature.
-struct Signed {
+pub struct Signed {
     body: Bytes,
     signature: String,
 }
 
 /// What one client saw.
 #[derive(Default)]
-struct ClientRun {
-    latencies: Vec<Duration>,
-    failures: Vec<String>,
+pub struct ClientRun {
+    pub latencies: Vec<Duration>,
+    pub failures: Vec<String>,
 }
 
 pub async fn measure(callbacks: usize, synchronous: Synchronous, report: &mut Report) -> anyhow::Result<()> {
@@ -44,7 +44,7 @@ pub async fn measure(callbacks: usize, synchronous: Synchronous, report: &mut Re
     let url = format!("{public_url}/callbacks/{VENDOR_ID}");
     let requests = prepare(callbacks)?;
     let started = Instant::now();
-    let runs = post_all(&url, requests).await?;
+    let runs = post_all(&[url], requests).await?;
     let elapsed = started.elapsed();
     http.stop().await?;
 
@@ -76,7 +76,7 @@ pub async fn measure(callbacks: usize, synchronous: Synchronous, report: &mut Re
 
 /// Distinct, validly signed `CallResult` bodies (a distinct `event_id` each),
 /// built before the clock starts.
-fn prepare(callbacks: usize) -> anyhow::Result<Vec<Signed>> {
+pub fn prepare(callbacks: usize) -> anyhow::Result<Vec<Signed>> {
     let now = chrono::Utc::now();
     (0..callbacks)
         .map(|i| {
@@ -99,13 +99,17 @@ fn prepare(callbacks: usize) -> anyhow::Result<Vec<Signed>> {
         .collect()
 }
 
-/// Split the requests over the clients and run them all concurrently.
-async fn post_all(url: &str, requests: Vec<Signed>) -> anyhow::Result<Vec<ClientRun>> {
-    let mut shares: Vec<Vec<Signed>> = (0..CLIENTS).map(|_| Vec::new()).collect();
+/// Split the requests over the clients and run them all concurrently. With
+/// several URLs (instances), request `i` goes to `urls[i % urls.len()]`; the
+/// client count is prime to small URL counts, so every client uses each URL.
+pub async fn post_all(urls: &[String], requests: Vec<Signed>) -> anyhow::Result<Vec<ClientRun>> {
+    anyhow::ensure!(!urls.is_empty(), "no callback URL to post to");
+    let urls: Vec<Arc<str>> = urls.iter().map(|u| Arc::from(u.as_str())).collect();
+    let mut shares: Vec<Vec<(Arc<str>, Signed)>> = (0..CLIENTS).map(|_| Vec::new()).collect();
     for (i, request) in requests.into_iter().enumerate() {
-        shares[i % CLIENTS].push(request);
+        shares[i % CLIENTS].push((urls[i % urls.len()].clone(), request));
     }
-    let tasks: Vec<_> = shares.into_iter().map(|share| tokio::spawn(client(url.to_string(), share))).collect();
+    let tasks: Vec<_> = shares.into_iter().map(|share| tokio::spawn(client(share))).collect();
     let mut runs = Vec::new();
     for task in tasks {
         runs.push(task.await??);
@@ -113,14 +117,15 @@ async fn post_all(url: &str, requests: Vec<Signed>) -> anyhow::Result<Vec<Client
     Ok(runs)
 }
 
-/// One client POSTing its share one after the other on a kept-alive connection.
-async fn client(url: String, share: Vec<Signed>) -> anyhow::Result<ClientRun> {
+/// One client POSTing its share one after the other on kept-alive
+/// connections (one per URL).
+async fn client(share: Vec<(Arc<str>, Signed)>) -> anyhow::Result<ClientRun> {
     let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
     let mut run = ClientRun::default();
-    for request in share {
+    for (url, request) in share {
         let sent = Instant::now();
         let answer = http
-            .post(&url)
+            .post(&*url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(SIGNATURE_HEADER, &request.signature)
             .body(request.body)

@@ -1,10 +1,15 @@
 //! Pieces of the throughput benchmark: one module per measurement, the config
-//! text they share, the report table, and small helpers.
+//! text they share, the database each runs on, the report table, and small
+//! helpers.
 
+pub mod cluster;
 pub mod config;
 pub mod dispatch;
 pub mod import;
 pub mod ingest;
+pub mod instances;
+pub mod instances_inbox;
+pub mod pg;
 pub mod policy;
 pub mod report;
 pub mod rss;

@@ -19,14 +19,23 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn new(mode: &str) -> Report {
+    /// `postgres`: some rows run on the PostgreSQL server given by `--pg`.
+    pub fn new(mode: &str, postgres: bool) -> Report {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        let header = vec![
+        // `cargo bench` builds release; a debug build (`cargo test --bench`) is far slower.
+        let build = if cfg!(debug_assertions) { "debug" } else { "release" };
+        let mut header = vec![
             format!("campaignd throughput benchmark, {} UTC", chrono::Utc::now().format("%Y-%m-%d %H:%M")),
-            format!("mode: {mode}; {cores} core(s); release build; SQLite in WAL mode on a fresh file per measurement"),
+            format!("mode: {mode}; {cores} core(s); {build} build; SQLite in WAL mode on a fresh file per measurement"),
             "SQLite `synchronous = full` is the daemon's default and is used unless a row says otherwise".to_string(),
-            format!("load average at the start: {}", load_average()),
         ];
+        if postgres {
+            header.push(
+                "rows naming PostgreSQL run on a fresh database of the --pg server per measurement, dropped afterwards"
+                    .to_string(),
+            );
+        }
+        header.push(format!("load average at the start: {}", load_average()));
         for line in &header {
             println!("{line}");
         }
