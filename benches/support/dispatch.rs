@@ -3,7 +3,7 @@
 //! in-process App talking to an in-process sim over loopback HTTP.
 
 use super::config::{API_KEY, BenchConfig, CALLBACK_SECRET, CAMPAIGN};
-use super::import::{import_file, write_csv};
+use super::import::{import_file, write_csv, write_csv_in};
 use super::report::{Report, dec, int};
 use super::{HttpServer, count, loopback_listener, per_second, wait_until};
 use anyhow::Context as _;
@@ -86,7 +86,12 @@ async fn measure_with(contacts: u64, callbacks: Callbacks, policy: &str, report:
         Callbacks::Daemon => HttpServer::daemon(listener, ctx.clone()),
     };
     let csv = dir.path().join("contacts.csv");
-    write_csv(&csv, contacts)?;
+    match policy.is_empty() {
+        true => write_csv(&csv, contacts)?,
+        // The legal profile allows 08:00-21:00 only: callees in a zone where it
+        // is daytime now, or most of them would (rightly) be deferred.
+        false => write_csv_in(&csv, contacts, &[daytime_zone(chrono::Utc::now())])?,
+    };
     import_file(&ctx.db, &campaigns::find_by_name(&ctx.db, CAMPAIGN).await?, &csv).await?;
 
     let dispatched = dispatch_all(&ctx, &sim.stats, contacts).await?;
@@ -122,6 +127,32 @@ async fn measure_with(contacts: u64, callbacks: Callbacks, policy: &str, report:
     sim.shutdown().await;
     drop(app);
     Ok(())
+}
+
+/// A zone where it is between 09:00 and 19:00 at `now` (one always is).
+fn daytime_zone(now: chrono::DateTime<chrono::Utc>) -> &'static str {
+    const AROUND_THE_CLOCK: [&str; 12] = [
+        "Pacific/Honolulu",
+        "America/Los_Angeles",
+        "America/New_York",
+        "America/Sao_Paulo",
+        "Europe/London",
+        "Europe/Berlin",
+        "Europe/Moscow",
+        "Asia/Kolkata",
+        "Asia/Jakarta",
+        "Asia/Tokyo",
+        "Australia/Sydney",
+        "Pacific/Auckland",
+    ];
+    use chrono::Timelike;
+    AROUND_THE_CLOCK
+        .into_iter()
+        .find(|z| {
+            let tz: chrono_tz::Tz = z.parse().expect("known zone");
+            (9..19).contains(&now.with_timezone(&tz).hour())
+        })
+        .unwrap_or("Asia/Jakarta")
 }
 
 /// Answers every callback 200 without looking at it.

@@ -30,10 +30,15 @@ pub struct ImportedDb {
 /// `phone,case_id,timezone,amount,name` with distinct national-format
 /// Indonesian mobile numbers (the importer normalizes them to E.164).
 pub fn write_csv(path: &Path, rows: u64) -> anyhow::Result<u64> {
+    write_csv_in(path, rows, &ZONES)
+}
+
+/// `write_csv` with the contacts' zones taken in turn from `zones`.
+pub fn write_csv_in(path: &Path, rows: u64, zones: &[&str]) -> anyhow::Result<u64> {
     let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
     writeln!(out, "phone,case_id,timezone,amount,name")?;
     for i in 0..rows {
-        let zone = ZONES[(i % ZONES.len() as u64) as usize];
+        let zone = zones[(i % zones.len() as u64) as usize];
         writeln!(out, "0812{i:08},case-{i},{zone},{},Customer {i}", 100_000 + (i * 7919) % 9_000_000)?;
     }
     out.flush()?;
