@@ -51,7 +51,15 @@ async fn statement_timeout_from_the_config_cancels_long_statements_on_postgresql
         let conn = conn.clone();
         async move { db::migrate(&conn).await }
     });
-    // The other instance's migration, running for 600 ms.
+    // Once migrate is seen queued on the lock, the other instance's migration
+    // goes on for three times the 200 ms statement timeout: the wait is what
+    // is under test, not a synchronization.
+    common::poll_until(Duration::from_secs(10), "migrate waiting for the migration lock", || async {
+        let waiting =
+            common::scalar(&other, "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").await;
+        (waiting > 0).then_some(())
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert!(!queued.is_finished(), "migrate did not wait for the lock: {:?}", queued.await);
     other_instance.commit().await.expect("release the migration lock");

@@ -4,7 +4,7 @@
 use super::{API_KEY, rows, scalar};
 use sea_orm::DatabaseConnection;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Who holds the leader lease now, if anyone.
 pub async fn leader(conn: &DatabaseConnection) -> Option<String> {
@@ -36,19 +36,12 @@ pub async fn waiting_for_token(conn: &DatabaseConnection, owner: &str) -> Option
 
 /// Poll `check` for up to `timeout`: whether it said yes. (For a condition
 /// that may not come, where `poll_until` would fail the test.)
-pub async fn within<F, Fut>(timeout: Duration, mut check: F) -> bool
+pub async fn within<F, Fut>(timeout: Duration, check: F) -> bool
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<()>>,
 {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if check().await.is_some() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    false
+    super::poll_for(timeout, Duration::from_millis(10), check).await.is_some()
 }
 
 /// The references the simulator at `sim_url` has never received.

@@ -127,7 +127,21 @@ pub fn write_contacts(path: &Path, n: usize) {
 }
 
 /// Poll `check` until it returns Some, or panic after `timeout` with `what`.
-pub async fn poll_until<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+pub async fn poll_until<T, F, Fut>(timeout: Duration, what: &str, check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    match poll_for(timeout, Duration::from_millis(50), check).await {
+        Some(v) => v,
+        None => panic!("timed out after {timeout:?} waiting for {what}"),
+    }
+}
+
+/// Poll `check` every `interval` until it returns Some, for up to `timeout`
+/// (checked once more at the deadline); None if it never did. The one polling
+/// loop of the test helpers.
+pub async fn poll_for<T, F, Fut>(timeout: Duration, interval: Duration, mut check: F) -> Option<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -135,10 +149,12 @@ where
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(v) = check().await {
-            return v;
+            return Some(v);
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        if Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(interval).await;
     }
 }
 
