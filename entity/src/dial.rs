@@ -23,6 +23,9 @@ pub struct Model {
     pub vendor_redial: bool,
     /// The bot's normalized intent of this dial, where there was a conversation.
     pub intent: Option<String>,
+    /// The dial's time as the vendor reported it, when it did; `dialed_at`
+    /// is that time clamped into [attempt dispatched, result applied].
+    pub vendor_dialed_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

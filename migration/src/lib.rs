@@ -8,6 +8,7 @@ mod m20261121_000001_initial;
 mod m20261121_000002_vendor_routing;
 mod m20261121_000003_compliance;
 mod m20261121_000004_multi_instance;
+mod m20261202_000005_vendor_boundary;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000002_vendor_routing::Migration),
             Box::new(m20261121_000003_compliance::Migration),
             Box::new(m20261121_000004_multi_instance::Migration),
+            Box::new(m20261202_000005_vendor_boundary::Migration),
         ]
     }
 }

@@ -57,6 +57,7 @@ impl From<StoreError> for ApiError {
             StoreError::Transition(_) => StatusCode::CONFLICT,
             StoreError::BadCampaign { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             StoreError::Db(_) => StatusCode::SERVICE_UNAVAILABLE,
+            StoreError::NoInstallationId => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError(status, e.to_string())
     }

@@ -146,6 +146,24 @@ pub fn render_text(e: &Explanation) -> String {
             if d.vendor_redial { " (vendor redial)" } else { "" }
         );
     }
+    if !e.rejected_records.is_empty() {
+        out.push_str(
+            "
+vendor callback records about this number that could not be read (kept for audit):
+",
+        );
+    }
+    for r in &e.rejected_records {
+        let _ = writeln!(
+            out,
+            "  {}  {} inbox #{} record {}: {}",
+            when(r.received_at, tz),
+            r.vendor_id,
+            r.inbox_id,
+            r.record_index,
+            r.reason
+        );
+    }
     out
 }
 

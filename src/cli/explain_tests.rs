@@ -81,6 +81,7 @@ fn sample() -> Explanation {
             vendor_redial: true,
         }],
         dials_since: t(0, 0) - chrono::Duration::days(7),
+        rejected_records: Vec::new(),
     }
 }
 

@@ -128,6 +128,10 @@ pub struct RawVendor {
     /// Kind-specific settings (paths, robot ids, assumptions about undocumented
     /// behaviour); see the README's vendor section.
     pub options: Option<toml::Table>,
+    /// Vendor tag → normalized intent (`投诉 = "complaint"`), on top of the
+    /// built-in table (`domain::tags::DEFAULT_TAGS`).
+    #[serde(default)]
+    pub tag_intents: std::collections::BTreeMap<String, Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -114,6 +114,8 @@ pub struct VendorSettings {
     pub sim: Option<SimSettings>,
     pub fake: FakeBehavior,
     pub options: toml::Table,
+    /// Tags → intents for vendors that tag calls (ITNIO, smartivr).
+    pub tag_intents: crate::domain::tags::TagIntents,
 }
 
 #[derive(Debug, Clone)]
@@ -428,6 +430,14 @@ impl Validator<'_> {
         }
         let circuit_cooldown =
             self.duration(&format!("{p}.circuit_cooldown"), &v.circuit_cooldown, Duration::from_secs(300));
+        let mut tags = Vec::new();
+        for (tag, intent) in &v.tag_intents {
+            match intent.get_ref().parse::<crate::domain::outcome::Intent>() {
+                Ok(i) => tags.push((tag.as_str(), i)),
+                Err(e) => self.issue(format!("{p}.tag_intents.{tag}"), Some(intent), e),
+            }
+        }
+        let tag_intents = crate::domain::tags::TagIntents::with_overrides(tags);
         let settings = VendorSettings {
             id,
             kind,
@@ -449,6 +459,7 @@ impl Validator<'_> {
             sim,
             fake,
             options: v.options.clone().unwrap_or_default(),
+            tag_intents,
         };
         if let Some(spec) = spec {
             for (field, message) in (spec.check)(&settings) {

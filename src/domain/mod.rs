@@ -13,5 +13,6 @@ pub mod recall;
 pub mod routing;
 pub mod state;
 pub mod suppression;
+pub mod tags;
 pub mod window;
 pub mod zones;

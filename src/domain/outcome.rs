@@ -75,6 +75,12 @@ string_enum!(
         Undecided => "undecided",
         /// Asked not to be called again (stronger than a refusal).
         DoNotCall => "do_not_call",
+        /// Disputes the debt itself (denies the loan, "not my debt"): not a
+        /// refusal to pay, so refuse-retry rules must not keep calling.
+        Dispute => "dispute",
+        /// The bot handed the call to a human agent (ITNIO
+        /// `TRANSFER_ARTIFICIAL`): a conversation took place.
+        Transferred => "transferred",
         Unknown => "unknown",
     }
 );

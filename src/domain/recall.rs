@@ -257,6 +257,9 @@ pub enum Decision {
     Suppress { rule: usize },
     /// Too many consecutive vendor failures; `reason` has the count and last error.
     Stopped { reason: String },
+    /// The vendor put the number on its own blacklist: it is suppressed
+    /// whatever the rules say (it would refuse the number anyway).
+    Blacklisted,
 }
 
 fn after(now: DateTime<Utc>, wait: Duration) -> DateTime<Utc> {

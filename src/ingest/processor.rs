@@ -24,6 +24,8 @@ pub struct DrainReport {
     pub late: usize,
     pub unmatched: usize,
     pub rejected: usize,
+    /// Records inside otherwise good bodies that could not be read.
+    pub rejected_records: usize,
     /// Rows that failed to apply and stay pending for the next pass.
     pub failed: usize,
     /// Young rows naming an attempt we cannot match yet; they stay pending.
@@ -38,6 +40,7 @@ impl DrainReport {
         self.late += o.late;
         self.unmatched += o.unmatched;
         self.rejected += o.rejected;
+        self.rejected_records += o.rejected_records;
         self.failed += o.failed;
         self.waiting += o.waiting;
     }
@@ -130,8 +133,8 @@ async fn lock_page_attempts(
     for row in rows {
         let Some(vendor) = ctx.vendors.get(&row.vendor_id) else { continue };
         // A row that does not parse is rejected by `process_row`; nothing to lock.
-        let Ok(events) = vendor.adapter.parse_callback(&row.body) else { continue };
-        for ev in events.iter().filter(|e| e.is_final) {
+        let Ok(parsed) = vendor.adapter.parse_callback(&row.body) else { continue };
+        for ev in parsed.events.iter().filter(|e| e.is_final) {
             locks.add_event(txn, &row.vendor_id, ev).await?;
         }
     }
@@ -158,14 +161,27 @@ async fn process_row(
         report.rejected += 1;
         return Ok(());
     };
-    let events = match vendor.adapter.parse_callback(&row.body) {
-        Ok(events) => events,
+    let parsed = match vendor.adapter.parse_callback(&row.body) {
+        Ok(parsed) => parsed,
         Err(e) => {
             inbox::mark(txn, row.id, "rejected", Some(e.to_string()), 0, now).await?;
             report.rejected += 1;
             return Ok(());
         }
     };
+    // Records that could not be read are kept for audit (once, however
+    // often the row is passed over) and the row says so; the good records
+    // beside them apply as usual.
+    let rejected_note = inbox::record_rejects(txn, row, &parsed.rejected).await?;
+    if !parsed.rejected.is_empty() && row.events == 0 {
+        report.rejected_records += parsed.rejected.len();
+        metrics::counter!("campaignd_callback_records_rejected_total", "vendor" => row.vendor_id.clone())
+            .increment(parsed.rejected.len() as u64);
+        for r in &parsed.rejected {
+            tracing::warn!(vendor = %row.vendor_id, inbox_id = row.id, record = r.index, reason = %r.reason, "callback record rejected; kept for audit");
+        }
+    }
+    let events = parsed.events;
     // A vendor can call back before we have recorded its answer to the
     // dispatch (the task id that (task, phone) matching needs). Such a
     // callback waits, pending, for up to `dispatch_timeout` instead of being
@@ -193,7 +209,7 @@ async fn process_row(
         report.unmatched += unmatched;
     }
     let applied = row.events + applied;
-    inbox::mark(txn, row.id, "processed", None, applied, now).await?;
+    inbox::mark(txn, row.id, "processed", rejected_note, applied, now).await?;
     Ok(())
 }
 

@@ -201,6 +201,13 @@ pub async fn apply_result_buffered<C: ConnectionTrait>(
     {
         record_dials(attempt, &c, ev, now, dials);
     }
+    // The vendor's own blacklist is honoured everywhere, whether or not this
+    // result may still move the contact.
+    let blacklisted = event.is_some_and(|e| e.blacklisted);
+    if blacklisted {
+        let reason = format!("on the vendor's blacklist ({})", outcome.map(describe).unwrap_or_default());
+        suppress(db, &c.phone, reason, format!("vendor:{}", attempt.vendor_id), now).await?;
+    }
     if let Some(o) = outcome
         && o.disposition == Disposition::Unknown
     {
@@ -232,7 +239,13 @@ pub async fn apply_result_buffered<C: ConnectionTrait>(
         decision = Decision::Stopped { reason: "campaign cancelled".into() };
     }
     let callback = matches!(decision, Decision::RetryAt { requested: true, .. });
+    if blacklisted && !matches!(decision, Decision::Stopped { .. } | Decision::Suppress { .. }) {
+        decision = Decision::Blacklisted;
+    }
     let (event, due, reason) = match decision {
+        Decision::Blacklisted => {
+            (ContactEvent::Suppress, None, Some(format!("the vendor {} blacklisted the number", attempt.vendor_id)))
+        }
         Decision::RetryAt { not_before, rule, requested } => {
             // Clamped into the contact's windows here; frequency caps are
             // checked when it comes due (the claim sees every campaign's
@@ -255,17 +268,7 @@ pub async fn apply_result_buffered<C: ConnectionTrait>(
                 rule_name(Some(rule), "suppress"),
                 outcome.map(describe).unwrap_or_else(|| "lost call".into())
             );
-            suppression::Entity::insert(suppression::ActiveModel {
-                phone: Set(c.phone.clone()),
-                reason: Set(reason.clone()),
-                source: Set(format!("campaign:{}", camp.name)),
-                created_at: Set(now),
-                expires_at: Set(None),
-                ..Default::default()
-            })
-            .on_conflict(OnConflict::column(suppression::Column::Phone).do_nothing().to_owned())
-            .exec_without_returning(db)
-            .await?;
+            suppress(db, &c.phone, reason.clone(), format!("campaign:{}", camp.name), now).await?;
             (ContactEvent::Suppress, None, Some(reason))
         }
     };
@@ -308,6 +311,28 @@ pub async fn apply_result_buffered<C: ConnectionTrait>(
     Ok(Applied::Finished { contact: new_state })
 }
 
+/// Put `phone` on the suppression list (an existing entry is kept).
+async fn suppress<C: ConnectionTrait>(
+    db: &C,
+    phone: &str,
+    reason: String,
+    source: String,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    suppression::Entity::insert(suppression::ActiveModel {
+        phone: Set(phone.to_string()),
+        reason: Set(reason),
+        source: Set(source),
+        created_at: Set(now),
+        expires_at: Set(None),
+        ..Default::default()
+    })
+    .on_conflict(OnConflict::column(suppression::Column::Phone).do_nothing().to_owned())
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
 /// One `dials` row per real dial of the attempt: the first (seq 0) and each
 /// redial the vendor made on its own. Unique on (attempt, seq), so a result
 /// that arrives by callback and by poll records its dials once.
@@ -318,26 +343,43 @@ fn record_dials(
     now: DateTime<Utc>,
     dials: &mut WriteBuffer,
 ) {
-    let first = ev.started_at.or(ev.ended_at).unwrap_or(now);
-    let row = |seq: i32, call: Option<String>, at: DateTime<Utc>, o: &Outcome, redial: bool| dial::ActiveModel {
-        intent: Set(o.intent.map(|i| i.as_str().to_string())),
-        attempt_id: Set(attempt.id),
-        seq: Set(seq),
-        contact_id: Set(c.id),
-        campaign_id: Set(attempt.campaign_id),
-        vendor_id: Set(attempt.vendor_id.clone()),
-        phone: Set(c.phone.clone()),
-        case_id: Set(c.case_id.clone()),
-        external_call_id: Set(call),
-        dialed_at: Set(at),
-        disposition: Set(o.disposition.as_str().to_string()),
-        raw_code: Set(o.raw_code.clone()),
-        vendor_redial: Set(redial),
-        ..Default::default()
+    // A vendor's clock or time zone setting can be wrong (one reported dials
+    // 11 days before we handed it the number): the dial is recorded inside
+    // the span it can really have happened in, the vendor's word beside it,
+    // so frequency caps count it in the right window.
+    let earliest = attempt.dispatched_at.unwrap_or(attempt.created_at).min(attempt.created_at);
+    let clamp = |t: Option<DateTime<Utc>>| t.unwrap_or(now).clamp(earliest, now.max(earliest));
+    let vendor_first = ev.started_at.or(ev.ended_at);
+    let row = |seq: i32, call: Option<String>, vendor_at: Option<DateTime<Utc>>, o: &Outcome, redial: bool| {
+        dial::ActiveModel {
+            intent: Set(o.intent.map(|i| i.as_str().to_string())),
+            attempt_id: Set(attempt.id),
+            seq: Set(seq),
+            contact_id: Set(c.id),
+            campaign_id: Set(attempt.campaign_id),
+            vendor_id: Set(attempt.vendor_id.clone()),
+            phone: Set(c.phone.clone()),
+            case_id: Set(c.case_id.clone()),
+            external_call_id: Set(call),
+            dialed_at: Set(clamp(vendor_at)),
+            vendor_dialed_at: Set(vendor_at),
+            disposition: Set(o.disposition.as_str().to_string()),
+            raw_code: Set(o.raw_code.clone()),
+            vendor_redial: Set(redial),
+            ..Default::default()
+        }
     };
-    let mut rows = vec![row(0, ev.external_call_id.clone(), first, &ev.outcome, false)];
+    // With redials, the final outcome is the last dial's; the first dial
+    // keeps its own (unknown when the vendor did not say).
+    let unknown = Outcome::new(Disposition::Unknown);
+    let first_outcome = match (&ev.first_dial, ev.redials.is_empty()) {
+        (_, true) => &ev.outcome,
+        (Some(o), false) => o,
+        (None, false) => &unknown,
+    };
+    let mut rows = vec![row(0, ev.external_call_id.clone(), vendor_first, first_outcome, false)];
     for (i, r) in ev.redials.iter().enumerate() {
-        rows.push(row(i as i32 + 1, r.external_call_id.clone(), r.at.unwrap_or(first), &r.outcome, true));
+        rows.push(row(i as i32 + 1, r.external_call_id.clone(), r.at.or(vendor_first), &r.outcome, true));
     }
     if !ev.redials.is_empty() {
         metrics::counter!("campaignd_vendor_redials_total", "vendor" => attempt.vendor_id.clone())
@@ -376,9 +418,15 @@ fn describe(o: &Outcome) -> String {
     }
 }
 
+/// How far a vendor's clock (and its time zone setting) may be off ours
+/// before a result is thought to predate an attempt.
+pub const MATCH_CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
+
 /// Find the attempt a vendor event refers to: by our reference, else by the
 /// vendor's call id, else by the vendor task and the callee's phone (newest
-/// attempt first: a phone appears once per batch).
+/// attempt first: a phone appears once per batch), else — for results that
+/// carry none of these, like Laaffic's push — by (vendor, phone) with a time
+/// fence (see [`by_vendor_phone`]).
 pub async fn find_attempt<C: ConnectionTrait>(
     db: &C,
     vendor_id: &str,
@@ -398,22 +446,58 @@ pub async fn find_attempt<C: ConnectionTrait>(
     {
         return Ok(Some(a));
     }
-    let (Some(task), Some(phone)) = (&event.vendor_task_id, &event.phone) else { return Ok(None) };
-    let tasks: Vec<i64> = vendor_task::Entity::find()
-        .select_only()
-        .column(vendor_task::Column::Id)
-        .filter(vendor_task::Column::VendorId.eq(vendor_id))
-        .filter(vendor_task::Column::ExternalTaskId.eq(task.as_str()))
-        .into_tuple()
+    let Some(phone) = &event.phone else { return Ok(None) };
+    if let Some(task) = &event.vendor_task_id {
+        let tasks: Vec<i64> = vendor_task::Entity::find()
+            .select_only()
+            .column(vendor_task::Column::Id)
+            .filter(vendor_task::Column::VendorId.eq(vendor_id))
+            .filter(vendor_task::Column::ExternalTaskId.eq(task.as_str()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        if !tasks.is_empty() {
+            return Ok(attempt::Entity::find()
+                .filter(attempt::Column::VendorTaskId.is_in(tasks))
+                .filter(attempt::Column::Phone.eq(phone.as_str()))
+                .order_by_desc(attempt::Column::Id)
+                .one(db)
+                .await?);
+        }
+        // A task id we never recorded (the vendor's own id for a redial
+        // round, a task created by a lost dispatch answer): the phone decides.
+    }
+    by_vendor_phone(db, vendor_id, phone, event).await
+}
+
+/// The attempt of `vendor_id` for `phone` that a result describing a call
+/// at the event's time belongs to: the newest attempt created before that
+/// time (less [`MATCH_CLOCK_SKEW`]). A late result of an earlier attempt
+/// therefore finds that earlier attempt (already finished: ignored as late),
+/// never the newer one now in flight. A result with no time at all cannot
+/// be fenced and is matched only when the number has never been given to
+/// this vendor more than once.
+pub async fn by_vendor_phone<C: ConnectionTrait>(
+    db: &C,
+    vendor_id: &str,
+    phone: &str,
+    event: &CallEvent,
+) -> Result<Option<attempt::Model>, StoreError> {
+    let candidates = attempt::Entity::find()
+        .filter(attempt::Column::VendorId.eq(vendor_id))
+        .filter(attempt::Column::Phone.eq(phone))
+        .order_by_desc(attempt::Column::Id)
+        .limit(20)
         .all(db)
         .await?;
-    if tasks.is_empty() {
-        return Ok(None);
+    Ok(pick_by_time(candidates, event.started_at.or(event.ended_at)))
+}
+
+/// [`by_vendor_phone`]'s choice among the number's attempts, newest first.
+pub fn pick_by_time(newest_first: Vec<attempt::Model>, call_time: Option<DateTime<Utc>>) -> Option<attempt::Model> {
+    match call_time {
+        Some(t) => newest_first.into_iter().find(|a| a.created_at - MATCH_CLOCK_SKEW <= t),
+        None if newest_first.len() == 1 => newest_first.into_iter().next(),
+        None => None,
     }
-    Ok(attempt::Entity::find()
-        .filter(attempt::Column::VendorTaskId.is_in(tasks))
-        .filter(attempt::Column::Phone.eq(phone.as_str()))
-        .order_by_desc(attempt::Column::Id)
-        .one(db)
-        .await?)
 }

@@ -144,6 +144,7 @@ async fn claim_in<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<ClaimReport, StoreError> {
     let mut report = ClaimReport::default();
+    let installation = super::installation::id(txn).await?;
     let mut routed: Vec<&str> =
         camp.vendors.iter().map(|(id, _)| id.as_str()).filter(|id| vendor_slots.contains_key(*id)).collect();
     routed.sort_unstable();
@@ -243,7 +244,7 @@ async fn claim_in<C: ConnectionTrait>(
         let Some(vendor_id) = choose_vendor(camp.redial_strategy, &mut vendors, &previous, &mut rng) else { break };
         state.apply(ContactEvent::Claim)?;
         let attempt_no = c.attempt_seq + 1;
-        let attempt_ref = format!("{}-{}", c.id, attempt_no);
+        let attempt_ref = super::installation::attempt_ref(&installation, c.id, attempt_no);
         let max_dials = 1 + own_redials(&vendor_id);
         facts.reserve(&c, &camp.name, max_dials, now);
         decisions.record(

@@ -57,6 +57,18 @@ pub struct Explanation {
     /// Dials of this number since `dials_since`, every campaign, oldest first.
     pub recent_dials: Vec<DialInfo>,
     pub dials_since: DateTime<Utc>,
+    /// Vendor callback records about this number that could not be read
+    /// (kept for audit; the rest of their bodies applied), newest first.
+    pub rejected_records: Vec<RejectedRecordInfo>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RejectedRecordInfo {
+    pub vendor_id: String,
+    pub inbox_id: i64,
+    pub record_index: i32,
+    pub reason: String,
+    pub received_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -177,6 +189,17 @@ pub async fn explain<C: ConnectionTrait>(
         .collect();
     let dials_since = now - Duration::days(DIALS_LOOKBACK_DAYS);
     let recent_dials = recent_dials(db, phone.as_str(), dials_since).await?;
+    let rejected_records = super::inbox::rejects_for_phone(db, phone.as_str())
+        .await?
+        .into_iter()
+        .map(|r| RejectedRecordInfo {
+            vendor_id: r.vendor_id,
+            inbox_id: r.inbox_id,
+            record_index: r.record_index,
+            reason: r.reason,
+            received_at: r.received_at,
+        })
+        .collect();
     Ok(Explanation {
         local_timezone: local_timezone(&c, &camp.timezone),
         campaign: CampaignInfo { name: camp.name, state: camp.state, timezone: camp.timezone },
@@ -187,6 +210,7 @@ pub async fn explain<C: ConnectionTrait>(
         attempts,
         recent_dials,
         dials_since,
+        rejected_records,
     })
 }
 

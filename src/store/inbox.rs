@@ -2,8 +2,8 @@
 
 use super::StoreError;
 use chrono::{DateTime, Utc};
-use entity::callback_inbox;
-use sea_orm::sea_query::{Expr, LockBehavior, LockType};
+use entity::{callback_inbox, rejected_record};
+use sea_orm::sea_query::{Expr, LockBehavior, LockType, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use sha2::{Digest, Sha256};
 
@@ -89,6 +89,52 @@ pub async fn seen_before<C: ConnectionTrait>(db: &C, row: &callback_inbox::Model
         .count(db)
         .await?
         > 0)
+}
+
+/// Keep the records of `row` that could not be read (once: a row passed
+/// over again while it waits finds them stored), and the note its `error`
+/// column gets: how many, and the first reasons.
+pub async fn record_rejects<C: ConnectionTrait>(
+    db: &C,
+    row: &callback_inbox::Model,
+    rejected: &[crate::vendors::RejectedRecord],
+) -> Result<Option<String>, StoreError> {
+    if rejected.is_empty() {
+        return Ok(None);
+    }
+    let rows = rejected.iter().map(|r| rejected_record::ActiveModel {
+        inbox_id: Set(row.id),
+        vendor_id: Set(row.vendor_id.clone()),
+        record_index: Set(i32::try_from(r.index).unwrap_or(i32::MAX)),
+        phone: Set(r.phone.clone()),
+        reason: Set(r.reason.clone()),
+        received_at: Set(row.received_at),
+        ..Default::default()
+    });
+    rejected_record::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::columns([rejected_record::Column::InboxId, rejected_record::Column::RecordIndex])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    let first: Vec<String> = rejected.iter().take(3).map(|r| format!("record {}: {}", r.index, r.reason)).collect();
+    let more = if rejected.len() > 3 { format!("; and {} more", rejected.len() - 3) } else { String::new() };
+    Ok(Some(format!("{} record(s) rejected, kept in rejected_records: {}{more}", rejected.len(), first.join("; "))))
+}
+
+/// The rejected records naming `phone`, newest first (for `explain`).
+pub async fn rejects_for_phone<C: ConnectionTrait>(
+    db: &C,
+    phone: &str,
+) -> Result<Vec<rejected_record::Model>, StoreError> {
+    Ok(rejected_record::Entity::find()
+        .filter(rejected_record::Column::Phone.eq(phone))
+        .order_by_desc(rejected_record::Column::Id)
+        .limit(50)
+        .all(db)
+        .await?)
 }
 
 /// Count events applied from a row that stays pending (some of its events

@@ -11,6 +11,7 @@ pub mod decisions;
 pub mod explain;
 pub mod facts;
 pub mod inbox;
+pub mod installation;
 pub mod leases;
 pub mod suppressions;
 pub mod vendor_limits;
@@ -25,6 +26,10 @@ pub enum StoreError {
     NoSuchCampaign(String),
     #[error("campaign `{name}`: {message}")]
     BadCampaign { name: String, message: String },
+    #[error(
+        "the database has no installation id (table `installation` is empty): it was not created by `campaignd migrate`, or the row was deleted"
+    )]
+    NoInstallationId,
     #[error(transparent)]
     Transition(#[from] crate::domain::state::TransitionError),
 }

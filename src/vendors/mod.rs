@@ -26,7 +26,9 @@ pub type HeaderMap = http::HeaderMap;
 /// One contact handed to a vendor inside a batch.
 #[derive(Debug, Clone)]
 pub struct DispatchItem {
-    /// Our idempotency key for this attempt (`<contact_id>-<attempt_no>`). Every
+    /// Our idempotency key for this attempt (`<installation>-<contact_id>-<attempt_no>`,
+    /// unique per installation: a restored backup or a second deployment on
+    /// the same vendor account never repeats one). Every
     /// vendor that can carry a reference gets it (and should echo it back), so
     /// a dispatch whose outcome is unknown can be looked up before the contact
     /// is ever dialed again.
@@ -159,8 +161,21 @@ pub struct CallEvent {
     pub started_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
     pub duration_ms: Option<i64>,
-    /// Dials the vendor made on its own after the first one, in order.
+    /// Dials the vendor made on its own after the first one, in order. When
+    /// there are any, the final `outcome` is the last one's: each redial
+    /// carries its own outcome, and [`first_dial`](Self::first_dial) the
+    /// first dial's.
     pub redials: Vec<VendorRedial>,
+    /// Outcome of the first dial when the vendor redialed (usually a failure
+    /// such as no answer); `None` there means the vendor did not say, and
+    /// the dial is recorded as `unknown`. Ignored without redials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_dial: Option<Outcome>,
+    /// The vendor put the number on its own blacklist (smartivr
+    /// `is_blacklist`, status 11): the number is added to the suppression
+    /// list with source `vendor:<id>` and never dialed again.
+    #[serde(default)]
+    pub blacklisted: bool,
 }
 
 impl CallEvent {
@@ -177,7 +192,63 @@ impl CallEvent {
             ended_at: None,
             duration_ms: None,
             redials: Vec::new(),
+            first_dial: None,
+            blacklisted: false,
         }
+    }
+}
+
+/// One record of a callback body that could not be read (wrong type, a
+/// required field missing or null): kept for audit, while the body's other
+/// records are applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RejectedRecord {
+    /// Position of the record in the body (0 for a one-record body).
+    pub index: usize,
+    /// The callee, when it could still be read: `explain` shows the
+    /// rejection on that contact's trail.
+    pub phone: Option<String>,
+    /// Which field and why, e.g. `resultStatus: expected a string, got 1`.
+    pub reason: String,
+}
+
+/// A callback body read record by record: one bad record never loses the
+/// good ones beside it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ParsedCallback {
+    pub events: Vec<CallEvent>,
+    pub rejected: Vec<RejectedRecord>,
+}
+
+impl ParsedCallback {
+    /// A body with these events and no bad record.
+    pub fn all(events: Vec<CallEvent>) -> ParsedCallback {
+        ParsedCallback { events, rejected: Vec::new() }
+    }
+
+    /// Read each record of an aggregated body with `read`; a record that
+    /// fails is rejected with its index, reason and (best effort) phone
+    /// found under one of `phone_keys`.
+    pub fn per_record<'a>(
+        records: impl IntoIterator<Item = &'a serde_json::Value>,
+        phone_keys: &[&str],
+        mut read: impl FnMut(&serde_json::Value) -> Result<Vec<CallEvent>, String>,
+    ) -> ParsedCallback {
+        let mut parsed = ParsedCallback::default();
+        for (index, record) in records.into_iter().enumerate() {
+            match read(record) {
+                Ok(events) => parsed.events.extend(events),
+                Err(reason) => {
+                    let phone = phone_keys
+                        .iter()
+                        .find_map(|k| record.get(*k).and_then(common::code_text))
+                        .filter(|p| p.chars().any(|c| c.is_ascii_digit()))
+                        .map(|p| common::e164(&p));
+                    parsed.rejected.push(RejectedRecord { index, phone, reason });
+                }
+            }
+        }
+        parsed
     }
 }
 
@@ -281,8 +352,12 @@ pub trait VendorAdapter: Send + Sync {
             Ok(())
         }
     }
-    /// Parse a callback body into result events (one body may carry several).
-    fn parse_callback(&self, body: &[u8]) -> Result<Vec<CallEvent>, CallbackError>;
+    /// Parse a callback body into result events (one body may carry several),
+    /// record by record: a record that cannot be read is returned in
+    /// `rejected` and the others still apply. `Err` only for a body that is
+    /// not the vendor's format at all (not JSON, not an object or array):
+    /// the vendor then gets a 4xx.
+    fn parse_callback(&self, body: &[u8]) -> Result<ParsedCallback, CallbackError>;
     /// The answer the vendor expects for a stored callback.
     fn callback_ack(&self) -> (u16, serde_json::Value) {
         (200, serde_json::json!({ "code": 200, "message": "success" }))

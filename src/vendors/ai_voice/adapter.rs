@@ -8,8 +8,8 @@ use crate::domain::outcome::{Disposition, Outcome};
 use crate::vendors::common::{self, VendorHttp, as_i64, code_text, e164};
 use crate::vendors::laaffic::sign::{self, Class};
 use crate::vendors::{
-    AttemptHandle, CallEvent, CallbackError, DispatchBatch, DispatchReceipt, LookupResult, VendorAdapter, VendorError,
-    VendorErrorKind, VendorRedial,
+    AttemptHandle, CallEvent, CallbackError, DispatchBatch, DispatchReceipt, LookupResult, ParsedCallback,
+    VendorAdapter, VendorError, VendorErrorKind, VendorRedial,
 };
 use chrono::{DateTime, NaiveTime, Timelike, Utc};
 use serde_json::{Map, Value, json};
@@ -291,14 +291,17 @@ impl VendorAdapter for AiVoiceAdapter {
     }
 
     /// One call record per push (an array of them is accepted too).
-    fn parse_callback(&self, body: &[u8]) -> Result<Vec<CallEvent>, CallbackError> {
-        let value: Value =
-            serde_json::from_slice(body).map_err(|e| CallbackError::Malformed(format!("not JSON: {e}")))?;
-        match &value {
-            Value::Array(a) => a.iter().map(|r| self.event(r)).collect(),
-            Value::Object(_) => Ok(vec![self.event(&value)?]),
-            _ => Err(CallbackError::Malformed("expected a call record object".into())),
-        }
+    fn parse_callback(&self, body: &[u8]) -> Result<ParsedCallback, CallbackError> {
+        let events = (|| -> Result<Vec<CallEvent>, CallbackError> {
+            let value: Value =
+                serde_json::from_slice(body).map_err(|e| CallbackError::Malformed(format!("not JSON: {e}")))?;
+            match &value {
+                Value::Array(a) => a.iter().map(|r| self.event(r)).collect(),
+                Value::Object(_) => Ok(vec![self.event(&value)?]),
+                _ => Err(CallbackError::Malformed("expected a call record object".into())),
+            }
+        })()?;
+        Ok(ParsedCallback::all(events))
     }
 
     /// Not documented: the family's success envelope.

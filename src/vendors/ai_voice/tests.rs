@@ -71,7 +71,7 @@ fn the_documented_push_parses_with_redials() {
     }"#;
     let a = AiVoiceAdapter::new(&settings("ai-voice", options("Asia/Jakarta")), "http://x").unwrap();
     assert!(!a.signs_callbacks());
-    let events = a.parse_callback(body.as_bytes()).unwrap();
+    let events = a.parse_callback(body.as_bytes()).unwrap().events;
     assert_eq!(events.len(), 1);
     let e = &events[0];
     assert_eq!(e.attempt_ref.as_deref(), Some("c1-2"));
@@ -91,7 +91,7 @@ fn the_documented_push_parses_with_redials() {
     assert_eq!(e.redials[1].outcome, e.outcome);
     let arrears =
         body.replace("\"ANSWERED\"", "\"FROM_PHONE_ERROR\"").replace("\"redialTimes\":2", "\"redialTimes\":0");
-    let e = &a.parse_callback(arrears.as_bytes()).unwrap()[0];
+    let e = &a.parse_callback(arrears.as_bytes()).unwrap().events[0];
     assert_eq!((e.outcome.disposition, e.outcome.intent), (Disposition::VendorError, None));
     assert!(e.redials.is_empty());
     assert!(a.parse_callback(b"{\"callId\":\"1\"}").is_err());

@@ -9,8 +9,8 @@ use super::{KIND, LabelMeaning, Options, SignatureMode};
 use crate::config::VendorSettings;
 use crate::vendors::common::{Answer, VendorHttp, as_i64, classify_status, code_text, constant_time_eq, e164, excerpt};
 use crate::vendors::{
-    AttemptHandle, CallEvent, CallbackError, DispatchBatch, DispatchReceipt, HeaderMap, LookupResult, TaskHandle,
-    VendorAdapter, VendorError, VendorErrorKind, VendorRedial,
+    AttemptHandle, CallEvent, CallbackError, DispatchBatch, DispatchReceipt, HeaderMap, LookupResult, ParsedCallback,
+    TaskHandle, VendorAdapter, VendorError, VendorErrorKind, VendorRedial,
 };
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
@@ -483,12 +483,15 @@ impl VendorAdapter for AirudderAdapter {
         }
     }
 
-    fn parse_callback(&self, body: &[u8]) -> Result<Vec<CallEvent>, CallbackError> {
-        let hook: Webhook = serde_json::from_slice(body).map_err(|e| CallbackError::Malformed(e.to_string()))?;
-        if hook.task_id.is_empty() {
-            return Err(CallbackError::Malformed("empty task_id".into()));
-        }
-        Ok(hook.details.iter().map(|d| self.event(&hook.task_id, d)).collect())
+    fn parse_callback(&self, body: &[u8]) -> Result<ParsedCallback, CallbackError> {
+        let events = (|| -> Result<Vec<CallEvent>, CallbackError> {
+            let hook: Webhook = serde_json::from_slice(body).map_err(|e| CallbackError::Malformed(e.to_string()))?;
+            if hook.task_id.is_empty() {
+                return Err(CallbackError::Malformed("empty task_id".into()));
+            }
+            Ok(hook.details.iter().map(|d| self.event(&hook.task_id, d)).collect())
+        })()?;
+        Ok(ParsedCallback::all(events))
     }
 
     /// AIRudder documents `200` with an empty object.

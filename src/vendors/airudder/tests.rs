@@ -205,6 +205,7 @@ fn settings(options: &str) -> VendorSettings {
         sim: None,
         fake: FakeBehavior::default(),
         options: toml::from_str(options).unwrap(),
+        tag_intents: Default::default(),
     }
 }
 
@@ -217,7 +218,7 @@ fn adapter(options: &str, base_url: &str) -> AirudderAdapter {
 #[test]
 fn document_example_parses_into_one_final_answered_event_with_its_redial() {
     let a = adapter(OPTS, "http://127.0.0.1:9");
-    let events = a.parse_callback(DOC_EXAMPLE.as_bytes()).unwrap();
+    let events = a.parse_callback(DOC_EXAMPLE.as_bytes()).unwrap().events;
     assert_eq!(events.len(), 1);
     let e = &events[0];
     assert_eq!(e.vendor_task_id.as_deref(), Some("ea617807492xxxxxxxxxx09c11650"));
@@ -244,7 +245,7 @@ fn document_example_parses_into_one_final_answered_event_with_its_redial() {
 
     // Times are in the account's zone.
     let shanghai = adapter(&format!("{OPTS}account_timezone = \"Asia/Shanghai\"\n"), "http://127.0.0.1:9");
-    let e = &shanghai.parse_callback(DOC_EXAMPLE.as_bytes()).unwrap()[0];
+    let e = &shanghai.parse_callback(DOC_EXAMPLE.as_bytes()).unwrap().events[0];
     assert_eq!(e.started_at, Some(Utc.with_ymd_and_hms(2024, 3, 11, 5, 24, 29).unwrap()));
     assert_eq!(e.redials[0].at, Some(Utc.with_ymd_and_hms(2024, 3, 11, 5, 23, 34).unwrap()));
 }
@@ -253,24 +254,24 @@ fn document_example_parses_into_one_final_answered_event_with_its_redial() {
 fn a_time_in_the_callback_slot_becomes_the_requested_time() {
     // The document's own example carries the placeholder `Time_0`: no time.
     let a = adapter(&format!("{OPTS}account_timezone = \"Asia/Shanghai\"\n"), "http://127.0.0.1:9");
-    let e = &a.parse_callback(DOC_EXAMPLE.as_bytes()).unwrap()[0];
+    let e = &a.parse_callback(DOC_EXAMPLE.as_bytes()).unwrap().events[0];
     assert_eq!(e.outcome.requested_at, None, "`Time_0` is not a time");
     assert_eq!(e.outcome.disposition, Disposition::Answered, "the rest of the detail is read as before");
 
     // The same webhook with a local time in the default slot, in the account zone.
     let mut doc: Value = serde_json::from_str(DOC_EXAMPLE).unwrap();
     doc["details"][0]["NerSlots"]["PaymentTime"] = json!("2024-03-13 10:00");
-    let e = &a.parse_callback(doc.to_string().as_bytes()).unwrap()[0];
+    let e = &a.parse_callback(doc.to_string().as_bytes()).unwrap().events[0];
     assert_eq!(e.outcome.requested_at, Some(Utc.with_ymd_and_hms(2024, 3, 13, 2, 0, 0).unwrap()), "Shanghai is UTC+8");
 
     // Another robot names its slot differently: the key is an option, and an empty one turns it off.
     doc["details"][0]["NerSlots"] = json!({"CallbackTime": "2024-03-12T18:30:00+07:00", "PaymentTime": "Time_1"});
     let callback = adapter(&format!("{OPTS}callback_slot = \"CallbackTime\"\n"), "http://127.0.0.1:9");
-    let e = &callback.parse_callback(doc.to_string().as_bytes()).unwrap()[0];
+    let e = &callback.parse_callback(doc.to_string().as_bytes()).unwrap().events[0];
     assert_eq!(e.outcome.requested_at, Some(Utc.with_ymd_and_hms(2024, 3, 12, 11, 30, 0).unwrap()));
     let off = adapter(&format!("{OPTS}callback_slot = \"\"\n"), "http://127.0.0.1:9");
     doc["details"][0]["NerSlots"]["PaymentTime"] = json!("2024-03-13 10:00");
-    assert_eq!(off.parse_callback(doc.to_string().as_bytes()).unwrap()[0].outcome.requested_at, None);
+    assert_eq!(off.parse_callback(doc.to_string().as_bytes()).unwrap().events[0].outcome.requested_at, None);
 }
 
 #[test]
@@ -291,7 +292,7 @@ fn aggregated_details_each_become_an_event_and_non_final_ones_stay_open() {
     third["call_start_time"] = json!("");
     third.as_object_mut().unwrap().remove("redail_call");
     doc["details"].as_array_mut().unwrap().extend([second, third]);
-    let events = a.parse_callback(doc.to_string().as_bytes()).unwrap();
+    let events = a.parse_callback(doc.to_string().as_bytes()).unwrap().events;
     assert_eq!(events.len(), 3);
     assert_eq!(events[1].attempt_ref.as_deref(), Some("42-1"));
     assert!(!events[1].is_final);
@@ -375,7 +376,7 @@ async fn receive(State(inbox): State<Arc<Inbox>>, headers: HeaderMap, body: Byte
     if inbox.adapter.verify_callback(&headers, &body, None).is_err() {
         return (StatusCode::UNAUTHORIZED, axum::Json(json!({})));
     }
-    let Ok(events) = inbox.adapter.parse_callback(&body) else {
+    let Ok(events) = inbox.adapter.parse_callback(&body).map(|p| p.events) else {
         return (StatusCode::BAD_REQUEST, axum::Json(json!({})));
     };
     inbox.posts.fetch_add(1, Relaxed);

@@ -6,8 +6,8 @@ use super::{BluOptions, MAX_RECORDS, MobileFormat, sign};
 use crate::config::VendorSettings;
 use crate::vendors::common::{Answer, Envelope, VendorHttp, e164, excerpt};
 use crate::vendors::{
-    AttemptHandle, CallEvent, CallbackError, DispatchBatch, DispatchReceipt, LookupResult, PredialQuery,
-    PredialVerdict, TaskHandle, VendorAdapter, VendorError, VendorErrorKind,
+    AttemptHandle, CallEvent, CallbackError, DispatchBatch, DispatchReceipt, LookupResult, ParsedCallback,
+    PredialQuery, PredialVerdict, TaskHandle, VendorAdapter, VendorError, VendorErrorKind,
 };
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -314,17 +314,20 @@ impl VendorAdapter for BluAdapter {
         false
     }
 
-    fn parse_callback(&self, body: &[u8]) -> Result<Vec<CallEvent>, CallbackError> {
-        let value: Value =
-            serde_json::from_slice(body).map_err(|e| CallbackError::Malformed(format!("not JSON: {e}")))?;
-        let records = wire::callback_records(&value, self.tz).map_err(CallbackError::Malformed)?;
-        if records.is_empty() {
-            return Err(CallbackError::Malformed("no record".into()));
-        }
-        if let Some(r) = records.iter().find(|r| r.id.is_none() && (r.task_id.is_none() || r.mobile.is_none())) {
-            return Err(CallbackError::Malformed(format!("record without id nor taskId+mobile: {r:?}")));
-        }
-        Ok(records.iter().map(|r| self.event(r)).collect())
+    fn parse_callback(&self, body: &[u8]) -> Result<ParsedCallback, CallbackError> {
+        let events = (|| -> Result<Vec<CallEvent>, CallbackError> {
+            let value: Value =
+                serde_json::from_slice(body).map_err(|e| CallbackError::Malformed(format!("not JSON: {e}")))?;
+            let records = wire::callback_records(&value, self.tz).map_err(CallbackError::Malformed)?;
+            if records.is_empty() {
+                return Err(CallbackError::Malformed("no record".into()));
+            }
+            if let Some(r) = records.iter().find(|r| r.id.is_none() && (r.task_id.is_none() || r.mobile.is_none())) {
+                return Err(CallbackError::Malformed(format!("record without id nor taskId+mobile: {r:?}")));
+            }
+            Ok(records.iter().map(|r| self.event(r)).collect())
+        })()?;
+        Ok(ParsedCallback::all(events))
     }
 
     fn callback_ack(&self) -> (u16, Value) {

@@ -44,6 +44,7 @@ fn settings(options: toml::Table) -> VendorSettings {
         sim: None,
         fake: FakeBehavior::default(),
         options,
+        tag_intents: Default::default(),
     }
 }
 
@@ -91,7 +92,7 @@ fn published_callback_example_is_refused_and_its_json_form_parses() {
     let as_json = r#"{"taskId": 66635573, "records": [{"id": 55667448, "name": "Anoj Mohoo",
         "mobile": "0177****3990", "extVars": "{\"key\": \"string\", \"intkey\":10000}",
         "callVars": "{\"name\": \"Bob\", \"salary\":10000}"}]}"#;
-    let events = a.parse_callback(as_json.as_bytes()).unwrap();
+    let events = a.parse_callback(as_json.as_bytes()).unwrap().events;
     assert_eq!(events.len(), 1);
     let e = &events[0];
     assert_eq!(e.attempt_ref.as_deref(), Some("55667448"));
@@ -127,7 +128,7 @@ fn a_result_record_becomes_a_final_event() {
         "callStatus":"D99","intention":"HPTP","callStartTime":"2024-08-15 10:00:00",
         "callEndTime":"2024-08-15 10:01:05","duration":65,
         "paymentTime":"['2024-08-15 17:00:00', '2024-08-15 18:00:00']"}]}"#;
-    let e = a.parse_callback(body.as_bytes()).unwrap().remove(0);
+    let e = a.parse_callback(body.as_bytes()).unwrap().events.remove(0);
     assert_eq!(e.attempt_ref.as_deref(), Some("c7-1"));
     assert_eq!(e.vendor_task_id.as_deref(), Some("20240815"));
     assert_eq!(e.phone.as_deref(), Some("+6281234567"));
@@ -145,7 +146,7 @@ fn a_result_record_becomes_a_final_event() {
 
     // A flat record, times in Unix ms, a line status only.
     let flat = r#"{"taskId":"t","id":"x-2","mobile":"6281","callStatus":"D02","callStartTime":1723690800000}"#;
-    let e = a.parse_callback(flat.as_bytes()).unwrap().remove(0);
+    let e = a.parse_callback(flat.as_bytes()).unwrap().events.remove(0);
     assert_eq!((e.outcome.disposition, e.outcome.intent), (Disposition::PowerOff, None));
     assert_eq!(e.started_at.unwrap().timestamp_millis(), 1723690800000);
     assert!(a.parse_callback(br#"{"records":[{"callStatus":"D01"}]}"#).is_err(), "no id, no task+mobile");
@@ -163,7 +164,7 @@ fn the_payment_slot_becomes_the_requested_time_per_option() {
             .chain([("payment_slot_callback".to_string(), toml::Value::String(choice.into()))])
             .collect();
         let a = BluAdapter::from_settings(&settings(opts), "http://127.0.0.1:9").unwrap();
-        a.parse_callback(body.as_bytes()).unwrap().remove(0).outcome.requested_at
+        a.parse_callback(body.as_bytes()).unwrap().events.remove(0).outcome.requested_at
     };
     let jakarta = |h: u32| Some(Utc.with_ymd_and_hms(2024, 8, 16, h - 7, 0, 0).unwrap());
     assert_eq!(requested("start"), jakarta(9));
@@ -174,7 +175,7 @@ fn the_payment_slot_becomes_the_requested_time_per_option() {
     for slot in ["null", r#""Payment time not extracted""#] {
         let body =
             format!(r#"{{"taskId":"t","id":"c7-2","callStatus":"D99","intention":"HPTP","paymentTime":{slot}}}"#);
-        let e = adapter("http://127.0.0.1:9").parse_callback(body.as_bytes()).unwrap().remove(0);
+        let e = adapter("http://127.0.0.1:9").parse_callback(body.as_bytes()).unwrap().events.remove(0);
         assert_eq!((e.outcome.intent, e.outcome.requested_at), (Some(Intent::PromiseToPay), None), "{slot}");
     }
     let bad = settings(toml::toml! { payment_slot_callback = "middle" });
@@ -393,7 +394,7 @@ async fn callback(
     if check_url_token(Some(TOKEN), q.as_deref()).is_err() {
         return (axum::http::StatusCode::UNAUTHORIZED, axum::Json(Value::Null));
     }
-    match inbox.adapter.parse_callback(&body) {
+    match inbox.adapter.parse_callback(&body).map(|p| p.events) {
         Ok(events) => {
             assert_eq!(events.len(), 1, "one record per POST");
             inbox.events.lock().unwrap().extend(events);

@@ -8,8 +8,8 @@ use crate::config::VendorSettings;
 use crate::domain::outcome::{Disposition, Outcome};
 use crate::vendors::common::{self, VendorHttp, as_i64, code_text, e164};
 use crate::vendors::{
-    AttemptHandle, CallEvent, CallbackError, DispatchBatch, DispatchReceipt, LookupResult, VendorAdapter, VendorError,
-    VendorErrorKind,
+    AttemptHandle, CallEvent, CallbackError, DispatchBatch, DispatchReceipt, LookupResult, ParsedCallback,
+    VendorAdapter, VendorError, VendorErrorKind,
 };
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
@@ -376,8 +376,9 @@ impl VendorAdapter for LaafficAdapter {
         false
     }
 
-    fn parse_callback(&self, body: &[u8]) -> Result<Vec<CallEvent>, CallbackError> {
-        self.parse_records(body)
+    fn parse_callback(&self, body: &[u8]) -> Result<ParsedCallback, CallbackError> {
+        let events = (|| -> Result<Vec<CallEvent>, CallbackError> { self.parse_records(body) })()?;
+        Ok(ParsedCallback::all(events))
     }
 
     /// Not documented: the family's success envelope.

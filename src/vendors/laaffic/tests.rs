@@ -39,6 +39,7 @@ pub(crate) mod kit {
             sim: None,
             fake: FakeBehavior::default(),
             options: toml::Value::try_from(options).unwrap().as_table().cloned().unwrap_or_default(),
+            tag_intents: Default::default(),
         }
     }
 
@@ -66,7 +67,7 @@ pub(crate) mod kit {
                 axum::routing::post(move |body: axum::body::Bytes| {
                     let (adapter, sink) = (adapter.clone(), sink.clone());
                     async move {
-                        match adapter.parse_callback(&body) {
+                        match adapter.parse_callback(&body).map(|p| p.events) {
                             Ok(evs) => {
                                 sink.lock().unwrap().extend(evs);
                                 let (status, ack) = adapter.callback_ack();
@@ -183,7 +184,7 @@ fn push_records_parse_to_events() {
     let a = LaafficAdapter::new(&settings("laaffic", options()), "http://x").unwrap();
     assert!(!a.signs_callbacks());
     a.verify_callback(&Default::default(), body.as_bytes(), None).unwrap();
-    let events = a.parse_callback(body.as_bytes()).unwrap();
+    let events = a.parse_callback(body.as_bytes()).unwrap().events;
     assert_eq!(events.len(), 2);
     let e = &events[0];
     assert_eq!(e.phone.as_deref(), Some("+8613200000007"));

@@ -6,8 +6,8 @@ use super::wire::{
     BatchAccepted, CallRequest, CallResult, CallState, CallStatus, CreateBatch, SIGNATURE_HEADER, SimError,
 };
 use crate::vendors::{
-    AttemptHandle, CallEvent, CallbackError, DispatchBatch, DispatchReceipt, HeaderMap, LookupResult, VendorAdapter,
-    VendorError, VendorErrorKind,
+    AttemptHandle, CallEvent, CallbackError, DispatchBatch, DispatchReceipt, HeaderMap, LookupResult, ParsedCallback,
+    VendorAdapter, VendorError, VendorErrorKind,
 };
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
@@ -303,10 +303,13 @@ impl VendorAdapter for SimAdapter {
             .map_err(|_| CallbackError::Unauthorized("X-Sim-Signature does not match the body".into()))
     }
 
-    fn parse_callback(&self, body: &[u8]) -> Result<Vec<CallEvent>, CallbackError> {
-        let result: CallResult =
-            serde_json::from_slice(body).map_err(|e| CallbackError::Malformed(format!("sim CallResult: {e}")))?;
-        Ok(vec![event_from_result(&result)])
+    fn parse_callback(&self, body: &[u8]) -> Result<ParsedCallback, CallbackError> {
+        let events = (|| -> Result<Vec<CallEvent>, CallbackError> {
+            let result: CallResult =
+                serde_json::from_slice(body).map_err(|e| CallbackError::Malformed(format!("sim CallResult: {e}")))?;
+            Ok(vec![event_from_result(&result)])
+        })()?;
+        Ok(ParsedCallback::all(events))
     }
 }
 
@@ -353,7 +356,7 @@ mod tests {
 
     #[test]
     fn callback_becomes_one_final_event() {
-        let events = adapter().parse_callback(BODY).unwrap();
+        let events = adapter().parse_callback(BODY).unwrap().events;
         assert_eq!(events.len(), 1);
         let e = &events[0];
         assert_eq!(e.attempt_ref.as_deref(), Some("r-1"));
@@ -373,13 +376,13 @@ mod tests {
                 "intent":"CALLBACK","ended_at":"2025-01-02T03:05:05Z","duration_ms":60000,"callback_at":{callback_at}}}"#
             )
         };
-        let e = adapter().parse_callback(body(r#""2025-01-02T10:30:00+07:00""#).as_bytes()).unwrap().remove(0);
+        let e = adapter().parse_callback(body(r#""2025-01-02T10:30:00+07:00""#).as_bytes()).unwrap().events.remove(0);
         assert_eq!(e.outcome.intent, Some(Intent::Callback));
         assert_eq!(e.outcome.requested_at, Some("2025-01-02T03:30:00Z".parse().unwrap()));
-        let e = adapter().parse_callback(body(r#""after lunch""#).as_bytes()).unwrap().remove(0);
+        let e = adapter().parse_callback(body(r#""after lunch""#).as_bytes()).unwrap().events.remove(0);
         assert_eq!((e.outcome.intent, e.outcome.requested_at), (Some(Intent::Callback), None));
         assert!(e.is_final, "the call is still reported");
-        assert_eq!(adapter().parse_callback(BODY).unwrap()[0].outcome.requested_at, None, "no field, no time");
+        assert_eq!(adapter().parse_callback(BODY).unwrap().events[0].outcome.requested_at, None, "no field, no time");
     }
 
     #[test]

@@ -7,8 +7,8 @@ use super::wire::{self, AddNumbers, AddedNumbers, CallRecord, CreateTask, Create
 use super::{PAGE_SIZE, SmartivrOptions};
 use crate::vendors::common::{Answer, VendorHttp, as_i64, classify_status, e164, excerpt, local_time};
 use crate::vendors::{
-    AttemptHandle, CallEvent, CallbackError, DispatchBatch, DispatchReceipt, HeaderMap, LookupResult, TaskHandle,
-    VendorAdapter, VendorError, VendorErrorKind, VendorRedial,
+    AttemptHandle, CallEvent, CallbackError, DispatchBatch, DispatchReceipt, HeaderMap, LookupResult, ParsedCallback,
+    TaskHandle, VendorAdapter, VendorError, VendorErrorKind, VendorRedial,
 };
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -575,18 +575,22 @@ impl VendorAdapter for SmartivrAdapter {
 
     /// Assumed body: one `v1/task/number` row plus `task_id` (else the task
     /// id of its `call_history`).
-    fn parse_callback(&self, body: &[u8]) -> Result<Vec<CallEvent>, CallbackError> {
-        let row: NumberRow =
-            serde_json::from_slice(body).map_err(|e| CallbackError::Malformed(format!("not a number row: {e}")))?;
-        if row.number.trim().is_empty() {
-            return Err(CallbackError::Malformed("no `number`".into()));
-        }
-        let task_id = (row.task_id.clone())
-            .or_else(|| row.call_history.as_ref()?.iter().find_map(|h| h.task_id.clone()))
-            .ok_or_else(|| CallbackError::Malformed("no `task_id`".into()))?;
-        let event =
-            self.number_event(&task_id, &row, None).ok_or_else(|| CallbackError::Malformed("no `status`".into()))?;
-        Ok(vec![event])
+    fn parse_callback(&self, body: &[u8]) -> Result<ParsedCallback, CallbackError> {
+        let events = (|| -> Result<Vec<CallEvent>, CallbackError> {
+            let row: NumberRow =
+                serde_json::from_slice(body).map_err(|e| CallbackError::Malformed(format!("not a number row: {e}")))?;
+            if row.number.trim().is_empty() {
+                return Err(CallbackError::Malformed("no `number`".into()));
+            }
+            let task_id = (row.task_id.clone())
+                .or_else(|| row.call_history.as_ref()?.iter().find_map(|h| h.task_id.clone()))
+                .ok_or_else(|| CallbackError::Malformed("no `task_id`".into()))?;
+            let event = self
+                .number_event(&task_id, &row, None)
+                .ok_or_else(|| CallbackError::Malformed("no `status`".into()))?;
+            Ok(vec![event])
+        })()?;
+        Ok(ParsedCallback::all(events))
     }
 
     fn callback_ack(&self) -> (u16, Value) {

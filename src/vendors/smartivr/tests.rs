@@ -126,6 +126,7 @@ fn settings(options: &str) -> VendorSettings {
         sim: None,
         fake: FakeBehavior::default(),
         options: options_table(options),
+        tag_intents: Default::default(),
     }
 }
 
@@ -204,7 +205,7 @@ fn doc_task_number_example_becomes_an_event_with_its_redial() {
     let on = settings(&format!("{OPTIONS}\ncall_notify_type = 2"));
     let notified = adapter_for(&on, "http://127.0.0.1:9", TOKEN);
     let body = serde_json::to_vec(&value["data"]["data"][0]).unwrap();
-    let events = notified.parse_callback(&body).unwrap();
+    let events = notified.parse_callback(&body).unwrap().events;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].vendor_task_id.as_deref(), Some("772dd881-dcf7-42ee-a32b-b40a0ee5afb7"));
     assert_eq!(events[0].phone.as_deref(), Some("+8618651683344"));
@@ -319,7 +320,7 @@ fn callbacks_are_refused_unless_notifications_are_on() {
     on.verify_callback(&Default::default(), b"{}", None).unwrap();
     assert!(matches!(on.parse_callback(b"{\"number\":\"1\",\"status\":1}"), Err(CallbackError::Malformed(_))));
     assert!(matches!(on.parse_callback(b"[]"), Err(CallbackError::Malformed(_))));
-    let waiting = on.parse_callback(br#"{"number":"13900000000","status":0,"task_id":"t"}"#).unwrap();
+    let waiting = on.parse_callback(br#"{"number":"13900000000","status":0,"task_id":"t"}"#).unwrap().events;
     assert!(!waiting[0].is_final);
     assert_eq!(on.callback_ack(), (200, json!({ "code": 200, "status": "ok", "message": "success" })));
 }
@@ -593,7 +594,7 @@ async fn notifications_carry_one_result_per_number() {
     let app = axum::Router::new().route(
         "/callbacks/ivr",
         axum::routing::post(move |body: axum::body::Bytes| async move {
-            match parser.parse_callback(&body) {
+            match parser.parse_callback(&body).map(|p| p.events) {
                 Ok(events) => {
                     inbox.lock().unwrap().extend(events);
                     axum::http::StatusCode::OK
