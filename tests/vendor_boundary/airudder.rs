@@ -1,0 +1,1 @@
+//! airudder at the boundary (filled in by the airudder work).

@@ -1,0 +1,1 @@
+//! laaffic at the boundary (filled in by the laaffic work).
