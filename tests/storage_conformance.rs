@@ -18,7 +18,7 @@ use campaignd::store::leases::{self, LEADER};
 use campaignd::store::vendor_limits::{self, Bucket};
 use chrono::{DateTime, TimeZone, Utc};
 use common::{API_KEY, SECRET, TestDb, rows, scalar};
-use sea_orm::{DbBackend, TransactionTrait};
+use sea_orm::{ConnectionTrait, DbBackend, TransactionTrait};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -250,5 +250,154 @@ async fn inbox_rows_are_taken_by_one_drainer_each() {
     let distinct: BTreeSet<i64> = taken.iter().copied().collect();
     assert_eq!((taken.len(), distinct.len()), (30, 30), "rows taken: {all:?}");
     assert_eq!(scalar(&ctx.db, "SELECT COUNT(*) FROM callback_inbox WHERE state = 'pending'").await, 0);
+    shutdown.cancel();
+}
+
+/// Two fresh databases (a second deployment, a staging copy on the same
+/// vendor account) never hand a vendor the same reference: the migration
+/// writes a random installation id and every claimed reference carries it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_fresh_databases_never_produce_the_same_reference() {
+    let (db1, db2) = (TestDb::new(), TestDb::new());
+    let (ctx1, clock1, stop1) = build(&db1, 20, 1000).await;
+    let (ctx2, clock2, stop2) = build(&db2, 20, 1000).await;
+    let id1 = campaignd::store::installation::id(&ctx1.db).await.unwrap();
+    let id2 = campaignd::store::installation::id(&ctx2.db).await.unwrap();
+    assert_ne!(id1, id2, "two databases got one installation id");
+    assert_eq!(id1.len(), 12, "{id1}");
+    let refs = |ctx: &Ctx, now| {
+        let ctx = ctx.clone();
+        async move {
+            claim_concurrently(&ctx, "a", now).await;
+            rows(&ctx.db, "SELECT attempt_ref FROM attempts")
+                .await
+                .iter()
+                .map(|r| r.try_get_by_index::<String>(0).unwrap())
+                .collect::<BTreeSet<String>>()
+        }
+    };
+    let (r1, r2) = (refs(&ctx1, clock1.now()).await, refs(&ctx2, clock2.now()).await);
+    assert_eq!((r1.len(), r2.len()), (20, 20));
+    assert!(r1.is_disjoint(&r2), "the same reference in two databases: {:?}", r1.intersection(&r2).next());
+    assert!(r1.iter().all(|r| r.starts_with(&format!("{id1}-"))), "{r1:?}");
+    // The same contact and attempt number in both: only the installation differs.
+    let one = r1.iter().next().unwrap().trim_start_matches(&id1).to_string();
+    assert!(r2.contains(&format!("{id2}{one}")), "{one} missing from the second database");
+    stop1.cancel();
+    stop2.cancel();
+}
+
+/// A result that names no reference, call id or task (Laaffic's push) is
+/// matched on (vendor, phone) and its time: a late result of an earlier
+/// attempt never lands on the newer attempt in flight.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_result_without_references_finds_its_attempt_by_phone_and_time() {
+    use campaignd::domain::outcome::{Disposition, Outcome};
+    use campaignd::store::apply::find_attempt;
+    use campaignd::vendors::CallEvent;
+    let db = TestDb::new();
+    let (ctx, clock, shutdown) = build(&db, 1, 1000).await;
+    let t1 = clock.now();
+    claim_concurrently(&ctx, "a", t1).await;
+    // The first attempt ends; the contact is claimed again two hours later.
+    ctx.db
+        .execute_unprepared(
+            "UPDATE attempts SET state = 'completed'; UPDATE contacts SET state = 'pending', due_at = created_at",
+        )
+        .await
+        .unwrap();
+    let t2 = t1 + chrono::Duration::hours(2);
+    clock.set(t2);
+    claim_concurrently(&ctx, "a", t2).await;
+    let phone = "+442079000000".to_string();
+    let event = |at| CallEvent {
+        phone: Some(phone.clone()),
+        started_at: Some(at),
+        ..CallEvent::final_outcome(Outcome::new(Disposition::Answered))
+    };
+    let attempt_no = |a: Option<entity::attempt::Model>| a.map(|a| a.attempt_no);
+    let late = find_attempt(&ctx.db, "va", &event(t1 + chrono::Duration::minutes(3))).await.unwrap();
+    assert_eq!(attempt_no(late), Some(1), "a late result of attempt 1 must find attempt 1");
+    let current = find_attempt(&ctx.db, "va", &event(t2 + chrono::Duration::minutes(1))).await.unwrap();
+    assert_eq!(attempt_no(current), Some(2));
+    let before_any = find_attempt(&ctx.db, "va", &event(t1 - chrono::Duration::hours(1))).await.unwrap();
+    assert_eq!(attempt_no(before_any), None, "a call before any attempt is not ours");
+    let other_vendor = find_attempt(&ctx.db, "vb", &event(t2)).await.unwrap();
+    assert_eq!(attempt_no(other_vendor), None, "another vendor's attempts are not candidates");
+    let untimed = CallEvent { started_at: None, ..event(t2) };
+    assert_eq!(
+        attempt_no(find_attempt(&ctx.db, "va", &untimed).await.unwrap()),
+        None,
+        "no time, two attempts: unfenced"
+    );
+    shutdown.cancel();
+}
+
+/// Dials are recorded as they happened: one row per real dial, the final
+/// outcome on the last only, each time clamped into [attempt claimed,
+/// result applied] with the vendor's own time kept beside it (a vendor once
+/// reported dials 11 days before it was handed the number).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dials_keep_their_own_outcomes_and_vendor_times_are_clamped() {
+    use campaignd::domain::outcome::{Disposition, Intent, Outcome};
+    use campaignd::ingest::processor::{EventApplied, apply_event};
+    use campaignd::store::apply::WriteBuffer;
+    use campaignd::vendors::{CallEvent, VendorRedial};
+    let db = TestDb::new();
+    let (ctx, clock, shutdown) = build(&db, 1, 1000).await;
+    let claimed_at = clock.now();
+    claim_concurrently(&ctx, "a", claimed_at).await;
+    let now = claimed_at + chrono::Duration::minutes(30);
+    let eleven_days_early = claimed_at - chrono::Duration::days(11);
+    let in_range = claimed_at + chrono::Duration::minutes(10);
+    let in_future = now + chrono::Duration::hours(3);
+    let attempt_ref = rows(&ctx.db, "SELECT attempt_ref FROM attempts").await[0].try_get_by_index::<String>(0).unwrap();
+    let event = CallEvent {
+        // By reference: a time this far off also fails the (vendor, phone)
+        // fence, which is right for a result that names nothing of ours.
+        attempt_ref: Some(attempt_ref),
+        phone: Some("+442079000000".into()),
+        started_at: Some(eleven_days_early),
+        first_dial: Some(Outcome::new(Disposition::NoAnswer)),
+        redials: vec![
+            VendorRedial { external_call_id: None, at: Some(in_range), outcome: Outcome::new(Disposition::Busy) },
+            VendorRedial {
+                external_call_id: Some("c-3".into()),
+                at: Some(in_future),
+                outcome: Outcome::new(Disposition::Answered).with_intent(Intent::PromiseToPay),
+            },
+        ],
+        ..CallEvent::final_outcome(Outcome::new(Disposition::Answered).with_intent(Intent::PromiseToPay))
+    };
+    let txn = begin_write(&ctx.db).await.unwrap();
+    let mut buffer = WriteBuffer::default();
+    let applied =
+        apply_event(&txn, &ctx.settings.compliance, "va", &event, &mut HashMap::new(), now, &mut buffer).await.unwrap();
+    assert_eq!(applied, EventApplied::Applied);
+    buffer.flush(&txn).await.unwrap();
+    txn.commit().await.unwrap();
+    let dials =
+        rows(&ctx.db, "SELECT seq, disposition, dialed_at, vendor_dialed_at, vendor_redial FROM dials ORDER BY seq")
+            .await;
+    let got: Vec<(i32, String, DateTime<Utc>, Option<DateTime<Utc>>, bool)> = dials
+        .iter()
+        .map(|r| {
+            (
+                r.try_get_by_index(0).unwrap(),
+                r.try_get_by_index(1).unwrap(),
+                r.try_get_by_index(2).unwrap(),
+                r.try_get_by_index(3).unwrap(),
+                r.try_get_by_index(4).unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (0, "no_answer".into(), claimed_at, Some(eleven_days_early), false),
+            (1, "busy".into(), in_range, Some(in_range), true),
+            (2, "answered".into(), now, Some(in_future), true),
+        ]
+    );
     shutdown.cancel();
 }

@@ -172,11 +172,11 @@ async fn process_row(
     // Records that could not be read are kept for audit (once, however
     // often the row is passed over) and the row says so; the good records
     // beside them apply as usual.
-    let rejected_note = inbox::record_rejects(txn, row, &parsed.rejected).await?;
-    if !parsed.rejected.is_empty() && row.events == 0 {
-        report.rejected_records += parsed.rejected.len();
+    let (rejected_note, newly_rejected) = inbox::record_rejects(txn, row, &parsed.rejected).await?;
+    if newly_rejected > 0 {
+        report.rejected_records += newly_rejected as usize;
         metrics::counter!("campaignd_callback_records_rejected_total", "vendor" => row.vendor_id.clone())
-            .increment(parsed.rejected.len() as u64);
+            .increment(newly_rejected);
         for r in &parsed.rejected {
             tracing::warn!(vendor = %row.vendor_id, inbox_id = row.id, record = r.index, reason = %r.reason, "callback record rejected; kept for audit");
         }

@@ -5,6 +5,7 @@
 use super::campaigns::CampaignCtx;
 use super::decisions::{DecisionBuffer, Subject, kind};
 use super::{IN_FLIGHT_STATES, StoreError};
+use crate::domain::matching::attempt_for_call;
 use crate::domain::outcome::{Disposition, Outcome};
 use crate::domain::recall::{AttemptResult, DEFAULT_RULE, Decision, RecallHistory, decide};
 use crate::domain::state::{AttemptEvent, AttemptState, CampaignState, ContactEvent, ContactState};
@@ -347,7 +348,9 @@ fn record_dials(
     // 11 days before we handed it the number): the dial is recorded inside
     // the span it can really have happened in, the vendor's word beside it,
     // so frequency caps count it in the right window.
-    let earliest = attempt.dispatched_at.unwrap_or(attempt.created_at).min(attempt.created_at);
+    // The lower bound is the claim, not `dispatched_at`: a vendor may dial
+    // before its answer to the dispatch is written back.
+    let earliest = attempt.created_at;
     let clamp = |t: Option<DateTime<Utc>>| t.unwrap_or(now).clamp(earliest, now.max(earliest));
     let vendor_first = ev.started_at.or(ev.ended_at);
     let row = |seq: i32, call: Option<String>, vendor_at: Option<DateTime<Utc>>, o: &Outcome, redial: bool| {
@@ -418,10 +421,6 @@ fn describe(o: &Outcome) -> String {
     }
 }
 
-/// How far a vendor's clock (and its time zone setting) may be off ours
-/// before a result is thought to predate an attempt.
-pub const MATCH_CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
-
 /// Find the attempt a vendor event refers to: by our reference, else by the
 /// vendor's call id, else by the vendor task and the callee's phone (newest
 /// attempt first: a phone appears once per batch), else — for results that
@@ -471,33 +470,20 @@ pub async fn find_attempt<C: ConnectionTrait>(
 }
 
 /// The attempt of `vendor_id` for `phone` that a result describing a call
-/// at the event's time belongs to: the newest attempt created before that
-/// time (less [`MATCH_CLOCK_SKEW`]). A late result of an earlier attempt
-/// therefore finds that earlier attempt (already finished: ignored as late),
-/// never the newer one now in flight. A result with no time at all cannot
-/// be fenced and is matched only when the number has never been given to
-/// this vendor more than once.
+/// at the event's time belongs to ([`attempt_for_call`]).
 pub async fn by_vendor_phone<C: ConnectionTrait>(
     db: &C,
     vendor_id: &str,
     phone: &str,
     event: &CallEvent,
 ) -> Result<Option<attempt::Model>, StoreError> {
-    let candidates = attempt::Entity::find()
+    let mut candidates = attempt::Entity::find()
         .filter(attempt::Column::VendorId.eq(vendor_id))
         .filter(attempt::Column::Phone.eq(phone))
         .order_by_desc(attempt::Column::Id)
         .limit(20)
         .all(db)
         .await?;
-    Ok(pick_by_time(candidates, event.started_at.or(event.ended_at)))
-}
-
-/// [`by_vendor_phone`]'s choice among the number's attempts, newest first.
-pub fn pick_by_time(newest_first: Vec<attempt::Model>, call_time: Option<DateTime<Utc>>) -> Option<attempt::Model> {
-    match call_time {
-        Some(t) => newest_first.into_iter().find(|a| a.created_at - MATCH_CLOCK_SKEW <= t),
-        None if newest_first.len() == 1 => newest_first.into_iter().next(),
-        None => None,
-    }
+    let created: Vec<DateTime<Utc>> = candidates.iter().map(|a| a.created_at).collect();
+    Ok(attempt_for_call(&created, event.started_at.or(event.ended_at)).map(|i| candidates.swap_remove(i)))
 }

@@ -92,15 +92,16 @@ pub async fn seen_before<C: ConnectionTrait>(db: &C, row: &callback_inbox::Model
 }
 
 /// Keep the records of `row` that could not be read (once: a row passed
-/// over again while it waits finds them stored), and the note its `error`
-/// column gets: how many, and the first reasons.
+/// over again while it waits finds them stored). Returns the note its
+/// `error` column gets (how many, and the first reasons) and how many were
+/// stored now for the first time.
 pub async fn record_rejects<C: ConnectionTrait>(
     db: &C,
     row: &callback_inbox::Model,
     rejected: &[crate::vendors::RejectedRecord],
-) -> Result<Option<String>, StoreError> {
+) -> Result<(Option<String>, u64), StoreError> {
     if rejected.is_empty() {
-        return Ok(None);
+        return Ok((None, 0));
     }
     let rows = rejected.iter().map(|r| rejected_record::ActiveModel {
         inbox_id: Set(row.id),
@@ -111,7 +112,7 @@ pub async fn record_rejects<C: ConnectionTrait>(
         received_at: Set(row.received_at),
         ..Default::default()
     });
-    rejected_record::Entity::insert_many(rows)
+    let stored = rejected_record::Entity::insert_many(rows)
         .on_conflict(
             OnConflict::columns([rejected_record::Column::InboxId, rejected_record::Column::RecordIndex])
                 .do_nothing()
@@ -121,7 +122,8 @@ pub async fn record_rejects<C: ConnectionTrait>(
         .await?;
     let first: Vec<String> = rejected.iter().take(3).map(|r| format!("record {}: {}", r.index, r.reason)).collect();
     let more = if rejected.len() > 3 { format!("; and {} more", rejected.len() - 3) } else { String::new() };
-    Ok(Some(format!("{} record(s) rejected, kept in rejected_records: {}{more}", rejected.len(), first.join("; "))))
+    let note = format!("{} record(s) rejected, kept in rejected_records: {}{more}", rejected.len(), first.join("; "));
+    Ok((Some(note), stored))
 }
 
 /// The rejected records naming `phone`, newest first (for `explain`).

@@ -35,6 +35,8 @@ pub const INTENT_CODES: &[(&str, Intent)] = &[
     ("NOT_INTERESTED", Intent::NotInterested),
     ("UNDECIDED", Intent::Undecided),
     ("DO_NOT_CALL", Intent::DoNotCall),
+    ("DISPUTE", Intent::Dispute),
+    ("TRANSFERRED", Intent::Transferred),
     ("UNKNOWN", Intent::Unknown),
 ];
 
