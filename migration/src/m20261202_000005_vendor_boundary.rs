@@ -42,23 +42,19 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(RejectedRecords::Table)
                     .col(ColumnDef::new(RejectedRecords::Id).big_integer().not_null().auto_increment().primary_key())
-                    .col(ColumnDef::new(RejectedRecords::InboxId).big_integer().not_null())
+                    // The inbox row the record came in (None: a poll answer).
+                    .col(ColumnDef::new(RejectedRecords::InboxId).big_integer().null())
+                    .col(ColumnDef::new(RejectedRecords::Source).text().not_null())
+                    // `inbox:<id>:<index>`, or `poll:<sha256 of vendor and record>`: a
+                    // record polled again and again is kept once.
+                    .col(ColumnDef::new(RejectedRecords::RecordKey).text().not_null().unique_key())
                     .col(ColumnDef::new(RejectedRecords::VendorId).text().not_null())
                     .col(ColumnDef::new(RejectedRecords::RecordIndex).integer().not_null())
                     .col(ColumnDef::new(RejectedRecords::Phone).text().null())
                     .col(ColumnDef::new(RejectedRecords::Reason).text().not_null())
+                    // The record as the vendor sent it (cut at 4,000 characters).
+                    .col(ColumnDef::new(RejectedRecords::Raw).text().not_null())
                     .col(ColumnDef::new(RejectedRecords::ReceivedAt).timestamp_with_time_zone().not_null())
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("ux_rejected_records_inbox_index")
-                    .table(RejectedRecords::Table)
-                    .col(RejectedRecords::InboxId)
-                    .col(RejectedRecords::RecordIndex)
-                    .unique()
                     .to_owned(),
             )
             .await?;
@@ -110,6 +106,9 @@ enum RejectedRecords {
     Table,
     Id,
     InboxId,
+    Source,
+    RecordKey,
+    Raw,
     VendorId,
     RecordIndex,
     Phone,

@@ -156,12 +156,13 @@ vendor callback records about this number that could not be read (kept for audit
     for r in &e.rejected_records {
         let _ = writeln!(
             out,
-            "  {}  {} inbox #{} record {}: {}",
+            "  {}  {} {} record {}: {}\n      {}",
             when(r.received_at, tz),
             r.vendor_id,
-            r.inbox_id,
+            r.inbox_id.map_or_else(|| "poll".to_string(), |id| format!("inbox #{id}")),
             r.record_index,
-            r.reason
+            r.reason,
+            r.raw.chars().take(200).collect::<String>()
         );
     }
     out

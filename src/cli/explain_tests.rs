@@ -126,3 +126,23 @@ fn utc_shows_its_date_when_it_differs_from_the_local_one() {
     let at = Utc.with_ymd_and_hms(2026, 6, 1, 20, 0, 0).unwrap();
     assert_eq!(when(at, chrono_tz::Asia::Jakarta), "2026-06-02 03:00:00 WIB (06-01 20:00:00Z)");
 }
+
+#[test]
+fn rejected_vendor_records_about_the_number_are_on_its_trail() {
+    let mut e = sample();
+    let text = render_text(&e);
+    assert!(!text.contains("could not be read"), "{text}");
+    e.rejected_records.push(crate::store::explain::RejectedRecordInfo {
+        vendor_id: "laaffic-1".into(),
+        source: "callback".into(),
+        inbox_id: Some(42),
+        record_index: 2,
+        reason: "intent: expected a code (string or number), got an array".into(),
+        received_at: t(1, 0),
+        raw: r#"{"callee":"6281234567890","intent":["205"]}"#.into(),
+    });
+    let text = render_text(&e);
+    assert!(text.contains("could not be read"), "{text}");
+    assert!(text.contains("laaffic-1 inbox #42 record 2: intent: expected a code"), "{text}");
+    assert!(text.contains(r#""intent":["205"]"#), "{text}");
+}

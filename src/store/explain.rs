@@ -65,10 +65,15 @@ pub struct Explanation {
 #[derive(Debug, Clone, Serialize)]
 pub struct RejectedRecordInfo {
     pub vendor_id: String,
-    pub inbox_id: i64,
+    /// `callback` or `poll`.
+    pub source: String,
+    /// The inbox row of a callback record.
+    pub inbox_id: Option<i64>,
     pub record_index: i32,
     pub reason: String,
     pub received_at: DateTime<Utc>,
+    /// The record as the vendor sent it.
+    pub raw: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -194,10 +199,12 @@ pub async fn explain<C: ConnectionTrait>(
         .into_iter()
         .map(|r| RejectedRecordInfo {
             vendor_id: r.vendor_id,
+            source: r.source,
             inbox_id: r.inbox_id,
             record_index: r.record_index,
             reason: r.reason,
             received_at: r.received_at,
+            raw: r.raw,
         })
         .collect();
     Ok(Explanation {

@@ -103,27 +103,60 @@ pub async fn record_rejects<C: ConnectionTrait>(
     if rejected.is_empty() {
         return Ok((None, 0));
     }
-    let rows = rejected.iter().map(|r| rejected_record::ActiveModel {
-        inbox_id: Set(row.id),
-        vendor_id: Set(row.vendor_id.clone()),
-        record_index: Set(i32::try_from(r.index).unwrap_or(i32::MAX)),
-        phone: Set(r.phone.clone()),
-        reason: Set(r.reason.clone()),
-        received_at: Set(row.received_at),
-        ..Default::default()
-    });
-    let stored = rejected_record::Entity::insert_many(rows)
-        .on_conflict(
-            OnConflict::columns([rejected_record::Column::InboxId, rejected_record::Column::RecordIndex])
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
+    let keyed = rejected.iter().map(|r| (format!("inbox:{}:{}", row.id, r.index), r));
+    let stored = store_rejects(db, &row.vendor_id, Some(row.id), keyed, row.received_at).await?;
     let first: Vec<String> = rejected.iter().take(3).map(|r| format!("record {}: {}", r.index, r.reason)).collect();
     let more = if rejected.len() > 3 { format!("; and {} more", rejected.len() - 3) } else { String::new() };
     let note = format!("{} record(s) rejected, kept in rejected_records: {}{more}", rejected.len(), first.join("; "));
     Ok((Some(note), stored))
+}
+
+/// Keep the records of a poll answer that could not be read; a record the
+/// vendor returns on every poll is kept once. Returns how many were new.
+pub async fn record_poll_rejects<C: ConnectionTrait>(
+    db: &C,
+    vendor_id: &str,
+    rejected: &[crate::vendors::RejectedRecord],
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let keyed = rejected.iter().map(|r| {
+        let digest = Sha256::digest(format!("{vendor_id}\n{}", r.raw).as_bytes());
+        (format!("poll:{}", hex::encode(digest)), r)
+    });
+    store_rejects(db, vendor_id, None, keyed, now).await
+}
+
+/// Cut at this many characters: a record is evidence, not a second inbox.
+const RAW_KEPT: usize = 4000;
+
+async fn store_rejects<'a, C: ConnectionTrait>(
+    db: &C,
+    vendor_id: &str,
+    inbox_id: Option<i64>,
+    keyed: impl Iterator<Item = (String, &'a crate::vendors::RejectedRecord)>,
+    received_at: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let rows: Vec<_> = keyed
+        .map(|(key, r)| rejected_record::ActiveModel {
+            inbox_id: Set(inbox_id),
+            source: Set(if inbox_id.is_some() { "callback" } else { "poll" }.to_string()),
+            record_key: Set(key),
+            vendor_id: Set(vendor_id.to_string()),
+            record_index: Set(i32::try_from(r.index).unwrap_or(i32::MAX)),
+            phone: Set(r.phone.clone()),
+            reason: Set(r.reason.clone()),
+            raw: Set(r.raw.chars().take(RAW_KEPT).collect()),
+            received_at: Set(received_at),
+            ..Default::default()
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    Ok(rejected_record::Entity::insert_many(rows)
+        .on_conflict(OnConflict::column(rejected_record::Column::RecordKey).do_nothing().to_owned())
+        .exec_without_returning(db)
+        .await?)
 }
 
 /// The rejected records naming `phone`, newest first (for `explain`).

@@ -210,6 +210,8 @@ pub struct RejectedRecord {
     pub phone: Option<String>,
     /// Which field and why, e.g. `resultStatus: expected a string, got 1`.
     pub reason: String,
+    /// The record as the vendor sent it (JSON text), for audit.
+    pub raw: String,
 }
 
 /// A callback body read record by record: one bad record never loses the
@@ -244,7 +246,8 @@ impl ParsedCallback {
                         .find_map(|k| record.get(*k).and_then(common::code_text))
                         .filter(|p| p.chars().any(|c| c.is_ascii_digit()))
                         .map(|p| common::e164(&p));
-                    parsed.rejected.push(RejectedRecord { index, phone, reason });
+                    let raw = record.to_string();
+                    parsed.rejected.push(RejectedRecord { index, phone, reason, raw });
                 }
             }
         }
