@@ -6,7 +6,7 @@ use crate::context::Ctx;
 use crate::ingest::processor::{EventApplied, apply_event};
 use crate::store::apply::{AttemptLocks, WriteBuffer};
 use crate::store::db::begin_write;
-use crate::store::{IN_FLIGHT_STATES, StoreError};
+use crate::store::{IN_FLIGHT_STATES, StoreError, inbox};
 use crate::vendors::TaskHandle;
 use chrono::{DateTime, Utc};
 use entity::{attempt, vendor_task};
@@ -20,6 +20,8 @@ pub struct PollReport {
     pub applied: usize,
     pub late: usize,
     pub unmatched: usize,
+    /// Records of poll answers that could not be read (kept for audit).
+    pub rejected_records: usize,
     pub errors: usize,
     /// Tasks with nothing left in flight, no longer polled.
     pub finished_tasks: usize,
@@ -41,12 +43,12 @@ pub async fn poll_sweep(ctx: &Ctx, now: DateTime<Utc>) -> Result<PollReport, Sto
             let Some(external) = task.external_task_id.clone() else { continue };
             report.tasks += 1;
             vendor.until_ready().await;
-            let events = match vendor
+            let parsed = match vendor
                 .adapter
-                .poll_task(&TaskHandle { vendor_task_id: external, created_at: task.created_at })
+                .poll_task_records(&TaskHandle { vendor_task_id: external, created_at: task.created_at })
                 .await
             {
-                Ok(events) => events,
+                Ok(parsed) => parsed,
                 Err(e) => {
                     tracing::warn!(vendor = %vendor_id, task = task.id, error = %e, "poll failed; will retry");
                     report.errors += 1;
@@ -54,6 +56,14 @@ pub async fn poll_sweep(ctx: &Ctx, now: DateTime<Utc>) -> Result<PollReport, Sto
                 }
             };
             let txn = begin_write(&ctx.db).await?;
+            let newly_rejected = inbox::record_poll_rejects(&txn, &vendor_id, &parsed.rejected, now).await?;
+            if newly_rejected > 0 {
+                report.rejected_records += newly_rejected as usize;
+                metrics::counter!("campaignd_callback_records_rejected_total", "vendor" => vendor_id.clone())
+                    .increment(newly_rejected);
+                tracing::warn!(vendor = %vendor_id, task = task.id, records = newly_rejected, "poll answer records rejected; kept for audit");
+            }
+            let events = parsed.events;
             let mut campaigns = HashMap::new();
             let mut dials = WriteBuffer::default();
             let events: Vec<_> = events

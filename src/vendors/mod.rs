@@ -334,6 +334,12 @@ pub trait VendorAdapter: Send + Sync {
     async fn poll_task(&self, _task: &TaskHandle) -> Result<Vec<CallEvent>, VendorError> {
         Ok(Vec::new())
     }
+    /// [`poll_task`](Self::poll_task) read record by record: adapters whose
+    /// poll pages carry several records override this, so a record that
+    /// cannot be read is kept for audit and the others still apply.
+    async fn poll_task_records(&self, task: &TaskHandle) -> Result<ParsedCallback, VendorError> {
+        self.poll_task(task).await.map(ParsedCallback::all)
+    }
 
     /// True when [`verify_callback`](Self::verify_callback) checks a vendor
     /// signature. Vendors that do not sign must be configured with a URL
