@@ -205,7 +205,8 @@ async fn process_row(
         return Ok(());
     }
     if unmatched > 0 {
-        tracing::warn!(vendor = %row.vendor_id, inbox_id = row.id, events = unmatched, "callback for attempts we do not know");
+        tracing::warn!(vendor = %row.vendor_id, inbox_id = row.id, events = unmatched, "callback for attempts we do not know (no reference, call id or task of ours, and no attempt of this number at this vendor before the call's time)");
+        metrics::counter!("campaignd_callback_unmatched_total").increment(unmatched as u64);
         report.unmatched += unmatched;
     }
     let applied = row.events + applied;
@@ -233,10 +234,9 @@ pub async fn apply_event(
     now: chrono::DateTime<chrono::Utc>,
     dials: &mut WriteBuffer,
 ) -> Result<EventApplied, StoreError> {
-    let Some(attempt) = find_attempt(txn, vendor_id, ev).await? else {
-        metrics::counter!("campaignd_callback_unmatched_total").increment(1);
-        return Ok(EventApplied::Unmatched);
-    };
+    // Counted by the caller once it gives the event up, not on every pass
+    // a young callback waits through.
+    let Some(attempt) = find_attempt(txn, vendor_id, ev).await? else { return Ok(EventApplied::Unmatched) };
     let camp = match campaigns.entry(attempt.campaign_id) {
         std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
         std::collections::hash_map::Entry::Vacant(e) => {

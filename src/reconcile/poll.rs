@@ -88,7 +88,10 @@ pub async fn poll_sweep(ctx: &Ctx, now: DateTime<Utc>) -> Result<PollReport, Sto
                 {
                     EventApplied::Applied => report.applied += 1,
                     EventApplied::Late => report.late += 1,
-                    EventApplied::Unmatched => report.unmatched += 1,
+                    EventApplied::Unmatched => {
+                        metrics::counter!("campaignd_callback_unmatched_total").increment(1);
+                        report.unmatched += 1
+                    }
                 }
             }
             dials.flush(&txn).await?;
