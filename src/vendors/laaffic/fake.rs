@@ -2,6 +2,12 @@
 //! document's auth headers, limits and reply codes, dialing through the shared
 //! fake engine and pushing JSON arrays of call records to `behavior.callback_url`
 //! (Laaffic takes the push address in its console, not per task).
+//!
+//! Every record is built here as JSON from the documented field list
+//! (voiceId, callee, callTime, answerTime, hangupTime, ringDuration,
+//! chargedDuration, cost, terminationCode, terminationReason, sipCode,
+//! intent) and nothing else: no task id, no reference of ours. What real
+//! pushes do beyond that is switched on in [`Variations`].
 
 use super::adapter::{CANCEL_PATH, CREATE_PATH, QUERY_PATH};
 use super::codes::FAKE_DEFAULTS;
@@ -15,11 +21,69 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;
 use chrono::{NaiveTime, TimeZone, Utc};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
+
+/// The push fields the published list names, in its order.
+pub const PUSH_FIELDS: &[&str] = &[
+    "voiceId",
+    "callee",
+    "callTime",
+    "answerTime",
+    "hangupTime",
+    "ringDuration",
+    "chargedDuration",
+    "cost",
+    "terminationCode",
+    "terminationReason",
+    "sipCode",
+    "intent",
+];
+
+/// Fields a record may lack or carry as `null` (`nulls`, `missing_optional`):
+/// everything but the callee, the times of the call and its codes.
+pub const OPTIONAL_FIELDS: &[&str] =
+    &["voiceId", "ringDuration", "chargedDuration", "cost", "terminationReason", "sipCode"];
+
+/// The code the fake sends for an answered call under `unknown_codes`: a
+/// collections-range code the document's table does not list.
+pub const UNKNOWN_INTENT: &str = "2099";
+
+/// How the fake's pushes depart from the documented record, for tests of
+/// what real pushes do. All off by default: the default push is the
+/// document's field list with the document's meanings.
+#[derive(Debug, Clone, Default)]
+pub struct Variations {
+    /// Add `taskId` (not in the documented push) to every record.
+    pub task_id: bool,
+    /// Send `null` for every field of [`OPTIONAL_FIELDS`] (an unanswered
+    /// call's `answerTime` is `null` anyway).
+    pub nulls: bool,
+    /// Leave out every field of [`OPTIONAL_FIELDS`], and `answerTime` of an
+    /// unanswered call.
+    pub missing_optional: bool,
+    /// Numbers as strings: `ringDuration`, `chargedDuration`,
+    /// `terminationCode`, `sipCode`.
+    pub numbers_as_strings: bool,
+    /// Strings as numbers: `intent` (`205`), `callee`, `voiceId`, `cost`.
+    pub strings_as_numbers: bool,
+    /// Times as Unix seconds instead of local `YYYY-MM-DD HH:MM:SS`.
+    pub unix_times: bool,
+    /// Answered calls carry [`UNKNOWN_INTENT`] instead of their code.
+    pub unknown_codes: bool,
+    /// Callees (digits, as dialed) whose record carries `intent` as an
+    /// array (`["205"]`): a wrong type, which must be rejected, not read.
+    pub wrong_intent_for: HashSet<String>,
+    /// Records per pushed array: finished calls are held until this many are
+    /// collected or their task has no call left (0 and 1: one per push).
+    pub records_per_push: usize,
+    /// Every record the fake pushed, in order, for tests to compare with
+    /// what the daemon stored.
+    pub sent: Option<Arc<Mutex<Vec<Value>>>>,
+}
 
 struct Task {
     name: String,
@@ -36,6 +100,9 @@ struct Fake {
     http: reqwest::Client,
     tasks: Mutex<BTreeMap<i64, Task>>,
     names: Mutex<HashSet<String>>,
+    variations: Variations,
+    /// Finished calls' records per task, waiting for `records_per_push`.
+    held: Mutex<BTreeMap<i64, Vec<Value>>>,
 }
 
 fn reply(code: i64, reason: &str) -> Json<Value> {
@@ -66,10 +133,21 @@ impl Fake {
     }
 }
 
-/// Start the fake on `listener` with the credentials and options of `settings`.
+/// Start the fake on `listener` with the credentials and options of
+/// `settings`, pushing the documented record.
 pub fn spawn(
     settings: &VendorSettings,
     behavior: FakeBehavior,
+    listener: tokio::net::TcpListener,
+) -> impl Future<Output = std::io::Result<FakeHandle>> + Send + 'static {
+    spawn_with(settings, behavior, Variations::default(), listener)
+}
+
+/// [`spawn`] with pushes departing from the document as `variations` say.
+pub fn spawn_with(
+    settings: &VendorSettings,
+    behavior: FakeBehavior,
+    variations: Variations,
     listener: tokio::net::TcpListener,
 ) -> impl Future<Output = std::io::Result<FakeHandle>> + Send + 'static {
     let api_key = crate::config::Secret::exposed_or_empty(&settings.api_key);
@@ -89,6 +167,8 @@ pub fn spawn(
             http: reqwest::Client::new(),
             tasks: Mutex::new(BTreeMap::new()),
             names: Mutex::new(HashSet::new()),
+            variations,
+            held: Mutex::new(BTreeMap::new()),
         });
         let router = axum::Router::new()
             .route(&path(CREATE_PATH), post(create))
@@ -177,45 +257,117 @@ async fn create(State(f): State<Arc<Fake>>, headers: HeaderMap, body: axum::body
 }
 
 impl Fake {
-    /// Push the record of one finished call and count it on its task.
-    fn finish(&self, task_id: i64, i: usize, phone: &str, d: Dialed) {
+    /// The record of one finished call, as the document lists its fields.
+    pub(crate) fn record(&self, task_id: i64, i: usize, phone: &str, d: &Dialed) -> Value {
+        let v = &self.variations;
         let tz = self.opts.tz();
-        let fmt = |t: chrono::DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string();
+        let time = |t: chrono::DateTime<Utc>| {
+            if v.unix_times {
+                json!(t.timestamp())
+            } else {
+                json!(t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string())
+            }
+        };
         let code = d.code.clone().unwrap_or_else(|| "99998".into());
-        let (intent, sip) = match code.split_once('-') {
+        let (mut intent, sip) = match code.split_once('-') {
             Some((i, s)) => (i.to_string(), s.parse::<i64>().unwrap_or(480)),
             None if code == "99998" => (code.clone(), 0),
             None => (code.clone(), 200),
         };
         let answered = sip == 200;
+        if answered && v.unknown_codes {
+            intent = UNKNOWN_INTENT.to_string();
+        }
         let secs = (d.ended_at - d.started_at).num_seconds().max(if answered { 1 } else { 0 });
-        let record = json!({
-            "taskId": task_id,
-            "voiceId": format!("v{task_id}-{i}"),
-            "callee": phone,
-            "callTime": fmt(d.started_at),
-            "answerTime": if answered { Value::from(fmt(d.started_at)) } else { Value::Null },
-            "hangupTime": fmt(d.ended_at),
-            "ringDuration": if answered { 5 } else { 0 },
-            "chargedDuration": if answered { secs } else { 0 },
-            "cost": if answered { "0.0120" } else { "0" },
-            "terminationCode": if answered { 0 } else if intent == "99998" { 2 } else { 1 },
-            "terminationReason": d.not_dialed.clone().unwrap_or_else(|| if answered { "success".into() } else { format!("sip {sip}") }),
-            "sipCode": sip,
-            "intent": intent,
-        });
-        {
-            let mut tasks = self.tasks.lock().unwrap();
-            if let Some(t) = tasks.get_mut(&task_id) {
-                t.done += 1;
-                if t.done == t.keys.len() && t.status == 1 {
-                    t.status = 2;
-                }
+        let termination = if answered {
+            0
+        } else if intent == "99998" {
+            2
+        } else {
+            1
+        };
+        let reason =
+            d.not_dialed.clone().unwrap_or_else(|| if answered { "success".into() } else { format!("sip {sip}") });
+        let num = |n: i64| if v.numbers_as_strings { json!(n.to_string()) } else { json!(n) };
+        let text = |s: &str| match s.parse::<i64>() {
+            Ok(n) if v.strings_as_numbers => json!(n),
+            _ => json!(s),
+        };
+        let voice_id = (task_id * 1_000_000 + i as i64).to_string();
+        let mut r = Map::new();
+        r.insert("voiceId".into(), text(&voice_id));
+        r.insert("callee".into(), text(phone));
+        r.insert("callTime".into(), time(d.started_at));
+        r.insert("answerTime".into(), if answered { time(d.started_at) } else { Value::Null });
+        r.insert("hangupTime".into(), time(d.ended_at));
+        r.insert("ringDuration".into(), num(if answered { 5 } else { 0 }));
+        r.insert("chargedDuration".into(), num(if answered { secs } else { 0 }));
+        r.insert("cost".into(), if answered { text("0.0120") } else { text("0") });
+        r.insert("terminationCode".into(), num(termination));
+        r.insert("terminationReason".into(), json!(reason));
+        r.insert("sipCode".into(), num(sip));
+        r.insert("intent".into(), if v.wrong_intent_for.contains(phone) { json!([intent]) } else { text(&intent) });
+        if v.nulls {
+            for f in OPTIONAL_FIELDS {
+                r.insert(f.to_string(), Value::Null);
             }
         }
+        if v.missing_optional {
+            for f in OPTIONAL_FIELDS {
+                r.remove(*f);
+            }
+            if !answered {
+                r.remove("answerTime");
+            }
+        }
+        if v.task_id {
+            r.insert("taskId".into(), json!(task_id));
+        }
+        Value::Object(r)
+    }
+
+    /// Push the record of one finished call (held until `records_per_push`
+    /// are collected or its task has no call left) and count it on its task.
+    fn finish(&self, task_id: i64, i: usize, phone: &str, d: Dialed) {
+        let record = self.record(task_id, i, phone, &d);
+        // One critical section for counting the call on its task and holding
+        // its record: two calls finishing together cannot both see records
+        // left over after the task's last call.
+        let batch = {
+            let mut held = self.held.lock().unwrap();
+            let task_done = {
+                let mut tasks = self.tasks.lock().unwrap();
+                match tasks.get_mut(&task_id) {
+                    Some(t) => {
+                        t.done += 1;
+                        if t.done == t.keys.len() && t.status == 1 {
+                            t.status = 2;
+                        }
+                        t.done >= t.keys.len()
+                    }
+                    None => true,
+                }
+            };
+            let records = held.entry(task_id).or_default();
+            records.push(record);
+            if task_done || records.len() >= self.variations.records_per_push.max(1) {
+                held.remove(&task_id).unwrap_or_default()
+            } else {
+                Vec::new()
+            }
+        };
+        if batch.is_empty() {
+            return;
+        }
+        // Delivery is counted pending before the record is logged: a test
+        // that sees every record logged and nothing pending has seen every
+        // push answered.
         if let Some(url) = &self.dialer.behavior.callback_url {
-            let body = serde_json::to_vec(&json!([record])).unwrap_or_default();
+            let body = serde_json::to_vec(&batch).unwrap_or_default();
             fake::deliver(self.http.clone(), &self.dialer, url.clone(), body, Vec::new());
+        }
+        if let Some(log) = &self.variations.sent {
+            log.lock().unwrap().extend(batch);
         }
     }
 }
