@@ -5,7 +5,12 @@
 
 pub mod adapter;
 pub mod codes;
+#[cfg(test)]
+mod doc_tests;
 pub mod fake;
+pub mod push;
+#[cfg(test)]
+mod push_tests;
 #[cfg(test)]
 mod tests;
 
