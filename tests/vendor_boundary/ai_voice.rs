@@ -114,7 +114,8 @@ async fn complaint_tags_suppress_and_every_vendor_dial_is_recorded() {
     assert_eq!(scalar(&conn, "SELECT COUNT(*) FROM rejected_records").await, 0);
 
     let (mut complaints, mut redialed) = (0, 0);
-    for p in sent.lock().unwrap().iter() {
+    let pushes = sent.lock().unwrap().clone();
+    for p in &pushes {
         let phone = format!("+{}", text(&p["calledPhoneNumber"]));
         let status = text(&p["resultStatus"]);
         let calls: i64 = text(&p["callCount"]).parse().unwrap();

@@ -63,11 +63,9 @@ pub(crate) mod kit {
         pub async fn start(adapter: Arc<dyn VendorAdapter>) -> Receiver {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let url = format!("http://{}/callbacks/v?token=tok", listener.local_addr().unwrap());
-            let (events, rejected, bodies): (
-                Arc<Mutex<Vec<CallEvent>>>,
-                Arc<Mutex<Vec<RejectedRecord>>>,
-                Arc<Mutex<usize>>,
-            ) = Default::default();
+            let events: Arc<Mutex<Vec<CallEvent>>> = Arc::default();
+            let rejected: Arc<Mutex<Vec<RejectedRecord>>> = Arc::default();
+            let bodies: Arc<Mutex<usize>> = Arc::default();
             let sink = (events.clone(), rejected.clone(), bodies.clone());
             let app = axum::Router::new().route(
                 "/callbacks/v",
