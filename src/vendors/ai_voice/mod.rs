@@ -8,6 +8,7 @@ pub mod codes;
 #[cfg(test)]
 mod doc_tests;
 pub mod fake;
+mod fake_push;
 pub mod push;
 #[cfg(test)]
 mod push_tests;

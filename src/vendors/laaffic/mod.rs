@@ -9,6 +9,7 @@ pub mod codes;
 #[cfg(test)]
 mod doc_tests;
 pub mod fake;
+mod fake_push;
 pub mod fields;
 #[cfg(test)]
 mod lookup_tests;
