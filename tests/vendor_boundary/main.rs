@@ -7,5 +7,6 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod ai_voice;
 mod airudder;
 mod laaffic;

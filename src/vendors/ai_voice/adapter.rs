@@ -1,22 +1,22 @@
 //! The daemon's side of ITNIO "AI voice": create a task, import its customers,
 //! stop it, and read the per-call status push.
 
-use super::codes::{self, KIND, REPLY_CODES};
+use super::codes::{KIND, REPLY_CODES};
+use super::push;
 use super::{AiVoiceOptions, DAY_END, DAY_START, MAX_IMPORT, period};
 use crate::config::VendorSettings;
-use crate::domain::outcome::{Disposition, Outcome};
-use crate::vendors::common::{self, VendorHttp, as_i64, code_text, e164};
+use crate::domain::tags::TagIntents;
+use crate::vendors::common::{self, VendorHttp, as_i64, code_text};
 use crate::vendors::laaffic::sign::{self, Class};
 use crate::vendors::{
-    AttemptHandle, CallEvent, CallbackError, DispatchBatch, DispatchReceipt, LookupResult, ParsedCallback,
-    VendorAdapter, VendorError, VendorErrorKind, VendorRedial,
+    AttemptHandle, CallbackError, DispatchBatch, DispatchReceipt, LookupResult, ParsedCallback, VendorAdapter,
+    VendorError, VendorErrorKind,
 };
 use chrono::{DateTime, NaiveTime, Timelike, Utc};
 use serde_json::{Map, Value, json};
 use std::fmt;
 
-/// The custom property our attempt reference travels in (echoed by the push's `properties`).
-pub const REF_PROPERTY: &str = "attemptRef";
+pub use super::push::REF_PROPERTY;
 
 pub struct AiVoiceAdapter {
     id: String,
@@ -24,6 +24,9 @@ pub struct AiVoiceAdapter {
     api_key: String,
     api_secret: String,
     opts: AiVoiceOptions,
+    /// The vendor's tag → intent table (`tag_intents`): complaint and
+    /// dispute tags reach the recall policy.
+    tags: TagIntents,
 }
 
 impl fmt::Debug for AiVoiceAdapter {
@@ -71,6 +74,7 @@ impl AiVoiceAdapter {
             api_key: settings.api_key.as_ref().ok_or("api_key: required")?.expose().to_string(),
             api_secret: settings.api_secret.as_ref().ok_or("api_secret: required")?.expose().to_string(),
             opts,
+            tags: settings.tag_intents.clone(),
         })
     }
 
@@ -150,45 +154,8 @@ impl AiVoiceAdapter {
         }
     }
 
-    fn event(&self, r: &Value) -> Result<CallEvent, CallbackError> {
-        let phone = r.get("calledPhoneNumber").and_then(code_text).filter(|s| !s.is_empty());
-        let phone = phone.ok_or_else(|| CallbackError::Malformed("push without `calledPhoneNumber`".into()))?;
-        let status = r.get("resultStatus").and_then(Value::as_str).unwrap_or_default();
-        let level = r.get("intentLevelDetailName").and_then(Value::as_str);
-        let outcome = codes::normalize(status, level, &self.opts.intent_labels);
-        let started = r.get("startTime").and_then(common::unix_time);
-        let ended = r.get("endTime").and_then(common::unix_time);
-        let duration_ms = r.get("chatDuration").and_then(as_i64).map(|s| s * 1000);
-        // Each automatic redial was a real dial: the last one gave the result;
-        // the ones before it did not connect (or there would be no redial).
-        let redials = r
-            .get("redialTimes")
-            .and_then(as_i64)
-            .or_else(|| r.get("callCount").and_then(as_i64).map(|c| c - 1))
-            .unwrap_or(0)
-            .clamp(0, 50);
-        let redials = (0..redials)
-            .map(|k| VendorRedial {
-                external_call_id: None,
-                at: if k == redials - 1 { started } else { None },
-                outcome: if k == redials - 1 {
-                    outcome.clone()
-                } else {
-                    Outcome::new(Disposition::Unknown).with_raw_code(KIND, "REDIALED")
-                },
-            })
-            .collect();
-        Ok(CallEvent {
-            attempt_ref: r.get("properties").and_then(|p| p.get(REF_PROPERTY)).and_then(code_text),
-            external_call_id: r.get("callId").and_then(code_text).filter(|s| !s.is_empty()),
-            vendor_task_id: r.get("robotCallJobId").and_then(code_text),
-            phone: Some(e164(&phone)),
-            started_at: started,
-            ended_at: ended,
-            duration_ms,
-            redials,
-            ..CallEvent::final_outcome(outcome)
-        })
+    fn reader(&self) -> push::Reader<'_> {
+        push::Reader { tz: self.opts.tz(), labels: &self.opts.intent_labels, tags: &self.tags }
     }
 }
 
@@ -290,18 +257,9 @@ impl VendorAdapter for AiVoiceAdapter {
         false
     }
 
-    /// One call record per push (an array of them is accepted too).
+    /// One call record per push (an array of them is read record by record).
     fn parse_callback(&self, body: &[u8]) -> Result<ParsedCallback, CallbackError> {
-        let events = (|| -> Result<Vec<CallEvent>, CallbackError> {
-            let value: Value =
-                serde_json::from_slice(body).map_err(|e| CallbackError::Malformed(format!("not JSON: {e}")))?;
-            match &value {
-                Value::Array(a) => a.iter().map(|r| self.event(r)).collect(),
-                Value::Object(_) => Ok(vec![self.event(&value)?]),
-                _ => Err(CallbackError::Malformed("expected a call record object".into())),
-            }
-        })()?;
-        Ok(ParsedCallback::all(events))
+        self.reader().parse(body)
     }
 
     /// Not documented: the family's success envelope.

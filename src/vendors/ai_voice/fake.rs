@@ -2,8 +2,14 @@
 //! paths with the family's auth headers and the platform's reply codes, daily
 //! hours 09:00-20:00, imports of at most 100, automatic redials, and one
 //! status push per call to `behavior.callback_url` (set in the console).
+//!
+//! Every push is built here as JSON with exactly the fields of the published
+//! push list ([`PUSH_FIELDS`]); what real pushes do beyond it is switched on
+//! in [`Variations`].
 
 use super::codes::FAKE_DEFAULTS;
+use super::fake_push::{Call, is_conversation, record};
+pub use super::fake_push::{OPTIONAL_FIELDS, PUSH_FIELDS, UNKNOWN_STATUS, Variations};
 use super::{AiVoiceOptions, DAY_END, DAY_START, MAX_IMPORT};
 use crate::config::VendorSettings;
 use crate::vendors::common::{as_i64, code_text};
@@ -37,6 +43,7 @@ struct Fake {
     jobs: Mutex<BTreeMap<i64, Job>>,
     names: Mutex<HashSet<String>>,
     call_seq: std::sync::atomic::AtomicU64,
+    variations: Variations,
 }
 
 impl Fake {
@@ -63,9 +70,21 @@ impl Fake {
     }
 }
 
+/// Start the fake on `listener` with the credentials and options of
+/// `settings`, pushing the documented record.
 pub fn spawn(
     settings: &VendorSettings,
     behavior: FakeBehavior,
+    listener: tokio::net::TcpListener,
+) -> impl Future<Output = std::io::Result<FakeHandle>> + Send + 'static {
+    spawn_with(settings, behavior, Variations::default(), listener)
+}
+
+/// [`spawn`] with pushes departing from the document as `variations` say.
+pub fn spawn_with(
+    settings: &VendorSettings,
+    behavior: FakeBehavior,
+    variations: Variations,
     listener: tokio::net::TcpListener,
 ) -> impl Future<Output = std::io::Result<FakeHandle>> + Send + 'static {
     let api_key = crate::config::Secret::exposed_or_empty(&settings.api_key);
@@ -88,6 +107,7 @@ pub fn spawn(
             jobs: Mutex::new(BTreeMap::new()),
             names: Mutex::new(HashSet::new()),
             call_seq: Default::default(),
+            variations,
         });
         fake::serve(router.with_state(state), listener, stats, stop_tx)
     }
@@ -200,52 +220,24 @@ impl Fake {
         } else {
             self.dialer.behavior.outcomes.iter().map(|(c, w)| (c.clone(), *w)).collect()
         };
-        while !code.starts_with("ANSWERED") && redials < redial_times {
+        while !is_conversation(&code) && redials < redial_times {
             redials += 1;
             self.dialer.stats.vendor_redials.fetch_add(1, Relaxed);
             code = FakeDialer::pick(&table, rng.random()).unwrap_or("NO_ANSWER").to_string();
         }
-        let (status, level) = match code.split_once(':') {
-            Some((s, l)) => (s.to_string(), Some(format!("{l}级"))),
-            None => (code.clone(), None),
-        };
-        let answered = status == "ANSWERED";
-        let secs = (d.ended_at - d.started_at).num_seconds().max(i64::from(answered));
         let n = self.call_seq.fetch_add(1, Relaxed);
-        let record = json!({
-            "callId": format!("{}", 900_000 + n),
-            "appId": self.opts.app_id,
-            "robotCallJobId": job_id,
-            "dialogFlowId": self.opts.dialog_flow_id,
-            "tenantPhoneNumberId": self.opts.phone_line_ids.first(),
-            "calledPhoneNumber": phone,
-            "startTime": d.started_at.timestamp(),
-            "endTime": d.ended_at.timestamp(),
-            "resultStatus": status,
-            "hangupBy": if answered { "ROBOT" } else { "" },
-            "customerConcern": [],
-            "analysisBasis": "",
-            "chatDuration": if answered { secs } else { 0 },
-            "billingTime": if answered { secs.max(6) } else { 0 },
-            "pay": if answered { "0.010" } else { "0" },
-            "chatRound": if answered { 3 } else { 0 },
-            "attributes": [],
-            "properties": props,
-            "intentLevelDetailName": level,
-            "callRecordTagIds": [],
-            "callRecordTagNames": [],
-            "customerTagIds": [],
-            "customerTagNames": [],
-            "fullAudioUrl": "",
-            "customerAudioUrl": "",
-            "dynamicProperties": {},
-            "callDetailList": [],
-            "callCount": 1 + redials,
-            "redialTimes": redials,
-        });
+        let record = record(
+            &self.opts,
+            &self.variations,
+            Call { job_id, n, phone, code: &code, redials, props: &props, dialed: &d },
+        );
+        // Counted pending before it is logged (see the Laaffic fake).
         if let Some(url) = &self.dialer.behavior.callback_url {
             let body = serde_json::to_vec(&record).unwrap_or_default();
             fake::deliver(self.http.clone(), &self.dialer, url.clone(), body, Vec::new());
+        }
+        if let Some(log) = &self.variations.sent {
+            log.lock().unwrap().push(record);
         }
     }
 }

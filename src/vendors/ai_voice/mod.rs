@@ -5,7 +5,13 @@
 
 pub mod adapter;
 pub mod codes;
+#[cfg(test)]
+mod doc_tests;
 pub mod fake;
+mod fake_push;
+pub mod push;
+#[cfg(test)]
+mod push_tests;
 #[cfg(test)]
 mod tests;
 

@@ -3,7 +3,7 @@
 use super::AiVoiceAdapter;
 use super::adapter::daily_hours;
 use crate::config::Secret;
-use crate::domain::outcome::{Disposition, Intent};
+use crate::domain::outcome::Disposition;
 use crate::vendors::fake::{FakeBehavior, FakeHandle};
 use crate::vendors::laaffic::sign;
 use crate::vendors::laaffic::tests::kit::{
@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 /// A fixed-offset zone in which it is now about `hour` o'clock.
-fn zone_at(hour: i64) -> String {
+pub(super) fn zone_at(hour: i64) -> String {
     let offset = (hour - i64::from(Utc::now().hour()) + 36) % 24 - 12; // -12..=11
     match offset {
         0 => "Etc/GMT".into(),
@@ -27,7 +27,7 @@ fn zone_at(hour: i64) -> String {
     }
 }
 
-fn options(tz: &str) -> Value {
+pub(super) fn options(tz: &str) -> Value {
     json!({ "dialog_flow_id": 77, "app_id": "app-1", "timezone": tz, "inactive_periods": ["12:00-13:00"] })
 }
 
@@ -54,47 +54,6 @@ fn check_reports_missing_credentials_and_unknown_options() {
     let names: Vec<&str> = issues.iter().map(|(f, _)| f.as_str()).collect();
     assert_eq!(names, ["options.dialog_flow_id", "options.inactive_periods", "options.days_of_week"]);
     assert!(super::check(&settings("ai-voice", options("Asia/Jakarta"))).is_empty());
-}
-
-#[test]
-fn the_documented_push_parses_with_redials() {
-    // Every field of the published push parameter list.
-    let body = r#"{
-      "callId":"1563421","appId":"app-1","robotCallJobId":5001,"dialogFlowId":77,"tenantPhoneNumberId":3,
-      "calledPhoneNumber":"6281234567890","startTime":1630468800,"endTime":1630468865,"resultStatus":"ANSWERED",
-      "hangupBy":"PERSON","customerConcern":["price"],"analysisBasis":"said yes","chatDuration":58,"billingTime":60,
-      "pay":"0.0200","chatRound":4,"attributes":[],"properties":{"attemptRef":"c1-2","amount":"100"},
-      "intentLevelDetailName":"A级(较强意向)","callRecordTagIds":[1],"callRecordTagNames":["interested"],
-      "customerTagIds":[],"customerTagNames":[],"fullAudioUrl":"https://x/a.wav","customerAudioUrl":"https://x/c.wav",
-      "dynamicProperties":{},"callDetailList":[{"callDetailId":1,"text":"Hello","type":"ROBOT","startOffset":0,"endOffset":900}],
-      "callCount":3,"redialTimes":2
-    }"#;
-    let a = AiVoiceAdapter::new(&settings("ai-voice", options("Asia/Jakarta")), "http://x").unwrap();
-    assert!(!a.signs_callbacks());
-    let events = a.parse_callback(body.as_bytes()).unwrap().events;
-    assert_eq!(events.len(), 1);
-    let e = &events[0];
-    assert_eq!(e.attempt_ref.as_deref(), Some("c1-2"));
-    assert_eq!(e.external_call_id.as_deref(), Some("1563421"));
-    assert_eq!(e.vendor_task_id.as_deref(), Some("5001"));
-    assert_eq!(e.phone.as_deref(), Some("+6281234567890"));
-    assert_eq!(e.outcome.disposition, Disposition::Answered);
-    assert_eq!(e.outcome.intent, Some(Intent::Interested));
-    assert_eq!(e.outcome.raw_code.as_deref(), Some("ai-voice:ANSWERED"));
-    assert_eq!(e.outcome.raw_intent.as_deref(), Some("ai-voice:A级(较强意向)"));
-    assert_eq!(e.started_at.unwrap().timestamp(), 1630468800);
-    assert_eq!(e.ended_at.unwrap().timestamp(), 1630468865);
-    assert_eq!(e.duration_ms, Some(58_000));
-    // Two automatic redials: the last gave the result, the one before did not connect.
-    assert_eq!(e.redials.len(), 2);
-    assert_eq!(e.redials[0].outcome.disposition, Disposition::Unknown);
-    assert_eq!(e.redials[1].outcome, e.outcome);
-    let arrears =
-        body.replace("\"ANSWERED\"", "\"FROM_PHONE_ERROR\"").replace("\"redialTimes\":2", "\"redialTimes\":0");
-    let e = &a.parse_callback(arrears.as_bytes()).unwrap().events[0];
-    assert_eq!((e.outcome.disposition, e.outcome.intent), (Disposition::VendorError, None));
-    assert!(e.redials.is_empty());
-    assert!(a.parse_callback(b"{\"callId\":\"1\"}").is_err());
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! The daemon's side of Laaffic: task creation, task query (lookup), task
 //! cancel, and the result push.
 
-use super::codes::{self, KIND, REPLY_CODES};
+use super::codes::{KIND, REPLY_CODES};
+use super::push;
 use super::sign::{self, Class};
 use super::{LaafficOptions, MAX_NUMBERS};
 use crate::config::VendorSettings;
@@ -170,93 +171,80 @@ impl LaafficAdapter {
         (Value::Object(body), a, r)
     }
 
-    /// Find one task in the paged task list.
+    /// The whole create request `dispatch` would send at `now` (window and task name included).
+    #[cfg(test)]
+    pub(crate) fn create_request_for_test(&self, batch: &DispatchBatch, now: DateTime<Utc>) -> Value {
+        let window = self.window(batch.not_after, now).ok().flatten();
+        let (mut body, _, _) = self.create_body(batch, window);
+        let first = batch.items.first().map_or("", |i| i.attempt_ref.as_str());
+        body.insert("taskName".into(), json!(task_name(&batch.campaign, first, false)));
+        Value::Object(body)
+    }
+
+    /// Find one task in the paged task list. `Ok(None)` only when the vendor
+    /// showed the whole list (an empty page, or `total` rows seen) without
+    /// it. A page smaller than asked is not the end: the vendor may cap
+    /// `pageSize` below ours, so paging goes on until an empty page or the
+    /// total says so. Hitting `query_max_pages` first, or a page without a
+    /// readable list, is an `Unknown` error: the rest was never seen.
     async fn find_task(&self, task_id: &str) -> Result<Option<Value>, VendorError> {
-        for page in 1..=self.opts.query_max_pages.max(1) {
+        let mut seen: i64 = 0;
+        let pages = self.opts.query_max_pages.max(1);
+        for page in 1..=pages {
             let body = json!({ "taskId": task_id, "pageNum": page, "pageSize": self.opts.query_page_size });
-            let (env, _) = self.post("query", QUERY_PATH, &body, true).await?;
+            let (env, raw) = self.post("query", QUERY_PATH, &body, true).await?;
             if env.code != "0" {
                 return Err(sign::code_error(&self.http, "query", REPLY_CODES, &env));
             }
-            let rows = task_rows(&env.data);
+            let Some(rows) = task_rows(&env.data) else {
+                let msg = format!("query: page {page} has no task list: {}", common::excerpt(&raw));
+                return Err(self.http.error(VendorErrorKind::Unknown, msg));
+            };
             if let Some(task) = rows.iter().find(|t| task_id_of(t).as_deref() == Some(task_id)) {
                 return Ok(Some(task.clone()));
             }
+            seen += rows.len() as i64;
             let total = ["total", "totalCount"].iter().find_map(|k| env.data.get(*k).and_then(as_i64));
-            let seen = i64::from(page) * i64::from(self.opts.query_page_size);
-            if rows.is_empty() || total.is_some_and(|t| seen >= t) || rows.len() < self.opts.query_page_size as usize {
+            if rows.is_empty() || total.is_some_and(|t| seen >= t) {
                 return Ok(None);
             }
         }
-        Ok(None)
-    }
-
-    /// The events of a push body (a JSON array of records; a single object is accepted too).
-    pub fn parse_records(&self, body: &[u8]) -> Result<Vec<CallEvent>, CallbackError> {
-        let value: Value =
-            serde_json::from_slice(body).map_err(|e| CallbackError::Malformed(format!("not JSON: {e}")))?;
-        let records = match value {
-            Value::Array(a) => a,
-            Value::Object(_) => vec![value],
-            _ => return Err(CallbackError::Malformed("expected an array of call records".into())),
-        };
-        records.iter().map(|r| self.event(r)).collect()
-    }
-
-    fn event(&self, r: &Value) -> Result<CallEvent, CallbackError> {
-        let callee = r.get("callee").and_then(code_text).filter(|s| !s.is_empty());
-        let callee = callee.ok_or_else(|| CallbackError::Malformed("record without `callee`".into()))?;
-        let intent = r.get("intent").and_then(code_text);
-        let termination = r.get("terminationCode").and_then(as_i64);
-        let sip = r.get("sipCode").and_then(as_i64);
-        let tz = self.opts.tz();
-        let time = |k: &str| match r.get(k) {
-            Some(Value::String(s)) if s.trim().chars().all(|c| c.is_ascii_digit()) && !s.trim().is_empty() => {
-                common::unix_time(&json!(s))
-            }
-            Some(Value::String(s)) => common::local_time(s, tz),
-            Some(v @ Value::Number(_)) => common::unix_time(v),
-            _ => None,
-        };
-        let (call_time, answer_time, hangup) = (time("callTime"), time("answerTime"), time("hangupTime"));
-        let charged = r.get("chargedDuration").and_then(as_i64);
-        let duration_ms = match (answer_time, hangup) {
-            (Some(a), Some(h)) if h >= a => Some((h - a).num_milliseconds()),
-            _ => charged.map(|s| s * 1000),
-        };
-        Ok(CallEvent {
-            attempt_ref: None,
-            external_call_id: r.get("voiceId").and_then(code_text).filter(|s| !s.is_empty()),
-            // Not in the published field list; read when the push carries it.
-            vendor_task_id: ["taskId", "keyId"].iter().find_map(|k| r.get(*k).and_then(code_text)),
-            phone: Some(e164(&callee)),
-            started_at: call_time,
-            ended_at: hangup,
-            duration_ms,
-            ..CallEvent::final_outcome(codes::normalize(intent.as_deref(), termination, sip))
-        })
+        let msg = format!(
+            "lookup: task {task_id} not in the first {pages} pages ({seen} tasks) of the task list; \
+             the rest was not read (options.query_max_pages)"
+        );
+        Err(self.http.error(VendorErrorKind::Unknown, msg))
     }
 }
 
-/// The rows of a task-list answer (`data.list`/`records`/`rows`, or `data` itself).
-fn task_rows(data: &Value) -> Vec<Value> {
+/// The rows of a task-list answer (`data.list`/`records`/`rows`, or `data`
+/// itself); `None` when the answer holds no list at all (not an empty one).
+fn task_rows(data: &Value) -> Option<Vec<Value>> {
     if let Value::Array(a) = data {
-        return a.clone();
+        return Some(a.clone());
     }
-    ["list", "records", "rows", "data"]
-        .iter()
-        .find_map(|k| data.get(*k).and_then(Value::as_array).cloned())
-        .unwrap_or_default()
+    ["list", "records", "rows", "data"].iter().find_map(|k| data.get(*k).and_then(Value::as_array).cloned())
 }
 
 fn task_id_of(task: &Value) -> Option<String> {
     ["taskId", "id", "keyId"].iter().find_map(|k| task.get(*k).and_then(code_text))
 }
 
-/// A task name of 2-64 characters: `<campaign>-<first ref>`, or with a time
-/// suffix when the first one was taken (−41).
+/// A task name of 2-64 characters (`taskName`, 長度2-64,不可重複):
+/// `<campaign>-<first ref>`, or with a time suffix when the first one was
+/// taken (−41). The reference (`<installation>-<contact>-<attempt>`, up to
+/// ~35 characters, unique per installation) is kept whole and the campaign
+/// name cut to leave it room: cutting the reference instead would give every
+/// batch of a long-named campaign the same name, and a −41 round trip each.
 pub fn task_name(campaign: &str, first_ref: &str, retry: bool) -> String {
-    let base: String = format!("{campaign}-{first_ref}").chars().take(44).collect();
+    const BASE: usize = 44; // + "-" + 17-character time suffix = 62 ≤ 64
+    let room = BASE.saturating_sub(first_ref.chars().count() + 1);
+    let joined = match campaign.chars().take(room).collect::<String>() {
+        c if c.is_empty() => first_ref.to_string(),
+        c => format!("{c}-{first_ref}"),
+    };
+    let skip = joined.chars().count().saturating_sub(BASE);
+    let base: String = joined.chars().skip(skip).collect();
     let name = if retry { format!("{base}-{}", Utc::now().format("%Y%m%d%H%M%S%3f")) } else { base };
     if name.chars().count() < 2 { format!("task-{name}") } else { name }
 }
@@ -331,11 +319,15 @@ impl VendorAdapter for LaafficAdapter {
                 .error(VendorErrorKind::Unknown, "lookup: no vendor task id; Laaffic has no per-call query"));
         };
         let Some(task) = self.find_task(task_id).await? else {
+            // The vendor gave us this task id, so the task existed; a list
+            // without it (purged, archived) says nothing about our call.
             let msg = format!("lookup: task {task_id} is not in the vendor's task list");
             return Err(self.http.error(VendorErrorKind::Unknown, msg));
         };
         let status = ["status", "taskStatus"].iter().find_map(|k| task.get(*k).and_then(as_i64)).unwrap_or(-1);
         Ok(match status {
+            // 提交失敗 submit failed: the vendor's own word that the task never
+            // ran, so none of its numbers was dialed.
             3 => LookupResult::NotFound,
             2 | 4 => {
                 let outcome = Outcome::new(Disposition::Unknown).with_raw_code(KIND, &format!("task-{status}"));
@@ -377,8 +369,7 @@ impl VendorAdapter for LaafficAdapter {
     }
 
     fn parse_callback(&self, body: &[u8]) -> Result<ParsedCallback, CallbackError> {
-        let events = (|| -> Result<Vec<CallEvent>, CallbackError> { self.parse_records(body) })()?;
-        Ok(ParsedCallback::all(events))
+        push::parse(body, self.opts.tz())
     }
 
     /// Not documented: the family's success envelope.

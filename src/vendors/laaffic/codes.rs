@@ -54,9 +54,12 @@ pub const INTENT_CODES: &[(&str, Disposition, Option<Intent>)] = &[
     ("205", Disposition::Answered, Some(Intent::PromiseToPay)), // 承諾還款:按時還款 will pay on time
     ("206", Disposition::Answered, Some(Intent::PromiseToPay)), // 承諾還款:延期還款 will pay late
     ("207", Disposition::Answered, Some(Intent::Refuse)),  // 無法還款:主觀拒絕還款 refuses to pay
-    ("208", Disposition::Answered, Some(Intent::Refuse)),  // 無法還款:否認借貸 denies the loan
+    // Document line "208 客戶無法還款:否認借貸" (cannot repay: denies the loan):
+    // the debt itself is disputed, not a refusal to pay; refuse-retry rules
+    // must not keep calling (was `refuse`).
+    ("208", Disposition::Answered, Some(Intent::Dispute)),
     ("209", Disposition::Answered, Some(Intent::Callback)), // 無法還款:需要申請分期 needs instalments: follow up
-    ("2010", Disposition::Answered, Some(Intent::Paid)),   // 客戶已還款 already paid
+    ("2010", Disposition::Answered, Some(Intent::Paid)),    // 客戶已還款 already paid
     // Financial marketing (30x)
     ("301", Disposition::Voicemail, None),                    // 語音信箱 voicemail
     ("302", Disposition::Answered, Some(Intent::Unknown)),    // 客戶無回應 customer silent
@@ -189,6 +192,7 @@ mod tests {
         assert_eq!(map["205"], (Disposition::Answered, Some(Intent::PromiseToPay)));
         assert_eq!(map["2010"], (Disposition::Answered, Some(Intent::Paid)));
         assert_eq!(map["207"].1, Some(Intent::Refuse));
+        assert_eq!(map["208"].1, Some(Intent::Dispute), "否認借貸 denies the loan: a dispute, not a refusal");
         assert_eq!(map["301"].0, Disposition::Voicemail);
         assert_eq!(map["99998"].0, Disposition::Cancelled);
         // Unconnected calls are refined by the SIP code.

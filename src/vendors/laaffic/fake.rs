@@ -2,9 +2,17 @@
 //! document's auth headers, limits and reply codes, dialing through the shared
 //! fake engine and pushing JSON arrays of call records to `behavior.callback_url`
 //! (Laaffic takes the push address in its console, not per task).
+//!
+//! Every record is built here as JSON from the documented field list
+//! (voiceId, callee, callTime, answerTime, hangupTime, ringDuration,
+//! chargedDuration, cost, terminationCode, terminationReason, sipCode,
+//! intent) and nothing else: no task id, no reference of ours. What real
+//! pushes do beyond that is switched on in [`Variations`].
 
 use super::adapter::{CANCEL_PATH, CREATE_PATH, QUERY_PATH};
 use super::codes::FAKE_DEFAULTS;
+use super::fake_push::record;
+pub use super::fake_push::{OPTIONAL_FIELDS, PUSH_FIELDS, UNKNOWN_INTENT, Variations};
 use super::sign::{self, AuthFault};
 use super::{LaafficOptions, MAX_NUMBERS};
 use crate::config::VendorSettings;
@@ -36,6 +44,9 @@ struct Fake {
     http: reqwest::Client,
     tasks: Mutex<BTreeMap<i64, Task>>,
     names: Mutex<HashSet<String>>,
+    variations: Variations,
+    /// Finished calls' records per task, waiting for `records_per_push`.
+    held: Mutex<BTreeMap<i64, Vec<Value>>>,
 }
 
 fn reply(code: i64, reason: &str) -> Json<Value> {
@@ -66,10 +77,21 @@ impl Fake {
     }
 }
 
-/// Start the fake on `listener` with the credentials and options of `settings`.
+/// Start the fake on `listener` with the credentials and options of
+/// `settings`, pushing the documented record.
 pub fn spawn(
     settings: &VendorSettings,
     behavior: FakeBehavior,
+    listener: tokio::net::TcpListener,
+) -> impl Future<Output = std::io::Result<FakeHandle>> + Send + 'static {
+    spawn_with(settings, behavior, Variations::default(), listener)
+}
+
+/// [`spawn`] with pushes departing from the document as `variations` say.
+pub fn spawn_with(
+    settings: &VendorSettings,
+    behavior: FakeBehavior,
+    variations: Variations,
     listener: tokio::net::TcpListener,
 ) -> impl Future<Output = std::io::Result<FakeHandle>> + Send + 'static {
     let api_key = crate::config::Secret::exposed_or_empty(&settings.api_key);
@@ -89,6 +111,8 @@ pub fn spawn(
             http: reqwest::Client::new(),
             tasks: Mutex::new(BTreeMap::new()),
             names: Mutex::new(HashSet::new()),
+            variations,
+            held: Mutex::new(BTreeMap::new()),
         });
         let router = axum::Router::new()
             .route(&path(CREATE_PATH), post(create))
@@ -177,45 +201,48 @@ async fn create(State(f): State<Arc<Fake>>, headers: HeaderMap, body: axum::body
 }
 
 impl Fake {
-    /// Push the record of one finished call and count it on its task.
+    /// Push the record of one finished call (held until `records_per_push`
+    /// are collected or its task has no call left) and count it on its task.
     fn finish(&self, task_id: i64, i: usize, phone: &str, d: Dialed) {
-        let tz = self.opts.tz();
-        let fmt = |t: chrono::DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string();
-        let code = d.code.clone().unwrap_or_else(|| "99998".into());
-        let (intent, sip) = match code.split_once('-') {
-            Some((i, s)) => (i.to_string(), s.parse::<i64>().unwrap_or(480)),
-            None if code == "99998" => (code.clone(), 0),
-            None => (code.clone(), 200),
-        };
-        let answered = sip == 200;
-        let secs = (d.ended_at - d.started_at).num_seconds().max(if answered { 1 } else { 0 });
-        let record = json!({
-            "taskId": task_id,
-            "voiceId": format!("v{task_id}-{i}"),
-            "callee": phone,
-            "callTime": fmt(d.started_at),
-            "answerTime": if answered { Value::from(fmt(d.started_at)) } else { Value::Null },
-            "hangupTime": fmt(d.ended_at),
-            "ringDuration": if answered { 5 } else { 0 },
-            "chargedDuration": if answered { secs } else { 0 },
-            "cost": if answered { "0.0120" } else { "0" },
-            "terminationCode": if answered { 0 } else if intent == "99998" { 2 } else { 1 },
-            "terminationReason": d.not_dialed.clone().unwrap_or_else(|| if answered { "success".into() } else { format!("sip {sip}") }),
-            "sipCode": sip,
-            "intent": intent,
-        });
-        {
-            let mut tasks = self.tasks.lock().unwrap();
-            if let Some(t) = tasks.get_mut(&task_id) {
-                t.done += 1;
-                if t.done == t.keys.len() && t.status == 1 {
-                    t.status = 2;
+        let record = record(&self.opts, &self.variations, task_id, i, phone, &d);
+        // One critical section for counting the call on its task and holding
+        // its record: two calls finishing together cannot both see records
+        // left over after the task's last call.
+        let batch = {
+            let mut held = self.held.lock().unwrap();
+            let task_done = {
+                let mut tasks = self.tasks.lock().unwrap();
+                match tasks.get_mut(&task_id) {
+                    Some(t) => {
+                        t.done += 1;
+                        if t.done == t.keys.len() && t.status == 1 {
+                            t.status = 2;
+                        }
+                        t.done >= t.keys.len()
+                    }
+                    None => true,
                 }
+            };
+            let records = held.entry(task_id).or_default();
+            records.push(record);
+            if task_done || records.len() >= self.variations.records_per_push.max(1) {
+                held.remove(&task_id).unwrap_or_default()
+            } else {
+                Vec::new()
             }
+        };
+        if batch.is_empty() {
+            return;
         }
+        // Delivery is counted pending before the record is logged: a test
+        // that sees every record logged and nothing pending has seen every
+        // push answered.
         if let Some(url) = &self.dialer.behavior.callback_url {
-            let body = serde_json::to_vec(&json!([record])).unwrap_or_default();
+            let body = serde_json::to_vec(&batch).unwrap_or_default();
             fake::deliver(self.http.clone(), &self.dialer, url.clone(), body, Vec::new());
+        }
+        if let Some(log) = &self.variations.sent {
+            log.lock().unwrap().extend(batch);
         }
     }
 }

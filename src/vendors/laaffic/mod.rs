@@ -1,10 +1,21 @@
 //! Laaffic AI Agent group call (`laaffic`): tasks created with
 //! `POST /voice/group/call/send/agent`, results pushed as JSON arrays (unsigned:
 //! a URL `callback_token` is required), tasks queried and cancelled whole.
+//! The push carries no task id and no reference of ours: results are matched
+//! on (vendor, phone) by the call's time.
 
 pub mod adapter;
 pub mod codes;
+#[cfg(test)]
+mod doc_tests;
 pub mod fake;
+mod fake_push;
+pub mod fields;
+#[cfg(test)]
+mod lookup_tests;
+pub mod push;
+#[cfg(test)]
+mod push_tests;
 pub mod sign;
 #[cfg(test)]
 pub(crate) mod tests;
