@@ -1,21 +1,21 @@
 //! The daemon's side of AIRudder: token cache, task creation, detail lookups,
 //! cancels and the webhook.
 
-use super::codes::{self, Dial, SUCCESS};
-use super::wire::{
-    AuthRequest, CancelCall, Contact, CreateTask, Detail, DetailPage, DetailRequest, Operation, RedialCall, Webhook,
-};
-use super::{KIND, LabelMeaning, Options, SignatureMode};
+use super::codes::{self, SUCCESS};
+use super::paging::Pager;
+use super::record::{self, Reader};
+use super::wire::{AuthRequest, CancelCall, Contact, CreateTask, DetailRequest, Operation};
+use super::{KIND, Options, SignatureMode};
 use crate::config::VendorSettings;
 use crate::vendors::common::{Answer, VendorHttp, as_i64, classify_status, code_text, constant_time_eq, e164, excerpt};
 use crate::vendors::{
     AttemptHandle, CallEvent, CallbackError, DispatchBatch, DispatchReceipt, HeaderMap, LookupResult, ParsedCallback,
-    TaskHandle, VendorAdapter, VendorError, VendorErrorKind, VendorRedial,
+    TaskHandle, VendorAdapter, VendorError, VendorErrorKind,
 };
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -77,8 +77,18 @@ pub struct AirudderAdapter {
     opts: Options,
     robot_hash: String,
     tz: chrono_tz::Tz,
-    labels: BTreeMap<String, LabelMeaning>,
+    reader: Reader,
     token: tokio::sync::Mutex<Option<Token>>,
+}
+
+/// A task's `/detail` listing as far as it was read.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub events: Vec<CallEvent>,
+    /// Rows that could not be read, with why.
+    pub bad: Vec<(Value, String)>,
+    /// Why the listing may lack rows (see [`Pager`]); None when read to its end.
+    pub incomplete: Option<String>,
 }
 
 impl fmt::Debug for AirudderAdapter {
@@ -99,6 +109,13 @@ impl AirudderAdapter {
         let tz = opts.timezone()?;
         let labels = opts.labels()?;
         let secret = |s: &Option<crate::config::Secret>| s.as_ref().map(|s| s.expose().to_string());
+        let reader = Reader {
+            tz,
+            labels,
+            tags: settings.tag_intents.clone(),
+            reference_variable: opts.reference_variable.clone(),
+            callback_slot: opts.callback_slot.clone(),
+        };
         Ok(AirudderAdapter {
             id: settings.id.clone(),
             http: VendorHttp::new(&settings.id, base_url, settings.request_timeout),
@@ -111,7 +128,7 @@ impl AirudderAdapter {
                 .filter(|h| !h.trim().is_empty())
                 .ok_or("options.robot_hash is required")?,
             tz,
-            labels,
+            reader,
             opts,
             token: tokio::sync::Mutex::new(None),
         })
@@ -229,84 +246,65 @@ impl AirudderAdapter {
         Ok((self.local(start), self.local(end)))
     }
 
-    fn event(&self, task_id: &str, d: &Detail) -> CallEvent {
-        let duration = as_i64(&d.duration).unwrap_or(0);
-        let dial = Dial {
-            result: Some(&d.result),
-            ring_type: d.ring_type.as_deref(),
-            hangup_type: d.hangup_type.as_deref(),
-            label: d.result_label.as_deref(),
-            duration,
-        };
-        let (is_final, outcome) = codes::normalize(&dial, &self.labels);
-        let outcome =
-            outcome.with_requested_at(super::slots::requested_time(&d.ner_slots, &self.opts.callback_slot, self.tz));
-        let mut redials: Vec<(Option<DateTime<Utc>>, VendorRedial)> =
-            d.redail_call.iter().map(|r| (self.time(&r.call_start_time), self.redial(r))).collect();
-        redials.sort_by_key(|(t, _)| *t);
-        let attempt_ref = d.variables.get(&self.opts.reference_variable).and_then(code_text).filter(|r| !r.is_empty());
-        let started_at = self.time(&d.call_start_time);
-        let ended_at = self.time(&d.call_end_time);
-        CallEvent {
-            attempt_ref,
-            external_call_id: Some(d.call_id.clone()).filter(|c| !c.is_empty()),
-            vendor_task_id: Some(task_id.to_string()),
-            phone: Some(e164(&d.callee)),
-            is_final,
-            started_at,
-            ended_at,
-            duration_ms: (duration > 0 || started_at.is_some()).then_some(duration * 1000),
-            redials: redials.into_iter().map(|(_, r)| r).collect(),
-            ..CallEvent::final_outcome(outcome)
-        }
-    }
-
-    fn redial(&self, r: &RedialCall) -> VendorRedial {
-        let dial = Dial {
-            result: None,
-            ring_type: r.ring_type.as_deref(),
-            hangup_type: r.hangup_type.as_deref(),
-            label: r.result_label.as_deref(),
-            duration: 0,
-        };
-        VendorRedial {
-            external_call_id: Some(r.call_id.clone()).filter(|c| !c.is_empty()),
-            at: self.time(&r.call_start_time),
-            outcome: codes::normalize(&dial, &self.labels).1,
-        }
-    }
-
-    fn time(&self, text: &str) -> Option<DateTime<Utc>> {
-        crate::vendors::common::local_time(text, self.tz)
-    }
-
-    /// Every row of a task's `/detail`, all pages.
-    pub async fn task_details(&self, task_id: &str) -> Result<Vec<Detail>, VendorError> {
-        let mut all = Vec::new();
-        for page in 1..=10_000u32 {
+    /// A task's `/detail` rows, page by page, until the listing is proven
+    /// complete (see [`Pager`]) or `stop_at` matches a row read.
+    pub async fn listing(&self, task_id: &str, stop_at: impl Fn(&CallEvent) -> bool) -> Result<Listing, VendorError> {
+        let mut pager = Pager::new(self.opts.detail_page_size, self.opts.detail_max_pages);
+        let mut listing = Listing::default();
+        while let Some(page) = pager.next_page() {
             let body = DetailRequest { task_id: task_id.to_string(), page, page_size: self.opts.detail_page_size };
             let (answer, reply) = self.call("task detail", "detail", &json!(body), true).await?;
             if !reply.ok(&answer) {
                 return Err(self.failure("task detail", &answer, &reply));
             }
-            let data: DetailPage = serde_json::from_value(reply.data).map_err(|e| {
+            let unreadable = |why: String| {
                 self.err(
                     VendorErrorKind::RetryLater,
-                    format!("task detail: unreadable page ({e}): {}", excerpt(&answer.body)),
+                    format!("task detail: unreadable page {page} ({why}): {}", excerpt(&answer.body)),
                 )
-            })?;
-            let n = data.details.len();
-            all.extend(data.details);
-            if n < self.opts.detail_page_size as usize || all.len() as u64 >= data.total {
-                break;
+            };
+            let data = reply.data.as_object().ok_or_else(|| unreadable("data is not an object".into()))?;
+            let total = record::int(data, "total", "total").map_err(unreadable)?.map(|t| t.max(0) as u64);
+            let rows = match data.get("details") {
+                Some(Value::Array(rows)) => rows.as_slice(),
+                Some(Value::Null) | None => &[],
+                Some(_) => return Err(unreadable("details is not an array".into())),
+            };
+            pager.took(rows.len(), total);
+            for row in rows {
+                match self.reader.event(Some(task_id), row) {
+                    Ok(ev) => {
+                        if stop_at(&ev) {
+                            pager.stop();
+                        }
+                        listing.events.push(ev);
+                    }
+                    Err(why) => listing.bad.push((row.clone(), why)),
+                }
             }
         }
-        Ok(all)
+        listing.incomplete = pager.incomplete().map(str::to_string);
+        Ok(listing)
     }
 
-    /// The events of a task's detail (final and pending).
+    /// Whether an unreadable `/detail` row may be `attempt`'s: unless what
+    /// can still be read of it (our reference, else the callee) names
+    /// another call.
+    fn could_be(&self, row: &Value, attempt: &AttemptHandle, phone: &str) -> bool {
+        let reference = row
+            .get("Variables")
+            .and_then(|v| v.get(&self.opts.reference_variable))
+            .and_then(code_text)
+            .filter(|r| !r.is_empty());
+        match reference {
+            Some(r) => r == attempt.attempt_ref,
+            None => row.get("callee").and_then(code_text).is_none_or(|c| e164(&c) == phone),
+        }
+    }
+
+    /// The events of a task's detail (final and pending), as far as read.
     pub async fn poll_details(&self, task_id: &str) -> Result<Vec<CallEvent>, VendorError> {
-        Ok(self.task_details(task_id).await?.iter().map(|d| self.event(task_id, d)).collect())
+        Ok(self.listing(task_id, |_| false).await?.events)
     }
 
     async fn simple(&self, op: &str, leaf: &str, body: Value) -> Result<(), VendorError> {
@@ -404,6 +402,10 @@ impl VendorAdapter for AirudderAdapter {
         }
     }
 
+    /// The attempt's row in its task's `/detail`. `NotFound` only when the
+    /// whole listing was read and every row of it was readable: a row that
+    /// could be ours and did not parse, or a listing that may lack rows,
+    /// is an `Unknown` error (the reconciler then does not redial).
     async fn lookup(&self, attempt: &AttemptHandle) -> Result<LookupResult, VendorError> {
         let Some(task_id) = attempt.vendor_task_id.as_deref() else {
             return Err(self.err(
@@ -411,22 +413,36 @@ impl VendorAdapter for AirudderAdapter {
                 "lookup: AIRudder results are read per task and this attempt has no vendor task id",
             ));
         };
-        let details = self.task_details(task_id).await?;
         let phone = e164(&attempt.phone);
-        let mine = |d: &&Detail| {
-            let by_ref = d.variables.get(&self.opts.reference_variable).and_then(code_text);
-            match by_ref {
-                Some(r) if !r.is_empty() => r == attempt.attempt_ref,
-                _ => e164(&d.callee) == phone,
-            }
+        let mine = |ev: &CallEvent| match ev.attempt_ref.as_deref() {
+            Some(r) => r == attempt.attempt_ref,
+            None => ev.phone.as_deref() == Some(phone.as_str()),
         };
-        let Some(detail) = details.iter().find(mine) else { return Ok(LookupResult::NotFound) };
-        let event = self.event(task_id, detail);
-        if event.is_final {
-            Ok(LookupResult::Finished(event))
-        } else {
-            Ok(LookupResult::Pending { external_call_id: event.external_call_id })
+        let listing = self.listing(task_id, mine).await?;
+        if let Some(event) = listing.events.into_iter().find(|ev| mine(ev)) {
+            return Ok(if event.is_final {
+                LookupResult::Finished(event)
+            } else {
+                LookupResult::Pending { external_call_id: event.external_call_id }
+            });
         }
+        if let Some((_, why)) = listing.bad.iter().find(|(row, _)| self.could_be(row, attempt, &phone)) {
+            return Err(self.err(
+                VendorErrorKind::Unknown,
+                format!(
+                    "lookup: a /detail row that may be this call is unreadable ({why}); not concluding it is absent"
+                ),
+            ));
+        }
+        if let Some(why) = listing.incomplete {
+            return Err(self.err(
+                VendorErrorKind::Unknown,
+                format!(
+                    "lookup: /detail of task {task_id} not read to its end ({why}); not concluding the call is absent"
+                ),
+            ));
+        }
+        Ok(LookupResult::NotFound)
     }
 
     async fn cancel(&self, attempts: &[AttemptHandle]) -> Result<(), VendorError> {
@@ -439,9 +455,14 @@ impl VendorAdapter for AirudderAdapter {
         for (task_id, handles) in by_task {
             // Stop the whole task only when every number in it is being cancelled.
             let wanted: std::collections::HashSet<String> = handles.iter().map(|h| e164(&h.phone)).collect();
-            let whole = match self.task_details(task_id).await {
-                Ok(details) => !details.is_empty() && details.iter().all(|d| wanted.contains(&e164(&d.callee))),
-                Err(_) => false,
+            // Only a complete, fully readable listing can show that no other
+            // number is left in the task.
+            let whole = match self.listing(task_id, |_| false).await {
+                Ok(l) if l.incomplete.is_none() && l.bad.is_empty() => {
+                    !l.events.is_empty()
+                        && l.events.iter().all(|e| e.phone.as_ref().is_some_and(|p| wanted.contains(p)))
+                }
+                _ => false,
             };
             if whole {
                 let body = json!(Operation { task_id: task_id.to_string(), operation: "stop".into() });
@@ -457,7 +478,8 @@ impl VendorAdapter for AirudderAdapter {
     }
 
     /// Not used by the daemon (`polls()` is false: results come by webhook),
-    /// but available: the task's final results from `/detail`.
+    /// but available: the task's final results from `/detail`, as far as
+    /// the listing could be read (a result is a fact even from part of it).
     async fn poll_task(&self, task: &TaskHandle) -> Result<Vec<CallEvent>, VendorError> {
         let events = self.poll_details(&task.vendor_task_id).await?;
         Ok(events.into_iter().filter(|e| e.is_final).collect())
@@ -483,15 +505,28 @@ impl VendorAdapter for AirudderAdapter {
         }
     }
 
+    /// The webhook's `details[]`, record by record. Only an envelope that is
+    /// not AIRudder's (not a JSON object, `details` not an array, a
+    /// `task_id` that is not text, neither `details` nor `task_id`) is
+    /// refused; a task-level body without `details` carries nothing to apply.
     fn parse_callback(&self, body: &[u8]) -> Result<ParsedCallback, CallbackError> {
-        let events = (|| -> Result<Vec<CallEvent>, CallbackError> {
-            let hook: Webhook = serde_json::from_slice(body).map_err(|e| CallbackError::Malformed(e.to_string()))?;
-            if hook.task_id.is_empty() {
-                return Err(CallbackError::Malformed("empty task_id".into()));
+        let hook: Value = serde_json::from_slice(body).map_err(|e| CallbackError::Malformed(e.to_string()))?;
+        let hook = hook.as_object().ok_or_else(|| CallbackError::Malformed("not a JSON object".into()))?;
+        let task_id = record::text(hook, "task_id", "task_id").map_err(CallbackError::Malformed)?;
+        let details = match hook.get("details") {
+            Some(Value::Array(d)) => d.as_slice(),
+            Some(Value::Null) | None if task_id.is_some() => &[],
+            Some(Value::Null) | None => {
+                return Err(CallbackError::Malformed("neither task_id nor details[]: not an AIRudder webhook".into()));
             }
-            Ok(hook.details.iter().map(|d| self.event(&hook.task_id, d)).collect())
-        })()?;
-        Ok(ParsedCallback::all(events))
+            Some(other) => {
+                let got = excerpt(&other.to_string());
+                return Err(CallbackError::Malformed(format!("details: expected an array, got {got}")));
+            }
+        };
+        Ok(ParsedCallback::per_record(details, &["callee"], |rec| {
+            self.reader.event(task_id.as_deref(), rec).map(|e| vec![e])
+        }))
     }
 
     /// AIRudder documents `200` with an empty object.

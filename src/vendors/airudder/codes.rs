@@ -4,11 +4,13 @@
 
 use super::{KIND, LabelMeaning};
 use crate::domain::outcome::{Disposition, Intent, Outcome};
+use crate::domain::tags::{TagIntents, strength};
 use crate::vendors::VendorErrorKind;
 use std::collections::BTreeMap;
 
 /// Per-callee `result`: `(value, final?, disposition it forces)`. `finished`
-/// and `failed` take their disposition from the ring type and the label.
+/// and `failed` take their disposition from the ring type and the label. Any
+/// other value is progress: not final, raw code kept.
 pub const RESULTS: &[(&str, bool, Option<Disposition>)] = &[
     // Queued in the task, not dialed yet.
     ("created", false, None),
@@ -16,7 +18,9 @@ pub const RESULTS: &[(&str, bool, Option<Disposition>)] = &[
     ("pending", false, None),
     // Dialed to the end (connected, or out of redials).
     ("finished", true, None),
-    // Taken out of the task (cancelphonecall / task stopped) before it finished.
+    // Taken out of the task (cancelphonecall / task stopped) before it
+    // finished. Also read as `canceled` in any case: the document itself
+    // spells it `canceled` in the task status and `Canceled` in `hangup_type`.
     ("cancelled", true, Some(Disposition::Cancelled)),
     // AIRudder could not place the call.
     ("failed", true, None),
@@ -112,6 +116,64 @@ pub fn is_auth_code(code: i64) -> bool {
     error_row(code).is_some_and(|(_, _, h, _)| *h == Handling::Reauth)
 }
 
+/// Intents named by a call's other signals: `EventLabel` keys and values
+/// (`PTP`, `Correct_Person`, `identity_correct_person`) and
+/// `intention_description` ("Promise to pay"). The document names no list
+/// ("different robots have different intent labels"), so these are the
+/// collections robots' common names; matching ignores case, `_`, `-` and
+/// surrounding spaces. Operators add or remap names in `[vendors.tag_intents]`.
+pub const SIGNALS: &[(&str, Intent)] = &[
+    ("ptp", Intent::PromiseToPay),
+    ("promise to pay", Intent::PromiseToPay),
+    ("promised to pay", Intent::PromiseToPay),
+    ("action item promise to pay", Intent::PromiseToPay),
+    ("paid", Intent::Paid),
+    ("already paid", Intent::Paid),
+    ("refuse", Intent::Refuse),
+    ("refuse to pay", Intent::Refuse),
+    ("refused to pay", Intent::Refuse),
+    ("wrong person", Intent::WrongPerson),
+    ("incorrect person", Intent::WrongPerson),
+    ("identity wrong person", Intent::WrongPerson),
+    ("identity incorrect person", Intent::WrongPerson),
+    ("wrong number", Intent::WrongPerson),
+    // The right person talked to the robot: a conversation with no clearer
+    // result (any stronger signal beside it wins).
+    ("correct person", Intent::Undecided),
+    ("identity correct person", Intent::Undecided),
+    ("call back", Intent::Callback),
+    ("callback", Intent::Callback),
+    ("call back later", Intent::Callback),
+    ("request callback", Intent::Callback),
+    ("interested", Intent::Interested),
+    ("not interested", Intent::NotInterested),
+    ("complaint", Intent::Complaint),
+    ("do not call", Intent::DoNotCall),
+    ("dnc", Intent::DoNotCall),
+    ("dispute", Intent::Dispute),
+    ("deny debt", Intent::Dispute),
+    ("transfer", Intent::Transferred),
+    ("transfer to agent", Intent::Transferred),
+];
+
+fn signal_key(text: &str) -> String {
+    text.trim().to_lowercase().replace(['_', '-'], " ")
+}
+
+/// The strongest intent `texts` name: the operator's `tag_intents` first
+/// (so an entry there remaps a built-in name), then [`SIGNALS`].
+pub fn signalled_intent<'a>(texts: impl IntoIterator<Item = &'a str>, tags: &TagIntents) -> Option<Intent> {
+    texts
+        .into_iter()
+        .filter_map(|t| {
+            tags.intent([t]).or_else(|| {
+                let k = signal_key(t);
+                SIGNALS.iter().find(|(s, _)| *s == k).map(|(_, i)| *i)
+            })
+        })
+        .max_by_key(|i| strength(*i))
+}
+
 /// One dial's fields that decide its outcome.
 #[derive(Debug, Clone, Default)]
 pub struct Dial<'a> {
@@ -122,26 +184,49 @@ pub struct Dial<'a> {
     pub label: Option<&'a str>,
     /// Seconds talked (`duration`), when reported.
     pub duration: i64,
+    /// What the call's `EventLabel` and `intention_description` say (see
+    /// [`signalled_intent`]).
+    pub signalled: Option<Intent>,
+}
+
+/// The `RESULTS` row of a `result` as sent: any case, both spellings of
+/// cancelled.
+fn result_row(result: &str) -> Option<&'static (&'static str, bool, Option<Disposition>)> {
+    let r = result.trim().to_ascii_lowercase();
+    let r = if r == "canceled" { "cancelled".to_string() } else { r };
+    RESULTS.iter().find(|(v, ..)| *v == r)
+}
+
+/// A row of a `(value, _)` table matched ignoring case (AIRudder writes
+/// `Canceled` in `hangup_type` and `canceled` in task statuses).
+fn row_of<T>(table: &'static [(&'static str, T)], value: &str) -> Option<&'static (&'static str, T)> {
+    let v = value.trim();
+    let v = if v.eq_ignore_ascii_case("cancelled") { "Canceled" } else { v };
+    table.iter().find(|(k, _)| k.eq_ignore_ascii_case(v))
 }
 
 /// A dial as `(final?, outcome)`. The raw code kept is
-/// `airudder:<result>/<ring_type>/<hangup_type>`, the raw intent the label.
+/// `airudder:<result>/<ring_type>/<hangup_type>` as sent, the raw intent the
+/// label. Only the documented final `result` values finish the attempt: an
+/// unknown value is progress (`false`), its raw code kept.
 pub fn normalize(dial: &Dial<'_>, extra: &BTreeMap<String, LabelMeaning>) -> (bool, Outcome) {
     let result = dial.result.unwrap_or("finished");
-    let ring = dial.ring_type.filter(|r| !r.is_empty()).unwrap_or("null");
-    let hangup = dial.hangup_type.filter(|h| !h.is_empty()).unwrap_or("ByRobot");
+    let ring = dial.ring_type.map(str::trim).filter(|r| !r.is_empty()).unwrap_or("null");
+    let hangup = dial.hangup_type.map(str::trim).filter(|h| !h.is_empty()).unwrap_or("ByRobot");
     let label = dial.label.map(str::trim).filter(|l| !l.is_empty());
     let meaning = label.and_then(|l| extra.get(l).copied().or_else(|| label_meaning(l)));
     let connected = match meaning {
         Some(LabelMeaning::Connected(_)) => true,
         Some(LabelMeaning::NotConnected) => false,
-        None => dial.duration > 0,
+        // A label this robot's table does not know: talk time or a
+        // conversation signal (`EventLabel`, description) says someone answered.
+        None => dial.duration > 0 || dial.signalled.is_some(),
     };
-    let raw = format!("{}/{ring}/{hangup}", dial.result.unwrap_or("redial"));
-    let result_row = RESULTS.iter().find(|(r, ..)| *r == result);
-    let ring_row = RING_TYPES.iter().find(|(r, _)| *r == ring);
-    let hangup_row = HANGUP_TYPES.iter().find(|(h, _)| *h == hangup);
-    let is_final = result_row.is_none_or(|(_, f, _)| *f);
+    let raw = format!("{}/{ring}/{hangup}", dial.result.map(str::trim).unwrap_or("redial"));
+    let result_row = result_row(result);
+    let ring_row = row_of(RING_TYPES, ring);
+    let hangup_row = row_of(HANGUP_TYPES, hangup);
+    let is_final = result_row.is_some_and(|(_, f, _)| *f);
     let disposition = match (result_row, ring_row, hangup_row) {
         (Some((_, _, Some(forced))), _, _) => *forced,
         (_, _, Some((_, Some(forced)))) => *forced,
@@ -156,12 +241,14 @@ pub fn normalize(dial: &Dial<'_>, extra: &BTreeMap<String, LabelMeaning>) -> (bo
     let mut outcome = Outcome::new(disposition).with_raw_code(KIND, &raw);
     if let Some(l) = label {
         outcome = outcome.with_raw_intent(KIND, l);
-        if disposition == Disposition::Answered {
-            outcome = outcome.with_intent(match meaning {
-                Some(LabelMeaning::Connected(i)) => i,
-                _ => Intent::Unknown,
-            });
-        }
+    }
+    if disposition == Disposition::Answered && (label.is_some() || dial.signalled.is_some()) {
+        let coded = match meaning {
+            Some(LabelMeaning::Connected(i)) => Some(i),
+            _ => None,
+        };
+        let intent = TagIntents::combine(coded, dial.signalled).unwrap_or(Intent::Unknown);
+        outcome = outcome.with_intent(intent);
     }
     (is_final, outcome)
 }
@@ -182,6 +269,7 @@ mod tests {
             hangup_type: Some(hangup),
             label: Some(label),
             duration,
+            signalled: None,
         };
         normalize(&dial, &BTreeMap::new())
     }
@@ -267,8 +355,10 @@ mod tests {
 
     #[test]
     fn unknown_values_keep_their_raw_code() {
+        // An undocumented `result` is progress, never a finish: the attempt
+        // waits for a documented final value (or the reconciler).
         let (is_final, o) = plain("exploded", "normal", "ByCallee", "", 0);
-        assert!(is_final);
+        assert!(!is_final);
         assert_eq!(o.disposition, Disposition::Unknown);
         assert_eq!(o.raw_code.as_deref(), Some("airudder:exploded/normal/ByCallee"));
         assert_eq!(plain("finished", "siren", "ByCallee", "", 0).1.disposition, Disposition::Unknown);
@@ -276,6 +366,57 @@ mod tests {
         let (_, o) = plain("finished", "normal", "ByCallee", "Z9", 30);
         assert_eq!((o.disposition, o.intent), (Disposition::Answered, Some(Intent::Unknown)));
         assert_eq!(o.raw_intent.as_deref(), Some("airudder:Z9"));
+    }
+
+    #[test]
+    fn cancelled_is_read_in_every_spelling() {
+        for spelling in ["cancelled", "canceled", "Canceled", "CANCELLED", " Cancelled "] {
+            let (is_final, o) = plain(spelling, "null", "ByRobot", "", 0);
+            assert!(is_final, "{spelling}");
+            assert_eq!(o.disposition, Disposition::Cancelled, "{spelling}");
+            assert_eq!(o.raw_code, Some(format!("airudder:{}/null/ByRobot", spelling.trim())), "raw kept as sent");
+            let (_, o) = plain("finished", "normal", spelling, "E", 20);
+            assert_eq!(o.disposition, Disposition::Cancelled, "hangup_type {spelling}");
+        }
+        for (ring, want) in [("BUSY", Disposition::Busy), ("SwitchOff", Disposition::PowerOff)] {
+            assert_eq!(plain("finished", ring, "byrobot", "F", 0).1.disposition, want, "{ring}");
+        }
+    }
+
+    #[test]
+    fn signals_name_the_intent_of_an_unmapped_label() {
+        let tags = TagIntents::default();
+        assert_eq!(signalled_intent(["Promise to pay"], &tags), Some(Intent::PromiseToPay));
+        assert_eq!(signalled_intent(["PTP", "Correct_Person"], &tags), Some(Intent::PromiseToPay), "strongest wins");
+        assert_eq!(signalled_intent(["identity_correct_person"], &tags), Some(Intent::Undecided));
+        assert_eq!(signalled_intent(["No Answer", "A0"], &tags), None, "not a conversation result");
+        assert_eq!(signalled_intent(["PTP", "投诉"], &tags), Some(Intent::Complaint), "the default tag table applies");
+        let mine = TagIntents::with_overrides([("Correct_Person", Intent::Interested)]);
+        assert_eq!(signalled_intent(["Correct_Person"], &mine), Some(Intent::Interested), "config remaps");
+
+        // Label Z9 is in no table: the signals decide, the raw label is kept.
+        let dial = Dial {
+            result: Some("finished"),
+            ring_type: Some("normal"),
+            hangup_type: Some("ByCallee"),
+            label: Some("Z9"),
+            duration: 0,
+            signalled: Some(Intent::PromiseToPay),
+        };
+        let (is_final, o) = normalize(&dial, &BTreeMap::new());
+        assert!(is_final);
+        assert_eq!((o.disposition, o.intent), (Disposition::Answered, Some(Intent::PromiseToPay)));
+        assert_eq!(o.raw_intent.as_deref(), Some("airudder:Z9"));
+        // A mapped label keeps its intent unless a signal is stronger.
+        let e = Dial { label: Some("E"), ..dial.clone() };
+        assert_eq!(normalize(&e, &BTreeMap::new()).1.intent, Some(Intent::PromiseToPay));
+        let weak = Dial { label: Some("E"), signalled: Some(Intent::Undecided), ..dial.clone() };
+        assert_eq!(normalize(&weak, &BTreeMap::new()).1.intent, Some(Intent::Undecided));
+        let complaint = Dial { signalled: Some(Intent::Complaint), ..e };
+        assert_eq!(normalize(&complaint, &BTreeMap::new()).1.intent, Some(Intent::Complaint));
+        // A label the robot gives unanswered dials wins over a stray signal.
+        let f = Dial { label: Some("F"), ..dial };
+        assert_eq!(normalize(&f, &BTreeMap::new()).1.disposition, Disposition::NoAnswer);
     }
 
     #[test]
