@@ -1,13 +1,12 @@
 //! The daemon's side of AIRudder: token cache, task creation, detail lookups,
 //! cancels and the webhook.
 
-use super::codes::{self, SUCCESS};
-use super::paging::Pager;
+use super::client::Token;
 use super::record::{self, Reader};
-use super::wire::{AuthRequest, CancelCall, Contact, CreateTask, DetailRequest, Operation};
+use super::wire::{CancelCall, Contact, CreateTask, Operation};
 use super::{KIND, Options, SignatureMode};
 use crate::config::VendorSettings;
-use crate::vendors::common::{Answer, VendorHttp, as_i64, classify_status, code_text, constant_time_eq, e164, excerpt};
+use crate::vendors::common::{VendorHttp, code_text, constant_time_eq, e164, excerpt};
 use crate::vendors::{
     AttemptHandle, CallEvent, CallbackError, DispatchBatch, DispatchReceipt, HeaderMap, LookupResult, ParsedCallback,
     TaskHandle, VendorAdapter, VendorError, VendorErrorKind,
@@ -18,7 +17,7 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// AIRudder refuses a task whose end is less than this after its start (10620).
 pub const MIN_TASK_SPAN: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
@@ -38,57 +37,17 @@ pub fn phone_ok(phone: &str) -> bool {
     phone.strip_prefix('+').is_some_and(|d| (1..=14).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()))
 }
 
-struct Token {
-    value: String,
-    refresh_at: Instant,
-}
-
-/// A parsed AIRudder answer: `{"status","code","message"|"msg","data"}`.
-#[derive(Debug, Clone)]
-pub struct Reply {
-    pub code: Option<i64>,
-    pub message: String,
-    pub data: Value,
-}
-
-impl Reply {
-    fn read(answer: &Answer) -> Reply {
-        let v: Value = serde_json::from_str(&answer.body).unwrap_or(Value::Null);
-        let code = v.get("code").and_then(as_i64);
-        let message = ["message", "msg", "error"]
-            .iter()
-            .find_map(|k| v.get(*k).and_then(code_text))
-            .or_else(|| v.get("status").and_then(code_text))
-            .unwrap_or_default();
-        Reply { code, message, data: v.get("data").cloned().unwrap_or(Value::Null) }
-    }
-
-    fn ok(&self, answer: &Answer) -> bool {
-        answer.status.is_success() && self.code == Some(SUCCESS)
-    }
-}
-
 pub struct AirudderAdapter {
-    id: String,
-    http: VendorHttp,
-    app_key: String,
-    app_secret: String,
+    pub(super) id: String,
+    pub(super) http: VendorHttp,
+    pub(super) app_key: String,
+    pub(super) app_secret: String,
     sign_key: String,
-    opts: Options,
+    pub(super) opts: Options,
     robot_hash: String,
     tz: chrono_tz::Tz,
-    reader: Reader,
-    token: tokio::sync::Mutex<Option<Token>>,
-}
-
-/// A task's `/detail` listing as far as it was read.
-#[derive(Debug, Default)]
-pub struct Listing {
-    pub events: Vec<CallEvent>,
-    /// Rows that could not be read, with why.
-    pub bad: Vec<(Value, String)>,
-    /// Why the listing may lack rows (see [`Pager`]); None when read to its end.
-    pub incomplete: Option<String>,
+    pub(super) reader: Reader,
+    pub(super) token: tokio::sync::Mutex<Option<Token>>,
 }
 
 impl fmt::Debug for AirudderAdapter {
@@ -134,84 +93,12 @@ impl AirudderAdapter {
         })
     }
 
-    fn err(&self, kind: VendorErrorKind, message: impl Into<String>) -> VendorError {
+    pub(super) fn err(&self, kind: VendorErrorKind, message: impl Into<String>) -> VendorError {
         self.http.error(kind, message)
     }
 
-    fn path(&self, leaf: &str) -> String {
+    pub(super) fn path(&self, leaf: &str) -> String {
         format!("{}/{leaf}", self.opts.path_prefix.trim_matches('/'))
-    }
-
-    /// A valid token: the cached one unless it is due for renewal or is
-    /// `stale` (just refused by AIRudder).
-    async fn token(&self, stale: Option<&str>) -> Result<String, VendorError> {
-        let mut cached = self.token.lock().await;
-        if let Some(t) = cached.as_ref()
-            && Instant::now() < t.refresh_at
-            && stale != Some(t.value.as_str())
-        {
-            return Ok(t.value.clone());
-        }
-        *cached = None;
-        let body = AuthRequest { app_key: self.app_key.clone(), app_secret: self.app_secret.clone() };
-        let request = self.http.client.post(self.http.url(&self.path("auth"))?).json(&body);
-        let answer = self.http.send("auth", request, true).await?;
-        let reply = Reply::read(&answer);
-        let token = reply.data.get("token").and_then(Value::as_str).filter(|t| !t.is_empty());
-        match token {
-            Some(t) if reply.ok(&answer) => {
-                let life = self.opts.token_lifetime.saturating_sub(self.opts.token_refresh_margin);
-                *cached = Some(Token { value: t.to_string(), refresh_at: Instant::now() + life });
-                Ok(t.to_string())
-            }
-            _ if answer.status.as_u16() == 401 || reply.code.is_some_and(codes::is_auth_code) => Err(self.err(
-                VendorErrorKind::Fatal,
-                format!("auth: APPKey/APPSecret refused (code {:?}: {})", reply.code, excerpt(&reply.message)),
-            )),
-            _ if !answer.status.is_success() => Err(self.http.http_status_error("auth", &answer)),
-            _ => Err(self.err(VendorErrorKind::Fatal, format!("auth: no token in answer: {}", excerpt(&answer.body)))),
-        }
-    }
-
-    /// POST `body` with the Bearer token; on an auth refusal get a new token
-    /// and resend once. A second refusal is Fatal.
-    async fn call(&self, op: &str, leaf: &str, body: &Value, idempotent: bool) -> Result<(Answer, Reply), VendorError> {
-        let url = self.http.url(&self.path(leaf))?;
-        let mut token = self.token(None).await?;
-        for round in 0..2 {
-            let request = self.http.client.post(url.clone()).bearer_auth(&token).json(body);
-            let answer = self.http.send(op, request, idempotent).await?;
-            let reply = Reply::read(&answer);
-            let refused = answer.status.as_u16() == 401 || reply.code.is_some_and(codes::is_auth_code);
-            if !refused {
-                return Ok((answer, reply));
-            }
-            if round == 0 {
-                tracing::info!(vendor = %self.id, op, "AIRudder refused the token; authenticating again");
-                token = self.token(Some(&token)).await?;
-            }
-        }
-        Err(self.err(VendorErrorKind::Fatal, format!("{op}: token refused again right after a new auth")))
-    }
-
-    /// An answer that is not a success, as the daemon's error.
-    fn failure(&self, op: &str, answer: &Answer, reply: &Reply) -> VendorError {
-        let text = format!("{op}: code {:?}: {}", reply.code, excerpt(&reply.message));
-        match reply.code.and_then(codes::error_row) {
-            Some((code, kind, _, meaning)) => {
-                self.err(*kind, format!("{op}: {code} {meaning}: {}", excerpt(&reply.message)))
-            }
-            None if !answer.status.is_success() => self.http.http_status_error(op, answer),
-            None => match reply.code {
-                Some(c @ 400..=599) => self.err(
-                    classify_status(
-                        reqwest::StatusCode::from_u16(c as u16).unwrap_or(reqwest::StatusCode::BAD_REQUEST),
-                    ),
-                    text,
-                ),
-                _ => self.err(VendorErrorKind::Fatal, text),
-            },
-        }
     }
 
     fn local(&self, t: DateTime<Utc>) -> String {
@@ -244,67 +131,6 @@ impl AirudderAdapter {
             ));
         }
         Ok((self.local(start), self.local(end)))
-    }
-
-    /// A task's `/detail` rows, page by page, until the listing is proven
-    /// complete (see [`Pager`]) or `stop_at` matches a row read.
-    pub async fn listing(&self, task_id: &str, stop_at: impl Fn(&CallEvent) -> bool) -> Result<Listing, VendorError> {
-        let mut pager = Pager::new(self.opts.detail_page_size, self.opts.detail_max_pages);
-        let mut listing = Listing::default();
-        while let Some(page) = pager.next_page() {
-            let body = DetailRequest { task_id: task_id.to_string(), page, page_size: self.opts.detail_page_size };
-            let (answer, reply) = self.call("task detail", "detail", &json!(body), true).await?;
-            if !reply.ok(&answer) {
-                return Err(self.failure("task detail", &answer, &reply));
-            }
-            let unreadable = |why: String| {
-                self.err(
-                    VendorErrorKind::RetryLater,
-                    format!("task detail: unreadable page {page} ({why}): {}", excerpt(&answer.body)),
-                )
-            };
-            let data = reply.data.as_object().ok_or_else(|| unreadable("data is not an object".into()))?;
-            let total = record::int(data, "total", "total").map_err(unreadable)?.map(|t| t.max(0) as u64);
-            let rows = match data.get("details") {
-                Some(Value::Array(rows)) => rows.as_slice(),
-                Some(Value::Null) | None => &[],
-                Some(_) => return Err(unreadable("details is not an array".into())),
-            };
-            pager.took(rows.len(), total);
-            for row in rows {
-                match self.reader.event(Some(task_id), row) {
-                    Ok(ev) => {
-                        if stop_at(&ev) {
-                            pager.stop();
-                        }
-                        listing.events.push(ev);
-                    }
-                    Err(why) => listing.bad.push((row.clone(), why)),
-                }
-            }
-        }
-        listing.incomplete = pager.incomplete().map(str::to_string);
-        Ok(listing)
-    }
-
-    /// Whether an unreadable `/detail` row may be `attempt`'s: unless what
-    /// can still be read of it (our reference, else the callee) names
-    /// another call.
-    fn could_be(&self, row: &Value, attempt: &AttemptHandle, phone: &str) -> bool {
-        let reference = row
-            .get("Variables")
-            .and_then(|v| v.get(&self.opts.reference_variable))
-            .and_then(code_text)
-            .filter(|r| !r.is_empty());
-        match reference {
-            Some(r) => r == attempt.attempt_ref,
-            None => row.get("callee").and_then(code_text).is_none_or(|c| e164(&c) == phone),
-        }
-    }
-
-    /// The events of a task's detail (final and pending), as far as read.
-    pub async fn poll_details(&self, task_id: &str) -> Result<Vec<CallEvent>, VendorError> {
-        Ok(self.listing(task_id, |_| false).await?.events)
     }
 
     async fn simple(&self, op: &str, leaf: &str, body: Value) -> Result<(), VendorError> {

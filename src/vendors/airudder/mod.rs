@@ -10,7 +10,9 @@
 //! field defaulting to the assumption documented on it.
 
 pub mod adapter;
+pub mod client;
 pub mod codes;
+pub mod detail;
 pub mod fake;
 pub mod paging;
 pub mod record;

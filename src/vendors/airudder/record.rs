@@ -2,7 +2,8 @@
 //! row) read from JSON as the vendor may send it: `null` is absent for every
 //! field, integers may come as strings, times as local text (or Unix
 //! numbers). A field we read that has a truly wrong type (an object where a
-//! string belongs, `"forty"` for a duration) fails the record with a reason
+//! string belongs, `"forty"` for a duration, a number where the document
+//! lists enum values: `result`, `ring_type`, `hangup_type`) fails the record with a reason
 //! naming the field — it is rejected and kept for audit, never read as
 //! `unknown`. Fields we do not read (`id`, `question_answer`, `ring_time`,
 //! `talk_round`, `robot_hash`, `caller_number`) are not checked.
