@@ -48,6 +48,9 @@ pub struct Variations {
     /// Webhooks are not sent (counted in `webhooks_dropped`): the daemon
     /// learns results only from `/detail`.
     pub drop_callbacks: bool,
+    /// The second row of every `/detail` listing has `result: 1` (a wrong
+    /// type): a lookup cannot tell whether that row is the call it looks for.
+    pub bad_detail_row: bool,
     /// `/detail` pages without `total`.
     pub no_total: bool,
     /// `/detail` returns at most this many rows of the page asked for, the
@@ -285,6 +288,10 @@ impl Builder<'_> {
 
     /// `data` of a `/detail` answer: page `page` of `size` rows asked for.
     pub fn page(&self, task_id: &str, status: &str, records: &[Value], page: usize, size: usize) -> Value {
+        let mut records = records.to_vec();
+        if self.v.bad_detail_row && records.len() >= 2 {
+            records[1]["result"] = json!(1);
+        }
         let skip = page.saturating_sub(1).saturating_mul(size);
         let take = self.v.page_cap.map_or(size, |cap| cap.min(size));
         let rows: Vec<&Value> = records.iter().skip(skip).take(take).collect();

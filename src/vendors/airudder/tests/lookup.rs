@@ -68,6 +68,26 @@ async fn not_found_only_from_the_whole_listing() {
 }
 
 #[tokio::test]
+async fn an_unreadable_row_that_may_be_the_call_is_no_proof_of_absence() {
+    let rig = Rig::start(answered(), OPTS).await;
+    rig.control.set_variations(Variations { bad_detail_row: true, ..Variations::default() });
+    let b = batch(4, "u");
+    let task = rig.adapter.dispatch(&b).await.unwrap().vendor_task_id;
+    rig.wait_finals(4).await;
+    // Row 1 does not parse: its call cannot be answered either way.
+    let e = rig.adapter.lookup(&handle(&b, 1, &task)).await.expect_err("not absent, not found");
+    assert_eq!(e.kind, VendorErrorKind::Unknown);
+    assert!(e.message.contains("result: expected a string"), "{e}");
+    // The readable rows answer; a call the bad row names as another's is absent.
+    assert!(matches!(rig.adapter.lookup(&handle(&b, 2, &task)).await, Ok(LookupResult::Finished(_))));
+    let mut stranger = handle(&b, 0, &task);
+    stranger.attempt_ref = "inst-999-1".into();
+    stranger.phone = "+15550001111".into();
+    assert_eq!(rig.adapter.lookup(&stranger).await.unwrap(), LookupResult::NotFound);
+    rig.fake.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_partial_listing_never_stops_the_whole_task() {
     // One line, slow calls: the task's calls wait at the vendor.
     let behavior = FakeBehavior {
