@@ -1,24 +1,23 @@
 //! The daemon's side of AIRudder: token cache, task creation, detail lookups,
 //! cancels and the webhook.
 
-use super::codes::{self, Dial, SUCCESS};
-use super::wire::{
-    AuthRequest, CancelCall, Contact, CreateTask, Detail, DetailPage, DetailRequest, Operation, RedialCall, Webhook,
-};
-use super::{KIND, LabelMeaning, Options, SignatureMode};
+use super::client::Token;
+use super::record::{self, Reader};
+use super::wire::{CancelCall, Contact, CreateTask, Operation};
+use super::{KIND, Options, SignatureMode};
 use crate::config::VendorSettings;
-use crate::vendors::common::{Answer, VendorHttp, as_i64, classify_status, code_text, constant_time_eq, e164, excerpt};
+use crate::vendors::common::{VendorHttp, code_text, constant_time_eq, e164, excerpt};
 use crate::vendors::{
     AttemptHandle, CallEvent, CallbackError, DispatchBatch, DispatchReceipt, HeaderMap, LookupResult, ParsedCallback,
-    TaskHandle, VendorAdapter, VendorError, VendorErrorKind, VendorRedial,
+    TaskHandle, VendorAdapter, VendorError, VendorErrorKind,
 };
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// AIRudder refuses a task whose end is less than this after its start (10620).
 pub const MIN_TASK_SPAN: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
@@ -38,47 +37,17 @@ pub fn phone_ok(phone: &str) -> bool {
     phone.strip_prefix('+').is_some_and(|d| (1..=14).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()))
 }
 
-struct Token {
-    value: String,
-    refresh_at: Instant,
-}
-
-/// A parsed AIRudder answer: `{"status","code","message"|"msg","data"}`.
-#[derive(Debug, Clone)]
-pub struct Reply {
-    pub code: Option<i64>,
-    pub message: String,
-    pub data: Value,
-}
-
-impl Reply {
-    fn read(answer: &Answer) -> Reply {
-        let v: Value = serde_json::from_str(&answer.body).unwrap_or(Value::Null);
-        let code = v.get("code").and_then(as_i64);
-        let message = ["message", "msg", "error"]
-            .iter()
-            .find_map(|k| v.get(*k).and_then(code_text))
-            .or_else(|| v.get("status").and_then(code_text))
-            .unwrap_or_default();
-        Reply { code, message, data: v.get("data").cloned().unwrap_or(Value::Null) }
-    }
-
-    fn ok(&self, answer: &Answer) -> bool {
-        answer.status.is_success() && self.code == Some(SUCCESS)
-    }
-}
-
 pub struct AirudderAdapter {
-    id: String,
-    http: VendorHttp,
-    app_key: String,
-    app_secret: String,
+    pub(super) id: String,
+    pub(super) http: VendorHttp,
+    pub(super) app_key: String,
+    pub(super) app_secret: String,
     sign_key: String,
-    opts: Options,
+    pub(super) opts: Options,
     robot_hash: String,
     tz: chrono_tz::Tz,
-    labels: BTreeMap<String, LabelMeaning>,
-    token: tokio::sync::Mutex<Option<Token>>,
+    pub(super) reader: Reader,
+    pub(super) token: tokio::sync::Mutex<Option<Token>>,
 }
 
 impl fmt::Debug for AirudderAdapter {
@@ -99,6 +68,13 @@ impl AirudderAdapter {
         let tz = opts.timezone()?;
         let labels = opts.labels()?;
         let secret = |s: &Option<crate::config::Secret>| s.as_ref().map(|s| s.expose().to_string());
+        let reader = Reader {
+            tz,
+            labels,
+            tags: settings.tag_intents.clone(),
+            reference_variable: opts.reference_variable.clone(),
+            callback_slot: opts.callback_slot.clone(),
+        };
         Ok(AirudderAdapter {
             id: settings.id.clone(),
             http: VendorHttp::new(&settings.id, base_url, settings.request_timeout),
@@ -111,90 +87,18 @@ impl AirudderAdapter {
                 .filter(|h| !h.trim().is_empty())
                 .ok_or("options.robot_hash is required")?,
             tz,
-            labels,
+            reader,
             opts,
             token: tokio::sync::Mutex::new(None),
         })
     }
 
-    fn err(&self, kind: VendorErrorKind, message: impl Into<String>) -> VendorError {
+    pub(super) fn err(&self, kind: VendorErrorKind, message: impl Into<String>) -> VendorError {
         self.http.error(kind, message)
     }
 
-    fn path(&self, leaf: &str) -> String {
+    pub(super) fn path(&self, leaf: &str) -> String {
         format!("{}/{leaf}", self.opts.path_prefix.trim_matches('/'))
-    }
-
-    /// A valid token: the cached one unless it is due for renewal or is
-    /// `stale` (just refused by AIRudder).
-    async fn token(&self, stale: Option<&str>) -> Result<String, VendorError> {
-        let mut cached = self.token.lock().await;
-        if let Some(t) = cached.as_ref()
-            && Instant::now() < t.refresh_at
-            && stale != Some(t.value.as_str())
-        {
-            return Ok(t.value.clone());
-        }
-        *cached = None;
-        let body = AuthRequest { app_key: self.app_key.clone(), app_secret: self.app_secret.clone() };
-        let request = self.http.client.post(self.http.url(&self.path("auth"))?).json(&body);
-        let answer = self.http.send("auth", request, true).await?;
-        let reply = Reply::read(&answer);
-        let token = reply.data.get("token").and_then(Value::as_str).filter(|t| !t.is_empty());
-        match token {
-            Some(t) if reply.ok(&answer) => {
-                let life = self.opts.token_lifetime.saturating_sub(self.opts.token_refresh_margin);
-                *cached = Some(Token { value: t.to_string(), refresh_at: Instant::now() + life });
-                Ok(t.to_string())
-            }
-            _ if answer.status.as_u16() == 401 || reply.code.is_some_and(codes::is_auth_code) => Err(self.err(
-                VendorErrorKind::Fatal,
-                format!("auth: APPKey/APPSecret refused (code {:?}: {})", reply.code, excerpt(&reply.message)),
-            )),
-            _ if !answer.status.is_success() => Err(self.http.http_status_error("auth", &answer)),
-            _ => Err(self.err(VendorErrorKind::Fatal, format!("auth: no token in answer: {}", excerpt(&answer.body)))),
-        }
-    }
-
-    /// POST `body` with the Bearer token; on an auth refusal get a new token
-    /// and resend once. A second refusal is Fatal.
-    async fn call(&self, op: &str, leaf: &str, body: &Value, idempotent: bool) -> Result<(Answer, Reply), VendorError> {
-        let url = self.http.url(&self.path(leaf))?;
-        let mut token = self.token(None).await?;
-        for round in 0..2 {
-            let request = self.http.client.post(url.clone()).bearer_auth(&token).json(body);
-            let answer = self.http.send(op, request, idempotent).await?;
-            let reply = Reply::read(&answer);
-            let refused = answer.status.as_u16() == 401 || reply.code.is_some_and(codes::is_auth_code);
-            if !refused {
-                return Ok((answer, reply));
-            }
-            if round == 0 {
-                tracing::info!(vendor = %self.id, op, "AIRudder refused the token; authenticating again");
-                token = self.token(Some(&token)).await?;
-            }
-        }
-        Err(self.err(VendorErrorKind::Fatal, format!("{op}: token refused again right after a new auth")))
-    }
-
-    /// An answer that is not a success, as the daemon's error.
-    fn failure(&self, op: &str, answer: &Answer, reply: &Reply) -> VendorError {
-        let text = format!("{op}: code {:?}: {}", reply.code, excerpt(&reply.message));
-        match reply.code.and_then(codes::error_row) {
-            Some((code, kind, _, meaning)) => {
-                self.err(*kind, format!("{op}: {code} {meaning}: {}", excerpt(&reply.message)))
-            }
-            None if !answer.status.is_success() => self.http.http_status_error(op, answer),
-            None => match reply.code {
-                Some(c @ 400..=599) => self.err(
-                    classify_status(
-                        reqwest::StatusCode::from_u16(c as u16).unwrap_or(reqwest::StatusCode::BAD_REQUEST),
-                    ),
-                    text,
-                ),
-                _ => self.err(VendorErrorKind::Fatal, text),
-            },
-        }
     }
 
     fn local(&self, t: DateTime<Utc>) -> String {
@@ -227,86 +131,6 @@ impl AirudderAdapter {
             ));
         }
         Ok((self.local(start), self.local(end)))
-    }
-
-    fn event(&self, task_id: &str, d: &Detail) -> CallEvent {
-        let duration = as_i64(&d.duration).unwrap_or(0);
-        let dial = Dial {
-            result: Some(&d.result),
-            ring_type: d.ring_type.as_deref(),
-            hangup_type: d.hangup_type.as_deref(),
-            label: d.result_label.as_deref(),
-            duration,
-        };
-        let (is_final, outcome) = codes::normalize(&dial, &self.labels);
-        let outcome =
-            outcome.with_requested_at(super::slots::requested_time(&d.ner_slots, &self.opts.callback_slot, self.tz));
-        let mut redials: Vec<(Option<DateTime<Utc>>, VendorRedial)> =
-            d.redail_call.iter().map(|r| (self.time(&r.call_start_time), self.redial(r))).collect();
-        redials.sort_by_key(|(t, _)| *t);
-        let attempt_ref = d.variables.get(&self.opts.reference_variable).and_then(code_text).filter(|r| !r.is_empty());
-        let started_at = self.time(&d.call_start_time);
-        let ended_at = self.time(&d.call_end_time);
-        CallEvent {
-            attempt_ref,
-            external_call_id: Some(d.call_id.clone()).filter(|c| !c.is_empty()),
-            vendor_task_id: Some(task_id.to_string()),
-            phone: Some(e164(&d.callee)),
-            is_final,
-            started_at,
-            ended_at,
-            duration_ms: (duration > 0 || started_at.is_some()).then_some(duration * 1000),
-            redials: redials.into_iter().map(|(_, r)| r).collect(),
-            ..CallEvent::final_outcome(outcome)
-        }
-    }
-
-    fn redial(&self, r: &RedialCall) -> VendorRedial {
-        let dial = Dial {
-            result: None,
-            ring_type: r.ring_type.as_deref(),
-            hangup_type: r.hangup_type.as_deref(),
-            label: r.result_label.as_deref(),
-            duration: 0,
-        };
-        VendorRedial {
-            external_call_id: Some(r.call_id.clone()).filter(|c| !c.is_empty()),
-            at: self.time(&r.call_start_time),
-            outcome: codes::normalize(&dial, &self.labels).1,
-        }
-    }
-
-    fn time(&self, text: &str) -> Option<DateTime<Utc>> {
-        crate::vendors::common::local_time(text, self.tz)
-    }
-
-    /// Every row of a task's `/detail`, all pages.
-    pub async fn task_details(&self, task_id: &str) -> Result<Vec<Detail>, VendorError> {
-        let mut all = Vec::new();
-        for page in 1..=10_000u32 {
-            let body = DetailRequest { task_id: task_id.to_string(), page, page_size: self.opts.detail_page_size };
-            let (answer, reply) = self.call("task detail", "detail", &json!(body), true).await?;
-            if !reply.ok(&answer) {
-                return Err(self.failure("task detail", &answer, &reply));
-            }
-            let data: DetailPage = serde_json::from_value(reply.data).map_err(|e| {
-                self.err(
-                    VendorErrorKind::RetryLater,
-                    format!("task detail: unreadable page ({e}): {}", excerpt(&answer.body)),
-                )
-            })?;
-            let n = data.details.len();
-            all.extend(data.details);
-            if n < self.opts.detail_page_size as usize || all.len() as u64 >= data.total {
-                break;
-            }
-        }
-        Ok(all)
-    }
-
-    /// The events of a task's detail (final and pending).
-    pub async fn poll_details(&self, task_id: &str) -> Result<Vec<CallEvent>, VendorError> {
-        Ok(self.task_details(task_id).await?.iter().map(|d| self.event(task_id, d)).collect())
     }
 
     async fn simple(&self, op: &str, leaf: &str, body: Value) -> Result<(), VendorError> {
@@ -404,6 +228,10 @@ impl VendorAdapter for AirudderAdapter {
         }
     }
 
+    /// The attempt's row in its task's `/detail`. `NotFound` only when the
+    /// whole listing was read and every row of it was readable: a row that
+    /// could be ours and did not parse, or a listing that may lack rows,
+    /// is an `Unknown` error (the reconciler then does not redial).
     async fn lookup(&self, attempt: &AttemptHandle) -> Result<LookupResult, VendorError> {
         let Some(task_id) = attempt.vendor_task_id.as_deref() else {
             return Err(self.err(
@@ -411,22 +239,36 @@ impl VendorAdapter for AirudderAdapter {
                 "lookup: AIRudder results are read per task and this attempt has no vendor task id",
             ));
         };
-        let details = self.task_details(task_id).await?;
         let phone = e164(&attempt.phone);
-        let mine = |d: &&Detail| {
-            let by_ref = d.variables.get(&self.opts.reference_variable).and_then(code_text);
-            match by_ref {
-                Some(r) if !r.is_empty() => r == attempt.attempt_ref,
-                _ => e164(&d.callee) == phone,
-            }
+        let mine = |ev: &CallEvent| match ev.attempt_ref.as_deref() {
+            Some(r) => r == attempt.attempt_ref,
+            None => ev.phone.as_deref() == Some(phone.as_str()),
         };
-        let Some(detail) = details.iter().find(mine) else { return Ok(LookupResult::NotFound) };
-        let event = self.event(task_id, detail);
-        if event.is_final {
-            Ok(LookupResult::Finished(event))
-        } else {
-            Ok(LookupResult::Pending { external_call_id: event.external_call_id })
+        let listing = self.listing(task_id, mine).await?;
+        if let Some(event) = listing.events.into_iter().find(|ev| mine(ev)) {
+            return Ok(if event.is_final {
+                LookupResult::Finished(event)
+            } else {
+                LookupResult::Pending { external_call_id: event.external_call_id }
+            });
         }
+        if let Some((_, why)) = listing.bad.iter().find(|(row, _)| self.could_be(row, attempt, &phone)) {
+            return Err(self.err(
+                VendorErrorKind::Unknown,
+                format!(
+                    "lookup: a /detail row that may be this call is unreadable ({why}); not concluding it is absent"
+                ),
+            ));
+        }
+        if let Some(why) = listing.incomplete {
+            return Err(self.err(
+                VendorErrorKind::Unknown,
+                format!(
+                    "lookup: /detail of task {task_id} not read to its end ({why}); not concluding the call is absent"
+                ),
+            ));
+        }
+        Ok(LookupResult::NotFound)
     }
 
     async fn cancel(&self, attempts: &[AttemptHandle]) -> Result<(), VendorError> {
@@ -439,9 +281,14 @@ impl VendorAdapter for AirudderAdapter {
         for (task_id, handles) in by_task {
             // Stop the whole task only when every number in it is being cancelled.
             let wanted: std::collections::HashSet<String> = handles.iter().map(|h| e164(&h.phone)).collect();
-            let whole = match self.task_details(task_id).await {
-                Ok(details) => !details.is_empty() && details.iter().all(|d| wanted.contains(&e164(&d.callee))),
-                Err(_) => false,
+            // Only a complete, fully readable listing can show that no other
+            // number is left in the task.
+            let whole = match self.listing(task_id, |_| false).await {
+                Ok(l) if l.incomplete.is_none() && l.bad.is_empty() => {
+                    !l.events.is_empty()
+                        && l.events.iter().all(|e| e.phone.as_ref().is_some_and(|p| wanted.contains(p)))
+                }
+                _ => false,
             };
             if whole {
                 let body = json!(Operation { task_id: task_id.to_string(), operation: "stop".into() });
@@ -457,7 +304,8 @@ impl VendorAdapter for AirudderAdapter {
     }
 
     /// Not used by the daemon (`polls()` is false: results come by webhook),
-    /// but available: the task's final results from `/detail`.
+    /// but available: the task's final results from `/detail`, as far as
+    /// the listing could be read (a result is a fact even from part of it).
     async fn poll_task(&self, task: &TaskHandle) -> Result<Vec<CallEvent>, VendorError> {
         let events = self.poll_details(&task.vendor_task_id).await?;
         Ok(events.into_iter().filter(|e| e.is_final).collect())
@@ -483,15 +331,28 @@ impl VendorAdapter for AirudderAdapter {
         }
     }
 
+    /// The webhook's `details[]`, record by record. Only an envelope that is
+    /// not AIRudder's (not a JSON object, `details` not an array, a
+    /// `task_id` that is not text, neither `details` nor `task_id`) is
+    /// refused; a task-level body without `details` carries nothing to apply.
     fn parse_callback(&self, body: &[u8]) -> Result<ParsedCallback, CallbackError> {
-        let events = (|| -> Result<Vec<CallEvent>, CallbackError> {
-            let hook: Webhook = serde_json::from_slice(body).map_err(|e| CallbackError::Malformed(e.to_string()))?;
-            if hook.task_id.is_empty() {
-                return Err(CallbackError::Malformed("empty task_id".into()));
+        let hook: Value = serde_json::from_slice(body).map_err(|e| CallbackError::Malformed(e.to_string()))?;
+        let hook = hook.as_object().ok_or_else(|| CallbackError::Malformed("not a JSON object".into()))?;
+        let task_id = record::text(hook, "task_id", "task_id").map_err(CallbackError::Malformed)?;
+        let details = match hook.get("details") {
+            Some(Value::Array(d)) => d.as_slice(),
+            Some(Value::Null) | None if task_id.is_some() => &[],
+            Some(Value::Null) | None => {
+                return Err(CallbackError::Malformed("neither task_id nor details[]: not an AIRudder webhook".into()));
             }
-            Ok(hook.details.iter().map(|d| self.event(&hook.task_id, d)).collect())
-        })()?;
-        Ok(ParsedCallback::all(events))
+            Some(other) => {
+                let got = excerpt(&other.to_string());
+                return Err(CallbackError::Malformed(format!("details: expected an array, got {got}")));
+            }
+        };
+        Ok(ParsedCallback::per_record(details, &["callee"], |rec| {
+            self.reader.event(task_id.as_deref(), rec).map(|e| vec![e])
+        }))
     }
 
     /// AIRudder documents `200` with an empty object.

@@ -10,8 +10,12 @@
 //! field defaulting to the assumption documented on it.
 
 pub mod adapter;
+pub mod client;
 pub mod codes;
+pub mod detail;
 pub mod fake;
+pub mod paging;
+pub mod record;
 pub mod slots;
 pub mod wire;
 
@@ -95,6 +99,9 @@ pub struct Options {
     pub max_batch: usize,
     /// Rows per page when reading `/detail`.
     pub detail_page_size: u32,
+    /// Most `/detail` pages read for one task. A listing cut off here is
+    /// incomplete: a lookup then never concludes a call is absent.
+    pub detail_max_pages: u32,
     /// Start of generated task names (`<prefix>-<campaign>-<random>`).
     pub task_name_prefix: String,
     /// Key inside `Variables` carrying our attempt reference (echoed back in
@@ -128,6 +135,7 @@ impl Default for Options {
             redial_interval_minutes: 30,
             max_batch: 1000,
             detail_page_size: 100,
+            detail_max_pages: 200,
             task_name_prefix: "campaignd".into(),
             reference_variable: "campaignd_ref".into(),
             intent_labels: BTreeMap::new(),
@@ -197,8 +205,8 @@ pub fn check(settings: &VendorSettings) -> Vec<(String, String)> {
             "must be shorter than token_lifetime (every request would fetch a new token)".into(),
         ));
     }
-    if opts.max_batch == 0 || opts.detail_page_size == 0 {
-        issues.push(("options".into(), "max_batch and detail_page_size must be at least 1".into()));
+    if opts.max_batch == 0 || opts.detail_page_size == 0 || opts.detail_max_pages == 0 {
+        issues.push(("options".into(), "max_batch, detail_page_size and detail_max_pages must be at least 1".into()));
     }
     if opts.reference_variable.is_empty() {
         issues.push(("options.reference_variable".into(), "must not be empty".into()));
