@@ -357,10 +357,19 @@ async fn dials_keep_their_own_outcomes_and_vendor_times_are_clamped() {
         // fence, which is right for a result that names nothing of ours.
         attempt_ref: Some(attempt_ref),
         phone: Some("+442079000000".into()),
-        started_at: Some(eleven_days_early),
-        first_dial: Some(Outcome::new(Disposition::NoAnswer)),
+        started_at: Some(in_range),
+        external_call_id: Some("c-3".into()),
+        first_dial: Some(VendorRedial {
+            external_call_id: Some("c-1".into()),
+            at: Some(eleven_days_early),
+            outcome: Outcome::new(Disposition::NoAnswer),
+        }),
         redials: vec![
-            VendorRedial { external_call_id: None, at: Some(in_range), outcome: Outcome::new(Disposition::Busy) },
+            VendorRedial {
+                external_call_id: Some("c-2".into()),
+                at: Some(in_range),
+                outcome: Outcome::new(Disposition::Busy),
+            },
             VendorRedial {
                 external_call_id: Some("c-3".into()),
                 at: Some(in_future),
@@ -376,10 +385,13 @@ async fn dials_keep_their_own_outcomes_and_vendor_times_are_clamped() {
     assert_eq!(applied, EventApplied::Applied);
     buffer.flush(&txn).await.unwrap();
     txn.commit().await.unwrap();
-    let dials =
-        rows(&ctx.db, "SELECT seq, disposition, dialed_at, vendor_dialed_at, vendor_redial FROM dials ORDER BY seq")
-            .await;
-    let got: Vec<(i32, String, DateTime<Utc>, Option<DateTime<Utc>>, bool)> = dials
+    let dials = rows(
+        &ctx.db,
+        "SELECT seq, disposition, dialed_at, vendor_dialed_at, vendor_redial, external_call_id FROM dials ORDER BY seq",
+    )
+    .await;
+    type Row = (i32, String, DateTime<Utc>, Option<DateTime<Utc>>, bool, Option<String>);
+    let got: Vec<Row> = dials
         .iter()
         .map(|r| {
             (
@@ -388,15 +400,16 @@ async fn dials_keep_their_own_outcomes_and_vendor_times_are_clamped() {
                 r.try_get_by_index(2).unwrap(),
                 r.try_get_by_index(3).unwrap(),
                 r.try_get_by_index(4).unwrap(),
+                r.try_get_by_index(5).unwrap(),
             )
         })
         .collect();
     assert_eq!(
         got,
         vec![
-            (0, "no_answer".into(), claimed_at, Some(eleven_days_early), false),
-            (1, "busy".into(), in_range, Some(in_range), true),
-            (2, "answered".into(), now, Some(in_future), true),
+            (0, "no_answer".into(), claimed_at, Some(eleven_days_early), false, Some("c-1".into())),
+            (1, "busy".into(), in_range, Some(in_range), true, Some("c-2".into())),
+            (2, "answered".into(), now, Some(in_future), true, Some("c-3".into())),
         ]
     );
     shutdown.cancel();

@@ -373,14 +373,15 @@ fn record_dials(
         }
     };
     // With redials, the final outcome is the last dial's; the first dial
-    // keeps its own (unknown when the vendor did not say).
+    // keeps its own (unknown, at the event's time, when the vendor did not
+    // describe it).
     let unknown = Outcome::new(Disposition::Unknown);
-    let first_outcome = match (&ev.first_dial, ev.redials.is_empty()) {
-        (_, true) => &ev.outcome,
-        (Some(o), false) => o,
-        (None, false) => &unknown,
+    let rows0 = match (&ev.first_dial, ev.redials.is_empty()) {
+        (_, true) => row(0, ev.external_call_id.clone(), vendor_first, &ev.outcome, false),
+        (Some(d), false) => row(0, d.external_call_id.clone(), d.at.or(vendor_first), &d.outcome, false),
+        (None, false) => row(0, None, vendor_first, &unknown, false),
     };
-    let mut rows = vec![row(0, ev.external_call_id.clone(), vendor_first, first_outcome, false)];
+    let mut rows = vec![rows0];
     for (i, r) in ev.redials.iter().enumerate() {
         rows.push(row(i as i32 + 1, r.external_call_id.clone(), r.at.or(vendor_first), &r.outcome, true));
     }

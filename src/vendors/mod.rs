@@ -134,9 +134,9 @@ impl VendorError {
     }
 }
 
-/// A dial the vendor made on its own inside one attempt (AIRudder
-/// `redail_call[]`, ITNIO `redialTimes`). Each is a real dial of the number:
-/// it is recorded and counts for frequency caps.
+/// One real dial inside an attempt: a redial the vendor made on its own
+/// (AIRudder `redail_call[]`, ITNIO `callCount`), or the first dial of an
+/// attempt the vendor redialed. Each is recorded and counts for frequency caps.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VendorRedial {
     pub external_call_id: Option<String>,
@@ -166,11 +166,12 @@ pub struct CallEvent {
     /// carries its own outcome, and [`first_dial`](Self::first_dial) the
     /// first dial's.
     pub redials: Vec<VendorRedial>,
-    /// Outcome of the first dial when the vendor redialed (usually a failure
-    /// such as no answer); `None` there means the vendor did not say, and
-    /// the dial is recorded as `unknown`. Ignored without redials.
+    /// The first dial (its call id, time and outcome, usually a failure such
+    /// as no answer) when the vendor redialed; `None` there means the vendor
+    /// did not describe it, and it is recorded as `unknown` at the event's
+    /// time. Ignored without redials.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_dial: Option<Outcome>,
+    pub first_dial: Option<VendorRedial>,
     /// The vendor put the number on its own blacklist (smartivr
     /// `is_blacklist`, status 11): the number is added to the suppression
     /// list with source `vendor:<id>` and never dialed again.

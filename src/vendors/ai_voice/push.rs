@@ -126,7 +126,7 @@ pub fn split_dials(
     dials: i64,
     last: &Outcome,
     at: Option<chrono::DateTime<chrono::Utc>>,
-) -> (Option<Outcome>, Vec<VendorRedial>) {
+) -> (Option<VendorRedial>, Vec<VendorRedial>) {
     if dials <= 1 {
         return (None, Vec::new());
     }
@@ -134,5 +134,5 @@ pub fn split_dials(
     let mut redials: Vec<VendorRedial> =
         (2..dials).map(|_| VendorRedial { external_call_id: None, at: None, outcome: earlier.clone() }).collect();
     redials.push(VendorRedial { external_call_id: None, at, outcome: last.clone() });
-    (Some(earlier), redials)
+    (Some(VendorRedial { external_call_id: None, at: None, outcome: earlier }), redials)
 }

@@ -259,7 +259,7 @@ pub fn dial_list(
     earlier: Vec<VendorRedial>,
     call_times: Option<i64>,
     last: VendorRedial,
-) -> (Option<Outcome>, Vec<VendorRedial>) {
+) -> (Option<VendorRedial>, Vec<VendorRedial>) {
     let described = earlier.len() as i64 + 1;
     let total = call_times.unwrap_or(0).clamp(0, MAX_DIALS).max(described);
     if total == 1 {
@@ -273,5 +273,5 @@ pub fn dial_list(
     );
     dials.push(last);
     let first = dials.remove(0);
-    (Some(first.outcome), dials)
+    (Some(first), dials)
 }
