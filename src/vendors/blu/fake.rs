@@ -8,13 +8,18 @@
 //! line status, delivered and queryable like any result, so that every
 //! uploaded record has exactly one final record. A record id already in a
 //! task is not dialed again (assumption: Blu de-duplicates on `id`).
+//!
+//! Independent of the adapter: requests are read as JSON values and every
+//! body the fake sends is written here with `json!` from the field names of
+//! Blu's pages (see `wire`'s docs for the record fields, which Blu does not
+//! publish), so the fake can send what the adapter does not expect. What it
+//! sends beyond its documented default is chosen with [`Variations`].
 
 use super::adapter::predial_says_call;
 use super::codes::{self, FAKE_DEFAULTS};
-use super::wire::{self, CancelCall, Query, Upload};
 use super::{BluOptions, MAX_RECORDS, sign};
 use crate::config::VendorSettings;
-use crate::vendors::common::{code_text, constant_time_eq};
+use crate::vendors::common::{as_i64, code_text, constant_time_eq};
 use crate::vendors::fake::{
     Dialed, FakeBehavior, FakeCall, FakeDialer, FakeHandle, FakeStats, PredialCheck, deliver, serve, stop_signal,
 };
@@ -23,7 +28,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;
 use chrono::Utc;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
@@ -32,10 +37,88 @@ use std::time::Duration;
 /// Timestamps further than this from the fake's clock are refused.
 pub const TIMESTAMP_WINDOW_MS: i64 = 5 * 60 * 1000;
 
-struct Record {
-    upload: wire::UploadRecord,
-    /// The final result record, once there is one.
-    result: Option<Value>,
+/// Header names and the success code, as Blu's pages give them (not the adapter's constants).
+const APP_ID: &str = "appId";
+const TIMESTAMP: &str = "timeStamp";
+const SIGN: &str = "sign";
+const SUCCESS: i64 = 2000;
+
+/// What the fake sends beyond its documented default (everything off).
+/// Each switch is a way real vendors vary that the adapter must read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Variations {
+    /// Optional result fields without a value (conclusion of an unanswered
+    /// call, times of a call not made, payment slot) are sent as `null`
+    /// instead of being left out.
+    pub nulls: bool,
+    /// Optional result fields are left out even when they have a value
+    /// (`name`, `orderId`, `extVars`, `callVars`, times, `duration`, `paymentTime`).
+    pub omit_optional: bool,
+    /// Loose types: numbers as strings (`duration`, the reply `code`) and
+    /// digit strings as numbers (`taskId`, `mobile`).
+    pub loose_types: bool,
+    /// Codes the annex does not list: unanswered calls get line status
+    /// `D55`, answered ones the conclusion `Maybe`.
+    pub unknown_codes: bool,
+    /// Replies carry a `status` word beside `code`:
+    /// `{"code":2000,"status":"success",...}` (`"fail"` on errors).
+    pub status_beside_code: bool,
+    /// Reply text under `msg` instead of `message`.
+    pub msg_key: bool,
+    /// Callbacks as one flat record without `taskId` (no `{taskId, records}` wrapper).
+    pub flat_callbacks: bool,
+    /// Each callback's `records` also holds a foreign record whose
+    /// `callStatus` has the wrong type (an object).
+    pub bad_record_in_callbacks: bool,
+    /// Query pages carry no `total`.
+    pub no_total: bool,
+    /// Query pages hold at most this many records whatever `pageSize`
+    /// asks; `pageNo` then counts pages of this size.
+    pub page_cap: Option<u32>,
+    /// Each task starts with a foreign record whose `callStatus` has the
+    /// wrong type, served in query pages like any other.
+    pub bad_record_in_pages: bool,
+}
+
+/// One uploaded record, as read from the adapter's request.
+#[derive(Debug, Clone)]
+struct Uploaded {
+    id: String,
+    name: Value,
+    mobile: String,
+    ext_vars: String,
+    call_vars: String,
+}
+
+impl Uploaded {
+    /// Blu's checks on a record: `id` and `mobile` present, `extVars` and
+    /// `callVars` JSON objects written as strings.
+    fn read(v: &Value) -> Option<Uploaded> {
+        let object_in_string = |k: &str| {
+            v.get(k).and_then(Value::as_str).filter(|s| serde_json::from_str::<Map<String, Value>>(s).is_ok())
+        };
+        Some(Uploaded {
+            id: v.get("id").and_then(code_text).filter(|s| !s.is_empty())?,
+            name: v.get("name").cloned().unwrap_or(Value::Null),
+            mobile: v.get("mobile").and_then(code_text).filter(|s| !s.is_empty())?,
+            ext_vars: object_in_string("extVars")?.to_string(),
+            call_vars: object_in_string("callVars")?.to_string(),
+        })
+    }
+
+    fn order_id(&self) -> Option<String> {
+        let ext: Value = serde_json::from_str(&self.ext_vars).ok()?;
+        ext.get("orderId").and_then(code_text)
+    }
+}
+
+enum Record {
+    Uploaded {
+        up: Uploaded,
+        result: Option<Value>,
+    },
+    /// A record the adapter never sent, in the wrong shape (`bad_record_in_pages`).
+    Foreign(Value),
 }
 
 #[derive(Default)]
@@ -49,6 +132,7 @@ struct Fake {
     app_key: String,
     opts: BluOptions,
     tz: chrono_tz::Tz,
+    vary: Variations,
     dialer: Arc<FakeDialer>,
     http: reqwest::Client,
     callback_url: Option<String>,
@@ -65,9 +149,20 @@ pub fn predial_url(callback_url: &str) -> String {
     }
 }
 
+/// The fake with its documented default behaviour.
 pub async fn spawn(
     settings: &VendorSettings,
     behavior: FakeBehavior,
+    listener: tokio::net::TcpListener,
+) -> std::io::Result<FakeHandle> {
+    spawn_with(settings, behavior, Variations::default(), listener).await
+}
+
+/// The fake, sending the variations `vary` switches on.
+pub async fn spawn_with(
+    settings: &VendorSettings,
+    behavior: FakeBehavior,
+    vary: Variations,
     listener: tokio::net::TcpListener,
 ) -> std::io::Result<FakeHandle> {
     let opts: BluOptions = crate::vendors::common::options(&settings.options).unwrap_or_default();
@@ -83,6 +178,7 @@ pub async fn spawn(
         app_key: secret(&settings.api_secret),
         opts: opts.clone(),
         tz,
+        vary,
         dialer,
         http: reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default(),
         callback_url,
@@ -98,21 +194,28 @@ pub async fn spawn(
     serve(router, listener, stats, stop_tx)
 }
 
-fn answer(code: &str, message: &str, data: Value) -> Json<Value> {
-    let code: Value = code.parse::<i64>().map_or_else(|_| json!(code), |n| json!(n));
-    Json(json!({ "code": code, "message": message, "data": data }))
-}
-
 impl Fake {
+    /// A reply `{code, message, data}` in the spelling the variations choose.
+    fn answer(&self, code: i64, message: &str, data: Value) -> Json<Value> {
+        let mut body = Map::new();
+        body.insert("code".into(), if self.vary.loose_types { json!(code.to_string()) } else { json!(code) });
+        if self.vary.status_beside_code {
+            body.insert("status".into(), json!(if code == SUCCESS { "success" } else { "fail" }));
+        }
+        body.insert(if self.vary.msg_key { "msg" } else { "message" }.into(), json!(message));
+        body.insert("data".into(), data);
+        Json(Value::Object(body))
+    }
+
     fn refuse(&self, code: &str, message: &str) -> Json<Value> {
         self.dialer.stats.requests_refused.fetch_add(1, Relaxed);
-        answer(code, message, Value::Null)
+        self.answer(code.parse().unwrap_or(-1), message, Value::Null)
     }
 
     /// Signature, timestamp window and the account's fatal state.
     fn gate(&self, headers: &HeaderMap) -> Result<(), Json<Value>> {
         let header = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-        let (app_id, ts, given) = (header(wire::APP_ID), header(wire::TIMESTAMP), header(wire::SIGN));
+        let (app_id, ts, given) = (header(APP_ID), header(TIMESTAMP), header(SIGN));
         let bad = |code, message| {
             self.dialer.stats.bad_auth.fetch_add(1, Relaxed);
             Err(self.refuse(code, message))
@@ -137,37 +240,73 @@ impl Fake {
         Utc::now().with_timezone(&self.tz).format("%Y%m%d").to_string()
     }
 
+    /// A digit string as a number under `loose_types`.
+    fn loose(&self, text: &str) -> Value {
+        match text.parse::<i64>() {
+            Ok(n) if self.vary.loose_types && !text.starts_with('0') => json!(n),
+            _ => json!(text),
+        }
+    }
+
     /// The result record of a call: the upload's fields plus the outcome.
-    fn result(&self, task_id: &str, up: &wire::UploadRecord, d: &Dialed) -> Value {
-        let ext: Value = serde_json::from_str(&up.ext_vars).unwrap_or(Value::Null);
+    fn result(&self, task_id: &str, up: &Uploaded, d: &Dialed) -> Value {
         let local = |t: chrono::DateTime<Utc>| t.with_timezone(&self.tz).format("%Y-%m-%d %H:%M:%S").to_string();
-        let (status, intention) = match &d.code {
+        let (mut status, mut intention) = match &d.code {
             Some(code) => codes::fake_record_codes(code),
             None => (None, Some(codes::TASK_CANCEL.to_string())),
         };
         let connected = status == Some("D99");
+        if self.vary.unknown_codes && d.code.is_some() {
+            if connected {
+                intention = Some("Maybe".into());
+            } else {
+                status = Some("D55");
+            }
+        }
         let payment = (intention.as_deref() == Some("HPTP")).then(|| {
             let day = d.ended_at + chrono::Duration::days(1);
             format!("['{} 00:00:00', '{} 23:59:59']", day.format("%Y-%m-%d"), day.format("%Y-%m-%d"))
         });
-        json!({
-            "taskId": task_id,
-            "id": up.id,
-            "name": up.name,
-            "mobile": up.mobile,
-            "orderId": ext.get("orderId").cloned().unwrap_or(Value::Null),
-            "extVars": up.ext_vars,
-            "callVars": up.call_vars,
-            "callStatus": status,
-            "intention": intention,
-            "callStartTime": d.code.as_ref().map(|_| local(d.started_at)),
-            "callEndTime": d.code.as_ref().map(|_| local(d.ended_at)),
-            "duration": if connected { (d.ended_at - d.started_at).num_seconds().max(1) } else { 0 },
-            "paymentTime": payment,
-        })
+        let duration = if connected { (d.ended_at - d.started_at).num_seconds().max(1) } else { 0 };
+        let dialed = d.code.is_some();
+        let mut r = Map::new();
+        // Always there: the record's identity and its outcome.
+        if !self.vary.flat_callbacks {
+            r.insert("taskId".into(), self.loose(task_id));
+        }
+        r.insert("id".into(), json!(up.id));
+        r.insert("mobile".into(), self.loose(&up.mobile));
+        let mut put = |key: &str, value: Option<Value>, optional: bool| match value {
+            Some(_) if optional && self.vary.omit_optional => {}
+            Some(v) => {
+                r.insert(key.into(), v);
+            }
+            None if self.vary.nulls => {
+                r.insert(key.into(), Value::Null);
+            }
+            None => {}
+        };
+        put("callStatus", status.map(|s| json!(s)), false);
+        put("intention", intention.map(|s| json!(s)), false);
+        put("name", Some(up.name.clone()).filter(|n| !n.is_null()), true);
+        put("orderId", up.order_id().map(|o| json!(o)), true);
+        put("extVars", Some(json!(up.ext_vars)), true);
+        put("callVars", Some(json!(up.call_vars)), true);
+        put("callStartTime", dialed.then(|| json!(local(d.started_at))), true);
+        put("callEndTime", dialed.then(|| json!(local(d.ended_at))), true);
+        let duration = if self.vary.loose_types { json!(duration.to_string()) } else { json!(duration) };
+        put("duration", dialed.then_some(duration), true);
+        put("paymentTime", payment.map(|p| json!(p)), true);
+        Value::Object(r)
     }
 
-    fn predial_check(self: &Arc<Self>, task_id: &str, up: &wire::UploadRecord) -> Option<PredialCheck> {
+    /// A record of the wrong shape: `callStatus` is an object.
+    fn foreign(task_id: &str, n: usize) -> Value {
+        json!({ "taskId": task_id, "id": format!("foreign-{n}"), "mobile": "620000000000",
+                "callStatus": { "code": "D00" }, "intention": null })
+    }
+
+    fn predial_check(self: &Arc<Self>, task_id: &str, up: &Uploaded) -> Option<PredialCheck> {
         let url = self.predial_url.clone()?;
         let mut body = match serde_json::from_str::<Value>(&up.ext_vars) {
             Ok(Value::Object(m)) => Value::Object(m),
@@ -190,14 +329,25 @@ impl Fake {
     fn finish(self: &Arc<Self>, task_id: &str, id: &str, d: Dialed) {
         let result = {
             let mut tasks = self.tasks.lock().unwrap();
-            let Some(rec) = tasks.get_mut(task_id).and_then(|t| t.records.get_mut(id)) else { return };
-            let result = self.result(task_id, &rec.upload, &d);
-            rec.result = Some(result.clone());
-            result
+            let Some(Record::Uploaded { up, result }) = tasks.get_mut(task_id).and_then(|t| t.records.get_mut(id))
+            else {
+                return;
+            };
+            let record = self.result(task_id, up, &d);
+            *result = Some(record.clone());
+            record
         };
         if let Some(url) = &self.callback_url {
             // One record per POST, in the shape of Blu's callback page.
-            let body = json!({ "taskId": task_id, "records": [result] });
+            let body = if self.vary.flat_callbacks {
+                result
+            } else {
+                let mut records = vec![result];
+                if self.vary.bad_record_in_callbacks {
+                    records.push(Self::foreign(task_id, 0));
+                }
+                json!({ "taskId": self.loose(task_id), "records": records })
+            };
             deliver(self.http.clone(), &self.dialer, url.clone(), body.to_string().into_bytes(), Vec::new());
         }
     }
@@ -207,25 +357,28 @@ async fn upload(State(fake): State<Arc<Fake>>, headers: HeaderMap, body: axum::b
     if let Err(refused) = fake.gate(&headers) {
         return refused;
     }
-    let Ok(up) = serde_json::from_slice::<Upload>(&body) else {
+    let Ok(v) = serde_json::from_slice::<Value>(&body) else {
         return fake.refuse(codes::BAD_PARAMETER, "bad request body");
     };
-    if up.records.len() > MAX_RECORDS {
+    let (Some(task_id), Some(list)) = (v.get("taskId").and_then(code_text), v.get("records").and_then(Value::as_array))
+    else {
+        return fake.refuse(codes::BAD_PARAMETER, "taskId and records are required");
+    };
+    if list.len() > MAX_RECORDS {
         return fake.refuse(codes::TOO_MANY_RECORDS, "no more than 200 records per upload");
     }
-    if up.records.is_empty() {
+    if list.is_empty() {
         return fake.refuse(codes::BAD_PARAMETER, "records is empty");
     }
-    if !up.task_id.contains(&fake.today()) {
+    if !task_id.contains(&fake.today()) {
         return fake.refuse(codes::TASK_EXPIRED, "taskId is only valid for the current day");
     }
-    let vars_ok = |s: &str| matches!(serde_json::from_str::<Value>(s), Ok(Value::Object(_)));
-    if let Some(r) = up
-        .records
-        .iter()
-        .find(|r| r.id.is_empty() || r.mobile.is_empty() || !vars_ok(&r.ext_vars) || !vars_ok(&r.call_vars))
-    {
-        return fake.refuse(codes::BAD_PARAMETER, &format!("bad record `{}`", r.id));
+    let mut records = Vec::new();
+    for (i, r) in list.iter().enumerate() {
+        match Uploaded::read(r) {
+            Some(up) => records.push(up),
+            None => return fake.refuse(codes::BAD_PARAMETER, &format!("bad record #{i}")),
+        }
     }
     if fake.dialer.roll_busy() {
         return fake.refuse(codes::SYSTEM_BUSY, "system busy, try again later");
@@ -233,55 +386,61 @@ async fn upload(State(fake): State<Arc<Fake>>, headers: HeaderMap, body: axum::b
     let mut fresh = Vec::new();
     {
         let mut tasks = fake.tasks.lock().unwrap();
-        if !tasks.contains_key(&up.task_id) {
+        if !tasks.contains_key(&task_id) {
             fake.dialer.stats.tasks_created.fetch_add(1, Relaxed);
         }
-        let task = tasks.entry(up.task_id.clone()).or_default();
-        for r in up.records {
-            if task.records.contains_key(&r.id) {
+        let task = tasks.entry(task_id.clone()).or_default();
+        if fake.vary.bad_record_in_pages && task.order.is_empty() {
+            task.order.push("foreign-0".into());
+            task.records.insert("foreign-0".into(), Record::Foreign(Fake::foreign(&task_id, 0)));
+        }
+        for up in records {
+            if task.records.contains_key(&up.id) {
                 continue; // already in the task: not dialed again
             }
-            task.order.push(r.id.clone());
-            task.records.insert(r.id.clone(), Record { upload: r.clone(), result: None });
-            fresh.push(r);
+            task.order.push(up.id.clone());
+            task.records.insert(up.id.clone(), Record::Uploaded { up: up.clone(), result: None });
+            fresh.push(up);
         }
     }
     let count = fresh.len();
-    for r in fresh {
-        let (task_id, id) = (up.task_id.clone(), r.id.clone());
-        let call = FakeCall { key: format!("{task_id}/{id}"), phone: r.mobile.clone(), not_after: None };
-        let predial = fake.predial_check(&task_id, &r);
+    for up in fresh {
+        let (task, id) = (task_id.clone(), up.id.clone());
+        let call = FakeCall { key: format!("{task}/{id}"), phone: up.mobile.clone(), not_after: None };
+        let predial = fake.predial_check(&task, &up);
         let me = fake.clone();
-        fake.dialer.place(call, predial, move |d| me.finish(&task_id, &id, d));
+        fake.dialer.place(call, predial, move |d| me.finish(&task, &id, d));
     }
-    answer(wire::SUCCESS, "success", json!({ "taskId": up.task_id, "count": count }))
+    fake.answer(SUCCESS, "success", json!({ "taskId": task_id, "count": count }))
 }
 
 async fn cancel(State(fake): State<Arc<Fake>>, headers: HeaderMap, body: axum::body::Bytes) -> Json<Value> {
     if let Err(refused) = fake.gate(&headers) {
         return refused;
     }
-    let Ok(c) = serde_json::from_slice::<CancelCall>(&body) else {
+    let Ok(v) = serde_json::from_slice::<Value>(&body) else {
         return fake.refuse(codes::BAD_PARAMETER, "bad request body");
     };
+    let field = |k: &str| v.get(k).and_then(code_text).unwrap_or_default();
+    let (task_id, mobile, order_id) = (field("taskId"), field("mobile"), field("orderId"));
     let key = {
         let tasks = fake.tasks.lock().unwrap();
-        tasks.get(&c.task_id).and_then(|t| {
-            t.records
-                .values()
-                .find(|r| {
-                    let ext: Value = serde_json::from_str(&r.upload.ext_vars).unwrap_or(Value::Null);
-                    let order = ext.get("orderId").and_then(code_text);
-                    r.upload.mobile == c.mobile && (order.as_deref() == Some(&c.order_id) || r.upload.id == c.order_id)
-                })
-                .map(|r| format!("{}/{}", c.task_id, r.upload.id))
+        tasks.get(&task_id).and_then(|t| {
+            t.records.values().find_map(|r| match r {
+                Record::Uploaded { up, .. }
+                    if up.mobile == mobile && (up.order_id().as_deref() == Some(&order_id) || up.id == order_id) =>
+                {
+                    Some(format!("{task_id}/{}", up.id))
+                }
+                _ => None,
+            })
         })
     };
     match key {
         None => fake.refuse(codes::BAD_PARAMETER, "no such call"),
         Some(key) => {
             let cancelled = fake.dialer.cancel(&key);
-            answer(wire::SUCCESS, if cancelled { "success" } else { "call already made" }, Value::Null)
+            fake.answer(SUCCESS, if cancelled { "success" } else { "call already made" }, Value::Null)
         }
     }
 }
@@ -296,25 +455,32 @@ async fn query(State(fake): State<Arc<Fake>>, headers: HeaderMap, body: axum::bo
     let Some(task_id) = v.get("taskId").and_then(code_text) else {
         return fake.refuse(codes::BAD_PARAMETER, "taskId is required");
     };
-    let num = |k: &str, default: u32| v.get(k).and_then(crate::vendors::common::as_i64).map_or(default, |n| n as u32);
-    let q = Query { task_id, page_no: num("pageNo", 1).max(1), page_size: num("pageSize", 10).clamp(1, 1000) };
+    let num = |k: &str, default: i64| v.get(k).and_then(as_i64).unwrap_or(default);
+    let page_no = num("pageNo", 1).max(1) as usize;
+    let mut size = num("pageSize", 10).clamp(1, 1000) as usize;
+    if let Some(cap) = fake.vary.page_cap {
+        size = size.min(cap.max(1) as usize);
+    }
     let tasks = fake.tasks.lock().unwrap();
-    let page: Vec<Value> = tasks
-        .get(&q.task_id)
-        .map(|t| {
-            (t.order.iter())
-                .skip(((q.page_no - 1) * q.page_size) as usize)
-                .take(q.page_size as usize)
+    let (total, page): (usize, Vec<Value>) = match tasks.get(&task_id) {
+        None => (0, Vec::new()),
+        Some(t) => {
+            let records = (t.order.iter().skip((page_no - 1) * size).take(size))
                 .filter_map(|id| t.records.get(id))
-                .map(|r| {
-                    r.result.clone().unwrap_or_else(|| {
-                        json!({ "taskId": q.task_id, "id": r.upload.id, "mobile": r.upload.mobile,
-                                "extVars": r.upload.ext_vars, "callVars": r.upload.call_vars })
-                    })
+                .map(|r| match r {
+                    Record::Foreign(v) => v.clone(),
+                    Record::Uploaded { result: Some(result), .. } => result.clone(),
+                    // Not called yet: the record as uploaded, no outcome.
+                    Record::Uploaded { up, result: None } => json!({ "taskId": task_id, "id": up.id,
+                        "mobile": up.mobile, "extVars": up.ext_vars, "callVars": up.call_vars }),
                 })
-                .collect()
-        })
-        .unwrap_or_default();
-    let data = json!({ "count": page.len(), "pageNo": q.page_no, "pageSize": q.page_size, "records": page });
-    answer(wire::SUCCESS, "success", data)
+                .collect();
+            (t.order.len(), records)
+        }
+    };
+    let mut data = json!({ "pageNo": page_no, "pageSize": size, "records": page });
+    if !fake.vary.no_total {
+        data["total"] = json!(total);
+    }
+    fake.answer(SUCCESS, "success", data)
 }
