@@ -9,9 +9,9 @@
 //! body is written in `fake_json` from the document's field lists; the
 //! [`Variations`] switch on what real servers send beyond the examples.
 
+use super::SmartivrOptions;
 pub use super::fake_json::Variations;
 use super::fake_json::{Dial, Rec, Writer};
-use super::{PAGE_SIZE, SmartivrOptions};
 use crate::config::VendorSettings;
 use crate::vendors::common::{as_i64, code_text, constant_time_eq, local_time};
 use crate::vendors::fake::{self, Dialed, FakeBehavior, FakeCall, FakeDialer, FakeHandle, FakeStats};
@@ -605,6 +605,6 @@ mod tests {
             .sum();
         let total: f64 = DEFAULT_WEIGHTS.iter().map(|(_, w)| w).sum();
         assert!((0.35..0.45).contains(&(answered / total)), "{answered}/{total}");
-        assert_eq!(PAGE_SIZE, 15);
+        assert_eq!(crate::vendors::smartivr::PAGE_SIZE, 15);
     }
 }

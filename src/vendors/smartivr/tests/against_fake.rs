@@ -213,49 +213,55 @@ async fn busy_is_retry_later_and_fatal_after_calls_is_fatal() {
 }
 
 /// Call notifications (`call_notify_type = 2`) reach a receiver that feeds
-/// them to `parse_callback`.
+/// them to `parse_callback`: as documented-by-assumption (with `task_id`),
+/// and without any task id but with a complaint tag.
 #[tokio::test]
 async fn notifications_carry_one_result_per_number() {
-    let mut s = settings(&format!("{OPTIONS}\ncall_notify_type = 2"));
-    s.callback_token = Some(Secret::new("tok"));
-    let fake = fake_with(&s, FakeBehavior::fast(9)).await;
-    let a = Arc::new(adapter_for(&s, &fake.base_url(), TOKEN));
+    let untasked = Variations { notify_without_task_id: true, tags: vec!["投诉".into()], ..Variations::default() };
+    for vary in [Variations::default(), untasked] {
+        let mut s = settings(&format!("{OPTIONS}\ncall_notify_type = 2"));
+        s.callback_token = Some(Secret::new("tok"));
+        let fake = fake_varying(&s, FakeBehavior::fast(9), vary.clone()).await;
+        let a = Arc::new(adapter_for(&s, &fake.base_url(), TOKEN));
 
-    let got: Arc<Mutex<Vec<CallEvent>>> = Arc::default();
-    let (inbox, parser) = (got.clone(), a.clone());
-    let app = axum::Router::new().route(
-        "/callbacks/ivr",
-        axum::routing::post(move |body: axum::body::Bytes| async move {
-            match parser.parse_callback(&body).map(|p| p.events) {
-                Ok(events) => {
-                    inbox.lock().unwrap().extend(events);
-                    axum::http::StatusCode::OK
+        let got: Arc<Mutex<Vec<CallEvent>>> = Arc::default();
+        let (inbox, parser) = (got.clone(), a.clone());
+        let app = axum::Router::new().route(
+            "/callbacks/ivr",
+            axum::routing::post(move |body: axum::body::Bytes| async move {
+                match parser.parse_callback(&body) {
+                    Ok(p) if p.rejected.is_empty() => {
+                        inbox.lock().unwrap().extend(p.events);
+                        axum::http::StatusCode::OK
+                    }
+                    _ => axum::http::StatusCode::BAD_REQUEST,
                 }
-                Err(_) => axum::http::StatusCode::BAD_REQUEST,
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/callbacks/ivr?token=tok", listener.local_addr().unwrap());
-    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/callbacks/ivr?token=tok", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
-    let mut b = batch(5, 0);
-    b.callback_url = url;
-    let task = a.dispatch(&b).await.unwrap().vendor_task_id;
-    wait_for("5 notifications", || got.lock().unwrap().len() == 5).await;
-    let events = got.lock().unwrap().clone();
-    let phones: HashSet<_> = events.iter().map(|e| e.phone.clone().unwrap()).collect();
-    assert_eq!(phones.len(), 5);
-    for e in &events {
-        assert!(e.is_final);
-        assert_eq!(e.vendor_task_id.as_deref(), Some(task.as_str()));
-        if e.outcome.disposition == Disposition::Answered {
-            assert!(e.outcome.intent.is_some());
+        let mut b = batch(5, 0);
+        b.callback_url = url;
+        let task = a.dispatch(&b).await.unwrap().vendor_task_id;
+        wait_for("5 notifications", || got.lock().unwrap().len() == 5).await;
+        let events = got.lock().unwrap().clone();
+        let phones: HashSet<_> = events.iter().map(|e| e.phone.clone().unwrap()).collect();
+        assert_eq!(phones.len(), 5);
+        for e in &events {
+            assert!(e.is_final);
+            let expected = (!vary.notify_without_task_id).then_some(task.as_str());
+            assert_eq!(e.vendor_task_id.as_deref(), expected, "no task id is invented");
+            if e.outcome.disposition == Disposition::Answered {
+                let want = if vary.tags.is_empty() { e.outcome.intent } else { Some(Intent::Complaint) };
+                assert!(e.outcome.intent.is_some() && e.outcome.intent == want, "{e:?}");
+            }
         }
+        assert_eq!(fake.stats.callback_failures.load(Relaxed), 0);
+        server.abort();
+        fake.shutdown().await;
     }
-    assert_eq!(fake.stats.callback_failures.load(Relaxed), 0);
-    server.abort();
-    fake.shutdown().await;
 }
 
 /// The daemon's registry builds a polling-only smartivr without a
