@@ -8,4 +8,6 @@
 mod common;
 
 mod airudder;
+mod blu;
 mod laaffic;
+mod smartivr;
