@@ -1,11 +1,11 @@
 //! The daemon's side of Blu: a [`VendorAdapter`] speaking [`super::wire`].
 
 use super::codes::{self, KIND};
-use super::paging::{Next, Pager};
-use super::wire::{self, CancelCall, PredialRequest, Query, QueryPage, ResultRecord, Upload, UploadRecord};
+use super::paging::Unreadable;
+use super::wire::{self, CancelCall, PredialRequest, ResultRecord, Upload, UploadRecord};
 use super::{BluOptions, MAX_RECORDS, MobileFormat, sign};
 use crate::config::VendorSettings;
-use crate::vendors::common::{Answer, Envelope, VendorHttp, code_text, e164, excerpt};
+use crate::vendors::common::{Answer, Envelope, VendorHttp, e164, excerpt};
 use crate::vendors::{
     AttemptHandle, CallEvent, CallbackError, DispatchBatch, DispatchReceipt, LookupResult, ParsedCallback,
     PredialQuery, PredialVerdict, TaskHandle, VendorAdapter, VendorError, VendorErrorKind,
@@ -22,8 +22,8 @@ pub struct BluAdapter {
     http: VendorHttp,
     app_id: String,
     app_key: String,
-    opts: BluOptions,
-    tz: chrono_tz::Tz,
+    pub(super) opts: BluOptions,
+    pub(super) tz: chrono_tz::Tz,
 }
 
 impl fmt::Debug for BluAdapter {
@@ -60,7 +60,7 @@ impl BluAdapter {
         })
     }
 
-    fn err(&self, kind: VendorErrorKind, message: impl Into<String>) -> VendorError {
+    pub(super) fn err(&self, kind: VendorErrorKind, message: impl Into<String>) -> VendorError {
         self.http.error(kind, message)
     }
 
@@ -80,7 +80,13 @@ impl BluAdapter {
     }
 
     /// POST a signed JSON body; the envelope's `data` on code 2000.
-    async fn call(&self, op: &str, path: &str, body: &Value, idempotent: bool) -> Result<(Value, Answer), VendorError> {
+    pub(super) async fn call(
+        &self,
+        op: &str,
+        path: &str,
+        body: &Value,
+        idempotent: bool,
+    ) -> Result<(Value, Answer), VendorError> {
         let url = self.http.url(&format!("{}/{path}", self.opts.path_prefix))?;
         let ts = Utc::now().timestamp_millis().to_string();
         let request = (self.http.client.post(url))
@@ -113,43 +119,6 @@ impl BluAdapter {
         ))
     }
 
-    /// The records of a task, page by page (see [`super::paging`]), each
-    /// read on its own so one bad record does not hide the others. `Ok`
-    /// only for a complete view of the task, or once `stop` holds for a
-    /// record (the one a lookup wants); an incomplete view is `Unknown`.
-    async fn scan(&self, task_id: &str, mut stop: impl FnMut(&ResultRecord) -> bool) -> Result<Scan, VendorError> {
-        let mut pager = Pager::new(self.opts.query_page_size, self.opts.query_max_pages);
-        let mut next = pager.first();
-        let mut scan = Scan::default();
-        while let Next::Page { page_no, page_size } = next {
-            let body = serde_json::to_value(Query { task_id: task_id.to_string(), page_no, page_size })
-                .map_err(|e| self.err(VendorErrorKind::Fatal, format!("queryCallResult: {e}")))?;
-            let (data, _) = self.call("queryCallResult", "queryCallResult", &body, true).await.map_err(|mut e| {
-                e.message.push_str(&format!(" (page {page_no}, after {} records)", pager.seen()));
-                e
-            })?;
-            let page = QueryPage::read(&data).map_err(|e| {
-                self.err(VendorErrorKind::Unknown, format!("queryCallResult page {page_no} of task {task_id}: {e}"))
-            })?;
-            for raw in &page.records {
-                match ResultRecord::read(raw, Some(task_id), self.tz) {
-                    Ok(r) => {
-                        let done = stop(&r);
-                        scan.records.push(r);
-                        if done {
-                            return Ok(scan);
-                        }
-                    }
-                    Err(reason) => scan.unreadable.push(Unreadable::of(raw, reason)),
-                }
-            }
-            next = pager.after(page.records.len(), page.total).map_err(|why| {
-                self.err(VendorErrorKind::Unknown, format!("queryCallResult of task {task_id} incomplete: {why}"))
-            })?;
-        }
-        Ok(scan)
-    }
-
     fn handle_task(&self, h: &AttemptHandle) -> Option<String> {
         h.vendor_task_id.clone().or_else(|| h.dispatched_at.map(|t| self.task_id(t, "")))
     }
@@ -169,28 +138,6 @@ impl BluAdapter {
                     .with_requested_at(self.opts.payment_slot_callback.pick(r.payment_slot)),
             )
         }
-    }
-}
-
-/// The records of a task as far as they were read.
-#[derive(Debug, Default)]
-struct Scan {
-    records: Vec<ResultRecord>,
-    unreadable: Vec<Unreadable>,
-}
-
-/// A query record that could not be read, with what could still be seen of it.
-#[derive(Debug)]
-struct Unreadable {
-    id: Option<String>,
-    mobile: Option<String>,
-    reason: String,
-}
-
-impl Unreadable {
-    fn of(raw: &Value, reason: String) -> Unreadable {
-        let get = |keys: &[&str]| keys.iter().find_map(|k| raw.get(*k).and_then(code_text)).filter(|s| !s.is_empty());
-        Unreadable { id: get(&["id", "orderId"]), mobile: get(&["mobile", "phone"]), reason }
     }
 }
 

@@ -17,6 +17,8 @@
 
 use super::adapter::predial_says_call;
 use super::codes::{self, FAKE_DEFAULTS};
+pub use super::fake_json::Variations;
+use super::fake_json::{SUCCESS, Uploaded, Writer};
 use super::{BluOptions, MAX_RECORDS, sign};
 use crate::config::VendorSettings;
 use crate::vendors::common::{as_i64, code_text, constant_time_eq};
@@ -28,7 +30,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;
 use chrono::Utc;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
@@ -37,80 +39,10 @@ use std::time::Duration;
 /// Timestamps further than this from the fake's clock are refused.
 pub const TIMESTAMP_WINDOW_MS: i64 = 5 * 60 * 1000;
 
-/// Header names and the success code, as Blu's pages give them (not the adapter's constants).
+/// Header names as Blu's pages give them (not the adapter's constants).
 const APP_ID: &str = "appId";
 const TIMESTAMP: &str = "timeStamp";
 const SIGN: &str = "sign";
-const SUCCESS: i64 = 2000;
-
-/// What the fake sends beyond its documented default (everything off).
-/// Each switch is a way real vendors vary that the adapter must read.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Variations {
-    /// Optional result fields without a value (conclusion of an unanswered
-    /// call, times of a call not made, payment slot) are sent as `null`
-    /// instead of being left out.
-    pub nulls: bool,
-    /// Optional result fields are left out even when they have a value
-    /// (`name`, `orderId`, `extVars`, `callVars`, times, `duration`, `paymentTime`).
-    pub omit_optional: bool,
-    /// Loose types: numbers as strings (`duration`, the reply `code`) and
-    /// digit strings as numbers (`taskId`, `mobile`).
-    pub loose_types: bool,
-    /// Codes the annex does not list: unanswered calls get line status
-    /// `D55`, answered ones the conclusion `Maybe`.
-    pub unknown_codes: bool,
-    /// Replies carry a `status` word beside `code`:
-    /// `{"code":2000,"status":"success",...}` (`"fail"` on errors).
-    pub status_beside_code: bool,
-    /// Reply text under `msg` instead of `message`.
-    pub msg_key: bool,
-    /// Callbacks as one flat record without `taskId` (no `{taskId, records}` wrapper).
-    pub flat_callbacks: bool,
-    /// Each callback's `records` also holds a foreign record whose
-    /// `callStatus` has the wrong type (an object).
-    pub bad_record_in_callbacks: bool,
-    /// Query pages carry no `total`.
-    pub no_total: bool,
-    /// Query pages hold at most this many records whatever `pageSize`
-    /// asks; `pageNo` then counts pages of this size.
-    pub page_cap: Option<u32>,
-    /// Each task starts with a foreign record whose `callStatus` has the
-    /// wrong type, served in query pages like any other.
-    pub bad_record_in_pages: bool,
-}
-
-/// One uploaded record, as read from the adapter's request.
-#[derive(Debug, Clone)]
-struct Uploaded {
-    id: String,
-    name: Value,
-    mobile: String,
-    ext_vars: String,
-    call_vars: String,
-}
-
-impl Uploaded {
-    /// Blu's checks on a record: `id` and `mobile` present, `extVars` and
-    /// `callVars` JSON objects written as strings.
-    fn read(v: &Value) -> Option<Uploaded> {
-        let object_in_string = |k: &str| {
-            v.get(k).and_then(Value::as_str).filter(|s| serde_json::from_str::<Map<String, Value>>(s).is_ok())
-        };
-        Some(Uploaded {
-            id: v.get("id").and_then(code_text).filter(|s| !s.is_empty())?,
-            name: v.get("name").cloned().unwrap_or(Value::Null),
-            mobile: v.get("mobile").and_then(code_text).filter(|s| !s.is_empty())?,
-            ext_vars: object_in_string("extVars")?.to_string(),
-            call_vars: object_in_string("callVars")?.to_string(),
-        })
-    }
-
-    fn order_id(&self) -> Option<String> {
-        let ext: Value = serde_json::from_str(&self.ext_vars).ok()?;
-        ext.get("orderId").and_then(code_text)
-    }
-}
 
 enum Record {
     Uploaded {
@@ -195,16 +127,16 @@ pub async fn spawn_with(
 }
 
 impl Fake {
-    /// A reply `{code, message, data}` in the spelling the variations choose.
+    fn writer(&self) -> Writer<'_> {
+        Writer { vary: &self.vary, tz: self.tz }
+    }
+
     fn answer(&self, code: i64, message: &str, data: Value) -> Json<Value> {
-        let mut body = Map::new();
-        body.insert("code".into(), if self.vary.loose_types { json!(code.to_string()) } else { json!(code) });
-        if self.vary.status_beside_code {
-            body.insert("status".into(), json!(if code == SUCCESS { "success" } else { "fail" }));
-        }
-        body.insert(if self.vary.msg_key { "msg" } else { "message" }.into(), json!(message));
-        body.insert("data".into(), data);
-        Json(Value::Object(body))
+        Json(self.writer().answer(code, message, data))
+    }
+
+    fn loose(&self, text: &str) -> Value {
+        self.writer().loose(text)
     }
 
     fn refuse(&self, code: &str, message: &str) -> Json<Value> {
@@ -240,72 +172,6 @@ impl Fake {
         Utc::now().with_timezone(&self.tz).format("%Y%m%d").to_string()
     }
 
-    /// A digit string as a number under `loose_types`.
-    fn loose(&self, text: &str) -> Value {
-        match text.parse::<i64>() {
-            Ok(n) if self.vary.loose_types && !text.starts_with('0') => json!(n),
-            _ => json!(text),
-        }
-    }
-
-    /// The result record of a call: the upload's fields plus the outcome.
-    fn result(&self, task_id: &str, up: &Uploaded, d: &Dialed) -> Value {
-        let local = |t: chrono::DateTime<Utc>| t.with_timezone(&self.tz).format("%Y-%m-%d %H:%M:%S").to_string();
-        let (mut status, mut intention) = match &d.code {
-            Some(code) => codes::fake_record_codes(code),
-            None => (None, Some(codes::TASK_CANCEL.to_string())),
-        };
-        let connected = status == Some("D99");
-        if self.vary.unknown_codes && d.code.is_some() {
-            if connected {
-                intention = Some("Maybe".into());
-            } else {
-                status = Some("D55");
-            }
-        }
-        let payment = (intention.as_deref() == Some("HPTP")).then(|| {
-            let day = d.ended_at + chrono::Duration::days(1);
-            format!("['{} 00:00:00', '{} 23:59:59']", day.format("%Y-%m-%d"), day.format("%Y-%m-%d"))
-        });
-        let duration = if connected { (d.ended_at - d.started_at).num_seconds().max(1) } else { 0 };
-        let dialed = d.code.is_some();
-        let mut r = Map::new();
-        // Always there: the record's identity and its outcome.
-        if !self.vary.flat_callbacks {
-            r.insert("taskId".into(), self.loose(task_id));
-        }
-        r.insert("id".into(), json!(up.id));
-        r.insert("mobile".into(), self.loose(&up.mobile));
-        let mut put = |key: &str, value: Option<Value>, optional: bool| match value {
-            Some(_) if optional && self.vary.omit_optional => {}
-            Some(v) => {
-                r.insert(key.into(), v);
-            }
-            None if self.vary.nulls => {
-                r.insert(key.into(), Value::Null);
-            }
-            None => {}
-        };
-        put("callStatus", status.map(|s| json!(s)), false);
-        put("intention", intention.map(|s| json!(s)), false);
-        put("name", Some(up.name.clone()).filter(|n| !n.is_null()), true);
-        put("orderId", up.order_id().map(|o| json!(o)), true);
-        put("extVars", Some(json!(up.ext_vars)), true);
-        put("callVars", Some(json!(up.call_vars)), true);
-        put("callStartTime", dialed.then(|| json!(local(d.started_at))), true);
-        put("callEndTime", dialed.then(|| json!(local(d.ended_at))), true);
-        let duration = if self.vary.loose_types { json!(duration.to_string()) } else { json!(duration) };
-        put("duration", dialed.then_some(duration), true);
-        put("paymentTime", payment.map(|p| json!(p)), true);
-        Value::Object(r)
-    }
-
-    /// A record of the wrong shape: `callStatus` is an object.
-    fn foreign(task_id: &str, n: usize) -> Value {
-        json!({ "taskId": task_id, "id": format!("foreign-{n}"), "mobile": "620000000000",
-                "callStatus": { "code": "D00" }, "intention": null })
-    }
-
     fn predial_check(self: &Arc<Self>, task_id: &str, up: &Uploaded) -> Option<PredialCheck> {
         let url = self.predial_url.clone()?;
         let mut body = match serde_json::from_str::<Value>(&up.ext_vars) {
@@ -333,7 +199,7 @@ impl Fake {
             else {
                 return;
             };
-            let record = self.result(task_id, up, &d);
+            let record = self.writer().result(task_id, up, &d);
             *result = Some(record.clone());
             record
         };
@@ -344,7 +210,7 @@ impl Fake {
             } else {
                 let mut records = vec![result];
                 if self.vary.bad_record_in_callbacks {
-                    records.push(Self::foreign(task_id, 0));
+                    records.push(Writer::foreign(task_id, 0));
                 }
                 json!({ "taskId": self.loose(task_id), "records": records })
             };
@@ -392,7 +258,7 @@ async fn upload(State(fake): State<Arc<Fake>>, headers: HeaderMap, body: axum::b
         let task = tasks.entry(task_id.clone()).or_default();
         if fake.vary.bad_record_in_pages && task.order.is_empty() {
             task.order.push("foreign-0".into());
-            task.records.insert("foreign-0".into(), Record::Foreign(Fake::foreign(&task_id, 0)));
+            task.records.insert("foreign-0".into(), Record::Foreign(Writer::foreign(&task_id, 0)));
         }
         for up in records {
             if task.records.contains_key(&up.id) {

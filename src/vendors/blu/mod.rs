@@ -18,6 +18,7 @@
 pub mod adapter;
 pub mod codes;
 pub mod fake;
+mod fake_json;
 mod paging;
 #[cfg(test)]
 mod tests;

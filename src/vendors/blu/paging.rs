@@ -15,6 +15,77 @@
 //! - an empty page before the total, a page after the last, or the page
 //!   limit ends the reading as *incomplete*, never as "done".
 
+use super::adapter::BluAdapter;
+use super::wire::{Query, QueryPage, ResultRecord};
+use crate::vendors::common::code_text;
+use crate::vendors::{VendorError, VendorErrorKind};
+use serde_json::Value;
+
+/// The records of a task as far as they were read.
+#[derive(Debug, Default)]
+pub(super) struct Scan {
+    pub records: Vec<ResultRecord>,
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// A query record that could not be read, with what could still be seen of it.
+#[derive(Debug)]
+pub(super) struct Unreadable {
+    pub id: Option<String>,
+    pub mobile: Option<String>,
+    pub reason: String,
+}
+
+impl Unreadable {
+    fn of(raw: &Value, reason: String) -> Unreadable {
+        let get = |keys: &[&str]| keys.iter().find_map(|k| raw.get(*k).and_then(code_text)).filter(|s| !s.is_empty());
+        Unreadable { id: get(&["id", "orderId"]), mobile: get(&["mobile", "phone"]), reason }
+    }
+}
+
+impl BluAdapter {
+    /// The records of a task, page by page (see [`super::paging`]), each
+    /// read on its own so one bad record does not hide the others. `Ok`
+    /// only for a complete view of the task, or once `stop` holds for a
+    /// record (the one a lookup wants); an incomplete view is `Unknown`.
+    pub(super) async fn scan(
+        &self,
+        task_id: &str,
+        mut stop: impl FnMut(&ResultRecord) -> bool,
+    ) -> Result<Scan, VendorError> {
+        let mut pager = Pager::new(self.opts.query_page_size, self.opts.query_max_pages);
+        let mut next = pager.first();
+        let mut scan = Scan::default();
+        while let Next::Page { page_no, page_size } = next {
+            let body = serde_json::to_value(Query { task_id: task_id.to_string(), page_no, page_size })
+                .map_err(|e| self.err(VendorErrorKind::Fatal, format!("queryCallResult: {e}")))?;
+            let (data, _) = self.call("queryCallResult", "queryCallResult", &body, true).await.map_err(|mut e| {
+                e.message.push_str(&format!(" (page {page_no}, after {} records)", pager.seen()));
+                e
+            })?;
+            let page = QueryPage::read(&data).map_err(|e| {
+                self.err(VendorErrorKind::Unknown, format!("queryCallResult page {page_no} of task {task_id}: {e}"))
+            })?;
+            for raw in &page.records {
+                match ResultRecord::read(raw, Some(task_id), self.tz) {
+                    Ok(r) => {
+                        let done = stop(&r);
+                        scan.records.push(r);
+                        if done {
+                            return Ok(scan);
+                        }
+                    }
+                    Err(reason) => scan.unreadable.push(Unreadable::of(raw, reason)),
+                }
+            }
+            next = pager.after(page.records.len(), page.total).map_err(|why| {
+                self.err(VendorErrorKind::Unknown, format!("queryCallResult of task {task_id} incomplete: {why}"))
+            })?;
+        }
+        Ok(scan)
+    }
+}
+
 /// What to do after a page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Next {
