@@ -6,7 +6,7 @@ use super::SmartivrOptions;
 use super::codes::{self, KIND};
 use super::wire::{self, AddNumbers, CreateTask, NewNumber, NumberRow, Page};
 use crate::domain::tags::TagIntents;
-use crate::vendors::common::{Answer, VendorHttp, as_i64, classify_status, code_text, e164, excerpt, local_time};
+use crate::vendors::common::{Answer, VendorHttp, code_text, e164, excerpt, local_time};
 use crate::vendors::{
     AttemptHandle, CallEvent, CallbackError, DispatchBatch, DispatchReceipt, HeaderMap, LookupResult, ParsedCallback,
     TaskHandle, VendorAdapter, VendorError, VendorErrorKind,
@@ -21,65 +21,7 @@ use std::time::Duration;
 
 use VendorErrorKind::{Fatal, RetryLater, Unknown};
 
-/// The vendor's error codes. Its success answer is `{"code": 200, "status":
-/// "ok", ...}`, so its codes are assumed to be HTTP statuses (Laravel
-/// style); the HTTP status is used when the body has no code.
-pub const ERROR_CODES: &[(i64, VendorErrorKind, &str)] = &[
-    (400, Fatal, "bad request: a request we built wrong"),
-    (401, Fatal, "unauthenticated: wrong or expired bearer token"),
-    (402, Fatal, "account in arrears / no balance"),
-    (403, Fatal, "forbidden: account disabled, IP not allowed or in arrears"),
-    (404, Fatal, "no such path or task: wrong base_url or path option"),
-    (405, Fatal, "method not allowed: wrong path option"),
-    (408, RetryLater, "request timeout"),
-    (422, Fatal, "validation failed: bad group_id or a request we built wrong"),
-    (429, RetryLater, "too many requests"),
-    (500, RetryLater, "server error"),
-    (502, RetryLater, "bad gateway"),
-    (503, RetryLater, "service unavailable / busy"),
-    (504, RetryLater, "gateway timeout"),
-];
-
-/// How a vendor error code is treated: the table, else like an HTTP status.
-pub fn classify(code: i64) -> VendorErrorKind {
-    if let Some((_, kind, _)) = ERROR_CODES.iter().find(|(c, _, _)| *c == code) {
-        return *kind;
-    }
-    u16::try_from(code).ok().and_then(|c| reqwest::StatusCode::from_u16(c).ok()).map_or(Fatal, classify_status)
-}
-
-/// A refused request: the vendor's code and message.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Refusal {
-    pub code: i64,
-    pub message: String,
-    /// A validation error on the task name (Laravel `errors.name`): the name is taken.
-    pub name_taken: bool,
-}
-
-/// The refusal in an answer, if it is one: a non-2xx status, or a `code`
-/// other than 200 (or 0).
-pub fn refusal(answer: &Answer) -> Option<Refusal> {
-    let value: Option<Value> = serde_json::from_str(&answer.body).ok();
-    let code = value.as_ref().and_then(|v| v.get("code")).and_then(as_i64);
-    let code_ok = code.is_none_or(|c| c == 0 || (200..300).contains(&c));
-    if answer.status.is_success() && code_ok {
-        return None;
-    }
-    let code = code.filter(|c| !(*c == 0 || (200..300).contains(c))).unwrap_or(i64::from(answer.status.as_u16()));
-    let errors = value.as_ref().and_then(|v| v.get("errors"));
-    let mut message = value
-        .as_ref()
-        .and_then(|v| v.get("message").or_else(|| v.get("msg")))
-        .and_then(Value::as_str)
-        .map_or_else(|| excerpt(&answer.body), str::to_string);
-    if let Some(Value::Object(map)) = errors {
-        let details: Vec<String> = map.iter().map(|(k, v)| format!("{k}: {v}")).collect();
-        message = format!("{message} ({})", details.join("; "));
-    }
-    let name_taken = errors.and_then(|e| e.get("name")).is_some();
-    Some(Refusal { code, message, name_taken })
-}
+pub use super::errors::{ERROR_CODES, Refusal, classify, refusal};
 
 pub struct SmartivrAdapter {
     id: String,
@@ -390,40 +332,9 @@ impl VendorAdapter for SmartivrAdapter {
         Ok(receipt)
     }
 
-    /// Reads every page of the task's numbers (filtered by `keyword`) and,
-    /// for an answered call, its call records. "Not found" only from that
-    /// whole view, and only when the task is known to hold numbers; a row
-    /// that may be this number but cannot be read makes the answer unknown.
-    /// An attempt without a vendor task id was never handed over: numbers
-    /// are only added to a task whose id came back.
+    /// See [`SmartivrAdapter::look_up`]: "not found" only from the whole list.
     async fn lookup(&self, attempt: &AttemptHandle) -> Result<LookupResult, VendorError> {
-        let Some(task_id) = attempt.vendor_task_id.as_deref().filter(|t| !t.is_empty()) else {
-            return Ok(LookupResult::NotFound);
-        };
-        let Some(number) = self.wire_number(&attempt.phone) else {
-            return Ok(LookupResult::NotFound); // refused at dispatch: never sent
-        };
-        let phone = self.event_phone(&number);
-        let view = self.task_view(task_id, Some(&number)).await?;
-        if let Some(event) = view.events.into_iter().find(|e| e.phone.as_deref() == Some(phone.as_str())) {
-            return Ok(LookupResult::Finished(event));
-        }
-        if let Some(row) = view.waiting.iter().find(|r| self.event_phone(&r.number) == phone) {
-            return Ok(LookupResult::Pending { external_call_id: row.callid.clone() });
-        }
-        if let Some(u) =
-            view.unreadable.iter().find(|u| u.number.as_deref().is_none_or(|n| self.event_phone(n) == phone))
-        {
-            return Err(
-                self.err(Unknown, format!("lookup {}: its row cannot be used: {}", attempt.attempt_ref, u.reason))
-            );
-        }
-        // Only a task that exists (has numbers) clearly lacks this one.
-        let any = self.numbers_page(task_id, 1, None, false).await?;
-        if any.rows.is_empty() {
-            return Err(self.err(RetryLater, format!("lookup: task {task_id} has no numbers at the vendor")));
-        }
-        Ok(LookupResult::NotFound)
+        self.look_up(attempt).await
     }
 
     /// Per task: when every number still waiting is being cancelled the task

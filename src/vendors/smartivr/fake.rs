@@ -9,19 +9,21 @@
 //! body is written in `fake_json` from the document's field lists; the
 //! [`Variations`] switch on what real servers send beyond the examples.
 
+mod lists;
+mod tasks;
+
 use super::SmartivrOptions;
 pub use super::fake_json::Variations;
 use super::fake_json::{Dial, Rec, Writer};
 use crate::config::VendorSettings;
-use crate::vendors::common::{as_i64, code_text, constant_time_eq, local_time};
-use crate::vendors::fake::{self, Dialed, FakeBehavior, FakeCall, FakeDialer, FakeHandle, FakeStats};
+use crate::vendors::common::constant_time_eq;
+use crate::vendors::fake::{self, FakeBehavior, FakeDialer, FakeHandle, FakeStats};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use rand::Rng;
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering::Relaxed;
@@ -202,35 +204,35 @@ async fn handle(State(s): State<Arc<Fake>>, method: Method, uri: Uri, headers: H
     let o = &s.opts;
     let post = method == Method::POST;
     if post && route(&o.create_task_path, &path).is_some() {
-        return create(&s, json_body());
+        return tasks::create(&s, json_body());
     }
     if post && let Some(c) = route(&o.add_numbers_path, &path) {
-        return add_numbers(&s, &c["task_id"], json_body());
+        return tasks::add_numbers(&s, &c["task_id"], json_body());
     }
     if post && let Some(c) = route(&o.start_task_path, &path) {
-        return start(&s, &c["task_id"]);
+        return tasks::start(&s, &c["task_id"]);
     }
     if post && let Some(c) = route(&o.stop_task_path, &path) {
-        return stop(&s, &c["task_id"]);
+        return tasks::stop(&s, &c["task_id"]);
     }
     if post && let Some(c) = route(&o.delete_numbers_path, &path) {
-        return delete_numbers(&s, &c["task_id"], json_body());
+        return tasks::delete_numbers(&s, &c["task_id"], json_body());
     }
     if method == Method::GET && route(&o.numbers_path, &path).is_some() {
-        return numbers(&s, &query_pairs(&uri));
+        return lists::numbers(&s, &query_pairs(&uri));
     }
     if post && route(&o.done_phones_path, &path).is_some() {
-        return done_phones(&s, json_body());
+        return lists::done_phones(&s, json_body());
     }
     if method == Method::GET
         && let Some(c) = route("v1/record/{record_id}", &path)
     {
-        return record(&s, &c["record_id"]);
+        return lists::record(&s, &c["record_id"]);
     }
     if method == Method::GET
         && let Some(c) = route("v1/task/record_info/{task_id}/{record_id}", &path)
     {
-        return record_info(&s, &c["task_id"], &c["record_id"]);
+        return lists::record_info(&s, &c["task_id"], &c["record_id"]);
     }
     error(404, "Not Found")
 }
@@ -244,345 +246,6 @@ impl Fake {
     fn writer(&self) -> Writer<'_> {
         Writer { vary: &self.vary, tz: self.tz }
     }
-}
-
-fn create(s: &Fake, body: Value) -> Response {
-    if s.dialer.roll_busy() {
-        return refuse(s, error(429, "Too Many Attempts."));
-    }
-    let name = body.get("name").and_then(Value::as_str).unwrap_or_default().trim().to_string();
-    let int = |k: &str| body.get(k).and_then(as_i64);
-    let notify_type = int("call_notify_type").unwrap_or(0);
-    let notify_url = body.get("call_notify_url").and_then(Value::as_str).unwrap_or_default().to_string();
-    if name.is_empty() || name.chars().count() > 64 {
-        return refuse(s, invalid("name", "The name must be 1 to 64 characters."));
-    }
-    if int("group_id").is_none_or(|g| g <= 0) {
-        return refuse(s, invalid("group_id", "The selected group id is invalid."));
-    }
-    if !(0..=2).contains(&notify_type) || (notify_type > 0 && notify_url.is_empty()) {
-        return refuse(s, invalid("call_notify_url", "The call notify url is required when notifying."));
-    }
-    let end_at = match body.get(s.opts.end_time_field.as_str()).and_then(Value::as_str) {
-        Some(text) => match local_time(text, s.tz) {
-            Some(t) => Some(t),
-            None => return refuse(s, invalid(&s.opts.end_time_field, "The end time is not a valid date.")),
-        },
-        None => None,
-    };
-    if !s.names.lock().unwrap().insert(name.clone()) {
-        return refuse(s, invalid("name", "The name has already been taken."));
-    }
-    let id = uuid::Uuid::new_v4().to_string();
-    let mut numbers = Vec::new();
-    if s.vary.bad_rows {
-        let id = s.next_id.fetch_add(1, Relaxed);
-        let key = format!("foreign-{id}");
-        numbers.push(Num {
-            id,
-            number: "10000000000".into(),
-            status: ANSWERED,
-            dials: Vec::new(),
-            records: Vec::new(),
-            key,
-            recycled: 0,
-            foreign: true,
-        });
-    }
-    let row = Task {
-        id: id.clone(),
-        name: name.clone(),
-        notify_url,
-        notify_type,
-        end_at,
-        recycle_limit: int("recycle_limit").and_then(|n| u32::try_from(n).ok()).unwrap_or(0),
-        started: false,
-        stopped: false,
-        numbers,
-    };
-    s.tasks.lock().unwrap().insert(id.clone(), row);
-    s.dialer.stats.tasks_created.fetch_add(1, Relaxed);
-    ok("创建任务成功", json!({ "uuid": id, "name": name, "start": 0 }))
-}
-
-fn valid_number(n: &str) -> bool {
-    (5..=20).contains(&n.len()) && n.chars().all(|c| c.is_ascii_digit())
-}
-
-fn add_numbers(s: &Arc<Fake>, task_id: &str, body: Value) -> Response {
-    let Some(list) = body.get("numbers").and_then(Value::as_array) else {
-        return refuse(s, invalid("numbers", "The numbers field is required."));
-    };
-    let mut tasks = s.tasks.lock().unwrap();
-    let Some(task) = tasks.get_mut(task_id) else {
-        return refuse(s, error(404, "任务不存在"));
-    };
-    let real = task.numbers.iter().filter(|n| !n.foreign).count();
-    if list.is_empty() || real + list.len() > s.opts.max_numbers_per_task {
-        let msg = format!("A task holds 1 to {} numbers.", s.opts.max_numbers_per_task);
-        return refuse(s, invalid("numbers", &msg));
-    }
-    let (mut invalid_numbers, mut duplicate, mut added) = (Vec::new(), Vec::new(), Vec::new());
-    for item in list {
-        let number = item.get("number").and_then(code_text).unwrap_or_default();
-        if !valid_number(&number) {
-            invalid_numbers.push(number);
-        } else if task.numbers.iter().any(|x| x.number == number) {
-            duplicate.push(number);
-        } else {
-            let key = format!("{}/{number}", task.id);
-            let id = s.next_id.fetch_add(1, Relaxed);
-            task.numbers.push(Num {
-                id,
-                number: number.clone(),
-                status: WAITING,
-                dials: Vec::new(),
-                records: Vec::new(),
-                key,
-                recycled: 0,
-                foreign: false,
-            });
-            added.push(number);
-        }
-    }
-    if task.started && !task.stopped {
-        for number in &added {
-            place(s, task, number);
-        }
-    }
-    let data = json!({ "added": added.len(), "invalid": invalid_numbers, "duplicate": duplicate });
-    ok("添加号码成功", data)
-}
-
-fn place(s: &Arc<Fake>, task: &Task, number: &str) {
-    let Some(num) = task.numbers.iter().find(|n| n.number == number && !n.foreign) else { return };
-    let key = match num.recycled {
-        0 => num.key.clone(),
-        n => format!("{}#recycle{n}", num.key),
-    };
-    let call = FakeCall { key, phone: number.to_string(), not_after: task.end_at };
-    let (me, task_id, number) = (s.clone(), task.id.clone(), number.to_string());
-    s.dialer.place(call, None, move |d| finish(&me, &task_id, &number, d));
-}
-
-fn start(s: &Arc<Fake>, task_id: &str) -> Response {
-    let mut tasks = s.tasks.lock().unwrap();
-    let Some(task) = tasks.get_mut(task_id) else {
-        return refuse(s, error(404, "任务不存在"));
-    };
-    if !task.started && !task.stopped {
-        task.started = true;
-        let waiting: Vec<String> = task.numbers.iter().filter(|n| !n.foreign).map(|n| n.number.clone()).collect();
-        for number in &waiting {
-            place(s, task, number);
-        }
-    }
-    ok("任务已开始", json!({ "uuid": task_id, "start": 1 }))
-}
-
-fn stop(s: &Fake, task_id: &str) -> Response {
-    let mut tasks = s.tasks.lock().unwrap();
-    let Some(task) = tasks.get_mut(task_id) else {
-        return refuse(s, error(404, "任务不存在"));
-    };
-    task.stopped = true;
-    for n in task.numbers.iter().filter(|n| n.status == WAITING) {
-        s.dialer.cancel(&n.key);
-    }
-    ok("任务已暂停", json!({ "uuid": task_id, "start": 0 }))
-}
-
-fn delete_numbers(s: &Fake, task_id: &str, body: Value) -> Response {
-    let Some(list) = body.get("numbers").and_then(Value::as_array) else {
-        return refuse(s, invalid("numbers", "The numbers field is required."));
-    };
-    let mut tasks = s.tasks.lock().unwrap();
-    let Some(task) = tasks.get_mut(task_id) else {
-        return refuse(s, error(404, "任务不存在"));
-    };
-    let (mut deleted, mut kept) = (Vec::new(), Vec::new());
-    for number in list.iter().filter_map(code_text) {
-        let Some(i) = task.numbers.iter().position(|n| n.number == number && !n.foreign) else { continue };
-        let n = &task.numbers[i];
-        // Only a number not dialed yet can go.
-        if n.status == WAITING && n.dials.is_empty() && (!task.started || s.dialer.cancel(&n.key)) {
-            task.numbers.remove(i);
-            deleted.push(number);
-        } else {
-            kept.push(number);
-        }
-    }
-    ok("删除号码成功", json!({ "deleted": deleted, "not_deleted": kept }))
-}
-
-/// Record what became of a dialed number (a number not dialed stays waiting).
-fn finish(s: &Arc<Fake>, task_id: &str, number: &str, d: Dialed) {
-    let Some(code) = d.code else { return };
-    let (rolled, grade) = match code.strip_prefix('1').filter(|g| !g.is_empty() && !g.starts_with(char::is_numeric)) {
-        Some(grade) => (ANSWERED, Some(grade.to_string())),
-        None => (code.parse::<i64>().unwrap_or(12), None),
-    };
-    let status = if s.vary.unknown_status && rolled != ANSWERED { 13 } else { rolled };
-    let mut rng = s.dialer.rng(d.seq, 3);
-    let ring_ms: i64 = rng.random_range(3_000..15_000);
-    let talk_ms: i64 = if status == ANSWERED { rng.random_range(10_000..90_000) } else { 0 };
-    let hangup = d.ended_at;
-    let call = hangup - chrono::Duration::milliseconds(ring_ms + talk_ms);
-    let dial = Dial {
-        id: s.history_id.fetch_add(1, Relaxed) as i64,
-        call_id: uuid::Uuid::new_v4().to_string(),
-        status,
-        call_time: call,
-        answered_at: (status == ANSWERED).then(|| call + chrono::Duration::milliseconds(ring_ms)),
-        hangup_at: hangup,
-        bill_ms: talk_ms,
-        duration_ms: ring_ms + talk_ms,
-    };
-    let notify = {
-        let mut tasks = s.tasks.lock().unwrap();
-        let Some(task) = tasks.get_mut(task_id) else { return };
-        let Some(num) = task.numbers.iter_mut().find(|n| n.number == number && !n.foreign) else { return };
-        num.status = status;
-        if let Some(grade) = grade {
-            num.records.push(Rec {
-                id: uuid::Uuid::new_v4().to_string(),
-                task_id: task_id.to_string(),
-                number: number.to_string(),
-                dial: dial.clone(),
-                grade,
-                tags: s.vary.tags.clone(),
-            });
-        }
-        num.dials.push(dial);
-        // An unanswered number with redials left goes back to waiting
-        // (assumption: the vendor shows a number due for its recycle dial as waiting).
-        if matches!(rolled, 3 | 4 | 8 | 12) && num.recycled < task.recycle_limit && !task.stopped {
-            num.recycled += 1;
-            num.status = WAITING;
-            s.dialer.stats.vendor_redials.fetch_add(1, Relaxed);
-            place(s, task, number);
-            return;
-        }
-        let wanted = task.notify_type == 2 || (task.notify_type == 1 && status != ANSWERED);
-        (wanted && !task.notify_url.is_empty()).then(|| (task.notify_url.clone(), notification(s, task_id, num)))
-    };
-    if let Some((url, body)) = notify {
-        fake::deliver(s.http.clone(), &s.dialer, url, body.to_string().into_bytes(), Vec::new());
-    }
-}
-
-/// The (undocumented) call notification: the number row with its dials,
-/// plus `task_id`, the grade and the tags of its call record.
-fn notification(s: &Fake, task_id: &str, n: &Num) -> Value {
-    let task = (!s.vary.notify_without_task_id).then_some(task_id);
-    let mut row = number_row(s, task, n, true);
-    if let Some(t) = task {
-        row["task_id"] = json!(t);
-    }
-    if let Some(r) = n.records.last() {
-        let record = s.writer().record(r);
-        row["level_name"] = record["level_name"].clone();
-        if !r.tags.is_empty() {
-            row["tags"] = record["tags"].clone();
-        }
-    }
-    row
-}
-
-fn number_row(s: &Fake, task_id: Option<&str>, n: &Num, history: bool) -> Value {
-    let w = s.writer();
-    if n.foreign {
-        return w.foreign_number(n.id);
-    }
-    let dialed = !n.dials.is_empty();
-    let blacklisted = n.status == BLACKLISTED || (dialed && s.vary.is_blacklist.is_some());
-    w.number(task_id, n.id, &n.number, n.status, &n.dials, blacklisted, history)
-}
-
-fn numbers(s: &Fake, query: &[(String, String)]) -> Response {
-    let get = |k: &str| query.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
-    let Some(task_id) = get("task_id") else {
-        return refuse(s, invalid("task_id", "The task id field is required."));
-    };
-    let Some(page) = get("page").and_then(|p| p.parse::<i64>().ok()) else {
-        return refuse(s, invalid("page", "The page field is required."));
-    };
-    let history = get("call_history").is_some_and(|v| v != "0");
-    let keyword = get("keyword").filter(|k| !k.is_empty());
-    let statuses: Vec<i64> =
-        (query.iter()).filter(|(k, _)| k == "status[]" || k == "status").filter_map(|(_, v)| v.parse().ok()).collect();
-    let tasks = s.tasks.lock().unwrap();
-    let Some(task) = tasks.get(&task_id) else {
-        return refuse(s, error(404, "任务不存在"));
-    };
-    let rows: Vec<Value> = (task.numbers.iter())
-        .filter(|n| keyword.as_ref().is_none_or(|k| n.number.contains(k.as_str())))
-        .filter(|n| statuses.is_empty() || statuses.contains(&n.status))
-        .map(|n| number_row(s, Some(&task.id), n, history))
-        .collect();
-    ok("获取号码列表成功", s.writer().page(rows, page))
-}
-
-fn done_phones(s: &Fake, body: Value) -> Response {
-    let Some(task_id) = body.get("task_id").and_then(Value::as_str) else {
-        return refuse(s, invalid("task_id", "The task id field is required."));
-    };
-    let Some(page) = body.get("page").and_then(as_i64) else {
-        return refuse(s, invalid("page", "The page field is required."));
-    };
-    let keyword = body.get("keyword").and_then(Value::as_str).filter(|k| !k.is_empty());
-    let tasks = s.tasks.lock().unwrap();
-    let Some(task) = tasks.get(task_id) else {
-        return refuse(s, error(404, "任务不存在"));
-    };
-    let w = s.writer();
-    let mut rows: Vec<Value> = Vec::new();
-    for n in task.numbers.iter().filter(|n| keyword.is_none_or(|k| n.number.contains(k))) {
-        if n.foreign {
-            rows.push(w.foreign_record(task_id));
-        }
-        rows.extend(n.records.iter().map(|r| w.record(r)));
-    }
-    // This list answers without the code/status envelope, as documented.
-    answer(StatusCode::OK, w.page(rows, page))
-}
-
-fn find_record(s: &Fake, record_id: &str) -> Option<(Rec, String)> {
-    let tasks = s.tasks.lock().unwrap();
-    tasks.values().find_map(|t| {
-        let r = t.numbers.iter().flat_map(|n| &n.records).find(|r| r.id == record_id)?;
-        Some((r.clone(), t.name.clone()))
-    })
-}
-
-fn record(s: &Fake, record_id: &str) -> Response {
-    match find_record(s, record_id) {
-        Some((r, _)) => ok("获取任务信息成功", s.writer().record(&r)),
-        None => refuse(s, error(404, "通话记录不存在")),
-    }
-}
-
-fn record_info(s: &Fake, task_id: &str, record_id: &str) -> Response {
-    let Some((r, name)) = find_record(s, record_id).filter(|(r, _)| r.task_id == task_id) else {
-        return refuse(s, error(404, "通话记录不存在"));
-    };
-    let turn = |seq: i64, notify: &str, question: &str, robot: Option<&str>| {
-        json!({ "id": uuid::Uuid::new_v4().to_string(), "record_id": r.id, "task_id": task_id, "notify": notify,
-                "callid": r.dial.call_id, "callee": r.number, "question": question, "question_index": seq - 1,
-                "answer_content": robot, "sequence": seq, "contents": [], "tags": [] })
-    };
-    let records = vec![
-        turn(1, "enter", "", Some("您好,这里是回访中心")),
-        turn(2, "asrprogress_notify", "嗯", None),
-        turn(3, "asrmessage_notify", "嗯,你说", Some("感谢您的接听,再见")),
-    ];
-    let body = json!({
-        "records": records,
-        "is_intervene_bridge": false,
-        "is_intervene_hangup": false,
-        "info": { "record": s.writer().record(&r), "task": { "uuid": task_id, "name": name, "call_notify_type": 0 } },
-    });
-    answer(StatusCode::OK, body)
 }
 
 #[cfg(test)]

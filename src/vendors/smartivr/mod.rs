@@ -10,6 +10,7 @@
 
 pub mod adapter;
 pub mod codes;
+mod errors;
 pub mod fake;
 mod fake_json;
 mod results;

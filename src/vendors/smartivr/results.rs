@@ -7,7 +7,7 @@ use super::codes;
 use super::wire::{CallRecord, HistoryRow, NumberRow, Page};
 use crate::domain::outcome::{Disposition, Outcome};
 use crate::vendors::common::code_text;
-use crate::vendors::{CallEvent, VendorError, VendorErrorKind, VendorRedial};
+use crate::vendors::{AttemptHandle, CallEvent, LookupResult, VendorError, VendorErrorKind, VendorRedial};
 use serde_json::Value;
 use std::future::Future;
 
@@ -238,5 +238,44 @@ impl SmartivrAdapter {
             }
         }
         Ok(view)
+    }
+
+    /// Reads every page of the task's numbers (filtered by `keyword`) and,
+    /// for an answered call, its call records. "Not found" only from that
+    /// whole view, and only when the task is known to hold numbers; a row
+    /// that may be this number but cannot be read makes the answer unknown.
+    /// An attempt without a vendor task id was never handed over: numbers
+    /// are only added to a task whose id came back.
+    pub(super) async fn look_up(&self, attempt: &AttemptHandle) -> Result<LookupResult, VendorError> {
+        let Some(task_id) = attempt.vendor_task_id.as_deref().filter(|t| !t.is_empty()) else {
+            return Ok(LookupResult::NotFound);
+        };
+        let Some(number) = self.wire_number(&attempt.phone) else {
+            return Ok(LookupResult::NotFound); // refused at dispatch: never sent
+        };
+        let phone = self.event_phone(&number);
+        let view = self.task_view(task_id, Some(&number)).await?;
+        if let Some(event) = view.events.into_iter().find(|e| e.phone.as_deref() == Some(phone.as_str())) {
+            return Ok(LookupResult::Finished(event));
+        }
+        if let Some(row) = view.waiting.iter().find(|r| self.event_phone(&r.number) == phone) {
+            return Ok(LookupResult::Pending { external_call_id: row.callid.clone() });
+        }
+        if let Some(u) =
+            view.unreadable.iter().find(|u| u.number.as_deref().is_none_or(|n| self.event_phone(n) == phone))
+        {
+            return Err(self.err(
+                VendorErrorKind::Unknown,
+                format!("lookup {}: its row cannot be used: {}", attempt.attempt_ref, u.reason),
+            ));
+        }
+        // Only a task that exists (has numbers) clearly lacks this one.
+        let any = self.numbers_page(task_id, 1, None, false).await?;
+        if any.rows.is_empty() {
+            return Err(
+                self.err(VendorErrorKind::RetryLater, format!("lookup: task {task_id} has no numbers at the vendor"))
+            );
+        }
+        Ok(LookupResult::NotFound)
     }
 }

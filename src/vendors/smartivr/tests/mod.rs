@@ -1,13 +1,15 @@
 //! smartivr tests: the document's examples, cut from the vendor's own text,
 //! and the row variations (`contract`), error codes and options (`units`),
 //! the adapter against the fake on loopback (`against_fake`), and lookups
-//! over incomplete lists (`lookup`). Shared helpers live here.
+//! over incomplete lists (`lookup`), every variation of the fake
+//! (`variations`). Shared helpers live here.
 
 mod against_fake;
 mod contract;
 mod doc;
 mod lookup;
 mod units;
+mod variations;
 
 use super::SmartivrOptions;
 use super::adapter::SmartivrAdapter;
