@@ -132,6 +132,89 @@ impl Envelope {
     }
 }
 
+impl Envelope {
+    /// Like [`Envelope::parse`], with the code read from the first of
+    /// `code_keys` present: a vendor that documents `code` (Blu) and also
+    /// sends a `status` word (`{"code":2000,"status":"success"}`) must be
+    /// read by its `code`.
+    pub fn parse_prefer(value: &Value, code_keys: &[&str]) -> Option<Envelope> {
+        let code = code_keys.iter().find_map(|k| value.get(*k).and_then(code_text))?;
+        let message = ["message", "msg", "reason"]
+            .iter()
+            .find_map(|k| value.get(*k).and_then(Value::as_str))
+            .unwrap_or_default()
+            .to_string();
+        Some(Envelope { code, message, data: value.get("data").cloned().unwrap_or(Value::Null) })
+    }
+}
+
+// Per-record field readers. A missing key or a JSON `null` is `None`; the
+// documented type or its loose twin (a number sent as a string, a string
+// sent as a number) is read; any other type is an error naming the field,
+// so that a record whose field truly has the wrong type is rejected instead
+// of being read as `unknown`.
+
+/// `"<key>: expected <what>, got <value>"`.
+pub fn wrong_type(key: &str, expected: &str, got: &Value) -> String {
+    format!("{key}: expected {expected}, got {}", excerpt(&got.to_string()))
+}
+
+/// A text field: a string or a number; `""` is absent.
+pub fn text_at(record: &Value, key: &str) -> Result<Option<String>, String> {
+    match record.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v @ (Value::String(_) | Value::Number(_))) => Ok(code_text(v).filter(|s| !s.is_empty())),
+        Some(other) => Err(wrong_type(key, "a string", other)),
+    }
+}
+
+/// A number field: a JSON number or a numeric string; `""` is absent.
+pub fn num_at(record: &Value, key: &str) -> Result<Option<f64>, String> {
+    match record.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n.as_f64().map(Some).ok_or_else(|| wrong_type(key, "a number", &record[key])),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(v @ Value::String(s)) => s
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .map(Some)
+            .ok_or_else(|| wrong_type(key, "a number", v)),
+        Some(other) => Err(wrong_type(key, "a number", other)),
+    }
+}
+
+/// A whole-number field (codes, ids, milliseconds): like [`num_at`], and
+/// without a fractional part.
+pub fn int_at(record: &Value, key: &str) -> Result<Option<i64>, String> {
+    match num_at(record, key)? {
+        None => Ok(None),
+        Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Some(f as i64)),
+        Some(_) => Err(wrong_type(key, "a whole number", &record[key])),
+    }
+}
+
+/// A yes/no field: `true`/`false`, `1`/`0`, `"1"`/`"0"`, `"true"`/`"false"`; `""` is absent.
+pub fn flag_at(record: &Value, key: &str) -> Result<Option<bool>, String> {
+    match record.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(v @ (Value::Number(_) | Value::String(_))) => match code_text(v).as_deref().map(str::to_ascii_lowercase) {
+            Some(t) if t.is_empty() => Ok(None),
+            Some(t) if t == "1" || t == "true" => Ok(Some(true)),
+            Some(t) if t == "0" || t == "false" => Ok(Some(false)),
+            _ => Err(wrong_type(key, "true/false or 1/0", v)),
+        },
+        Some(other) => Err(wrong_type(key, "true/false or 1/0", other)),
+    }
+}
+
+/// The first of `keys` that is present and not null (a vendor's aliases of one field).
+pub fn first_key<'a>(record: &Value, keys: &[&'a str]) -> Option<&'a str> {
+    keys.iter().copied().find(|k| record.get(*k).is_some_and(|v| !v.is_null()))
+}
+
 /// A JSON string or number as text (`"0"` and `0` are the same code).
 pub fn code_text(v: &Value) -> Option<String> {
     match v {
@@ -227,6 +310,37 @@ mod tests {
         let message = Envelope::parse(&json!({"code":"-37","message":"busy"})).unwrap();
         assert_eq!((message.code.as_str(), message.message.as_str()), ("-37", "busy"));
         assert_eq!(Envelope::parse(&json!({"data":1})), None);
+    }
+
+    #[test]
+    fn a_preferred_code_key_wins_over_a_status_word() {
+        let blu = Envelope::parse_prefer(&json!({"code":2000,"status":"success"}), &["code", "status"]).unwrap();
+        assert_eq!(blu.code, "2000");
+        // `parse` (status first) reads the same body as the word "success".
+        assert_eq!(Envelope::parse(&json!({"code":2000,"status":"success"})).unwrap().code, "success");
+        let text = Envelope::parse_prefer(&json!({"code":"2000","msg":"ok","data":[1]}), &["code", "status"]).unwrap();
+        assert_eq!((text.code.as_str(), text.message.as_str(), text.data), ("2000", "ok", json!([1])));
+        let only_status = Envelope::parse_prefer(&json!({"status":"4001","message":"sign"}), &["code", "status"]);
+        assert_eq!(only_status.unwrap().code, "4001");
+        assert_eq!(Envelope::parse_prefer(&json!({"code":null,"data":1}), &["code", "status"]), None);
+    }
+
+    #[test]
+    fn record_fields_are_loose_on_types_and_name_the_field_when_wrong() {
+        let r = json!({"a":"x","n":12,"s":" 7 ","e":"","z":null,"f":1.5,"b":"1","t":true,"o":{"k":1},"l":[1]});
+        assert_eq!(text_at(&r, "a"), Ok(Some("x".into())));
+        assert_eq!(text_at(&r, "n"), Ok(Some("12".into())));
+        assert_eq!((text_at(&r, "e"), text_at(&r, "z"), text_at(&r, "missing")), (Ok(None), Ok(None), Ok(None)));
+        assert_eq!(text_at(&r, "o"), Err(r#"o: expected a string, got {"k":1}"#.to_string()));
+        assert_eq!((int_at(&r, "n"), int_at(&r, "s"), int_at(&r, "e")), (Ok(Some(12)), Ok(Some(7)), Ok(None)));
+        assert!(int_at(&r, "f").unwrap_err().starts_with("f: expected a whole number"));
+        assert!(int_at(&r, "a").unwrap_err().starts_with("a: expected a number"));
+        assert!(int_at(&r, "l").is_err());
+        assert_eq!(num_at(&r, "f"), Ok(Some(1.5)));
+        assert_eq!((flag_at(&r, "b"), flag_at(&r, "t"), flag_at(&r, "z")), (Ok(Some(true)), Ok(Some(true)), Ok(None)));
+        assert_eq!(flag_at(&json!({"x":0}), "x"), Ok(Some(false)));
+        assert!(flag_at(&r, "a").unwrap_err().starts_with("a: expected true/false"));
+        assert_eq!(first_key(&r, &["z", "missing", "n", "a"]), Some("n"));
     }
 
     #[test]

@@ -9,4 +9,6 @@ mod common;
 
 mod ai_voice;
 mod airudder;
+mod blu;
 mod laaffic;
+mod smartivr;

@@ -1,7 +1,8 @@
 //! The daemon's side of Blu: a [`VendorAdapter`] speaking [`super::wire`].
 
 use super::codes::{self, KIND};
-use super::wire::{self, CancelCall, PredialRequest, Query, ResultRecord, Upload, UploadRecord};
+use super::paging::Unreadable;
+use super::wire::{self, CancelCall, PredialRequest, ResultRecord, Upload, UploadRecord};
 use super::{BluOptions, MAX_RECORDS, MobileFormat, sign};
 use crate::config::VendorSettings;
 use crate::vendors::common::{Answer, Envelope, VendorHttp, e164, excerpt};
@@ -21,8 +22,8 @@ pub struct BluAdapter {
     http: VendorHttp,
     app_id: String,
     app_key: String,
-    opts: BluOptions,
-    tz: chrono_tz::Tz,
+    pub(super) opts: BluOptions,
+    pub(super) tz: chrono_tz::Tz,
 }
 
 impl fmt::Debug for BluAdapter {
@@ -59,7 +60,7 @@ impl BluAdapter {
         })
     }
 
-    fn err(&self, kind: VendorErrorKind, message: impl Into<String>) -> VendorError {
+    pub(super) fn err(&self, kind: VendorErrorKind, message: impl Into<String>) -> VendorError {
         self.http.error(kind, message)
     }
 
@@ -79,7 +80,13 @@ impl BluAdapter {
     }
 
     /// POST a signed JSON body; the envelope's `data` on code 2000.
-    async fn call(&self, op: &str, path: &str, body: &Value, idempotent: bool) -> Result<(Value, Answer), VendorError> {
+    pub(super) async fn call(
+        &self,
+        op: &str,
+        path: &str,
+        body: &Value,
+        idempotent: bool,
+    ) -> Result<(Value, Answer), VendorError> {
         let url = self.http.url(&format!("{}/{path}", self.opts.path_prefix))?;
         let ts = Utc::now().timestamp_millis().to_string();
         let request = (self.http.client.post(url))
@@ -88,7 +95,7 @@ impl BluAdapter {
             .header(wire::SIGN, sign(&self.app_id, &self.app_key, &ts))
             .json(body);
         let answer = self.http.send(op, request, idempotent).await?;
-        let envelope = answer.json().ok().as_ref().and_then(Envelope::parse);
+        let envelope = answer.json().ok().as_ref().and_then(|v| Envelope::parse_prefer(v, wire::ENVELOPE_CODE_KEYS));
         let Some(envelope) = envelope else {
             if !answer.status.is_success() {
                 return Err(self.http.http_status_error(op, &answer));
@@ -112,48 +119,20 @@ impl BluAdapter {
         ))
     }
 
-    /// All records of a task, page by page.
-    async fn records(
-        &self,
-        task_id: &str,
-        mut stop: impl FnMut(&ResultRecord) -> bool,
-    ) -> Result<Vec<ResultRecord>, VendorError> {
-        let size = self.opts.query_page_size;
-        let mut out = Vec::new();
-        for page_no in 1..=10_000u32 {
-            let body = serde_json::to_value(Query { task_id: task_id.to_string(), page_no, page_size: size })
-                .unwrap_or_default();
-            let (data, _) = self.call("queryCallResult", "queryCallResult", &body, true).await?;
-            let page = wire::query_records(&data, task_id, self.tz);
-            let n = page.len();
-            for r in page {
-                let done = stop(&r);
-                out.push(r);
-                if done {
-                    return Ok(out);
-                }
-            }
-            if n < size as usize {
-                break;
-            }
-        }
-        Ok(out)
-    }
-
     fn handle_task(&self, h: &AttemptHandle) -> Option<String> {
         h.vendor_task_id.clone().or_else(|| h.dispatched_at.map(|t| self.task_id(t, "")))
     }
 
     pub fn event(&self, r: &ResultRecord) -> CallEvent {
         CallEvent {
-            attempt_ref: r.id.clone(),
+            attempt_ref: r.reference().map(str::to_string),
             external_call_id: None,
             vendor_task_id: r.task_id.clone(),
             phone: r.mobile.as_deref().and_then(|m| self.phone(m)),
             is_final: r.is_final(),
             started_at: r.started_at,
             ended_at: r.ended_at,
-            duration_ms: r.duration_s.map(|s| s * 1000),
+            duration_ms: r.duration_s.map(|s| (s * 1000.0).round() as i64),
             ..CallEvent::final_outcome(
                 codes::normalize(r.call_status.as_deref(), r.intention.as_deref())
                     .with_requested_at(self.opts.payment_slot_callback.pick(r.payment_slot)),
@@ -274,17 +253,30 @@ impl VendorAdapter for BluAdapter {
             ));
         }
         let mobile = self.mobile(&h.phone).ok();
-        let matches = |r: &ResultRecord| match r.id.as_deref() {
-            Some(id) => id == h.attempt_ref || r.order_id.as_deref() == Some(&h.attempt_ref),
-            None => mobile.is_some() && r.mobile == mobile,
+        // A record that names a reference is ours only by it; one without,
+        // by the number.
+        let ours = |reference: Option<&str>, number: Option<&str>| match reference {
+            Some(r) => r == h.attempt_ref,
+            None => mobile.is_some() && number == mobile.as_deref(),
         };
-        let records = self.records(&task_id, |r| matches(r) && r.is_final()).await?;
-        let found: Vec<&ResultRecord> = records.iter().filter(|r| matches(r)).collect();
-        Ok(match found.iter().find(|r| r.is_final()).or(found.first()) {
-            None => LookupResult::NotFound,
-            Some(r) if r.is_final() => LookupResult::Finished(self.event(r)),
-            Some(_) => LookupResult::Pending { external_call_id: None },
-        })
+        let scan = self.scan(&task_id, |r| r.is_final() && ours(r.reference(), r.mobile.as_deref())).await?;
+        let found: Vec<&ResultRecord> =
+            scan.records.iter().filter(|r| ours(r.reference(), r.mobile.as_deref())).collect();
+        if let Some(r) = found.iter().find(|r| r.is_final()) {
+            return Ok(LookupResult::Finished(self.event(r)));
+        }
+        // A record we could not read may be this attempt's result.
+        let maybe = |u: &&Unreadable| match &u.id {
+            Some(id) => *id == h.attempt_ref,
+            None => u.mobile.is_none() || u.mobile == mobile,
+        };
+        if let Some(u) = scan.unreadable.iter().find(maybe) {
+            return Err(self.err(
+                VendorErrorKind::Unknown,
+                format!("lookup {}: a record that may be its result is unreadable: {}", h.attempt_ref, u.reason),
+            ));
+        }
+        Ok(if found.is_empty() { LookupResult::NotFound } else { LookupResult::Pending { external_call_id: None } })
     }
 
     /// `taskCancelPhoneCall` per call; every call is tried, the first error is returned.
@@ -306,28 +298,32 @@ impl VendorAdapter for BluAdapter {
 
     /// Results come by callback; polling is the fallback the daemon may use.
     async fn poll_task(&self, task: &TaskHandle) -> Result<Vec<CallEvent>, VendorError> {
-        let records = self.records(&task.vendor_task_id, |_| false).await?;
-        Ok(records.iter().filter(|r| r.is_final()).map(|r| self.event(r)).collect())
+        let scan = self.scan(&task.vendor_task_id, |_| false).await?;
+        for u in &scan.unreadable {
+            tracing::warn!(vendor = %self.id(), task = %task.vendor_task_id, record = ?u.id, reason = %u.reason,
+                "Blu query record unreadable; skipped");
+        }
+        Ok(scan.records.iter().filter(|r| r.is_final()).map(|r| self.event(r)).collect())
     }
 
     fn signs_callbacks(&self) -> bool {
         false
     }
 
+    /// One record per POST as Blu documents it, read record by record all
+    /// the same (a `records` list may hold several): a record whose field
+    /// has the wrong type is rejected with the field's name, the others apply.
     fn parse_callback(&self, body: &[u8]) -> Result<ParsedCallback, CallbackError> {
-        let events = (|| -> Result<Vec<CallEvent>, CallbackError> {
-            let value: Value =
-                serde_json::from_slice(body).map_err(|e| CallbackError::Malformed(format!("not JSON: {e}")))?;
-            let records = wire::callback_records(&value, self.tz).map_err(CallbackError::Malformed)?;
-            if records.is_empty() {
-                return Err(CallbackError::Malformed("no record".into()));
+        let value: Value =
+            serde_json::from_slice(body).map_err(|e| CallbackError::Malformed(format!("not JSON: {e}")))?;
+        let (records, task) = wire::callback_records(&value).map_err(CallbackError::Malformed)?;
+        Ok(ParsedCallback::per_record(records, &["mobile", "phone"], |raw| {
+            let r = ResultRecord::read(raw, task.as_deref(), self.tz)?;
+            if r.reference().is_none() && r.mobile.as_deref().and_then(|m| self.phone(m)).is_none() {
+                return Err("id: missing, and no readable mobile to match the record on".into());
             }
-            if let Some(r) = records.iter().find(|r| r.id.is_none() && (r.task_id.is_none() || r.mobile.is_none())) {
-                return Err(CallbackError::Malformed(format!("record without id nor taskId+mobile: {r:?}")));
-            }
-            Ok(records.iter().map(|r| self.event(r)).collect())
-        })()?;
-        Ok(ParsedCallback::all(events))
+            Ok(vec![self.event(&r)])
+        }))
     }
 
     fn callback_ack(&self) -> (u16, Value) {
@@ -340,7 +336,7 @@ impl VendorAdapter for BluAdapter {
         if !value.is_object() {
             return Err(CallbackError::Malformed("pre-dial check is not a JSON object".into()));
         }
-        let r = PredialRequest::read(&value);
+        let r = PredialRequest::read(&value).map_err(CallbackError::Malformed)?;
         if r.id.is_none() && r.mobile.is_none() {
             return Err(CallbackError::Malformed("pre-dial check names neither a record id nor a mobile".into()));
         }

@@ -8,13 +8,20 @@
 //! line status, delivered and queryable like any result, so that every
 //! uploaded record has exactly one final record. A record id already in a
 //! task is not dialed again (assumption: Blu de-duplicates on `id`).
+//!
+//! Independent of the adapter: requests are read as JSON values and every
+//! body the fake sends is written here with `json!` from the field names of
+//! Blu's pages (see `wire`'s docs for the record fields, which Blu does not
+//! publish), so the fake can send what the adapter does not expect. What it
+//! sends beyond its documented default is chosen with [`Variations`].
 
 use super::adapter::predial_says_call;
 use super::codes::{self, FAKE_DEFAULTS};
-use super::wire::{self, CancelCall, Query, Upload};
+pub use super::fake_json::Variations;
+use super::fake_json::{SUCCESS, Uploaded, Writer};
 use super::{BluOptions, MAX_RECORDS, sign};
 use crate::config::VendorSettings;
-use crate::vendors::common::{code_text, constant_time_eq};
+use crate::vendors::common::{as_i64, code_text, constant_time_eq};
 use crate::vendors::fake::{
     Dialed, FakeBehavior, FakeCall, FakeDialer, FakeHandle, FakeStats, PredialCheck, deliver, serve, stop_signal,
 };
@@ -32,10 +39,18 @@ use std::time::Duration;
 /// Timestamps further than this from the fake's clock are refused.
 pub const TIMESTAMP_WINDOW_MS: i64 = 5 * 60 * 1000;
 
-struct Record {
-    upload: wire::UploadRecord,
-    /// The final result record, once there is one.
-    result: Option<Value>,
+/// Header names as Blu's pages give them (not the adapter's constants).
+const APP_ID: &str = "appId";
+const TIMESTAMP: &str = "timeStamp";
+const SIGN: &str = "sign";
+
+enum Record {
+    Uploaded {
+        up: Uploaded,
+        result: Option<Value>,
+    },
+    /// A record the adapter never sent, in the wrong shape (`bad_record_in_pages`).
+    Foreign(Value),
 }
 
 #[derive(Default)]
@@ -49,6 +64,7 @@ struct Fake {
     app_key: String,
     opts: BluOptions,
     tz: chrono_tz::Tz,
+    vary: Variations,
     dialer: Arc<FakeDialer>,
     http: reqwest::Client,
     callback_url: Option<String>,
@@ -65,9 +81,20 @@ pub fn predial_url(callback_url: &str) -> String {
     }
 }
 
+/// The fake with its documented default behaviour.
 pub async fn spawn(
     settings: &VendorSettings,
     behavior: FakeBehavior,
+    listener: tokio::net::TcpListener,
+) -> std::io::Result<FakeHandle> {
+    spawn_with(settings, behavior, Variations::default(), listener).await
+}
+
+/// The fake, sending the variations `vary` switches on.
+pub async fn spawn_with(
+    settings: &VendorSettings,
+    behavior: FakeBehavior,
+    vary: Variations,
     listener: tokio::net::TcpListener,
 ) -> std::io::Result<FakeHandle> {
     let opts: BluOptions = crate::vendors::common::options(&settings.options).unwrap_or_default();
@@ -83,6 +110,7 @@ pub async fn spawn(
         app_key: secret(&settings.api_secret),
         opts: opts.clone(),
         tz,
+        vary,
         dialer,
         http: reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default(),
         callback_url,
@@ -98,21 +126,28 @@ pub async fn spawn(
     serve(router, listener, stats, stop_tx)
 }
 
-fn answer(code: &str, message: &str, data: Value) -> Json<Value> {
-    let code: Value = code.parse::<i64>().map_or_else(|_| json!(code), |n| json!(n));
-    Json(json!({ "code": code, "message": message, "data": data }))
-}
-
 impl Fake {
+    fn writer(&self) -> Writer<'_> {
+        Writer { vary: &self.vary, tz: self.tz }
+    }
+
+    fn answer(&self, code: i64, message: &str, data: Value) -> Json<Value> {
+        Json(self.writer().answer(code, message, data))
+    }
+
+    fn loose(&self, text: &str) -> Value {
+        self.writer().loose(text)
+    }
+
     fn refuse(&self, code: &str, message: &str) -> Json<Value> {
         self.dialer.stats.requests_refused.fetch_add(1, Relaxed);
-        answer(code, message, Value::Null)
+        self.answer(code.parse().unwrap_or(-1), message, Value::Null)
     }
 
     /// Signature, timestamp window and the account's fatal state.
     fn gate(&self, headers: &HeaderMap) -> Result<(), Json<Value>> {
         let header = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-        let (app_id, ts, given) = (header(wire::APP_ID), header(wire::TIMESTAMP), header(wire::SIGN));
+        let (app_id, ts, given) = (header(APP_ID), header(TIMESTAMP), header(SIGN));
         let bad = |code, message| {
             self.dialer.stats.bad_auth.fetch_add(1, Relaxed);
             Err(self.refuse(code, message))
@@ -137,37 +172,7 @@ impl Fake {
         Utc::now().with_timezone(&self.tz).format("%Y%m%d").to_string()
     }
 
-    /// The result record of a call: the upload's fields plus the outcome.
-    fn result(&self, task_id: &str, up: &wire::UploadRecord, d: &Dialed) -> Value {
-        let ext: Value = serde_json::from_str(&up.ext_vars).unwrap_or(Value::Null);
-        let local = |t: chrono::DateTime<Utc>| t.with_timezone(&self.tz).format("%Y-%m-%d %H:%M:%S").to_string();
-        let (status, intention) = match &d.code {
-            Some(code) => codes::fake_record_codes(code),
-            None => (None, Some(codes::TASK_CANCEL.to_string())),
-        };
-        let connected = status == Some("D99");
-        let payment = (intention.as_deref() == Some("HPTP")).then(|| {
-            let day = d.ended_at + chrono::Duration::days(1);
-            format!("['{} 00:00:00', '{} 23:59:59']", day.format("%Y-%m-%d"), day.format("%Y-%m-%d"))
-        });
-        json!({
-            "taskId": task_id,
-            "id": up.id,
-            "name": up.name,
-            "mobile": up.mobile,
-            "orderId": ext.get("orderId").cloned().unwrap_or(Value::Null),
-            "extVars": up.ext_vars,
-            "callVars": up.call_vars,
-            "callStatus": status,
-            "intention": intention,
-            "callStartTime": d.code.as_ref().map(|_| local(d.started_at)),
-            "callEndTime": d.code.as_ref().map(|_| local(d.ended_at)),
-            "duration": if connected { (d.ended_at - d.started_at).num_seconds().max(1) } else { 0 },
-            "paymentTime": payment,
-        })
-    }
-
-    fn predial_check(self: &Arc<Self>, task_id: &str, up: &wire::UploadRecord) -> Option<PredialCheck> {
+    fn predial_check(self: &Arc<Self>, task_id: &str, up: &Uploaded) -> Option<PredialCheck> {
         let url = self.predial_url.clone()?;
         let mut body = match serde_json::from_str::<Value>(&up.ext_vars) {
             Ok(Value::Object(m)) => Value::Object(m),
@@ -190,14 +195,25 @@ impl Fake {
     fn finish(self: &Arc<Self>, task_id: &str, id: &str, d: Dialed) {
         let result = {
             let mut tasks = self.tasks.lock().unwrap();
-            let Some(rec) = tasks.get_mut(task_id).and_then(|t| t.records.get_mut(id)) else { return };
-            let result = self.result(task_id, &rec.upload, &d);
-            rec.result = Some(result.clone());
-            result
+            let Some(Record::Uploaded { up, result }) = tasks.get_mut(task_id).and_then(|t| t.records.get_mut(id))
+            else {
+                return;
+            };
+            let record = self.writer().result(task_id, up, &d);
+            *result = Some(record.clone());
+            record
         };
         if let Some(url) = &self.callback_url {
             // One record per POST, in the shape of Blu's callback page.
-            let body = json!({ "taskId": task_id, "records": [result] });
+            let body = if self.vary.flat_callbacks {
+                result
+            } else {
+                let mut records = vec![result];
+                if self.vary.bad_record_in_callbacks {
+                    records.push(Writer::foreign(task_id, 0));
+                }
+                json!({ "taskId": self.loose(task_id), "records": records })
+            };
             deliver(self.http.clone(), &self.dialer, url.clone(), body.to_string().into_bytes(), Vec::new());
         }
     }
@@ -207,25 +223,28 @@ async fn upload(State(fake): State<Arc<Fake>>, headers: HeaderMap, body: axum::b
     if let Err(refused) = fake.gate(&headers) {
         return refused;
     }
-    let Ok(up) = serde_json::from_slice::<Upload>(&body) else {
+    let Ok(v) = serde_json::from_slice::<Value>(&body) else {
         return fake.refuse(codes::BAD_PARAMETER, "bad request body");
     };
-    if up.records.len() > MAX_RECORDS {
+    let (Some(task_id), Some(list)) = (v.get("taskId").and_then(code_text), v.get("records").and_then(Value::as_array))
+    else {
+        return fake.refuse(codes::BAD_PARAMETER, "taskId and records are required");
+    };
+    if list.len() > MAX_RECORDS {
         return fake.refuse(codes::TOO_MANY_RECORDS, "no more than 200 records per upload");
     }
-    if up.records.is_empty() {
+    if list.is_empty() {
         return fake.refuse(codes::BAD_PARAMETER, "records is empty");
     }
-    if !up.task_id.contains(&fake.today()) {
+    if !task_id.contains(&fake.today()) {
         return fake.refuse(codes::TASK_EXPIRED, "taskId is only valid for the current day");
     }
-    let vars_ok = |s: &str| matches!(serde_json::from_str::<Value>(s), Ok(Value::Object(_)));
-    if let Some(r) = up
-        .records
-        .iter()
-        .find(|r| r.id.is_empty() || r.mobile.is_empty() || !vars_ok(&r.ext_vars) || !vars_ok(&r.call_vars))
-    {
-        return fake.refuse(codes::BAD_PARAMETER, &format!("bad record `{}`", r.id));
+    let mut records = Vec::new();
+    for (i, r) in list.iter().enumerate() {
+        match Uploaded::read(r) {
+            Some(up) => records.push(up),
+            None => return fake.refuse(codes::BAD_PARAMETER, &format!("bad record #{i}")),
+        }
     }
     if fake.dialer.roll_busy() {
         return fake.refuse(codes::SYSTEM_BUSY, "system busy, try again later");
@@ -233,55 +252,61 @@ async fn upload(State(fake): State<Arc<Fake>>, headers: HeaderMap, body: axum::b
     let mut fresh = Vec::new();
     {
         let mut tasks = fake.tasks.lock().unwrap();
-        if !tasks.contains_key(&up.task_id) {
+        if !tasks.contains_key(&task_id) {
             fake.dialer.stats.tasks_created.fetch_add(1, Relaxed);
         }
-        let task = tasks.entry(up.task_id.clone()).or_default();
-        for r in up.records {
-            if task.records.contains_key(&r.id) {
+        let task = tasks.entry(task_id.clone()).or_default();
+        if fake.vary.bad_record_in_pages && task.order.is_empty() {
+            task.order.push("foreign-0".into());
+            task.records.insert("foreign-0".into(), Record::Foreign(Writer::foreign(&task_id, 0)));
+        }
+        for up in records {
+            if task.records.contains_key(&up.id) {
                 continue; // already in the task: not dialed again
             }
-            task.order.push(r.id.clone());
-            task.records.insert(r.id.clone(), Record { upload: r.clone(), result: None });
-            fresh.push(r);
+            task.order.push(up.id.clone());
+            task.records.insert(up.id.clone(), Record::Uploaded { up: up.clone(), result: None });
+            fresh.push(up);
         }
     }
     let count = fresh.len();
-    for r in fresh {
-        let (task_id, id) = (up.task_id.clone(), r.id.clone());
-        let call = FakeCall { key: format!("{task_id}/{id}"), phone: r.mobile.clone(), not_after: None };
-        let predial = fake.predial_check(&task_id, &r);
+    for up in fresh {
+        let (task, id) = (task_id.clone(), up.id.clone());
+        let call = FakeCall { key: format!("{task}/{id}"), phone: up.mobile.clone(), not_after: None };
+        let predial = fake.predial_check(&task, &up);
         let me = fake.clone();
-        fake.dialer.place(call, predial, move |d| me.finish(&task_id, &id, d));
+        fake.dialer.place(call, predial, move |d| me.finish(&task, &id, d));
     }
-    answer(wire::SUCCESS, "success", json!({ "taskId": up.task_id, "count": count }))
+    fake.answer(SUCCESS, "success", json!({ "taskId": task_id, "count": count }))
 }
 
 async fn cancel(State(fake): State<Arc<Fake>>, headers: HeaderMap, body: axum::body::Bytes) -> Json<Value> {
     if let Err(refused) = fake.gate(&headers) {
         return refused;
     }
-    let Ok(c) = serde_json::from_slice::<CancelCall>(&body) else {
+    let Ok(v) = serde_json::from_slice::<Value>(&body) else {
         return fake.refuse(codes::BAD_PARAMETER, "bad request body");
     };
+    let field = |k: &str| v.get(k).and_then(code_text).unwrap_or_default();
+    let (task_id, mobile, order_id) = (field("taskId"), field("mobile"), field("orderId"));
     let key = {
         let tasks = fake.tasks.lock().unwrap();
-        tasks.get(&c.task_id).and_then(|t| {
-            t.records
-                .values()
-                .find(|r| {
-                    let ext: Value = serde_json::from_str(&r.upload.ext_vars).unwrap_or(Value::Null);
-                    let order = ext.get("orderId").and_then(code_text);
-                    r.upload.mobile == c.mobile && (order.as_deref() == Some(&c.order_id) || r.upload.id == c.order_id)
-                })
-                .map(|r| format!("{}/{}", c.task_id, r.upload.id))
+        tasks.get(&task_id).and_then(|t| {
+            t.records.values().find_map(|r| match r {
+                Record::Uploaded { up, .. }
+                    if up.mobile == mobile && (up.order_id().as_deref() == Some(&order_id) || up.id == order_id) =>
+                {
+                    Some(format!("{task_id}/{}", up.id))
+                }
+                _ => None,
+            })
         })
     };
     match key {
         None => fake.refuse(codes::BAD_PARAMETER, "no such call"),
         Some(key) => {
             let cancelled = fake.dialer.cancel(&key);
-            answer(wire::SUCCESS, if cancelled { "success" } else { "call already made" }, Value::Null)
+            fake.answer(SUCCESS, if cancelled { "success" } else { "call already made" }, Value::Null)
         }
     }
 }
@@ -296,25 +321,32 @@ async fn query(State(fake): State<Arc<Fake>>, headers: HeaderMap, body: axum::bo
     let Some(task_id) = v.get("taskId").and_then(code_text) else {
         return fake.refuse(codes::BAD_PARAMETER, "taskId is required");
     };
-    let num = |k: &str, default: u32| v.get(k).and_then(crate::vendors::common::as_i64).map_or(default, |n| n as u32);
-    let q = Query { task_id, page_no: num("pageNo", 1).max(1), page_size: num("pageSize", 10).clamp(1, 1000) };
+    let num = |k: &str, default: i64| v.get(k).and_then(as_i64).unwrap_or(default);
+    let page_no = num("pageNo", 1).max(1) as usize;
+    let mut size = num("pageSize", 10).clamp(1, 1000) as usize;
+    if let Some(cap) = fake.vary.page_cap {
+        size = size.min(cap.max(1) as usize);
+    }
     let tasks = fake.tasks.lock().unwrap();
-    let page: Vec<Value> = tasks
-        .get(&q.task_id)
-        .map(|t| {
-            (t.order.iter())
-                .skip(((q.page_no - 1) * q.page_size) as usize)
-                .take(q.page_size as usize)
+    let (total, page): (usize, Vec<Value>) = match tasks.get(&task_id) {
+        None => (0, Vec::new()),
+        Some(t) => {
+            let records = (t.order.iter().skip((page_no - 1) * size).take(size))
                 .filter_map(|id| t.records.get(id))
-                .map(|r| {
-                    r.result.clone().unwrap_or_else(|| {
-                        json!({ "taskId": q.task_id, "id": r.upload.id, "mobile": r.upload.mobile,
-                                "extVars": r.upload.ext_vars, "callVars": r.upload.call_vars })
-                    })
+                .map(|r| match r {
+                    Record::Foreign(v) => v.clone(),
+                    Record::Uploaded { result: Some(result), .. } => result.clone(),
+                    // Not called yet: the record as uploaded, no outcome.
+                    Record::Uploaded { up, result: None } => json!({ "taskId": task_id, "id": up.id,
+                        "mobile": up.mobile, "extVars": up.ext_vars, "callVars": up.call_vars }),
                 })
-                .collect()
-        })
-        .unwrap_or_default();
-    let data = json!({ "count": page.len(), "pageNo": q.page_no, "pageSize": q.page_size, "records": page });
-    answer(wire::SUCCESS, "success", data)
+                .collect();
+            (t.order.len(), records)
+        }
+    };
+    let mut data = json!({ "pageNo": page_no, "pageSize": size, "records": page });
+    if !fake.vary.no_total {
+        data["total"] = json!(total);
+    }
+    fake.answer(SUCCESS, "success", data)
 }

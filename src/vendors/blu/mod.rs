@@ -18,6 +18,8 @@
 pub mod adapter;
 pub mod codes;
 pub mod fake;
+mod fake_json;
+mod paging;
 #[cfg(test)]
 mod tests;
 pub mod wire;
@@ -116,8 +118,13 @@ pub struct BluOptions {
     pub national_prefix: String,
     /// The contact variable sent as the record's `name` (empty when absent).
     pub name_variable: String,
-    /// `pageSize` of `queryCallResult` (Blu's default is 10).
+    /// `pageSize` of `queryCallResult` (Blu's default is 10). Blu may serve
+    /// fewer per page (its maximum is not public): the lookup then follows
+    /// the size Blu really serves.
     pub query_page_size: u32,
+    /// Most `queryCallResult` pages one lookup or poll reads; a task with
+    /// more gives an `unknown` answer (never "not found").
+    pub query_max_pages: u32,
     /// Blu asks our pre-dial URL (`/callbacks/{vendor_id}/predial`) before
     /// every dial (configured in Blu's console). The fake honours it.
     pub predial: bool,
@@ -147,6 +154,7 @@ impl Default for BluOptions {
             national_prefix: "0".into(),
             name_variable: "name".into(),
             query_page_size: 50,
+            query_max_pages: 2_000,
             predial: true,
             predial_proceed_code: 200,
             predial_refuse_code: 0,
@@ -175,6 +183,9 @@ impl BluOptions {
         }
         if !(1..=1000).contains(&self.query_page_size) {
             out.push(("options.query_page_size".into(), "must be between 1 and 1000".into()));
+        }
+        if self.query_max_pages == 0 {
+            out.push(("options.query_max_pages".into(), "must be at least 1".into()));
         }
         if self.predial_proceed_code == self.predial_refuse_code {
             out.push(("options.predial_refuse_code".into(), "must differ from predial_proceed_code".into()));

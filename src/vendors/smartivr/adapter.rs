@@ -2,91 +2,35 @@
 //! through the (assumed) task endpoints; results are polled from the
 //! documented number and call-record lists.
 
+use super::SmartivrOptions;
 use super::codes::{self, KIND};
-use super::wire::{self, AddNumbers, AddedNumbers, CallRecord, CreateTask, CreatedTask, NewNumber, NumberRow, Page};
-use super::{PAGE_SIZE, SmartivrOptions};
-use crate::vendors::common::{Answer, VendorHttp, as_i64, classify_status, e164, excerpt, local_time};
+use super::wire::{self, AddNumbers, CreateTask, NewNumber, NumberRow, Page};
+use crate::domain::tags::TagIntents;
+use crate::vendors::common::{Answer, VendorHttp, code_text, e164, excerpt, local_time};
 use crate::vendors::{
     AttemptHandle, CallEvent, CallbackError, DispatchBatch, DispatchReceipt, HeaderMap, LookupResult, ParsedCallback,
-    TaskHandle, VendorAdapter, VendorError, VendorErrorKind, VendorRedial,
+    TaskHandle, VendorAdapter, VendorError, VendorErrorKind,
 };
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
-use std::future::Future;
 use std::net::IpAddr;
 use std::time::Duration;
 
 use VendorErrorKind::{Fatal, RetryLater, Unknown};
 
-/// The vendor's error codes. Its success answer is `{"code": 200, "status":
-/// "ok", ...}`, so its codes are assumed to be HTTP statuses (Laravel
-/// style); the HTTP status is used when the body has no code.
-pub const ERROR_CODES: &[(i64, VendorErrorKind, &str)] = &[
-    (400, Fatal, "bad request: a request we built wrong"),
-    (401, Fatal, "unauthenticated: wrong or expired bearer token"),
-    (402, Fatal, "account in arrears / no balance"),
-    (403, Fatal, "forbidden: account disabled, IP not allowed or in arrears"),
-    (404, Fatal, "no such path or task: wrong base_url or path option"),
-    (405, Fatal, "method not allowed: wrong path option"),
-    (408, RetryLater, "request timeout"),
-    (422, Fatal, "validation failed: bad group_id or a request we built wrong"),
-    (429, RetryLater, "too many requests"),
-    (500, RetryLater, "server error"),
-    (502, RetryLater, "bad gateway"),
-    (503, RetryLater, "service unavailable / busy"),
-    (504, RetryLater, "gateway timeout"),
-];
-
-/// How a vendor error code is treated: the table, else like an HTTP status.
-pub fn classify(code: i64) -> VendorErrorKind {
-    if let Some((_, kind, _)) = ERROR_CODES.iter().find(|(c, _, _)| *c == code) {
-        return *kind;
-    }
-    u16::try_from(code).ok().and_then(|c| reqwest::StatusCode::from_u16(c).ok()).map_or(Fatal, classify_status)
-}
-
-/// A refused request: the vendor's code and message.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Refusal {
-    pub code: i64,
-    pub message: String,
-    /// A validation error on the task name (Laravel `errors.name`): the name is taken.
-    pub name_taken: bool,
-}
-
-/// The refusal in an answer, if it is one: a non-2xx status, or a `code`
-/// other than 200 (or 0).
-pub fn refusal(answer: &Answer) -> Option<Refusal> {
-    let value: Option<Value> = serde_json::from_str(&answer.body).ok();
-    let code = value.as_ref().and_then(|v| v.get("code")).and_then(as_i64);
-    let code_ok = code.is_none_or(|c| c == 0 || (200..300).contains(&c));
-    if answer.status.is_success() && code_ok {
-        return None;
-    }
-    let code = code.filter(|c| !(*c == 0 || (200..300).contains(c))).unwrap_or(i64::from(answer.status.as_u16()));
-    let errors = value.as_ref().and_then(|v| v.get("errors"));
-    let mut message = value
-        .as_ref()
-        .and_then(|v| v.get("message").or_else(|| v.get("msg")))
-        .and_then(Value::as_str)
-        .map_or_else(|| excerpt(&answer.body), str::to_string);
-    if let Some(Value::Object(map)) = errors {
-        let details: Vec<String> = map.iter().map(|(k, v)| format!("{k}: {v}")).collect();
-        message = format!("{message} ({})", details.join("; "));
-    }
-    let name_taken = errors.and_then(|e| e.get("name")).is_some();
-    Some(Refusal { code, message, name_taken })
-}
+pub use super::errors::{ERROR_CODES, Refusal, classify, refusal};
 
 pub struct SmartivrAdapter {
     id: String,
     http: VendorHttp,
     token: String,
-    opts: SmartivrOptions,
+    pub(super) opts: SmartivrOptions,
     tz: Tz,
+    /// Tag → intent table (`[vendors.tag_intents]` over the defaults).
+    pub(super) tags: TagIntents,
 }
 
 /// The token is redacted so the adapter can be logged.
@@ -117,7 +61,14 @@ impl SmartivrAdapter {
             token,
             opts,
             tz,
+            tags: TagIntents::default(),
         }
+    }
+
+    /// The same adapter with the vendor's tag → intent table.
+    pub fn with_tags(mut self, tags: TagIntents) -> SmartivrAdapter {
+        self.tags = tags;
+        self
     }
 
     pub fn options(&self) -> &SmartivrOptions {
@@ -146,7 +97,7 @@ impl SmartivrAdapter {
         }
     }
 
-    fn time(&self, text: Option<&str>) -> Option<DateTime<Utc>> {
+    pub(super) fn time(&self, text: Option<&str>) -> Option<DateTime<Utc>> {
         text.and_then(|t| local_time(t, self.tz))
     }
 
@@ -154,7 +105,7 @@ impl SmartivrAdapter {
         template.replace("{task_id}", task_id)
     }
 
-    fn err(&self, kind: VendorErrorKind, message: impl Into<String>) -> VendorError {
+    pub(super) fn err(&self, kind: VendorErrorKind, message: impl Into<String>) -> VendorError {
         self.http.error(kind, message)
     }
 
@@ -179,26 +130,6 @@ impl SmartivrAdapter {
         Ok((value, answer))
     }
 
-    /// Every page of a paged list, from page 1 to `last_page`.
-    async fn all_pages<T, F, Fut>(&self, mut fetch: F) -> Result<Vec<T>, VendorError>
-    where
-        F: FnMut(u32) -> Fut,
-        Fut: Future<Output = Result<Page<T>, VendorError>>,
-    {
-        let mut rows = Vec::new();
-        let mut page = 1u32;
-        loop {
-            let p = fetch(page).await?;
-            let last = p.last_page.unwrap_or(1).max(1);
-            let short = p.data.len() < PAGE_SIZE;
-            rows.extend(p.data);
-            if i64::from(page) >= last || page >= self.opts.max_pages || (p.last_page.is_none() && short) {
-                return Ok(rows);
-            }
-            page += 1;
-        }
-    }
-
     /// One page of `GET v1/task/number`.
     pub async fn numbers_page(
         &self,
@@ -206,7 +137,7 @@ impl SmartivrAdapter {
         page: u32,
         keyword: Option<&str>,
         history: bool,
-    ) -> Result<Page<NumberRow>, VendorError> {
+    ) -> Result<Page, VendorError> {
         let url = self.http.url(&self.opts.numbers_path)?;
         let mut query = vec![("task_id", task_id.to_string()), ("page", page.to_string())];
         if history {
@@ -216,26 +147,11 @@ impl SmartivrAdapter {
             query.push(("keyword", k.to_string()));
         }
         let (value, _) = self.call("query numbers", self.http.client.get(url).query(&query), true, RetryLater).await?;
-        wire::page(&value).map_err(|e| self.err(RetryLater, format!("query numbers: {e}")))
-    }
-
-    /// Every number of a task (all pages).
-    pub async fn all_numbers(
-        &self,
-        task_id: &str,
-        keyword: Option<&str>,
-        history: bool,
-    ) -> Result<Vec<NumberRow>, VendorError> {
-        self.all_pages(|page| self.numbers_page(task_id, page, keyword, history)).await
+        Page::read(&value).map_err(|e| self.err(Unknown, format!("query numbers page {page}: {e}")))
     }
 
     /// One page of `POST v1/task/query_done_task_phones`.
-    pub async fn records_page(
-        &self,
-        task_id: &str,
-        page: u32,
-        keyword: Option<&str>,
-    ) -> Result<Page<CallRecord>, VendorError> {
+    pub async fn records_page(&self, task_id: &str, page: u32, keyword: Option<&str>) -> Result<Page, VendorError> {
         let url = self.http.url(&self.opts.done_phones_path)?;
         let mut body = json!({ "task_id": task_id, "page": page });
         if let Some(k) = keyword {
@@ -243,87 +159,21 @@ impl SmartivrAdapter {
         }
         let (value, _) =
             self.call("query call records", self.http.client.post(url).json(&body), true, RetryLater).await?;
-        wire::page(&value).map_err(|e| self.err(RetryLater, format!("query call records: {e}")))
-    }
-
-    /// Every call record of a task (all pages).
-    pub async fn all_records(&self, task_id: &str, keyword: Option<&str>) -> Result<Vec<CallRecord>, VendorError> {
-        self.all_pages(|page| self.records_page(task_id, page, keyword)).await
+        Page::read(&value).map_err(|e| self.err(Unknown, format!("query call records page {page}: {e}")))
     }
 
     /// `GET v1/record/{record_id}`: one call record.
-    pub async fn record(&self, record_id: &str) -> Result<CallRecord, VendorError> {
+    pub async fn record(&self, record_id: &str) -> Result<wire::CallRecord, VendorError> {
         let url = self.http.url(&format!("v1/record/{record_id}"))?;
         let (value, _) = self.call("query record", self.http.client.get(url), true, RetryLater).await?;
-        wire::data(&value).map_err(|e| self.err(RetryLater, format!("query record: {e}")))
+        wire::CallRecord::read(wire::data(&value)).map_err(|e| self.err(RetryLater, format!("query record: {e}")))
     }
 
     /// `GET v1/task/record_info/{task_id}/{record_id}`: a call with its dialogue.
     pub async fn record_info(&self, task_id: &str, record_id: &str) -> Result<wire::RecordInfo, VendorError> {
         let url = self.http.url(&format!("v1/task/record_info/{task_id}/{record_id}"))?;
         let (value, _) = self.call("query record info", self.http.client.get(url), true, RetryLater).await?;
-        serde_json::from_value(value).map_err(|e| self.err(RetryLater, format!("query record info: {e}")))
-    }
-
-    /// The event of a number with a result. `record` (its call record) gives
-    /// the grade of an answered call.
-    pub fn number_event(&self, task_id: &str, row: &NumberRow, record: Option<&CallRecord>) -> Option<CallEvent> {
-        let status = row.status?;
-        let level = match status {
-            codes::ANSWERED => record.and_then(CallRecord::grade_label).or_else(|| row.level_name.clone()),
-            _ => None,
-        };
-        let history = row.call_history.as_deref().unwrap_or_default();
-        // The dials before the one the number row shows, oldest first.
-        let current = history
-            .iter()
-            .position(|h| h.call_id.is_some() && h.call_id == row.callid)
-            .or_else(|| (!history.is_empty()).then_some(0));
-        let mut redials: Vec<(Option<DateTime<Utc>>, VendorRedial)> = (history.iter().enumerate())
-            .filter(|(i, _)| Some(*i) != current)
-            .map(|(_, h)| {
-                let at = self.time(h.call_time.as_deref());
-                let outcome = codes::normalize(h.status.unwrap_or(-1), None);
-                (at, VendorRedial { external_call_id: h.call_id.clone(), at, outcome })
-            })
-            .collect();
-        redials.sort_by_key(|(at, _)| *at);
-        Some(CallEvent {
-            attempt_ref: row.custom.clone().filter(|c| !c.is_empty()),
-            external_call_id: row.callid.clone().filter(|c| !c.is_empty()),
-            vendor_task_id: Some(task_id.to_string()),
-            phone: Some(self.event_phone(&row.number)),
-            is_final: codes::is_final(status),
-            started_at: self.time(row.calldate.as_deref()),
-            ended_at: self.time(row.hangupdate.as_deref()),
-            duration_ms: row.bill,
-            redials: redials.into_iter().map(|(_, r)| r).collect(),
-            ..CallEvent::final_outcome(codes::normalize(status, level.as_deref()))
-        })
-    }
-
-    /// Events of every number with a result, graded from the call records.
-    async fn task_events(&self, task_id: &str, keyword: Option<&str>) -> Result<Vec<CallEvent>, VendorError> {
-        let numbers = self.all_numbers(task_id, keyword, true).await?;
-        let done: Vec<&NumberRow> = numbers.iter().filter(|n| n.status.is_some_and(codes::is_final)).collect();
-        let records = if done.iter().any(|n| n.status == Some(codes::ANSWERED)) {
-            self.all_records(task_id, keyword).await?
-        } else {
-            Vec::new()
-        };
-        let by_call: HashMap<&str, &CallRecord> =
-            records.iter().filter_map(|r| Some((r.callid.as_deref()?, r))).collect();
-        let by_phone: HashMap<&str, &CallRecord> =
-            records.iter().filter_map(|r| Some((r.callee.as_deref()?, r))).collect();
-        Ok(done
-            .into_iter()
-            .filter_map(|n| {
-                let record = (n.callid.as_deref().and_then(|c| by_call.get(c)))
-                    .or_else(|| by_phone.get(n.number.as_str()))
-                    .copied();
-                self.number_event(task_id, n, record)
-            })
-            .collect())
+        wire::RecordInfo::read(&value).map_err(|e| self.err(RetryLater, format!("query record info: {e}")))
     }
 
     /// Create the task, retrying once with a new name when the name is taken.
@@ -357,12 +207,10 @@ impl SmartivrAdapter {
             }
             // The vendor took it; if we cannot read its id the outcome is unknown.
             let value = answer.json().map_err(|e| self.err(Unknown, format!("create task: {e}")))?;
-            let created: CreatedTask =
-                wire::data(&value).map_err(|e| self.err(Unknown, format!("create task: {e}")))?;
-            if created.uuid.is_empty() {
+            let Some(task_id) = wire::created_task_id(wire::data(&value)) else {
                 return Err(self.err(Unknown, format!("create task: no task id in {}", excerpt(&answer.body))));
-            }
-            return Ok((created.uuid, answer.body));
+            };
+            return Ok((task_id, answer.body));
         }
         Err(self.err(Fatal, "create task: the task name was taken twice"))
     }
@@ -461,13 +309,13 @@ impl VendorAdapter for SmartivrAdapter {
             }
             e
         })?;
-        let added: AddedNumbers = wire::data(&value).unwrap_or_default();
+        let added = wire::data(&value);
         let mut refused: BTreeMap<String, &str> = BTreeMap::new();
-        for n in &added.invalid {
-            refused.insert(n.clone(), "the vendor refused the number as invalid");
+        for n in wire::listed_numbers(added, "invalid") {
+            refused.insert(n, "the vendor refused the number as invalid");
         }
-        for n in &added.duplicate {
-            refused.insert(n.clone(), "the vendor says the number is already in the task");
+        for n in wire::listed_numbers(added, "duplicate") {
+            refused.insert(n, "the vendor says the number is already in the task");
         }
         for n in &numbers {
             match refused.get(&n.number) {
@@ -484,33 +332,9 @@ impl VendorAdapter for SmartivrAdapter {
         Ok(receipt)
     }
 
-    /// Pages through the task's numbers (filtered by `keyword`) for the
-    /// attempt's number. An attempt without a vendor task id was never
-    /// handed over: numbers are only added to a task whose id came back.
+    /// See [`SmartivrAdapter::look_up`]: "not found" only from the whole list.
     async fn lookup(&self, attempt: &AttemptHandle) -> Result<LookupResult, VendorError> {
-        let Some(task_id) = attempt.vendor_task_id.as_deref().filter(|t| !t.is_empty()) else {
-            return Ok(LookupResult::NotFound);
-        };
-        let Some(number) = self.wire_number(&attempt.phone) else {
-            return Ok(LookupResult::NotFound); // refused at dispatch: never sent
-        };
-        let rows = self.all_numbers(task_id, Some(&number), true).await?;
-        let Some(row) = rows.iter().find(|r| r.number == number) else {
-            // Only a task that exists (has numbers) clearly lacks this one.
-            let any = self.numbers_page(task_id, 1, None, false).await?;
-            if any.data.is_empty() {
-                return Err(self.err(RetryLater, format!("lookup: task {task_id} has no numbers at the vendor")));
-            }
-            return Ok(LookupResult::NotFound);
-        };
-        match row.status {
-            Some(status) if codes::is_final(status) => {
-                let events = self.task_events(task_id, Some(&number)).await?;
-                let event = events.into_iter().find(|e| e.phone.as_deref() == Some(&self.event_phone(&number)));
-                Ok(event.map_or(LookupResult::Pending { external_call_id: row.callid.clone() }, LookupResult::Finished))
-            }
-            _ => Ok(LookupResult::Pending { external_call_id: row.callid.clone().filter(|c| !c.is_empty()) }),
-        }
+        self.look_up(attempt).await
     }
 
     /// Per task: when every number still waiting is being cancelled the task
@@ -524,7 +348,7 @@ impl VendorAdapter for SmartivrAdapter {
             }
         }
         for (task_id, targets) in by_task {
-            let numbers = self.all_numbers(task_id, None, false).await?;
+            let numbers = self.all_numbers(task_id, None, false).await?.rows;
             let waiting: HashSet<&str> =
                 numbers.iter().filter(|n| n.status == Some(codes::WAITING)).map(|n| n.number.as_str()).collect();
             if waiting.is_empty() {
@@ -548,8 +372,15 @@ impl VendorAdapter for SmartivrAdapter {
         true
     }
 
+    /// Every result of the task; rows that cannot be used are logged and
+    /// left for a later poll (their attempts stay in flight).
     async fn poll_task(&self, task: &TaskHandle) -> Result<Vec<CallEvent>, VendorError> {
-        self.task_events(&task.vendor_task_id, None).await
+        let view = self.task_view(&task.vendor_task_id, None).await?;
+        for u in &view.unreadable {
+            tracing::warn!(vendor = %self.id, task = %task.vendor_task_id, reason = %u.reason,
+                "smartivr row unusable; left for a later poll");
+        }
+        Ok(view.events)
     }
 
     /// With notifications off there is nothing to verify: every callback is
@@ -574,23 +405,28 @@ impl VendorAdapter for SmartivrAdapter {
     }
 
     /// Assumed body: one `v1/task/number` row plus `task_id` (else the task
-    /// id of its `call_history`).
+    /// id of its `call_history`; none when neither has one), or a list of
+    /// such rows, read row by row.
     fn parse_callback(&self, body: &[u8]) -> Result<ParsedCallback, CallbackError> {
-        let events = (|| -> Result<Vec<CallEvent>, CallbackError> {
-            let row: NumberRow =
-                serde_json::from_slice(body).map_err(|e| CallbackError::Malformed(format!("not a number row: {e}")))?;
-            if row.number.trim().is_empty() {
-                return Err(CallbackError::Malformed("no `number`".into()));
-            }
-            let task_id = (row.task_id.clone())
-                .or_else(|| row.call_history.as_ref()?.iter().find_map(|h| h.task_id.clone()))
-                .ok_or_else(|| CallbackError::Malformed("no `task_id`".into()))?;
-            let event = self
-                .number_event(&task_id, &row, None)
-                .ok_or_else(|| CallbackError::Malformed("no `status`".into()))?;
-            Ok(vec![event])
-        })()?;
-        Ok(ParsedCallback::all(events))
+        let value: Value =
+            serde_json::from_slice(body).map_err(|e| CallbackError::Malformed(format!("not JSON: {e}")))?;
+        let rows: Vec<&Value> = match &value {
+            Value::Object(_) => vec![&value],
+            Value::Array(list) if !list.is_empty() => list.iter().collect(),
+            _ => return Err(CallbackError::Malformed("not a number row (a JSON object) nor a list of them".into())),
+        };
+        let mut parsed = ParsedCallback::per_record(rows.iter().copied(), &[], |raw| {
+            let row = NumberRow::read(raw)?;
+            let task = row.task_id.clone().or_else(|| row.history_task().map(str::to_string));
+            Ok(vec![self.number_event(task.as_deref(), &row, None).ok_or("status: missing")?])
+        });
+        // The callee of a rejected row, with the configured country code.
+        for r in &mut parsed.rejected {
+            r.phone = (rows.get(r.index).and_then(|raw| raw.get("number")).and_then(code_text))
+                .filter(|n| n.chars().any(|c| c.is_ascii_digit()))
+                .map(|n| self.event_phone(&n));
+        }
+        Ok(parsed)
     }
 
     fn callback_ack(&self) -> (u16, Value) {

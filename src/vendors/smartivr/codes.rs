@@ -3,6 +3,7 @@
 //! [`Outcome`]; raw values kept as `smartivr:<status>` / `smartivr:<level_name>`.
 
 use crate::domain::outcome::{Disposition, Intent, Outcome};
+use crate::domain::tags::TagIntents;
 
 /// Vendor kind prefix of the raw codes kept in an [`Outcome`].
 pub const KIND: &str = "smartivr";
@@ -11,6 +12,9 @@ pub const KIND: &str = "smartivr";
 pub const WAITING: i64 = 0;
 /// The number status of an answered call (呼叫成功): the only one with a grade.
 pub const ANSWERED: i64 = 1;
+/// The number status of a number on the vendor's blacklist (黑名单): it is
+/// suppressed here too.
+pub const BLACKLISTED: i64 = 11;
 
 /// Every number status in the document: (status, vendor meaning, disposition).
 pub const STATUS_CODES: &[(i64, &str, Disposition)] = &[
@@ -77,6 +81,20 @@ pub fn normalize(status: i64, level_name: Option<&str>) -> Outcome {
     outcome
 }
 
+/// The outcome with the call's tags (e.g. 脏话, 投诉) run through the
+/// vendor's tag table: a tag whose intent is the stronger signal replaces
+/// the grade's intent, and the raw intent becomes that tag
+/// (`smartivr:脏话`), so a complaint is acted on whatever the grade.
+pub fn with_tags<'a>(mut outcome: Outcome, table: &TagIntents, tags: impl IntoIterator<Item = &'a str>) -> Outcome {
+    let tags: Vec<&str> = tags.into_iter().collect();
+    let Some(tagged) = table.intent(tags.iter().copied()) else { return outcome };
+    if outcome.intent != Some(tagged) && TagIntents::combine(outcome.intent, Some(tagged)) == Some(tagged) {
+        let tag = tags.iter().find(|t| table.intent([**t]) == Some(tagged)).copied().unwrap_or_default();
+        outcome = outcome.with_intent(tagged).with_raw_intent(KIND, tag.trim());
+    }
+    outcome
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +139,24 @@ mod tests {
         assert_eq!(normalize(1, Some("D级(无意向)")).intent, Some(Intent::NotInterested));
         assert_eq!(normalize(1, Some("C级(可再次跟进)")).intent, Some(Intent::Callback));
         assert_eq!(normalize(1, Some("a级")).intent, Some(Intent::Interested));
+    }
+
+    #[test]
+    fn complaint_tags_outrank_the_grade_and_weaker_tags_do_not() {
+        let table = TagIntents::default();
+        let graded = normalize(ANSWERED, Some("D级(无意向)"));
+        let o = with_tags(graded.clone(), &table, ["无意向", "脏话"]);
+        assert_eq!((o.intent, o.raw_intent.as_deref()), (Some(Intent::Complaint), Some("smartivr:脏话")));
+        assert_eq!(o.raw_code.as_deref(), Some("smartivr:1"), "the status stays raw");
+        let o = with_tags(normalize(ANSWERED, Some("A级")), &table, ["转人工"]);
+        assert_eq!((o.intent, o.raw_intent.as_deref()), (Some(Intent::Interested), Some("smartivr:A级")));
+        assert_eq!(
+            with_tags(graded.clone(), &table, ["有意向"]),
+            graded,
+            "a tag the table does not know changes nothing"
+        );
+        let o = with_tags(normalize(ANSWERED, None), &table, [" 投诉 "]);
+        assert_eq!((o.intent, o.raw_intent.as_deref()), (Some(Intent::Complaint), Some("smartivr:投诉")));
     }
 
     #[test]

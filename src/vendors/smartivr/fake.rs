@@ -4,20 +4,26 @@
 //! page, `last_page`), `v1/record/{id}` and `record_info`, times in the
 //! server zone. Results are stored for polling and, when a task asks for
 //! notifications, POSTed to its `call_notify_url` as one number row.
+//!
+//! Independent of the adapter: requests are read as JSON values and every
+//! body is written in `fake_json` from the document's field lists; the
+//! [`Variations`] switch on what real servers send beyond the examples.
 
-use super::codes;
-use super::wire::{AddNumbers, CallRecord, CreateTask, DeleteNumbers, HistoryRow, Level, NumberRow, Turn};
-use super::{PAGE_SIZE, SmartivrOptions};
+mod lists;
+mod tasks;
+
+use super::SmartivrOptions;
+pub use super::fake_json::Variations;
+use super::fake_json::{Dial, Rec, Writer};
 use crate::config::VendorSettings;
-use crate::vendors::common::{constant_time_eq, local_time};
-use crate::vendors::fake::{self, Dialed, FakeBehavior, FakeCall, FakeDialer, FakeHandle, FakeStats};
+use crate::vendors::common::constant_time_eq;
+use crate::vendors::fake::{self, FakeBehavior, FakeDialer, FakeHandle, FakeStats};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use rand::Rng;
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering::Relaxed;
@@ -46,47 +52,30 @@ const DEFAULT_WEIGHTS: &[(&str, f64)] = &[
     ("12", 2.0),
 ];
 
-fn level_of(grade: &str) -> Level {
-    let alias = match grade {
-        "A" => "有明确意向",
-        "B" => "可能有意向",
-        "C" => "可再次跟进",
-        _ => "无意向",
-    };
-    Level { id: Some(format!("level-{grade}")), name: Some(format!("{grade}级")), alias: Some(alias.into()) }
-}
-
-fn status_str(status: i64) -> &'static str {
-    match status {
-        0 => "等待呼叫",
-        1 => "呼叫成功",
-        2 => "线路故障",
-        3 => "拒接",
-        4 => "无应答",
-        5 => "空号",
-        6 => "关机",
-        7 => "停机",
-        8 => "占线、用户正忙",
-        9 => "呼入限制",
-        10 => "欠费",
-        11 => "黑名单",
-        _ => "呼损",
-    }
-}
+const WAITING: i64 = 0;
+const ANSWERED: i64 = 1;
+const BLACKLISTED: i64 = 11;
 
 struct Num {
-    row: NumberRow,
+    id: i64,
+    number: String,
+    status: i64,
+    /// Every dial, oldest first.
+    dials: Vec<Dial>,
+    /// The call records of its answered dials.
+    records: Vec<Rec>,
     key: String,
-    record: Option<CallRecord>,
     /// Vendor redials (`recycle_limit`) made so far.
     recycled: u32,
+    /// The foreign row of `Variations::bad_rows`.
+    foreign: bool,
 }
 
 struct Task {
     id: String,
     name: String,
     notify_url: String,
-    notify_type: u8,
+    notify_type: i64,
     end_at: Option<DateTime<Utc>>,
     /// Redials of unanswered numbers (assumed `recycle_limit` semantics).
     recycle_limit: u32,
@@ -99,6 +88,7 @@ struct Fake {
     token: String,
     tz: Tz,
     opts: SmartivrOptions,
+    vary: Variations,
     dialer: Arc<FakeDialer>,
     tasks: Mutex<HashMap<String, Task>>,
     names: Mutex<HashSet<String>>,
@@ -113,6 +103,16 @@ pub async fn spawn(
     behavior: FakeBehavior,
     listener: tokio::net::TcpListener,
 ) -> std::io::Result<FakeHandle> {
+    spawn_with(settings, behavior, Variations::default(), listener).await
+}
+
+/// The fake, sending the variations `vary` switches on.
+pub async fn spawn_with(
+    settings: &VendorSettings,
+    behavior: FakeBehavior,
+    vary: Variations,
+    listener: tokio::net::TcpListener,
+) -> std::io::Result<FakeHandle> {
     let (opts, tz) = SmartivrOptions::from_settings(settings).unwrap_or_else(|_| {
         let opts: SmartivrOptions = crate::vendors::common::options(&settings.options).unwrap_or_default();
         let tz = opts.server_timezone.parse().unwrap_or(chrono_tz::UTC);
@@ -125,6 +125,7 @@ pub async fn spawn(
         token: crate::config::Secret::exposed_or_empty(&settings.api_key),
         tz,
         opts,
+        vary,
         dialer,
         tasks: Mutex::new(HashMap::new()),
         names: Mutex::new(HashSet::new()),
@@ -186,15 +187,6 @@ fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
         .collect()
 }
 
-/// One page of `rows` (1-based), with `total` and `last_page`.
-fn paged<T: serde::Serialize>(rows: Vec<T>, page: i64) -> Value {
-    let total = rows.len();
-    let last_page = total.div_ceil(PAGE_SIZE).max(1);
-    let page = usize::try_from(page.max(1)).unwrap_or(1);
-    let data: Vec<T> = rows.into_iter().skip((page - 1) * PAGE_SIZE).take(PAGE_SIZE).collect();
-    json!({ "current_page": page, "per_page": PAGE_SIZE, "data": data, "total": total, "last_page": last_page })
-}
-
 async fn handle(State(s): State<Arc<Fake>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let stats = &s.dialer.stats;
     let expected = format!("Bearer {}", s.token);
@@ -210,44 +202,37 @@ async fn handle(State(s): State<Arc<Fake>>, method: Method, uri: Uri, headers: H
     let path = uri.path().to_string();
     let json_body = || serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null);
     let o = &s.opts;
-    if method == Method::POST && route(&o.create_task_path, &path).is_some() {
-        return create(&s, json_body());
+    let post = method == Method::POST;
+    if post && route(&o.create_task_path, &path).is_some() {
+        return tasks::create(&s, json_body());
     }
-    if method == Method::POST
-        && let Some(c) = route(&o.add_numbers_path, &path)
-    {
-        return add_numbers(&s, &c["task_id"], json_body());
+    if post && let Some(c) = route(&o.add_numbers_path, &path) {
+        return tasks::add_numbers(&s, &c["task_id"], json_body());
     }
-    if method == Method::POST
-        && let Some(c) = route(&o.start_task_path, &path)
-    {
-        return start(&s, &c["task_id"]);
+    if post && let Some(c) = route(&o.start_task_path, &path) {
+        return tasks::start(&s, &c["task_id"]);
     }
-    if method == Method::POST
-        && let Some(c) = route(&o.stop_task_path, &path)
-    {
-        return stop(&s, &c["task_id"]);
+    if post && let Some(c) = route(&o.stop_task_path, &path) {
+        return tasks::stop(&s, &c["task_id"]);
     }
-    if method == Method::POST
-        && let Some(c) = route(&o.delete_numbers_path, &path)
-    {
-        return delete_numbers(&s, &c["task_id"], json_body());
+    if post && let Some(c) = route(&o.delete_numbers_path, &path) {
+        return tasks::delete_numbers(&s, &c["task_id"], json_body());
     }
     if method == Method::GET && route(&o.numbers_path, &path).is_some() {
-        return numbers(&s, &query_pairs(&uri));
+        return lists::numbers(&s, &query_pairs(&uri));
     }
-    if method == Method::POST && route(&o.done_phones_path, &path).is_some() {
-        return done_phones(&s, json_body());
+    if post && route(&o.done_phones_path, &path).is_some() {
+        return lists::done_phones(&s, json_body());
     }
     if method == Method::GET
         && let Some(c) = route("v1/record/{record_id}", &path)
     {
-        return record(&s, &c["record_id"]);
+        return lists::record(&s, &c["record_id"]);
     }
     if method == Method::GET
         && let Some(c) = route("v1/task/record_info/{task_id}/{record_id}", &path)
     {
-        return record_info(&s, &c["task_id"], &c["record_id"]);
+        return lists::record_info(&s, &c["task_id"], &c["record_id"]);
     }
     error(404, "Not Found")
 }
@@ -257,353 +242,10 @@ fn refuse(s: &Fake, response: Response) -> Response {
     response
 }
 
-fn create(s: &Fake, body: Value) -> Response {
-    if s.dialer.roll_busy() {
-        return refuse(s, error(429, "Too Many Attempts."));
+impl Fake {
+    fn writer(&self) -> Writer<'_> {
+        Writer { vary: &self.vary, tz: self.tz }
     }
-    let task: CreateTask = match serde_json::from_value(body.clone()) {
-        Ok(t) => t,
-        Err(e) => return refuse(s, invalid("task", &format!("The task is invalid: {e}"))),
-    };
-    if task.name.trim().is_empty() || task.name.chars().count() > 64 {
-        return refuse(s, invalid("name", "The name must be 1 to 64 characters."));
-    }
-    if task.group_id <= 0 {
-        return refuse(s, invalid("group_id", "The selected group id is invalid."));
-    }
-    if task.call_notify_type > 2 || (task.call_notify_type > 0 && task.call_notify_url.is_empty()) {
-        return refuse(s, invalid("call_notify_url", "The call notify url is required when notifying."));
-    }
-    let end_at = match body.get(s.opts.end_time_field.as_str()).and_then(Value::as_str) {
-        Some(text) => match local_time(text, s.tz) {
-            Some(t) => Some(t),
-            None => return refuse(s, invalid(&s.opts.end_time_field, "The end time is not a valid date.")),
-        },
-        None => None,
-    };
-    if !s.names.lock().unwrap().insert(task.name.clone()) {
-        return refuse(s, invalid("name", "The name has already been taken."));
-    }
-    let id = uuid::Uuid::new_v4().to_string();
-    let row = Task {
-        id: id.clone(),
-        name: task.name.clone(),
-        notify_url: task.call_notify_url,
-        notify_type: task.call_notify_type,
-        end_at,
-        recycle_limit: task.recycle_limit,
-        started: false,
-        stopped: false,
-        numbers: Vec::new(),
-    };
-    s.tasks.lock().unwrap().insert(id.clone(), row);
-    s.dialer.stats.tasks_created.fetch_add(1, Relaxed);
-    ok("创建任务成功", json!({ "uuid": id, "name": task.name, "start": 0 }))
-}
-
-fn valid_number(n: &str) -> bool {
-    (5..=20).contains(&n.len()) && n.chars().all(|c| c.is_ascii_digit())
-}
-
-fn add_numbers(s: &Arc<Fake>, task_id: &str, body: Value) -> Response {
-    let add: AddNumbers = match serde_json::from_value(body) {
-        Ok(a) => a,
-        Err(e) => return refuse(s, invalid("numbers", &format!("The numbers field is invalid: {e}"))),
-    };
-    let mut tasks = s.tasks.lock().unwrap();
-    let Some(task) = tasks.get_mut(task_id) else {
-        return refuse(s, error(404, "任务不存在"));
-    };
-    if add.numbers.is_empty() || task.numbers.len() + add.numbers.len() > s.opts.max_numbers_per_task {
-        let msg = format!("A task holds 1 to {} numbers.", s.opts.max_numbers_per_task);
-        return refuse(s, invalid("numbers", &msg));
-    }
-    let (mut invalid_numbers, mut duplicate, mut added) = (Vec::new(), Vec::new(), Vec::new());
-    for n in add.numbers {
-        if !valid_number(&n.number) {
-            invalid_numbers.push(n.number);
-        } else if task.numbers.iter().any(|x| x.row.number == n.number) {
-            duplicate.push(n.number);
-        } else {
-            let row = NumberRow {
-                id: Some(s.next_id.fetch_add(1, Relaxed)),
-                number: n.number.clone(),
-                status: Some(codes::WAITING),
-                status_str: Some(status_str(0).into()),
-                is_blacklist: Some(false),
-                custom: n.custom,
-                ..NumberRow::default()
-            };
-            let key = format!("{}/{}", task.id, n.number);
-            task.numbers.push(Num { row, key, record: None, recycled: 0 });
-            added.push(n.number);
-        }
-    }
-    if task.started && !task.stopped {
-        for number in &added {
-            place(s, task, number);
-        }
-    }
-    let data = json!({ "added": added.len(), "invalid": invalid_numbers, "duplicate": duplicate });
-    ok("添加号码成功", data)
-}
-
-fn place(s: &Arc<Fake>, task: &Task, number: &str) {
-    let Some(num) = task.numbers.iter().find(|n| n.row.number == number) else { return };
-    let key = match num.recycled {
-        0 => num.key.clone(),
-        n => format!("{}#recycle{n}", num.key),
-    };
-    let call = FakeCall { key, phone: number.to_string(), not_after: task.end_at };
-    let (me, task_id, number) = (s.clone(), task.id.clone(), number.to_string());
-    s.dialer.place(call, None, move |d| finish(&me, &task_id, &number, d));
-}
-
-fn start(s: &Arc<Fake>, task_id: &str) -> Response {
-    let mut tasks = s.tasks.lock().unwrap();
-    let Some(task) = tasks.get_mut(task_id) else {
-        return refuse(s, error(404, "任务不存在"));
-    };
-    if !task.started && !task.stopped {
-        task.started = true;
-        let waiting: Vec<String> = task.numbers.iter().map(|n| n.row.number.clone()).collect();
-        for number in &waiting {
-            place(s, task, number);
-        }
-    }
-    ok("任务已开始", json!({ "uuid": task_id, "start": 1 }))
-}
-
-fn stop(s: &Fake, task_id: &str) -> Response {
-    let mut tasks = s.tasks.lock().unwrap();
-    let Some(task) = tasks.get_mut(task_id) else {
-        return refuse(s, error(404, "任务不存在"));
-    };
-    task.stopped = true;
-    for n in task.numbers.iter().filter(|n| n.row.status == Some(codes::WAITING)) {
-        s.dialer.cancel(&n.key);
-    }
-    ok("任务已暂停", json!({ "uuid": task_id, "start": 0 }))
-}
-
-fn delete_numbers(s: &Fake, task_id: &str, body: Value) -> Response {
-    let Ok(delete) = serde_json::from_value::<DeleteNumbers>(body) else {
-        return refuse(s, invalid("numbers", "The numbers field is required."));
-    };
-    let mut tasks = s.tasks.lock().unwrap();
-    let Some(task) = tasks.get_mut(task_id) else {
-        return refuse(s, error(404, "任务不存在"));
-    };
-    let (mut deleted, mut kept) = (Vec::new(), Vec::new());
-    for number in delete.numbers {
-        let Some(i) = task.numbers.iter().position(|n| n.row.number == number) else { continue };
-        let n = &task.numbers[i];
-        // Only a number not dialed yet can go.
-        if n.row.status == Some(codes::WAITING) && (!task.started || s.dialer.cancel(&n.key)) {
-            task.numbers.remove(i);
-            deleted.push(number);
-        } else {
-            kept.push(number);
-        }
-    }
-    ok("删除号码成功", json!({ "deleted": deleted, "not_deleted": kept }))
-}
-
-/// Record what became of a dialed number (a number not dialed stays waiting).
-fn finish(s: &Arc<Fake>, task_id: &str, number: &str, d: Dialed) {
-    let Some(code) = d.code else { return };
-    let (status, grade) = match code.strip_prefix('1').filter(|g| !g.is_empty() && !g.starts_with(char::is_numeric)) {
-        Some(grade) => (codes::ANSWERED, Some(grade.to_string())),
-        None => (code.parse::<i64>().unwrap_or(12), None),
-    };
-    let mut rng = s.dialer.rng(d.seq, 3);
-    let ring_ms: i64 = rng.random_range(3_000..15_000);
-    let talk_ms: i64 = if status == codes::ANSWERED { rng.random_range(10_000..90_000) } else { 0 };
-    let hangup = d.ended_at;
-    let call = hangup - chrono::Duration::milliseconds(ring_ms + talk_ms);
-    let answered = call + chrono::Duration::milliseconds(ring_ms);
-    let fmt = |t: DateTime<Utc>| t.with_timezone(&s.tz).format("%Y-%m-%d %H:%M:%S").to_string();
-    let callid = uuid::Uuid::new_v4().to_string();
-    let mut notify = None;
-    {
-        let mut tasks = s.tasks.lock().unwrap();
-        let Some(task) = tasks.get_mut(task_id) else { return };
-        let Some(num) = task.numbers.iter_mut().find(|n| n.row.number == number) else { return };
-        let r = &mut num.row;
-        r.status = Some(status);
-        r.status_str = Some(status_str(status).into());
-        r.callid = Some(callid.clone());
-        r.calldate = Some(fmt(call));
-        r.answerdate = (status == codes::ANSWERED).then(|| fmt(answered));
-        r.hangupdate = Some(fmt(hangup));
-        r.bill = Some(talk_ms);
-        r.duration = Some(ring_ms + talk_ms);
-        r.hangupcause = Some(if status == codes::ANSWERED { "NORMAL_CLEARING" } else { "NO_ANSWER" }.into());
-        r.is_blacklist = Some(status == 11);
-        let history = HistoryRow {
-            id: Some(s.history_id.fetch_add(1, Relaxed) as i64),
-            task_id: Some(task_id.to_string()),
-            call_id: Some(callid.clone()),
-            number: Some(number.to_string()),
-            call_time: r.calldate.clone(),
-            duration: r.duration,
-            bill: r.bill,
-            hangup_cause: r.hangupcause.clone(),
-            call_status: Some(if status == codes::ANSWERED { "answer" } else { "failed" }.into()),
-            status: Some(status),
-            status_str: r.status_str.clone(),
-            created_at: r.hangupdate.clone(),
-            ..HistoryRow::default()
-        };
-        r.call_history.get_or_insert_with(Vec::new).insert(0, history);
-        if let Some(grade) = &grade {
-            let level = level_of(grade);
-            num.record = Some(CallRecord {
-                id: uuid::Uuid::new_v4().to_string(),
-                task_id: Some(task_id.to_string()),
-                callid: Some(callid),
-                callee: Some(number.to_string()),
-                score: Some(0),
-                duration: Some(ring_ms + talk_ms),
-                bill: Some(talk_ms),
-                calldate: r.calldate.clone(),
-                answerdate: r.answerdate.clone(),
-                hangupdate: r.hangupdate.clone(),
-                hangupcause: r.hangupcause.clone(),
-                hangup_disposition: Some(1),
-                rounds: Some(2),
-                level_name: Some(format!(
-                    "{}({})",
-                    level.name.clone().unwrap_or_default(),
-                    level.alias.clone().unwrap_or_default()
-                )),
-                level: Some(level),
-                tags: Some(Vec::new()),
-                tag_groups: Some(Vec::new()),
-            });
-        }
-        // An unanswered number with redials left goes back to waiting
-        // (assumption: the vendor shows a number due for its recycle dial as waiting).
-        let recycle = matches!(status, 3 | 4 | 8 | 12) && num.recycled < task.recycle_limit && !task.stopped;
-        if recycle {
-            num.recycled += 1;
-            num.row.status = Some(codes::WAITING);
-            num.row.status_str = Some(status_str(codes::WAITING).into());
-            s.dialer.stats.vendor_redials.fetch_add(1, Relaxed);
-            place(s, task, number);
-            return;
-        }
-        let wanted = task.notify_type == 2 || (task.notify_type == 1 && status != codes::ANSWERED);
-        if wanted && !task.notify_url.is_empty() {
-            let mut row = num.row.clone();
-            row.custom = None;
-            row.task_id = Some(task_id.to_string());
-            row.level_name = num.record.as_ref().and_then(|r| r.level_name.clone());
-            notify = Some((task.notify_url.clone(), row));
-        }
-    }
-    if let Some((url, row)) = notify {
-        let body = serde_json::to_vec(&row).unwrap_or_default();
-        fake::deliver(s.http.clone(), &s.dialer, url, body, Vec::new());
-    }
-}
-
-/// A number row as the list shows it: the vendor does not echo `custom`.
-fn listed(row: &NumberRow, history: bool) -> NumberRow {
-    let mut row = row.clone();
-    row.custom = None;
-    if history {
-        row.call_history.get_or_insert_with(Vec::new);
-    } else {
-        row.call_history = None;
-    }
-    row
-}
-
-fn numbers(s: &Fake, query: &[(String, String)]) -> Response {
-    let get = |k: &str| query.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
-    let Some(task_id) = get("task_id") else {
-        return refuse(s, invalid("task_id", "The task id field is required."));
-    };
-    let Some(page) = get("page").and_then(|p| p.parse::<i64>().ok()) else {
-        return refuse(s, invalid("page", "The page field is required."));
-    };
-    let history = get("call_history").is_some_and(|v| v != "0");
-    let keyword = get("keyword").filter(|k| !k.is_empty());
-    let statuses: Vec<i64> =
-        (query.iter()).filter(|(k, _)| k == "status[]" || k == "status").filter_map(|(_, v)| v.parse().ok()).collect();
-    let tasks = s.tasks.lock().unwrap();
-    let Some(task) = tasks.get(&task_id) else {
-        return refuse(s, error(404, "任务不存在"));
-    };
-    let rows: Vec<NumberRow> = (task.numbers.iter())
-        .filter(|n| keyword.as_ref().is_none_or(|k| n.row.number.contains(k.as_str())))
-        .filter(|n| statuses.is_empty() || n.row.status.is_some_and(|st| statuses.contains(&st)))
-        .map(|n| listed(&n.row, history))
-        .collect();
-    ok("获取号码列表成功", paged(rows, page))
-}
-
-fn done_phones(s: &Fake, body: Value) -> Response {
-    let Some(task_id) = body.get("task_id").and_then(Value::as_str) else {
-        return refuse(s, invalid("task_id", "The task id field is required."));
-    };
-    let Some(page) = body.get("page").and_then(crate::vendors::common::as_i64) else {
-        return refuse(s, invalid("page", "The page field is required."));
-    };
-    let keyword = body.get("keyword").and_then(Value::as_str).filter(|k| !k.is_empty());
-    let tasks = s.tasks.lock().unwrap();
-    let Some(task) = tasks.get(task_id) else {
-        return refuse(s, error(404, "任务不存在"));
-    };
-    let rows: Vec<CallRecord> = (task.numbers.iter())
-        .filter_map(|n| n.record.clone())
-        .filter(|r| keyword.is_none_or(|k| r.callee.as_deref().is_some_and(|c| c.contains(k))))
-        .collect();
-    // This list answers without the code/status envelope, as documented.
-    answer(StatusCode::OK, paged(rows, page))
-}
-
-fn find_record(s: &Fake, record_id: &str) -> Option<(CallRecord, String, String)> {
-    let tasks = s.tasks.lock().unwrap();
-    tasks.values().find_map(|t| {
-        let r = t.numbers.iter().filter_map(|n| n.record.as_ref()).find(|r| r.id == record_id)?;
-        Some((r.clone(), t.id.clone(), t.name.clone()))
-    })
-}
-
-fn record(s: &Fake, record_id: &str) -> Response {
-    match find_record(s, record_id) {
-        Some((r, _, _)) => ok("获取任务信息成功", serde_json::to_value(r).unwrap_or_default()),
-        None => refuse(s, error(404, "通话记录不存在")),
-    }
-}
-
-fn record_info(s: &Fake, task_id: &str, record_id: &str) -> Response {
-    let Some((r, task, name)) = find_record(s, record_id).filter(|(_, t, _)| t == task_id) else {
-        return refuse(s, error(404, "通话记录不存在"));
-    };
-    let turn = |seq: i64, notify: &str, question: &str, robot: Option<&str>| Turn {
-        id: Some(uuid::Uuid::new_v4().to_string()),
-        record_id: Some(r.id.clone()),
-        notify: Some(notify.into()),
-        question: Some(question.into()),
-        answer_content: robot.map(str::to_string),
-        sequence: Some(seq),
-        tags: Some(Vec::new()),
-    };
-    let records = vec![
-        turn(1, "enter", "", Some("您好,这里是回访中心")),
-        turn(2, super::wire::ASR_PROGRESS, "嗯", None),
-        turn(3, "asrmessage_notify", "嗯,你说", Some("感谢您的接听,再见")),
-    ];
-    let body = json!({
-        "records": records,
-        "is_intervene_bridge": false,
-        "is_intervene_hangup": false,
-        "info": { "record": r, "task": { "uuid": task, "name": name } },
-    });
-    answer(StatusCode::OK, body)
 }
 
 #[cfg(test)]
@@ -626,6 +268,6 @@ mod tests {
             .sum();
         let total: f64 = DEFAULT_WEIGHTS.iter().map(|(_, w)| w).sum();
         assert!((0.35..0.45).contains(&(answered / total)), "{answered}/{total}");
-        assert_eq!(codes::KIND, "smartivr");
+        assert_eq!(crate::vendors::smartivr::PAGE_SIZE, 15);
     }
 }

@@ -1,7 +1,8 @@
 //! SmartIVR (巨人网络通讯 "smartivr" robot, FreeSWITCH `mod_autodialer`
 //! style): a **polled** vendor. Results are read page by page from
-//! `GET v1/task/number` (number status 0–12) joined with the call records of
-//! `POST v1/task/query_done_task_phones` (grade `level_name`).
+//! `GET v1/task/number` (number status 0–12, `is_blacklist`, every dial in
+//! `call_history`) joined with the call records of
+//! `POST v1/task/query_done_task_phones` (grade `level_name`, `tags`).
 //!
 //! Only the query endpoints are documented. Login, task creation, adding
 //! numbers, starting, stopping and deleting numbers are assumptions made
@@ -9,11 +10,12 @@
 
 pub mod adapter;
 pub mod codes;
+mod errors;
 pub mod fake;
+mod fake_json;
+mod results;
 pub mod wire;
 
-#[cfg(test)]
-mod doc_examples;
 #[cfg(test)]
 mod tests;
 
@@ -183,7 +185,8 @@ fn build(settings: &VendorSettings, base_url: &str) -> Result<Arc<dyn super::Ven
     let (opts, tz) = SmartivrOptions::from_settings(settings)
         .map_err(|e| e.into_iter().map(|(f, m)| format!("{f}: {m}")).collect::<Vec<_>>().join("; "))?;
     let token = crate::config::Secret::exposed_or_empty(&settings.api_key);
-    Ok(Arc::new(SmartivrAdapter::new(&settings.id, base_url, token, settings.request_timeout, opts, tz)))
+    let adapter = SmartivrAdapter::new(&settings.id, base_url, token, settings.request_timeout, opts, tz);
+    Ok(Arc::new(adapter.with_tags(settings.tag_intents.clone())))
 }
 
 pub const SPEC: KindSpec = KindSpec {
