@@ -9,7 +9,7 @@ use crate::domain::tags::TagIntents;
 use crate::vendors::common::{Answer, VendorHttp, code_text, e164, excerpt, local_time};
 use crate::vendors::{
     AttemptHandle, CallEvent, CallbackError, DispatchBatch, DispatchReceipt, HeaderMap, LookupResult, ParsedCallback,
-    TaskHandle, VendorAdapter, VendorError, VendorErrorKind,
+    RejectedRecord, TaskHandle, VendorAdapter, VendorError, VendorErrorKind,
 };
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -375,12 +375,23 @@ impl VendorAdapter for SmartivrAdapter {
     /// Every result of the task; rows that cannot be used are logged and
     /// left for a later poll (their attempts stay in flight).
     async fn poll_task(&self, task: &TaskHandle) -> Result<Vec<CallEvent>, VendorError> {
+        Ok(self.poll_task_records(task).await?.events)
+    }
+
+    /// Rows that cannot be used are returned for audit (kept once however
+    /// often they are polled); their attempts stay in flight for a later
+    /// poll or lookup.
+    async fn poll_task_records(&self, task: &TaskHandle) -> Result<ParsedCallback, VendorError> {
         let view = self.task_view(&task.vendor_task_id, None).await?;
-        for u in &view.unreadable {
-            tracing::warn!(vendor = %self.id, task = %task.vendor_task_id, reason = %u.reason,
-                "smartivr row unusable; left for a later poll");
-        }
-        Ok(view.events)
+        let rejected = (view.unreadable.into_iter().enumerate())
+            .map(|(index, u)| RejectedRecord {
+                index,
+                phone: u.number.as_deref().map(|n| self.event_phone(n)),
+                reason: u.reason,
+                raw: u.raw,
+            })
+            .collect();
+        Ok(ParsedCallback { events: view.events, rejected })
     }
 
     /// With notifications off there is nothing to verify: every callback is

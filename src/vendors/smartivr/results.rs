@@ -30,12 +30,14 @@ pub struct Unreadable {
     pub number: Option<String>,
     pub callid: Option<String>,
     pub reason: String,
+    /// The row as the vendor sent it, kept for audit.
+    pub raw: String,
 }
 
 impl Unreadable {
     fn of(raw: &Value, number_key: &str, reason: String) -> Unreadable {
         let get = |k: &str| raw.get(k).and_then(code_text).filter(|s| !s.is_empty());
-        Unreadable { number: get(number_key), callid: get("callid"), reason }
+        Unreadable { number: get(number_key), callid: get("callid"), reason, raw: raw.to_string() }
     }
 }
 
@@ -187,7 +189,11 @@ impl SmartivrAdapter {
         Some(CallEvent {
             external_call_id: first_call,
             started_at: first_at,
-            first_dial: Some(Self::dial_outcome(first)),
+            first_dial: Some(VendorRedial {
+                external_call_id: first.call_id.clone(),
+                at: self.time(first.call_time.as_deref()),
+                outcome: Self::dial_outcome(first),
+            }),
             redials,
             ..single
         })
@@ -222,10 +228,12 @@ impl SmartivrAdapter {
         let answered = numbers.rows.iter().any(|n| n.status == Some(codes::ANSWERED));
         let records = if answered { self.all_records(task_id, keyword).await? } else { Rows::default() };
         let mut view = TaskView { unreadable: numbers.unreadable, ..TaskView::default() };
+        // A row that read but cannot be used: its parsed form is what is left to keep.
         let unusable = |n: &NumberRow, reason: String| Unreadable {
             number: Some(n.number.clone()),
             callid: n.callid.clone(),
             reason,
+            raw: format!("{n:?}"),
         };
         for n in numbers.rows {
             match n.status {

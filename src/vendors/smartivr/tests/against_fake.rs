@@ -336,7 +336,7 @@ async fn vendor_redials_come_back_as_redials() {
     for e in &events {
         assert_eq!(e.outcome.disposition, Disposition::NoAnswer);
         assert_eq!(e.redials.len(), 2, "three dials: the first and two redials: {e:?}");
-        assert_eq!(e.first_dial.as_ref().map(|o| o.disposition), Some(Disposition::NoAnswer));
+        assert_eq!(e.first_dial.as_ref().map(|d| d.outcome.disposition), Some(Disposition::NoAnswer));
         assert!(
             e.redials.iter().all(|r| r.outcome.disposition == Disposition::NoAnswer && r.external_call_id.is_some())
         );

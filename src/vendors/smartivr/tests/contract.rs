@@ -125,7 +125,7 @@ fn doc_task_number_example_is_two_dials_with_the_answer_last() {
     // The first dial: busy on 03-04 (the history lists the newest first).
     assert_eq!(e.external_call_id.as_deref(), Some("1569523c-d3d3-48fd-97a0-ad88d6606a19"));
     assert_eq!(e.started_at, Some(shanghai("2020-03-04T20:50:36")));
-    let first = e.first_dial.clone().unwrap();
+    let first = e.first_dial.clone().unwrap().outcome;
     assert_eq!((first.disposition, first.raw_code.as_deref()), (Disposition::Busy, Some("smartivr:8")));
     // Then the vendor's redial on 03-06, answered: the final outcome is its own.
     assert_eq!(e.redials.len(), 1);
@@ -212,7 +212,7 @@ fn numbers_and_strings_stand_for_each_other() {
     assert_eq!((row.number.as_str(), row.id, row.is_blacklist), ("18651683344", Some(1691), Some(false)));
     let e = ivr().number_event(None, &row, None).unwrap();
     assert_eq!(e.outcome.disposition, Disposition::Answered);
-    assert_eq!((e.duration_ms, e.first_dial.map(|o| o.disposition)), (Some(26638), Some(Disposition::Busy)));
+    assert_eq!((e.duration_ms, e.first_dial.map(|d| d.outcome.disposition)), (Some(26638), Some(Disposition::Busy)));
     let page = Page::read(&json!({"data": [], "total": "0", "last_page": "1"})).unwrap();
     assert_eq!((page.total, page.last_page), (Some(0), Some(1)));
 }
@@ -293,7 +293,7 @@ fn dials_are_recorded_oldest_first_with_the_final_outcome_on_the_last() {
     let e = ivr().number_event(Some("t"), &row, Some(&record)).unwrap();
     assert_eq!(e.external_call_id.as_deref(), Some("c1"));
     assert_eq!(e.started_at, Some(shanghai("2024-01-01T10:00:00")));
-    assert_eq!(e.first_dial.as_ref().map(|o| o.disposition), Some(Disposition::Busy));
+    assert_eq!(e.first_dial.as_ref().map(|d| d.outcome.disposition), Some(Disposition::Busy));
     let redials: Vec<_> =
         e.redials.iter().map(|r| (r.external_call_id.clone().unwrap(), r.outcome.disposition)).collect();
     assert_eq!(redials, [("c2".to_string(), Disposition::NoAnswer), ("c3".to_string(), Disposition::Answered)]);
