@@ -118,6 +118,34 @@ pub struct VendorSettings {
     pub tag_intents: crate::domain::tags::TagIntents,
 }
 
+impl VendorSettings {
+    /// A vendor as a unit test needs it: no credentials, no options, the
+    /// config defaults otherwise; tests set what they check with struct
+    /// update syntax.
+    #[cfg(test)]
+    pub fn for_test(id: &str, kind: &str) -> VendorSettings {
+        VendorSettings {
+            id: id.to_string(),
+            kind: kind.to_string(),
+            base_url: None,
+            api_key: None,
+            api_secret: None,
+            callback_secret: None,
+            callback_token: None,
+            callback_allow_ips: Vec::new(),
+            circuit_cooldown: Duration::from_secs(60),
+            max_concurrency: 10,
+            rate_per_second: None,
+            request_timeout: Duration::from_secs(5),
+            embedded_listen: None,
+            sim: None,
+            fake: FakeBehavior::default(),
+            options: toml::Table::new(),
+            tag_intents: crate::domain::tags::TagIntents::default(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct CampaignSettings {
     pub name: String,

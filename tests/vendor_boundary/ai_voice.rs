@@ -28,17 +28,9 @@ fn noon_zone() -> String {
 }
 
 fn config_text(db_url: &str, listen: u16, fake_port: u16) -> String {
+    let head = crate::daemon_head(db_url, &format!("127.0.0.1:{listen}"), "");
     format!(
-        r#"[database]
-url = "{db_url}"
-
-[http]
-listen = "127.0.0.1:{listen}"
-
-[scheduler]
-tick = "100ms"
-claim_batch = 200
-
+        r#"{head}
 [[vendors]]
 id = "itnio"
 kind = "ai-voice"

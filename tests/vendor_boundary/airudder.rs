@@ -17,20 +17,13 @@ const TOKEN: &str = "cb-t0ken";
 /// that retries `unknown` (so a call the daemon wrongly gives up on as lost
 /// would be dialed again).
 fn config_text(db_url: &str, listen: u16, fake_port: u16, result_timeout: &str) -> String {
+    let head = crate::daemon_head(
+        db_url,
+        &format!("127.0.0.1:{listen}"),
+        &format!("reconcile_every = \"300ms\"\nresult_timeout = \"{result_timeout}\"\nlost_after = \"10m\"\n"),
+    );
     format!(
-        r#"[database]
-url = "{db_url}"
-
-[http]
-listen = "127.0.0.1:{listen}"
-
-[scheduler]
-tick = "100ms"
-claim_batch = 200
-reconcile_every = "300ms"
-result_timeout = "{result_timeout}"
-lost_after = "10m"
-
+        r#"{head}
 [[vendors]]
 id = "airudder"
 kind = "airudder"

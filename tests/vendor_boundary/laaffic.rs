@@ -18,17 +18,9 @@ use std::time::Duration;
 const TOKEN: &str = "cb-t0ken";
 
 fn config_text(db_url: &str, listen: u16, fake_port: u16) -> String {
+    let head = crate::daemon_head(db_url, &format!("127.0.0.1:{listen}"), "");
     format!(
-        r#"[database]
-url = "{db_url}"
-
-[http]
-listen = "127.0.0.1:{listen}"
-
-[scheduler]
-tick = "100ms"
-claim_batch = 200
-
+        r#"{head}
 [[vendors]]
 id = "laaffic"
 kind = "laaffic"

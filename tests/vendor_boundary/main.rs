@@ -12,3 +12,12 @@ mod airudder;
 mod blu;
 mod laaffic;
 mod smartivr;
+
+/// The head of every module's daemon config: its database, its listener
+/// (`127.0.0.1:<port>`, or `:0`), a fast scheduler, and `scheduler` lines
+/// of the module's own (`reconcile_every = "300ms"`, ...).
+fn daemon_head(db_url: &str, listen: &str, scheduler: &str) -> String {
+    format!(
+        "[database]\nurl = \"{db_url}\"\n\n[http]\nlisten = \"{listen}\"\n\n[scheduler]\ntick = \"100ms\"\nclaim_batch = 200\n{scheduler}\n"
+    )
+}

@@ -16,18 +16,9 @@ const VENDOR: &str = "sivr";
 const CONTACTS: usize = 8;
 
 fn config_text(db_url: &str, fake_port: u16) -> String {
+    let head = crate::daemon_head(db_url, "127.0.0.1:0", "reconcile_every = \"300ms\"\n");
     format!(
-        r#"[database]
-url = "{db_url}"
-
-[http]
-listen = "127.0.0.1:0"
-
-[scheduler]
-tick = "100ms"
-claim_batch = 200
-reconcile_every = "300ms"
-
+        r#"{head}
 [[vendors]]
 id = "{VENDOR}"
 kind = "smartivr"

@@ -23,23 +23,11 @@ pub(crate) mod kit {
 
     pub fn settings(kind: &str, options: Value) -> VendorSettings {
         VendorSettings {
-            id: format!("{kind}-test"),
-            kind: kind.to_string(),
-            base_url: None,
             api_key: Some(Secret::new(KEY)),
             api_secret: Some(Secret::new(SECRET)),
-            callback_secret: None,
             callback_token: Some(Secret::new("tok")),
-            callback_allow_ips: Vec::new(),
-            circuit_cooldown: Duration::from_secs(60),
-            max_concurrency: 10,
-            rate_per_second: None,
-            request_timeout: Duration::from_secs(5),
-            embedded_listen: None,
-            sim: None,
-            fake: FakeBehavior::default(),
             options: toml::Value::try_from(options).unwrap().as_table().cloned().unwrap_or_default(),
-            tag_intents: Default::default(),
+            ..VendorSettings::for_test(&format!("{kind}-test"), kind)
         }
     }
 

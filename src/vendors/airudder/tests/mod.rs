@@ -14,7 +14,6 @@ use crate::vendors::fake::FakeBehavior;
 use crate::vendors::{CallbackError, ParsedCallback, VendorAdapter};
 use axum::http::{HeaderMap, HeaderValue};
 use serde_json::Value;
-use std::time::Duration;
 
 /// AIRudder's API page, as published (see `shared/vendor-docs/README.md`).
 pub const DOC: &str =
@@ -48,23 +47,11 @@ pub fn doc_answer() -> &'static str {
 
 pub fn settings(options: &str) -> VendorSettings {
     VendorSettings {
-        id: "ar".into(),
-        kind: KIND.into(),
-        base_url: None,
         api_key: Some(Secret::new("app-key")),
         api_secret: Some(Secret::new("app-secret")),
-        callback_secret: None,
         callback_token: Some(Secret::new("url-token")),
-        callback_allow_ips: Vec::new(),
-        circuit_cooldown: Duration::from_secs(60),
-        max_concurrency: 10,
-        rate_per_second: None,
-        request_timeout: Duration::from_secs(5),
-        embedded_listen: None,
-        sim: None,
-        fake: FakeBehavior::default(),
         options: toml::from_str(options).unwrap(),
-        tag_intents: Default::default(),
+        ..VendorSettings::for_test("ar", KIND)
     }
 }
 

@@ -31,23 +31,11 @@ const TOKEN: &str = "cb-token";
 
 fn settings(options: toml::Table) -> VendorSettings {
     VendorSettings {
-        id: "blu-test".into(),
-        kind: "blu".into(),
-        base_url: None,
         api_key: Some(Secret::new(APP_ID)),
         api_secret: Some(Secret::new(APP_KEY)),
-        callback_secret: None,
         callback_token: Some(Secret::new(TOKEN)),
-        callback_allow_ips: Vec::new(),
-        circuit_cooldown: Duration::from_secs(60),
-        max_concurrency: 10,
-        rate_per_second: None,
-        request_timeout: Duration::from_secs(5),
-        embedded_listen: None,
-        sim: None,
-        fake: FakeBehavior::default(),
         options,
-        tag_intents: Default::default(),
+        ..VendorSettings::for_test("blu-test", "blu")
     }
 }
 

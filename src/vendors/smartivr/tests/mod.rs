@@ -35,23 +35,10 @@ server_timezone = "Asia/Shanghai"
 
 fn settings(options: &str) -> VendorSettings {
     VendorSettings {
-        id: "ivr".into(),
-        kind: "smartivr".into(),
         base_url: Some("http://127.0.0.1:9".into()),
         api_key: Some(Secret::new(TOKEN)),
-        api_secret: None,
-        callback_secret: None,
-        callback_token: None,
-        callback_allow_ips: Vec::new(),
-        circuit_cooldown: Duration::from_secs(60),
-        max_concurrency: 10,
-        rate_per_second: None,
-        request_timeout: Duration::from_secs(5),
-        embedded_listen: None,
-        sim: None,
-        fake: FakeBehavior::default(),
         options: options_table(options),
-        tag_intents: Default::default(),
+        ..VendorSettings::for_test("ivr", "smartivr")
     }
 }
 
