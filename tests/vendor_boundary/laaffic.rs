@@ -159,6 +159,12 @@ async fn one_bad_record_among_good_ones_is_kept_for_audit_and_the_rest_applies()
     assert!(error.as_deref().is_some_and(|e| e.contains("1 record(s) rejected") && e.contains("intent")), "{error:?}");
     assert!(events >= 1, "good records in the same body applied: {events}");
     assert_eq!(scalar(&conn, "SELECT COUNT(*) FROM callback_inbox WHERE state <> 'processed'").await, 0);
+    // An operator asking about that number sees the rejected record on its trail.
+    let explained = cli(&s.config, &["explain", "--campaign", "collect", "--phone", &format!("+{bad}")]);
+    let text = String::from_utf8_lossy(&explained.stdout);
+    assert!(explained.status.success(), "{}", String::from_utf8_lossy(&explained.stderr));
+    assert!(text.contains("could not be read") && text.contains(&format!("inbox #{inbox_id}")), "{text}");
+    assert!(text.contains(r#""intent":["#), "the record as sent: {text}");
 
     // Every good record applied with its intent; the bad one's contact is
     // still waiting (for a lookup), not finished as `unknown`.
