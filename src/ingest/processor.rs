@@ -273,6 +273,7 @@ pub async fn run(ctx: Ctx, shutdown: CancellationToken) {
                 duplicates = r.duplicates,
                 late = r.late,
                 unmatched = r.unmatched,
+                rejected_records = r.rejected_records,
                 waiting = r.waiting,
                 "callbacks applied"
             ),
