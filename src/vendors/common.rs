@@ -154,6 +154,12 @@ impl Envelope {
 // so that a record whose field truly has the wrong type is rejected instead
 // of being read as `unknown`.
 
+/// A value as shown in a rejection reason (cut to 60 characters).
+pub fn shown(v: &Value) -> String {
+    let text = v.to_string();
+    if text.chars().count() > 60 { format!("{}…", text.chars().take(60).collect::<String>()) } else { text }
+}
+
 /// `"<key>: expected <what>, got <value>"`.
 pub fn wrong_type(key: &str, expected: &str, got: &Value) -> String {
     format!("{key}: expected {expected}, got {}", excerpt(&got.to_string()))

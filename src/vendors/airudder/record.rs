@@ -35,11 +35,7 @@ pub struct Reader {
     pub callback_slot: String,
 }
 
-/// A short rendering of a JSON value for a rejection reason.
-fn shown(v: &Value) -> String {
-    let text = v.to_string();
-    if text.chars().count() > 60 { format!("{}…", text.chars().take(60).collect::<String>()) } else { text }
-}
+use crate::vendors::common::shown;
 
 fn kind_of(v: &Value) -> &'static str {
     match v {

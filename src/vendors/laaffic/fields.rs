@@ -12,11 +12,7 @@
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use serde_json::{Number, Value};
 
-/// A value as shown in a rejection reason (cut to 60 characters).
-pub fn shown(v: &Value) -> String {
-    let text = v.to_string();
-    if text.chars().count() > 60 { format!("{}…", text.chars().take(60).collect::<String>()) } else { text }
-}
+pub use crate::vendors::common::shown;
 
 /// The record itself must be a JSON object.
 pub fn object(r: &Value) -> Result<(), String> {
