@@ -121,29 +121,23 @@ pub struct Envelope {
 }
 
 impl Envelope {
+    /// `status`/`reason` first (the Laaffic family), then `code`/`msg`/`message`.
     pub fn parse(value: &Value) -> Option<Envelope> {
-        let code = ["status", "code"].iter().find_map(|k| value.get(*k).and_then(code_text))?;
-        let message = ["reason", "msg", "message"]
-            .iter()
-            .find_map(|k| value.get(*k).and_then(Value::as_str))
-            .unwrap_or_default()
-            .to_string();
-        Some(Envelope { code, message, data: value.get("data").cloned().unwrap_or(Value::Null) })
+        Self::read(value, &["status", "code"], &["reason", "msg", "message"])
     }
-}
 
-impl Envelope {
     /// Like [`Envelope::parse`], with the code read from the first of
     /// `code_keys` present: a vendor that documents `code` (Blu) and also
     /// sends a `status` word (`{"code":2000,"status":"success"}`) must be
     /// read by its `code`.
     pub fn parse_prefer(value: &Value, code_keys: &[&str]) -> Option<Envelope> {
+        Self::read(value, code_keys, &["message", "msg", "reason"])
+    }
+
+    fn read(value: &Value, code_keys: &[&str], message_keys: &[&str]) -> Option<Envelope> {
         let code = code_keys.iter().find_map(|k| value.get(*k).and_then(code_text))?;
-        let message = ["message", "msg", "reason"]
-            .iter()
-            .find_map(|k| value.get(*k).and_then(Value::as_str))
-            .unwrap_or_default()
-            .to_string();
+        let message =
+            message_keys.iter().find_map(|k| value.get(*k).and_then(Value::as_str)).unwrap_or_default().to_string();
         Some(Envelope { code, message, data: value.get("data").cloned().unwrap_or(Value::Null) })
     }
 }
