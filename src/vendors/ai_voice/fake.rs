@@ -9,7 +9,7 @@
 
 use super::codes::FAKE_DEFAULTS;
 use super::fake_push::{Call, is_conversation, record};
-pub use super::fake_push::{OPTIONAL_FIELDS, PUSH_FIELDS, UNKNOWN_STATUS, Variations};
+pub use super::fake_push::{PUSH_FIELDS, UNKNOWN_STATUS, Variations, optional_fields};
 use super::{AiVoiceOptions, DAY_END, DAY_START, MAX_IMPORT};
 use crate::config::VendorSettings;
 use crate::vendors::common::{as_i64, code_text};

@@ -43,33 +43,15 @@ pub const PUSH_FIELDS: &[&str] = &[
     "redialTimes",
 ];
 
+/// The fields every push carries: the call's identity, phone, times and status.
+pub const REQUIRED_FIELDS: &[&str] =
+    &["callId", "robotCallJobId", "calledPhoneNumber", "startTime", "endTime", "resultStatus"];
+
 /// Fields a push may lack or carry as `null` (`nulls`, `missing_optional`):
-/// all but the call's identity, phone, times and status.
-pub const OPTIONAL_FIELDS: &[&str] = &[
-    "appId",
-    "dialogFlowId",
-    "tenantPhoneNumberId",
-    "hangupBy",
-    "customerConcern",
-    "analysisBasis",
-    "chatDuration",
-    "billingTime",
-    "pay",
-    "chatRound",
-    "attributes",
-    "properties",
-    "intentLevelDetailName",
-    "callRecordTagIds",
-    "callRecordTagNames",
-    "customerTagIds",
-    "customerTagNames",
-    "fullAudioUrl",
-    "customerAudioUrl",
-    "dynamicProperties",
-    "callDetailList",
-    "callCount",
-    "redialTimes",
-];
+/// every field of the list but [`REQUIRED_FIELDS`].
+pub fn optional_fields() -> impl Iterator<Item = &'static &'static str> {
+    PUSH_FIELDS.iter().filter(|f| !REQUIRED_FIELDS.contains(f))
+}
 
 /// The status the fake sends under `unknown_codes`: not in the document's list.
 pub const UNKNOWN_STATUS: &str = "RING_TIMEOUT";
@@ -79,9 +61,9 @@ pub const UNKNOWN_STATUS: &str = "RING_TIMEOUT";
 /// document's fields with the document's types.
 #[derive(Debug, Clone, Default)]
 pub struct Variations {
-    /// Send `null` for every field of [`OPTIONAL_FIELDS`].
+    /// Send `null` for every field of [`optional_fields`].
     pub nulls: bool,
-    /// Leave out every field of [`OPTIONAL_FIELDS`].
+    /// Leave out every field of [`optional_fields`].
     pub missing_optional: bool,
     /// Numbers (Long) as strings: ids, times, durations, counts.
     pub numbers_as_strings: bool,
@@ -165,12 +147,12 @@ pub(crate) fn record(opts: &AiVoiceOptions, v: &Variations, c: Call<'_>) -> Valu
     r.insert("callCount".into(), num(1 + i64::from(c.redials)));
     r.insert("redialTimes".into(), num(i64::from(c.redials)));
     if v.nulls {
-        for f in OPTIONAL_FIELDS {
+        for f in optional_fields() {
             r.insert(f.to_string(), Value::Null);
         }
     }
     if v.missing_optional {
-        for f in OPTIONAL_FIELDS {
+        for f in optional_fields() {
             r.remove(*f);
         }
     }

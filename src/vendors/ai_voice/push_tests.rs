@@ -5,7 +5,7 @@
 
 use super::AiVoiceAdapter;
 use super::doc_tests::{documented_fields, documented_push, json_type, type_of};
-use super::fake::{self, OPTIONAL_FIELDS, PUSH_FIELDS, UNKNOWN_STATUS, Variations};
+use super::fake::{self, PUSH_FIELDS, UNKNOWN_STATUS, Variations, optional_fields};
 use super::tests::{options, zone_at};
 use crate::domain::outcome::{Disposition, Intent};
 use crate::vendors::fake::FakeBehavior;
@@ -154,7 +154,7 @@ async fn nulls_missing_fields_and_loose_types_read_the_same() {
         run.nothing_dropped();
         assert!(run.rejected.is_empty(), "{variations:?}: {:?}", run.rejected);
         for p in &run.sent {
-            for f in OPTIONAL_FIELDS {
+            for f in optional_fields() {
                 if variations.missing_optional {
                     assert!(p.get(*f).is_none(), "{f}");
                 } else if variations.nulls {
