@@ -199,6 +199,30 @@ async fn flush(
     Ok(())
 }
 
+/// Read a CSV as `import` does, without a database: each row becomes a
+/// contact or an error naming its line and field (the fuzz target's view of
+/// the importer; `import_csv` adds the database around the same reading).
+pub fn read_rows(
+    data: &[u8],
+    cc: Option<&str>,
+    campaign_tz: Tz,
+) -> Result<Vec<Result<NewContact, RowError>>, ImportError> {
+    let mut csv = csv::ReaderBuilder::new().flexible(false).trim(csv::Trim::Fields).from_reader(data);
+    let header = csv.headers().map_err(|e| ImportError::Header(e.to_string()))?.clone();
+    let ctx = Context { cols: columns(&header)?, cc, campaign_tz };
+    let mut rows = Vec::new();
+    for record in csv.records() {
+        rows.push(match record {
+            Ok(rec) => parse_row(&rec, &ctx, rec.position().map_or(0, |p| p.line())),
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                Err(RowError { line, field: "row", message: e.to_string() })
+            }
+        });
+    }
+    Ok(rows)
+}
+
 #[cfg(test)]
 #[path = "import_tests.rs"]
 mod tests;

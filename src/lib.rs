@@ -13,6 +13,7 @@ pub mod config;
 pub mod context;
 pub mod domain;
 pub mod failure_log;
+pub mod fuzz_support;
 pub mod import;
 pub mod ingest;
 pub mod reconcile;

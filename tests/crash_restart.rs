@@ -97,3 +97,113 @@ async fn sigterm_exits_zero_and_a_restart_resumes() {
     assert_final(&conn, 300, 3, Duration::from_secs(1)).await;
     assert_eq!(sim.stats.double_dials.load(Relaxed), 0);
 }
+
+/// A count from the environment (the long runs of RELIABILITY.md set them),
+/// else the CI default.
+fn env_count(name: &str, default: usize) -> usize {
+    match std::env::var(name) {
+        Ok(v) => v.parse().unwrap_or_else(|_| panic!("{name} must be a whole number, got `{v}`")),
+        Err(_) => default,
+    }
+}
+
+/// The crash loop of RELIABILITY.md: the daemon is killed with SIGKILL at
+/// random moments spread over a whole campaign while the simulator (in this
+/// test process, so it outlives every kill and keeps the record of every
+/// answer the daemon gave to a callback) dials, duplicates callbacks up to
+/// three times and delivers them out of order. CI runs it small; the long
+/// run sets `CAMPAIGND_SOAK_CONTACTS` and `CAMPAIGND_SOAK_KILLS`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_loop_loses_no_acknowledged_callback_and_dials_no_number_twice_at_once() {
+    use rand::{Rng, SeedableRng};
+    let contacts = env_count("CAMPAIGND_SOAK_CONTACTS", 1200);
+    let kills = env_count("CAMPAIGND_SOAK_KILLS", 4);
+    let seed = env_count("CAMPAIGND_SOAK_SEED", rand::random::<u16>() as usize) as u64;
+    eprintln!(
+        "crash loop: {contacts} contacts, {kills} kills, seed {seed} (CAMPAIGND_SOAK_SEED reproduces the moments)"
+    );
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let db = TestDb::new();
+    let sim = start_sim(SimSettings {
+        latency_min: Duration::from_millis(20),
+        latency_max: Duration::from_millis(400),
+        duplicate_max: 3,
+        callback_jitter: Duration::from_millis(300),
+        callback_retries: 20,
+        ..fast_sim(0.15)
+    })
+    .await;
+    let config = setup(&db, &sim.base_url(), contacts);
+    let conn = db.connect().await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let (peaks, sampler) = spawn_sampler(db.connect().await, stop.clone());
+    let started = std::time::Instant::now();
+
+    for k in 0..kills {
+        let mut daemon = Daemon::start(&config);
+        // Spread the kills over the campaign: each waits for its share of
+        // the contacts to be dialed, then a random moment more.
+        let share = (k + 1) * contacts / (kills + 1);
+        poll_until(Duration::from_secs(600), "the next share of contacts dialed", || async {
+            (scalar(&conn, "SELECT COUNT(DISTINCT contact_id) FROM attempts").await >= share as i64).then_some(())
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(rng.random_range(0..1500))).await; // the random moment, not a wait
+        daemon.kill9();
+    }
+    let _last = Daemon::start(&config);
+    poll_until(Duration::from_secs(1800), "campaign completed after the last kill", || async {
+        (scalar(&conn, "SELECT COUNT(*) FROM campaigns WHERE name = 'e2e' AND state = 'completed'").await == 1)
+            .then_some(())
+    })
+    .await;
+    // Deliveries still under way (duplicates, retries) land before the count.
+    poll_until(Duration::from_secs(120), "the simulator's deliveries finished", || async {
+        (sim.stats.callbacks_pending.load(Relaxed) == 0).then_some(())
+    })
+    .await;
+    stop.store(true, Relaxed);
+    sampler.await.unwrap();
+
+    assert_peaks(&peaks, 40, &[("sim-a", 30), ("sim-b", 15)]);
+    assert_final(&conn, contacts as i64, 3, Duration::from_secs(1)).await;
+    assert_eq!(sim.stats.double_dials.load(Relaxed), 0, "a reference was dialed twice");
+    assert_eq!(sim.stats.number_overlaps.load(Relaxed), 0, "a number was on two lines at once");
+    let acked = acknowledged_in_inbox(&conn, &sim.deliveries()).await;
+    eprintln!("crash loop figures: contacts={contacts} kills={kills} seconds={} {acked}", started.elapsed().as_secs());
+    assert_eq!(acked.missing, 0, "acknowledged callbacks missing from the inbox: {acked}");
+}
+
+/// The daemon's answers to the simulator's deliveries against the inbox.
+struct Acknowledged {
+    by_status: std::collections::BTreeMap<u16, usize>,
+    acknowledged: usize,
+    missing: usize,
+}
+
+impl std::fmt::Display for Acknowledged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "answers={:?} acknowledged={} missing_from_inbox={}", self.by_status, self.acknowledged, self.missing)
+    }
+}
+
+async fn acknowledged_in_inbox(
+    conn: &sea_orm::DatabaseConnection,
+    deliveries: &[campaignd::vendors::sim::DeliveryRecord],
+) -> Acknowledged {
+    let stored: std::collections::HashSet<String> = common::rows(conn, "SELECT dedupe_key FROM callback_inbox")
+        .await
+        .iter()
+        .map(|r| r.try_get_by_index::<String>(0).unwrap())
+        .collect();
+    let mut by_status = std::collections::BTreeMap::new();
+    let (mut acknowledged, mut missing) = (0, 0);
+    for d in deliveries {
+        *by_status.entry(d.status).or_insert(0) += 1;
+        if (200..300).contains(&d.status) {
+            acknowledged += 1;
+            missing += usize::from(!stored.contains(&d.sha256));
+        }
+    }
+    Acknowledged { by_status, acknowledged, missing }
+}

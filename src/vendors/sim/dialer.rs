@@ -7,7 +7,7 @@
 
 use super::adapter::sign;
 use super::codes::{CALLBACK, CANCELLED};
-use super::server::{CallRecord, Shared, SimStats, stopped};
+use super::server::{CallRecord, DeliveryRecord, Shared, SimStats, stopped};
 use super::settings::pick_weighted;
 use super::wire::{CallResult, CallState, SIGNATURE_HEADER};
 use axum::body::Bytes;
@@ -52,6 +52,7 @@ struct Call {
     call_id: String,
     batch_id: String,
     reference: String,
+    phone: String,
     url: String,
 }
 
@@ -76,11 +77,19 @@ fn start(shared: &Arc<Shared>, reference: String, permit: OwnedSemaphorePermit) 
                     shared.stats.double_dials.fetch_add(1, Relaxed);
                     tracing::error!(%reference, "sim dialed a reference twice");
                 }
+                let phone = record.phone.clone();
+                let on_line = store.on_line.entry(phone.clone()).or_default();
+                if *on_line > 0 {
+                    shared.stats.number_overlaps.fetch_add(1, Relaxed);
+                    tracing::error!(%reference, "sim put a number on a second line while it was still on one");
+                }
+                *on_line += 1;
                 Start::Dial(Call {
                     seq: record.seq,
                     call_id: record.call_id.clone(),
                     batch_id: record.batch_id.clone(),
                     reference,
+                    phone,
                     url: record.callback_url.clone(),
                 })
             }
@@ -129,7 +138,7 @@ async fn dial(shared: Arc<Shared>, call: Call, line: OwnedSemaphorePermit) {
     };
     let result = CallResult {
         event_id: uuid::Uuid::new_v4().to_string(),
-        call_id: call.call_id,
+        call_id: call.call_id.clone(),
         reference: call.reference,
         batch_id: call.batch_id,
         status: status.to_string(),
@@ -139,16 +148,54 @@ async fn dial(shared: Arc<Shared>, call: Call, line: OwnedSemaphorePermit) {
         duration_ms: (ended_at - started_at).num_milliseconds(),
         callback_at,
     };
-    if let Some(record) = shared.store().calls.get_mut(&result.reference) {
-        record.state = CallState::Finished;
-        record.result = Some(result.clone());
+    {
+        let mut store = shared.store();
+        if let Some(record) = store.calls.get_mut(&result.reference) {
+            record.state = CallState::Finished;
+            record.result = Some(result.clone());
+        }
+        if let Some(n) = store.on_line.get_mut(&call.phone) {
+            *n -= 1;
+            if *n == 0 {
+                store.on_line.remove(&call.phone);
+            }
+        }
     }
     let pending = Pending::new(&shared.stats);
     shared.stats.current_dialing.fetch_sub(1, Relaxed);
     drop(line);
     tracing::debug!(reference = %result.reference, status = %result.status, "sim call finished");
+    if roll(&shared, call.seq, 3, settings.unknown_callback_rate) {
+        let stranger = CallResult {
+            event_id: uuid::Uuid::new_v4().to_string(),
+            call_id: format!("x-{}", call.seq),
+            reference: format!("unknown-{}", uuid::Uuid::new_v4()),
+            ..result.clone()
+        };
+        shared.stats.unknown_callbacks_sent.fetch_add(1, Relaxed);
+        let pending = Pending::new(&shared.stats);
+        tokio::spawn(deliver(shared.clone(), call.url.clone(), stranger, 0, pending));
+    }
+    if roll(&shared, call.seq, 2, settings.callback_drop_rate) {
+        shared.stats.callbacks_dropped.fetch_add(1, Relaxed);
+        tracing::debug!(reference = %result.reference, "sim dropped a callback (result available by lookup)");
+        return;
+    }
+    let jitter = settings.callback_jitter.as_micros() as u64;
+    if jitter > 0 {
+        let wait = Duration::from_micros(call_rng(settings.seed, call.seq, 4).random_range(0..=jitter));
+        tokio::select! {
+            _ = stopped(shared.stop.clone()) => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
     let duplicate = roll_duplicate(&shared, call.seq);
     deliver(shared, call.url, result, duplicate, pending).await;
+}
+
+/// A yes/no of one call's own random stream `stream`, true with `rate`.
+fn roll(shared: &Shared, seq: u64, stream: u64, rate: f64) -> bool {
+    rate > 0.0 && call_rng(shared.settings.seed, seq, stream).random_bool(rate)
 }
 
 /// The result reported for a call that was never dialed.
@@ -185,15 +232,20 @@ fn call_rng(seed: Option<u64>, seq: u64, stream: u64) -> StdRng {
     }
 }
 
-pub(crate) fn roll_duplicate(shared: &Shared, seq: u64) -> bool {
-    let rate = shared.settings.duplicate_rate;
-    rate > 0.0 && call_rng(shared.settings.seed, seq, 1).random_bool(rate)
+/// How many extra deliveries of the same body a result gets: 0, or (with
+/// `duplicate_rate`) between 1 and `duplicate_max`.
+pub(crate) fn roll_duplicate(shared: &Shared, seq: u64) -> u32 {
+    let s = &shared.settings;
+    if !roll(shared, seq, 1, s.duplicate_rate) {
+        return 0;
+    }
+    call_rng(s.seed, seq, 5).random_range(1..=s.duplicate_max.max(1))
 }
 
-/// POST a result to the callback URL (with retries); with `duplicate`, deliver
-/// the very same body once more after the first success.
+/// POST a result to the callback URL (with retries); then deliver the very
+/// same body `duplicates` more times after the first success.
 /// `pending` is held until the delivery is over.
-pub(crate) async fn deliver(shared: Arc<Shared>, url: String, result: CallResult, duplicate: bool, pending: Pending) {
+pub(crate) async fn deliver(shared: Arc<Shared>, url: String, result: CallResult, duplicates: u32, pending: Pending) {
     let _pending = pending;
     let body = match serde_json::to_vec(&result) {
         Ok(body) => Bytes::from(body),
@@ -211,7 +263,10 @@ pub(crate) async fn deliver(shared: Arc<Shared>, url: String, result: CallResult
         }
         Sent::Stopped => return,
     }
-    if duplicate && send(&shared, &url, &body, &signature, &result.reference).await == Sent::Delivered {
+    for _ in 0..duplicates {
+        if send(&shared, &url, &body, &signature, &result.reference).await != Sent::Delivered {
+            break;
+        }
         shared.stats.duplicate_callbacks_sent.fetch_add(1, Relaxed);
     }
 }
@@ -266,6 +321,7 @@ async fn send(shared: &Shared, url: &str, body: &Bytes, signature: &str, referen
             _ = stopped(shared.stop.clone()) => return Sent::Stopped,
             answer = request => answer,
         };
+        record(shared, body, reference, answer.as_ref().map(|r| r.status().as_u16()).unwrap_or(0));
         match answer {
             Ok(response) if response.status().is_success() => {
                 stats.callbacks_delivered.fetch_add(1, Relaxed);
@@ -286,6 +342,18 @@ async fn send(shared: &Shared, url: &str, body: &Bytes, signature: &str, referen
         "sim gave up delivering a callback; the result stays available by lookup"
     );
     Sent::GaveUp
+}
+
+/// Keep the daemon's answer to one delivery (see [`DeliveryRecord`]).
+fn record(shared: &Shared, body: &Bytes, reference: &str, status: u16) {
+    use sha2::Digest;
+    let entry = DeliveryRecord {
+        sha256: hex::encode(sha2::Sha256::digest(body)),
+        reference: reference.to_string(),
+        status,
+        at: Utc::now(),
+    };
+    shared.deliveries.lock().unwrap_or_else(|p| p.into_inner()).push(entry);
 }
 
 #[cfg(test)]

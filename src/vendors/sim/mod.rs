@@ -10,7 +10,7 @@ pub mod settings;
 pub mod wire;
 
 pub use adapter::{SimAdapter, SimAdapterConfig, sign};
-pub use server::{SimAuth, SimHandle, SimServer, SimStats, spawn};
+pub use server::{DeliveryRecord, SimAuth, SimHandle, SimServer, SimStats, spawn};
 pub use settings::SimSettings;
 
 /// Most calls the simulator accepts in one CreateBatch.
@@ -263,6 +263,74 @@ mod tests {
             adapter.lookup(&crate::vendors::AttemptHandle::by_ref("never-sent")).await.unwrap(),
             LookupResult::NotFound
         );
+        sim.shutdown().await;
+    }
+
+    /// The harness's fault knobs do what they say, and the recorder keeps
+    /// every answer with the body's digest.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn fault_knobs_drop_repeat_and_invent_results_and_every_answer_is_recorded() {
+        // The receiver refuses the first two deliveries: recorded as 503.
+        let receiver = Receiver::start(&[503, 503]).await;
+        let settings = super::SimSettings {
+            duplicate_rate: 1.0,
+            duplicate_max: 4,
+            callback_drop_rate: 0.25,
+            unknown_callback_rate: 0.5,
+            callback_jitter: Duration::from_millis(30),
+            ..fast()
+        };
+        let (sim, adapter) = sim(settings).await;
+        let stats = sim.stats.clone();
+        adapter.dispatch(&batch(&receiver.url, "k", 100)).await.unwrap();
+        let finished = || {
+            let delivered = receiver.deliveries().iter().filter(|d| d.result.reference.starts_with('k')).count();
+            let refs: HashSet<String> = receiver.deliveries().into_iter().map(|d| d.result.reference).collect();
+            let ours = refs.iter().filter(|r| r.starts_with('k')).count() as u64;
+            delivered > 0 && ours + stats.callbacks_dropped.load(Relaxed) == 100
+        };
+        wait_until("every call finished and its deliveries done", Duration::from_secs(30), || {
+            finished() && stats.callbacks_pending.load(Relaxed) == 0
+        })
+        .await;
+        let dropped = stats.callbacks_dropped.load(Relaxed);
+        let strangers = stats.unknown_callbacks_sent.load(Relaxed);
+        assert!((10..=45).contains(&dropped), "{dropped} of 100 dropped at rate 0.25");
+        assert!((30..=70).contains(&strangers), "{strangers} of 100 unknown at rate 0.5");
+        let ours = receiver.deliveries().into_iter().filter(|d| d.result.reference.starts_with('k'));
+        let mut per_ref: HashMap<String, usize> = HashMap::new();
+        for d in ours.filter(|d| d.answered == 200) {
+            *per_ref.entry(d.result.reference).or_default() += 1;
+        }
+        assert_eq!(per_ref.len() as u64, 100 - dropped, "a dropped result is never delivered");
+        assert!(per_ref.values().all(|n| (2..=5).contains(n)), "1 + 1..=4 duplicates: {per_ref:?}");
+        assert!(per_ref.values().any(|n| *n >= 4), "duplicates reach duplicate_max");
+        let records = sim.deliveries();
+        assert_eq!(records.iter().filter(|r| r.status == 503).count(), 2, "refusals are recorded too");
+        assert_eq!(records.len(), receiver.deliveries().len(), "one record per answer");
+        assert!(records.iter().all(|r| r.sha256.len() == 64));
+        assert_eq!(stats.number_overlaps.load(Relaxed), 0, "distinct numbers never overlap");
+        sim.shutdown().await;
+    }
+
+    /// The overlap counter the crash loop relies on does count: two calls to
+    /// one number on two lines at once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_number_on_two_lines_at_once_is_counted() {
+        let receiver = Receiver::start(&[]).await;
+        let settings = super::SimSettings {
+            latency_min: Duration::from_millis(300),
+            latency_max: Duration::from_millis(300),
+            ..fast()
+        };
+        let (sim, adapter) = sim(settings).await;
+        let mut calls = batch(&receiver.url, "o", 2);
+        let phone = calls.items[0].phone.clone();
+        calls.items[1].phone = phone;
+        adapter.dispatch(&calls).await.unwrap();
+        wait_until("both calls called back", Duration::from_secs(10), || receiver.distinct_references() == 2).await;
+        wait_until("deliveries done", Duration::from_secs(10), || sim.stats.callbacks_pending.load(Relaxed) == 0).await;
+        assert_eq!(sim.stats.number_overlaps.load(Relaxed), 1);
         sim.shutdown().await;
     }
 }

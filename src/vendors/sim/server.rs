@@ -63,6 +63,25 @@ pub struct SimStats {
     pub double_dials: AtomicU64,
     /// CreateBatch answers held back right now (see [`SimHandle::hold_answers`]).
     pub batches_held: AtomicU64,
+    /// Calls put on a line while another call to the same number was still
+    /// on one: the daemon must never cause this, so it must stay 0.
+    pub number_overlaps: AtomicU64,
+    /// Results never called back (`callback_drop_rate`).
+    pub callbacks_dropped: AtomicU64,
+    /// Signed results sent for references the daemon never sent.
+    pub unknown_callbacks_sent: AtomicU64,
+}
+
+/// One answer the daemon gave to one callback delivery: what the recorder
+/// of the reliability harness compares with the inbox.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeliveryRecord {
+    /// SHA-256 of the body, hex (the daemon's inbox `dedupe_key`).
+    pub sha256: String,
+    pub reference: String,
+    /// HTTP status, or 0 when no answer came (refused, reset, timeout).
+    pub status: u16,
+    pub at: DateTime<Utc>,
 }
 
 /// A configured simulator, not yet serving.
@@ -77,6 +96,7 @@ pub struct SimHandle {
     pub addr: SocketAddr,
     pub stats: Arc<SimStats>,
     answer_delay_ms: Arc<AtomicU64>,
+    deliveries: Arc<Mutex<Vec<DeliveryRecord>>>,
     stop: watch::Sender<bool>,
     server: Option<JoinHandle<()>>,
 }
@@ -105,7 +125,8 @@ impl SimServer {
         let (stop, stop_rx) = watch::channel(false);
         let (queue, queue_rx) = mpsc::unbounded_channel();
         let stats = Arc::new(SimStats::default());
-        let answer_delay_ms = Arc::new(AtomicU64::new(0));
+        let answer_delay_ms = Arc::new(AtomicU64::new(self.settings.answer_latency.as_millis() as u64));
+        let deliveries = Arc::new(Mutex::new(Vec::new()));
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
@@ -122,6 +143,7 @@ impl SimServer {
             auth: self.auth,
             stats: stats.clone(),
             answer_delay_ms: answer_delay_ms.clone(),
+            deliveries: deliveries.clone(),
             rng: Mutex::new(rng),
             store: Mutex::new(Store::default()),
             queue,
@@ -141,7 +163,7 @@ impl SimServer {
             }
         });
         tracing::info!(%addr, "sim vendor listening");
-        Ok(SimHandle { addr, stats, answer_delay_ms, stop, server: Some(server) })
+        Ok(SimHandle { addr, stats, answer_delay_ms, deliveries, stop, server: Some(server) })
     }
 }
 
@@ -153,6 +175,11 @@ impl SimHandle {
     /// From now on, answer each CreateBatch `delay` after its calls are
     /// queued (zero: at once): a slow vendor API, whose calls may already be
     /// dialing when the client learns they were accepted.
+    /// Every answer the daemon gave to a callback so far, in order.
+    pub fn deliveries(&self) -> Vec<DeliveryRecord> {
+        self.deliveries.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     pub fn hold_answers(&self, delay: Duration) {
         self.answer_delay_ms.store(delay.as_millis() as u64, Relaxed);
     }
@@ -187,6 +214,7 @@ pub(crate) struct Shared {
     pub auth: SimAuth,
     pub stats: Arc<SimStats>,
     answer_delay_ms: Arc<AtomicU64>,
+    pub deliveries: Arc<Mutex<Vec<DeliveryRecord>>>,
     /// Randomness of batch refusals (per-call randomness is seeded per call).
     rng: Mutex<StdRng>,
     store: Mutex<Store>,
@@ -208,6 +236,8 @@ pub(crate) struct Store {
     pub calls: HashMap<String, CallRecord>,
     /// Every reference that ever went on a line.
     pub dialed: HashSet<String>,
+    /// Numbers on a line right now, with how many calls each.
+    pub on_line: HashMap<String, u32>,
 }
 
 pub(crate) struct CallRecord {
@@ -216,6 +246,7 @@ pub(crate) struct CallRecord {
     pub call_id: String,
     pub batch_id: String,
     pub reference: String,
+    pub phone: String,
     pub callback_url: String,
     pub not_after: Option<DateTime<Utc>>,
     pub state: CallState,
@@ -303,6 +334,7 @@ async fn create_batch(State(s): State<Arc<Shared>>, headers: HeaderMap, body: By
                 call_id: format!("c-{seq}"),
                 batch_id: batch_id.clone(),
                 reference: call.reference.clone(),
+                phone: call.phone.clone(),
                 callback_url: batch.callback_url.clone(),
                 not_after: batch.not_after,
                 state: CallState::Queued,

@@ -39,6 +39,24 @@ pub struct SimSettings {
     pub callback_after: Option<Duration>,
     /// Deterministic randomness when set.
     pub seed: Option<u64>,
+    /// Fault injection (all off by default; the reliability harness turns
+    /// them on). Probability that a result is never called back: it stays
+    /// available by lookup only, as when a real vendor loses a webhook.
+    pub callback_drop_rate: f64,
+    /// A result that rolls a duplicate (`duplicate_rate`) is delivered again
+    /// between 1 and this many extra times.
+    pub duplicate_max: u32,
+    /// Each first delivery waits a random time up to this long, so results
+    /// reach the daemon in another order than the calls finished in.
+    #[serde(with = "humantime_serde")]
+    pub callback_jitter: Duration,
+    /// Per finished call, the probability of also sending a validly signed
+    /// result for a reference the daemon never sent (a call it cannot know).
+    pub unknown_callback_rate: f64,
+    /// Every CreateBatch answer is held this long (a slow vendor API; longer
+    /// than the daemon's request timeout, it is a timeout).
+    #[serde(with = "humantime_serde")]
+    pub answer_latency: Duration,
 }
 
 impl Default for SimSettings {
@@ -75,6 +93,11 @@ impl Default for SimSettings {
             // Off: the demo's callback rule keeps its short interval.
             callback_after: None,
             seed: None,
+            callback_drop_rate: 0.0,
+            duplicate_max: 1,
+            callback_jitter: Duration::ZERO,
+            unknown_callback_rate: 0.0,
+            answer_latency: Duration::ZERO,
         }
     }
 }
@@ -91,6 +114,11 @@ impl SimSettings {
         }
         check_rate("dispatch_failure_rate", self.dispatch_failure_rate)?;
         check_rate("duplicate_rate", self.duplicate_rate)?;
+        check_rate("callback_drop_rate", self.callback_drop_rate)?;
+        check_rate("unknown_callback_rate", self.unknown_callback_rate)?;
+        if self.duplicate_max == 0 {
+            return Err("duplicate_max must be at least 1".into());
+        }
         if self.latency_min > self.latency_max {
             return Err(format!(
                 "latency_min ({:?}) must not exceed latency_max ({:?})",
@@ -218,6 +246,9 @@ mod tests {
             ("duplicate_rate", |s| s.duplicate_rate = f64::NAN),
             ("latency_min", |s| s.latency_min = Duration::from_secs(3)),
             ("max_lines", |s| s.max_lines = 0),
+            ("callback_drop_rate", |s| s.callback_drop_rate = 2.0),
+            ("unknown_callback_rate", |s| s.unknown_callback_rate = -1.0),
+            ("duplicate_max", |s| s.duplicate_max = 0),
         ];
         for (field, breaker) in cases {
             let mut s = SimSettings::default();
