@@ -207,3 +207,92 @@ async fn acknowledged_in_inbox(
     }
     Acknowledged { by_status, acknowledged, missing }
 }
+
+/// Vendor faults, all at once, from the simulator in this process: CreateBatch
+/// refused with 5xx (20 %) and, for a while, answered only after the
+/// daemon's request timeout; results never called back (10 %: found by
+/// lookup), delivered again 1–5 times (30 %), out of order, and validly
+/// signed results for calls the daemon never sent (20 %). The campaign must
+/// complete with every guarantee, every dial with exactly one result, and
+/// every acknowledged body stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vendor_faults_all_at_once_lose_nothing_and_dial_nothing_twice() {
+    let contacts = env_count("CAMPAIGND_FAULTS_CONTACTS", 600);
+    let db = TestDb::new();
+    let sim = start_sim(SimSettings {
+        dispatch_failure_rate: 0.2,
+        callback_drop_rate: 0.1,
+        duplicate_max: 5,
+        callback_jitter: Duration::from_millis(500),
+        unknown_callback_rate: 0.2,
+        ..fast_sim(0.3)
+    })
+    .await;
+    let config = setup(&db, &sim.base_url(), contacts);
+    // A short request timeout, so that held answers are timeouts.
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = text.replace("max_concurrency = 30", "max_concurrency = 30\nrequest_timeout = \"500ms\"");
+    std::fs::write(&config, text.replace("max_concurrency = 15", "max_concurrency = 15\nrequest_timeout = \"500ms\""))
+        .unwrap();
+    let conn = db.connect().await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let (peaks, sampler) = spawn_sampler(db.connect().await, stop.clone());
+    let started = std::time::Instant::now();
+    let _daemon = Daemon::start(&config);
+
+    poll_until(Duration::from_secs(120), "a fifth of the contacts dialed", || async {
+        (scalar(&conn, "SELECT COUNT(DISTINCT contact_id) FROM attempts").await >= (contacts / 5) as i64).then_some(())
+    })
+    .await;
+    // The vendor API hangs past the request timeout for a while.
+    sim.hold_answers(Duration::from_secs(2));
+    let held_from = sim.stats.batches_accepted.load(Relaxed);
+    poll_until(Duration::from_secs(60), "a few batches answered too late", || async {
+        (sim.stats.batches_accepted.load(Relaxed) >= held_from + 5).then_some(())
+    })
+    .await;
+    sim.hold_answers(Duration::ZERO);
+    let fault_ended = std::time::Instant::now();
+    let dialed_at_end = sim.stats.calls_dialed.load(Relaxed);
+    poll_until(Duration::from_secs(60), "dialing resumed after the slow answers", || async {
+        (sim.stats.calls_dialed.load(Relaxed) > dialed_at_end + 20).then_some(())
+    })
+    .await;
+    let recovered = fault_ended.elapsed();
+    poll_until(Duration::from_secs(600), "campaign completed", || async {
+        (scalar(&conn, "SELECT COUNT(*) FROM campaigns WHERE name = 'e2e' AND state = 'completed'").await == 1)
+            .then_some(())
+    })
+    .await;
+    poll_until(Duration::from_secs(120), "the simulator's deliveries finished", || async {
+        (sim.stats.callbacks_pending.load(Relaxed) == 0).then_some(())
+    })
+    .await;
+    stop.store(true, Relaxed);
+    sampler.await.unwrap();
+
+    assert_peaks(&peaks, 40, &[("sim-a", 30), ("sim-b", 15)]);
+    assert_final(&conn, contacts as i64, 3, Duration::from_secs(1)).await;
+    let s = &sim.stats;
+    assert_eq!(s.double_dials.load(Relaxed), 0, "a reference was dialed twice");
+    assert_eq!(s.number_overlaps.load(Relaxed), 0, "a number was on two lines at once");
+    assert!(s.batches_refused.load(Relaxed) > 0 && s.callbacks_dropped.load(Relaxed) > 0);
+    assert!(s.unknown_callbacks_sent.load(Relaxed) > 0 && s.duplicate_callbacks_sent.load(Relaxed) > 0);
+    let completed = scalar(&conn, "SELECT COUNT(*) FROM attempts WHERE state = 'completed'").await;
+    assert_eq!(
+        s.calls_dialed.load(Relaxed) as i64,
+        completed,
+        "every dial has exactly one result (dropped ones by lookup)"
+    );
+    let acked = acknowledged_in_inbox(&conn, &sim.deliveries()).await;
+    eprintln!(
+        "vendor faults figures: contacts={contacts} seconds={} refused_batches={} dropped={} duplicates={} unknown={} recovered_after_slow_answers_ms={} {acked}",
+        started.elapsed().as_secs(),
+        s.batches_refused.load(Relaxed),
+        s.callbacks_dropped.load(Relaxed),
+        s.duplicate_callbacks_sent.load(Relaxed),
+        s.unknown_callbacks_sent.load(Relaxed),
+        recovered.as_millis(),
+    );
+    assert_eq!(acked.missing, 0, "acknowledged callbacks missing from the inbox: {acked}");
+}
