@@ -55,8 +55,10 @@ impl App {
         let callback_base = settings.http.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
         let vendors = VendorRegistry::build(&settings.vendors, &callback_base).await?;
         vendors.share_limits(&conn, now).await.context("registering the vendors' shared limits")?;
+        let store_health = crate::store::health::StoreHealth::new(conn.clone());
         let ctx = Ctx {
-            inbox: crate::ingest::writer::InboxWriter::spawn(conn.clone()),
+            inbox: crate::ingest::writer::InboxWriter::spawn(conn.clone(), store_health.clone()),
+            store_health,
             db: conn,
             settings: Arc::new(settings),
             vendors: Arc::new(vendors),

@@ -7,6 +7,7 @@ use crate::domain::compliance::ComplianceSettings;
 use crate::ingest::writer::InboxWriter;
 use crate::store::StoreError;
 use crate::store::campaigns::CampaignCtx;
+use crate::store::health::StoreHealth;
 use crate::vendors::registry::VendorRegistry;
 use entity::campaign;
 use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait};
@@ -25,6 +26,8 @@ pub struct Ctx {
     pub inbox_notify: Arc<Notify>,
     /// Group-committing writer for callback deliveries.
     pub inbox: InboxWriter,
+    /// Whether the store takes writes; callbacks and claiming wait while not.
+    pub store_health: StoreHealth,
 }
 
 impl Ctx {

@@ -57,9 +57,18 @@ pub async fn serve(
         .await
 }
 
+/// Ready when the store takes writes (as the last writes and probes found)
+/// and answers a query now. Only a short classification is shown; the
+/// database's own error text is in the daemon's log.
 async fn readyz(State(ctx): State<Ctx>) -> impl IntoResponse {
+    if let Err(fault) = ctx.store_health.writable() {
+        return (StatusCode::SERVICE_UNAVAILABLE, format!("store not writable: {fault}"));
+    }
     match ctx.db.execute_unprepared("SELECT 1").await {
         Ok(_) => (StatusCode::OK, "ready".to_string()),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("database unavailable: {e}")),
+        Err(e) => {
+            let fault = ctx.store_health.report(&e).map_or_else(|| "query failed".to_string(), |f| f.to_string());
+            (StatusCode::SERVICE_UNAVAILABLE, format!("database unavailable: {fault}"))
+        }
     }
 }

@@ -4,18 +4,45 @@
 //! answers each handler. Nothing waits on a timer: under light load a batch is
 //! one row, under heavy load the fsync cost is shared. A handler answers 2xx
 //! only after its row is committed.
+//!
+//! While the store cannot write (disk full, read-only, server down: see
+//! [`StoreHealth`]) a batch is refused at once, so vendors get their 503 in
+//! milliseconds and retry later instead of waiting on a write bound to fail.
 
 use crate::failure_log::FailureLog;
+use crate::store::StoreError;
 use crate::store::db::begin_write;
+use crate::store::health::{StoreFault, StoreHealth};
 use crate::store::inbox::{NewCallback, insert_many};
 use sea_orm::DatabaseConnection;
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 /// Most rows per transaction (bounds statement size and the wait of the
 /// first handler in a batch).
 const MAX_BATCH: usize = 256;
 
-type Reply = oneshot::Sender<Result<(), String>>;
+/// A batch not committed within this is answered 503 (the vendor retries)
+/// and the store counts as unwritable until a probe succeeds: a PostgreSQL
+/// that stopped answering would otherwise hold every handler for the whole
+/// pool acquire timeout. (A commit that lands after its deadline only makes
+/// the vendor's retry a duplicate, which is applied once.)
+const WRITE_DEADLINE: Duration = Duration::from_secs(5);
+
+/// Why a delivery was not stored. Safe to show to clients.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum NotStored {
+    #[error("store not writable: {0}")]
+    Unwritable(StoreFault),
+    /// A failure that is not a store fault (the full text is in the log).
+    #[error("storing failed: {0}")]
+    Failed(Arc<str>),
+    #[error("inbox writer stopped")]
+    Stopped,
+}
+
+type Reply = oneshot::Sender<Result<(), NotStored>>;
 
 #[derive(Clone)]
 pub struct InboxWriter {
@@ -24,21 +51,21 @@ pub struct InboxWriter {
 
 impl InboxWriter {
     /// Start the writer task; it ends when the last `InboxWriter` is dropped.
-    pub fn spawn(db: DatabaseConnection) -> InboxWriter {
+    pub fn spawn(db: DatabaseConnection, health: StoreHealth) -> InboxWriter {
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(run(db, rx));
+        tokio::spawn(run(db, health, rx));
         InboxWriter { tx }
     }
 
-    /// Store one delivery durably; `Err` carries the reason it was not stored.
-    pub async fn store(&self, cb: NewCallback) -> Result<(), String> {
+    /// Store one delivery durably; `Err` says why it was not stored.
+    pub async fn store(&self, cb: NewCallback) -> Result<(), NotStored> {
         let (reply, wait) = oneshot::channel();
-        self.tx.send((cb, reply)).await.map_err(|_| "inbox writer stopped".to_string())?;
-        wait.await.map_err(|_| "inbox writer stopped".to_string())?
+        self.tx.send((cb, reply)).await.map_err(|_| NotStored::Stopped)?;
+        wait.await.map_err(|_| NotStored::Stopped)?
     }
 }
 
-async fn run(db: DatabaseConnection, mut rx: mpsc::Receiver<(NewCallback, Reply)>) {
+async fn run(db: DatabaseConnection, health: StoreHealth, mut rx: mpsc::Receiver<(NewCallback, Reply)>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     // Every handler of a failed batch answers 503 (the vendor retries); the
     // reason is logged here, once per burst, not once per callback.
@@ -46,14 +73,10 @@ async fn run(db: DatabaseConnection, mut rx: mpsc::Receiver<(NewCallback, Reply)
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let (rows, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
         let n = rows.len();
-        let result = async {
-            let txn = begin_write(&db).await?;
-            insert_many(&txn, rows).await?;
-            txn.commit().await?;
-            Ok::<_, crate::store::StoreError>(())
-        }
-        .await
-        .map_err(|e| e.to_string());
+        let result = match health.writable() {
+            Err(fault) => Err(NotStored::Unwritable(fault)),
+            Ok(()) => write_batch(&db, &health, rows).await,
+        };
         metrics::histogram!("campaignd_inbox_batch_rows").record(n as f64);
         match &result {
             Ok(()) => failures.succeeded(),
@@ -65,6 +88,29 @@ async fn run(db: DatabaseConnection, mut rx: mpsc::Receiver<(NewCallback, Reply)
         for reply in replies {
             // A handler that gave up (client went away) is fine to ignore.
             let _ = reply.send(result.clone());
+        }
+    }
+}
+
+/// One transaction for the batch; Ok only once COMMIT has succeeded.
+async fn write_batch(db: &DatabaseConnection, health: &StoreHealth, rows: Vec<NewCallback>) -> Result<(), NotStored> {
+    let write = async {
+        let txn = begin_write(db).await?;
+        insert_many(&txn, rows).await?;
+        txn.commit().await?;
+        Ok::<_, StoreError>(())
+    };
+    match tokio::time::timeout(WRITE_DEADLINE, write).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(StoreError::Db(e))) => {
+            let fault = health.report(&e);
+            tracing::debug!(error = %e, "inbox batch not stored");
+            Err(fault.map_or_else(|| NotStored::Failed(e.to_string().into()), NotStored::Unwritable))
+        }
+        Ok(Err(e)) => Err(NotStored::Failed(e.to_string().into())),
+        Err(_) => {
+            health.report_timeout();
+            Err(NotStored::Unwritable(StoreFault::TimedOut))
         }
     }
 }

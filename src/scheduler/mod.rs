@@ -10,6 +10,7 @@ pub use tick::{TickReport, tick};
 
 use crate::context::Ctx;
 use crate::failure_log::FailureLog;
+use crate::store::StoreError;
 use tokio_util::sync::CancellationToken;
 
 /// Run ticks until shutdown. A tick in progress is finished, never cut: its
@@ -21,12 +22,19 @@ pub async fn run(ctx: Ctx, shutdown: CancellationToken) {
     let every = ctx.settings.scheduler.tick;
     let mut failures = FailureLog::new("scheduler tick");
     loop {
-        let now = ctx.clock.now();
-        match tick(&ctx, now).await {
-            Ok(_) => failures.succeeded(),
-            Err(e) => {
-                metrics::counter!("campaignd_loop_failures_total", "loop" => "scheduler").increment(1);
-                failures.failed(&e);
+        // While the store cannot write, claiming would only fail (or claim
+        // contacts whose dispatch cannot be recorded): wait for the probe.
+        if ctx.store_health.writable().is_ok() {
+            let now = ctx.clock.now();
+            match tick(&ctx, now).await {
+                Ok(_) => failures.succeeded(),
+                Err(e) => {
+                    metrics::counter!("campaignd_loop_failures_total", "loop" => "scheduler").increment(1);
+                    if let StoreError::Db(db) = &e {
+                        ctx.store_health.report(db);
+                    }
+                    failures.failed(&e);
+                }
             }
         }
         tokio::select! {

@@ -4,7 +4,8 @@
 use crate::config::DatabaseSettings;
 use crate::domain::duration::format_duration;
 use migration::{Migrator, MigratorTrait};
-use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::sqlx::Connection as _;
+use sea_orm::sqlx::sqlite::{SqliteConnection, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, RuntimeErr,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
@@ -88,7 +89,46 @@ fn connect_options(settings: &DatabaseSettings) -> ConnectOptions {
             .foreign_keys(true)
             .create_if_missing(true)
     });
+    opts.map_sqlx_sqlite_pool_opts(|pool| {
+        pool.after_release(|conn, _| Box::pin(async move { Ok(sqlite_outside_transaction(conn).await?) }))
+    });
     opts
+}
+
+/// Whether a SQLite connection coming back to the pool is outside any
+/// transaction; a connection that is not is closed instead of reused.
+///
+/// WHY: when a COMMIT fails (disk full, I/O error), SQLite may roll the
+/// transaction back by itself. sqlx still counts it open (depth 1), the
+/// ROLLBACK sent on drop then fails ("no transaction is active"), and the
+/// connection goes back to the pool believing it is inside a transaction.
+/// Its next BEGIN becomes a SAVEPOINT and its next COMMIT a RELEASE: when a
+/// failed RELEASE left the real transaction open, every later "commit" on
+/// that connection returns Ok while its rows sit in a transaction that never
+/// commits — callbacks were answered 200 and then lost — and the connection
+/// holds the write lock for good, so every other one gets `database is
+/// locked` until a restart. Closing it rolls the stray transaction back
+/// (nothing was acknowledged on it: acknowledgments need a real COMMIT) and
+/// releases the lock.
+async fn sqlite_outside_transaction(conn: &mut SqliteConnection) -> Result<bool, sea_orm::sqlx::Error> {
+    // Locking the handle goes through the connection's worker, after any
+    // ROLLBACK queued by a dropped transaction, so both readings are final.
+    let mut handle = conn.lock_handle().await?;
+    // SAFETY: the handle is locked out of the worker thread for this call,
+    // and sqlite3_get_autocommit only reads the connection's state.
+    let autocommit = unsafe { libsqlite3_sys::sqlite3_get_autocommit(handle.as_raw_handle().as_ptr()) } != 0;
+    drop(handle);
+    let sqlx_open = conn.is_in_transaction();
+    if autocommit && !sqlx_open {
+        return Ok(true);
+    }
+    metrics::counter!("campaignd_db_connections_discarded_total").increment(1);
+    tracing::warn!(
+        sqlite_in_transaction = !autocommit,
+        sqlx_in_transaction = sqlx_open,
+        "a database connection came back from a failed transaction still inside one; closed it"
+    );
+    Ok(false)
 }
 
 /// Bring the schema up to date. On PostgreSQL several instances may start

@@ -7,9 +7,12 @@ pub mod campaigns;
 pub mod claim;
 pub mod contacts;
 pub mod db;
+#[cfg(test)]
+mod db_release_tests;
 pub mod decisions;
 pub mod explain;
 pub mod facts;
+pub mod health;
 pub mod inbox;
 pub mod installation;
 pub mod leases;

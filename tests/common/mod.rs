@@ -6,6 +6,7 @@ pub mod balancer;
 pub mod cluster;
 pub mod daemon;
 pub mod invariants;
+pub mod recorder;
 
 use campaignd::vendors::sim::{SimAuth, SimHandle, SimSettings, spawn};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
