@@ -66,8 +66,9 @@ mod tests {
         }
         let ages: Vec<i64> = looks.iter().take(7).map(|l| (*l - t(0)).num_seconds()).collect();
         assert_eq!(ages, [0, 1, 2, 4, 8, 16, 32]);
-        // Ten minutes of waiting cost 25 looks, not one per drain pass (600+).
-        assert_eq!(looks.len(), 25, "{looks:?}");
+        // Ten minutes of waiting cost 26 looks (0, 1, 2, 4, 8, 16 s, every
+        // 30 s from 32 s, the expiry), not one per drain pass (600+).
+        assert_eq!(looks.len(), 26, "{looks:?}");
         assert_eq!(*looks.last().unwrap(), t(600), "given up exactly at its expiry");
     }
 
