@@ -8,7 +8,7 @@
 //! cargo bench --bench throughput                  # full run (1-3 min on 2 cores, plus the build)
 //! cargo bench --bench throughput -- --quick       # smaller sizes, no 1M import (~30 s)
 //! cargo bench --bench throughput -- --quick --contacts-1m
-//! cargo bench --bench throughput -- --only dispatch   # one of import, dispatch, policy, ingest, rss, instances
+//! cargo bench --bench throughput -- --only dispatch   # one of import, dispatch, policy, ingest, flood, rss, instances
 //! cargo bench --bench throughput -- --quick --only instances --pg postgres://postgres@127.0.0.1/postgres
 //! ```
 //!
@@ -27,9 +27,9 @@ mod support;
 use std::time::Duration;
 use support::pg::PG_URL_ENV;
 use support::report::Report;
-use support::{dispatch, import, ingest, instances, policy, rss};
+use support::{dispatch, import, ingest, ingest_flood, instances, policy, rss};
 
-const MEASUREMENTS: [&str; 6] = ["import", "dispatch", "policy", "ingest", "rss", "instances"];
+const MEASUREMENTS: [&str; 7] = ["import", "dispatch", "policy", "ingest", "flood", "rss", "instances"];
 
 /// What `--quick`, `--contacts-1m` and `--only` select.
 struct Plan {
@@ -118,6 +118,9 @@ async fn run(plan: &Plan) -> anyhow::Result<()> {
         for synchronous in [support::config::Synchronous::Full, support::config::Synchronous::Normal] {
             ingest::measure(plan.callbacks, synchronous, &mut report).await?;
         }
+    }
+    if plan.runs("flood") {
+        ingest_flood::measure(plan.callbacks / 5, &mut report).await?;
     }
     if let Some(db) = largest.as_ref().filter(|_| plan.runs("rss")) {
         rss::measure(db, plan.rss_idle, &mut report).await?;

@@ -17,8 +17,8 @@ pub const CLIENTS: usize = 32;
 
 /// One prepared request: body and its signature.
 pub struct Signed {
-    body: Bytes,
-    signature: String,
+    pub body: Bytes,
+    pub signature: String,
 }
 
 /// What one client saw.
@@ -103,11 +103,16 @@ pub fn prepare(callbacks: usize) -> anyhow::Result<Vec<Signed>> {
 /// several URLs (instances), request `i` goes to `urls[i % urls.len()]`; the
 /// client count is prime to small URL counts, so every client uses each URL.
 pub async fn post_all(urls: &[String], requests: Vec<Signed>) -> anyhow::Result<Vec<ClientRun>> {
+    post_spread(urls, requests, CLIENTS).await
+}
+
+/// [`post_all`] over `clients` clients.
+pub async fn post_spread(urls: &[String], requests: Vec<Signed>, clients: usize) -> anyhow::Result<Vec<ClientRun>> {
     anyhow::ensure!(!urls.is_empty(), "no callback URL to post to");
     let urls: Vec<Arc<str>> = urls.iter().map(|u| Arc::from(u.as_str())).collect();
-    let mut shares: Vec<Vec<(Arc<str>, Signed)>> = (0..CLIENTS).map(|_| Vec::new()).collect();
+    let mut shares: Vec<Vec<(Arc<str>, Signed)>> = (0..clients).map(|_| Vec::new()).collect();
     for (i, request) in requests.into_iter().enumerate() {
-        shares[i % CLIENTS].push((urls[i % urls.len()].clone(), request));
+        shares[i % clients].push((urls[i % urls.len()].clone(), request));
     }
     let tasks: Vec<_> = shares.into_iter().map(|share| tokio::spawn(client(share))).collect();
     let mut runs = Vec::new();

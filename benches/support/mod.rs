@@ -7,6 +7,7 @@ pub mod config;
 pub mod dispatch;
 pub mod import;
 pub mod ingest;
+pub mod ingest_flood;
 pub mod instances;
 pub mod instances_inbox;
 pub mod pg;

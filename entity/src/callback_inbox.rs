@@ -22,6 +22,9 @@ pub struct Model {
     /// Result events the body carried and applied.
     pub events: i32,
     pub processed_at: Option<DateTimeUtc>,
+    /// When the processor may take the row: on arrival, then (while it waits
+    /// for a call it cannot match yet) after a backoff or when woken.
+    pub retry_at: DateTimeUtc,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

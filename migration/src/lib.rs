@@ -9,6 +9,7 @@ mod m20261121_000002_vendor_routing;
 mod m20261121_000003_compliance;
 mod m20261121_000004_multi_instance;
 mod m20261202_000005_vendor_boundary;
+mod m20261203_000006_inbox_waiting;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000003_compliance::Migration),
             Box::new(m20261121_000004_multi_instance::Migration),
             Box::new(m20261202_000005_vendor_boundary::Migration),
+            Box::new(m20261203_000006_inbox_waiting::Migration),
         ]
     }
 }

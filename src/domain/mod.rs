@@ -7,6 +7,7 @@
 pub mod compliance;
 pub mod duration;
 pub mod holidays;
+pub mod inbox_wait;
 pub mod matching;
 pub mod outcome;
 pub mod phone;

@@ -5,30 +5,37 @@
 
 use crate::context::{Ctx, load_campaign};
 use crate::domain::compliance::ComplianceSettings;
+use crate::domain::inbox_wait::{self, Wait};
 use crate::domain::recall::AttemptResult;
 use crate::store::apply::{Applied, AttemptLocks, WriteBuffer, apply_result_buffered, find_attempt};
 use crate::store::campaigns::CampaignCtx;
 use crate::store::db::begin_write;
 use crate::store::{StoreError, inbox};
 use crate::vendors::CallEvent;
+use chrono::{DateTime, Utc};
 use entity::callback_inbox;
-use sea_orm::DatabaseTransaction;
+use sea_orm::{DatabaseTransaction, EntityTrait};
 use std::collections::HashMap;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct DrainReport {
+    /// Rows looked at (each once per pass: a row that waits is due again
+    /// only after its backoff or when woken).
     pub rows: usize,
     pub applied: usize,
     pub duplicates: usize,
     pub late: usize,
+    /// Events given up as matching no attempt of ours: counted once, when
+    /// their row expires, however often it was looked at before.
     pub unmatched: usize,
     pub rejected: usize,
     /// Records inside otherwise good bodies that could not be read.
     pub rejected_records: usize,
-    /// Rows that failed to apply and stay pending for the next pass.
+    /// Rows that failed to apply and stay pending (backing off) for a later pass.
     pub failed: usize,
-    /// Young rows naming an attempt we cannot match yet; they stay pending.
+    /// Young rows naming an attempt we cannot match yet; they stay pending
+    /// until their backoff ends or what they wait for is recorded.
     pub waiting: usize,
 }
 
@@ -46,43 +53,78 @@ impl DrainReport {
     }
 }
 
-/// One pass over the pending rows, in id order. A page is applied in one
+/// Counters of one page, emitted after its transaction commits: a page that
+/// fails and is retried row by row must not count its events twice.
+#[derive(Default)]
+struct PageCounts {
+    report: DrainReport,
+    /// Newly rejected records per vendor.
+    rejected_records: HashMap<String, u64>,
+    /// (vendor, disposition) of each applied result.
+    results: Vec<(String, &'static str)>,
+}
+
+impl PageCounts {
+    fn emit(self) -> DrainReport {
+        let r = &self.report;
+        if r.duplicates > 0 {
+            metrics::counter!("campaignd_callback_duplicates_total").increment(r.duplicates as u64);
+        }
+        if r.unmatched > 0 {
+            metrics::counter!("campaignd_callback_unmatched_total").increment(r.unmatched as u64);
+        }
+        for (vendor, n) in self.rejected_records {
+            metrics::counter!("campaignd_callback_records_rejected_total", "vendor" => vendor).increment(n);
+        }
+        for (vendor, disposition) in self.results {
+            metrics::counter!("campaignd_results_total", "vendor" => vendor, "disposition" => disposition).increment(1);
+        }
+        self.report
+    }
+}
+
+/// One pass over the rows due now, oldest first. A page is applied in one
 /// transaction; if it fails, its rows are retried one per transaction so a
 /// single poison row cannot hold back the others. Rows that still fail stay
-/// pending (never dropped) and are tried again on the next pass.
+/// pending (never dropped) and back off before they are tried again.
+///
+/// A row that waits (its call cannot be matched yet) is due again only after
+/// its backoff or when what it waits for is recorded, so a pass costs the
+/// rows that arrived or came due, not every waiting row.
 ///
 /// Several instances drain the same inbox: each page's rows are locked by
 /// the transaction that applies them, and rows locked by another instance
 /// are skipped, so every row is applied by exactly one of them.
 pub async fn drain(ctx: &Ctx) -> Result<DrainReport, StoreError> {
+    // One `now` per pass: rows that arrive or come due during the pass wait
+    // for the next one, so a pass always ends.
+    let now = ctx.clock.now();
     let mut report = DrainReport::default();
     let mut campaigns: HashMap<i64, CampaignCtx> = HashMap::new();
-    let mut after = 0;
     loop {
-        let mut page = DrainReport::default();
-        match apply_page(ctx, after, None, &mut campaigns, &mut page).await {
-            Ok(Some(last)) => {
-                after = last;
-                report.merge(&page);
-            }
-            Ok(None) => return Ok(report),
+        let mut page = PageCounts::default();
+        match apply_page(ctx, now, None, &mut campaigns, &mut page).await {
+            Ok(true) => report.merge(&page.emit()),
+            Ok(false) => return Ok(report),
             Err(e) => {
-                let rows = inbox::pending_after(&ctx.db, after, PAGE).await?;
-                tracing::warn!(error = %e, rows = rows.len(), "inbox page failed; retrying its rows one by one");
+                let ids = inbox::due_ids(&ctx.db, now, PAGE).await?;
+                tracing::warn!(error = %e, rows = ids.len(), "inbox page failed; retrying its rows one by one");
                 campaigns.clear();
-                for row in &rows {
-                    let mut one = DrainReport::default();
-                    match apply_page(ctx, row.id - 1, Some(row.id), &mut campaigns, &mut one).await {
-                        Ok(_) => report.merge(&one),
+                if ids.is_empty() {
+                    return Ok(report);
+                }
+                for id in ids {
+                    let mut one = PageCounts::default();
+                    match apply_page(ctx, now, Some(id), &mut campaigns, &mut one).await {
+                        Ok(_) => report.merge(&one.emit()),
                         Err(e) => {
                             metrics::counter!("campaignd_inbox_failures_total").increment(1);
-                            tracing::error!(inbox_id = row.id, error = %e, "callback could not be applied; left pending");
+                            tracing::error!(inbox_id = id, error = %e, "callback could not be applied; left pending");
+                            back_off_failed(ctx, id, now).await?;
                             report.failed += 1;
                         }
                     }
                 }
-                let Some(last) = rows.last() else { return Ok(report) };
-                after = last.id;
             }
         }
     }
@@ -91,30 +133,41 @@ pub async fn drain(ctx: &Ctx) -> Result<DrainReport, StoreError> {
 /// Rows per page (and per transaction).
 const PAGE: u64 = 200;
 
-/// Apply the next page of pending rows after `after` (only row `only`, if
-/// given) in one transaction; the last row id, or `None` when there was none.
+/// A row that failed to apply is tried again after a backoff, not in this
+/// pass again (and not in a tight loop on every pass after).
+async fn back_off_failed(ctx: &Ctx, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
+    let Some(row) = callback_inbox::Entity::find_by_id(id).one(&ctx.db).await? else { return Ok(()) };
+    inbox::retry_at(&ctx.db, id, now + inbox_wait::backoff(row.received_at, now)).await
+}
+
+/// Apply the next page of rows due at `now` (only row `only`, if given) in
+/// one transaction; false when there was none.
 async fn apply_page(
     ctx: &Ctx,
-    after: i64,
+    now: DateTime<Utc>,
     only: Option<i64>,
     campaigns: &mut HashMap<i64, CampaignCtx>,
-    report: &mut DrainReport,
-) -> Result<Option<i64>, StoreError> {
+    counts: &mut PageCounts,
+) -> Result<bool, StoreError> {
     let txn = begin_write(&ctx.db).await?;
-    let rows = inbox::claim_pending(&txn, after, only, PAGE).await?;
-    let Some(last) = rows.last().map(|r| r.id) else {
+    let rows = inbox::claim_due(&txn, now, only, PAGE).await?;
+    if rows.is_empty() {
         txn.commit().await?;
-        return Ok(None);
-    };
+        return Ok(false);
+    }
     lock_page_attempts(ctx, &txn, &rows).await?;
     let mut dials = WriteBuffer::default();
+    let mut finished = Vec::with_capacity(rows.len());
     for row in &rows {
-        process_row(ctx, &txn, row, campaigns, report, &mut dials).await?;
-        report.rows += 1;
+        if process_row(ctx, &txn, row, now, campaigns, counts, &mut dials).await? == Row::Finished {
+            finished.push(row.id);
+        }
+        counts.report.rows += 1;
     }
     dials.flush(&txn).await?;
+    inbox::forget_waits(&txn, &finished).await?;
     txn.commit().await?;
-    Ok(Some(last))
+    Ok(true)
 }
 
 /// Lock the attempts the page's results are for, in id order, before the
@@ -141,32 +194,38 @@ async fn lock_page_attempts(
     locks.lock(txn).await
 }
 
+#[derive(Debug, PartialEq, Eq)]
+enum Row {
+    Finished,
+    Waiting,
+}
+
 async fn process_row(
     ctx: &Ctx,
     txn: &DatabaseTransaction,
     row: &callback_inbox::Model,
+    now: DateTime<Utc>,
     campaigns: &mut HashMap<i64, CampaignCtx>,
-    report: &mut DrainReport,
+    counts: &mut PageCounts,
     dials: &mut WriteBuffer,
-) -> Result<(), StoreError> {
-    let now = ctx.clock.now();
+) -> Result<Row, StoreError> {
+    let report = &mut counts.report;
     if inbox::seen_before(txn, row).await? {
         inbox::mark(txn, row.id, "duplicate", None, 0, now).await?;
         report.duplicates += 1;
-        metrics::counter!("campaignd_callback_duplicates_total").increment(1);
-        return Ok(());
+        return Ok(Row::Finished);
     }
     let Some(vendor) = ctx.vendors.get(&row.vendor_id) else {
         inbox::mark(txn, row.id, "rejected", Some("vendor is no longer configured".into()), 0, now).await?;
         report.rejected += 1;
-        return Ok(());
+        return Ok(Row::Finished);
     };
     let parsed = match vendor.adapter.parse_callback(&row.body) {
         Ok(parsed) => parsed,
         Err(e) => {
             inbox::mark(txn, row.id, "rejected", Some(e.to_string()), 0, now).await?;
             report.rejected += 1;
-            return Ok(());
+            return Ok(Row::Finished);
         }
     };
     // Records that could not be read are kept for audit (once, however
@@ -175,43 +234,48 @@ async fn process_row(
     let (rejected_note, newly_rejected) = inbox::record_rejects(txn, row, &parsed.rejected).await?;
     if newly_rejected > 0 {
         report.rejected_records += newly_rejected as usize;
-        metrics::counter!("campaignd_callback_records_rejected_total", "vendor" => row.vendor_id.clone())
-            .increment(newly_rejected);
+        *counts.rejected_records.entry(row.vendor_id.clone()).or_default() += newly_rejected;
         for r in &parsed.rejected {
             tracing::warn!(vendor = %row.vendor_id, inbox_id = row.id, record = r.index, reason = %r.reason, "callback record rejected; kept for audit");
         }
     }
-    let events = parsed.events;
-    // A vendor can call back before we have recorded its answer to the
-    // dispatch (the task id that (task, phone) matching needs). Such a
-    // callback waits, pending, for up to `dispatch_timeout` instead of being
-    // dropped as unmatched.
-    let young =
-        row.received_at > now - chrono::Duration::from_std(ctx.settings.scheduler.dispatch_timeout).unwrap_or_default();
     let (mut applied, mut unmatched) = (0, 0);
-    for ev in events.iter().filter(|e| e.is_final) {
-        match apply_event(txn, &ctx.settings.compliance, &row.vendor_id, ev, campaigns, now, dials).await? {
-            EventApplied::Applied => applied += 1,
+    let mut wait_for = Vec::new();
+    for ev in parsed.events.iter().filter(|e| e.is_final) {
+        match apply_uncounted(txn, &ctx.settings.compliance, &row.vendor_id, ev, campaigns, now, dials).await? {
+            EventApplied::Applied => {
+                applied += 1;
+                counts.results.push((row.vendor_id.clone(), ev.outcome.disposition.as_str()));
+            }
             EventApplied::Late => report.late += 1,
-            EventApplied::Unmatched => unmatched += 1,
+            EventApplied::Unmatched => {
+                unmatched += 1;
+                wait_for.extend(ev.vendor_task_id.as_deref().map(inbox::wait_key_task));
+                wait_for.extend(ev.external_call_id.as_deref().map(inbox::wait_key_call));
+            }
         }
     }
     report.applied += applied as usize;
-    if unmatched > 0 && young {
-        // Keep it pending; what did match is applied now and counted on the
-        // row, and will be found finished (late) on the next pass.
-        inbox::add_events(txn, row.id, applied).await?;
-        report.waiting += 1;
-        return Ok(());
-    }
     if unmatched > 0 {
+        // A vendor can call back before we have recorded its answer to the
+        // dispatch (the task id that (task, phone) matching needs). Such a
+        // callback waits, pending, for up to `dispatch_timeout` instead of
+        // being dropped as unmatched.
+        let timeout = chrono::Duration::from_std(ctx.settings.scheduler.dispatch_timeout).unwrap_or_default();
+        if let Wait::Until(until) = inbox_wait::unmatched(row.received_at, now, timeout) {
+            // What did match is applied now and counted on the row, and will
+            // be found finished (late) when the row is looked at again.
+            inbox::add_events(txn, row.id, applied).await?;
+            inbox::wait(txn, row, until, &wait_for).await?;
+            report.waiting += 1;
+            return Ok(Row::Waiting);
+        }
         tracing::warn!(vendor = %row.vendor_id, inbox_id = row.id, events = unmatched, "callback for attempts we do not know (no reference, call id or task of ours, and no attempt of this number at this vendor before the call's time)");
-        metrics::counter!("campaignd_callback_unmatched_total").increment(unmatched as u64);
         report.unmatched += unmatched;
     }
     let applied = row.events + applied;
     inbox::mark(txn, row.id, "processed", rejected_note, applied, now).await?;
-    Ok(())
+    Ok(Row::Finished)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,7 +295,25 @@ pub async fn apply_event(
     vendor_id: &str,
     ev: &CallEvent,
     campaigns: &mut HashMap<i64, CampaignCtx>,
-    now: chrono::DateTime<chrono::Utc>,
+    now: DateTime<Utc>,
+    dials: &mut WriteBuffer,
+) -> Result<EventApplied, StoreError> {
+    let applied = apply_uncounted(txn, compliance, vendor_id, ev, campaigns, now, dials).await?;
+    if applied == EventApplied::Applied {
+        metrics::counter!("campaignd_results_total", "vendor" => vendor_id.to_string(), "disposition" => ev.outcome.disposition.as_str()).increment(1);
+    }
+    Ok(applied)
+}
+
+/// [`apply_event`] without counting the result: the processor counts a
+/// page's results once it has committed.
+async fn apply_uncounted(
+    txn: &DatabaseTransaction,
+    compliance: &ComplianceSettings,
+    vendor_id: &str,
+    ev: &CallEvent,
+    campaigns: &mut HashMap<i64, CampaignCtx>,
+    now: DateTime<Utc>,
     dials: &mut WriteBuffer,
 ) -> Result<EventApplied, StoreError> {
     // Counted by the caller once it gives the event up, not on every pass
@@ -245,10 +327,7 @@ pub async fn apply_event(
     };
     let result = AttemptResult::Completed(ev.outcome.clone());
     Ok(match apply_result_buffered(txn, camp, &attempt, &result, Some(ev), now, dials).await? {
-        Applied::Finished { .. } => {
-            metrics::counter!("campaignd_results_total", "vendor" => vendor_id.to_string(), "disposition" => ev.outcome.disposition.as_str()).increment(1);
-            EventApplied::Applied
-        }
+        Applied::Finished { .. } => EventApplied::Applied,
         Applied::AlreadyFinished => EventApplied::Late,
     })
 }

@@ -4,11 +4,11 @@
 
 use crate::context::Ctx;
 use crate::domain::recall::AttemptResult;
-use crate::store::StoreError;
 use crate::store::apply::{AttemptLocks, apply_result};
 use crate::store::campaigns::CampaignCtx;
 use crate::store::claim::Claimed;
 use crate::store::db::begin_write;
+use crate::store::{StoreError, inbox};
 use crate::vendors::registry::VendorHandle;
 use crate::vendors::{DispatchBatch, DispatchItem, DispatchReceipt, VendorError, VendorErrorKind};
 use chrono::{DateTime, Utc};
@@ -198,7 +198,13 @@ async fn record_accepted(
             apply_result(&txn, camp, &a, &result, None, now).await?;
         }
     }
+    // Callbacks that came before this answer are applied now, not after their backoff.
+    let call_ids = receipt.accepted.iter().filter_map(|(_, call)| call.as_deref());
+    let woken = inbox::wake_for_dispatch(&txn, vendor_id, &receipt.vendor_task_id, call_ids, now).await?;
     txn.commit().await?;
+    if woken > 0 {
+        ctx.inbox_notify.notify_one();
+    }
     // Items the vendor neither accepted nor refused stay `dispatching`; the
     // reconciler looks them up before anything is dialed again.
     Ok(())

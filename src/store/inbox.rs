@@ -2,9 +2,9 @@
 
 use super::StoreError;
 use chrono::{DateTime, Utc};
-use entity::{callback_inbox, rejected_record};
-use sea_orm::sea_query::{Expr, LockBehavior, LockType, OnConflict};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use entity::{callback_inbox, inbox_wait, rejected_record};
+use sea_orm::sea_query::{Condition, Expr, LockBehavior, LockType, OnConflict};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use sha2::{Digest, Sha256};
 
 #[derive(Debug, Clone)]
@@ -36,59 +36,196 @@ pub async fn insert_many<C: ConnectionTrait>(db: &C, cbs: Vec<NewCallback>) -> R
         error: Set(cb.error),
         events: Set(0),
         processed_at: Set(None),
+        // Due at once.
+        retry_at: Set(cb.received_at),
         ..Default::default()
     });
     callback_inbox::Entity::insert_many(rows).exec_without_returning(db).await?;
     Ok(())
 }
 
-/// The next pending rows after `after` (or row `only`), locked to this
-/// transaction; rows another instance is processing are skipped, not waited
-/// for (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's write transaction
-/// is exclusive anyway).
-pub async fn claim_pending<C: ConnectionTrait>(
+/// The next pending rows due at `now` (or row `only`, if due), oldest
+/// first, locked to this transaction; rows another instance is processing
+/// are skipped, not waited for (`FOR UPDATE SKIP LOCKED` on PostgreSQL;
+/// SQLite's write transaction is exclusive anyway). A range scan on
+/// `ix_inbox_state_retry`: rows waiting for a later time are never read, so
+/// they cannot fill a page and hold back newer rows.
+pub async fn claim_due<C: ConnectionTrait>(
     txn: &C,
-    after: i64,
+    now: DateTime<Utc>,
     only: Option<i64>,
     limit: u64,
 ) -> Result<Vec<callback_inbox::Model>, StoreError> {
-    let mut q = callback_inbox::Entity::find()
-        .filter(callback_inbox::Column::State.eq("pending"))
-        .filter(callback_inbox::Column::Id.gt(after));
+    let mut q = due(now);
     if let Some(id) = only {
         q = q.filter(callback_inbox::Column::Id.eq(id));
     }
-    Ok(q.order_by_asc(callback_inbox::Column::Id)
-        .limit(limit)
-        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-        .all(txn)
-        .await?)
+    Ok(q.limit(limit).lock_with_behavior(LockType::Update, LockBehavior::SkipLocked).all(txn).await?)
 }
 
-pub async fn pending_after<C: ConnectionTrait>(
-    db: &C,
-    after: i64,
-    limit: u64,
-) -> Result<Vec<callback_inbox::Model>, StoreError> {
-    Ok(callback_inbox::Entity::find()
+/// The ids of the next pending rows due at `now`, unlocked (to retry a
+/// failed page row by row).
+pub async fn due_ids<C: ConnectionTrait>(db: &C, now: DateTime<Utc>, limit: u64) -> Result<Vec<i64>, StoreError> {
+    Ok(due(now).select_only().column(callback_inbox::Column::Id).limit(limit).into_tuple().all(db).await?)
+}
+
+fn due(now: DateTime<Utc>) -> sea_orm::Select<callback_inbox::Entity> {
+    callback_inbox::Entity::find()
         .filter(callback_inbox::Column::State.eq("pending"))
-        .filter(callback_inbox::Column::Id.gt(after))
+        .filter(callback_inbox::Column::RetryAt.lte(now))
+        .order_by_asc(callback_inbox::Column::RetryAt)
         .order_by_asc(callback_inbox::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?)
 }
 
-/// Has an identical body from this vendor already been processed?
+/// Is this delivery a copy of one already taken care of: an identical body
+/// from this vendor that was processed, or that arrived earlier and is
+/// still pending (waiting: it will be applied, or given up and counted,
+/// once for both)? An index lookup on `ix_inbox_vendor_dedupe` that stops
+/// at the first match, however many copies a vendor sent.
 pub async fn seen_before<C: ConnectionTrait>(db: &C, row: &callback_inbox::Model) -> Result<bool, StoreError> {
-    Ok(callback_inbox::Entity::find()
+    // A later copy is only ever marked duplicate of an earlier one, so two
+    // copies can never each call the other the original.
+    let earlier = Condition::all()
+        .add(callback_inbox::Column::Id.lt(row.id))
+        .add(callback_inbox::Column::State.is_in(["pending", "duplicate"]));
+    let found: Option<i64> = callback_inbox::Entity::find()
+        .select_only()
+        .column(callback_inbox::Column::Id)
         .filter(callback_inbox::Column::VendorId.eq(row.vendor_id.as_str()))
         .filter(callback_inbox::Column::DedupeKey.eq(row.dedupe_key.as_str()))
         .filter(callback_inbox::Column::Id.ne(row.id))
-        .filter(callback_inbox::Column::State.is_in(["processed", "duplicate"]))
-        .count(db)
-        .await?
-        > 0)
+        .filter(Condition::any().add(callback_inbox::Column::State.eq("processed")).add(earlier))
+        .limit(1)
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// Keep `row` pending until `until`, or until one of `keys` (see
+/// [`wait_key_task`], [`wait_key_call`]) is recorded for its vendor.
+pub async fn wait<C: ConnectionTrait>(
+    db: &C,
+    row: &callback_inbox::Model,
+    until: DateTime<Utc>,
+    keys: &[String],
+) -> Result<(), StoreError> {
+    retry_at(db, row.id, until).await?;
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let waits = keys.iter().map(|k| inbox_wait::ActiveModel {
+        inbox_id: Set(row.id),
+        wait_key: Set(k.clone()),
+        vendor_id: Set(row.vendor_id.clone()),
+    });
+    inbox_wait::Entity::insert_many(waits)
+        .on_conflict(
+            OnConflict::columns([inbox_wait::Column::InboxId, inbox_wait::Column::WaitKey]).do_nothing().to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// Leave a pending row alone until `until` (a row that waits, or one whose
+/// processing failed and backs off).
+pub async fn retry_at<C: ConnectionTrait>(db: &C, id: i64, until: DateTime<Utc>) -> Result<(), StoreError> {
+    callback_inbox::Entity::update_many()
+        .col_expr(callback_inbox::Column::RetryAt, Expr::value(until))
+        .filter(callback_inbox::Column::Id.eq(id))
+        .filter(callback_inbox::Column::State.eq("pending"))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The wait key of a vendor task id (recorded from the dispatch answer).
+pub fn wait_key_task(vendor_task_id: &str) -> String {
+    format!("task:{vendor_task_id}")
+}
+
+/// The wait key of a vendor call id.
+pub fn wait_key_call(external_call_id: &str) -> String {
+    format!("call:{external_call_id}")
+}
+
+/// `keys` of `vendor_id` were just recorded: the rows waiting for one of
+/// them become due at `now`. Returns how many. An index lookup on
+/// `ix_inbox_waits_vendor_key`: rows waiting for other keys of the same
+/// vendor (a flood of callbacks for calls we never made) are not touched.
+///
+/// Rows a drain holds right now are skipped, not waited for (the caller
+/// holds attempt locks the drain may be waiting on); a drain that missed the
+/// key looks again after the row's backoff.
+pub async fn wake<C: ConnectionTrait>(
+    db: &C,
+    vendor_id: &str,
+    keys: &[String],
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let mut ids: Vec<i64> = Vec::new();
+    for chunk in keys.chunks(500) {
+        let found: Vec<i64> = inbox_wait::Entity::find()
+            .select_only()
+            .column(inbox_wait::Column::InboxId)
+            .filter(inbox_wait::Column::VendorId.eq(vendor_id))
+            .filter(inbox_wait::Column::WaitKey.is_in(chunk.iter().map(String::as_str)))
+            .into_tuple()
+            .all(db)
+            .await?;
+        ids.extend(found);
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let mut woken = 0;
+    for chunk in ids.chunks(500) {
+        let free: Vec<i64> = callback_inbox::Entity::find()
+            .select_only()
+            .column(callback_inbox::Column::Id)
+            .filter(callback_inbox::Column::Id.is_in(chunk.iter().copied()))
+            .filter(callback_inbox::Column::State.eq("pending"))
+            .filter(callback_inbox::Column::RetryAt.gt(now))
+            .order_by_asc(callback_inbox::Column::Id)
+            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+            .into_tuple()
+            .all(db)
+            .await?;
+        if free.is_empty() {
+            continue;
+        }
+        woken += callback_inbox::Entity::update_many()
+            .col_expr(callback_inbox::Column::RetryAt, Expr::value(now))
+            .filter(callback_inbox::Column::Id.is_in(free))
+            .exec(db)
+            .await?
+            .rows_affected;
+    }
+    Ok(woken)
+}
+
+/// A vendor's answer to a dispatch was recorded (its task id and the call
+/// ids it gave): wake the callbacks that came before it ([`wake`]).
+pub async fn wake_for_dispatch<'a, C: ConnectionTrait>(
+    db: &C,
+    vendor_id: &str,
+    vendor_task_id: &str,
+    call_ids: impl Iterator<Item = &'a str>,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let keys: Vec<String> = std::iter::once(wait_key_task(vendor_task_id)).chain(call_ids.map(wait_key_call)).collect();
+    wake(db, vendor_id, &keys, now).await
+}
+
+/// Forget what finished rows waited for (one statement per page).
+pub async fn forget_waits<C: ConnectionTrait>(db: &C, inbox_ids: &[i64]) -> Result<(), StoreError> {
+    for chunk in inbox_ids.chunks(500) {
+        inbox_wait::Entity::delete_many()
+            .filter(inbox_wait::Column::InboxId.is_in(chunk.iter().copied()))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Keep the records of `row` that could not be read (once: a row passed
