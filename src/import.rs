@@ -83,6 +83,15 @@ fn columns(header: &csv::StringRecord) -> Result<Columns, ImportError> {
     Ok(Columns { phone, case_id, timezone, variables })
 }
 
+/// Whether a CSV stream starts with a header [`import_csv`] accepts (one
+/// with a `phone` column), so config checks can refuse a bad `contacts_file`
+/// before start-up would.
+pub fn check_header<R: Read>(reader: R) -> Result<(), ImportError> {
+    let mut csv = csv::ReaderBuilder::new().trim(csv::Trim::Fields).from_reader(reader);
+    let header = csv.headers().map_err(|e| ImportError::Header(e.to_string()))?;
+    columns(header).map(|_| ())
+}
+
 /// What every row of one import shares.
 struct Context<'a> {
     cols: Columns,
