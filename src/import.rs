@@ -3,13 +3,16 @@
 //! becomes a variable. Each row's candidate zones are inferred here (explicit
 //! zones, the number's country or NANP area code, the campaign's zone) and
 //! stored with the contact. Bad rows are reported with their line number and
-//! skipped; good rows are kept.
+//! skipped; good rows are kept. A finished (completed or cancelled) campaign
+//! takes no contacts: nothing would ever dial them, so its new rows are only
+//! counted (`refused_finished`) and a warning says what to do instead.
 
 use crate::domain::phone::E164;
+use crate::domain::state::CampaignState;
 use crate::domain::window::{WindowError, parse_tz};
 use crate::domain::zones::{parse_zone_list, resolve_zones, zones_key};
 use crate::store::StoreError;
-use crate::store::contacts::{NewContact, insert_batch};
+use crate::store::contacts::{NewContact, count_new, insert_batch};
 use crate::store::db::begin_write;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -46,6 +49,8 @@ pub struct ImportReport {
     pub rejected: u64,
     /// The first rejected rows, with reasons.
     pub errors: Vec<RowError>,
+    /// Valid rows new to a finished campaign, therefore not added.
+    pub refused_finished: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +86,15 @@ fn columns(header: &csv::StringRecord) -> Result<Columns, ImportError> {
         .map(|(i, h)| (i, h.trim().to_string()))
         .collect();
     Ok(Columns { phone, case_id, timezone, variables })
+}
+
+/// Whether a CSV stream starts with a header [`import_csv`] accepts (one
+/// with a `phone` column), so config checks can refuse a bad `contacts_file`
+/// before start-up would.
+pub fn check_header<R: Read>(reader: R) -> Result<(), ImportError> {
+    let mut csv = csv::ReaderBuilder::new().trim(csv::Trim::Fields).from_reader(reader);
+    let header = csv.headers().map_err(|e| ImportError::Header(e.to_string()))?;
+    columns(header).map(|_| ())
 }
 
 /// What every row of one import shares.
@@ -132,6 +146,8 @@ pub async fn import_csv<R: Read>(
     let campaign_tz =
         parse_tz(&camp.timezone).map_err(|source| ImportError::CampaignZone { campaign: camp.name.clone(), source })?;
     let ctx = Context { cols: columns(&header)?, cc: camp.default_country_code.as_deref(), campaign_tz };
+    // An unreadable state is not "finished": the import goes ahead as before.
+    let finished = camp.state.parse::<CampaignState>().is_ok_and(CampaignState::is_terminal);
     let mut report = ImportReport::default();
     let mut seen: HashSet<String> = HashSet::new();
     let mut batch = Vec::with_capacity(BATCH);
@@ -167,15 +183,25 @@ pub async fn import_csv<R: Read>(
             Err(e) => reject(&mut report, e),
         }
         if batch.len() >= BATCH {
-            flush(db, camp.id, &mut batch, &mut report, now).await?;
+            flush(db, camp.id, finished, &mut batch, &mut report, now).await?;
             if let Some(p) = progress {
                 p.set_position(csv.position().byte());
             }
         }
     }
-    flush(db, camp.id, &mut batch, &mut report, now).await?;
+    flush(db, camp.id, finished, &mut batch, &mut report, now).await?;
     if let Some(p) = progress {
         p.set_position(csv.position().byte());
+    }
+    if report.refused_finished > 0 {
+        tracing::warn!(
+            campaign = %camp.name,
+            contacts = report.refused_finished,
+            "campaign `{}` is {}: its new contacts were not added (a finished campaign never dials again); \
+             to call them, put them in a new [[campaigns]] entry",
+            camp.name,
+            camp.state
+        );
     }
     Ok(report)
 }
@@ -183,11 +209,20 @@ pub async fn import_csv<R: Read>(
 async fn flush(
     db: &DatabaseConnection,
     campaign_id: i64,
+    finished: bool,
     batch: &mut Vec<NewContact>,
     report: &mut ImportReport,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     if batch.is_empty() {
+        return Ok(());
+    }
+    if finished {
+        let phones: Vec<String> = batch.iter().map(|c| c.phone.clone()).collect();
+        let new = count_new(db, campaign_id, &phones).await?;
+        report.refused_finished += new;
+        report.duplicates += batch.len() as u64 - new;
+        batch.clear();
         return Ok(());
     }
     let txn = begin_write(db).await?;

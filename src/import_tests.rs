@@ -92,3 +92,21 @@ async fn a_campaign_with_a_broken_zone_refuses_the_import_and_says_why() {
     let msg = err.to_string();
     assert!(msg.contains("zones") && msg.contains("Asia/Nowhere"), "{msg}");
 }
+
+#[tokio::test]
+async fn a_finished_campaign_counts_new_rows_but_adds_none() {
+    let (conn, camp) = campaign_db().await;
+    let first = "phone\n+6281211110001\n+6281211110002\n";
+    let report = import_csv(&conn, &camp, first.as_bytes(), None, Utc::now()).await.expect("import");
+    assert_eq!(report.inserted, 2);
+    for state in ["completed", "cancelled"] {
+        let mut am: campaign::ActiveModel = camp.clone().into();
+        am.state = Set(state.into());
+        let finished = am.update(&conn).await.expect("finish");
+        // One known number, two new ones: the new ones are counted, not added.
+        let again = "phone\n+6281211110001\n+6281211110003\n+6281211110004\n";
+        let report = import_csv(&conn, &finished, again.as_bytes(), None, Utc::now()).await.expect("import");
+        assert_eq!((report.inserted, report.duplicates, report.refused_finished), (0, 1, 2), "{state}: {report:?}");
+        assert_eq!(contact::Entity::find().all(&conn).await.unwrap().len(), 2, "{state}: nothing added");
+    }
+}

@@ -1,4 +1,4 @@
-use campaignd::cli::{Cli, execute};
+use campaignd::cli::{Cli, execute, exit_status};
 use clap::Parser;
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -14,11 +14,7 @@ async fn main() -> ExitCode {
         // Colours only on a terminal: the journal and log files get plain text.
         .with_ansi(std::io::stderr().is_terminal())
         .init();
-    match execute(Cli::parse()).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    // Exit codes (README, Command line): 0 done, 1 failed, 2 bad command line
+    // (clap), 3 import with rejected rows, 141 stdout closed by its reader.
+    exit_status(execute(Cli::parse()).await)
 }

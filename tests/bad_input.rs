@@ -7,6 +7,7 @@ mod common;
 use campaignd::vendors::sim::sign;
 use common::daemon::{Daemon, bin, cli};
 use common::{ConfigSpec, SECRET, TestDb, fast_sim, poll_until, rows, scalar, start_sim, write_contacts};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 fn config(db: &TestDb, sim_url: &str) -> std::path::PathBuf {
@@ -116,11 +117,13 @@ fn bad_csv_rows_are_reported_by_line_and_good_rows_kept() {
     let out = cli(&cfg, &["import", "--campaign", "e2e", csv.to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "bad rows must not fail the import: {stderr}");
+    assert_eq!(out.status.code(), Some(3), "rejected rows make the import exit 3: {stderr}");
     assert!(stdout.contains("6 rows, 2 imported, 1 duplicates skipped, 3 rejected"), "{stdout}");
     assert!(stderr.contains("line 3: phone:"), "{stderr}");
     assert!(stderr.contains("line 4: timezone:") && stderr.contains("Mars/Olympus"), "{stderr}");
     assert!(stderr.contains("line 5: row:"), "{stderr}");
+    let summary = format!("{}: 3 of 6 rows rejected; see the lines above (the other rows were kept)", csv.display());
+    assert_eq!(stderr.lines().last(), Some(summary.as_str()), "{stderr}");
 
     // Importing the same file again adds nothing.
     let again = cli(&cfg, &["import", "--campaign", "e2e", csv.to_str().unwrap()]);
@@ -135,8 +138,41 @@ fn bad_csv_rows_are_reported_by_line_and_good_rows_kept() {
     assert_eq!(phones, ["+6281211112222", "+6281255556666"]);
 
     let missing = cli(&cfg, &["import", "--campaign", "nope", csv.to_str().unwrap()]);
-    assert!(!missing.status.success());
+    assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no campaign named `nope`"));
+
+    // A clean file exits 0.
+    let good = db.path("good.csv");
+    std::fs::write(&good, "phone\n+6281277778888\n").unwrap();
+    let out = cli(&cfg, &["import", "--campaign", "e2e", good.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_campaign_refuses_an_import_and_says_what_to_do() {
+    let db = TestDb::new();
+    let cfg = config(&db, "http://127.0.0.1:9");
+    let csv = db.path("contacts.csv");
+    write_contacts(&csv, 3);
+    let out = cli(&cfg, &["import", "--campaign", "e2e", csv.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let conn = db.connect().await;
+    let more = db.path("more.csv");
+    std::fs::write(&more, "phone\n+6281299990001\n").unwrap();
+    for state in ["completed", "cancelled"] {
+        let finish = format!("UPDATE campaigns SET state = '{state}' WHERE name = 'e2e'");
+        sea_orm::ConnectionTrait::execute_unprepared(&conn, &finish).await.expect("finish the campaign");
+        let out = cli(&cfg, &["import", "--campaign", "e2e", more.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{state}: {err}");
+        let expected = format!(
+            "error: campaign `e2e` is {state}: a finished campaign never dials again and no command reopens it, \
+             so nothing was imported. To call these contacts, add a new [[campaigns]] entry to the config \
+             and run `campaignd import --campaign <new name> FILE`\n"
+        );
+        assert_eq!(err, expected);
+        assert_eq!(scalar(&conn, "SELECT COUNT(*) FROM contacts").await, 3, "{state}: no contact added");
+    }
 }
 
 #[test]
@@ -195,6 +231,24 @@ fake = { busy_rate = 0.5 }
         assert!(err.contains(expected), "missing `{expected}` in:\n{err}");
     }
 
+    // Recall errors point at the rule's own line, not the campaign's.
+    for expected in [
+        "line 18: campaigns[0].recall.max_attempts",
+        "line 19: campaigns[0].recall.rules[0].when[0]",
+        "line 19: campaigns[0].recall.rules[0].retry_after",
+    ] {
+        assert!(err.contains(expected), "missing `{expected}` in:\n{err}");
+    }
+
+    // Each cause once: the path and the OS error are not repeated.
+    let missing = db.path("nowhere.toml");
+    let out = cli(&missing, &["check-config"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("error: cannot read config file {}: No such file or directory (os error 2)\n", missing.display())
+    );
+
     std::fs::write(&path, "[database\nurl = 1").unwrap();
     let out = cli(&path, &["check-config"]);
     assert!(!out.status.success());
@@ -233,4 +287,136 @@ async fn connections_beyond_the_cap_wait_for_a_free_slot() {
     drop(held_a);
     let status = tokio::time::timeout(Duration::from_secs(10), request).await.expect("served once a slot frees");
     assert_eq!(status.unwrap().unwrap(), 200);
+}
+
+/// Run `campaignd` with `env` added; `run` must exit on its own (a daemon
+/// that starts is killed and fails the test).
+fn campaignd(config: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> (ExitStatus, String) {
+    let mut child = Command::new(bin())
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn campaignd");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while child.try_wait().expect("try_wait").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("campaignd {args:?} did not exit: it started although the config is invalid");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("output");
+    (out.status, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn empty_secrets_from_any_source_are_refused_by_check_config_and_run() {
+    let db = TestDb::new();
+    let blank_file = db.path("blank-secret");
+    std::fs::write(&blank_file, "  \n").unwrap();
+    let text = ConfigSpec::new(&db.url, "http://127.0.0.1:9")
+        .render()
+        .replace(
+            "max_body_bytes = 4096",
+            "max_body_bytes = 4096\nadmin_token = { env = \"CAMPAIGND_TEST_ADMIN_TOKEN\" }",
+        )
+        // sim-a's signing key from a blank file, sim-b's inline and empty.
+        .replacen(
+            &format!("callback_secret = \"{SECRET}\""),
+            &format!("callback_secret = {{ file = \"{}\" }}", blank_file.display()),
+            1,
+        )
+        .replacen(&format!("callback_secret = \"{SECRET}\""), "callback_secret = \"\"", 1);
+    let cfg = db.path("config.toml");
+    std::fs::write(&cfg, &text).unwrap();
+    let line = |needle: &str| text.lines().position(|l| l.starts_with(needle)).unwrap() + 1;
+    let admin = line("admin_token");
+    let file_secret = line("callback_secret = { file");
+    let empty_secret = line("callback_secret = \"\"");
+    for value in ["", "   "] {
+        for command in ["check-config", "run"] {
+            let (status, err) = campaignd(&cfg, &[command], &[("CAMPAIGND_TEST_ADMIN_TOKEN", value)]);
+            assert_eq!(status.code(), Some(1), "{command} with {value:?}: {err}");
+            for expected in [
+                format!(
+                    "line {admin}: http.admin_token: environment variable `CAMPAIGND_TEST_ADMIN_TOKEN` is empty or blank"
+                ),
+                format!(
+                    "line {file_secret}: vendors[0].callback_secret: secret file `{}` is empty or blank",
+                    blank_file.display()
+                ),
+                format!("line {empty_secret}: vendors[1].callback_secret: the value is empty or blank"),
+            ] {
+                assert!(err.contains(&expected), "{command}: missing `{expected}` in:\n{err}");
+            }
+            assert!(!err.contains("listening"), "{err}");
+        }
+    }
+}
+
+#[test]
+fn check_config_refuses_a_missing_contacts_file_as_run_would() {
+    let db = TestDb::new();
+    let text = ConfigSpec::new(&db.url, "http://127.0.0.1:9")
+        .render()
+        .replace("default_country_code = \"62\"", "default_country_code = \"62\"\ncontacts_file = \"lists/july.csv\"");
+    let cfg = db.path("config.toml");
+    std::fs::write(&cfg, &text).unwrap();
+    let line = text.lines().position(|l| l.starts_with("contacts_file")).unwrap() + 1;
+    // Relative to the config file's directory, wherever the command runs from.
+    let resolved = db.path("lists/july.csv");
+    let expected = format!(
+        "line {line}: campaigns[0].contacts_file: `lists/july.csv` (resolved from the config file's directory to {}): \
+         cannot be opened: No such file or directory (os error 2)",
+        resolved.display()
+    );
+    for command in ["check-config", "run"] {
+        let (status, err) = campaignd(&cfg, &[command], &[]);
+        assert_eq!(status.code(), Some(1), "{command}: {err}");
+        assert!(err.contains(&expected), "{command}: missing `{expected}` in:\n{err}");
+    }
+    std::fs::create_dir(db.path("lists")).unwrap();
+    write_contacts(&resolved, 2);
+    let (status, err) = campaignd(&cfg, &["check-config"], &[]);
+    assert_eq!(status.code(), Some(0), "{err}");
+}
+
+/// Run a command whose stdout is a pipe nobody reads any more (`| head -1`
+/// that has already exited): the read end is closed before the command starts.
+fn with_closed_stdout(config: &std::path::Path, args: &[&str]) -> (Option<i32>, String) {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let out = Command::new(bin())
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run campaignd");
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn a_closed_stdout_ends_commands_quietly_with_exit_141() {
+    let db = TestDb::new();
+    let cfg = ConfigSpec { contacts: 3, ..ConfigSpec::new(&db.url, "http://127.0.0.1:9") }.write(&db, "");
+    for args in [
+        &["status"][..],
+        &["status", "--json"],
+        &["export", "--campaign", "e2e"],
+        &["export", "--campaign", "e2e", "--format", "json"],
+        &["suppress", "export"],
+        &["explain", "--campaign", "e2e", "--phone", "+6281210000000"],
+        &["check-config"],
+    ] {
+        let (code, err) = with_closed_stdout(&cfg, args);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(!err.contains("error:"), "{args:?}: a closed stdout is not an error to report: {err}");
+        assert_eq!(code, Some(141), "{args:?}: {err}");
+    }
 }

@@ -1,14 +1,13 @@
-use super::{Cli, Command};
+use super::{Cli, Command, out};
 use crate::app::App;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{self, Settings};
 use crate::domain::state::CampaignEvent;
+use crate::report;
 use crate::store::{campaigns, contacts, db, leases};
-use crate::{import, report};
 use anyhow::Context;
-use indicatif::{ProgressBar, ProgressStyle};
 use sea_orm::DatabaseConnection;
-use std::io::IsTerminal;
+use std::io::Write;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -30,73 +29,42 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::CheckConfig => {
             let s = load(&cli)?;
-            println!("{}: ok ({} vendor(s), {} campaign(s))", cli.config.display(), s.vendors.len(), s.campaigns.len());
+            writeln!(
+                out::stdout(),
+                "{}: ok ({} vendor(s), {} campaign(s))",
+                cli.config.display(),
+                s.vendors.len(),
+                s.campaigns.len()
+            )?;
             Ok(())
         }
         Command::Migrate => {
             let s = load(&cli)?;
             let conn = db::connect(&s.database).await?;
             db::migrate(&conn).await?;
-            println!("migrations applied");
+            writeln!(out::stdout(), "migrations applied")?;
             Ok(())
         }
         Command::Run => run(load(&cli)?).await,
-        Command::Import { campaign, file } => {
-            let s = load(&cli)?;
-            let conn = open(&s).await?;
-            let row = campaigns::find_by_name(&conn, campaign).await?;
-            let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
-            let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-            let bar = std::io::stderr().is_terminal().then(|| {
-                let bar = ProgressBar::new(len);
-                bar.set_style(
-                    ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-                );
-                bar
-            });
-            let rep = import::import_csv(
-                &conn,
-                &row,
-                std::io::BufReader::with_capacity(1 << 20, f),
-                bar.as_ref(),
-                SystemClock.now(),
-            )
-            .await?;
-            if let Some(b) = bar {
-                b.finish_and_clear();
-            }
-            for e in &rep.errors {
-                eprintln!("{}: {e}", file.display());
-            }
-            if rep.rejected as usize > rep.errors.len() {
-                eprintln!("... and {} more rejected rows", rep.rejected as usize - rep.errors.len());
-            }
-            println!(
-                "{}: {} rows, {} imported, {} duplicates skipped, {} rejected",
-                file.display(),
-                rep.rows,
-                rep.inserted,
-                rep.duplicates,
-                rep.rejected
-            );
-            Ok(())
-        }
+        Command::Import { campaign, file } => super::import::execute(&cli, campaign, file).await,
         Command::Status { name, json } => {
             let s = load(&cli)?;
             let conn = open(&s).await?;
             let all = report::statuses(&conn, name.as_deref()).await?;
+            let mut out = out::stdout();
             if *json {
-                println!("{}", serde_json::to_string_pretty(&all)?);
+                writeln!(out, "{}", serde_json::to_string_pretty(&all)?)?;
             } else {
                 for st in all {
-                    println!("{st}");
+                    writeln!(out, "{st}")?;
                 }
                 match leases::holder(&conn, leases::LEADER, SystemClock.now()).await? {
-                    Some(l) => {
-                        println!("sweeps led by {} (since {}, lease until {})", l.owner, l.acquired_at, l.expires_at)
-                    }
-                    None => println!("sweeps: no leader (no instance running, or its lease ran out)"),
+                    Some(l) => writeln!(
+                        out,
+                        "sweeps led by {} (since {}, lease until {})",
+                        l.owner, l.acquired_at, l.expires_at
+                    )?,
+                    None => writeln!(out, "sweeps: no leader (no instance running, or its lease ran out)")?,
                 }
             }
             Ok(())
@@ -112,7 +80,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
                 Some(p) => {
                     Box::new(std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?)
                 }
-                None => Box::new(std::io::stdout().lock()),
+                None => Box::new(out::stdout()),
             };
             let n = super::export::export(&conn, &row, *format, std::io::BufWriter::new(out)).await?;
             eprintln!("exported {n} contacts");
@@ -131,17 +99,20 @@ async fn state_change(cli: &Cli, name: &str, event: CampaignEvent) -> anyhow::Re
     if event == CampaignEvent::Cancel {
         let row = campaigns::find_by_name(&conn, name).await?;
         let n = contacts::stop_open(&conn, row.id, "campaign cancelled", now).await?;
-        println!("{name}: {from} -> {to} ({n} contacts stopped)");
+        writeln!(out::stdout(), "{name}: {from} -> {to} ({n} contacts stopped)")?;
     } else {
-        println!("{name}: {from} -> {to}");
+        writeln!(out::stdout(), "{name}: {from} -> {to}")?;
     }
     Ok(())
 }
 
 async fn run(settings: Settings) -> anyhow::Result<()> {
     let app = App::build(settings, Arc::new(SystemClock)).await?;
-    // Tests and operators read this line to learn the bound port.
-    println!("campaignd listening on http://{}", app.addr());
+    // Tests and operators read this line to learn the bound port. A daemon
+    // keeps running when nobody reads its stdout.
+    if writeln!(out::stdout(), "campaignd listening on http://{}", app.addr()).is_err() {
+        tracing::warn!("standard output is closed; the address is in the next log line");
+    }
     let shutdown = CancellationToken::new();
     let signal = shutdown.clone();
     tokio::spawn(async move {

@@ -8,7 +8,8 @@ use crate::store::explain::{Explanation, explain};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use clap::ValueEnum;
-use std::fmt::Write;
+use std::fmt::Write as _;
+use std::io::Write as _;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ExplainFormat {
@@ -20,9 +21,10 @@ pub async fn execute(cli: &super::Cli, campaign: &str, phone: &str, format: Expl
     let settings = load(cli)?;
     let conn = open(&settings).await?;
     let e = explain(&conn, campaign, phone, SystemClock.now()).await?;
+    let mut out = super::out::stdout();
     match format {
-        ExplainFormat::Text => print!("{}", render_text(&e)),
-        ExplainFormat::Json => println!("{}", serde_json::to_string_pretty(&e)?),
+        ExplainFormat::Text => out.write_all(render_text(&e).as_bytes())?,
+        ExplainFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&e)?)?,
     }
     Ok(())
 }

@@ -3,6 +3,8 @@
 mod commands;
 mod explain;
 mod export;
+mod import;
+mod out;
 mod suppress;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -10,6 +12,7 @@ use std::path::PathBuf;
 
 pub use commands::execute;
 pub use explain::ExplainFormat;
+pub use out::{EXIT_ROWS_REJECTED, EXIT_STDOUT_CLOSED, exit_status};
 pub use suppress::SuppressCommand;
 
 #[derive(Debug, Parser)]

@@ -11,12 +11,13 @@ use crate::store::suppressions::{self, ListFilter};
 use crate::suppression_list::{self, Defaults, ListFormat};
 use anyhow::Context;
 use clap::Subcommand;
+use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(Debug, Subcommand)]
 pub enum SuppressCommand {
     /// Import a CSV list (header: phone[,reason][,source][,expires_at]); `-` reads standard input.
-    /// Bad rows are printed and skipped, the good ones imported; the exit code is 1 if any row was bad.
+    /// Bad rows are printed and skipped, the good ones imported; the exit code is 3 if any row was bad.
     Import {
         file: PathBuf,
         /// Reason for rows without one (required when the file has no `reason` column).
@@ -89,9 +90,13 @@ pub async fn execute(cli: &super::Cli, command: &SuppressCommand) -> anyhow::Res
             if report.rejected as usize > report.errors.len() {
                 eprintln!("{name}: ... and {} more rejected rows", report.rejected as usize - report.errors.len());
             }
-            println!("{name}: {report}");
+            writeln!(super::out::stdout(), "{name}: {report}")?;
             if report.rejected > 0 {
-                anyhow::bail!("{name}: {} rows rejected (the valid rows were imported)", report.rejected);
+                let message = format!(
+                    "{name}: {} of {} rows rejected; see the lines above (the other rows were kept)",
+                    report.rejected, report.rows
+                );
+                return Err(super::out::Partial { code: super::out::EXIT_ROWS_REJECTED, message }.into());
             }
             Ok(())
         }
@@ -101,7 +106,7 @@ pub async fn execute(cli: &super::Cli, command: &SuppressCommand) -> anyhow::Res
                 Format::Csv => ListFormat::Csv,
                 Format::Json => ListFormat::Json,
             };
-            let out = std::io::BufWriter::new(std::io::stdout().lock());
+            let out = std::io::BufWriter::new(super::out::stdout());
             let n = suppression_list::export(&conn, filter, format, now, out).await?;
             eprintln!("exported {n} entries");
             Ok(())
@@ -128,7 +133,7 @@ pub async fn execute(cli: &super::Cli, command: &SuppressCommand) -> anyhow::Res
             } else {
                 "already listed at least as long; unchanged"
             };
-            println!("{phone}: {what} ({reason}, {until})");
+            writeln!(super::out::stdout(), "{phone}: {what} ({reason}, {until})")?;
             Ok(())
         }
         SuppressCommand::Remove { phone, country_code } => {
@@ -136,7 +141,7 @@ pub async fn execute(cli: &super::Cli, command: &SuppressCommand) -> anyhow::Res
             if !suppressions::remove(&conn, phone.as_str()).await? {
                 anyhow::bail!("{phone} is not on the suppression list");
             }
-            println!("{phone}: removed from the suppression list");
+            writeln!(super::out::stdout(), "{phone}: removed from the suppression list")?;
             Ok(())
         }
     }

@@ -75,7 +75,7 @@ pub struct RawHttp {
     pub max_body_bytes: Option<usize>,
     /// Open connections at most; more wait in the accept backlog.
     pub max_connections: Option<usize>,
-    pub admin_token: Option<SecretSource>,
+    pub admin_token: Option<Spanned<SecretSource>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -101,14 +101,14 @@ pub struct RawVendor {
     pub kind: Spanned<String>,
     pub base_url: Option<Spanned<String>>,
     /// Laaffic/ITNIO `Api-Key`, Blu `appId`, AIRudder `APPKey`, smartivr bearer token, sim bearer token.
-    pub api_key: Option<SecretSource>,
+    pub api_key: Option<Spanned<SecretSource>>,
     /// Laaffic/ITNIO `apiSecret`, Blu `appKey`, AIRudder `APPSecret`.
-    pub api_secret: Option<SecretSource>,
+    pub api_secret: Option<Spanned<SecretSource>>,
     /// Key of the vendor's callback signature, where the vendor signs (sim, AIRudder).
-    pub callback_secret: Option<SecretSource>,
+    pub callback_secret: Option<Spanned<SecretSource>>,
     /// Secret the vendor must send back as `?token=` in the callback URL; required
     /// for vendors that do not sign their callbacks.
-    pub callback_token: Option<SecretSource>,
+    pub callback_token: Option<Spanned<SecretSource>>,
     /// Source networks callbacks may come from (CIDRs); empty = any.
     #[serde(default)]
     pub callback_allow_ips: Vec<Spanned<String>>,
@@ -150,7 +150,7 @@ pub struct RawCampaign {
     /// CSV file imported at start-up (idempotent: known phones are skipped).
     pub contacts_file: Option<Spanned<String>>,
     #[serde(default)]
-    pub recall: Option<RawRecall>,
+    pub recall: Option<Spanned<RawRecallTable>>,
     /// `same`, `rotate` or `failover` (default).
     pub redial_strategy: Option<Spanned<String>>,
     /// Let vendors use their own redial features (default false: the daemon's
@@ -175,6 +175,53 @@ pub enum RawVendorRoute {
     Weighted { id: String, weight: u32 },
 }
 
+/// `[campaigns.recall]` as written in TOML: [`RawRecall`] with the spans
+/// that let an error point at the rule's own line.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRecallTable {
+    pub max_attempts: Option<Spanned<u32>>,
+    #[serde(default)]
+    pub rules: Vec<Spanned<RawRule>>,
+    pub default: Option<Spanned<RawRule>>,
+    pub vendor_failure_backoff: Option<Spanned<String>>,
+    pub max_vendor_failures: Option<Spanned<u32>>,
+    pub max_callback_delay: Option<Spanned<String>>,
+}
+
+impl RawRecallTable {
+    /// The plain shape, as the database stores it.
+    pub fn config(&self) -> RawRecall {
+        let text = |s: &Option<Spanned<String>>| s.as_ref().map(|s| s.get_ref().clone());
+        RawRecall {
+            max_attempts: self.max_attempts.as_ref().map(|n| *n.get_ref()),
+            rules: self.rules.iter().map(|r| r.get_ref().clone()).collect(),
+            default: self.default.as_ref().map(|r| r.get_ref().clone()),
+            vendor_failure_backoff: text(&self.vendor_failure_backoff),
+            max_vendor_failures: self.max_vendor_failures.as_ref().map(|n| *n.get_ref()),
+            max_callback_delay: text(&self.max_callback_delay),
+        }
+    }
+
+    /// Where the setting an error names (`rules[2].when[0]`, `max_attempts`)
+    /// is written; the table's own span when it is not written (a default).
+    pub fn span_of(table: &Spanned<RawRecallTable>, field: &str) -> std::ops::Range<usize> {
+        let t = table.get_ref();
+        let rule = field.strip_prefix("rules[").and_then(|r| r.split(']').next()).and_then(|i| i.parse::<usize>().ok());
+        let span = match field.split(['.', '[']).next().unwrap_or(field) {
+            "rules" => rule.and_then(|i| t.rules.get(i)).map(Spanned::span),
+            "default" => t.default.as_ref().map(Spanned::span),
+            "max_attempts" => t.max_attempts.as_ref().map(Spanned::span),
+            "vendor_failure_backoff" => t.vendor_failure_backoff.as_ref().map(Spanned::span),
+            "max_vendor_failures" => t.max_vendor_failures.as_ref().map(Spanned::span),
+            "max_callback_delay" => t.max_callback_delay.as_ref().map(Spanned::span),
+            _ => None,
+        };
+        span.unwrap_or_else(|| table.span())
+    }
+}
+
+/// The recall policy in the shape stored as JSON in `campaigns.recall_policy`.
 #[derive(Debug, Deserialize, Clone, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawRecall {

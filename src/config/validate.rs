@@ -1,6 +1,6 @@
 //! Turn a [`RawConfig`] into typed [`Settings`], collecting every problem.
 
-use super::raw::{RawCampaign, RawCompliance, RawConfig, RawVendor, RawVendorRoute};
+use super::raw::{RawCampaign, RawCompliance, RawConfig, RawRecallTable, RawVendor, RawVendorRoute};
 pub use super::raw::{RawRecall as RecallConfig, RawRule as RuleConfig};
 use super::secret::Secret;
 use crate::domain::compliance::caps::parse_rules;
@@ -46,8 +46,10 @@ impl fmt::Display for ConfigIssue {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    /// The cause is in the message, so it is not also a `source`: `main`
+    /// prints the whole chain and would say it twice.
+    #[error("cannot read config file {path}: {error}")]
+    Read { path: PathBuf, error: std::io::Error },
     #[error("{path}: invalid TOML: {message}")]
     Syntax { path: PathBuf, message: String },
     #[error("{path}: {} problem(s):\n{}", issues.len(), issues.iter().map(|i| format!("  - {i}")).collect::<Vec<_>>().join("\n"))]
@@ -174,8 +176,7 @@ fn kind_names() -> Vec<&'static str> {
 
 /// Read and validate a config file.
 pub fn load(path: &Path) -> Result<Settings, ConfigError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read { path: path.to_path_buf(), error })?;
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     parse(&text, path, &base_dir)
 }
@@ -199,13 +200,13 @@ struct Validator<'a> {
 }
 
 impl Validator<'_> {
-    fn line_of<T>(&self, s: &Spanned<T>) -> usize {
-        let start = s.span().start.min(self.text.len());
+    fn line_at(&self, offset: usize) -> usize {
+        let start = offset.min(self.text.len());
         self.text[..start].bytes().filter(|b| *b == b'\n').count() + 1
     }
 
     fn issue<T>(&mut self, path: impl Into<String>, at: Option<&Spanned<T>>, message: impl Into<String>) {
-        let line = at.map(|s| self.line_of(s));
+        let line = at.map(|s| self.line_at(s.span().start));
         self.issues.push(ConfigIssue { path: path.into(), line, message: message.into() });
     }
 
@@ -226,12 +227,12 @@ impl Validator<'_> {
         }
     }
 
-    fn secret(&mut self, path: &str, src: &Option<super::secret::SecretSource>) -> Option<Secret> {
+    fn secret(&mut self, path: &str, src: &Option<Spanned<super::secret::SecretSource>>) -> Option<Secret> {
         let src = src.as_ref()?;
-        match src.resolve() {
+        match src.get_ref().resolve() {
             Ok(s) => Some(s),
             Err(e) => {
-                self.issue(path, None::<&Spanned<()>>, e);
+                self.issue(path, Some(src), e.to_string());
                 None
             }
         }
@@ -489,10 +490,20 @@ impl Validator<'_> {
             options: v.options.clone().unwrap_or_default(),
             tag_intents,
         };
-        if let Some(spec) = spec {
-            for (field, message) in (spec.check)(&settings) {
-                self.issue(format!("{p}.{field}"), Some(&v.kind), message);
-            }
+        let mut required = match spec {
+            Some(spec) => (spec.check)(&settings),
+            // The sim signs its callbacks with `callback_secret`; without one
+            // the key would be empty and anyone could sign.
+            None if settings.kind == "sim" && settings.callback_secret.is_none() => vec![(
+                "callback_secret".to_string(),
+                "required: the key the simulator signs its callbacks with".to_string(),
+            )],
+            None => Vec::new(),
+        };
+        // A secret already reported (empty, unset variable) is not reported again as missing.
+        required.retain(|(field, _)| !self.issues.iter().any(|i| i.path == format!("{p}.{field}")));
+        for (field, message) in required {
+            self.issue(format!("{p}.{field}"), Some(&v.kind), message);
         }
         settings
     }
@@ -563,7 +574,7 @@ impl Validator<'_> {
             }
             digits
         });
-        let recall = c.recall.clone().unwrap_or_else(|| RecallConfig {
+        let recall = c.recall.as_ref().map(|r| r.get_ref().config()).unwrap_or_else(|| RecallConfig {
             max_attempts: None,
             rules: vec![],
             default: None,
@@ -574,8 +585,11 @@ impl Validator<'_> {
         let recall_policy = match recall_policy(&recall) {
             Ok(policy) => Some(policy),
             Err(errs) => {
-                for (field, msg) in errs {
-                    self.issue(format!("{p}.recall.{field}"), Some(&c.name), msg);
+                for (field, message) in errs {
+                    // Each error on the line of the rule or setting it is about.
+                    let at = c.recall.as_ref().map_or(c.name.span(), |t| RawRecallTable::span_of(t, &field));
+                    let line = Some(self.line_at(at.start));
+                    self.issues.push(ConfigIssue { path: format!("{p}.recall.{field}"), line, message });
                 }
                 None
             }
@@ -603,6 +617,13 @@ impl Validator<'_> {
             }
         }
         let caps = self.caps(&format!("{p}.caps"), &c.caps);
+        let contacts_file = c.contacts_file.as_ref().map(|f| {
+            let path = base_dir.join(f.get_ref());
+            if let Some(problem) = contacts_file_problem(f.get_ref(), &path) {
+                self.issue(format!("{p}.contacts_file"), Some(f), problem);
+            }
+            path
+        });
         if self.issues.len() > before {
             return None;
         }
@@ -617,7 +638,7 @@ impl Validator<'_> {
             max_concurrency: c.max_concurrency.unwrap_or(10).max(1),
             vendors,
             default_country_code,
-            contacts_file: c.contacts_file.as_ref().map(|f| base_dir.join(f.get_ref())),
+            contacts_file,
             recall,
             recall_policy: recall_policy?,
             redial_strategy: redial_strategy?,
@@ -641,6 +662,26 @@ impl Validator<'_> {
             }
         }
     }
+}
+
+/// Start-up imports `contacts_file` and refuses to run when it cannot: the
+/// file must open and have a `phone` column. The message shows the path as
+/// start-up resolves it (relative to the config file's directory).
+fn contacts_file_problem(given: &str, resolved: &Path) -> Option<String> {
+    let shown = std::path::absolute(resolved).unwrap_or_else(|_| resolved.to_path_buf());
+    let shown = if Path::new(given) == shown {
+        format!("`{given}`")
+    } else {
+        format!("`{given}` (resolved from the config file's directory to {})", shown.display())
+    };
+    let problem = match std::fs::File::open(resolved) {
+        Err(e) => format!("cannot be opened: {e}"),
+        Ok(f) => match crate::import::check_header(std::io::BufReader::new(f)) {
+            Ok(()) => return None,
+            Err(e) => e.to_string(),
+        },
+    };
+    Some(format!("{shown}: {problem}"))
 }
 
 /// `"20/s"`, `"600/m"`, `"1000/h"` → requests per second.

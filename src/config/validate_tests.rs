@@ -87,3 +87,111 @@ fn bad_profiles_caps_and_holiday_files_are_named_with_their_lines() {
         assert!(err.contains(needle), "missing `{needle}` in:\n{err}");
     }
 }
+
+#[test]
+fn recall_errors_point_at_the_line_of_their_own_rule() {
+    // Line 15 onwards: the second and third rules are wrong, each on its own lines.
+    let recall = r#"
+[campaigns.recall]
+max_attempts = 3
+vendor_failure_backoff = "later"
+
+[[campaigns.recall.rules]]
+when = ["busy"]
+retry_after = "5m"
+
+[[campaigns.recall.rules]]
+when = ["bussy"]
+retry_after = "5m"
+
+[[campaigns.recall.rules]]
+when = ["no_answer"]
+action = "dial-again"
+
+[campaigns.recall.default]
+when = ["busy"]
+action = "stop"
+"#;
+    let text = format!("{VENDOR_AND_CAMPAIGN}{recall}");
+    let line_of = |needle: &str| text.lines().position(|l| l == needle).map(|i| i + 1).unwrap();
+    let rule_lines: Vec<usize> =
+        text.lines().enumerate().filter(|(_, l)| *l == "[[campaigns.recall.rules]]").map(|(i, _)| i + 1).collect();
+    let Err(ConfigError::Invalid { issues, .. }) = parse(&text, Path::new("t.toml"), Path::new(".")) else {
+        panic!("the recall table is invalid")
+    };
+    let at = |path: &str| issues.iter().find(|i| i.path == path).and_then(|i| i.line);
+    assert_eq!(at("campaigns[0].recall.rules[1].when[0]"), Some(rule_lines[1]), "{issues:#?}");
+    assert_eq!(at("campaigns[0].recall.rules[2].action"), Some(rule_lines[2]), "{issues:#?}");
+    assert_eq!(at("campaigns[0].recall.default.when"), Some(line_of("[campaigns.recall.default]")), "{issues:#?}");
+    assert_eq!(
+        at("campaigns[0].recall.vendor_failure_backoff"),
+        Some(line_of("vendor_failure_backoff = \"later\"")),
+        "{issues:#?}"
+    );
+    assert_eq!(issues.len(), 4, "{issues:#?}");
+}
+
+#[test]
+fn empty_secrets_are_config_errors_on_their_own_lines() {
+    let text = r#"
+[http]
+admin_token = "  "
+
+[[vendors]]
+id = "sim"
+kind = "sim"
+base_url = "http://127.0.0.1:9"
+api_key = "k"
+callback_secret = ""
+
+[[vendors]]
+id = "laaffic"
+kind = "laaffic"
+base_url = "http://127.0.0.1:9"
+api_key = "k"
+api_secret = "\t"
+callback_token = ""
+"#;
+    let err = parse(text, Path::new("t.toml"), Path::new(".")).unwrap_err().to_string();
+    for needle in [
+        "line 3: http.admin_token: the value is empty or blank",
+        "line 10: vendors[0].callback_secret: the value is empty or blank",
+        "line 17: vendors[1].api_secret: the value is empty or blank",
+        "line 18: vendors[1].callback_token: the value is empty or blank",
+    ] {
+        assert!(err.contains(needle), "missing `{needle}` in:\n{err}");
+    }
+    // Reported once as empty, not a second time as missing.
+    assert!(!err.contains("callback_token: required"), "{err}");
+    assert!(!err.contains("callback_secret: required"), "{err}");
+}
+
+#[test]
+fn a_sim_without_a_callback_secret_is_refused() {
+    let text = "[[vendors]]\nid = \"sim\"\nkind = \"sim\"\nbase_url = \"http://127.0.0.1:9\"\napi_key = \"k\"\n";
+    let err = parse(text, Path::new("t.toml"), Path::new(".")).unwrap_err().to_string();
+    assert!(err.contains("line 3: vendors[0].callback_secret: required: the key the simulator signs"), "{err}");
+}
+
+#[test]
+fn contacts_file_must_open_and_have_a_phone_column_named_as_resolved() {
+    let dir = tempfile::tempdir().unwrap();
+    let with_file = |name: &str| format!("{VENDOR_AND_CAMPAIGN}contacts_file = \"{name}\"\n");
+    let err = parse(&with_file("missing.csv"), Path::new("t.toml"), dir.path()).unwrap_err().to_string();
+    let resolved = dir.path().join("missing.csv");
+    let expected = format!(
+        "line 14: campaigns[0].contacts_file: `missing.csv` (resolved from the config file's directory to {}): \
+         cannot be opened: No such file or directory (os error 2)",
+        resolved.display()
+    );
+    assert!(err.contains(&expected), "missing `{expected}` in:\n{err}");
+    std::fs::write(dir.path().join("numbers.csv"), "msisdn,name\n+6281200000001,A\n").unwrap();
+    let err = parse(&with_file("numbers.csv"), Path::new("t.toml"), dir.path()).unwrap_err().to_string();
+    assert!(
+        err.contains("contacts_file: `numbers.csv`") && err.contains("no `phone` column (found: msisdn, name)"),
+        "{err}"
+    );
+    std::fs::write(dir.path().join("good.csv"), "phone\n+6281200000001\n").unwrap();
+    let ok = parse(&with_file("good.csv"), Path::new("t.toml"), dir.path()).unwrap();
+    assert_eq!(ok.campaigns[0].contacts_file.as_deref(), Some(dir.path().join("good.csv").as_path()));
+}

@@ -60,6 +60,24 @@ pub async fn insert_batch<C: ConnectionTrait>(
     Ok(inserted)
 }
 
+/// How many of `phones` the campaign does not have yet (an import into a
+/// finished campaign counts what it refuses instead of inserting it).
+pub async fn count_new<C: ConnectionTrait>(db: &C, campaign_id: i64, phones: &[String]) -> Result<u64, StoreError> {
+    if phones.is_empty() {
+        return Ok(0);
+    }
+    let known = contact::Entity::find()
+        .select_only()
+        .column(contact::Column::Phone)
+        .filter(contact::Column::CampaignId.eq(campaign_id))
+        .filter(contact::Column::Phone.is_in(phones.iter().cloned()))
+        .into_tuple::<String>()
+        .all(db)
+        .await?
+        .len();
+    Ok((phones.len() - known) as u64)
+}
+
 /// `(state, count)` for a campaign's contacts.
 pub async fn state_counts<C: ConnectionTrait>(db: &C, campaign_id: i64) -> Result<Vec<(String, i64)>, StoreError> {
     let backend = db.get_database_backend();

@@ -68,6 +68,9 @@ impl Validator<'_> {
                 if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
                     self.issue("database.url", Some(u), "must start with sqlite:, postgres:// or postgresql://");
                 }
+                if let Some(problem) = sqlite_dir_problem(url) {
+                    self.issue("database.url", Some(u), problem);
+                }
                 url.clone()
             }
         };
@@ -131,6 +134,25 @@ impl Validator<'_> {
     }
 }
 
+/// SQLite creates the file but not its directory: `run` would fail to open
+/// it (or its lock file). The path in the URL is relative to the working
+/// directory, not to the config file.
+fn sqlite_dir_problem(url: &str) -> Option<String> {
+    let file = crate::store::db::sqlite_file(url)?;
+    let dir = match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => return None,
+    };
+    if dir.is_dir() {
+        return None;
+    }
+    let shown = std::path::absolute(&dir).unwrap_or(dir);
+    Some(format!(
+        "the SQLite file's directory {} does not exist (a relative path is from the working directory)",
+        shown.display()
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,6 +185,19 @@ mod tests {
         assert_eq!(database("statement_timeout = \"0s\"").unwrap().database.statement_timeout, None, "0s: no limit");
         // One connection in all: the default minimum follows it down.
         assert_eq!(database("max_connections = 1").unwrap().database.min_connections, 1);
+    }
+
+    #[test]
+    fn a_sqlite_file_in_a_missing_directory_is_refused_with_the_directory_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("no-such-dir");
+        let err = database(&format!("url = \"sqlite://{}/c.db?mode=rwc\"", missing.display())).unwrap_err().to_string();
+        let expected =
+            format!("line 2: database.url: the SQLite file's directory {} does not exist", missing.display());
+        assert!(err.contains(&expected), "{err}");
+        let fine = format!("url = \"sqlite://{}/c.db?mode=rwc\"", dir.path().display());
+        assert!(database(&fine).is_ok());
+        assert!(database("url = \"sqlite://c.db?mode=rwc\"").is_ok(), "the working directory exists");
     }
 
     #[test]
