@@ -50,13 +50,20 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// What a client is told when the database failed: the database's own text
+/// (SQL, table names, driver details) stays in the log.
+pub const DATABASE_UNAVAILABLE: &str = "database unavailable; retry";
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         let status = match &e {
             StoreError::NoSuchCampaign(_) => StatusCode::NOT_FOUND,
             StoreError::Transition(_) => StatusCode::CONFLICT,
             StoreError::BadCampaign { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            StoreError::Db(_) => StatusCode::SERVICE_UNAVAILABLE,
+            StoreError::Db(db) => {
+                tracing::error!(error = %db, "admin API request failed in the database");
+                return ApiError(StatusCode::SERVICE_UNAVAILABLE, DATABASE_UNAVAILABLE.into());
+            }
             StoreError::NoInstallationId => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError(status, e.to_string())
@@ -129,4 +136,18 @@ async fn vendors(State(ctx): State<Ctx>, headers: axum::http::HeaderMap) -> Resu
 
 async fn openapi() -> Json<serde_json::Value> {
     Json(super::openapi::document())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_errors_reach_the_client_as_our_own_words_only() {
+        let db = sea_orm::DbErr::Custom("invalid byte sequence for encoding \"UTF8\": 0x00 in campaigns".into());
+        let ApiError(status, text) = StoreError::Db(db).into();
+        assert_eq!((status, text.as_str()), (StatusCode::SERVICE_UNAVAILABLE, DATABASE_UNAVAILABLE));
+        let ApiError(status, text) = StoreError::NoSuchCampaign("x".into()).into();
+        assert_eq!((status, text.as_str()), (StatusCode::NOT_FOUND, "no campaign named `x`"));
+    }
 }

@@ -1,9 +1,12 @@
 //! The HTTP listener: vendor callbacks, health, metrics and the admin API.
 
 mod admin;
+pub mod body;
 mod explain;
 pub mod listener;
 mod openapi;
+mod request_target;
+mod server;
 mod suppressions;
 
 use crate::context::Ctx;
@@ -40,21 +43,24 @@ pub fn router(ctx: Ctx) -> Router {
         // The callback handler enforces its own, configurable limit and
         // records oversized bodies; the default limit must not pre-empt it.
         .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn(request_target::reject_invalid_target))
+        .layer(axum::Extension(std::sync::Arc::new(crate::ingest::audit::RejectionBudget::new(
+            ctx.settings.http.limits.rejected_audit_per_peer_per_minute,
+        ))))
         .with_state(ctx)
 }
 
 /// Serve the router on `listener` with at most `max_connections` open
-/// connections, until `shutdown` fires.
+/// connections (and the per-peer and timeout limits of `http`), until
+/// `shutdown` fires.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     ctx: Ctx,
     max_connections: usize,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> std::io::Result<()> {
-    let app = router(ctx).into_make_service_with_connect_info::<listener::PeerAddr>();
-    axum::serve(listener::LimitedListener::new(listener, max_connections), app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
+    let limits = ctx.settings.http.limits.clone();
+    server::serve(listener, router(ctx), max_connections, &limits, shutdown).await
 }
 
 /// Ready when the store takes writes (as the last writes and probes found)

@@ -3,6 +3,7 @@
 //! only DELETE takes a number off.
 
 use super::admin::{ApiError, check_token};
+use super::body::{BodyError, contains_nul, read_within};
 use crate::context::Ctx;
 use crate::domain::phone::E164;
 use crate::domain::suppression::parse_expiry;
@@ -105,9 +106,17 @@ async fn import(
             format!("Content-Type `{content_type}`: send text/csv or application/json"),
         ));
     }
-    let bytes = axum::body::to_bytes(body, MAX_IMPORT_BYTES).await.map_err(|_| {
-        ApiError(StatusCode::PAYLOAD_TOO_LARGE, format!("body larger than {MAX_IMPORT_BYTES} bytes: split the list"))
+    let deadline = ctx.settings.http.limits.body_read_timeout;
+    let bytes = read_within(body, MAX_IMPORT_BYTES, deadline).await.map_err(|e| match e {
+        BodyError::TooLarge { .. } => ApiError(StatusCode::PAYLOAD_TOO_LARGE, format!("{e}: split the list")),
+        BodyError::TimedOut { .. } => ApiError(StatusCode::REQUEST_TIMEOUT, e.to_string()),
+        BodyError::Broken => ApiError(StatusCode::BAD_REQUEST, e.to_string()),
     })?;
+    if contains_nul(&bytes, Some(media.as_str())) {
+        // PostgreSQL text columns refuse NUL; say so instead of failing there.
+        let reason = "body: contains a NUL character (a 0 byte or \\u0000), which no entry may carry";
+        return Err(ApiError(StatusCode::BAD_REQUEST, reason.into()));
+    }
     let parsed: ParsedList = if media == "text/csv" {
         suppression_list::parse_csv(&bytes[..], &defaults, now)
     } else {

@@ -75,6 +75,16 @@ pub struct RawHttp {
     pub max_body_bytes: Option<usize>,
     /// Open connections at most; more wait in the accept backlog.
     pub max_connections: Option<usize>,
+    /// Open connections from one IP address at most; more are closed at once.
+    pub max_connections_per_peer: Option<Spanned<usize>>,
+    /// A connection that has not sent a request's complete headers within this
+    /// is closed (`"10s"`); it also bounds idle keep-alive time.
+    pub header_read_timeout: Option<Spanned<String>>,
+    /// A request whose whole body has not arrived within this gets 408 (`"30s"`).
+    pub body_read_timeout: Option<Spanned<String>>,
+    /// Rejected unauthenticated callbacks kept for audit per peer per minute;
+    /// the rest are only counted.
+    pub rejected_audit_per_peer_per_minute: Option<Spanned<u32>>,
     pub admin_token: Option<Spanned<SecretSource>>,
 }
 

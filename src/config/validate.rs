@@ -24,7 +24,9 @@ use std::time::Duration;
 use toml::Spanned;
 
 mod database;
+mod http_limits;
 pub use database::DatabaseSettings;
+pub use http_limits::HttpLimits;
 
 /// One problem in the config, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +77,8 @@ pub struct HttpSettings {
     pub max_body_bytes: usize,
     pub max_connections: usize,
     pub admin_token: Option<Secret>,
+    /// Per-peer and per-request bounds against slow or hostile clients.
+    pub limits: HttpLimits,
 }
 
 #[derive(Debug, Clone)]
@@ -253,6 +257,7 @@ impl Validator<'_> {
             max_body_bytes: raw.http.max_body_bytes.unwrap_or(256 * 1024),
             max_connections: raw.http.max_connections.unwrap_or(4096).max(1),
             admin_token: self.secret("http.admin_token", &raw.http.admin_token),
+            limits: self.http_limits(&raw.http),
         };
         let s = &raw.scheduler;
         let mut scheduler = SchedulerSettings {
