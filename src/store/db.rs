@@ -90,7 +90,7 @@ fn connect_options(settings: &DatabaseSettings) -> ConnectOptions {
             .create_if_missing(true)
     });
     opts.map_sqlx_sqlite_pool_opts(|pool| {
-        pool.after_release(|conn, _| Box::pin(async move { Ok(sqlite_outside_transaction(conn).await?) }))
+        pool.after_release(|conn, _| Box::pin(async move { sqlite_outside_transaction(conn).await }))
     });
     opts
 }

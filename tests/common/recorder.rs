@@ -75,8 +75,7 @@ impl Recorder {
         for t in self.tasks {
             t.await.expect("sender task");
         }
-        let answers = self.answers.lock().unwrap().clone();
-        answers
+        self.answers.lock().unwrap().clone()
     }
 }
 
