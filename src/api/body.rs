@@ -47,10 +47,10 @@ pub fn contains_nul(body: &[u8], content_type: Option<&str>) -> bool {
     }
     // The JSON walk only runs when the escape appears at all (`\\u0000` is a
     // backslash and the text "u0000", not a NUL, hence the real parse).
-    if contains(body, b"\\u0000") {
-        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) {
-            return json_has_nul(&value);
-        }
+    if contains(body, b"\\u0000")
+        && let Ok(value) = serde_json::from_slice::<serde_json::Value>(body)
+    {
+        return json_has_nul(&value);
     }
     let form = content_type.is_some_and(|t| t.trim_start().starts_with("application/x-www-form-urlencoded"));
     form && body.split(|b| *b == b'&' || *b == b'=').any(|part| urlencoding::decode_binary(part).contains(&0))
