@@ -61,7 +61,7 @@ async fn sighup_applies_campaign_and_vendor_changes_and_keeps_running_on_a_bad_f
         (vendor_cap(&http, &daemon, "sim-b").await == Some(4)).then_some(())
     })
     .await;
-    assert_eq!(scalar(&conn, "SELECT max_concurrency FROM campaigns WHERE name = 'e2e'").await, 7);
+    assert_eq!(scalar(&conn, "SELECT CAST(max_concurrency AS BIGINT) FROM campaigns WHERE name = 'e2e'").await, 7);
     assert_eq!(scalar(&conn, "SELECT COUNT(*) FROM campaigns WHERE name = 'second'").await, 1);
     let status = crate::common::daemon::cli(&config, &["status", "--json"]);
     assert!(String::from_utf8_lossy(&status.stdout).contains("\"second\""), "status lists the added campaign");
@@ -90,7 +90,7 @@ async fn sighup_applies_campaign_and_vendor_changes_and_keeps_running_on_a_bad_f
     assert!(refusal.contains("line "), "the log must name the line:\n{refusal}");
     assert_serving_same_process(&mut daemon, pid);
     assert_eq!(vendor_cap(&http, &daemon, "sim-b").await, Some(4), "the running config is kept");
-    assert_eq!(scalar(&conn, "SELECT max_concurrency FROM campaigns WHERE name = 'e2e'").await, 7);
+    assert_eq!(scalar(&conn, "SELECT CAST(max_concurrency AS BIGINT) FROM campaigns WHERE name = 'e2e'").await, 7);
 
     let exit = daemon.terminate();
     assert!(exit.success(), "SIGTERM after reloads must still exit 0, got {exit}");
