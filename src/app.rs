@@ -236,7 +236,8 @@ async fn reload_ctx(ctx: &Ctx, addr: SocketAddr, config: &Path) -> Option<Ctx> {
         );
     }
     if plan.applied.is_empty() {
-        tracing::info!("config reloaded: nothing else changed");
+        let nothing = if plan.needs_restart.is_empty() { "nothing changed" } else { "nothing else changed" };
+        tracing::info!("config reloaded: {nothing}");
         return None;
     }
     match apply(ctx, addr, &plan).await {
