@@ -1,7 +1,14 @@
-//! kill -9 mid-campaign, restart, and the campaign completes with the same
-//! guarantees; SIGTERM exits 0 and a restart resumes.
+//! The daemon's process lifecycle. kill -9 mid-campaign, restart, and the
+//! campaign completes with the same guarantees; SIGTERM exits 0 and a
+//! restart resumes; SIGHUP reloads the config (`lifecycle/reload.rs`);
+//! start-up races, the single-instance lock and the idle notice
+//! (`lifecycle/startup.rs`).
 
 mod common;
+#[path = "lifecycle/reload.rs"]
+mod reload;
+#[path = "lifecycle/startup.rs"]
+mod startup;
 
 use campaignd::vendors::sim::SimSettings;
 use common::daemon::Daemon;

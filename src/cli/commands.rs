@@ -1,5 +1,5 @@
 use super::{Cli, Command, out};
-use crate::app::App;
+use crate::app::{App, Reloads};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{self, Settings};
 use crate::domain::state::CampaignEvent;
@@ -8,7 +8,10 @@ use crate::store::{campaigns, contacts, db, leases};
 use anyhow::Context;
 use sea_orm::DatabaseConnection;
 use std::io::Write;
+use std::path::Path;
 use std::sync::Arc;
+use tokio::signal::unix::{Signal, SignalKind, signal};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 pub(super) fn load(cli: &Cli) -> anyhow::Result<Settings> {
@@ -45,7 +48,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             writeln!(out::stdout(), "migrations applied")?;
             Ok(())
         }
-        Command::Run => run(load(&cli)?).await,
+        Command::Run => run(&cli.config, load(&cli)?).await,
         Command::Import { campaign, file } => super::import::execute(&cli, campaign, file).await,
         Command::Status { name, json } => {
             let s = load(&cli)?;
@@ -106,31 +109,52 @@ async fn state_change(cli: &Cli, name: &str, event: CampaignEvent) -> anyhow::Re
     Ok(())
 }
 
-async fn run(settings: Settings) -> anyhow::Result<()> {
+async fn run(config: &Path, settings: Settings) -> anyhow::Result<()> {
+    // Signal handlers first: SIGHUP's default action kills the process, and
+    // a reload requested while starting up must not.
+    let shutdown = CancellationToken::new();
+    let (reload_tx, reload_rx) = mpsc::channel(1);
+    let signals = Signals::install()?;
+    tokio::spawn(signals.forward(shutdown.clone(), reload_tx));
     let app = App::build(settings, Arc::new(SystemClock)).await?;
     // Tests and operators read this line to learn the bound port. A daemon
     // keeps running when nobody reads its stdout.
     if writeln!(out::stdout(), "campaignd listening on http://{}", app.addr()).is_err() {
         tracing::warn!("standard output is closed; the address is in the next log line");
     }
-    let shutdown = CancellationToken::new();
-    let signal = shutdown.clone();
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        signal.cancel();
-    });
-    app.run_until_stopped(shutdown).await
+    app.run(shutdown, Some(Reloads { config: config.to_path_buf(), requests: reload_rx })).await
 }
 
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-        tracing::error!("cannot install signal handlers; stop with kill -9 only");
-        std::future::pending::<()>().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM received"),
-        _ = int.recv() => tracing::info!("SIGINT received"),
+struct Signals {
+    term: Signal,
+    int: Signal,
+    hup: Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Signals> {
+        let install = |kind, name| signal(kind).with_context(|| format!("installing the {name} handler"));
+        Ok(Signals {
+            term: install(SignalKind::terminate(), "SIGTERM")?,
+            int: install(SignalKind::interrupt(), "SIGINT")?,
+            hup: install(SignalKind::hangup(), "SIGHUP")?,
+        })
+    }
+
+    /// SIGTERM or SIGINT: shut down. SIGHUP: ask for a reload; several
+    /// arriving during one reload make one more, not one each.
+    async fn forward(mut self, shutdown: CancellationToken, reload: mpsc::Sender<()>) {
+        loop {
+            tokio::select! {
+                _ = self.term.recv() => tracing::info!("SIGTERM received"),
+                _ = self.int.recv() => tracing::info!("SIGINT received"),
+                _ = self.hup.recv() => {
+                    let _ = reload.try_send(());
+                    continue;
+                }
+            }
+            shutdown.cancel();
+            return;
+        }
     }
 }

@@ -17,4 +17,5 @@ pub mod state;
 pub mod suppression;
 pub mod tags;
 pub mod window;
+pub mod work;
 pub mod zones;

@@ -131,14 +131,15 @@ async fn sqlite_outside_transaction(conn: &mut SqliteConnection) -> Result<bool,
     Ok(false)
 }
 
-/// Bring the schema up to date. On PostgreSQL several instances may start
-/// at once: they take turns behind a transaction-scoped advisory lock, and
-/// every one after the first finds nothing left to do.
+/// Bring the schema up to date in one transaction. Several processes may
+/// start at once on a fresh database (a daemon, and `campaignd status` typed
+/// right after it): they take turns, and every one after the first finds
+/// nothing left to do. PostgreSQL: a transaction-scoped advisory lock. SQLite:
+/// the write lock taken at BEGIN IMMEDIATE, which waits `busy_timeout` for
+/// the other process's migration to commit (without it, both saw no tables
+/// and the second failed with `table "campaigns" already exists`).
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    if db.get_database_backend() != DbBackend::Postgres {
-        return Migrator::up(db, None).await;
-    }
-    let txn = db.begin().await?;
+    let txn = begin_write(db).await?;
     advisory_xact_lock(&txn, "campaignd:migrations").await?;
     Migrator::up(&txn, None).await?;
     txn.commit().await
@@ -186,10 +187,21 @@ pub fn sqlite_file(url: &str) -> Option<PathBuf> {
 /// Held for the daemon's lifetime: a second `campaignd run` on the same SQLite
 /// file cannot take it and refuses to start. (PostgreSQL instances cooperate
 /// through the database instead.)
+///
+/// Two locks, because a file can be deleted under a running daemon: the
+/// flock on `<db>.lock`, and a Linux abstract-namespace unix socket named
+/// after the database's canonical path, which has no file to delete and is
+/// released only when the process ends. Deleting `campaignd.db*` and the
+/// lock file no longer lets a second daemon in; the first one notices with
+/// [`InstanceLock::database_replaced`] and stops.
 #[derive(Debug)]
 pub struct InstanceLock {
     _file: File,
+    _name: Option<std::os::unix::net::UnixListener>,
     pub path: PathBuf,
+    db: PathBuf,
+    /// (device, inode) of the database file once it exists.
+    pinned: Option<(u64, u64)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -199,8 +211,16 @@ pub enum LockError {
          stop it first, or use PostgreSQL to run several instances"
     )]
     Held { db: String, lock: String },
+    #[error(
+        "another campaignd is already running on {db} (it holds the instance name @{name}, \
+         even though the lock file was deleted: its database file was probably deleted or \
+         replaced under it); stop it first (`ss -xlp | grep campaignd` shows its pid)"
+    )]
+    NameHeld { db: String, name: String },
     #[error("cannot open lock file {lock}: {source}")]
     Io { lock: String, source: std::io::Error },
+    #[error("cannot read the database file {db}: {source}")]
+    Database { db: String, source: std::io::Error },
 }
 
 /// Take the single-daemon lock for a SQLite URL; `Ok(None)` for other backends.
@@ -217,9 +237,80 @@ pub fn lock_sqlite(url: &str) -> Result<Option<InstanceLock>, LockError> {
         .open(&lock_path)
         .map_err(|source| LockError::Io { lock: display.clone(), source })?;
     match file.try_lock() {
-        Ok(()) => Ok(Some(InstanceLock { _file: file, path: lock_path })),
-        Err(std::fs::TryLockError::WouldBlock) => Err(LockError::Held { db: db.display().to_string(), lock: display }),
-        Err(std::fs::TryLockError::Error(source)) => Err(LockError::Io { lock: display, source }),
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(LockError::Held { db: db.display().to_string(), lock: display });
+        }
+        Err(std::fs::TryLockError::Error(source)) => return Err(LockError::Io { lock: display, source }),
+    }
+    let name = instance_name(&db);
+    let socket = bind_instance_name(&name).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AddrInUse => LockError::NameHeld { db: db.display().to_string(), name: name.clone() },
+        _ => LockError::Io { lock: format!("@{name}"), source: e },
+    })?;
+    Ok(Some(InstanceLock { _file: file, _name: socket, path: lock_path, db, pinned: None }))
+}
+
+/// `campaignd-sqlite-<sha256 of the canonical path>`: the same for every
+/// spelling of the path (relative, through symlinks), short enough for a
+/// socket name whatever the path's length.
+fn instance_name(db: &std::path::Path) -> String {
+    use sha2::{Digest, Sha256};
+    let canonical = std::fs::canonicalize(db)
+        .or_else(|_| {
+            // Not created yet: its directory exists (or SQLite will fail anyway).
+            let dir = db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+            Ok::<_, std::io::Error>(std::fs::canonicalize(dir)?.join(db.file_name().unwrap_or_default()))
+        })
+        .unwrap_or_else(|_| std::path::absolute(db).unwrap_or_else(|_| db.to_path_buf()));
+    let digest = Sha256::digest(canonical.as_os_str().as_encoded_bytes());
+    format!("campaignd-sqlite-{}", hex::encode(digest))
+}
+
+#[cfg(target_os = "linux")]
+fn bind_instance_name(name: &str) -> std::io::Result<Option<std::os::unix::net::UnixListener>> {
+    use std::os::linux::net::SocketAddrExt;
+    let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())?;
+    std::os::unix::net::UnixListener::bind_addr(&addr).map(Some)
+}
+
+/// Abstract socket names are Linux-only; elsewhere the flock alone guards.
+#[cfg(not(target_os = "linux"))]
+fn bind_instance_name(_name: &str) -> std::io::Result<Option<std::os::unix::net::UnixListener>> {
+    Ok(None)
+}
+
+fn file_id(path: &std::path::Path) -> std::io::Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path)?;
+    Ok((m.dev(), m.ino()))
+}
+
+impl InstanceLock {
+    /// Remember which file the database is; call once it exists (connected
+    /// and migrated).
+    pub fn pin_database(&mut self) -> Result<(), LockError> {
+        let id =
+            file_id(&self.db).map_err(|source| LockError::Database { db: self.db.display().to_string(), source })?;
+        self.pinned = Some(id);
+        Ok(())
+    }
+
+    /// Why the database path no longer names the file this daemon has open
+    /// (deleted, or replaced by another file), if it does not. Everything
+    /// written from then on goes to a file nobody will read again.
+    pub fn database_replaced(&self) -> Option<String> {
+        let pinned = self.pinned?;
+        match file_id(&self.db) {
+            Ok(id) if id == pinned => None,
+            Ok(_) => Some(format!("database file {} was replaced by another file", self.db.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Some(format!("database file {} was deleted", self.db.display()))
+            }
+            // Unreadable for a moment (permissions, I/O): not evidence of a
+            // replacement; the store's own errors report real I/O trouble.
+            Err(_) => None,
+        }
     }
 }
 
@@ -244,5 +335,45 @@ mod tests {
         assert!(err.contains("another campaignd is already running"), "{err}");
         drop(first);
         assert!(lock_sqlite(&url).unwrap().is_some(), "lock is released on drop");
+    }
+
+    #[test]
+    fn deleting_the_lock_file_does_not_let_a_second_instance_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/c.db?mode=rwc", dir.path().display());
+        let _first = lock_sqlite(&url).unwrap().expect("a lock on a SQLite file");
+        std::fs::remove_file(dir.path().join("c.db.lock")).unwrap();
+        let err = lock_sqlite(&url).unwrap_err();
+        assert!(matches!(err, LockError::NameHeld { .. }), "{err}");
+        assert!(err.to_string().contains("another campaignd is already running"), "{err}");
+    }
+
+    #[test]
+    fn the_instance_name_is_the_same_for_every_spelling_of_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("c.db");
+        let dotted = dir.path().join(".").join("c.db");
+        assert_eq!(instance_name(&plain), instance_name(&dotted));
+        std::fs::write(&plain, b"").unwrap();
+        assert_eq!(instance_name(&plain), instance_name(&dotted), "before and after the file exists");
+        assert_ne!(instance_name(&plain), instance_name(&dir.path().join("d.db")));
+    }
+
+    #[test]
+    fn a_deleted_or_replaced_database_file_is_noticed() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("c.db");
+        let url = format!("sqlite://{}?mode=rwc", db.display());
+        std::fs::write(&db, b"first").unwrap();
+        let mut lock = lock_sqlite(&url).unwrap().unwrap();
+        lock.pin_database().unwrap();
+        assert_eq!(lock.database_replaced(), None);
+        // Replaced: a new file at the same path (the old one kept open, so
+        // the inode cannot be reused for the new file).
+        let _held = File::open(&db).unwrap();
+        std::fs::remove_file(&db).unwrap();
+        assert!(lock.database_replaced().unwrap().contains("was deleted"));
+        std::fs::write(&db, b"second").unwrap();
+        assert!(lock.database_replaced().unwrap().contains("was replaced"));
     }
 }

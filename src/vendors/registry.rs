@@ -11,7 +11,7 @@ use crate::store::vendor_limits::{self, Bucket};
 use chrono::{DateTime, Utc};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use sea_orm::DatabaseConnection;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -107,8 +107,9 @@ pub struct VendorSlot {
 #[derive(Default)]
 pub struct VendorRegistry {
     vendors: HashMap<String, Arc<VendorHandle>>,
-    /// Simulators started inside the daemon; kept alive here.
-    pub embedded: Vec<Embedded>,
+    /// Simulators started inside the daemon, by vendor id; kept alive here
+    /// (and handed on to the next registry by a reload).
+    pub embedded: HashMap<String, Arc<Embedded>>,
 }
 
 fn limiter(rate_per_second: f64) -> Option<Arc<DefaultDirectRateLimiter>> {
@@ -123,8 +124,30 @@ impl VendorRegistry {
     /// `callback_base` is our public base URL; embedded fakes push results to
     /// `{callback_base}/callbacks/{vendor_id}` unless told otherwise.
     pub async fn build(settings: &[VendorSettings], callback_base: &str) -> anyhow::Result<VendorRegistry> {
+        VendorRegistry::default().rebuild(settings, &BTreeSet::new(), callback_base).await
+    }
+
+    /// The registry for reloaded settings. The vendors named in `keep` (their
+    /// settings did not change) keep their running handle: circuit state,
+    /// rate limiter, and the simulator or fake running inside the daemon with
+    /// its calls in progress. The others are built afresh.
+    pub async fn rebuild(
+        &self,
+        settings: &[VendorSettings],
+        keep: &BTreeSet<String>,
+        callback_base: &str,
+    ) -> anyhow::Result<VendorRegistry> {
         let mut reg = VendorRegistry::default();
         for v in settings {
+            if keep.contains(&v.id)
+                && let Some(handle) = self.vendors.get(&v.id)
+            {
+                reg.vendors.insert(v.id.clone(), handle.clone());
+                if let Some(embedded) = self.embedded.get(&v.id) {
+                    reg.embedded.insert(v.id.clone(), embedded.clone());
+                }
+                continue;
+            }
             let adapter = reg.adapter(v, callback_base).await?;
             if !adapter.signs_callbacks() && v.callback_token.is_none() {
                 anyhow::bail!(
@@ -168,7 +191,7 @@ impl VendorRegistry {
                     let handle = super::sim::spawn(v.sim.clone().unwrap_or_default(), auth, listener).await?;
                     let url = handle.base_url();
                     tracing::info!(vendor = %v.id, %url, "embedded simulator started");
-                    self.embedded.push(Embedded::Sim(handle));
+                    self.embedded.insert(v.id.clone(), Arc::new(Embedded::Sim(handle)));
                     url
                 }
                 (None, Some(url)) => url.clone(),
@@ -193,7 +216,7 @@ impl VendorRegistry {
                 let handle = (spec.spawn_fake)(v, behavior, listener).await?;
                 let url = handle.base_url();
                 tracing::info!(vendor = %v.id, kind = %v.kind, %url, "embedded vendor fake started");
-                self.embedded.push(Embedded::Fake(handle));
+                self.embedded.insert(v.id.clone(), Arc::new(Embedded::Fake(handle)));
                 url
             }
             (None, Some(url)) => url.clone(),

@@ -14,6 +14,20 @@ pub fn cli(config: &Path, args: &[&str]) -> Output {
     Command::new(bin()).arg("--config").arg(config).args(args).output().expect("run campaignd")
 }
 
+/// Start `campaignd run` without waiting for it (stdout piped, for
+/// [`Daemon::listening`]).
+pub fn launch(config: &Path, stderr: Stdio, level: &str) -> Child {
+    Command::new(bin())
+        .arg("--config")
+        .arg(config)
+        .arg("run")
+        .env("CAMPAIGND_LOG", level)
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("spawn campaignd")
+}
+
 pub struct Daemon {
     pub child: Child,
     pub addr: String,
@@ -33,16 +47,23 @@ impl Daemon {
         Daemon::start_with_stderr(config, Stdio::from(file))
     }
 
+    /// Like [`Daemon::start_logging_to`], at log level `level` (`CAMPAIGND_LOG`),
+    /// for tests that read INFO lines.
+    pub fn start_logging_at(config: &Path, log: &Path, level: &str) -> Daemon {
+        let file = std::fs::File::create(log).expect("create daemon log");
+        Daemon::spawn(config, Stdio::from(file), level)
+    }
+
     fn start_with_stderr(config: &Path, stderr: Stdio) -> Daemon {
-        let mut child = Command::new(bin())
-            .arg("--config")
-            .arg(config)
-            .arg("run")
-            .env("CAMPAIGND_LOG", std::env::var("TEST_DAEMON_LOG").unwrap_or_else(|_| "warn".into()))
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("spawn campaignd");
+        Daemon::spawn(config, stderr, &std::env::var("TEST_DAEMON_LOG").unwrap_or_else(|_| "warn".into()))
+    }
+
+    fn spawn(config: &Path, stderr: Stdio, level: &str) -> Daemon {
+        Daemon::listening(launch(config, stderr, level), config)
+    }
+
+    /// Wait for the "listening on" line of a daemon started with [`launch`].
+    pub fn listening(mut child: Child, config: &Path) -> Daemon {
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
         let addr = loop {
