@@ -289,9 +289,9 @@ async fn ten_seconds_without_postgresql_mid_campaign_lose_nothing() {
     assert!(stats.callbacks_abandoned.load(Relaxed) > 0, "no callback was given up: the lookup path went untested");
 
     // Each loop said once that it failed and once that it works again.
-    // (The recorder's callbacks are for calls we do not know, each warned about once.)
+    // (The recorder's callbacks are for calls we do not know, summed up once per pass.)
     let loud: Vec<String> =
-        loud_lines(&run.log).into_iter().filter(|l| !l.contains("callback for attempts we do not know")).collect();
+        loud_lines(&run.log).into_iter().filter(|l| !l.contains("callbacks for attempts we do not know")).collect();
     let text = loud.join("\n");
     for needle in [
         "store not writable",

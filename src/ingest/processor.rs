@@ -270,7 +270,9 @@ async fn process_row(
             report.waiting += 1;
             return Ok(Row::Waiting);
         }
-        tracing::warn!(vendor = %row.vendor_id, inbox_id = row.id, events = unmatched, "callback for attempts we do not know (no reference, call id or task of ours, and no attempt of this number at this vendor before the call's time)");
+        // One line per row would let a flood of callbacks for unknown calls
+        // flood the log too: rows are named at debug, the pass sums them up.
+        tracing::debug!(vendor = %row.vendor_id, inbox_id = row.id, events = unmatched, "callback for attempts we do not know");
         report.unmatched += unmatched;
     }
     let applied = row.events + applied;
@@ -344,6 +346,15 @@ pub async fn run(ctx: Ctx, shutdown: CancellationToken) {
                 metrics::counter!("campaignd_loop_failures_total", "loop" => "inbox").increment(1);
                 failures.failed(e);
             }
+        }
+        if let Ok(r) = &drained
+            && r.unmatched > 0
+        {
+            tracing::warn!(
+                events = r.unmatched,
+                "callbacks for attempts we do not know given up (no reference, call id or task of ours, and no \
+                 attempt of the number at that vendor before the call's time); their rows are in callback_inbox"
+            );
         }
         match drained {
             Ok(r) if r.rows > r.waiting => tracing::info!(
