@@ -159,26 +159,40 @@ async fn crash_loop_loses_no_acknowledged_callback_and_dials_no_number_twice_at_
         daemon.kill9();
     }
     let _last = Daemon::start(&config);
-    poll_until(Duration::from_secs(1800), "campaign completed after the last kill", || async {
-        (scalar(&conn, "SELECT COUNT(*) FROM campaigns WHERE name = 'e2e' AND state = 'completed'").await == 1)
+    complete_with_every_guarantee(&conn, &sim, contacts, Duration::from_secs(1800), (stop, peaks, sampler)).await;
+    let acked = acknowledged_in_inbox(&conn, &sim.deliveries()).await;
+    eprintln!("crash loop figures: contacts={contacts} kills={kills} seconds={} {acked}", started.elapsed().as_secs());
+    assert_eq!(acked.missing, 0, "acknowledged callbacks missing from the inbox: {acked}");
+}
+
+type Sampler = (Arc<AtomicBool>, Arc<common::invariants::Peaks>, tokio::task::JoinHandle<()>);
+
+/// Wait for the e2e campaign to complete and the simulator's deliveries
+/// (duplicates, retries) to land, stop the in-flight sampler, then check the
+/// guarantees every scenario keeps: caps, terminal contacts within limits,
+/// no reference dialed twice, no number on two lines at once.
+async fn complete_with_every_guarantee(
+    conn: &sea_orm::DatabaseConnection,
+    sim: &campaignd::vendors::sim::SimHandle,
+    contacts: usize,
+    limit: Duration,
+    (stop, peaks, sampler): Sampler,
+) {
+    poll_until(limit, "campaign completed", || async {
+        (scalar(conn, "SELECT COUNT(*) FROM campaigns WHERE name = 'e2e' AND state = 'completed'").await == 1)
             .then_some(())
     })
     .await;
-    // Deliveries still under way (duplicates, retries) land before the count.
     poll_until(Duration::from_secs(120), "the simulator's deliveries finished", || async {
         (sim.stats.callbacks_pending.load(Relaxed) == 0).then_some(())
     })
     .await;
     stop.store(true, Relaxed);
     sampler.await.unwrap();
-
     assert_peaks(&peaks, 40, &[("sim-a", 30), ("sim-b", 15)]);
-    assert_final(&conn, contacts as i64, 3, Duration::from_secs(1)).await;
+    assert_final(conn, contacts as i64, 3, Duration::from_secs(1)).await;
     assert_eq!(sim.stats.double_dials.load(Relaxed), 0, "a reference was dialed twice");
     assert_eq!(sim.stats.number_overlaps.load(Relaxed), 0, "a number was on two lines at once");
-    let acked = acknowledged_in_inbox(&conn, &sim.deliveries()).await;
-    eprintln!("crash loop figures: contacts={contacts} kills={kills} seconds={} {acked}", started.elapsed().as_secs());
-    assert_eq!(acked.missing, 0, "acknowledged callbacks missing from the inbox: {acked}");
 }
 
 /// The daemon's answers to the simulator's deliveries against the inbox.
@@ -266,23 +280,8 @@ async fn vendor_faults_all_at_once_lose_nothing_and_dial_nothing_twice() {
     })
     .await;
     let recovered = fault_ended.elapsed();
-    poll_until(Duration::from_secs(600), "campaign completed", || async {
-        (scalar(&conn, "SELECT COUNT(*) FROM campaigns WHERE name = 'e2e' AND state = 'completed'").await == 1)
-            .then_some(())
-    })
-    .await;
-    poll_until(Duration::from_secs(120), "the simulator's deliveries finished", || async {
-        (sim.stats.callbacks_pending.load(Relaxed) == 0).then_some(())
-    })
-    .await;
-    stop.store(true, Relaxed);
-    sampler.await.unwrap();
-
-    assert_peaks(&peaks, 40, &[("sim-a", 30), ("sim-b", 15)]);
-    assert_final(&conn, contacts as i64, 3, Duration::from_secs(1)).await;
+    complete_with_every_guarantee(&conn, &sim, contacts, Duration::from_secs(600), (stop, peaks, sampler)).await;
     let s = &sim.stats;
-    assert_eq!(s.double_dials.load(Relaxed), 0, "a reference was dialed twice");
-    assert_eq!(s.number_overlaps.load(Relaxed), 0, "a number was on two lines at once");
     assert!(s.batches_refused.load(Relaxed) > 0 && s.callbacks_dropped.load(Relaxed) > 0);
     assert!(s.unknown_callbacks_sent.load(Relaxed) > 0 && s.duplicate_callbacks_sent.load(Relaxed) > 0);
     let completed = scalar(&conn, "SELECT COUNT(*) FROM attempts WHERE state = 'completed'").await;

@@ -312,6 +312,10 @@ vendors = ["sim"]
         .execute_unprepared("UPDATE campaigns SET recall_policy = '{\"max_attempts\": 3}' WHERE name = 'broken'")
         .await
         .unwrap();
+    // A row that failed backs off (at most 30 s) instead of being retried in
+    // every pass; once its time has come it applies.
+    assert_eq!(drain(&ctx).await.unwrap().rows, 0, "failed rows wait for their backoff");
+    clock.advance(chrono::Duration::seconds(31));
     let report = drain(&ctx).await.unwrap();
     assert_eq!((report.applied, report.failed), (10, 0), "{report:?}");
     assert_eq!(scalar(&ctx.db, "SELECT COUNT(*) FROM contacts WHERE state = 'done'").await, 20);
