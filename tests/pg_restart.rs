@@ -28,12 +28,7 @@ const OUTAGE: Duration = Duration::from_secs(10);
 /// After the server is back, callbacks and `/readyz` are back within this.
 const RECOVERS_WITHIN: Duration = Duration::from_secs(10);
 
-/// Short timeouts, so that attempts whose write-back or callback failed
-/// during the outage are looked up at the vendor soon after it.
-const RECOVERY: &str = r#"dispatch_timeout = "2s"
-result_timeout = "3s"
-lost_after = "10m"
-reconcile_every = "1s""#;
+const RECOVERY: &str = common::FAULT_RECOVERY;
 
 /// One server disruption at a time.
 static SERVER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());

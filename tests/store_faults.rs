@@ -27,12 +27,7 @@ const HOLD: Duration = Duration::from_secs(5);
 /// After the fault, callbacks and `/readyz` are back within this.
 const RECOVERS_WITHIN: Duration = Duration::from_secs(10);
 
-/// Short timeouts, so attempts whose callback or write-back failed during
-/// the fault are looked up at the vendor soon after it.
-const RECOVERY: &str = r#"dispatch_timeout = "2s"
-result_timeout = "3s"
-lost_after = "10m"
-reconcile_every = "1s""#;
+const RECOVERY: &str = common::FAULT_RECOVERY;
 
 /// A tmpfs mounted at `dir` for the test's lifetime.
 struct Tmpfs {

@@ -77,26 +77,28 @@ pub async fn measure(callbacks: usize, synchronous: Synchronous, report: &mut Re
 /// Distinct, validly signed `CallResult` bodies (a distinct `event_id` each),
 /// built before the clock starts.
 pub fn prepare(callbacks: usize) -> anyhow::Result<Vec<Signed>> {
+    (0..callbacks).map(|i| signed(&format!("{i}-1"), &format!("c-{i}"), "b-1")).collect()
+}
+
+/// One answered call's result (a distinct `event_id` each), signed as the
+/// simulator signs it.
+pub fn signed(reference: &str, call_id: &str, batch_id: &str) -> anyhow::Result<Signed> {
     let now = chrono::Utc::now();
-    (0..callbacks)
-        .map(|i| {
-            let result = CallResult {
-                event_id: uuid::Uuid::new_v4().to_string(),
-                call_id: format!("c-{i}"),
-                reference: format!("{i}-1"),
-                batch_id: "b-1".into(),
-                status: "ANSWERED".into(),
-                intent: Some("PTP".into()),
-                started_at: Some(now - chrono::Duration::seconds(42)),
-                ended_at: now,
-                duration_ms: 42_000,
-                callback_at: None,
-            };
-            let body = serde_json::to_vec(&result)?;
-            let signature = sign(CALLBACK_SECRET, &body);
-            Ok(Signed { body: Bytes::from(body), signature })
-        })
-        .collect()
+    let result = CallResult {
+        event_id: uuid::Uuid::new_v4().to_string(),
+        call_id: call_id.to_string(),
+        reference: reference.to_string(),
+        batch_id: batch_id.to_string(),
+        status: "ANSWERED".into(),
+        intent: Some("PTP".into()),
+        started_at: Some(now - chrono::Duration::seconds(42)),
+        ended_at: now,
+        duration_ms: 42_000,
+        callback_at: None,
+    };
+    let body = serde_json::to_vec(&result)?;
+    let signature = sign(CALLBACK_SECRET, &body);
+    Ok(Signed { body: Bytes::from(body), signature })
 }
 
 /// Split the requests over the clients and run them all concurrently. With

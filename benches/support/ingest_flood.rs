@@ -4,19 +4,16 @@
 //! many valid, signed callbacks for unknown calls arrive on other
 //! connections; then the cost of one drain pass with those rows waiting.
 
-use super::config::{BenchConfig, CALLBACK_SECRET, CAMPAIGN, VENDOR_ID};
+use super::config::{BenchConfig, CAMPAIGN, VENDOR_ID};
 use super::import::{import_file, write_csv};
-use super::ingest::{CLIENTS, Signed, post_spread};
+use super::ingest::{CLIENTS, Signed, post_spread, signed};
 use super::report::{Report, dec, int};
 use super::{HttpServer, count, loopback_listener, per_second, wait_until};
-use axum::body::Bytes;
 use campaignd::app::App;
 use campaignd::clock::SystemClock;
 use campaignd::context::Ctx;
 use campaignd::store::campaigns;
 use campaignd::store::claim::{Lease, claim};
-use campaignd::vendors::sim::sign;
-use campaignd::vendors::sim::wire::CallResult;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -163,23 +160,4 @@ fn results(refs: &[String]) -> anyhow::Result<Vec<Signed>> {
 /// Valid, signed results naming a reference, call and batch we never made.
 fn unknown_calls(n: usize) -> anyhow::Result<Vec<Signed>> {
     (0..n).map(|i| signed(&format!("unknown-{i}-1"), &format!("unknown-call-{i}"), "unknown-batch")).collect()
-}
-
-fn signed(reference: &str, call_id: &str, batch_id: &str) -> anyhow::Result<Signed> {
-    let now = chrono::Utc::now();
-    let result = CallResult {
-        event_id: uuid::Uuid::new_v4().to_string(),
-        call_id: call_id.to_string(),
-        reference: reference.to_string(),
-        batch_id: batch_id.to_string(),
-        status: "ANSWERED".into(),
-        intent: Some("PTP".into()),
-        started_at: Some(now - chrono::Duration::seconds(42)),
-        ended_at: now,
-        duration_ms: 42_000,
-        callback_at: None,
-    };
-    let body = serde_json::to_vec(&result)?;
-    let signature = sign(CALLBACK_SECRET, &body);
-    Ok(Signed { body: Bytes::from(body), signature })
 }

@@ -173,6 +173,14 @@ pub async fn rows(db: &DatabaseConnection, sql: &str) -> Vec<sea_orm::QueryResul
 }
 
 /// Config text for a daemon with the given sim base URL(s).
+/// `[scheduler]` timings of the store-fault tests: short, so that attempts
+/// whose write-back or callback failed during a fault are looked up at the
+/// vendor soon after it.
+pub const FAULT_RECOVERY: &str = r#"dispatch_timeout = "2s"
+result_timeout = "3s"
+lost_after = "10m"
+reconcile_every = "1s""#;
+
 pub struct ConfigSpec<'a> {
     pub db_url: &'a str,
     pub sim_url: &'a str,
