@@ -3,10 +3,10 @@
 
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::domain::campaign::Campaign;
 use crate::domain::compliance::ComplianceSettings;
 use crate::ingest::writer::InboxWriter;
 use crate::store::StoreError;
-use crate::store::campaigns::CampaignCtx;
 use crate::store::health::StoreHealth;
 use crate::vendors::registry::VendorRegistry;
 use entity::campaign;
@@ -48,7 +48,7 @@ impl Ctx {
         }
     }
 
-    pub async fn campaign(&self, id: i64) -> Result<CampaignCtx, StoreError> {
+    pub async fn campaign(&self, id: i64) -> Result<Campaign, StoreError> {
         load_campaign(&self.db, id, &self.settings.compliance).await
     }
 }
@@ -60,8 +60,8 @@ pub async fn load_campaign<C: ConnectionTrait>(
     db: &C,
     id: i64,
     compliance: &ComplianceSettings,
-) -> Result<CampaignCtx, StoreError> {
+) -> Result<Campaign, StoreError> {
     let row =
         campaign::Entity::find_by_id(id).one(db).await?.ok_or_else(|| StoreError::NoSuchCampaign(format!("#{id}")))?;
-    CampaignCtx::from_row(&row, compliance)
+    crate::store::campaigns::parse(&row, compliance)
 }

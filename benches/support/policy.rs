@@ -30,7 +30,7 @@ pub fn measure(decisions: u64, report: &mut Report) -> anyhow::Result<()> {
     for i in 0..decisions {
         // Instants spread over two weeks, 7 minutes apart.
         let now = start + TimeDelta::minutes(7 * (i % 2880) as i64);
-        if gate(&policy, &window, &facts, None, now) == campaignd::domain::compliance::Gate::Dispatch {
+        if gate(&policy, &window, &facts, now) == campaignd::domain::compliance::Gate::Dispatch {
             dispatch += 1;
         }
     }

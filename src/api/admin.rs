@@ -64,7 +64,7 @@ impl From<StoreError> for ApiError {
                 tracing::error!(error = %db, "admin API request failed in the database");
                 return ApiError(StatusCode::SERVICE_UNAVAILABLE, DATABASE_UNAVAILABLE.into());
             }
-            StoreError::NoInstallationId => StatusCode::INTERNAL_SERVER_ERROR,
+            StoreError::NoInstallationId | StoreError::Corrupt { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError(status, e.to_string())
     }

@@ -4,6 +4,10 @@
 //! window, what happens after this outcome — lives here as plain functions so
 //! it can be tested across DST changes and midnight without waiting.
 
+pub mod audit;
+pub mod call_event;
+pub mod campaign;
+pub mod claim;
 pub mod compliance;
 pub mod duration;
 pub mod holidays;
@@ -13,6 +17,7 @@ pub mod outcome;
 pub mod phone;
 pub mod recall;
 pub mod routing;
+pub mod settlement;
 pub mod state;
 pub mod suppression;
 pub mod tags;

@@ -84,6 +84,15 @@ fn weighted(routes: &mut [Route], rng: &mut impl Rng) -> Option<String> {
     None
 }
 
+/// What the claim needs of a vendor in rotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VendorSlot {
+    /// Concurrency cap.
+    pub cap: u32,
+    /// Redials it makes on its own when a campaign allows them.
+    pub own_redials: u32,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,11 +4,11 @@
 //! completely or leaves it pending for the next drain.
 
 use crate::context::{Ctx, load_campaign};
+use crate::domain::campaign::Campaign;
 use crate::domain::compliance::ComplianceSettings;
 use crate::domain::inbox_wait::{self, Wait};
 use crate::domain::recall::AttemptResult;
 use crate::store::apply::{Applied, AttemptLocks, WriteBuffer, apply_result_buffered, find_attempt};
-use crate::store::campaigns::CampaignCtx;
 use crate::store::db::begin_write;
 use crate::store::{StoreError, inbox};
 use crate::vendors::CallEvent;
@@ -100,7 +100,7 @@ pub async fn drain(ctx: &Ctx) -> Result<DrainReport, StoreError> {
     // for the next one, so a pass always ends.
     let now = ctx.clock.now();
     let mut report = DrainReport::default();
-    let mut campaigns: HashMap<i64, CampaignCtx> = HashMap::new();
+    let mut campaigns: HashMap<i64, Campaign> = HashMap::new();
     loop {
         let mut page = PageCounts::default();
         match apply_page(ctx, now, None, &mut campaigns, &mut page).await {
@@ -146,7 +146,7 @@ async fn apply_page(
     ctx: &Ctx,
     now: DateTime<Utc>,
     only: Option<i64>,
-    campaigns: &mut HashMap<i64, CampaignCtx>,
+    campaigns: &mut HashMap<i64, Campaign>,
     counts: &mut PageCounts,
 ) -> Result<bool, StoreError> {
     let txn = begin_write(&ctx.db).await?;
@@ -205,7 +205,7 @@ async fn process_row(
     txn: &DatabaseTransaction,
     row: &callback_inbox::Model,
     now: DateTime<Utc>,
-    campaigns: &mut HashMap<i64, CampaignCtx>,
+    campaigns: &mut HashMap<i64, Campaign>,
     counts: &mut PageCounts,
     dials: &mut WriteBuffer,
 ) -> Result<Row, StoreError> {
@@ -296,7 +296,7 @@ pub async fn apply_event(
     compliance: &ComplianceSettings,
     vendor_id: &str,
     ev: &CallEvent,
-    campaigns: &mut HashMap<i64, CampaignCtx>,
+    campaigns: &mut HashMap<i64, Campaign>,
     now: DateTime<Utc>,
     dials: &mut WriteBuffer,
 ) -> Result<EventApplied, StoreError> {
@@ -314,7 +314,7 @@ async fn apply_uncounted(
     compliance: &ComplianceSettings,
     vendor_id: &str,
     ev: &CallEvent,
-    campaigns: &mut HashMap<i64, CampaignCtx>,
+    campaigns: &mut HashMap<i64, Campaign>,
     now: DateTime<Utc>,
     dials: &mut WriteBuffer,
 ) -> Result<EventApplied, StoreError> {

@@ -3,9 +3,9 @@
 //! out, and the vendor's answer is written back afterwards, fenced on state.
 
 use crate::context::Ctx;
+use crate::domain::campaign::Campaign;
 use crate::domain::recall::AttemptResult;
 use crate::store::apply::{AttemptLocks, apply_result};
-use crate::store::campaigns::CampaignCtx;
 use crate::store::claim::Claimed;
 use crate::store::db::begin_write;
 use crate::store::{StoreError, inbox};
@@ -23,7 +23,7 @@ use std::sync::Arc;
 /// batch limit; batches go out concurrently, each behind its vendor's limiter.
 pub async fn dispatch_claimed(
     ctx: &Ctx,
-    camp: &CampaignCtx,
+    camp: &Campaign,
     claimed: Vec<Claimed>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
@@ -68,19 +68,15 @@ fn batches_with_unique_phones(items: Vec<Claimed>, max: usize) -> Vec<Vec<Claime
 /// The earliest window close among the callees' zone groups (the whole
 /// intersection of campaign and profile windows): the vendor must not dial
 /// any of them after it.
-fn not_after(camp: &CampaignCtx, items: &[Claimed], now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+fn not_after(camp: &Campaign, items: &[Claimed], now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let groups: BTreeSet<Option<&str>> = items.iter().map(|c| c.zones.as_deref()).collect();
-    let close = groups.into_iter().filter_map(|z| camp.dial_window(z).ok()?.close(now)).min();
-    match (close, camp.ends_at) {
-        (Some(c), Some(e)) => Some(c.min(e)),
-        (c, e) => c.or(e),
-    }
+    groups.into_iter().filter_map(|z| camp.dial_window(z).ok()?.dispatch_deadline(now)).min().or(camp.ends_at)
 }
 
 #[tracing::instrument(skip_all, fields(campaign = %camp.name, vendor = %vendor.adapter.id(), size = items.len()))]
 async fn dispatch_batch(
     ctx: &Ctx,
-    camp: &CampaignCtx,
+    camp: &Campaign,
     vendor: Arc<VendorHandle>,
     items: Vec<Claimed>,
     now: DateTime<Utc>,
@@ -137,7 +133,7 @@ async fn dispatch_batch(
 
 async fn record_accepted(
     ctx: &Ctx,
-    camp: &CampaignCtx,
+    camp: &Campaign,
     vendor_id: &str,
     items: &[Claimed],
     receipt: DispatchReceipt,
@@ -212,7 +208,7 @@ async fn record_accepted(
 
 async fn record_error(
     ctx: &Ctx,
-    camp: &CampaignCtx,
+    camp: &Campaign,
     vendor_id: &str,
     items: &[Claimed],
     err: VendorError,
@@ -257,7 +253,7 @@ async fn record_error(
     Ok(())
 }
 
-async fn fail_all(ctx: &Ctx, camp: &CampaignCtx, items: &[Claimed], reason: &str) -> Result<(), StoreError> {
+async fn fail_all(ctx: &Ctx, camp: &Campaign, items: &[Claimed], reason: &str) -> Result<(), StoreError> {
     let txn = begin_write(&ctx.db).await?;
     fail_in(&txn, camp, owner(ctx), items, reason, ctx.clock.now()).await?;
     txn.commit().await?;
@@ -267,7 +263,7 @@ async fn fail_all(ctx: &Ctx, camp: &CampaignCtx, items: &[Claimed], reason: &str
 /// Vendor-side failure before dialing: does not consume the contact's attempts.
 async fn fail_in<C: sea_orm::ConnectionTrait>(
     db: &C,
-    camp: &CampaignCtx,
+    camp: &Campaign,
     lease_owner: &str,
     items: &[Claimed],
     reason: &str,

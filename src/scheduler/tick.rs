@@ -1,7 +1,8 @@
 use super::dispatch::dispatch_claimed;
 use crate::context::Ctx;
 use crate::domain::state::CampaignState;
-use crate::store::campaigns::{self, CampaignCtx};
+use crate::domain::campaign::Campaign;
+use crate::store::campaigns;
 use crate::store::{StoreError, claim, contacts};
 use chrono::{DateTime, Utc};
 
@@ -19,7 +20,7 @@ pub struct TickReport {
 pub async fn tick(ctx: &Ctx, now: DateTime<Utc>) -> Result<TickReport, StoreError> {
     let mut report = TickReport::default();
     for row in campaigns::load_active(&ctx.db).await? {
-        let camp = match CampaignCtx::from_row(&row, &ctx.settings.compliance) {
+        let camp = match crate::store::campaigns::parse(&row, &ctx.settings.compliance) {
             Ok(c) => c,
             Err(e) => {
                 // A bad SQL edit must not stop the other campaigns.
@@ -42,7 +43,7 @@ pub async fn tick(ctx: &Ctx, now: DateTime<Utc>) -> Result<TickReport, StoreErro
 
 async fn start_if_due(
     ctx: &Ctx,
-    camp: &CampaignCtx,
+    camp: &Campaign,
     now: DateTime<Utc>,
     report: &mut TickReport,
 ) -> Result<(), StoreError> {
@@ -56,7 +57,7 @@ async fn start_if_due(
 
 async fn run_campaign(
     ctx: &Ctx,
-    camp: &CampaignCtx,
+    camp: &Campaign,
     now: DateTime<Utc>,
     report: &mut TickReport,
 ) -> Result<(), StoreError> {
@@ -85,12 +86,7 @@ async fn run_campaign(
     Ok(())
 }
 
-async fn complete(
-    ctx: &Ctx,
-    camp: &CampaignCtx,
-    now: DateTime<Utc>,
-    report: &mut TickReport,
-) -> Result<(), StoreError> {
+async fn complete(ctx: &Ctx, camp: &Campaign, now: DateTime<Utc>, report: &mut TickReport) -> Result<(), StoreError> {
     // In-flight attempts keep the campaign running until their results land.
     if contacts::open_count(&ctx.db, camp.id).await? > 0 {
         return Ok(());

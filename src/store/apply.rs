@@ -2,14 +2,17 @@
 //! so a duplicate or late event is a no-op), then the recall policy decides
 //! what happens to the contact (fenced on the attempt number).
 
-use super::campaigns::CampaignCtx;
-use super::decisions::{DecisionBuffer, Subject, kind};
+use super::decisions::{DecisionBuffer, Subject};
 use super::{IN_FLIGHT_STATES, StoreError};
+use crate::domain::call_event::CallEvent;
+use crate::domain::campaign::Campaign;
 use crate::domain::matching::attempt_for_call;
-use crate::domain::outcome::{Disposition, Outcome};
-use crate::domain::recall::{AttemptResult, DEFAULT_RULE, Decision, RecallHistory, decide};
-use crate::domain::state::{AttemptEvent, AttemptState, CampaignState, ContactEvent, ContactState};
-use crate::vendors::CallEvent;
+use crate::domain::outcome::Disposition;
+use crate::domain::recall::AttemptResult;
+use crate::domain::settlement::{
+    AttemptFacts, AttemptUpdate, ContactFacts, ContactOutcome, ContactUpdate, DialEntry, SuppressionEntry, settle,
+};
+use crate::domain::state::{AttemptState, ContactState};
 use chrono::{DateTime, Utc};
 use entity::{attempt, contact, dial, suppression, vendor_task};
 use sea_orm::sea_query::{Condition, Expr, OnConflict};
@@ -21,18 +24,6 @@ pub enum Applied {
     Finished { contact: ContactState },
     /// The attempt was already finished: a duplicate or late event, ignored.
     AlreadyFinished,
-}
-
-/// What to write on the attempt row.
-fn attempt_fields(result: &AttemptResult) -> (AttemptEvent, Option<&Outcome>, Option<String>) {
-    match result {
-        AttemptResult::Completed(o) if o.disposition == Disposition::Cancelled => {
-            (AttemptEvent::Cancel, Some(o), Some("vendor cancelled the call before dialing".into()))
-        }
-        AttemptResult::Completed(o) => (AttemptEvent::Complete, Some(o), None),
-        AttemptResult::VendorFailed { reason } => (AttemptEvent::Fail, None, Some(reason.clone())),
-        AttemptResult::Lost => (AttemptEvent::Lose, None, Some("no result from the vendor".into())),
-    }
 }
 
 /// `dials` and `decisions` rows collected while applying results, inserted
@@ -133,7 +124,7 @@ impl AttemptLocks {
 /// Call inside a write transaction.
 pub async fn apply_result<C: ConnectionTrait>(
     db: &C,
-    camp: &CampaignCtx,
+    camp: &Campaign,
     attempt: &attempt::Model,
     result: &AttemptResult,
     event: Option<&CallEvent>,
@@ -146,70 +137,46 @@ pub async fn apply_result<C: ConnectionTrait>(
 }
 
 /// [`apply_result`], with the dials left in `dials` for the caller to flush
-/// before it commits.
+/// before it commits. Loads the facts, lets [`settle`] decide, writes.
 #[tracing::instrument(skip_all, fields(campaign = %camp.name, contact = attempt.contact_id, attempt = %attempt.attempt_ref))]
 pub async fn apply_result_buffered<C: ConnectionTrait>(
     db: &C,
-    camp: &CampaignCtx,
+    camp: &Campaign,
     attempt: &attempt::Model,
     result: &AttemptResult,
     event: Option<&CallEvent>,
     now: DateTime<Utc>,
     dials: &mut WriteBuffer,
 ) -> Result<Applied, StoreError> {
-    let (event_kind, outcome, error) = attempt_fields(result);
-    let from: AttemptState = attempt.state.parse().map_err(|e: String| StoreError::BadCampaign {
-        name: camp.name.clone(),
-        message: format!("attempt {}: {e}", attempt.attempt_ref),
+    let state: AttemptState = attempt.state.parse().map_err(|e: String| {
+        corrupt_row("attempts", "state", attempt.id, &e);
+        StoreError::BadCampaign { name: camp.name.clone(), message: format!("attempt {}: {e}", attempt.attempt_ref) }
     })?;
-    let Ok(to) = from.apply(event_kind) else { return Ok(Applied::AlreadyFinished) };
-
-    let mut update = attempt::Entity::update_many()
-        .col_expr(attempt::Column::State, Expr::value(to.as_str()))
-        .col_expr(attempt::Column::CompletedAt, Expr::value(now))
-        .col_expr(attempt::Column::UpdatedAt, Expr::value(now))
-        .col_expr(attempt::Column::Error, Expr::value(error));
-    if let Some(o) = outcome {
-        update = update
-            .col_expr(attempt::Column::Disposition, Expr::value(o.disposition.as_str()))
-            .col_expr(attempt::Column::Intent, Expr::value(o.intent.map(|i| i.as_str())))
-            .col_expr(attempt::Column::RawCode, Expr::value(o.raw_code.clone()))
-            .col_expr(attempt::Column::RawIntent, Expr::value(o.raw_intent.clone()));
-    }
-    if let Some(ev) = event {
-        update = update.col_expr(attempt::Column::DurationMs, Expr::value(ev.duration_ms));
-        if let Some(id) = &ev.external_call_id {
-            update = update.col_expr(attempt::Column::ExternalCallId, Expr::value(id.clone()));
-        }
-    }
-    // Fence on "still in flight", not on the state we read: the dispatcher may
-    // have moved it from dispatching to dispatched meanwhile, and the result
-    // is just as valid then. Only a finished attempt is left alone.
-    let res = update
-        .filter(attempt::Column::Id.eq(attempt.id))
-        .filter(attempt::Column::State.is_in(IN_FLIGHT_STATES))
-        .exec(db)
-        .await?;
-    if res.rows_affected == 0 {
+    let facts = AttemptFacts {
+        attempt_ref: &attempt.attempt_ref,
+        attempt_no: attempt.attempt_no,
+        vendor_id: &attempt.vendor_id,
+        state,
+        created_at: attempt.created_at,
+    };
+    let row = contact::Entity::find_by_id(attempt.contact_id).one(db).await?;
+    let contact = row.as_ref().map(contact_facts);
+    let Some(settlement) = settle(camp, &facts, contact.as_ref(), result, event, now)? else {
+        return Ok(Applied::AlreadyFinished);
+    };
+    if !write_attempt(db, attempt.id, &settlement.attempt, now).await? {
         return Ok(Applied::AlreadyFinished);
     }
-
-    let Some(c) = contact::Entity::find_by_id(attempt.contact_id).one(db).await? else {
-        return Ok(Applied::Finished { contact: ContactState::Stopped });
-    };
-    if let (AttemptResult::Completed(o), Some(ev)) = (result, event)
-        && o.disposition != Disposition::Cancelled
-    {
-        record_dials(attempt, &c, ev, now, dials);
+    let Some(c) = row else { return Ok(Applied::Finished { contact: ContactState::Stopped }) };
+    dials.dials.extend(settlement.dials.iter().map(|d| dial_row(attempt, &c, d)));
+    if settlement.dials.len() > 1 {
+        metrics::counter!("campaignd_vendor_redials_total", "vendor" => attempt.vendor_id.clone())
+            .increment(settlement.dials.len() as u64 - 1);
     }
-    // The vendor's own blacklist is honoured everywhere, whether or not this
-    // result may still move the contact.
-    let blacklisted = event.is_some_and(|e| e.blacklisted);
-    if blacklisted {
-        let reason = format!("on the vendor's blacklist ({})", outcome.map(describe).unwrap_or_default());
-        suppress(db, &c.phone, reason, format!("vendor:{}", attempt.vendor_id), now).await?;
+    for entry in &settlement.suppressions {
+        suppress(db, entry, now).await?;
     }
-    if let Some(o) = outcome
+    if let Some(o) = &settlement.attempt.outcome
         && o.disposition == Disposition::Unknown
     {
         let code = o.raw_code.clone().unwrap_or_default();
@@ -217,113 +184,125 @@ pub async fn apply_result_buffered<C: ConnectionTrait>(
         metrics::counter!("campaignd_unknown_codes_total", "vendor" => attempt.vendor_id.clone(), "code" => code)
             .increment(1);
     }
-    let contact_state: ContactState = c.state.parse().unwrap_or(ContactState::Stopped);
-    // Fence: only the contact's current attempt may move it.
-    if contact_state != ContactState::InFlight || c.attempt_seq != attempt.attempt_no {
-        tracing::warn!(attempt = %attempt.attempt_ref, contact_state = %contact_state, "result for a contact that moved on; attempt recorded only");
-        return Ok(Applied::Finished { contact: contact_state });
+    if let Some(reason) = &settlement.corrupt {
+        corrupt_row("contacts", "recall_history", c.id, reason);
     }
-    let history: RecallHistory = serde_json::from_value(c.recall_history.clone()).unwrap_or_default();
-    // A call the vendor cancelled before dialing (window closed, campaign
-    // paused) was never made: like a vendor-side failure, it does not consume
-    // one of the contact's attempts.
-    let cancelled;
-    let policy_input = match result {
-        AttemptResult::Completed(o) if o.disposition == Disposition::Cancelled => {
-            cancelled = AttemptResult::VendorFailed { reason: "vendor cancelled the call before dialing".into() };
-            &cancelled
+    match settlement.contact {
+        ContactOutcome::Missing => Ok(Applied::Finished { contact: ContactState::Stopped }),
+        ContactOutcome::Corrupt { reason } => {
+            corrupt_row("contacts", "state", c.id, &reason);
+            Ok(Applied::Finished { contact: ContactState::Stopped })
         }
-        other => other,
-    };
-    let (mut decision, new_history) = decide(&camp.policy, &history, policy_input, now);
-    if camp.state == CampaignState::Cancelled {
-        decision = Decision::Stopped { reason: "campaign cancelled".into() };
+        ContactOutcome::MovedOn { state } => {
+            tracing::warn!(attempt = %attempt.attempt_ref, contact_state = %state, "result for a contact that moved on; attempt recorded only");
+            Ok(Applied::Finished { contact: state })
+        }
+        ContactOutcome::Moved { update, audit } => {
+            let subject = Subject::Contact { id: c.id, phone: &c.phone, attempt_no: Some(attempt.attempt_no) };
+            dials.decisions.record(camp.id, subject, audit.kind, audit.reason, audit.next_at, now);
+            write_contact(db, c.id, attempt.attempt_no, &update, now).await?;
+            Ok(Applied::Finished { contact: update.state })
+        }
     }
-    let callback = matches!(decision, Decision::RetryAt { requested: true, .. });
-    if blacklisted && !matches!(decision, Decision::Stopped { .. } | Decision::Suppress { .. }) {
-        decision = Decision::Blacklisted;
+}
+
+/// A stored row that does not read: logged with its table, column and id,
+/// and counted (`campaignd_corrupt_rows_total`), so an operator finds it.
+pub fn corrupt_row(table: &'static str, column: &'static str, id: i64, reason: &str) {
+    tracing::error!(table, column, id, %reason, "a stored row does not read; it is left out of decisions");
+    metrics::counter!("campaignd_corrupt_rows_total", "table" => table, "column" => column).increment(1);
+}
+
+/// The contact row as [`settle`] reads it: state and counters parsed here,
+/// at the store boundary, a bad value kept as the reason it does not read.
+fn contact_facts(c: &contact::Model) -> ContactFacts<'_> {
+    ContactFacts {
+        id: c.id,
+        phone: &c.phone,
+        zones: c.zones.as_deref(),
+        attempt_seq: c.attempt_seq,
+        state: c.state.parse(),
+        history: serde_json::from_value(c.recall_history.clone()).map_err(|e| e.to_string()),
     }
-    let (event, due, reason) = match decision {
-        Decision::Blacklisted => {
-            (ContactEvent::Suppress, None, Some(format!("the vendor {} blacklisted the number", attempt.vendor_id)))
-        }
-        Decision::RetryAt { not_before, rule, requested } => {
-            // Clamped into the contact's windows here; frequency caps are
-            // checked when it comes due (the claim sees every campaign's
-            // dials at that moment, not a guess made now).
-            let asked = outcome.and_then(|o| o.requested_at).filter(|_| requested);
-            match camp.dial_window(c.zones.as_deref()) {
-                Err(e) => (ContactEvent::Stop, None, Some(format!("cannot tell when to call: {e}"))),
-                Ok(w) => match w.next_dispatch(not_before).filter(|t| camp.ends_at.is_none_or(|end| *t < end)) {
-                    Some(t) => (ContactEvent::Retry, Some(t), Some(retry_reason(rule, not_before, asked))),
-                    None => (ContactEvent::Exhaust, None, Some("no calling window left for a retry".to_string())),
-                },
-            }
-        }
-        Decision::Done { rule } => (ContactEvent::Finish, None, Some(rule_name(rule, "stop"))),
-        Decision::Exhausted { reason } => (ContactEvent::Exhaust, None, Some(reason)),
-        Decision::Stopped { reason } => (ContactEvent::Stop, None, Some(reason)),
-        Decision::Suppress { rule } => {
-            let reason = format!(
-                "{} after {}",
-                rule_name(Some(rule), "suppress"),
-                outcome.map(describe).unwrap_or_else(|| "lost call".into())
-            );
-            suppress(db, &c.phone, reason.clone(), format!("campaign:{}", camp.name), now).await?;
-            (ContactEvent::Suppress, None, Some(reason))
-        }
-    };
-    let new_state = contact_state.apply(event)?;
-    let kind = match new_state {
-        ContactState::WaitingRetry if callback => kind::CALLBACK,
-        ContactState::WaitingRetry => kind::RETRY,
-        ContactState::Done => kind::DONE,
-        ContactState::Exhausted => kind::EXHAUSTED,
-        ContactState::Suppressed => kind::SUPPRESSED,
-        _ => kind::STOPPED,
-    };
-    let result_text = match outcome {
-        Some(o) => describe(o),
-        None => attempt.state.clone(),
-    };
-    let why = format!("after {result_text}: {}", reason.as_deref().unwrap_or_default());
-    let subject = Subject::Contact { id: c.id, phone: &c.phone, attempt_no: Some(attempt.attempt_no) };
-    dials.decisions.record(camp.id, subject, kind, why, due, now);
-    let vendor_failed = matches!(policy_input, AttemptResult::VendorFailed { .. });
+}
+
+/// Finish the attempt row. Fenced on "still in flight", not on the state we
+/// read: the dispatcher may have moved it from dispatching to dispatched
+/// meanwhile, and the result is just as valid then. Only a finished attempt
+/// is left alone. False when it was.
+async fn write_attempt<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    a: &AttemptUpdate,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let mut update = attempt::Entity::update_many()
+        .col_expr(attempt::Column::State, Expr::value(a.state.as_str()))
+        .col_expr(attempt::Column::CompletedAt, Expr::value(now))
+        .col_expr(attempt::Column::UpdatedAt, Expr::value(now))
+        .col_expr(attempt::Column::Error, Expr::value(a.error.clone()));
+    if let Some(o) = &a.outcome {
+        update = update
+            .col_expr(attempt::Column::Disposition, Expr::value(o.disposition.as_str()))
+            .col_expr(attempt::Column::Intent, Expr::value(o.intent.map(|i| i.as_str())))
+            .col_expr(attempt::Column::RawCode, Expr::value(o.raw_code.clone()))
+            .col_expr(attempt::Column::RawIntent, Expr::value(o.raw_intent.clone()));
+    }
+    if let Some(ms) = a.duration_ms {
+        update = update.col_expr(attempt::Column::DurationMs, Expr::value(ms));
+    }
+    if let Some(call) = &a.external_call_id {
+        update = update.col_expr(attempt::Column::ExternalCallId, Expr::value(call.clone()));
+    }
+    let res = update
+        .filter(attempt::Column::Id.eq(id))
+        .filter(attempt::Column::State.is_in(IN_FLIGHT_STATES))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected > 0)
+}
+
+/// Move the contact; fenced on "in flight with this attempt".
+async fn write_contact<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    attempt_no: i32,
+    u: &ContactUpdate,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let history = serde_json::to_value(&u.history).map_err(|e| StoreError::Corrupt {
+        table: "contacts",
+        id,
+        message: format!("recall_history does not serialize: {e}"),
+    })?;
     let mut update = contact::Entity::update_many()
-        .col_expr(contact::Column::LastVendorFailed, Expr::value(vendor_failed))
-        .col_expr(contact::Column::State, Expr::value(new_state.as_str()))
-        .col_expr(contact::Column::DueAt, Expr::value(due))
-        .col_expr(contact::Column::RecallHistory, Expr::value(serde_json::to_value(&new_history).unwrap_or_default()))
-        .col_expr(contact::Column::FinishedReason, Expr::value(reason))
+        .col_expr(contact::Column::LastVendorFailed, Expr::value(u.vendor_failed))
+        .col_expr(contact::Column::State, Expr::value(u.state.as_str()))
+        .col_expr(contact::Column::DueAt, Expr::value(u.due_at))
+        .col_expr(contact::Column::RecallHistory, Expr::value(history))
+        .col_expr(contact::Column::FinishedReason, Expr::value(u.finished_reason.clone()))
         .col_expr(contact::Column::UpdatedAt, Expr::value(now));
-    if let Some(o) = outcome {
+    if let Some(o) = &u.last_outcome {
         update = update
             .col_expr(contact::Column::LastDisposition, Expr::value(o.disposition.as_str()))
             .col_expr(contact::Column::LastIntent, Expr::value(o.intent.map(|i| i.as_str())))
             .col_expr(contact::Column::LastRawCode, Expr::value(o.raw_code.clone()));
     }
     update
-        .filter(contact::Column::Id.eq(c.id))
-        .filter(contact::Column::State.eq("in_flight"))
-        .filter(contact::Column::AttemptSeq.eq(attempt.attempt_no))
+        .filter(contact::Column::Id.eq(id))
+        .filter(contact::Column::State.eq(ContactState::InFlight.as_str()))
+        .filter(contact::Column::AttemptSeq.eq(attempt_no))
         .exec(db)
         .await?;
-    Ok(Applied::Finished { contact: new_state })
+    Ok(())
 }
 
-/// Put `phone` on the suppression list (an existing entry is kept).
-async fn suppress<C: ConnectionTrait>(
-    db: &C,
-    phone: &str,
-    reason: String,
-    source: String,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+/// Put a number on the suppression list (an existing entry is kept).
+async fn suppress<C: ConnectionTrait>(db: &C, entry: &SuppressionEntry, now: DateTime<Utc>) -> Result<(), StoreError> {
     suppression::Entity::insert(suppression::ActiveModel {
-        phone: Set(phone.to_string()),
-        reason: Set(reason),
-        source: Set(source),
+        phone: Set(entry.phone.clone()),
+        reason: Set(entry.reason.clone()),
+        source: Set(entry.source.clone()),
         created_at: Set(now),
         expires_at: Set(None),
         ..Default::default()
@@ -334,91 +313,25 @@ async fn suppress<C: ConnectionTrait>(
     Ok(())
 }
 
-/// One `dials` row per real dial of the attempt: the first (seq 0) and each
-/// redial the vendor made on its own. Unique on (attempt, seq), so a result
-/// that arrives by callback and by poll records its dials once.
-fn record_dials(
-    attempt: &attempt::Model,
-    c: &contact::Model,
-    ev: &CallEvent,
-    now: DateTime<Utc>,
-    dials: &mut WriteBuffer,
-) {
-    // A vendor's clock or time zone setting can be wrong (one reported dials
-    // 11 days before we handed it the number): the dial is recorded inside
-    // the span it can really have happened in, the vendor's word beside it,
-    // so frequency caps count it in the right window.
-    // The lower bound is the claim, not `dispatched_at`: a vendor may dial
-    // before its answer to the dispatch is written back.
-    let earliest = attempt.created_at;
-    let clamp = |t: Option<DateTime<Utc>>| t.unwrap_or(now).clamp(earliest, now.max(earliest));
-    let vendor_first = ev.started_at.or(ev.ended_at);
-    let row = |seq: i32, call: Option<String>, vendor_at: Option<DateTime<Utc>>, o: &Outcome, redial: bool| {
-        dial::ActiveModel {
-            intent: Set(o.intent.map(|i| i.as_str().to_string())),
-            attempt_id: Set(attempt.id),
-            seq: Set(seq),
-            contact_id: Set(c.id),
-            campaign_id: Set(attempt.campaign_id),
-            vendor_id: Set(attempt.vendor_id.clone()),
-            phone: Set(c.phone.clone()),
-            case_id: Set(c.case_id.clone()),
-            external_call_id: Set(call),
-            dialed_at: Set(clamp(vendor_at)),
-            vendor_dialed_at: Set(vendor_at),
-            disposition: Set(o.disposition.as_str().to_string()),
-            raw_code: Set(o.raw_code.clone()),
-            vendor_redial: Set(redial),
-            ..Default::default()
-        }
-    };
-    // With redials, the final outcome is the last dial's; the first dial
-    // keeps its own (unknown, at the event's time, when the vendor did not
-    // describe it).
-    let unknown = Outcome::new(Disposition::Unknown);
-    let rows0 = match (&ev.first_dial, ev.redials.is_empty()) {
-        (_, true) => row(0, ev.external_call_id.clone(), vendor_first, &ev.outcome, false),
-        (Some(d), false) => row(0, d.external_call_id.clone(), d.at.or(vendor_first), &d.outcome, false),
-        (None, false) => row(0, None, vendor_first, &unknown, false),
-    };
-    let mut rows = vec![rows0];
-    for (i, r) in ev.redials.iter().enumerate() {
-        rows.push(row(i as i32 + 1, r.external_call_id.clone(), r.at.or(vendor_first), &r.outcome, true));
-    }
-    if !ev.redials.is_empty() {
-        metrics::counter!("campaignd_vendor_redials_total", "vendor" => attempt.vendor_id.clone())
-            .increment(ev.redials.len() as u64);
-    }
-    dials.dials.extend(rows);
-}
-
-fn rule_name(rule: Option<usize>, action: &str) -> String {
-    match rule.filter(|r| *r != DEFAULT_RULE) {
-        Some(i) => format!("recall rule #{} ({action})", i + 1),
-        None => format!("default action ({action})"),
-    }
-}
-
-/// `asked` is the callee's requested time when it decided `not_before`.
-fn retry_reason(rule: Option<usize>, not_before: DateTime<Utc>, asked: Option<DateTime<Utc>>) -> String {
-    let retry = match rule.filter(|r| *r != DEFAULT_RULE) {
-        Some(i) => format!("retry by recall rule #{}, not before {not_before}", i + 1),
-        None => format!("retry not before {not_before}"),
-    };
-    match asked {
-        // recall::decide only moves a requested time later than now down to the cap.
-        Some(at) if at > not_before => {
-            format!("callback requested for {at}, capped by max_callback_delay: {retry}")
-        }
-        Some(at) => format!("callback requested for {at}: {retry}"),
-        None => retry,
-    }
-}
-
-fn describe(o: &Outcome) -> String {
-    match o.intent {
-        Some(i) => format!("{} / {}", o.disposition, i),
-        None => o.disposition.to_string(),
+/// A `dials` row. Unique on (attempt, seq), so a result that arrives by
+/// callback and by poll records its dials once.
+fn dial_row(attempt: &attempt::Model, c: &contact::Model, d: &DialEntry) -> dial::ActiveModel {
+    dial::ActiveModel {
+        intent: Set(d.outcome.intent.map(|i| i.as_str().to_string())),
+        attempt_id: Set(attempt.id),
+        seq: Set(d.seq),
+        contact_id: Set(c.id),
+        campaign_id: Set(attempt.campaign_id),
+        vendor_id: Set(attempt.vendor_id.clone()),
+        phone: Set(c.phone.clone()),
+        case_id: Set(c.case_id.clone()),
+        external_call_id: Set(d.external_call_id.clone()),
+        dialed_at: Set(d.dialed_at),
+        vendor_dialed_at: Set(d.vendor_dialed_at),
+        disposition: Set(d.outcome.disposition.as_str().to_string()),
+        raw_code: Set(d.outcome.raw_code.clone()),
+        vendor_redial: Set(d.vendor_redial),
+        ..Default::default()
     }
 }
 

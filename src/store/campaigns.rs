@@ -1,112 +1,68 @@
-//! Campaign rows: config sync, parsing into a [`CampaignCtx`], state changes.
+//! Campaign rows: config sync, parsing into a [`Campaign`], state changes.
 
 use super::StoreError;
 use crate::config::{CampaignSettings, RecallConfig, validate::recall_policy};
+use crate::domain::campaign::Campaign;
 use crate::domain::compliance::caps::{parse_rules, rules_text};
 use crate::domain::compliance::profiles::parse_profiles;
-use crate::domain::compliance::{ComplianceSettings, ContactPolicy, DialWindow};
-use crate::domain::recall::RecallPolicy;
+use crate::domain::compliance::{ComplianceSettings, ContactPolicy};
 use crate::domain::routing::RedialStrategy;
 use crate::domain::state::{CampaignEvent, CampaignState};
-use crate::domain::window::{CallingWindows, WindowError, parse_tz};
-use crate::domain::zones::parse_zone_list;
+use crate::domain::window::{CallingWindows, parse_tz};
 use chrono::{DateTime, NaiveDate, Utc};
-use chrono_tz::Tz;
 use entity::campaign;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set, sea_query::Expr,
 };
 use sha2::{Digest, Sha256};
 
-/// A campaign row parsed into domain types. Re-read every tick, so admin edits
-/// made with SQL take effect on the next tick.
-#[derive(Debug, Clone)]
-pub struct CampaignCtx {
-    pub id: i64,
-    pub name: String,
-    pub state: CampaignState,
-    pub timezone: Tz,
-    pub windows: CallingWindows,
-    pub starts_at: Option<DateTime<Utc>>,
-    pub ends_at: Option<DateTime<Utc>>,
-    pub max_concurrency: u32,
-    pub vendors: Vec<(String, u32)>,
-    pub policy: RecallPolicy,
-    pub default_country_code: Option<String>,
-    pub redial_strategy: RedialStrategy,
-    pub vendor_redial: bool,
-    /// Windows, legal profiles, caps, margin: when a contact may be dialed.
-    pub contact_policy: ContactPolicy,
-}
-
-impl CampaignCtx {
-    /// Parse a row; an error names the column an admin got wrong.
-    /// `compliance` holds the deployment-wide caps, margin and holidays.
-    pub fn from_row(row: &campaign::Model, compliance: &ComplianceSettings) -> Result<CampaignCtx, StoreError> {
-        let bad = |message: String| StoreError::BadCampaign { name: row.name.clone(), message };
-        let state: CampaignState = row.state.parse().map_err(|e| bad(format!("state: {e}")))?;
-        let timezone = parse_tz(&row.timezone).map_err(|e| bad(format!("timezone: {e}")))?;
-        let mut blackouts = Vec::new();
-        for d in row.blackout_dates.split(',').map(str::trim).filter(|d| !d.is_empty()) {
-            blackouts.push(
-                NaiveDate::parse_from_str(d, "%Y-%m-%d")
-                    .map_err(|_| bad(format!("blackout_dates: `{d}` is not YYYY-MM-DD")))?,
-            );
-        }
-        let windows = CallingWindows::parse(&row.windows)
-            .map_err(|e| bad(format!("windows: {e}")))?
-            .with_blackout_dates(blackouts);
-        let vendors = parse_vendor_routes(&row.vendors).map_err(|e| bad(format!("vendors: {e}")))?;
-        let recall: RecallConfig =
-            serde_json::from_value(row.recall_policy.clone()).map_err(|e| bad(format!("recall_policy: {e}")))?;
-        let policy = recall_policy(&recall).map_err(|errs| {
-            bad(format!(
-                "recall_policy: {}",
-                errs.iter().map(|(f, m)| format!("{f}: {m}")).collect::<Vec<_>>().join("; ")
-            ))
-        })?;
-        let redial_strategy: RedialStrategy = row.redial_strategy.parse().map_err(|_| {
-            bad(format!("redial_strategy: `{}` is not one of same, rotate, failover", row.redial_strategy))
-        })?;
-        if row.max_concurrency < 1 {
-            return Err(bad("max_concurrency must be at least 1".into()));
-        }
-        let profiles = parse_profiles(&row.profiles).map_err(|e| bad(format!("profiles: {e}")))?;
-        let caps = parse_rules(&row.caps).map_err(|e| bad(format!("caps: {e}")))?;
-        let contact_policy = ContactPolicy::new(windows.clone(), &profiles, &caps, compliance);
-        Ok(CampaignCtx {
-            id: row.id,
-            name: row.name.clone(),
-            state,
-            timezone,
-            windows,
-            starts_at: row.starts_at,
-            ends_at: row.ends_at,
-            max_concurrency: row.max_concurrency as u32,
-            vendors,
-            policy,
-            default_country_code: row.default_country_code.clone(),
-            redial_strategy,
-            vendor_redial: row.vendor_redial,
-            contact_policy,
-        })
+/// Parse a row; an error names the column an admin got wrong.
+/// `compliance` holds the deployment-wide caps, margin and holidays.
+pub fn parse(row: &campaign::Model, compliance: &ComplianceSettings) -> Result<Campaign, StoreError> {
+    let bad = |message: String| StoreError::BadCampaign { name: row.name.clone(), message };
+    let state: CampaignState = row.state.parse().map_err(|e| bad(format!("state: {e}")))?;
+    let timezone = parse_tz(&row.timezone).map_err(|e| bad(format!("timezone: {e}")))?;
+    let mut blackouts = Vec::new();
+    for d in row.blackout_dates.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        blackouts.push(
+            NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                .map_err(|_| bad(format!("blackout_dates: `{d}` is not YYYY-MM-DD")))?,
+        );
     }
-
-    /// The zones a contact is called in: its candidate zones
-    /// (`contacts.zones`), or the campaign's zone when it has none.
-    pub fn contact_zones(&self, zones: Option<&str>) -> Result<Vec<Tz>, WindowError> {
-        let zones = parse_zone_list(zones.unwrap_or_default())?;
-        Ok(if zones.is_empty() { vec![self.timezone] } else { zones })
+    let windows =
+        CallingWindows::parse(&row.windows).map_err(|e| bad(format!("windows: {e}")))?.with_blackout_dates(blackouts);
+    let vendors = parse_vendor_routes(&row.vendors).map_err(|e| bad(format!("vendors: {e}")))?;
+    let recall: RecallConfig =
+        serde_json::from_value(row.recall_policy.clone()).map_err(|e| bad(format!("recall_policy: {e}")))?;
+    let policy = recall_policy(&recall).map_err(|errs| {
+        bad(format!("recall_policy: {}", errs.iter().map(|(f, m)| format!("{f}: {m}")).collect::<Vec<_>>().join("; ")))
+    })?;
+    let redial_strategy: RedialStrategy = row
+        .redial_strategy
+        .parse()
+        .map_err(|_| bad(format!("redial_strategy: `{}` is not one of same, rotate, failover", row.redial_strategy)))?;
+    if row.max_concurrency < 1 {
+        return Err(bad("max_concurrency must be at least 1".into()));
     }
-
-    /// When a contact with these candidate zones may be dialed.
-    pub fn dial_window(&self, zones: Option<&str>) -> Result<DialWindow, StoreError> {
-        let zones = self.contact_zones(zones).map_err(|e| StoreError::BadCampaign {
-            name: self.name.clone(),
-            message: format!("contact zones `{}`: {e}", zones.unwrap_or_default()),
-        })?;
-        Ok(self.contact_policy.dial_window(&zones))
-    }
+    let profiles = parse_profiles(&row.profiles).map_err(|e| bad(format!("profiles: {e}")))?;
+    let caps = parse_rules(&row.caps).map_err(|e| bad(format!("caps: {e}")))?;
+    let contact_policy = ContactPolicy::new(windows.clone(), &profiles, &caps, compliance);
+    Ok(Campaign {
+        id: row.id,
+        name: row.name.clone(),
+        state,
+        timezone,
+        windows,
+        starts_at: row.starts_at,
+        ends_at: row.ends_at,
+        max_concurrency: row.max_concurrency as u32,
+        vendors,
+        policy,
+        default_country_code: row.default_country_code.clone(),
+        redial_strategy,
+        vendor_redial: row.vendor_redial,
+        contact_policy,
+    })
 }
 
 /// `"sim-a:3, sim-b"` → `[("sim-a", 3), ("sim-b", 1)]`.

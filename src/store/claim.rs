@@ -3,16 +3,14 @@
 //! an attempt exists. Runs in one write transaction, so the
 //! in-flight counts it reads cannot change underneath it.
 
-use super::campaigns::CampaignCtx;
 use super::db::begin_write;
 use super::decisions::{DecisionBuffer, Subject, kind};
-use super::facts::BatchFacts;
 use super::vendor_limits;
 use super::{IN_FLIGHT_STATES, StoreError};
-use crate::domain::compliance::{DialWindow, Gate, gate, zone_names};
-use crate::domain::routing::{PreviousAttempt, Route, choose_vendor};
-use crate::domain::state::{ContactEvent, ContactState};
-use crate::vendors::registry::VendorSlot;
+use crate::domain::campaign::Campaign;
+use crate::domain::claim::{self, Candidate, Verdict};
+use crate::domain::routing::{PreviousAttempt, VendorSlot};
+use crate::domain::state::{AttemptState, ContactState};
 use chrono::{DateTime, Utc};
 use entity::{attempt, campaign, contact};
 use rand::SeedableRng;
@@ -21,7 +19,6 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Set, Statement,
 };
-use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// An attempt created by a claim, with what the vendor needs to dial it.
@@ -61,7 +58,7 @@ pub struct ClaimReport {
 /// and so are numbers another claim is deciding on right now.
 pub async fn claim(
     db: &DatabaseConnection,
-    camp: &CampaignCtx,
+    camp: &Campaign,
     vendor_slots: &HashMap<String, VendorSlot>,
     limit: u32,
     lease: &Lease<'_>,
@@ -135,9 +132,10 @@ async fn in_flight<C: ConnectionTrait>(db: &C, filter: Condition) -> Result<u64,
     Ok(attempt::Entity::find().filter(filter).filter(attempt::Column::State.is_in(IN_FLIGHT_STATES)).count(db).await?)
 }
 
+/// Load the facts, let [`claim::plan`] decide, write its verdicts.
 async fn claim_in<C: ConnectionTrait>(
     txn: &C,
-    camp: &CampaignCtx,
+    camp: &Campaign,
     vendor_slots: &HashMap<String, VendorSlot>,
     limit: u32,
     lease: &Lease<'_>,
@@ -150,18 +148,14 @@ async fn claim_in<C: ConnectionTrait>(
     routed.sort_unstable();
     routed.dedup();
     lock_caps(txn, camp.id, &routed).await?;
-    let used = in_flight(txn, Condition::all().add(attempt::Column::CampaignId.eq(camp.id))).await?;
-    let campaign_free = u64::from(camp.max_concurrency).saturating_sub(used);
-    // The vendors this campaign routes to that are in rotation, with their free slots.
-    let mut vendors = Vec::new();
-    for (id, weight) in &camp.vendors {
-        let Some(slot) = vendor_slots.get(id) else { continue };
-        let used = in_flight(txn, Condition::all().add(attempt::Column::VendorId.eq(id.as_str()))).await?;
-        vendors.push(Route { vendor_id: id.clone(), weight: *weight, free: u64::from(slot.cap).saturating_sub(used) });
+    let campaign_used = in_flight(txn, Condition::all().add(attempt::Column::CampaignId.eq(camp.id))).await?;
+    let mut vendor_used = HashMap::new();
+    for id in &routed {
+        let used = in_flight(txn, Condition::all().add(attempt::Column::VendorId.eq(*id))).await?;
+        vendor_used.insert(id.to_string(), used);
     }
-    let vendor_free: u64 = vendors.iter().map(|v| v.free).sum();
-    let want = campaign_free.min(vendor_free).min(u64::from(limit));
-    if want == 0 {
+    let capacity = claim::capacity(camp, campaign_used, vendor_slots, &vendor_used, limit);
+    if capacity.want == 0 {
         return Ok(report);
     }
     let mut decisions = DecisionBuffer::default();
@@ -170,102 +164,56 @@ async fn claim_in<C: ConnectionTrait>(
     report.exhausted += exhausted;
     // Fetch more than needed: due contacts that must wait (cap, busy number,
     // window margin) are moved on the way, so they do not block the batch.
-    let candidates = due_contacts(camp.id, now, (want * 2).max(u64::from(limit)))
+    let rows = due_contacts(camp.id, now, (capacity.want * 2).max(u64::from(limit)))
         .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
         .all(txn)
         .await?;
-    let candidates = lock_numbers(txn, candidates).await?;
-    let mut facts = BatchFacts::load(txn, &candidates, camp.contact_policy.lookback(), now).await?;
-    // Room for the vendor's own redials is reserved when the campaign allows
-    // them; the vendor is chosen after the policy said yes, so reserve for
-    // the most redialing vendor the campaign may use.
-    let own_redials = |vendor_id: &str| match camp.vendor_redial {
-        true => vendor_slots.get(vendor_id).map_or(0, |s| s.own_redials),
-        false => 0,
-    };
-    let new_dials = 1 + vendors.iter().map(|v| own_redials(&v.vendor_id)).max().unwrap_or(0);
+    let rows = lock_numbers(txn, rows).await?;
+    let mut facts = super::facts::load(txn, &rows, camp.contact_policy.lookback(), now).await?;
+    let candidates: Vec<Candidate<'_>> = rows.iter().map(candidate).collect();
+    // A Send rng: the claim future is awaited across threads.
+    let mut rng = rand::rngs::StdRng::from_os_rng();
+    let verdicts = claim::plan(camp, &candidates, &mut facts, capacity, vendor_slots, &mut rng, now)?;
 
     let mut new_attempts = Vec::new();
     // Contacts moved to the same instant are moved with one UPDATE.
     let mut deferrals: BTreeMap<DateTime<Utc>, Vec<i64>> = BTreeMap::new();
-    let mut windows: HashMap<Option<String>, DialWindow> = HashMap::new();
-    // A Send rng: the claim future is awaited across threads.
-    let mut rng = rand::rngs::StdRng::from_os_rng();
-    for c in candidates {
-        if report.claimed.len() as u64 >= want {
-            break;
-        }
-        let state: ContactState = match c.state.parse() {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!(contact_id = c.id, error = %e, "contact has an unknown state; skipped");
-                continue;
-            }
-        };
-        let subject = Subject::Contact { id: c.id, phone: &c.phone, attempt_no: None };
-        let window = match windows.entry(c.zones.clone()) {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => match camp.dial_window(c.zones.as_deref()) {
-                Ok(w) => e.insert(w),
-                Err(err) => {
-                    // A bad SQL edit of one contact must not hold up the batch.
-                    let reason = format!("cannot tell when to call: {err}");
-                    state.apply(ContactEvent::Stop)?;
-                    finish_contact(txn, c.id, "stopped", &reason, now).await?;
-                    decisions.record(camp.id, subject, kind::STOPPED, reason, None, now);
-                    continue;
+    for (c, verdict) in rows.into_iter().zip(verdicts) {
+        match verdict {
+            Verdict::Corrupt { reason } => super::apply::corrupt_row("contacts", "state", c.id, &reason),
+            Verdict::Finish { state, kind, reason } => {
+                finish_contact(txn, c.id, state, &reason, now).await?;
+                let subject = Subject::Contact { id: c.id, phone: &c.phone, attempt_no: None };
+                decisions.record(camp.id, subject, kind, reason, None, now);
+                match state {
+                    ContactState::Suppressed => report.suppressed += 1,
+                    ContactState::Exhausted => report.exhausted += 1,
+                    _ => {}
                 }
-            },
-        };
-        match gate(&camp.contact_policy, window, &facts.for_contact(&c, new_dials), camp.ends_at, now) {
-            Gate::Dispatch => {}
-            Gate::Suppressed { reason } => {
-                state.apply(ContactEvent::Suppress)?;
-                finish_contact(txn, c.id, "suppressed", &reason, now).await?;
-                decisions.record(camp.id, subject, kind::SUPPRESSED, reason, None, now);
-                report.suppressed += 1;
-                continue;
             }
-            Gate::Defer { until, wait, reason } => {
+            Verdict::Defer { until, kind, reason } => {
                 deferrals.entry(until).or_default().push(c.id);
-                decisions.record(camp.id, subject, wait.kind(), reason, Some(until), now);
+                let subject = Subject::Contact { id: c.id, phone: &c.phone, attempt_no: None };
+                decisions.record(camp.id, subject, kind, reason, Some(until), now);
                 report.deferred += 1;
-                continue;
             }
-            Gate::Exhaust { reason } => {
-                state.apply(ContactEvent::Exhaust)?;
-                finish_contact(txn, c.id, "exhausted", &reason, now).await?;
-                decisions.record(camp.id, subject, kind::EXHAUSTED, reason, None, now);
-                report.exhausted += 1;
-                continue;
+            Verdict::Dispatch { vendor_id, attempt_no, max_dials, reason } => {
+                let attempt_ref = super::installation::attempt_ref(&installation, c.id, attempt_no);
+                let subject = Subject::Contact { id: c.id, phone: &c.phone, attempt_no: Some(attempt_no) };
+                decisions.record(camp.id, subject, kind::DISPATCHED, reason, None, now);
+                new_attempts.push(attempt_row(&c, attempt_no, &vendor_id, &attempt_ref, max_dials, lease, now));
+                report.claimed.push(Claimed {
+                    attempt_ref,
+                    contact_id: c.id,
+                    attempt_no,
+                    vendor_id,
+                    phone: c.phone,
+                    case_id: c.case_id,
+                    zones: c.zones,
+                    variables: c.variables,
+                });
             }
         }
-        let previous = PreviousAttempt { vendor_id: c.last_vendor_id.clone(), vendor_failed: c.last_vendor_failed };
-        let Some(vendor_id) = choose_vendor(camp.redial_strategy, &mut vendors, &previous, &mut rng) else { break };
-        state.apply(ContactEvent::Claim)?;
-        let attempt_no = c.attempt_seq + 1;
-        let attempt_ref = super::installation::attempt_ref(&installation, c.id, attempt_no);
-        let max_dials = 1 + own_redials(&vendor_id);
-        facts.reserve(&c, &camp.name, max_dials, now);
-        decisions.record(
-            camp.id,
-            Subject::Contact { id: c.id, phone: &c.phone, attempt_no: Some(attempt_no) },
-            kind::DISPATCHED,
-            format!("dispatched to {vendor_id} (in {})", zone_names(window)),
-            None,
-            now,
-        );
-        new_attempts.push(attempt_row(&c, attempt_no, &vendor_id, &attempt_ref, max_dials, lease, now));
-        report.claimed.push(Claimed {
-            attempt_ref,
-            contact_id: c.id,
-            attempt_no,
-            vendor_id,
-            phone: c.phone,
-            case_id: c.case_id,
-            zones: c.zones,
-            variables: c.variables,
-        });
     }
     for (due, ids) in deferrals {
         for chunk in ids.chunks(500) {
@@ -283,6 +231,19 @@ async fn claim_in<C: ConnectionTrait>(
         attempt::Entity::insert_many(chunk).exec_without_returning(txn).await?;
     }
     Ok(report)
+}
+
+/// A due contact row as [`claim::plan`] reads it: its state parsed here.
+fn candidate(c: &contact::Model) -> Candidate<'_> {
+    Candidate {
+        id: c.id,
+        phone: &c.phone,
+        case_id: c.case_id.as_deref(),
+        zones: c.zones.as_deref(),
+        state: c.state.parse(),
+        attempt_seq: c.attempt_seq,
+        previous: PreviousAttempt { vendor_id: c.last_vendor_id.clone(), vendor_failed: c.last_vendor_failed },
+    }
 }
 
 /// The new attempt's row: `dispatching` until the vendor answers.
@@ -303,7 +264,7 @@ fn attempt_row(
         vendor_task_id: Set(None),
         attempt_ref: Set(attempt_ref.to_string()),
         external_call_id: Set(None),
-        state: Set("dispatching".into()),
+        state: Set(AttemptState::Dispatching.as_str().to_string()),
         disposition: Set(None),
         intent: Set(None),
         raw_code: Set(None),
@@ -344,7 +305,7 @@ async fn mark_in_flight<C: ConnectionTrait>(
     for (vendor_id, chunk) in updates {
         contact::Entity::update_many()
             .col_expr(contact::Column::LastVendorId, Expr::value(vendor_id.clone()))
-            .col_expr(contact::Column::State, Expr::value("in_flight"))
+            .col_expr(contact::Column::State, Expr::value(ContactState::InFlight.as_str()))
             .col_expr(contact::Column::DueAt, Expr::value(Option::<DateTime<Utc>>::None))
             .col_expr(
                 contact::Column::AttemptSeq,
@@ -365,7 +326,7 @@ async fn mark_in_flight<C: ConnectionTrait>(
 /// handful of statements and one audit row per group, not a million.
 async fn defer_closed_zones<C: ConnectionTrait>(
     txn: &C,
-    camp: &CampaignCtx,
+    camp: &Campaign,
     now: DateTime<Utc>,
     decisions: &mut DecisionBuffer,
 ) -> Result<(usize, usize), StoreError> {
@@ -380,29 +341,18 @@ async fn defer_closed_zones<C: ConnectionTrait>(
         .await?;
     let (mut deferred, mut exhausted) = (0, 0);
     for zones in groups {
-        // A group whose zones do not parse is left to the per-contact path,
-        // which stops those contacts with the reason.
-        let Ok(window) = camp.dial_window(zones.as_deref()) else { continue };
-        if window.can_dispatch(now) {
-            continue;
-        }
+        let Some(group) = claim::closed_group(camp, zones.as_deref(), now) else { continue };
         let group_filter = match &zones {
             Some(z) => contact::Column::Zones.eq(z.as_str()),
             None => contact::Column::Zones.is_null(),
         };
-        let next = window.next_dispatch(now).filter(|t| camp.ends_at.is_none_or(|end| *t < end));
-        let names = zone_names(&window);
-        let (kind, reason) = match next {
-            Some(t) => (kind::DEFERRED, format!("outside the calling window in {names}; opens {t}")),
-            None => (kind::EXHAUSTED, format!("no calling window left before the campaign ends in {names}")),
-        };
         let mut update = contact::Entity::update_many().col_expr(contact::Column::UpdatedAt, Expr::value(now));
-        update = match next {
+        update = match group.next {
             Some(t) => update.col_expr(contact::Column::DueAt, Expr::value(t)),
             None => update
-                .col_expr(contact::Column::State, Expr::value("exhausted"))
+                .col_expr(contact::Column::State, Expr::value(ContactState::Exhausted.as_str()))
                 .col_expr(contact::Column::DueAt, Expr::value(Option::<DateTime<Utc>>::None))
-                .col_expr(contact::Column::FinishedReason, Expr::value(reason.clone())),
+                .col_expr(contact::Column::FinishedReason, Expr::value(group.reason.clone())),
         };
         let res = update
             .filter(contact::Column::CampaignId.eq(camp.id))
@@ -413,9 +363,9 @@ async fn defer_closed_zones<C: ConnectionTrait>(
         let count = res.rows_affected;
         if count > 0 {
             let subject = Subject::ZoneGroup { zones: zones.as_deref().unwrap_or_default(), count };
-            decisions.record(camp.id, subject, kind, reason, next, now);
+            decisions.record(camp.id, subject, group.kind, group.reason, group.next, now);
         }
-        if next.is_some() {
+        if group.next.is_some() {
             deferred += count as usize;
         } else {
             exhausted += count as usize;
@@ -452,12 +402,12 @@ async fn set_due<C: ConnectionTrait>(
 async fn finish_contact<C: ConnectionTrait>(
     db: &C,
     id: i64,
-    state: &str,
+    state: ContactState,
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     contact::Entity::update_many()
-        .col_expr(contact::Column::State, Expr::value(state))
+        .col_expr(contact::Column::State, Expr::value(state.as_str()))
         .col_expr(contact::Column::DueAt, Expr::value(Option::<DateTime<Utc>>::None))
         .col_expr(contact::Column::FinishedReason, Expr::value(reason))
         .col_expr(contact::Column::UpdatedAt, Expr::value(now))

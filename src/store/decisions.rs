@@ -8,17 +8,7 @@ use chrono::{DateTime, Utc};
 use entity::decision;
 use sea_orm::{ConnectionTrait, EntityTrait, Set};
 
-/// Decision kinds, as stored in `decisions.kind`.
-pub mod kind {
-    pub const DISPATCHED: &str = "dispatched";
-    pub const SUPPRESSED: &str = "suppressed";
-    pub const RETRY: &str = "retry";
-    pub const CALLBACK: &str = "callback";
-    pub const DONE: &str = "done";
-    pub const EXHAUSTED: &str = "exhausted";
-    pub const STOPPED: &str = "stopped";
-    pub const DEFERRED: &str = "deferred";
-}
+pub use crate::domain::audit::kind;
 
 /// The `zones` of a group decision about every open contact of a campaign
 /// (stopped because the campaign was cancelled or ended).

@@ -4,148 +4,104 @@
 //! each number and case across all campaigns and vendors.
 
 use super::{IN_FLIGHT_STATES, StoreError};
-use crate::domain::compliance::{CapHistory, ContactFacts, DialRecord};
-use crate::domain::outcome::{Disposition, Intent};
+use crate::domain::compliance::DialRecord;
+use crate::domain::compliance::facts::{BatchFacts, conversation};
 use chrono::{DateTime, TimeDelta, Utc};
 use entity::{attempt, campaign, contact, dial, suppression};
 use sea_orm::sea_query::Condition;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use std::collections::{HashMap, HashSet};
 
-#[derive(Debug, Default)]
-pub struct BatchFacts {
-    /// Phone → reason of its active suppression entry.
-    suppressed: HashMap<String, String>,
-    /// Phone → name of the campaign where it has a call in flight.
-    busy: HashMap<String, String>,
-    phone_dials: HashMap<String, Vec<DialRecord>>,
-    case_dials: HashMap<String, Vec<DialRecord>>,
-}
-
-/// A dial counts as a conversation (Regulation F's "telephone conversation")
-/// when someone answered and the bot did not find the wrong person.
-fn conversation(disposition: &str, intent: Option<&str>) -> bool {
-    disposition == Disposition::Answered.as_str() && intent != Some(Intent::WrongPerson.as_str())
-}
-
 type DialRow = (String, Option<String>, DateTime<Utc>, String, Option<String>);
 type FlightRow = (Option<String>, Option<String>, i64, DateTime<Utc>, i32);
 
-impl BatchFacts {
-    /// Read the facts for `contacts` at `now`; dials older than `lookback`
-    /// are not read (no cap looks that far back).
-    pub async fn load<C: ConnectionTrait>(
-        db: &C,
-        contacts: &[contact::Model],
-        lookback: TimeDelta,
-        now: DateTime<Utc>,
-    ) -> Result<BatchFacts, StoreError> {
-        let mut facts = BatchFacts::default();
-        if contacts.is_empty() {
-            return Ok(facts);
-        }
-        let phones: Vec<&str> = contacts.iter().map(|c| c.phone.as_str()).collect();
-        let cases: Vec<&str> =
-            contacts.iter().filter_map(|c| c.case_id.as_deref()).collect::<HashSet<_>>().into_iter().collect();
-        facts.suppressed = suppression::Entity::find()
-            .filter(suppression::Column::Phone.is_in(phones.iter().copied()))
-            .filter(
-                Condition::any()
-                    .add(suppression::Column::ExpiresAt.is_null())
-                    .add(suppression::Column::ExpiresAt.gt(now)),
-            )
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|s| (s.phone, s.reason))
-            .collect();
-
-        // Calls in flight for these numbers or cases, in any campaign: the
-        // number is busy, and each reserves its possible dials against caps.
-        let mut by_number_or_case = Condition::any().add(attempt::Column::Phone.is_in(phones.iter().copied()));
-        if !cases.is_empty() {
-            by_number_or_case = by_number_or_case.add(attempt::Column::CaseId.is_in(cases.iter().copied()));
-        }
-        let flights: Vec<FlightRow> = attempt::Entity::find()
-            .select_only()
-            .columns([attempt::Column::Phone, attempt::Column::CaseId, attempt::Column::CampaignId])
-            .columns([attempt::Column::CreatedAt, attempt::Column::MaxDials])
-            .filter(attempt::Column::State.is_in(IN_FLIGHT_STATES))
-            .filter(by_number_or_case)
-            .into_tuple()
-            .all(db)
-            .await?;
-        let campaign_ids: HashSet<i64> = flights.iter().map(|f| f.2).collect();
-        let names: HashMap<i64, String> = campaign::Entity::find()
-            .filter(campaign::Column::Id.is_in(campaign_ids))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|c| (c.id, c.name))
-            .collect();
-        for (phone, case, campaign_id, at, max_dials) in flights {
-            let reserved = DialRecord { at, dials: max_dials.max(1) as u32, conversation: false };
-            if let Some(phone) = phone {
-                let name = names.get(&campaign_id).cloned().unwrap_or_else(|| format!("#{campaign_id}"));
-                facts.busy.insert(phone.clone(), name);
-                facts.phone_dials.entry(phone).or_default().push(reserved);
-            }
-            if let Some(case) = case {
-                facts.case_dials.entry(case).or_default().push(reserved);
-            }
-        }
-
-        if lookback <= TimeDelta::zero() {
-            return Ok(facts);
-        }
-        let since = now - lookback;
-        let mut recent = Condition::any().add(dial::Column::Phone.is_in(phones.iter().copied()));
-        if !cases.is_empty() {
-            recent = recent.add(dial::Column::CaseId.is_in(cases.iter().copied()));
-        }
-        let dials: Vec<DialRow> = dial::Entity::find()
-            .select_only()
-            .columns([dial::Column::Phone, dial::Column::CaseId, dial::Column::DialedAt])
-            .columns([dial::Column::Disposition, dial::Column::Intent])
-            .filter(dial::Column::DialedAt.gt(since))
-            .filter(recent)
-            .into_tuple()
-            .all(db)
-            .await?;
-        let wanted_phones: HashSet<&str> = phones.iter().copied().collect();
-        for (phone, case, at, disposition, intent) in dials {
-            let record = DialRecord { at, dials: 1, conversation: conversation(&disposition, intent.as_deref()) };
-            if wanted_phones.contains(phone.as_str()) {
-                facts.phone_dials.entry(phone).or_default().push(record);
-            }
-            if let Some(case) = case {
-                facts.case_dials.entry(case).or_default().push(record);
-            }
-        }
-        Ok(facts)
+/// Read the facts for `contacts` at `now`; dials older than `lookback`
+/// are not read (no cap looks that far back).
+pub async fn load<C: ConnectionTrait>(
+    db: &C,
+    contacts: &[contact::Model],
+    lookback: TimeDelta,
+    now: DateTime<Utc>,
+) -> Result<BatchFacts, StoreError> {
+    let mut facts = BatchFacts::default();
+    if contacts.is_empty() {
+        return Ok(facts);
     }
+    let phones: Vec<&str> = contacts.iter().map(|c| c.phone.as_str()).collect();
+    let cases: Vec<&str> =
+        contacts.iter().filter_map(|c| c.case_id.as_deref()).collect::<HashSet<_>>().into_iter().collect();
+    facts.suppressed = suppression::Entity::find()
+        .filter(suppression::Column::Phone.is_in(phones.iter().copied()))
+        .filter(
+            Condition::any().add(suppression::Column::ExpiresAt.is_null()).add(suppression::Column::ExpiresAt.gt(now)),
+        )
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|s| (s.phone, s.reason))
+        .collect();
 
-    /// The facts of one contact, for an attempt that may make `new_dials` dials.
-    pub fn for_contact(&self, c: &contact::Model, new_dials: u32) -> ContactFacts {
-        ContactFacts {
-            suppressed: self.suppressed.get(&c.phone).cloned(),
-            busy_in: self.busy.get(&c.phone).cloned(),
-            history: CapHistory {
-                phone: self.phone_dials.get(&c.phone).cloned().unwrap_or_default(),
-                case: c.case_id.as_ref().map(|case| self.case_dials.get(case).cloned().unwrap_or_default()),
-            },
-            new_dials,
+    // Calls in flight for these numbers or cases, in any campaign: the
+    // number is busy, and each reserves its possible dials against caps.
+    let mut by_number_or_case = Condition::any().add(attempt::Column::Phone.is_in(phones.iter().copied()));
+    if !cases.is_empty() {
+        by_number_or_case = by_number_or_case.add(attempt::Column::CaseId.is_in(cases.iter().copied()));
+    }
+    let flights: Vec<FlightRow> = attempt::Entity::find()
+        .select_only()
+        .columns([attempt::Column::Phone, attempt::Column::CaseId, attempt::Column::CampaignId])
+        .columns([attempt::Column::CreatedAt, attempt::Column::MaxDials])
+        .filter(attempt::Column::State.is_in(IN_FLIGHT_STATES))
+        .filter(by_number_or_case)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let campaign_ids: HashSet<i64> = flights.iter().map(|f| f.2).collect();
+    let names: HashMap<i64, String> = campaign::Entity::find()
+        .filter(campaign::Column::Id.is_in(campaign_ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c.name))
+        .collect();
+    for (phone, case, campaign_id, at, max_dials) in flights {
+        let reserved = DialRecord { at, dials: max_dials.max(1) as u32, conversation: false };
+        if let Some(phone) = phone {
+            let name = names.get(&campaign_id).cloned().unwrap_or_else(|| format!("#{campaign_id}"));
+            facts.busy.insert(phone.clone(), name);
+            facts.phone_dials.entry(phone).or_default().push(reserved);
+        }
+        if let Some(case) = case {
+            facts.case_dials.entry(case).or_default().push(reserved);
         }
     }
 
-    /// A contact of this batch was just dispatched: later contacts of the
-    /// same batch see its number busy and its dials reserved.
-    pub fn reserve(&mut self, c: &contact::Model, campaign: &str, dials: u32, now: DateTime<Utc>) {
-        let reserved = DialRecord { at: now, dials, conversation: false };
-        self.busy.insert(c.phone.clone(), campaign.to_string());
-        self.phone_dials.entry(c.phone.clone()).or_default().push(reserved);
-        if let Some(case) = &c.case_id {
-            self.case_dials.entry(case.clone()).or_default().push(reserved);
+    if lookback <= TimeDelta::zero() {
+        return Ok(facts);
+    }
+    let since = now - lookback;
+    let mut recent = Condition::any().add(dial::Column::Phone.is_in(phones.iter().copied()));
+    if !cases.is_empty() {
+        recent = recent.add(dial::Column::CaseId.is_in(cases.iter().copied()));
+    }
+    let dials: Vec<DialRow> = dial::Entity::find()
+        .select_only()
+        .columns([dial::Column::Phone, dial::Column::CaseId, dial::Column::DialedAt])
+        .columns([dial::Column::Disposition, dial::Column::Intent])
+        .filter(dial::Column::DialedAt.gt(since))
+        .filter(recent)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let wanted_phones: HashSet<&str> = phones.iter().copied().collect();
+    for (phone, case, at, disposition, intent) in dials {
+        let record = DialRecord { at, dials: 1, conversation: conversation(&disposition, intent.as_deref()) };
+        if wanted_phones.contains(phone.as_str()) {
+            facts.phone_dials.entry(phone).or_default().push(record);
+        }
+        if let Some(case) = case {
+            facts.case_dials.entry(case).or_default().push(record);
         }
     }
+    Ok(facts)
 }

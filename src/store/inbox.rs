@@ -235,7 +235,7 @@ pub async fn forget_waits<C: ConnectionTrait>(db: &C, inbox_ids: &[i64]) -> Resu
 pub async fn record_rejects<C: ConnectionTrait>(
     db: &C,
     row: &callback_inbox::Model,
-    rejected: &[crate::vendors::RejectedRecord],
+    rejected: &[crate::domain::call_event::RejectedRecord],
 ) -> Result<(Option<String>, u64), StoreError> {
     if rejected.is_empty() {
         return Ok((None, 0));
@@ -253,7 +253,7 @@ pub async fn record_rejects<C: ConnectionTrait>(
 pub async fn record_poll_rejects<C: ConnectionTrait>(
     db: &C,
     vendor_id: &str,
-    rejected: &[crate::vendors::RejectedRecord],
+    rejected: &[crate::domain::call_event::RejectedRecord],
     now: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
     let keyed = rejected.iter().map(|r| {
@@ -270,7 +270,7 @@ async fn store_rejects<'a, C: ConnectionTrait>(
     db: &C,
     vendor_id: &str,
     inbox_id: Option<i64>,
-    keyed: impl Iterator<Item = (String, &'a crate::vendors::RejectedRecord)>,
+    keyed: impl Iterator<Item = (String, &'a crate::domain::call_event::RejectedRecord)>,
     received_at: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
     let rows: Vec<_> = keyed

@@ -35,6 +35,16 @@ pub enum StoreError {
     NoInstallationId,
     #[error(transparent)]
     Transition(#[from] crate::domain::state::TransitionError),
+    /// A stored value that does not read (an admin's SQL edit, a bug):
+    /// named by table, row and column, never replaced by a default.
+    #[error("{table} row #{id}: {message}")]
+    Corrupt { table: &'static str, id: i64, message: String },
+}
+
+impl From<crate::domain::campaign::CampaignError> for StoreError {
+    fn from(e: crate::domain::campaign::CampaignError) -> StoreError {
+        StoreError::BadCampaign { name: e.name, message: e.message }
+    }
 }
 
 /// Attempt states in which an attempt holds a concurrency slot.

@@ -6,6 +6,7 @@ use super::VendorAdapter;
 use super::fake::FakeHandle;
 use super::sim::{SimAdapter, SimAdapterConfig, SimAuth, SimHandle};
 use crate::config::VendorSettings;
+pub use crate::domain::routing::VendorSlot;
 use crate::store::StoreError;
 use crate::store::vendor_limits::{self, Bucket};
 use chrono::{DateTime, Utc};
@@ -93,15 +94,6 @@ impl VendorHandle {
 pub enum Embedded {
     Sim(SimHandle),
     Fake(FakeHandle),
-}
-
-/// What the claim needs of a vendor in rotation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct VendorSlot {
-    /// Concurrency cap.
-    pub cap: u32,
-    /// Redials it makes on its own when a campaign allows them.
-    pub own_redials: u32,
 }
 
 #[derive(Default)]

@@ -84,3 +84,20 @@ fn a_profile_cannot_widen_the_campaign_and_closes_holidays() {
     // Saturday 19:59:30 is inside the margin; Sunday is closed, Monday the 17th a holiday.
     assert_eq!(dw.next_dispatch(at(Jakarta, 2026, 8, 15, 19, 59, 30)), Some(at(Jakarta, 2026, 8, 18, 8, 0, 0)));
 }
+
+#[test]
+fn nothing_is_dispatched_at_or_after_the_campaign_end() {
+    let end = at(New_York, 2026, 3, 3, 12, 0, 0);
+    let dw = both_zones(0).ending_at(Some(end));
+    // Open on the 2nd, and on the 3rd until the end at noon.
+    assert!(dw.can_dispatch(at(New_York, 2026, 3, 3, 11, 59, 0)));
+    assert!(!dw.can_dispatch(end), "the window is still open, the campaign is not");
+    assert_eq!(dw.next_dispatch(at(New_York, 2026, 3, 3, 7, 0, 0)), Some(at(New_York, 2026, 3, 3, 9, 0, 0)));
+    assert_eq!(dw.next_dispatch(end), None, "the next opening is after the end");
+    // The vendor must stop at the end, before the window closes.
+    assert_eq!(dw.dispatch_deadline(at(New_York, 2026, 3, 3, 10, 0, 0)), Some(end));
+    assert_eq!(
+        both_zones(0).dispatch_deadline(at(New_York, 2026, 3, 3, 10, 0, 0)),
+        Some(at(New_York, 2026, 3, 3, 21, 0, 0))
+    );
+}

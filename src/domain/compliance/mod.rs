@@ -11,6 +11,7 @@
 
 pub mod caps;
 pub mod dial_window;
+pub mod facts;
 pub mod profiles;
 
 pub use caps::{CapHistory, CapScope, DialRecord, FrequencyRule, check_caps};
@@ -152,14 +153,8 @@ pub enum Gate {
     },
 }
 
-/// Decide for one contact. `ends_at` is the campaign's end.
-pub fn gate(
-    policy: &ContactPolicy,
-    window: &DialWindow,
-    facts: &ContactFacts,
-    ends_at: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-) -> Gate {
+/// Decide for one contact. `window` ends where the campaign does.
+pub fn gate(policy: &ContactPolicy, window: &DialWindow, facts: &ContactFacts, now: DateTime<Utc>) -> Gate {
     if let Some(reason) = &facts.suppressed {
         return Gate::Suppressed { reason: format!("number is on the suppression list: {reason}") };
     }
@@ -174,7 +169,7 @@ pub fn gate(
             },
         }
     };
-    let next = window.next_dispatch(earliest).filter(|t| ends_at.is_none_or(|end| *t < end));
+    let next = window.next_dispatch(earliest);
     match next {
         Some(t) if t == now => Gate::Dispatch,
         Some(t) => {

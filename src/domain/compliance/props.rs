@@ -195,7 +195,7 @@ fn check_simulation(
             new_dials: reserved,
             ..ContactFacts::default()
         };
-        match gate(&policy, &window, &facts, None, now) {
+        match gate(&policy, &window, &facts, now) {
             Gate::Dispatch => {
                 prop_assert!(flying.is_empty(), "dispatched while the number was in flight");
                 prop_assert!(window.can_dispatch(now), "dispatched outside the window at {now}");
