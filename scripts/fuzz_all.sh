@@ -2,7 +2,7 @@
 # Run every fuzz target for SECONDS each (default 600), one after another,
 # and print one line per target: runs, corpus size, crashes. A crash leaves
 # its input in fuzz/artifacts/<target>/: copy it to fuzz/regressions/<target>/
-# (replayed by the ordinary tests) and fix the cause. See RELIABILITY.md.
+# (replayed by the ordinary tests) and fix the cause. See docs/reliability.md.
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 SECONDS_EACH=${1:-600}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Load on the callback listener from a second process: wrk at a fixed rate,
 # every request a signed `sim` result, then "acknowledged = stored" checked
-# against the inbox. See RELIABILITY.md, "Load".
+# against the inbox. See docs/reliability.md, "Load".
 #
 #   scripts/load.sh [RATE] [SECONDS]        default 2000 req/s for 60 s
 #   CAMPAIGND_BIN=target/debug/campaignd scripts/load.sh 200 10   (CI's fast variant)

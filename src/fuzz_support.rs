@@ -1,6 +1,6 @@
 //! What the fuzz targets in `fuzz/` run, kept in the crate so that the same
 //! code runs under `cargo fuzz` (long, coverage-guided, documented in
-//! RELIABILITY.md) and in the ordinary test suite, which replays every saved
+//! docs/reliability.md) and in the ordinary test suite, which replays every saved
 //! corpus input and every crash ever found (`fuzz/regressions/`).
 //!
 //! Each entry takes arbitrary bytes and must never panic. Where a pure

@@ -14,7 +14,7 @@ async fn main() -> ExitCode {
         // Colours only on a terminal: the journal and log files get plain text.
         .with_ansi(std::io::stderr().is_terminal())
         .init();
-    // Exit codes (README, Command line): 0 done, 1 failed, 2 bad command line
+    // Exit codes (docs/cli.md): 0 done, 1 failed, 2 bad command line
     // (clap), 3 import with rejected rows, 141 stdout closed by its reader.
     exit_status(execute(Cli::parse()).await)
 }

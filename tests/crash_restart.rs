@@ -105,7 +105,7 @@ async fn sigterm_exits_zero_and_a_restart_resumes() {
     assert_eq!(sim.stats.double_dials.load(Relaxed), 0);
 }
 
-/// A count from the environment (the long runs of RELIABILITY.md set them),
+/// A count from the environment (the long runs of docs/reliability.md set them),
 /// else the CI default.
 fn env_count(name: &str, default: usize) -> usize {
     match std::env::var(name) {
@@ -114,7 +114,7 @@ fn env_count(name: &str, default: usize) -> usize {
     }
 }
 
-/// The crash loop of RELIABILITY.md: the daemon is killed with SIGKILL at
+/// The crash loop of docs/reliability.md: the daemon is killed with SIGKILL at
 /// random moments spread over a whole campaign while the simulator (in this
 /// test process, so it outlives every kill and keeps the record of every
 /// answer the daemon gave to a callback) dials, duplicates callbacks up to

@@ -136,7 +136,7 @@ pub struct RawVendor {
     /// Real kinds with `embedded_listen`: behaviour of the embedded fake.
     pub fake: Option<toml::Value>,
     /// Kind-specific settings (paths, robot ids, assumptions about undocumented
-    /// behaviour); see the README's vendor section.
+    /// behaviour); see docs/vendors/.
     pub options: Option<toml::Table>,
     /// Vendor tag → normalized intent (`投诉 = "complaint"`), on top of the
     /// built-in table (`domain::tags::DEFAULT_TAGS`).

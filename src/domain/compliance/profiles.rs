@@ -1,7 +1,7 @@
 //! Legal calling-hour profiles: named presets a campaign attaches. Their
 //! windows are intersected with the campaign's own (a campaign can narrow a
 //! profile, never widen it), their holidays close whole local days, and their
-//! frequency rules join the campaign's caps. Sources: README § Compliance.
+//! frequency rules join the campaign's caps. Sources: docs/compliance/.
 
 /// One preset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

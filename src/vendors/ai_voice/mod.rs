@@ -34,6 +34,23 @@ pub const DAY_END: &str = "20:00";
 /// Kind-specific `options` of an `ai-voice` vendor. The create/import/stop
 /// endpoints are not in the vendor's published page: their paths are
 /// assumptions to be checked against the account's API sheet.
+///
+/// Written as `options = { … }` on a `[[vendors]]` entry with `kind = "ai-voice"`;
+/// `check-config` names unknown or ill-typed keys by field. Every key, its
+/// default and what it assumes (also in `docs/vendors/ai-voice.md`):
+///
+/// | option | default | meaning, assumption |
+/// |---|---|---|
+/// | `create_path`, `import_path`, `stop_path` | `/apiOpen/v1/job/create`, `/apiOpen/v1/job/importCustomer`, `/apiOpen/v1/job/stop` | not in the document; body field names also assumed |
+/// | `path_prefix` | `""` | |
+/// | `app_id` | none | sent when set |
+/// | `dialog_flow_id` | required | the robot script |
+/// | `phone_line_ids` | `[]` | empty lets the platform choose |
+/// | `timezone` | `Asia/Shanghai` | zone of the 09:00–20:00 hours |
+/// | `inactive_periods` | `[]` | at most 3, `HH:MM-HH:MM` |
+/// | `days_of_week` | 1..7 | 1 = Monday |
+/// | `redial_times`, `redial_interval_minutes` | 1, 30 | only with `vendor_redial` |
+/// | `intent_labels` | `{}` | `intentLevelDetailName` → intent, before the default grades A–F |
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct AiVoiceOptions {

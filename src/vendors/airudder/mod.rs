@@ -59,6 +59,25 @@ pub enum SignatureMode {
 }
 
 /// Kind-specific settings of an `airudder` vendor (`[vendors.options]`).
+///
+/// Written as `options = { … }` on a `[[vendors]]` entry with `kind = "airudder"`;
+/// `check-config` names unknown or ill-typed keys by field. Every key, its
+/// default and what it assumes (also in `docs/vendors/airudder.md`):
+///
+/// | option | default | meaning, assumption |
+/// |---|---|---|
+/// | `path_prefix` | `service/cloud` | public clients |
+/// | `robot_hash` | required | |
+/// | `account_timezone` | `UTC` | zone of every AIRudder time |
+/// | `token_lifetime`, `token_refresh_margin` | `24h`, `1h` | documented lifetime; renew early |
+/// | `signature`, `signature_header` | `none`, `X-AIRudder-Sign` | the algorithm is not public; `hmac-sha256` = hex HMAC of the raw body with `callback_secret` (default key `airudder`) |
+/// | `start_lead`, `default_task_duration` | `30s`, `12h` | start slightly ahead (10509); end when no window end |
+/// | `redial_count`, `redial_interval_minutes` | 2, 30 | only with `vendor_redial` |
+/// | `max_batch`, `detail_page_size` | 1000, 100 | limits not public |
+/// | `detail_max_pages` | 200 | most `/detail` pages a lookup reads; reaching it is "unknown", never "not found" |
+/// | `task_name_prefix`, `reference_variable` | `campaignd`, `campaignd_ref` | |
+/// | `intent_labels` | `{}` | robot labels differ per robot: label → intent or `not_connected` |
+/// | `callback_slot` | `PaymentTime` | `NerSlots` key holding the callee's requested time; value formats are undocumented ("vary by country/region"), so only RFC 3339, `YYYY-MM-DD HH:MM[:SS]` in `account_timezone` and `YYYY-MM-DD` (start of that day) are read, anything else (the document's `Time_0`) is ignored; `""` turns it off |
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Options {

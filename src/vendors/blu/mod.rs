@@ -94,6 +94,22 @@ impl PaymentSlotCallback {
 }
 
 /// Kind-specific settings of a Blu vendor (`[vendors.options]`).
+///
+/// Written as `options = { … }` on a `[[vendors]]` entry with `kind = "blu"`;
+/// `check-config` names unknown or ill-typed keys by field. Every key, its
+/// default and what it assumes (also in `docs/vendors/blu.md`):
+///
+/// | option | default | meaning, assumption |
+/// |---|---|---|
+/// | `path_prefix` | `/rest/v1` | |
+/// | `task_id_template`, `task_prefix`, `task_timezone` | `{prefix}{yyyyMMdd}`, `""`, `UTC` | the create-task endpoint is not public; a taskId is valid for one day |
+/// | `mobile_format`, `country_code`, `national_prefix` | `digits`, none, `0` | how `mobile` is written (`digits`, `e164`, `national`) |
+/// | `name_variable` | `name` | contact variable sent as the record's name |
+/// | `query_page_size` | 50 | Blu's default is 10; its maximum is unknown (a cap is followed) |
+/// | `query_max_pages` | 2000 | pages one lookup/poll reads before answering unknown |
+/// | `predial`, `predial_proceed_code`, `predial_refuse_code` | true, 200, 0 | reply `{"code":…,"data":{"call":bool}}`; 0 from Blu's "Cancel call" example |
+/// | `retry_later_codes` | `[]` | reply codes to treat as retry-later once known |
+/// | `payment_slot_callback` | `start` | which end of `paymentTime` (`['start', 'end']` in `task_timezone`) is the callee's requested time: `start`, `end` or `off` |
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BluOptions {

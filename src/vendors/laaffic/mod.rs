@@ -31,6 +31,23 @@ pub use codes::KIND;
 pub const MAX_NUMBERS: usize = 200_000;
 
 /// Kind-specific `options` of a `laaffic` vendor.
+///
+/// Written as `options = { … }` on a `[[vendors]]` entry with `kind = "laaffic"`;
+/// `check-config` names unknown or ill-typed keys by field. Every key, its
+/// default and what it assumes (also in `docs/vendors/laaffic.md`):
+///
+/// | option | default | meaning, assumption |
+/// |---|---|---|
+/// | `path_prefix` | `""` | the document shows none; `/v3` also appears |
+/// | `app_id`, `agent_id` | required | application and AI agent |
+/// | `display_num` | none | caller number |
+/// | `max_call_seconds` / `max_ringing_seconds` | 300 / 60 | `maxCalls` / `maxRingingTime` |
+/// | `enable_recording` | true | vendor default |
+/// | `timezone` | `Asia/Shanghai` | account zone of `allowSendTime` and the push's times (undocumented) |
+/// | `text_variables` | `[]` | contact variables sent as `text1..text10` |
+/// | `recall_interval`, `recall_times` | 30, 1 | `recallFlow` (minutes assumed), only with `vendor_redial` |
+/// | `max_numbers` | 200000 | per task |
+/// | `query_page_size`, `query_max_pages` | 100, 20 | task query paging (shape undocumented) |
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct LaafficOptions {

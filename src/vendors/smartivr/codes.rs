@@ -50,7 +50,7 @@ pub const STATUS_CODES: &[(i64, &str, Disposition)] = &[
 /// intent each stands for. The document shows `C级(可再次跟进)` ("can be
 /// followed up again") and `D级(无意向)` ("no intention"); A and B are the
 /// grades above them in the usual SmartIVR scheme (A 有明确意向 clear
-/// intention, B 可能有意向 possible intention). Assumption, see the README.
+/// intention, B 可能有意向 possible intention). Assumption, see docs/vendors/smartivr.md.
 pub const LEVEL_CODES: &[(&str, Intent)] =
     &[("A", Intent::Interested), ("B", Intent::Undecided), ("C", Intent::Callback), ("D", Intent::NotInterested)];
 

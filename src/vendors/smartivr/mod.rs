@@ -31,6 +31,22 @@ pub const PAGE_SIZE: usize = 15;
 
 /// Kind-specific options (`[vendors.options]`), every unknown of the
 /// protocol with its assumed default.
+///
+/// Written as `options = { … }` on a `[[vendors]]` entry with `kind = "smartivr"`;
+/// `check-config` names unknown or ill-typed keys by field. Every key, its
+/// default and what it assumes (also in `docs/vendors/smartivr.md`):
+///
+/// | option | default | meaning, assumption |
+/// |---|---|---|
+/// | `server_timezone` | `UTC` | zone of the server's times |
+/// | `group_id` | required | script group |
+/// | `country_code` | `""` | stripped from our numbers (the document's are national) and put back |
+/// | `call_notify_type` | 0 | 0 none, 1 failures, 2 all; body assumed to be one `task/number` row (+ `task_id`, `level_name`, `tags`), or a list of them |
+/// | `create_task_path`, `add_numbers_path`, `start_task_path`, `stop_task_path`, `delete_numbers_path` | `v1/task`, `v1/task/{task_id}/numbers`, `…/start`, `…/stop`, `…/numbers/delete` | not in the document |
+/// | `numbers_path`, `done_phones_path` | `v1/task/number`, `v1/task/query_done_task_phones` | documented |
+/// | `max_numbers_per_task` | 500 | also `max_batch` |
+/// | `end_time_field` | `end_at` | task field for the window end (empty: not sent) |
+/// | `vendor_redial_times`, `max_concurrent_calls`, `max_pages` | 1, unset, 10000 | `max_pages` reached answers unknown |
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SmartivrOptions {
