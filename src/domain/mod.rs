@@ -13,6 +13,7 @@ pub mod duration;
 pub mod holidays;
 pub mod inbox_wait;
 pub mod matching;
+pub mod named_enum;
 pub mod outcome;
 pub mod phone;
 pub mod recall;

@@ -5,42 +5,10 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 
-macro_rules! string_enum {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($(#[$vmeta])* $variant),+ }
+use crate::domain::named_enum::named_enum;
 
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-        }
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(self.as_str()) }
-        }
-        impl FromStr for $name {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
-                match s {
-                    $($text => Ok($name::$variant),)+
-                    other => Err(format!(
-                        "unknown {} `{}` (expected one of: {})",
-                        stringify!($name).to_lowercase(), other, [$($text),+].join(", ")
-                    )),
-                }
-            }
-        }
-    };
-}
-pub(crate) use string_enum;
-
-string_enum!(
+named_enum!(
     /// Normalized telephony outcome of one dial.
     Disposition {
         Answered => "answered",
@@ -60,7 +28,7 @@ string_enum!(
     }
 );
 
-string_enum!(
+named_enum!(
     /// Normalized conversation outcome (bot intent label).
     Intent {
         PromiseToPay => "promise_to_pay",

@@ -207,8 +207,11 @@ impl RecallPolicy {
     }
 }
 
-/// Per-contact counters the policy needs; stored by the caller as JSON.
+/// Per-contact counters the policy needs; stored by the caller as JSON. A
+/// new contact's `{}` reads as no history (every counter zero); anything
+/// that is not such an object does not read at all.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RecallHistory {
     /// Attempts that consumed (completed or lost).
     pub attempts_used: u32,

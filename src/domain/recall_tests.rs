@@ -396,3 +396,13 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_new_contacts_empty_history_reads_as_zero_and_a_corrupt_one_does_not_read() {
+    let empty: RecallHistory = serde_json::from_value(serde_json::json!({})).unwrap();
+    assert_eq!(empty, RecallHistory::default());
+    let partial: RecallHistory = serde_json::from_value(serde_json::json!({ "attempts_used": 2 })).unwrap();
+    assert_eq!(partial.attempts_used, 2);
+    assert!(serde_json::from_value::<RecallHistory>(serde_json::json!({ "attempts_used": "two" })).is_err());
+    assert!(serde_json::from_value::<RecallHistory>(serde_json::json!([1, 2])).is_err());
+}

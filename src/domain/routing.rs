@@ -4,10 +4,8 @@
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 
-crate::domain::outcome::string_enum!(
+crate::domain::named_enum::named_enum!(
     /// How a campaign picks the vendor for a redial.
     RedialStrategy {
         /// Keep the vendor of the previous attempt while it is usable.

@@ -6,11 +6,9 @@
 //! Applying an event that would lead to the state already held is an error
 //! too: whether that is harmless is the caller's call, not ours.
 
-use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 
-use crate::domain::outcome::string_enum;
+
+use crate::domain::named_enum::named_enum;
 
 /// An event that is not allowed in the current state.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -24,47 +22,11 @@ pub struct TransitionError {
     pub event: String,
 }
 
-/// Declares a state enum: snake_case serde names, `ALL`, `as_str`,
-/// `Display`, and a `FromStr` whose error (a `String`, like the outcome
-/// enums') names the bad text and lists the valid names.
-macro_rules! state_enum {
-    ($entity:literal, $(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($(#[$vmeta])* $variant),+ }
-
-        impl $name {
-            /// Every state, in lifecycle order.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-            /// The snake_case name used in the store, the API and logs.
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-        }
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(self.as_str()) }
-        }
-        impl FromStr for $name {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
-                match s {
-                    $($text => Ok($name::$variant),)+
-                    other => Err(format!(
-                        "unknown {} state `{}` (expected one of: {})",
-                        $entity, other, [$($text),+].join(", ")
-                    )),
-                }
-            }
-        }
-    };
-}
-
-fn reject<S: fmt::Display, E: fmt::Display>(entity: &'static str, from: S, event: E) -> TransitionError {
+fn reject<S: std::fmt::Display, E: std::fmt::Display>(entity: &'static str, from: S, event: E) -> TransitionError {
     TransitionError { entity, from: from.to_string(), event: event.to_string() }
 }
 
-state_enum!("campaign",
+named_enum!("campaign state",
     /// Lifecycle of a campaign.
     CampaignState {
         /// Being edited; never dialed.
@@ -82,7 +44,7 @@ state_enum!("campaign",
     }
 );
 
-string_enum!(
+named_enum!(
     /// Something that happens to a campaign.
     ///
     /// - `schedule`: draft -> scheduled
@@ -127,7 +89,7 @@ impl CampaignState {
     }
 }
 
-state_enum!("contact",
+named_enum!("contact state",
     /// Where one contact (phone number in a campaign) stands.
     ContactState {
         /// Never dialed, ready to claim.
@@ -147,7 +109,7 @@ state_enum!("contact",
     }
 );
 
-string_enum!(
+named_enum!(
     /// Something that happens to a contact.
     ///
     /// - `claim`: pending|waiting_retry -> in_flight
@@ -196,7 +158,7 @@ impl ContactState {
     }
 }
 
-state_enum!("attempt",
+named_enum!("attempt state",
     /// One dial of one contact through one vendor.
     AttemptState {
         /// Being handed to the vendor.
@@ -214,7 +176,7 @@ state_enum!("attempt",
     }
 );
 
-string_enum!(
+named_enum!(
     /// Something that happens to an attempt.
     ///
     /// - `accepted`: dispatching -> dispatched

@@ -2,6 +2,9 @@
 //! list of the legal transitions; anything not listed must be rejected.
 
 use super::*;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
 
 /// Check `apply` over the full cross product against `legal`.
 fn check_table<S, E>(

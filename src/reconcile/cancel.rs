@@ -7,11 +7,9 @@
 
 use super::attempt_handle;
 use crate::context::Ctx;
-use crate::store::StoreError;
+use crate::store::{self, StoreError};
 use chrono::{DateTime, Utc};
-use entity::{attempt, campaign, suppression};
-use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use entity::attempt;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -47,11 +45,7 @@ async fn whole_tasks_only(
     let mut keep = Vec::new();
     for (task, due) in by_task {
         let Some(task) = task else { continue };
-        let outstanding = attempt::Entity::find()
-            .filter(attempt::Column::VendorTaskId.eq(task))
-            .filter(attempt::Column::State.is_in(crate::store::IN_FLIGHT_STATES))
-            .count(&ctx.db)
-            .await?;
+        let outstanding = store::reconcile::in_flight_in_task(&ctx.db, task).await?;
         if outstanding as usize == due.len() {
             keep.extend(due);
         } else {
@@ -62,34 +56,8 @@ async fn whole_tasks_only(
 }
 
 pub async fn cancel_sweep(ctx: &Ctx, now: DateTime<Utc>) -> Result<CancelReport, StoreError> {
-    let stopped: Vec<i64> = campaign::Entity::find()
-        .select_only()
-        .column(campaign::Column::Id)
-        .filter(campaign::Column::State.is_in(["paused", "cancelled"]))
-        .into_tuple()
-        .all(&ctx.db)
-        .await?;
-    let suppressed = Query::select()
-        .column(suppression::Column::Phone)
-        .from(suppression::Entity)
-        .cond_where(
-            Condition::any().add(suppression::Column::ExpiresAt.is_null()).add(suppression::Column::ExpiresAt.gt(now)),
-        )
-        .to_owned();
-    let mut why = Condition::any()
-        .add(attempt::Column::NotAfter.lte(now))
-        .add(Expr::col(attempt::Column::Phone).in_subquery(suppressed));
-    if !stopped.is_empty() {
-        why = why.add(attempt::Column::CampaignId.is_in(stopped.clone()));
-    }
-    let due = attempt::Entity::find()
-        .filter(attempt::Column::State.eq("dispatched"))
-        .filter(attempt::Column::CancelRequestedAt.is_null())
-        .filter(why)
-        .order_by_asc(attempt::Column::Id)
-        .limit(500)
-        .all(&ctx.db)
-        .await?;
+    let stopped = store::reconcile::stopped_campaigns(&ctx.db).await?;
+    let due = store::reconcile::to_cancel(&ctx.db, &stopped, now).await?;
     let mut report = CancelReport::default();
     let mut by_vendor: BTreeMap<String, Vec<attempt::Model>> = BTreeMap::new();
     for a in due {
@@ -113,11 +81,7 @@ pub async fn cancel_sweep(ctx: &Ctx, now: DateTime<Utc>) -> Result<CancelReport,
         match vendor.adapter.cancel(&handles).await {
             Ok(()) => {
                 let ids: Vec<i64> = attempts.iter().map(|a| a.id).collect();
-                attempt::Entity::update_many()
-                    .col_expr(attempt::Column::CancelRequestedAt, Expr::value(now))
-                    .filter(attempt::Column::Id.is_in(ids))
-                    .exec(&ctx.db)
-                    .await?;
+                store::reconcile::cancel_requested(&ctx.db, &ids, now).await?;
                 for a in &attempts {
                     tracing::info!(vendor = %vendor_id, attempt = %a.attempt_ref, reason = reason(a, &stopped, now), "outstanding call cancelled at the vendor");
                 }

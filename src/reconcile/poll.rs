@@ -6,12 +6,9 @@ use crate::context::Ctx;
 use crate::ingest::processor::{EventApplied, apply_event};
 use crate::store::apply::{AttemptLocks, WriteBuffer};
 use crate::store::db::begin_write;
-use crate::store::{IN_FLIGHT_STATES, StoreError, inbox};
+use crate::store::{self, StoreError, inbox};
 use crate::vendors::TaskHandle;
 use chrono::{DateTime, Utc};
-use entity::{attempt, vendor_task};
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use std::collections::HashMap;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -31,14 +28,7 @@ pub async fn poll_sweep(ctx: &Ctx, now: DateTime<Utc>) -> Result<PollReport, Sto
     let mut report = PollReport::default();
     for vendor in ctx.vendors.all().filter(|v| v.adapter.polls()) {
         let vendor_id = vendor.adapter.id().to_string();
-        let tasks = vendor_task::Entity::find()
-            .filter(vendor_task::Column::VendorId.eq(vendor_id.as_str()))
-            .filter(vendor_task::Column::State.eq("accepted"))
-            .filter(vendor_task::Column::ExternalTaskId.is_not_null())
-            .order_by_asc(vendor_task::Column::PolledAt)
-            .limit(100)
-            .all(&ctx.db)
-            .await?;
+        let tasks = store::reconcile::tasks_to_poll(&ctx.db, &vendor_id).await?;
         for task in tasks {
             let Some(external) = task.external_task_id.clone() else { continue };
             report.tasks += 1;
@@ -69,7 +59,7 @@ pub async fn poll_sweep(ctx: &Ctx, now: DateTime<Utc>) -> Result<PollReport, Sto
             let events: Vec<_> = events
                 .iter()
                 .filter(|e| e.is_final)
-                .map(|ev| crate::vendors::CallEvent {
+                .map(|ev| crate::domain::call_event::CallEvent {
                     vendor_task_id: ev.vendor_task_id.clone().or(task.external_task_id.clone()),
                     ..ev.clone()
                 })
@@ -95,20 +85,8 @@ pub async fn poll_sweep(ctx: &Ctx, now: DateTime<Utc>) -> Result<PollReport, Sto
                 }
             }
             dials.flush(&txn).await?;
-            let open = attempt::Entity::find()
-                .filter(attempt::Column::VendorTaskId.eq(task.id))
-                .filter(attempt::Column::State.is_in(IN_FLIGHT_STATES))
-                .count(&txn)
-                .await?;
-            let state = if open == 0 { "done" } else { "accepted" };
-            report.finished_tasks += usize::from(open == 0);
-            vendor_task::Entity::update_many()
-                .col_expr(vendor_task::Column::PolledAt, Expr::value(now))
-                .col_expr(vendor_task::Column::State, Expr::value(state))
-                .col_expr(vendor_task::Column::UpdatedAt, Expr::value(now))
-                .filter(vendor_task::Column::Id.eq(task.id))
-                .exec(&txn)
-                .await?;
+            let done = store::reconcile::task_polled(&txn, task.id, now).await?;
+            report.finished_tasks += usize::from(done);
             txn.commit().await?;
         }
     }

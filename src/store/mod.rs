@@ -16,6 +16,7 @@ pub mod health;
 pub mod inbox;
 pub mod installation;
 pub mod leases;
+pub mod reconcile;
 pub mod suppressions;
 pub mod vendor_limits;
 
@@ -46,6 +47,13 @@ impl From<crate::domain::campaign::CampaignError> for StoreError {
         StoreError::BadCampaign { name: e.name, message: e.message }
     }
 }
+
+/// A handle on the database (a pool); the rest of the daemon passes it to
+/// the functions of this module and never queries through it itself.
+pub type Db = sea_orm::DatabaseConnection;
+
+/// An open write transaction ([`db::begin_write`]); commit it or drop it.
+pub type Txn = sea_orm::DatabaseTransaction;
 
 /// Attempt states in which an attempt holds a concurrency slot.
 pub const IN_FLIGHT_STATES: [&str; 2] = ["dispatching", "dispatched"];
