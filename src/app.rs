@@ -16,7 +16,7 @@ use crate::vendors::registry::VendorRegistry;
 use crate::{api, import, ingest, reconcile, scheduler};
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use sea_orm::DatabaseConnection;
+use crate::store::Db;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -68,7 +68,7 @@ impl App {
         vendors.share_limits(&conn, now).await.context("registering the vendors' shared limits")?;
         let store_health = crate::store::health::StoreHealth::new(conn.clone());
         let ctx = Ctx {
-            inbox: crate::ingest::writer::InboxWriter::spawn(conn.clone(), store_health.clone()),
+            inbox: crate::store::inbox_writer::InboxWriter::spawn(conn.clone(), store_health.clone()),
             store_health,
             db: conn,
             settings: Arc::new(settings),
@@ -194,7 +194,7 @@ fn callback_base(settings: &Settings, addr: SocketAddr) -> String {
 /// re-importing the same file adds nothing). Every file is opened before
 /// anything is written: a missing one changes nothing.
 async fn sync_campaigns(
-    conn: &DatabaseConnection,
+    conn: &Db,
     campaigns: &[CampaignSettings],
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
@@ -266,7 +266,7 @@ async fn apply(ctx: &Ctx, addr: SocketAddr, plan: &reload::Plan) -> anyhow::Resu
 
 /// One WARN line when no campaign has anything to dial, saying how to give
 /// the daemon work. A failure to find out is not worth more than a debug line.
-async fn say_if_idle(conn: &DatabaseConnection) {
+async fn say_if_idle(conn: &Db) {
     let mut work = Vec::new();
     let rows = match campaigns::load_active(conn).await {
         Ok(rows) => rows,

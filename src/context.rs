@@ -4,19 +4,17 @@
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::domain::campaign::Campaign;
-use crate::domain::compliance::ComplianceSettings;
-use crate::ingest::writer::InboxWriter;
+use crate::store::inbox_writer::InboxWriter;
 use crate::store::StoreError;
 use crate::store::health::StoreHealth;
 use crate::vendors::registry::VendorRegistry;
-use entity::campaign;
-use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait};
+use crate::store::Db;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
 #[derive(Clone)]
 pub struct Ctx {
-    pub db: DatabaseConnection,
+    pub db: Db,
     pub settings: Arc<Settings>,
     pub vendors: Arc<VendorRegistry>,
     pub clock: Arc<dyn Clock>,
@@ -49,19 +47,6 @@ impl Ctx {
     }
 
     pub async fn campaign(&self, id: i64) -> Result<Campaign, StoreError> {
-        load_campaign(&self.db, id, &self.settings.compliance).await
+        crate::store::campaigns::load(&self.db, id, &self.settings.compliance).await
     }
-}
-
-/// Load and parse a campaign through `db`. Inside a write transaction pass the
-/// transaction: asking the pool for a second connection while holding the
-/// SQLite write lock can deadlock against connections waiting for that lock.
-pub async fn load_campaign<C: ConnectionTrait>(
-    db: &C,
-    id: i64,
-    compliance: &ComplianceSettings,
-) -> Result<Campaign, StoreError> {
-    let row =
-        campaign::Entity::find_by_id(id).one(db).await?.ok_or_else(|| StoreError::NoSuchCampaign(format!("#{id}")))?;
-    crate::store::campaigns::parse(&row, compliance)
 }

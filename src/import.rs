@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use entity::campaign;
 use indicatif::ProgressBar;
-use sea_orm::DatabaseConnection;
+use crate::store::Db;
 use std::collections::HashSet;
 use std::io::Read;
 
@@ -135,7 +135,7 @@ fn parse_row(rec: &csv::StringRecord, ctx: &Context<'_>, line: u64) -> Result<Ne
 
 /// Import a CSV stream into a campaign.
 pub async fn import_csv<R: Read>(
-    db: &DatabaseConnection,
+    db: &Db,
     camp: &campaign::Model,
     reader: R,
     progress: Option<&ProgressBar>,
@@ -207,7 +207,7 @@ pub async fn import_csv<R: Read>(
 }
 
 async fn flush(
-    db: &DatabaseConnection,
+    db: &Db,
     campaign_id: i64,
     finished: bool,
     batch: &mut Vec<NewContact>,

@@ -1,14 +1,15 @@
 use super::*;
 use crate::config::DatabaseSettings;
 use crate::store::db;
-use entity::contact;
-use sea_orm::{ActiveModelTrait, EntityTrait, QueryOrder, Set};
+use crate::domain::state::CampaignState;
+use crate::store::{campaigns, contacts};
+use std::path::Path;
 use std::time::Duration;
 
 /// `(case_id, timezone, zones, zone_source)` of a stored contact.
 type Stored<'a> = (&'a str, Option<&'a str>, Option<&'a str>, Option<&'a str>);
 
-async fn campaign_db() -> (DatabaseConnection, campaign::Model) {
+async fn campaign_db() -> (Db, campaign::Model) {
     let settings = DatabaseSettings {
         // One connection: every connection to `:memory:` is a database of its own.
         max_connections: 1,
@@ -18,28 +19,24 @@ async fn campaign_db() -> (DatabaseConnection, campaign::Model) {
     };
     let conn = db::connect(&settings).await.expect("connect");
     db::migrate(&conn).await.expect("migrate");
-    let now = Utc::now();
-    let camp = campaign::ActiveModel {
-        name: Set("zones".into()),
-        state: Set("scheduled".into()),
-        timezone: Set("Asia/Jakarta".into()),
-        windows: Set("daily 09:00-20:00".into()),
-        blackout_dates: Set(String::new()),
-        max_concurrency: Set(1),
-        vendors: Set("sim:1".into()),
-        recall_policy: Set(serde_json::json!({})),
-        default_country_code: Set(Some("62".into())),
-        redial_strategy: Set("daemon".into()),
-        vendor_redial: Set(false),
-        profiles: Set(String::new()),
-        caps: Set(String::new()),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&conn)
-    .await
-    .expect("campaign");
+    // The campaign as an admin declares it, synced the way the daemon does.
+    let config = r#"
+        [[vendors]]
+        id = "sim"
+        kind = "sim"
+        base_url = "http://127.0.0.1:9"
+        api_key = "k"
+        callback_secret = "s"
+        [[campaigns]]
+        name = "zones"
+        timezone = "Asia/Jakarta"
+        windows = "daily 09:00-20:00"
+        vendors = ["sim"]
+        default_country_code = "62"
+    "#;
+    let settings = crate::config::parse(config, Path::new("test.toml"), Path::new(".")).expect("config");
+    campaigns::sync_from_config(&conn, &settings.campaigns, Utc::now()).await.expect("sync");
+    let camp = campaigns::find_by_name(&conn, "zones").await.expect("campaign");
     (conn, camp)
 }
 
@@ -60,7 +57,7 @@ async fn import_stores_each_contacts_inferred_zones_and_their_source() {
     assert_eq!((err.line, err.field), (7, "timezone"), "{err}");
     assert!(err.message.contains("Mars/Olympus"), "{err}");
 
-    let rows = contact::Entity::find().order_by_asc(contact::Column::Id).all(&conn).await.unwrap();
+    let rows = contacts::page(&conn, camp.id, 0, 100).await.unwrap();
     let got: Vec<Stored> = rows
         .iter()
         .map(|c| (c.case_id.as_deref().unwrap(), c.timezone.as_deref(), c.zones.as_deref(), c.zone_source.as_deref()))
@@ -99,14 +96,15 @@ async fn a_finished_campaign_counts_new_rows_but_adds_none() {
     let first = "phone\n+6281211110001\n+6281211110002\n";
     let report = import_csv(&conn, &camp, first.as_bytes(), None, Utc::now()).await.expect("import");
     assert_eq!(report.inserted, 2);
-    for state in ["completed", "cancelled"] {
-        let mut am: campaign::ActiveModel = camp.clone().into();
-        am.state = Set(state.into());
-        let finished = am.update(&conn).await.expect("finish");
+    let mut from = CampaignState::Scheduled;
+    for state in [CampaignState::Completed, CampaignState::Cancelled] {
+        assert!(campaigns::set_state_fenced(&conn, camp.id, from, state, Utc::now()).await.expect("finish"));
+        from = state;
+        let finished = campaigns::find_by_name(&conn, "zones").await.expect("campaign");
         // One known number, two new ones: the new ones are counted, not added.
         let again = "phone\n+6281211110001\n+6281211110003\n+6281211110004\n";
         let report = import_csv(&conn, &finished, again.as_bytes(), None, Utc::now()).await.expect("import");
         assert_eq!((report.inserted, report.duplicates, report.refused_finished), (0, 1, 2), "{state}: {report:?}");
-        assert_eq!(contact::Entity::find().all(&conn).await.unwrap().len(), 2, "{state}: nothing added");
+        assert_eq!(contacts::page(&conn, camp.id, 0, 100).await.unwrap().len(), 2, "{state}: nothing added");
     }
 }

@@ -39,7 +39,6 @@ pub mod fuzz_support;
 pub mod import;
 pub mod ingest;
 pub mod reconcile;
-pub mod report;
 pub mod scheduler;
 pub mod store;
 pub mod suppression_list;

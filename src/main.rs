@@ -8,7 +8,7 @@ async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CAMPAIGND_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sea_orm=warn,sqlx=warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(campaignd::store::DEFAULT_LOG_FILTER)),
         )
         .with_writer(std::io::stderr)
         // Colours only on a terminal: the journal and log files get plain text.

@@ -2,7 +2,7 @@
 
 use crate::context::Ctx;
 use crate::domain::state::CampaignEvent;
-use crate::report;
+use crate::store::report;
 use crate::store::{StoreError, campaigns, contacts};
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -144,7 +144,7 @@ mod tests {
 
     #[test]
     fn database_errors_reach_the_client_as_our_own_words_only() {
-        let db = sea_orm::DbErr::Custom("invalid byte sequence for encoding \"UTF8\": 0x00 in campaigns".into());
+        let db = crate::store::DbErr::Custom("invalid byte sequence for encoding \"UTF8\": 0x00 in campaigns".into());
         let ApiError(status, text) = StoreError::Db(db).into();
         assert_eq!((status, text.as_str()), (StatusCode::SERVICE_UNAVAILABLE, DATABASE_UNAVAILABLE));
         let ApiError(status, text) = StoreError::NoSuchCampaign("x".into()).into();

@@ -16,7 +16,6 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use sea_orm::ConnectionTrait;
 use std::sync::OnceLock;
 
 /// The process-wide metrics recorder (installed once, even when tests build
@@ -70,11 +69,8 @@ async fn readyz(State(ctx): State<Ctx>) -> impl IntoResponse {
     if let Err(fault) = ctx.store_health.writable() {
         return (StatusCode::SERVICE_UNAVAILABLE, format!("store not writable: {fault}"));
     }
-    match ctx.db.execute_unprepared("SELECT 1").await {
-        Ok(_) => (StatusCode::OK, "ready".to_string()),
-        Err(e) => {
-            let fault = ctx.store_health.report(&e).map_or_else(|| "query failed".to_string(), |f| f.to_string());
-            (StatusCode::SERVICE_UNAVAILABLE, format!("database unavailable: {fault}"))
-        }
+    match ctx.store_health.probe(&ctx.db).await {
+        Ok(()) => (StatusCode::OK, "ready".to_string()),
+        Err(fault) => (StatusCode::SERVICE_UNAVAILABLE, format!("database unavailable: {fault}")),
     }
 }

@@ -3,10 +3,10 @@ use crate::app::{App, Reloads};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{self, Settings};
 use crate::domain::state::CampaignEvent;
-use crate::report;
+use crate::store::report;
 use crate::store::{campaigns, contacts, db, leases};
 use anyhow::Context;
-use sea_orm::DatabaseConnection;
+use crate::store::Db;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
@@ -20,7 +20,7 @@ pub(super) fn load(cli: &Cli) -> anyhow::Result<Settings> {
 
 /// Open the database for a one-shot command (no single-daemon lock: the CLI
 /// may run next to a daemon) and make sure the schema and config campaigns exist.
-pub(super) async fn open(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
+pub(super) async fn open(settings: &Settings) -> anyhow::Result<Db> {
     let conn = db::connect(&settings.database).await.context("connecting to the database")?;
     db::migrate(&conn).await.context("running migrations")?;
     campaigns::sync_from_config(&conn, &settings.campaigns, SystemClock.now()).await?;

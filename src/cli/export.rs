@@ -4,7 +4,7 @@
 use super::Format;
 use crate::store::contacts;
 use entity::campaign;
-use sea_orm::DatabaseConnection;
+use crate::store::Db;
 use serde::Serialize;
 use std::io::Write;
 
@@ -22,7 +22,7 @@ struct Row<'a> {
 }
 
 pub async fn export<W: Write>(
-    db: &DatabaseConnection,
+    db: &Db,
     camp: &campaign::Model,
     format: Format,
     mut out: W,

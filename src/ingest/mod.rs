@@ -7,7 +7,6 @@
 pub mod audit;
 pub mod predial;
 pub mod processor;
-pub mod writer;
 
 use crate::api::body::{BodyError, contains_nul, read_within};
 use crate::api::listener::PeerAddr;

@@ -6,9 +6,9 @@
 
 use super::authenticate;
 use crate::api::listener::PeerAddr;
-use crate::context::{Ctx, load_campaign};
+use crate::context::Ctx;
 use crate::domain::state::CampaignState;
-use crate::store::IN_FLIGHT_STATES;
+use crate::store::{self, IN_FLIGHT_STATES};
 use crate::store::apply::find_attempt;
 use crate::vendors::{CallEvent, PredialQuery, PredialVerdict};
 use axum::Json;
@@ -17,9 +17,6 @@ use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use entity::{contact, suppression};
-use sea_orm::sea_query::Condition;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
 /// What the daemon knows right now about the call a vendor asks for.
@@ -81,23 +78,14 @@ async fn facts(ctx: &Ctx, vendor_id: &str, q: &PredialQuery, now: DateTime<Utc>)
     f.attempt_in_flight = Some(IN_FLIGHT_STATES.contains(&a.state.as_str()));
     f.cancel_requested = a.cancel_requested_at.is_some();
     f.not_after = a.not_after;
-    let camp = load_campaign(&ctx.db, a.campaign_id, &ctx.settings.compliance).await?;
+    let camp = store::campaigns::load(&ctx.db, a.campaign_id, &ctx.settings.compliance).await?;
     f.campaign_state = Some(camp.state);
     f.campaign_ends_at = camp.ends_at;
-    if let Some(c) = contact::Entity::find_by_id(a.contact_id).one(&ctx.db).await? {
+    if let Some(c) = store::contacts::find(&ctx.db, a.contact_id).await? {
         // The vendor is about to dial: the same test as a dispatch (every
         // zone's window, legal profiles, the closing margin).
         f.window_open = camp.dial_window(c.zones.as_deref()).is_ok_and(|w| w.can_dispatch(now));
-        f.suppressed = suppression::Entity::find()
-            .filter(suppression::Column::Phone.eq(c.phone.as_str()))
-            .filter(
-                Condition::any()
-                    .add(suppression::Column::ExpiresAt.is_null())
-                    .add(suppression::Column::ExpiresAt.gt(now)),
-            )
-            .one(&ctx.db)
-            .await?
-            .is_some();
+        f.suppressed = store::suppressions::is_suppressed(&ctx.db, &c.phone, now).await?;
     }
     Ok(f)
 }

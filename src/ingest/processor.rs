@@ -3,7 +3,7 @@
 //! (one fsync per page, not per row), so a crash either applies a row
 //! completely or leaves it pending for the next drain.
 
-use crate::context::{Ctx, load_campaign};
+use crate::context::Ctx;
 use crate::domain::campaign::Campaign;
 use crate::domain::compliance::ComplianceSettings;
 use crate::domain::inbox_wait::{self, Wait};
@@ -14,7 +14,7 @@ use crate::store::{StoreError, inbox};
 use crate::vendors::CallEvent;
 use chrono::{DateTime, Utc};
 use entity::callback_inbox;
-use sea_orm::{DatabaseTransaction, EntityTrait};
+use crate::store::Txn;
 use std::collections::HashMap;
 use tokio_util::sync::CancellationToken;
 
@@ -136,8 +136,8 @@ const PAGE: u64 = 200;
 /// A row that failed to apply is tried again after a backoff, not in this
 /// pass again (and not in a tight loop on every pass after).
 async fn back_off_failed(ctx: &Ctx, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
-    let Some(row) = callback_inbox::Entity::find_by_id(id).one(&ctx.db).await? else { return Ok(()) };
-    inbox::retry_at(&ctx.db, id, now + inbox_wait::backoff(row.received_at, now)).await
+    let Some(received_at) = inbox::received_at(&ctx.db, id).await? else { return Ok(()) };
+    inbox::retry_at(&ctx.db, id, now + inbox_wait::backoff(received_at, now)).await
 }
 
 /// Apply the next page of rows due at `now` (only row `only`, if given) in
@@ -176,7 +176,7 @@ async fn apply_page(
 /// them in opposite orders and deadlock. See [`AttemptLocks`].
 async fn lock_page_attempts(
     ctx: &Ctx,
-    txn: &DatabaseTransaction,
+    txn: &Txn,
     rows: &[callback_inbox::Model],
 ) -> Result<(), StoreError> {
     if !AttemptLocks::needed(txn) {
@@ -202,7 +202,7 @@ enum Row {
 
 async fn process_row(
     ctx: &Ctx,
-    txn: &DatabaseTransaction,
+    txn: &Txn,
     row: &callback_inbox::Model,
     now: DateTime<Utc>,
     campaigns: &mut HashMap<i64, Campaign>,
@@ -292,7 +292,7 @@ pub enum EventApplied {
 /// The attempt fence makes a second application of the same result a no-op.
 /// Flush `dials` before committing `txn`.
 pub async fn apply_event(
-    txn: &DatabaseTransaction,
+    txn: &Txn,
     compliance: &ComplianceSettings,
     vendor_id: &str,
     ev: &CallEvent,
@@ -310,7 +310,7 @@ pub async fn apply_event(
 /// [`apply_event`] without counting the result: the processor counts a
 /// page's results once it has committed.
 async fn apply_uncounted(
-    txn: &DatabaseTransaction,
+    txn: &Txn,
     compliance: &ComplianceSettings,
     vendor_id: &str,
     ev: &CallEvent,
@@ -324,7 +324,7 @@ async fn apply_uncounted(
     let camp = match campaigns.entry(attempt.campaign_id) {
         std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
         std::collections::hash_map::Entry::Vacant(e) => {
-            e.insert(load_campaign(txn, attempt.campaign_id, compliance).await?)
+            e.insert(crate::store::campaigns::load(txn, attempt.campaign_id, compliance).await?)
         }
     };
     let result = AttemptResult::Completed(ev.outcome.clone());

@@ -8,13 +8,11 @@ use crate::domain::recall::AttemptResult;
 use crate::store::apply::{AttemptLocks, apply_result};
 use crate::store::claim::Claimed;
 use crate::store::db::begin_write;
-use crate::store::{StoreError, inbox};
+use crate::store::dispatch::{Accepted, NewTask};
+use crate::store::{self, StoreError, Txn, inbox};
 use crate::vendors::registry::VendorHandle;
 use crate::vendors::{DispatchBatch, DispatchItem, DispatchReceipt, VendorError, VendorErrorKind};
 use chrono::{DateTime, Utc};
-use entity::{attempt, vendor_task};
-use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -142,22 +140,17 @@ async fn record_accepted(
 ) -> Result<(), StoreError> {
     let deadline = now + chrono::Duration::from_std(ctx.settings.scheduler.result_timeout).unwrap_or_default();
     let txn = begin_write(&ctx.db).await?;
-    let task = vendor_task::ActiveModel {
-        vendor_id: Set(vendor_id.to_string()),
-        campaign_id: Set(camp.id),
-        external_task_id: Set(Some(receipt.vendor_task_id.clone())),
-        state: Set("accepted".into()),
-        size: Set(items.len() as i32),
-        not_after: Set(not_after),
-        error: Set(None),
-        raw_response: Set(receipt.raw_response.clone()),
-        polled_at: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
+    let task = NewTask {
+        vendor_id,
+        campaign_id: camp.id,
+        external_task_id: Some(receipt.vendor_task_id.clone()),
+        state: "accepted",
+        size: items.len(),
+        not_after,
+        error: None,
+        raw_response: receipt.raw_response.clone(),
+    };
+    let task_id = store::dispatch::insert_task(&txn, task, now).await?;
     // Locked in the order every writer uses, before the first update: the
     // inbox processor may be applying early callbacks for the same batch.
     let mut locks = AttemptLocks::default();
@@ -166,30 +159,12 @@ async fn record_accepted(
         locks.add_ref(attempt_ref);
     }
     locks.lock(&txn).await?;
-    for (attempt_ref, call_id) in &receipt.accepted {
-        attempt::Entity::update_many()
-            .col_expr(attempt::Column::State, Expr::value("dispatched"))
-            .col_expr(attempt::Column::ExternalCallId, Expr::value(call_id.clone()))
-            .col_expr(attempt::Column::VendorTaskId, Expr::value(task.id))
-            .col_expr(attempt::Column::DispatchedAt, Expr::value(now))
-            .col_expr(attempt::Column::DeadlineAt, Expr::value(deadline))
-            .col_expr(attempt::Column::NotAfter, Expr::value(not_after))
-            .col_expr(attempt::Column::UpdatedAt, Expr::value(now))
-            .filter(attempt::Column::AttemptRef.eq(attempt_ref.as_str()))
-            .filter(attempt::Column::State.eq("dispatching"))
-            .filter(attempt::Column::LeaseOwner.eq(owner(ctx)))
-            .exec(&txn)
-            .await?;
-    }
+    let accepted = Accepted { task_id, lease_owner: owner(ctx), deadline, not_after };
+    store::dispatch::mark_dispatched(&txn, &receipt.accepted, accepted, now).await?;
     metrics::counter!("campaignd_attempts_dispatched_total", "vendor" => vendor_id.to_string())
         .increment(receipt.accepted.len() as u64);
     for (attempt_ref, reason) in &receipt.rejected {
-        if let Some(a) = attempt::Entity::find()
-            .filter(attempt::Column::AttemptRef.eq(attempt_ref.as_str()))
-            .filter(attempt::Column::LeaseOwner.eq(owner(ctx)))
-            .one(&txn)
-            .await?
-        {
+        if let Some(a) = store::dispatch::leased(&txn, attempt_ref, owner(ctx)).await? {
             let result = AttemptResult::VendorFailed { reason: format!("vendor refused: {reason}") };
             apply_result(&txn, camp, &a, &result, None, now).await?;
         }
@@ -216,22 +191,17 @@ async fn record_error(
 ) -> Result<(), StoreError> {
     metrics::counter!("campaignd_vendor_errors_total", "vendor" => vendor_id.to_string(), "kind" => format!("{:?}", err.kind)).increment(1);
     let txn = begin_write(&ctx.db).await?;
-    vendor_task::ActiveModel {
-        vendor_id: Set(vendor_id.to_string()),
-        campaign_id: Set(camp.id),
-        external_task_id: Set(None),
-        state: Set(if err.kind == VendorErrorKind::Unknown { "unknown" } else { "failed" }.into()),
-        size: Set(items.len() as i32),
-        not_after: Set(None),
-        error: Set(Some(err.message.clone())),
-        raw_response: Set(None),
-        polled_at: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
+    let task = NewTask {
+        vendor_id,
+        campaign_id: camp.id,
+        external_task_id: None,
+        state: if err.kind == VendorErrorKind::Unknown { "unknown" } else { "failed" },
+        size: items.len(),
+        not_after: None,
+        error: Some(err.message.clone()),
+        raw_response: None,
+    };
+    store::dispatch::insert_task(&txn, task, now).await?;
     match err.kind {
         VendorErrorKind::Unknown => {
             // The vendor may have the batch. Never redial before a lookup says
@@ -261,8 +231,8 @@ async fn fail_all(ctx: &Ctx, camp: &Campaign, items: &[Claimed], reason: &str) -
 }
 
 /// Vendor-side failure before dialing: does not consume the contact's attempts.
-async fn fail_in<C: sea_orm::ConnectionTrait>(
-    db: &C,
+async fn fail_in(
+    db: &Txn,
     camp: &Campaign,
     lease_owner: &str,
     items: &[Claimed],
@@ -272,13 +242,7 @@ async fn fail_in<C: sea_orm::ConnectionTrait>(
     let refs: Vec<&str> = items.iter().map(|c| c.attempt_ref.as_str()).collect();
     // Locked in id order, the order every writer of several attempts uses
     // (see `AttemptLocks`).
-    let attempts = attempt::Entity::find()
-        .filter(attempt::Column::AttemptRef.is_in(refs))
-        .filter(attempt::Column::LeaseOwner.eq(lease_owner))
-        .order_by_asc(attempt::Column::Id)
-        .lock_exclusive()
-        .all(db)
-        .await?;
+    let attempts = store::dispatch::lock_leased(db, &refs, lease_owner).await?;
     let result = AttemptResult::VendorFailed { reason: reason.to_string() };
     for a in attempts {
         apply_result(db, camp, &a, &result, None, now).await?;
@@ -303,18 +267,7 @@ async fn still_leased(
 ) -> Result<Option<Vec<Claimed>>, StoreError> {
     let refs: Vec<&str> = items.iter().map(|c| c.attempt_ref.as_str()).collect();
     let spare = ctx.clock.now() + chrono::Duration::from_std(spare).unwrap_or_default();
-    let held: BTreeSet<String> = attempt::Entity::find()
-        .select_only()
-        .column(attempt::Column::AttemptRef)
-        .filter(attempt::Column::AttemptRef.is_in(refs))
-        .filter(attempt::Column::State.eq("dispatching"))
-        .filter(attempt::Column::LeaseOwner.eq(owner(ctx)))
-        .filter(attempt::Column::LeaseExpiresAt.gt(spare))
-        .into_tuple::<String>()
-        .all(&ctx.db)
-        .await?
-        .into_iter()
-        .collect();
+    let held = store::dispatch::still_leased(&ctx.db, &refs, owner(ctx), spare).await?;
     if held.len() < items.len() {
         tracing::warn!(
             lost = items.len() - held.len(),

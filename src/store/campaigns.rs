@@ -192,6 +192,20 @@ async fn sync_in<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Load and parse campaign `id` through `db`. Inside a write transaction
+/// pass the transaction: asking the pool for a second connection while
+/// holding the SQLite write lock can deadlock against connections waiting
+/// for that lock.
+pub async fn load<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    compliance: &ComplianceSettings,
+) -> Result<Campaign, StoreError> {
+    let row =
+        campaign::Entity::find_by_id(id).one(db).await?.ok_or_else(|| StoreError::NoSuchCampaign(format!("#{id}")))?;
+    parse(&row, compliance)
+}
+
 pub async fn find_by_name<C: ConnectionTrait>(db: &C, name: &str) -> Result<campaign::Model, StoreError> {
     campaign::Entity::find()
         .filter(campaign::Column::Name.eq(name))

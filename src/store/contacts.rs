@@ -62,6 +62,11 @@ pub async fn insert_batch<C: ConnectionTrait>(
 
 /// How many of `phones` the campaign does not have yet (an import into a
 /// finished campaign counts what it refuses instead of inserting it).
+/// Contact `id`, if it exists.
+pub async fn find<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<contact::Model>, StoreError> {
+    Ok(contact::Entity::find_by_id(id).one(db).await?)
+}
+
 pub async fn count_new<C: ConnectionTrait>(db: &C, campaign_id: i64, phones: &[String]) -> Result<u64, StoreError> {
     if phones.is_empty() {
         return Ok(0);

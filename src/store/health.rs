@@ -135,6 +135,17 @@ impl StoreHealth {
     }
 
     /// The store did not answer a write within its deadline.
+    /// Ask the database for a trivial answer now; a failure is reported
+    /// (as [`report`](Self::report)) and returned as the short text a client
+    /// may see, never the database's own words.
+    pub async fn probe(&self, db: &super::Db) -> Result<(), String> {
+        use sea_orm::ConnectionTrait;
+        match db.execute_unprepared("SELECT 1").await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.report(&e).map_or_else(|| "query failed".to_string(), |f| f.to_string())),
+        }
+    }
+
     pub fn report_timeout(&self) {
         self.set_fault(StoreFault::TimedOut, &"no answer within the write deadline");
     }

@@ -140,6 +140,11 @@ pub async fn retry_at<C: ConnectionTrait>(db: &C, id: i64, until: DateTime<Utc>)
     Ok(())
 }
 
+/// When row `id` was received; None when it is gone.
+pub async fn received_at<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<DateTime<Utc>>, StoreError> {
+    Ok(callback_inbox::Entity::find_by_id(id).one(db).await?.map(|r| r.received_at))
+}
+
 /// The wait key of a vendor task id (recorded from the dispatch answer).
 pub fn wait_key_task(vendor_task_id: &str) -> String {
     format!("task:{vendor_task_id}")

@@ -10,17 +10,19 @@ pub mod db;
 #[cfg(test)]
 mod db_release_tests;
 pub mod decisions;
+pub mod dispatch;
 pub mod explain;
 pub mod facts;
 pub mod health;
 pub mod inbox;
+pub mod inbox_writer;
 pub mod installation;
 pub mod leases;
 pub mod reconcile;
+pub mod report;
 pub mod suppressions;
 pub mod vendor_limits;
 
-use sea_orm::DbErr;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -52,8 +54,15 @@ impl From<crate::domain::campaign::CampaignError> for StoreError {
 /// the functions of this module and never queries through it itself.
 pub type Db = sea_orm::DatabaseConnection;
 
+/// The database driver's error, as [`StoreError::Db`] carries it.
+pub use sea_orm::DbErr;
+
 /// An open write transaction ([`db::begin_write`]); commit it or drop it.
 pub type Txn = sea_orm::DatabaseTransaction;
+
+/// The daemon's log filter when `CAMPAIGND_LOG` is unset: info, with the
+/// database libraries' per-statement chatter held to warnings.
+pub const DEFAULT_LOG_FILTER: &str = "info,sea_orm=warn,sqlx=warn";
 
 /// Attempt states in which an attempt holds a concurrency slot.
 pub const IN_FLIGHT_STATES: [&str; 2] = ["dispatching", "dispatched"];

@@ -175,6 +175,18 @@ pub async fn list<C: ConnectionTrait>(
 }
 
 /// The entry for an E.164 number, active or expired.
+/// Whether `phone` has an active suppression entry at `now`.
+pub async fn is_suppressed<C: ConnectionTrait>(db: &C, phone: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    Ok(suppression::Entity::find()
+        .filter(suppression::Column::Phone.eq(phone))
+        .filter(
+            Condition::any().add(suppression::Column::ExpiresAt.is_null()).add(suppression::Column::ExpiresAt.gt(now)),
+        )
+        .one(db)
+        .await?
+        .is_some())
+}
+
 pub async fn get<C: ConnectionTrait>(db: &C, phone: &str) -> Result<Option<suppression::Model>, StoreError> {
     Ok(suppression::Entity::find().filter(suppression::Column::Phone.eq(phone)).one(db).await?)
 }

@@ -10,7 +10,7 @@ use crate::store::StoreError;
 use crate::store::suppressions::{ListFilter, page};
 use chrono::{DateTime, SecondsFormat, Utc};
 use entity::suppression;
-use sea_orm::ConnectionTrait;
+use crate::store::Db;
 use serde_json::json;
 use std::io::Write;
 
@@ -38,8 +38,8 @@ fn time(t: DateTime<Utc>) -> String {
 
 /// Write the entries `filter` selects; with [`ListFilter::All`] each row says
 /// whether it is `active` at `now`. Returns how many entries were written.
-pub async fn export<C: ConnectionTrait, W: Write>(
-    db: &C,
+pub async fn export<W: Write>(
+    db: &Db,
     filter: ListFilter,
     format: ListFormat,
     now: DateTime<Utc>,

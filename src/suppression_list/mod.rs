@@ -11,7 +11,7 @@ pub use parse::{Defaults, EntryError, ListError, ParsedList, parse_csv, parse_js
 use crate::store::StoreError;
 use crate::store::suppressions::{UpsertCounts, upsert_many};
 use chrono::{DateTime, Utc};
-use sea_orm::DatabaseConnection;
+use crate::store::Db;
 use serde::Serialize;
 
 /// What an import did: rows read, what the list did with the valid ones,
@@ -38,7 +38,7 @@ impl std::fmt::Display for ImportReport {
 }
 
 /// Put a parsed list's valid entries on the suppression list.
-pub async fn import(db: &DatabaseConnection, list: ParsedList, now: DateTime<Utc>) -> Result<ImportReport, StoreError> {
+pub async fn import(db: &Db, list: ParsedList, now: DateTime<Utc>) -> Result<ImportReport, StoreError> {
     let counts = upsert_many(db, &list.entries, now).await?;
     Ok(ImportReport { rows: list.rows, counts, rejected: list.rejected, errors: list.errors })
 }

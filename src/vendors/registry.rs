@@ -11,7 +11,7 @@ use crate::store::StoreError;
 use crate::store::vendor_limits::{self, Bucket};
 use chrono::{DateTime, Utc};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use sea_orm::DatabaseConnection;
+use crate::store::Db;
 use std::collections::{BTreeSet, HashMap};
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -25,7 +25,7 @@ pub struct VendorHandle {
     pub limiter: Option<Arc<DefaultDirectRateLimiter>>,
     /// The rate limit as a token bucket in the database, shared by every
     /// instance: the limit holds for all of them together.
-    shared: OnceLock<(DatabaseConnection, Bucket)>,
+    shared: OnceLock<(Db, Bucket)>,
     rate_per_second: Option<f64>,
     pub max_concurrency: u32,
     /// The longest one API request to the vendor may take.
@@ -219,7 +219,7 @@ impl VendorRegistry {
 
     /// Keep the vendors' rate limits in `db`, shared with every instance on
     /// it; make sure each vendor has its row there (claims lock it too).
-    pub async fn share_limits(&self, db: &DatabaseConnection, now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub async fn share_limits(&self, db: &Db, now: DateTime<Utc>) -> Result<(), StoreError> {
         let mut rows = Vec::new();
         for (id, h) in &self.vendors {
             let bucket = h.rate_per_second.map(|rate| Bucket { rate, burst: rate.ceil().max(1.0) });

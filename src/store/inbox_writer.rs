@@ -14,7 +14,7 @@ use crate::store::StoreError;
 use crate::store::db::begin_write;
 use crate::store::health::{StoreFault, StoreHealth};
 use crate::store::inbox::{NewCallback, insert_many};
-use sea_orm::DatabaseConnection;
+use crate::store::Db;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -51,7 +51,7 @@ pub struct InboxWriter {
 
 impl InboxWriter {
     /// Start the writer task; it ends when the last `InboxWriter` is dropped.
-    pub fn spawn(db: DatabaseConnection, health: StoreHealth) -> InboxWriter {
+    pub fn spawn(db: Db, health: StoreHealth) -> InboxWriter {
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
         tokio::spawn(run(db, health, rx));
         InboxWriter { tx }
@@ -65,7 +65,7 @@ impl InboxWriter {
     }
 }
 
-async fn run(db: DatabaseConnection, health: StoreHealth, mut rx: mpsc::Receiver<(NewCallback, Reply)>) {
+async fn run(db: Db, health: StoreHealth, mut rx: mpsc::Receiver<(NewCallback, Reply)>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     // Every handler of a failed batch answers 503 (the vendor retries); the
     // reason is logged here, once per burst, not once per callback.
@@ -93,7 +93,7 @@ async fn run(db: DatabaseConnection, health: StoreHealth, mut rx: mpsc::Receiver
 }
 
 /// One transaction for the batch; Ok only once COMMIT has succeeded.
-async fn write_batch(db: &DatabaseConnection, health: &StoreHealth, rows: Vec<NewCallback>) -> Result<(), NotStored> {
+async fn write_batch(db: &Db, health: &StoreHealth, rows: Vec<NewCallback>) -> Result<(), NotStored> {
     let write = async {
         let txn = begin_write(db).await?;
         insert_many(&txn, rows).await?;

@@ -1,6 +1,6 @@
 //! Campaign status summaries, shared by `campaignd status` and the admin API.
 
-use crate::store::{StoreError, campaigns, contacts};
+use super::{StoreError, campaigns, contacts};
 use entity::{attempt, campaign};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
