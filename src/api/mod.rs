@@ -2,9 +2,12 @@
 
 mod admin;
 pub mod body;
+pub mod callback_audit;
+pub mod callbacks;
 mod explain;
 pub mod listener;
 mod openapi;
+pub mod predial;
 mod request_target;
 mod server;
 mod suppressions;
@@ -33,8 +36,8 @@ pub fn metrics_handle() -> &'static PrometheusHandle {
 pub fn router(ctx: Ctx) -> Router {
     metrics_handle();
     Router::new()
-        .route("/callbacks/{vendor_id}", post(crate::ingest::callback))
-        .route("/callbacks/{vendor_id}/predial", post(crate::ingest::predial::predial))
+        .route("/callbacks/{vendor_id}", post(callbacks::callback))
+        .route("/callbacks/{vendor_id}/predial", post(predial::predial))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(|| async { metrics_handle().render() }))
@@ -43,7 +46,7 @@ pub fn router(ctx: Ctx) -> Router {
         // records oversized bodies; the default limit must not pre-empt it.
         .layer(DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn(request_target::reject_invalid_target))
-        .layer(axum::Extension(std::sync::Arc::new(crate::ingest::audit::RejectionBudget::new(
+        .layer(axum::Extension(std::sync::Arc::new(callback_audit::RejectionBudget::new(
             ctx.settings.http.limits.rejected_audit_per_peer_per_minute,
         ))))
         .with_state(ctx)

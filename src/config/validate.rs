@@ -25,7 +25,7 @@ use toml::Spanned;
 
 mod database;
 mod http_limits;
-pub use database::DatabaseSettings;
+pub use database::{DatabaseSettings, sqlite_file};
 pub use http_limits::HttpLimits;
 
 /// One problem in the config, with where it is.

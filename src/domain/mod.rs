@@ -16,6 +16,7 @@ pub mod matching;
 pub mod named_enum;
 pub mod outcome;
 pub mod phone;
+pub mod predial;
 pub mod recall;
 pub mod routing;
 pub mod settlement;

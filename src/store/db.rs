@@ -2,6 +2,7 @@
 //! single-daemon lock for SQLite files.
 
 use crate::config::DatabaseSettings;
+use crate::config::validate::sqlite_file;
 use crate::domain::duration::format_duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::Connection as _;
@@ -172,16 +173,6 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
         options.sqlite_transaction_mode = Some(SqliteTransactionMode::Immediate);
     }
     db.begin_with_options(options).await
-}
-
-/// The database file of a `sqlite:` URL, if it names a file.
-pub fn sqlite_file(url: &str) -> Option<PathBuf> {
-    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = rest.split('?').next().unwrap_or_default();
-    if path.is_empty() || path == ":memory:" {
-        return None;
-    }
-    Some(PathBuf::from(path))
 }
 
 /// Held for the daemon's lifetime: a second `campaignd run` on the same SQLite

@@ -17,6 +17,7 @@ pub mod sim;
 pub mod smartivr;
 
 pub use crate::domain::call_event::{CallEvent, RejectedRecord, VendorRedial};
+pub use crate::domain::predial::PredialVerdict;
 use chrono::{DateTime, Utc};
 use std::net::IpAddr;
 
@@ -205,13 +206,6 @@ pub struct PredialQuery {
     pub attempt_ref: Option<String>,
     pub phone: Option<String>,
     pub vendor_task_id: Option<String>,
-}
-
-/// The daemon's answer to a [`PredialQuery`].
-#[derive(Debug, Clone, PartialEq)]
-pub enum PredialVerdict {
-    Proceed,
-    Refuse { reason: String },
 }
 
 /// Everything vendor-specific the daemon needs.

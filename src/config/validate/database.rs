@@ -3,6 +3,7 @@
 use super::Validator;
 use crate::config::raw::RawDatabase;
 use crate::domain::duration::parse_duration;
+use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
@@ -134,11 +135,21 @@ impl Validator<'_> {
     }
 }
 
+/// The database file of a `sqlite:` URL, if it names a file.
+pub fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return None;
+    }
+    Some(PathBuf::from(path))
+}
+
 /// SQLite creates the file but not its directory: `run` would fail to open
 /// it (or its lock file). The path in the URL is relative to the working
 /// directory, not to the config file.
 fn sqlite_dir_problem(url: &str) -> Option<String> {
-    let file = crate::store::db::sqlite_file(url)?;
+    let file = sqlite_file(url)?;
     let dir = match file.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => return None,

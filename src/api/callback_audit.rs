@@ -8,7 +8,7 @@
 //! per peer: [`RejectionBudget`] rows a minute; the rest are answered the same
 //! way and only counted (`campaignd_callback_rejections_unstored_total`).
 
-use crate::api::listener::peer_key;
+use super::listener::peer_key;
 use axum::http::HeaderMap;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::net::IpAddr;

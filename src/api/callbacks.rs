@@ -1,0 +1,165 @@
+//! Webhook ingress: `POST /callbacks/{vendor_id}`. Order matters: read within
+//! the size and time limits, check authenticity, check the body parses, store
+//! it durably — and only then answer 2xx. Processing happens later, from the
+//! inbox. What is kept of a request rejected before authentication is bounded
+//! (`callback_audit`); an authenticated callback is kept whole.
+
+use super::body::{BodyError, contains_nul, read_within};
+use super::callback_audit::{self as audit, RejectionBudget};
+use super::listener::PeerAddr;
+use crate::context::Ctx;
+use crate::store::inbox::NewCallback;
+use crate::vendors::CallbackError;
+use crate::vendors::common::{check_ip_allowlist, check_url_token};
+use crate::vendors::registry::VendorHandle;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde_json::json;
+use std::sync::Arc;
+
+fn reject(status: StatusCode, reason: String) -> Response {
+    (status, Json(json!({ "error": reason }))).into_response()
+}
+
+pub async fn callback(
+    State(ctx): State<Ctx>,
+    Extension(budget): Extension<Arc<RejectionBudget>>,
+    Path(vendor_id): Path<String>,
+    ConnectInfo(PeerAddr(remote)): ConnectInfo<PeerAddr>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let now = ctx.clock.now();
+    let http = &ctx.settings.http;
+    let audit = NewCallback {
+        vendor_id: vendor_id.clone(),
+        remote_addr: Some(remote.ip().to_string()),
+        headers: serde_json::Value::Null,
+        body: Vec::new(),
+        state: "rejected",
+        error: None,
+        received_at: now,
+    };
+    let unknown = Unauthenticated { ctx: &ctx, budget: &budget, remote: remote.ip(), headers: &headers };
+    let bytes = match read_within(body, http.max_body_bytes, http.limits.body_read_timeout).await {
+        Ok(b) => b,
+        Err(e) => {
+            let status = match e {
+                BodyError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                BodyError::TimedOut { .. } => StatusCode::REQUEST_TIMEOUT,
+                BodyError::Broken => StatusCode::BAD_REQUEST,
+            };
+            return unknown.reject(audit, &[], status, e.to_string()).await;
+        }
+    };
+    let Some(vendor) = ctx.vendors.get(&vendor_id) else {
+        let reason = format!("unknown vendor `{vendor_id}`");
+        return unknown.reject(audit, &bytes, StatusCode::NOT_FOUND, reason).await;
+    };
+    if let Err(e) = authenticate(&vendor, query.as_deref(), &headers, &bytes, remote.ip()) {
+        return unknown.reject(audit, &bytes, StatusCode::UNAUTHORIZED, e.to_string()).await;
+    }
+    // Authenticated from here on: the row keeps the whole body and headers.
+    let mut audit = NewCallback { headers: audit::headers_json(&headers, false), body: bytes.to_vec(), ..audit };
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    if contains_nul(&bytes, content_type) {
+        // The body itself is stored as bytes; its fields would go to text
+        // columns, which on PostgreSQL refuse NUL, so it is refused here.
+        let reason = "malformed callback: the body contains a NUL character (a 0 byte, \\u0000 or %00), \
+                      which no vendor field may carry"
+            .to_string();
+        return store_rejection(&ctx, audit, StatusCode::BAD_REQUEST, reason).await;
+    }
+    if let Err(e) = vendor.adapter.parse_callback(&bytes) {
+        return store_rejection(&ctx, audit, StatusCode::BAD_REQUEST, e.to_string()).await;
+    }
+    audit.state = "pending";
+    match ctx.inbox.store(audit).await {
+        Ok(_) => {
+            metrics::counter!("campaignd_callbacks_total", "vendor" => vendor_id.clone(), "result" => "stored")
+                .increment(1);
+            ctx.inbox_notify.notify_one();
+            let (status, body) = vendor.adapter.callback_ack();
+            (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), Json(body)).into_response()
+        }
+        Err(e) => {
+            // Not stored: the vendor must retry, so no 2xx. (The inbox writer
+            // logs why, once per burst of failures.)
+            metrics::counter!("campaignd_callbacks_total", "vendor" => vendor_id.clone(), "result" => "503")
+                .increment(1);
+            tracing::debug!(vendor = %vendor_id, error = %e, "cannot store callback");
+            reject(StatusCode::SERVICE_UNAVAILABLE, "temporarily unable to store the callback; retry".into())
+        }
+    }
+}
+
+/// A request rejected before we know who sent it: stored bounded (a body
+/// prefix, a few headers) and only while its peer has audit budget left.
+struct Unauthenticated<'a> {
+    ctx: &'a Ctx,
+    budget: &'a RejectionBudget,
+    remote: std::net::IpAddr,
+    headers: &'a HeaderMap,
+}
+
+impl Unauthenticated<'_> {
+    async fn reject(&self, mut audit: NewCallback, body: &[u8], status: StatusCode, reason: String) -> Response {
+        if !self.budget.allow(self.remote) {
+            metrics::counter!("campaignd_callback_rejections_unstored_total").increment(1);
+            metrics::counter!("campaignd_callback_body_bytes_dropped_total").increment(body.len() as u64);
+            count_rejection(&audit.vendor_id, status);
+            tracing::debug!(vendor = %audit.vendor_id, status = status.as_u16(), %reason, "callback rejected (over the audit budget: not stored)");
+            return reject(status, reason);
+        }
+        let (prefix, note) = audit::body_prefix(body);
+        audit.body = prefix;
+        audit.headers = audit::headers_json(self.headers, true);
+        let stored_reason = match note {
+            Some(note) => format!("{reason} ({note})"),
+            None => reason.clone(),
+        };
+        audit.error = Some(stored_reason);
+        store_audit(self.ctx, audit, status, &reason).await;
+        reject(status, reason)
+    }
+}
+
+/// Source address, URL token (for every vendor that has one configured) and
+/// the vendor's own signature, in that order.
+pub(crate) fn authenticate(
+    vendor: &VendorHandle,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: &[u8],
+    remote: std::net::IpAddr,
+) -> Result<(), CallbackError> {
+    check_ip_allowlist(&vendor.callback_allow_ips, Some(remote))?;
+    check_url_token(vendor.callback_token.as_deref(), query)?;
+    vendor.adapter.verify_callback(headers, body, Some(remote))
+}
+
+async fn store_rejection(ctx: &Ctx, mut audit: NewCallback, status: StatusCode, reason: String) -> Response {
+    audit.error = Some(reason.clone());
+    store_audit(ctx, audit, status, &reason).await;
+    reject(status, reason)
+}
+
+fn count_rejection(vendor_id: &str, status: StatusCode) {
+    metrics::counter!("campaignd_callbacks_total", "vendor" => vendor_id.to_string(), "result" => status.as_u16().to_string()).increment(1);
+}
+
+async fn store_audit(ctx: &Ctx, mut audit: NewCallback, status: StatusCode, reason: &str) {
+    count_rejection(&audit.vendor_id, status);
+    tracing::warn!(vendor = %audit.vendor_id, status = status.as_u16(), %reason, "callback rejected");
+    // A vendor's own error text may quote the body; a NUL in it would make
+    // PostgreSQL refuse the whole audit row.
+    audit.error = audit.error.map(|e| e.replace('\0', "\\u0000"));
+    if let Err(e) = ctx.inbox.store(audit).await {
+        // The inbox writer logs why (once per burst of failures).
+        tracing::debug!(error = %e, "cannot store rejected callback for audit");
+    }
+}
