@@ -10,13 +10,13 @@ use crate::context::Ctx;
 use crate::domain::state::CampaignState;
 use crate::domain::work::{CampaignWork, nothing_to_dial};
 use crate::failure_log::FailureLog;
+use crate::store::Db;
 use crate::store::db::{self, InstanceLock};
 use crate::store::{campaigns, contacts, leases};
 use crate::vendors::registry::VendorRegistry;
 use crate::{api, import, ingest, reconcile, scheduler};
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use crate::store::Db;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -193,11 +193,7 @@ fn callback_base(settings: &Settings, addr: SocketAddr) -> String {
 /// `contacts_file`s (duplicates are skipped, so a restart or reload
 /// re-importing the same file adds nothing). Every file is opened before
 /// anything is written: a missing one changes nothing.
-async fn sync_campaigns(
-    conn: &Db,
-    campaigns: &[CampaignSettings],
-    now: DateTime<Utc>,
-) -> anyhow::Result<()> {
+async fn sync_campaigns(conn: &Db, campaigns: &[CampaignSettings], now: DateTime<Utc>) -> anyhow::Result<()> {
     let mut files = Vec::new();
     for c in campaigns {
         let Some(path) = &c.contacts_file else { continue };

@@ -4,11 +4,11 @@
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::domain::campaign::Campaign;
-use crate::store::inbox_writer::InboxWriter;
+use crate::store::Db;
 use crate::store::StoreError;
 use crate::store::health::StoreHealth;
+use crate::store::inbox_writer::InboxWriter;
 use crate::vendors::registry::VendorRegistry;
-use crate::store::Db;
 use std::sync::Arc;
 use tokio::sync::Notify;
 

@@ -11,6 +11,7 @@ use crate::domain::phone::E164;
 use crate::domain::state::CampaignState;
 use crate::domain::window::{WindowError, parse_tz};
 use crate::domain::zones::{parse_zone_list, resolve_zones, zones_key};
+use crate::store::Db;
 use crate::store::StoreError;
 use crate::store::contacts::{NewContact, count_new, insert_batch};
 use crate::store::db::begin_write;
@@ -18,7 +19,6 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use entity::campaign;
 use indicatif::ProgressBar;
-use crate::store::Db;
 use std::collections::HashSet;
 use std::io::Read;
 

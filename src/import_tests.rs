@@ -1,7 +1,7 @@
 use super::*;
 use crate::config::DatabaseSettings;
-use crate::store::db;
 use crate::domain::state::CampaignState;
+use crate::store::db;
 use crate::store::{campaigns, contacts};
 use std::path::Path;
 use std::time::Duration;

@@ -1,11 +1,12 @@
 //! `GET /api/v1/campaigns/{name}/contacts/{phone}/explain`: a contact's
 //! decision trail, attempts and recent dials (the JSON of `campaignd explain`).
 
-use super::admin::{ApiError, check_token};
+use super::auth::Admin;
+use super::error::ApiError;
 use crate::context::Ctx;
 use crate::store::explain::{ExplainError, Explanation, explain};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 
@@ -25,10 +26,9 @@ impl From<ExplainError> for ApiError {
 
 /// `{phone}` is the number as imported; a leading `+` may be sent as is or as `%2B`.
 async fn explain_contact(
+    _: Admin,
     State(ctx): State<Ctx>,
-    headers: HeaderMap,
     Path((name, phone)): Path<(String, String)>,
 ) -> Result<Json<Explanation>, ApiError> {
-    check_token(&ctx, &headers)?;
     Ok(Json(explain(&ctx.db, &name, &phone, ctx.clock.now()).await?))
 }

@@ -1,9 +1,11 @@
 //! The HTTP listener: vendor callbacks, health, metrics and the admin API.
 
 mod admin;
+mod auth;
 pub mod body;
 pub mod callback_audit;
 pub mod callbacks;
+pub mod error;
 mod explain;
 pub mod listener;
 mod openapi;

@@ -7,11 +7,11 @@
 use super::callbacks::authenticate;
 use super::listener::PeerAddr;
 use crate::context::Ctx;
-use crate::vendors::PredialQuery;
-use crate::store::{self, IN_FLIGHT_STATES};
-use crate::store::apply::find_attempt;
 use crate::domain::call_event::CallEvent;
 use crate::domain::predial::{PredialFacts, PredialVerdict, verdict};
+use crate::store::apply::find_attempt;
+use crate::store::{self, IN_FLIGHT_STATES};
+use crate::vendors::PredialQuery;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, RawQuery, State};
@@ -92,4 +92,3 @@ pub async fn predial(
     let (status, body) = vendor.adapter.predial_reply(&verdict);
     (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), Json(body)).into_response()
 }
-

@@ -2,8 +2,9 @@
 //! entries. Imports never weaken an entry (the longer-lasting one wins);
 //! only DELETE takes a number off.
 
-use super::admin::{ApiError, check_token};
+use super::auth::Admin;
 use super::body::{BodyError, contains_nul, read_within};
+use super::error::ApiError;
 use crate::context::Ctx;
 use crate::domain::phone::E164;
 use crate::domain::suppression::parse_expiry;
@@ -44,12 +45,7 @@ impl From<ExportError> for ApiError {
     }
 }
 
-async fn export(
-    State(ctx): State<Ctx>,
-    headers: HeaderMap,
-    Query(params): Query<ExportParams>,
-) -> Result<Response, ApiError> {
-    check_token(&ctx, &headers)?;
+async fn export(_: Admin, State(ctx): State<Ctx>, Query(params): Query<ExportParams>) -> Result<Response, ApiError> {
     let (format, content_type) = match params.format.as_deref() {
         None | Some("json") => (ListFormat::Json, "application/json"),
         Some("csv") => (ListFormat::Csv, "text/csv; charset=utf-8"),
@@ -79,12 +75,12 @@ struct ImportParams {
 /// objects). 200 with the counts and the rejected rows; 400 when no entry in
 /// the body is valid (nothing was imported).
 async fn import(
+    _: Admin,
     State(ctx): State<Ctx>,
     headers: HeaderMap,
     Query(params): Query<ImportParams>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    check_token(&ctx, &headers)?;
     let now = ctx.clock.now();
     let expires_at = match params.expires.as_deref() {
         Some(text) => {
@@ -139,11 +135,10 @@ async fn import(
 
 /// `{phone}` in E.164; the `+` may be sent as is or as `%2B`.
 async fn remove(
+    _: Admin,
     State(ctx): State<Ctx>,
-    headers: HeaderMap,
     Path(phone): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    check_token(&ctx, &headers)?;
     let phone = E164::parse(&phone, None).map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("phone: {e}")))?;
     if !suppressions::remove(&ctx.db, phone.as_str()).await? {
         return Err(ApiError(StatusCode::NOT_FOUND, format!("{phone} is not on the suppression list")));

@@ -1,31 +1,18 @@
+use super::setup::{load, open};
 use super::{Cli, Command, out};
 use crate::app::{App, Reloads};
 use crate::clock::{Clock, SystemClock};
-use crate::config::{self, Settings};
+use crate::config::Settings;
 use crate::domain::state::CampaignEvent;
 use crate::store::report;
 use crate::store::{campaigns, contacts, db, leases};
 use anyhow::Context;
-use crate::store::Db;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-
-pub(super) fn load(cli: &Cli) -> anyhow::Result<Settings> {
-    Ok(config::load(&cli.config)?)
-}
-
-/// Open the database for a one-shot command (no single-daemon lock: the CLI
-/// may run next to a daemon) and make sure the schema and config campaigns exist.
-pub(super) async fn open(settings: &Settings) -> anyhow::Result<Db> {
-    let conn = db::connect(&settings.database).await.context("connecting to the database")?;
-    db::migrate(&conn).await.context("running migrations")?;
-    campaigns::sync_from_config(&conn, &settings.campaigns, SystemClock.now()).await?;
-    Ok(conn)
-}
 
 /// Run one CLI command; the returned error is printed by `main`.
 pub async fn execute(cli: Cli) -> anyhow::Result<()> {

@@ -1,7 +1,7 @@
 //! `campaignd explain --campaign NAME --phone NUMBER`: a contact's decision
 //! trail, attempts and recent dials, as text for people or JSON.
 
-use super::commands::{load, open};
+use super::setup::{load, open};
 use crate::clock::{Clock, SystemClock};
 use crate::domain::window::parse_tz;
 use crate::store::explain::{Explanation, explain};

@@ -2,9 +2,9 @@
 //! million-contact campaign never sits in memory at once.
 
 use super::Format;
+use crate::store::Db;
 use crate::store::contacts;
 use entity::campaign;
-use crate::store::Db;
 use serde::Serialize;
 use std::io::Write;
 
@@ -21,12 +21,7 @@ struct Row<'a> {
     updated_at: String,
 }
 
-pub async fn export<W: Write>(
-    db: &Db,
-    camp: &campaign::Model,
-    format: Format,
-    mut out: W,
-) -> anyhow::Result<u64> {
+pub async fn export<W: Write>(db: &Db, camp: &campaign::Model, format: Format, mut out: W) -> anyhow::Result<u64> {
     let mut csv = (format == Format::Csv).then(|| csv::WriterBuilder::new().from_writer(Vec::with_capacity(1 << 16)));
     if format == Format::Json {
         out.write_all(b"[")?;

@@ -3,8 +3,8 @@
 //! status says whether any row was rejected. A finished campaign takes no
 //! contacts: nothing would ever dial them.
 
-use super::commands::{load, open};
 use super::out::{self, EXIT_ROWS_REJECTED, Partial};
+use super::setup::{load, open};
 use crate::clock::{Clock, SystemClock};
 use crate::domain::state::CampaignState;
 use crate::import::{self, ImportReport};

@@ -5,6 +5,7 @@ mod explain;
 mod export;
 mod import;
 mod out;
+mod setup;
 mod suppress;
 
 use clap::{Parser, Subcommand, ValueEnum};

@@ -3,7 +3,7 @@
 //! wins); only `remove` takes a number off.
 
 use super::Format;
-use super::commands::{load, open};
+use super::setup::{load, open};
 use crate::clock::{Clock, SystemClock};
 use crate::domain::phone::E164;
 use crate::domain::suppression::{Entry, parse_expiry};

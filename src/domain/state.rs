@@ -6,8 +6,6 @@
 //! Applying an event that would lead to the state already held is an error
 //! too: whether that is harmless is the caller's call, not ours.
 
-
-
 use crate::domain::named_enum::named_enum;
 
 /// An event that is not allowed in the current state.

@@ -8,13 +8,13 @@ use crate::domain::campaign::Campaign;
 use crate::domain::compliance::ComplianceSettings;
 use crate::domain::inbox_wait::{self, Wait};
 use crate::domain::recall::AttemptResult;
+use crate::store::Txn;
 use crate::store::apply::{Applied, AttemptLocks, WriteBuffer, apply_result_buffered, find_attempt};
 use crate::store::db::begin_write;
 use crate::store::{StoreError, inbox};
 use crate::vendors::CallEvent;
 use chrono::{DateTime, Utc};
 use entity::callback_inbox;
-use crate::store::Txn;
 use std::collections::HashMap;
 use tokio_util::sync::CancellationToken;
 
@@ -174,11 +174,7 @@ async fn apply_page(
 /// first is applied: rows come in arrival order, and two instances' pages (or
 /// a page and a dispatch write-back) that share attempts would otherwise lock
 /// them in opposite orders and deadlock. See [`AttemptLocks`].
-async fn lock_page_attempts(
-    ctx: &Ctx,
-    txn: &Txn,
-    rows: &[callback_inbox::Model],
-) -> Result<(), StoreError> {
+async fn lock_page_attempts(ctx: &Ctx, txn: &Txn, rows: &[callback_inbox::Model]) -> Result<(), StoreError> {
     if !AttemptLocks::needed(txn) {
         return Ok(());
     }

@@ -1,7 +1,7 @@
 use super::dispatch::dispatch_claimed;
 use crate::context::Ctx;
-use crate::domain::state::CampaignState;
 use crate::domain::campaign::Campaign;
+use crate::domain::state::CampaignState;
 use crate::store::campaigns;
 use crate::store::{StoreError, claim, contacts};
 use chrono::{DateTime, Utc};

@@ -10,11 +10,11 @@
 //! milliseconds and retry later instead of waiting on a write bound to fail.
 
 use crate::failure_log::FailureLog;
+use crate::store::Db;
 use crate::store::StoreError;
 use crate::store::db::begin_write;
 use crate::store::health::{StoreFault, StoreHealth};
 use crate::store::inbox::{NewCallback, insert_many};
-use crate::store::Db;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};

@@ -23,7 +23,6 @@ pub mod report;
 pub mod suppressions;
 pub mod vendor_limits;
 
-
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database: {0}")]

@@ -37,7 +37,11 @@ pub async fn overdue<C: ConnectionTrait>(
         .filter(
             Condition::any()
                 .add(Condition::all().add(attempt::Column::State.eq(DISPATCHING)).add(lease_expired(now)))
-                .add(Condition::all().add(attempt::Column::State.eq(DISPATCHED)).add(attempt::Column::DeadlineAt.lt(now))),
+                .add(
+                    Condition::all()
+                        .add(attempt::Column::State.eq(DISPATCHED))
+                        .add(attempt::Column::DeadlineAt.lt(now)),
+                ),
         )
         .order_by_asc(attempt::Column::Id)
         .limit(limit)
@@ -162,10 +166,7 @@ pub async fn cancel_requested<C: ConnectionTrait>(db: &C, ids: &[i64], now: Date
 }
 
 /// Up to 100 tasks of `vendor_id` to poll, least recently polled first.
-pub async fn tasks_to_poll<C: ConnectionTrait>(
-    db: &C,
-    vendor_id: &str,
-) -> Result<Vec<vendor_task::Model>, StoreError> {
+pub async fn tasks_to_poll<C: ConnectionTrait>(db: &C, vendor_id: &str) -> Result<Vec<vendor_task::Model>, StoreError> {
     Ok(vendor_task::Entity::find()
         .filter(vendor_task::Column::VendorId.eq(vendor_id))
         .filter(vendor_task::Column::State.eq("accepted"))

@@ -6,11 +6,11 @@
 //! fields, `expires_at` null for never.
 
 use crate::domain::suppression::is_active;
+use crate::store::Db;
 use crate::store::StoreError;
 use crate::store::suppressions::{ListFilter, page};
 use chrono::{DateTime, SecondsFormat, Utc};
 use entity::suppression;
-use crate::store::Db;
 use serde_json::json;
 use std::io::Write;
 

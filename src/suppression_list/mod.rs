@@ -8,10 +8,10 @@ pub mod parse;
 pub use export::{ExportError, ListFormat, export};
 pub use parse::{Defaults, EntryError, ListError, ParsedList, parse_csv, parse_json};
 
+use crate::store::Db;
 use crate::store::StoreError;
 use crate::store::suppressions::{UpsertCounts, upsert_many};
 use chrono::{DateTime, Utc};
-use crate::store::Db;
 use serde::Serialize;
 
 /// What an import did: rows read, what the list did with the valid ones,
