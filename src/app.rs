@@ -65,7 +65,7 @@ impl App {
         let addr = listener.local_addr()?;
         let callback_base = callback_base(&settings, addr);
         let vendors = VendorRegistry::build(&settings.vendors, &callback_base).await?;
-        vendors.share_limits(&conn, now).await.context("registering the vendors' shared limits")?;
+        vendors.share_limits(&conn, &clock).await.context("registering the vendors' shared limits")?;
         let store_health = crate::store::health::StoreHealth::new(conn.clone());
         let ctx = Ctx {
             inbox: crate::store::inbox_writer::InboxWriter::spawn(conn.clone(), store_health.clone()),
@@ -255,7 +255,7 @@ async fn apply(ctx: &Ctx, addr: SocketAddr, plan: &reload::Plan) -> anyhow::Resu
     let settings = plan.settings.clone();
     let callback_base = callback_base(&settings, addr);
     let vendors = ctx.vendors.rebuild(&settings.vendors, &plan.unchanged_vendors, &callback_base).await?;
-    vendors.share_limits(&ctx.db, now).await.context("registering the vendors' shared limits")?;
+    vendors.share_limits(&ctx.db, &ctx.clock).await.context("registering the vendors' shared limits")?;
     sync_campaigns(&ctx.db, &settings.campaigns, now).await?;
     Ok(Ctx { settings: Arc::new(settings), vendors: Arc::new(vendors), callback_base, ..ctx.clone() })
 }

@@ -7,6 +7,7 @@ use super::fake::FakeHandle;
 use super::sim::{SimAdapter, SimAdapterConfig, SimAuth, SimHandle};
 use crate::config::VendorSettings;
 pub use crate::domain::routing::VendorSlot;
+use crate::clock::Clock;
 use crate::store::Db;
 use crate::store::StoreError;
 use crate::store::vendor_limits::{self, Bucket};
@@ -25,7 +26,7 @@ pub struct VendorHandle {
     pub limiter: Option<Arc<DefaultDirectRateLimiter>>,
     /// The rate limit as a token bucket in the database, shared by every
     /// instance: the limit holds for all of them together.
-    shared: OnceLock<(Db, Bucket)>,
+    shared: OnceLock<(Db, Bucket, Arc<dyn Clock>)>,
     rate_per_second: Option<f64>,
     pub max_concurrency: u32,
     /// The longest one API request to the vendor may take.
@@ -47,9 +48,9 @@ struct Circuit {
 impl VendorHandle {
     /// Wait for the vendor's rate limit to allow one more API request.
     pub async fn until_ready(&self) {
-        if let Some((db, bucket)) = self.shared.get() {
+        if let Some((db, bucket, clock)) = self.shared.get() {
             loop {
-                match vendor_limits::take_token(db, self.adapter.id(), *bucket, Utc::now()).await {
+                match vendor_limits::take_token(db, self.adapter.id(), *bucket, clock.now()).await {
                     Ok(None) => return,
                     Ok(Some(wait)) => tokio::time::sleep(wait).await,
                     Err(e) => {
@@ -218,14 +219,16 @@ impl VendorRegistry {
     }
 
     /// Keep the vendors' rate limits in `db`, shared with every instance on
-    /// it; make sure each vendor has its row there (claims lock it too).
-    pub async fn share_limits(&self, db: &Db, now: DateTime<Utc>) -> Result<(), StoreError> {
+    /// it, with time from `clock`; make sure each vendor has its row there
+    /// (claims lock it too).
+    pub async fn share_limits(&self, db: &Db, clock: &Arc<dyn Clock>) -> Result<(), StoreError> {
+        let now = clock.now();
         let mut rows = Vec::new();
         for (id, h) in &self.vendors {
             let bucket = h.rate_per_second.map(|rate| Bucket { rate, burst: rate.ceil().max(1.0) });
             rows.push((id.clone(), bucket.map_or(0.0, |b| b.burst)));
             if let Some(bucket) = bucket {
-                let _ = h.shared.set((db.clone(), bucket));
+                let _ = h.shared.set((db.clone(), bucket, clock.clone()));
             }
         }
         vendor_limits::ensure(db, &rows, now).await
