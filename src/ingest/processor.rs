@@ -4,6 +4,7 @@
 //! completely or leaves it pending for the next drain.
 
 use crate::context::Ctx;
+use crate::domain::call_event::CallEvent;
 use crate::domain::campaign::Campaign;
 use crate::domain::compliance::ComplianceSettings;
 use crate::domain::inbox_wait::{self, Wait};
@@ -12,7 +13,7 @@ use crate::store::Txn;
 use crate::store::apply::{Applied, AttemptLocks, WriteBuffer, apply_result_buffered, find_attempt};
 use crate::store::db::begin_write;
 use crate::store::{StoreError, inbox};
-use crate::vendors::CallEvent;
+use crate::vendors::ParsedCallback;
 use chrono::{DateTime, Utc};
 use entity::callback_inbox;
 use std::collections::HashMap;
@@ -155,16 +156,18 @@ async fn apply_page(
         txn.commit().await?;
         return Ok(false);
     }
-    lock_page_attempts(ctx, &txn, &rows).await?;
-    let mut dials = WriteBuffer::default();
+    // Each row is parsed once here, for the locks and for applying it.
+    let parsed: Vec<Parsed> = rows.iter().map(|row| parse_row(ctx, row)).collect();
+    lock_page_attempts(&txn, &rows, &parsed).await?;
+    let mut page = Page { campaigns, counts, dials: WriteBuffer::default() };
     let mut finished = Vec::with_capacity(rows.len());
-    for row in &rows {
-        if process_row(ctx, &txn, row, now, campaigns, counts, &mut dials).await? == Row::Finished {
+    for (row, parsed) in rows.iter().zip(parsed) {
+        if process_row(ctx, &txn, row, parsed, now, &mut page).await? == Row::Finished {
             finished.push(row.id);
         }
-        counts.report.rows += 1;
+        page.counts.report.rows += 1;
     }
-    dials.flush(&txn).await?;
+    page.dials.flush(&txn).await?;
     inbox::forget_waits(&txn, &finished).await?;
     txn.commit().await?;
     Ok(true)
@@ -174,20 +177,44 @@ async fn apply_page(
 /// first is applied: rows come in arrival order, and two instances' pages (or
 /// a page and a dispatch write-back) that share attempts would otherwise lock
 /// them in opposite orders and deadlock. See [`AttemptLocks`].
-async fn lock_page_attempts(ctx: &Ctx, txn: &Txn, rows: &[callback_inbox::Model]) -> Result<(), StoreError> {
+async fn lock_page_attempts(txn: &Txn, rows: &[callback_inbox::Model], parsed: &[Parsed]) -> Result<(), StoreError> {
     if !AttemptLocks::needed(txn) {
         return Ok(());
     }
     let mut locks = AttemptLocks::default();
-    for row in rows {
-        let Some(vendor) = ctx.vendors.get(&row.vendor_id) else { continue };
+    for (row, parsed) in rows.iter().zip(parsed) {
         // A row that does not parse is rejected by `process_row`; nothing to lock.
-        let Ok(parsed) = vendor.adapter.parse_callback(&row.body) else { continue };
+        let Parsed::Read(parsed) = parsed else { continue };
         for ev in parsed.events.iter().filter(|e| e.is_final) {
             locks.add_event(txn, &row.vendor_id, ev).await?;
         }
     }
     locks.lock(txn).await
+}
+
+/// What a page's rows share while they are applied: the campaigns loaded so
+/// far, the counts, and the dials and audit rows written at its end.
+struct Page<'a> {
+    campaigns: &'a mut HashMap<i64, Campaign>,
+    counts: &'a mut PageCounts,
+    dials: WriteBuffer,
+}
+
+/// A stored callback as its vendor's adapter reads it.
+enum Parsed {
+    /// The vendor is no longer configured.
+    NoVendor,
+    /// The body does not read (why).
+    Unreadable(String),
+    Read(ParsedCallback),
+}
+
+fn parse_row(ctx: &Ctx, row: &callback_inbox::Model) -> Parsed {
+    let Some(vendor) = ctx.vendors.get(&row.vendor_id) else { return Parsed::NoVendor };
+    match vendor.adapter.parse_callback(&row.body) {
+        Ok(parsed) => Parsed::Read(parsed),
+        Err(e) => Parsed::Unreadable(e.to_string()),
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -200,26 +227,26 @@ async fn process_row(
     ctx: &Ctx,
     txn: &Txn,
     row: &callback_inbox::Model,
+    parsed: Parsed,
     now: DateTime<Utc>,
-    campaigns: &mut HashMap<i64, Campaign>,
-    counts: &mut PageCounts,
-    dials: &mut WriteBuffer,
+    page: &mut Page<'_>,
 ) -> Result<Row, StoreError> {
+    let Page { campaigns, counts, dials } = page;
     let report = &mut counts.report;
     if inbox::seen_before(txn, row).await? {
         inbox::mark(txn, row.id, "duplicate", None, 0, now).await?;
         report.duplicates += 1;
         return Ok(Row::Finished);
     }
-    let Some(vendor) = ctx.vendors.get(&row.vendor_id) else {
-        inbox::mark(txn, row.id, "rejected", Some("vendor is no longer configured".into()), 0, now).await?;
-        report.rejected += 1;
-        return Ok(Row::Finished);
-    };
-    let parsed = match vendor.adapter.parse_callback(&row.body) {
-        Ok(parsed) => parsed,
-        Err(e) => {
-            inbox::mark(txn, row.id, "rejected", Some(e.to_string()), 0, now).await?;
+    let parsed = match parsed {
+        Parsed::Read(parsed) => parsed,
+        Parsed::NoVendor => {
+            inbox::mark(txn, row.id, "rejected", Some("vendor is no longer configured".into()), 0, now).await?;
+            report.rejected += 1;
+            return Ok(Row::Finished);
+        }
+        Parsed::Unreadable(e) => {
+            inbox::mark(txn, row.id, "rejected", Some(e), 0, now).await?;
             report.rejected += 1;
             return Ok(Row::Finished);
         }

@@ -5,9 +5,9 @@
 use super::VendorAdapter;
 use super::fake::FakeHandle;
 use super::sim::{SimAdapter, SimAdapterConfig, SimAuth, SimHandle};
+use crate::clock::Clock;
 use crate::config::VendorSettings;
 pub use crate::domain::routing::VendorSlot;
-use crate::clock::Clock;
 use crate::store::Db;
 use crate::store::StoreError;
 use crate::store::vendor_limits::{self, Bucket};
