@@ -207,7 +207,7 @@ async fn inbox_rows_are_taken_by_one_drainer_each() {
             remote_addr: None,
             headers: serde_json::json!({}),
             body: format!("{{\"n\":{i}}}").into_bytes(),
-            state: "pending",
+            state: campaignd::domain::state::InboxState::Pending,
             error: None,
             received_at: clock.now(),
         })
@@ -238,7 +238,9 @@ async fn inbox_rows_are_taken_by_one_drainer_each() {
                     return (n, taken);
                 }
                 for row in &page {
-                    inbox::mark(&txn, row.id, "processed", None, 0, now).await.unwrap();
+                    inbox::mark(&txn, row.id, campaignd::domain::state::InboxState::Processed, None, 0, now)
+                        .await
+                        .unwrap();
                     taken.push(row.id);
                 }
                 txn.commit().await.unwrap();
@@ -428,7 +430,7 @@ fn sim_result(reference: &str, call_id: &str, batch_id: &str, at: DateTime<Utc>)
         remote_addr: None,
         headers: serde_json::json!({}),
         body: body.to_string().into_bytes(),
-        state: "pending",
+        state: campaignd::domain::state::InboxState::Pending,
         error: None,
         received_at: at,
     }

@@ -8,6 +8,7 @@ use super::body::{BodyError, contains_nul, read_within};
 use super::callback_audit::{self as audit, RejectionBudget};
 use super::listener::PeerAddr;
 use crate::context::Ctx;
+use crate::domain::state::InboxState;
 use crate::store::inbox::NewCallback;
 use crate::vendors::CallbackError;
 use crate::vendors::common::{check_ip_allowlist, check_url_token};
@@ -40,7 +41,7 @@ pub async fn callback(
         remote_addr: Some(remote.ip().to_string()),
         headers: serde_json::Value::Null,
         body: Vec::new(),
-        state: "rejected",
+        state: InboxState::Rejected,
         error: None,
         received_at: now,
     };
@@ -77,7 +78,7 @@ pub async fn callback(
     if let Err(e) = vendor.adapter.parse_callback(&bytes) {
         return store_rejection(&ctx, audit, StatusCode::BAD_REQUEST, e.to_string()).await;
     }
-    audit.state = "pending";
+    audit.state = InboxState::Pending;
     match ctx.inbox.store(audit).await {
         Ok(_) => {
             metrics::counter!("campaignd_callbacks_total", "vendor" => vendor_id.clone(), "result" => "stored")

@@ -220,3 +220,17 @@ impl AttemptState {
 #[cfg(test)]
 #[path = "state_tests.rs"]
 mod tests;
+
+named_enum!("inbox row state",
+    /// A stored callback delivery (`callback_inbox.state`).
+    InboxState {
+        /// Stored; not yet applied (or waiting for its attempt).
+        Pending => "pending",
+        /// Applied.
+        Processed => "processed",
+        /// The same delivery was applied before.
+        Duplicate => "duplicate",
+        /// Refused (unauthenticated, unreadable, unknown vendor), kept for audit.
+        Rejected => "rejected",
+    }
+);

@@ -9,6 +9,7 @@ use crate::domain::campaign::Campaign;
 use crate::domain::compliance::ComplianceSettings;
 use crate::domain::inbox_wait::{self, Wait};
 use crate::domain::recall::AttemptResult;
+use crate::domain::state::InboxState;
 use crate::store::Txn;
 use crate::store::apply::{Applied, AttemptLocks, WriteBuffer, apply_result_buffered, find_attempt};
 use crate::store::db::begin_write;
@@ -234,19 +235,20 @@ async fn process_row(
     let Page { campaigns, counts, dials } = page;
     let report = &mut counts.report;
     if inbox::seen_before(txn, row).await? {
-        inbox::mark(txn, row.id, "duplicate", None, 0, now).await?;
+        inbox::mark(txn, row.id, InboxState::Duplicate, None, 0, now).await?;
         report.duplicates += 1;
         return Ok(Row::Finished);
     }
     let parsed = match parsed {
         Parsed::Read(parsed) => parsed,
         Parsed::NoVendor => {
-            inbox::mark(txn, row.id, "rejected", Some("vendor is no longer configured".into()), 0, now).await?;
+            inbox::mark(txn, row.id, InboxState::Rejected, Some("vendor is no longer configured".into()), 0, now)
+                .await?;
             report.rejected += 1;
             return Ok(Row::Finished);
         }
         Parsed::Unreadable(e) => {
-            inbox::mark(txn, row.id, "rejected", Some(e), 0, now).await?;
+            inbox::mark(txn, row.id, InboxState::Rejected, Some(e), 0, now).await?;
             report.rejected += 1;
             return Ok(Row::Finished);
         }
@@ -299,7 +301,7 @@ async fn process_row(
         report.unmatched += unmatched;
     }
     let applied = row.events + applied;
-    inbox::mark(txn, row.id, "processed", rejected_note, applied, now).await?;
+    inbox::mark(txn, row.id, InboxState::Processed, rejected_note, applied, now).await?;
     Ok(Row::Finished)
 }
 

@@ -218,7 +218,12 @@ pub async fn find_by_name<C: ConnectionTrait>(db: &C, name: &str) -> Result<camp
 /// but-not-yet-swept. Completed ones are left alone.
 pub async fn load_active<C: ConnectionTrait>(db: &C) -> Result<Vec<campaign::Model>, StoreError> {
     Ok(campaign::Entity::find()
-        .filter(campaign::Column::State.is_in(["scheduled", "running", "paused", "cancelled"]))
+        .filter(
+            campaign::Column::State.is_in(
+                [CampaignState::Scheduled, CampaignState::Running, CampaignState::Paused, CampaignState::Cancelled]
+                    .map(CampaignState::as_str),
+            ),
+        )
         .all(db)
         .await?)
 }

@@ -2,6 +2,7 @@
 
 use super::StoreError;
 use super::decisions::{ALL_ZONES, DecisionBuffer, Subject, kind};
+use crate::domain::state::ContactState;
 use chrono::{DateTime, Utc};
 use entity::contact;
 use sea_orm::sea_query::OnConflict;
@@ -40,7 +41,7 @@ pub async fn insert_batch<C: ConnectionTrait>(
         zones: Set(r.zones.clone()),
         zone_source: Set(r.zone_source.clone()),
         variables: Set(r.variables.clone()),
-        state: Set("pending".into()),
+        state: Set(ContactState::Pending.as_str().into()),
         // Due now; the scheduler defers it to the callee's window at claim time.
         due_at: Set(Some(now)),
         attempt_seq: Set(0),
@@ -140,12 +141,14 @@ pub async fn stop_open<C: ConnectionTrait>(
 ) -> Result<u64, StoreError> {
     use sea_orm::sea_query::Expr;
     let res = contact::Entity::update_many()
-        .col_expr(contact::Column::State, Expr::value("stopped"))
+        .col_expr(contact::Column::State, Expr::value(ContactState::Stopped.as_str()))
         .col_expr(contact::Column::DueAt, Expr::value(Option::<DateTime<Utc>>::None))
         .col_expr(contact::Column::FinishedReason, Expr::value(reason))
         .col_expr(contact::Column::UpdatedAt, Expr::value(now))
         .filter(contact::Column::CampaignId.eq(campaign_id))
-        .filter(contact::Column::State.is_in(["pending", "waiting_retry"]))
+        .filter(
+            contact::Column::State.is_in([ContactState::Pending, ContactState::WaitingRetry].map(ContactState::as_str)),
+        )
         .exec(db)
         .await?;
     if res.rows_affected > 0 {

@@ -1,6 +1,7 @@
 //! The callback inbox: every delivery stored as received, before the 2xx.
 
 use super::StoreError;
+use crate::domain::state::InboxState;
 use chrono::{DateTime, Utc};
 use entity::{callback_inbox, inbox_wait, rejected_record};
 use sea_orm::sea_query::{Condition, Expr, LockBehavior, LockType, OnConflict};
@@ -14,7 +15,7 @@ pub struct NewCallback {
     pub headers: serde_json::Value,
     pub body: Vec<u8>,
     /// `pending` for a verified, parseable body; `rejected` otherwise.
-    pub state: &'static str,
+    pub state: InboxState,
     pub error: Option<String>,
     pub received_at: DateTime<Utc>,
 }
@@ -32,7 +33,7 @@ pub async fn insert_many<C: ConnectionTrait>(db: &C, cbs: Vec<NewCallback>) -> R
         remote_addr: Set(cb.remote_addr),
         headers: Set(cb.headers),
         body: Set(cb.body),
-        state: Set(cb.state.to_string()),
+        state: Set(cb.state.as_str().to_string()),
         error: Set(cb.error),
         events: Set(0),
         processed_at: Set(None),
@@ -71,7 +72,7 @@ pub async fn due_ids<C: ConnectionTrait>(db: &C, now: DateTime<Utc>, limit: u64)
 
 fn due(now: DateTime<Utc>) -> sea_orm::Select<callback_inbox::Entity> {
     callback_inbox::Entity::find()
-        .filter(callback_inbox::Column::State.eq("pending"))
+        .filter(callback_inbox::Column::State.eq(InboxState::Pending.as_str()))
         .filter(callback_inbox::Column::RetryAt.lte(now))
         .order_by_asc(callback_inbox::Column::RetryAt)
         .order_by_asc(callback_inbox::Column::Id)
@@ -87,14 +88,14 @@ pub async fn seen_before<C: ConnectionTrait>(db: &C, row: &callback_inbox::Model
     // copies can never each call the other the original.
     let earlier = Condition::all()
         .add(callback_inbox::Column::Id.lt(row.id))
-        .add(callback_inbox::Column::State.is_in(["pending", "duplicate"]));
+        .add(callback_inbox::Column::State.is_in([InboxState::Pending, InboxState::Duplicate].map(InboxState::as_str)));
     let found: Option<i64> = callback_inbox::Entity::find()
         .select_only()
         .column(callback_inbox::Column::Id)
         .filter(callback_inbox::Column::VendorId.eq(row.vendor_id.as_str()))
         .filter(callback_inbox::Column::DedupeKey.eq(row.dedupe_key.as_str()))
         .filter(callback_inbox::Column::Id.ne(row.id))
-        .filter(Condition::any().add(callback_inbox::Column::State.eq("processed")).add(earlier))
+        .filter(Condition::any().add(callback_inbox::Column::State.eq(InboxState::Processed.as_str())).add(earlier))
         .limit(1)
         .into_tuple()
         .one(db)
@@ -134,7 +135,7 @@ pub async fn retry_at<C: ConnectionTrait>(db: &C, id: i64, until: DateTime<Utc>)
     callback_inbox::Entity::update_many()
         .col_expr(callback_inbox::Column::RetryAt, Expr::value(until))
         .filter(callback_inbox::Column::Id.eq(id))
-        .filter(callback_inbox::Column::State.eq("pending"))
+        .filter(callback_inbox::Column::State.eq(InboxState::Pending.as_str()))
         .exec(db)
         .await?;
     Ok(())
@@ -189,7 +190,7 @@ pub async fn wake<C: ConnectionTrait>(
             .select_only()
             .column(callback_inbox::Column::Id)
             .filter(callback_inbox::Column::Id.is_in(chunk.iter().copied()))
-            .filter(callback_inbox::Column::State.eq("pending"))
+            .filter(callback_inbox::Column::State.eq(InboxState::Pending.as_str()))
             .filter(callback_inbox::Column::RetryAt.gt(now))
             .order_by_asc(callback_inbox::Column::Id)
             .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
@@ -334,18 +335,18 @@ pub async fn add_events<C: ConnectionTrait>(db: &C, id: i64, applied: i32) -> Re
 pub async fn mark<C: ConnectionTrait>(
     db: &C,
     id: i64,
-    state: &str,
+    state: InboxState,
     error: Option<String>,
     events: i32,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     let res = callback_inbox::Entity::update_many()
-        .col_expr(callback_inbox::Column::State, Expr::value(state))
+        .col_expr(callback_inbox::Column::State, Expr::value(state.as_str()))
         .col_expr(callback_inbox::Column::Error, Expr::value(error))
         .col_expr(callback_inbox::Column::Events, Expr::value(events))
         .col_expr(callback_inbox::Column::ProcessedAt, Expr::value(now))
         .filter(callback_inbox::Column::Id.eq(id))
-        .filter(callback_inbox::Column::State.eq("pending"))
+        .filter(callback_inbox::Column::State.eq(InboxState::Pending.as_str()))
         .exec(db)
         .await?;
     Ok(res.rows_affected == 1)

@@ -87,7 +87,7 @@ pub async fn recover_leftovers<C: ConnectionTrait>(
 ) -> Result<u64, StoreError> {
     let mut expire = entity::attempt::Entity::update_many()
         .col_expr(entity::attempt::Column::LeaseExpiresAt, Expr::value(now))
-        .filter(entity::attempt::Column::State.eq("dispatching"));
+        .filter(entity::attempt::Column::State.eq(crate::domain::state::AttemptState::Dispatching.as_str()));
     let mut drop = lease::Entity::delete_many();
     if !all {
         expire = expire.filter(entity::attempt::Column::LeaseOwner.eq(owner));

@@ -64,4 +64,5 @@ pub type Txn = sea_orm::DatabaseTransaction;
 pub const DEFAULT_LOG_FILTER: &str = "info,sea_orm=warn,sqlx=warn";
 
 /// Attempt states in which an attempt holds a concurrency slot.
-pub const IN_FLIGHT_STATES: [&str; 2] = ["dispatching", "dispatched"];
+pub const IN_FLIGHT_STATES: [&str; 2] =
+    [crate::domain::state::AttemptState::Dispatching.as_str(), crate::domain::state::AttemptState::Dispatched.as_str()];
