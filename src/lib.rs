@@ -43,3 +43,6 @@ pub mod scheduler;
 pub mod store;
 pub mod suppression_list;
 pub mod vendors;
+
+#[cfg(test)]
+mod architecture_tests;
