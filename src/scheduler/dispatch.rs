@@ -4,6 +4,7 @@
 
 use crate::context::Ctx;
 use crate::domain::campaign::Campaign;
+use crate::domain::phone::E164;
 use crate::domain::recall::AttemptResult;
 use crate::store::apply::{AttemptLocks, apply_result};
 use crate::store::claim::Claimed;
@@ -50,7 +51,7 @@ pub async fn dispatch_claimed(
 /// vendors that only echo the callee's number are matched on (task, phone).
 fn batches_with_unique_phones(items: Vec<Claimed>, max: usize) -> Vec<Vec<Claimed>> {
     let max = max.max(1);
-    let mut batches: Vec<(Vec<Claimed>, std::collections::HashSet<String>)> = Vec::new();
+    let mut batches: Vec<(Vec<Claimed>, std::collections::HashSet<E164>)> = Vec::new();
     for item in items {
         let slot = batches.iter().position(|(b, phones)| b.len() < max && !phones.contains(&item.phone));
         let i = slot.unwrap_or_else(|| {
@@ -94,7 +95,7 @@ async fn dispatch_batch(
             .iter()
             .map(|c| DispatchItem {
                 attempt_ref: c.attempt_ref.clone(),
-                phone: c.phone.clone(),
+                phone: c.phone.to_string(),
                 case_id: c.case_id.clone(),
                 variables: c.variables.clone(),
             })

@@ -9,6 +9,7 @@ use super::vendor_limits;
 use super::{IN_FLIGHT_STATES, StoreError};
 use crate::domain::campaign::Campaign;
 use crate::domain::claim::{self, Candidate, Verdict};
+use crate::domain::phone::E164;
 use crate::domain::routing::{PreviousAttempt, VendorSlot};
 use crate::domain::state::{AttemptState, ContactState};
 use chrono::{DateTime, Utc};
@@ -28,7 +29,7 @@ pub struct Claimed {
     pub contact_id: i64,
     pub attempt_no: i32,
     pub vendor_id: String,
-    pub phone: String,
+    pub phone: E164,
     pub case_id: Option<String>,
     /// The callee's candidate zones (`contacts.zones`; None = the campaign's).
     pub zones: Option<String>,
@@ -180,7 +181,12 @@ async fn claim_in<C: ConnectionTrait>(
     let mut deferrals: BTreeMap<DateTime<Utc>, Vec<i64>> = BTreeMap::new();
     for (c, verdict) in rows.into_iter().zip(verdicts) {
         match verdict {
-            Verdict::Corrupt { reason } => super::apply::corrupt_row("contacts", "state", c.id, &reason),
+            Verdict::Corrupt { reason } => {
+                // Out of the due queue, so it is reported once, not every
+                // tick; an operator who repairs the row sets due_at again.
+                super::apply::corrupt_row("contacts", "state", c.id, &reason);
+                park(txn, c.id, &reason, now).await?;
+            }
             Verdict::Finish { state, kind, reason } => {
                 finish_contact(txn, c.id, state, &reason, now).await?;
                 let subject = Subject::Contact { id: c.id, phone: &c.phone, attempt_no: None };
@@ -198,6 +204,8 @@ async fn claim_in<C: ConnectionTrait>(
                 report.deferred += 1;
             }
             Verdict::Dispatch { vendor_id, attempt_no, max_dials, reason } => {
+                // Checked by `candidate`: only a number that reads is dispatched.
+                let Ok(phone) = E164::try_from(c.phone.clone()) else { continue };
                 let attempt_ref = super::installation::attempt_ref(&installation, c.id, attempt_no);
                 let subject = Subject::Contact { id: c.id, phone: &c.phone, attempt_no: Some(attempt_no) };
                 decisions.record(camp.id, subject, kind::DISPATCHED, reason, None, now);
@@ -207,7 +215,7 @@ async fn claim_in<C: ConnectionTrait>(
                     contact_id: c.id,
                     attempt_no,
                     vendor_id,
-                    phone: c.phone,
+                    phone,
                     case_id: c.case_id,
                     zones: c.zones,
                     variables: c.variables,
@@ -235,12 +243,18 @@ async fn claim_in<C: ConnectionTrait>(
 
 /// A due contact row as [`claim::plan`] reads it: its state parsed here.
 fn candidate(c: &contact::Model) -> Candidate<'_> {
+    // A number that is not E.164 (an admin's SQL edit) is corrupt like a bad
+    // state: it is reported and never handed to a vendor.
+    let state = match E164::try_from(c.phone.clone()) {
+        Ok(_) => c.state.parse(),
+        Err(e) => Err(format!("phone does not read as E.164: {e}")),
+    };
     Candidate {
         id: c.id,
         phone: &c.phone,
         case_id: c.case_id.as_deref(),
         zones: c.zones.as_deref(),
-        state: c.state.parse(),
+        state,
         attempt_seq: c.attempt_seq,
         previous: PreviousAttempt { vendor_id: c.last_vendor_id.clone(), vendor_failed: c.last_vendor_failed },
     }
@@ -399,6 +413,18 @@ async fn set_due<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Take a contact whose row does not read out of the due queue, with why.
+async fn park<C: ConnectionTrait>(db: &C, id: i64, reason: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+    contact::Entity::update_many()
+        .col_expr(contact::Column::DueAt, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(contact::Column::FinishedReason, Expr::value(format!("not dialed: {reason}")))
+        .col_expr(contact::Column::UpdatedAt, Expr::value(now))
+        .filter(contact::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 async fn finish_contact<C: ConnectionTrait>(
     db: &C,
     id: i64,
@@ -416,3 +442,7 @@ async fn finish_contact<C: ConnectionTrait>(
         .await?;
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "claim_tests.rs"]
+mod tests;

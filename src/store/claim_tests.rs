@@ -1,0 +1,68 @@
+//! Corrupt rows in the claim: reported, taken out of the due queue, never
+//! dialed; the rows beside them are claimed as usual.
+
+use super::*;
+use crate::config::DatabaseSettings;
+use crate::store::{Db, campaigns, db};
+use chrono::TimeZone;
+use sea_orm::ConnectionTrait;
+use std::path::Path;
+use std::time::Duration;
+
+async fn running_campaign_with_contacts() -> (Db, Campaign) {
+    let settings = DatabaseSettings {
+        // One connection: every connection to `:memory:` is a database of its own.
+        max_connections: 1,
+        sqlite_synchronous_full: false,
+        busy_timeout: Duration::from_secs(5),
+        ..DatabaseSettings::with_url("sqlite::memory:")
+    };
+    let conn = db::connect(&settings).await.expect("connect");
+    db::migrate(&conn).await.expect("migrate");
+    let config = r#"
+        [[vendors]]
+        id = "sim"
+        kind = "sim"
+        base_url = "http://127.0.0.1:9"
+        api_key = "k"
+        callback_secret = "s"
+        [[campaigns]]
+        name = "c"
+        timezone = "Asia/Jakarta"
+        windows = "daily 00:00-24:00"
+        vendors = ["sim"]
+        default_country_code = "62"
+    "#;
+    let settings = crate::config::parse(config, Path::new("test.toml"), Path::new(".")).expect("config");
+    let now = Utc::now();
+    campaigns::sync_from_config(&conn, &settings.campaigns, now).await.expect("sync");
+    let row = campaigns::find_by_name(&conn, "c").await.expect("campaign");
+    let csv = "phone\n+6281211110001\n+6281211110002\n+6281211110003\n";
+    crate::import::import_csv(&conn, &row, csv.as_bytes(), None, now).await.expect("import");
+    let mut camp = campaigns::parse(&row, &settings.compliance).expect("parse");
+    camp.state = crate::domain::state::CampaignState::Running;
+    (conn, camp)
+}
+
+#[tokio::test]
+async fn a_contact_whose_state_or_phone_does_not_read_is_parked_and_the_others_are_claimed() {
+    let (conn, camp) = running_campaign_with_contacts().await;
+    conn.execute_unprepared("UPDATE contacts SET state = 'zombie' WHERE phone = '+6281211110001'").await.unwrap();
+    conn.execute_unprepared("UPDATE contacts SET phone = 'not a number' WHERE phone = '+6281211110002'").await.unwrap();
+    let slots = HashMap::from([("sim".to_string(), VendorSlot { cap: 10, own_redials: 0 })]);
+    let now = Utc.with_ymd_and_hms(2030, 1, 1, 3, 0, 0).unwrap();
+    let lease = Lease { owner: "test", until: now + chrono::TimeDelta::minutes(1) };
+    let report = claim(&conn, &camp, &slots, 10, &lease, now).await.expect("claim");
+    let claimed: Vec<&str> = report.claimed.iter().map(|c| c.phone.as_str()).collect();
+    assert_eq!(claimed, ["+6281211110003"], "only the contact that reads is dialed");
+
+    let parked = contact::Entity::find().filter(contact::Column::DueAt.is_null()).all(&conn).await.unwrap();
+    let mut reasons: Vec<String> = parked.iter().filter_map(|c| c.finished_reason.clone()).collect();
+    reasons.sort();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(reasons[0].contains("unknown contact state `zombie`"), "{reasons:?}");
+    assert!(reasons[1].contains("phone does not read as E.164"), "{reasons:?}");
+    // Out of the queue: the next claim does not see them again.
+    let again = claim(&conn, &camp, &slots, 10, &lease, now + chrono::TimeDelta::seconds(1)).await.expect("claim");
+    assert!(again.claimed.is_empty(), "{:?}", again.claimed);
+}
