@@ -468,7 +468,7 @@ impl Validator<'_> {
         for (tag, intent) in &v.tag_intents {
             match intent.get_ref().parse::<crate::domain::outcome::Intent>() {
                 Ok(i) => tags.push((tag.as_str(), i)),
-                Err(e) => self.issue(format!("{p}.tag_intents.{tag}"), Some(intent), e),
+                Err(e) => self.issue(format!("{p}.tag_intents.{tag}"), Some(intent), e.to_string()),
             }
         }
         let tag_intents = crate::domain::tags::TagIntents::with_overrides(tags);

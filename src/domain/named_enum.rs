@@ -33,17 +33,28 @@ macro_rules! named_enum {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str(self.as_str()) }
         }
         impl std::str::FromStr for $name {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
+            type Err = $crate::domain::named_enum::UnknownName;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
                 match s {
                     $($text => Ok($name::$variant),)+
-                    other => Err(format!(
-                        "unknown {} `{}` (expected one of: {})",
-                        $noun, other, [$($text),+].join(", ")
-                    )),
+                    other => Err($crate::domain::named_enum::UnknownName {
+                        noun: $noun,
+                        got: other.to_string(),
+                        expected: &[$($text),+],
+                    }),
                 }
             }
         }
     };
 }
 pub(crate) use named_enum;
+
+/// A text that names no variant: says which kind of name, the text, and
+/// every valid name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {noun} `{got}` (expected one of: {})", expected.join(", "))]
+pub struct UnknownName {
+    pub noun: String,
+    pub got: String,
+    pub expected: &'static [&'static str],
+}

@@ -115,7 +115,7 @@ mod tests {
 
     #[test]
     fn unknown_name_is_an_error_that_lists_the_choices() {
-        let err = "bussy".parse::<Disposition>().unwrap_err();
+        let err = "bussy".parse::<Disposition>().unwrap_err().to_string();
         assert!(err.contains("bussy") && err.contains("no_answer"), "{err}");
     }
 }

@@ -7,6 +7,7 @@ use super::{IN_FLIGHT_STATES, StoreError};
 use crate::domain::call_event::CallEvent;
 use crate::domain::campaign::Campaign;
 use crate::domain::matching::attempt_for_call;
+use crate::domain::named_enum::UnknownName;
 use crate::domain::outcome::Disposition;
 use crate::domain::recall::AttemptResult;
 use crate::domain::settlement::{
@@ -148,8 +149,8 @@ pub async fn apply_result_buffered<C: ConnectionTrait>(
     now: DateTime<Utc>,
     dials: &mut WriteBuffer,
 ) -> Result<Applied, StoreError> {
-    let state: AttemptState = attempt.state.parse().map_err(|e: String| {
-        corrupt_row("attempts", "state", attempt.id, &e);
+    let state: AttemptState = attempt.state.parse().map_err(|e: UnknownName| {
+        corrupt_row("attempts", "state", attempt.id, &e.to_string());
         StoreError::BadCampaign { name: camp.name.clone(), message: format!("attempt {}: {e}", attempt.attempt_ref) }
     })?;
     let facts = AttemptFacts {
@@ -221,7 +222,7 @@ fn contact_facts(c: &contact::Model) -> ContactFacts<'_> {
         phone: &c.phone,
         zones: c.zones.as_deref(),
         attempt_seq: c.attempt_seq,
-        state: c.state.parse(),
+        state: c.state.parse().map_err(|e: UnknownName| e.to_string()),
         history: serde_json::from_value(c.recall_history.clone()).map_err(|e| e.to_string()),
     }
 }

@@ -238,7 +238,7 @@ pub async fn transition<C: ConnectionTrait>(
 ) -> Result<(CampaignState, CampaignState), StoreError> {
     let row = find_by_name(db, name).await?;
     let from: CampaignState =
-        row.state.parse().map_err(|e: String| StoreError::BadCampaign { name: name.into(), message: e })?;
+        row.state.parse().map_err(|e| StoreError::BadCampaign { name: name.into(), message: format!("state: {e}") })?;
     let to = from.apply(event)?;
     set_state_fenced(db, row.id, from, to, now).await?;
     Ok((from, to))

@@ -9,6 +9,7 @@ use super::vendor_limits;
 use super::{IN_FLIGHT_STATES, StoreError};
 use crate::domain::campaign::Campaign;
 use crate::domain::claim::{self, Candidate, Verdict};
+use crate::domain::named_enum::UnknownName;
 use crate::domain::phone::E164;
 use crate::domain::routing::{PreviousAttempt, VendorSlot};
 use crate::domain::state::{AttemptState, ContactState};
@@ -246,7 +247,7 @@ fn candidate(c: &contact::Model) -> Candidate<'_> {
     // A number that is not E.164 (an admin's SQL edit) is corrupt like a bad
     // state: it is reported and never handed to a vendor.
     let state = match E164::try_from(c.phone.clone()) {
-        Ok(_) => c.state.parse(),
+        Ok(_) => c.state.parse().map_err(|e: UnknownName| e.to_string()),
         Err(e) => Err(format!("phone does not read as E.164: {e}")),
     };
     Candidate {
