@@ -2,18 +2,22 @@
 //!
 //! # Layout
 //!
-//! `domain` is pure logic (no I/O); `store` performs database effects;
-//! `vendors` holds one module per vendor kind; `scheduler`, `ingest` and
-//! `reconcile` are the loops; `api` the HTTP listener; `cli` the command
-//! line; `app` wires them together. Module by module:
+//! Decide in `domain`, perform in the shell: `domain` holds every decision
+//! as a pure function of facts and `now`; `store` holds every query (it
+//! loads the facts, calls the decision, writes the answer); `vendors` holds
+//! one module per vendor kind; `scheduler`, `ingest` and `reconcile` are the
+//! loops; `api` every HTTP handler; `cli` the command line; `app` wires them
+//! together. Dependencies point one way (no cycle between these modules,
+//! `domain` depends on none of the others, only `store` uses `sea_orm`):
+//! `src/architecture_tests.rs` checks it. Module by module:
 //!
-//! - [`domain`]: pure decisions as functions of `(state, facts, event, now)`: windows, contact policy, recall, states.
-//! - [`store`]: the database queries: they load the facts a decision needs and write what it decided, fenced.
+//! - [`domain`]: pure decisions: the campaign's dial window, the claim plan, the settlement of a result, recall, states.
+//! - [`store`]: every query: load the facts a decision needs, write what it decided, fenced; status reports.
 //! - [`vendors`]: the `VendorAdapter` trait and one module per vendor kind, with code tables and fakes.
 //! - [`scheduler`]: the tick: campaign states, claiming due contacts, dispatching them to vendors.
-//! - [`ingest`]: vendor callbacks stored before the 2xx, the pre-dial check, and the inbox processor.
+//! - [`ingest`]: the inbox processor: stored callbacks applied page by page, each row parsed once.
 //! - [`reconcile`]: the leader's sweeps: lookups of unknown or overdue attempts, active cancels, polls.
-//! - [`api`]: the HTTP listener: callbacks, health, metrics, the admin API, connection and request limits.
+//! - [`api`]: the HTTP listener and every handler: vendor callbacks (stored before the 2xx), pre-dial, health, metrics, the admin API.
 //! - [`cli`]: the command line, one file per command group, and exit codes.
 //! - [`config`]: `config.toml` into typed settings, every problem with its field path and line.
 //! - [`app`]: start-up from settings, the server and loops under one shutdown signal, SIGHUP reload.
@@ -21,7 +25,6 @@
 //! - [`clock`]: time as a dependency, so tests step through DST with a manual clock.
 //! - [`import`]: streaming CSV import of contacts, with each callee's zones inferred.
 //! - [`suppression_list`]: the suppression list in and out of files (CLI and admin API).
-//! - [`report`]: campaign status summaries for `campaignd status` and the admin API.
 //! - [`failure_log`]: a loop's failures logged once per burst, not once per round.
 //! - [`fuzz_support`]: the fuzz targets' entries, also replayed by the ordinary tests.
 //!
