@@ -1,42 +1,14 @@
 use super::*;
-use crate::config::DatabaseSettings;
 use crate::domain::state::CampaignState;
-use crate::store::db;
-use crate::store::{campaigns, contacts};
-use std::path::Path;
-use std::time::Duration;
+use crate::store::{campaigns, contacts, testkit};
 
 /// `(case_id, timezone, zones, zone_source)` of a stored contact.
 type Stored<'a> = (&'a str, Option<&'a str>, Option<&'a str>, Option<&'a str>);
 
 async fn campaign_db() -> (Db, campaign::Model) {
-    let settings = DatabaseSettings {
-        // One connection: every connection to `:memory:` is a database of its own.
-        max_connections: 1,
-        sqlite_synchronous_full: false,
-        busy_timeout: Duration::from_secs(5),
-        ..DatabaseSettings::with_url("sqlite::memory:")
-    };
-    let conn = db::connect(&settings).await.expect("connect");
-    db::migrate(&conn).await.expect("migrate");
-    // The campaign as an admin declares it, synced the way the daemon does.
-    let config = r#"
-        [[vendors]]
-        id = "sim"
-        kind = "sim"
-        base_url = "http://127.0.0.1:9"
-        api_key = "k"
-        callback_secret = "s"
-        [[campaigns]]
-        name = "zones"
-        timezone = "Asia/Jakarta"
-        windows = "daily 09:00-20:00"
-        vendors = ["sim"]
-        default_country_code = "62"
-    "#;
-    let settings = crate::config::parse(config, Path::new("test.toml"), Path::new(".")).expect("config");
-    campaigns::sync_from_config(&conn, &settings.campaigns, Utc::now()).await.expect("sync");
-    let camp = campaigns::find_by_name(&conn, "zones").await.expect("campaign");
+    let conn = testkit::memory_db().await;
+    let fields = "timezone = \"Asia/Jakarta\"\nwindows = \"daily 09:00-20:00\"\ndefault_country_code = \"62\"";
+    let (_, camp) = testkit::declared_campaign(&conn, "zones", fields).await;
     (conn, camp)
 }
 

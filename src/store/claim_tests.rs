@@ -2,43 +2,16 @@
 //! dialed; the rows beside them are claimed as usual.
 
 use super::*;
-use crate::config::DatabaseSettings;
-use crate::store::{Db, campaigns, db};
+use crate::store::{Db, campaigns, testkit};
 use chrono::TimeZone;
 use sea_orm::ConnectionTrait;
-use std::path::Path;
-use std::time::Duration;
 
 async fn running_campaign_with_contacts() -> (Db, Campaign) {
-    let settings = DatabaseSettings {
-        // One connection: every connection to `:memory:` is a database of its own.
-        max_connections: 1,
-        sqlite_synchronous_full: false,
-        busy_timeout: Duration::from_secs(5),
-        ..DatabaseSettings::with_url("sqlite::memory:")
-    };
-    let conn = db::connect(&settings).await.expect("connect");
-    db::migrate(&conn).await.expect("migrate");
-    let config = r#"
-        [[vendors]]
-        id = "sim"
-        kind = "sim"
-        base_url = "http://127.0.0.1:9"
-        api_key = "k"
-        callback_secret = "s"
-        [[campaigns]]
-        name = "c"
-        timezone = "Asia/Jakarta"
-        windows = "daily 00:00-24:00"
-        vendors = ["sim"]
-        default_country_code = "62"
-    "#;
-    let settings = crate::config::parse(config, Path::new("test.toml"), Path::new(".")).expect("config");
-    let now = Utc::now();
-    campaigns::sync_from_config(&conn, &settings.campaigns, now).await.expect("sync");
-    let row = campaigns::find_by_name(&conn, "c").await.expect("campaign");
+    let conn = testkit::memory_db().await;
+    let fields = "timezone = \"Asia/Jakarta\"\nwindows = \"daily 00:00-24:00\"\ndefault_country_code = \"62\"";
+    let (settings, row) = testkit::declared_campaign(&conn, "c", fields).await;
     let csv = "phone\n+6281211110001\n+6281211110002\n+6281211110003\n";
-    crate::import::import_csv(&conn, &row, csv.as_bytes(), None, now).await.expect("import");
+    crate::import::import_csv(&conn, &row, csv.as_bytes(), None, Utc::now()).await.expect("import");
     let mut camp = campaigns::parse(&row, &settings.compliance).expect("parse");
     camp.state = crate::domain::state::CampaignState::Running;
     (conn, camp)

@@ -23,6 +23,9 @@ pub mod report;
 pub mod suppressions;
 pub mod vendor_limits;
 
+#[cfg(test)]
+pub(crate) mod testkit;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database: {0}")]

@@ -1,0 +1,36 @@
+//! What store-level unit tests start from: a migrated in-memory SQLite
+//! database holding one config-declared campaign.
+
+use super::{Db, campaigns, db};
+use crate::config::{DatabaseSettings, Settings};
+use chrono::Utc;
+use entity::campaign;
+use std::path::Path;
+use std::time::Duration;
+
+/// A fresh migrated in-memory database.
+pub async fn memory_db() -> Db {
+    let settings = DatabaseSettings {
+        // One connection: every connection to `:memory:` is a database of its own.
+        max_connections: 1,
+        sqlite_synchronous_full: false,
+        busy_timeout: Duration::from_secs(5),
+        ..DatabaseSettings::with_url("sqlite::memory:")
+    };
+    let conn = db::connect(&settings).await.expect("connect");
+    db::migrate(&conn).await.expect("migrate");
+    conn
+}
+
+/// Campaign `name` as an admin declares it (`fields` are its TOML lines;
+/// it routes to a sim vendor), synced the way the daemon does.
+pub async fn declared_campaign(conn: &Db, name: &str, fields: &str) -> (Settings, campaign::Model) {
+    let config = format!(
+        "[[vendors]]\nid = \"sim\"\nkind = \"sim\"\nbase_url = \"http://127.0.0.1:9\"\napi_key = \"k\"\n\
+         callback_secret = \"s\"\n[[campaigns]]\nname = \"{name}\"\nvendors = [\"sim\"]\n{fields}\n"
+    );
+    let settings = crate::config::parse(&config, Path::new("test.toml"), Path::new(".")).expect("config");
+    campaigns::sync_from_config(conn, &settings.campaigns, Utc::now()).await.expect("sync");
+    let row = campaigns::find_by_name(conn, name).await.expect("campaign");
+    (settings, row)
+}
