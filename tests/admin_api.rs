@@ -16,9 +16,7 @@ async fn admin_api_needs_the_token_and_changes_state_through_the_state_machine()
         .replace("max_body_bytes = 4096", "max_body_bytes = 4096\nadmin_token = { env = \"TEST_ADMIN_TOKEN\" }");
     let config = db.path("config.toml");
     std::fs::write(&config, text).unwrap();
-    // SAFETY: set before the child is spawned; the child inherits it.
-    unsafe { std::env::set_var("TEST_ADMIN_TOKEN", "s3cret") };
-    let daemon = Daemon::start(&config);
+    let daemon = Daemon::start_with_env(&config, &[("TEST_ADMIN_TOKEN", "s3cret")]);
     let http = reqwest::Client::new();
 
     let r = http.get(daemon.url("/api/v1/campaigns")).send().await.unwrap();

@@ -17,15 +17,18 @@ pub fn cli(config: &Path, args: &[&str]) -> Output {
 /// Start `campaignd run` without waiting for it (stdout piped, for
 /// [`Daemon::listening`]).
 pub fn launch(config: &Path, stderr: Stdio, level: &str) -> Child {
-    Command::new(bin())
-        .arg("--config")
-        .arg(config)
-        .arg("run")
-        .env("CAMPAIGND_LOG", level)
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .expect("spawn campaignd")
+    run_command(config, stderr, level).spawn().expect("spawn campaignd")
+}
+
+fn run_command(config: &Path, stderr: Stdio, level: &str) -> Command {
+    let mut command = Command::new(bin());
+    command.arg("--config").arg(config).arg("run").env("CAMPAIGND_LOG", level).stdout(Stdio::piped()).stderr(stderr);
+    command
+}
+
+/// The daemon's log level unless a test asks for another: `TEST_DAEMON_LOG`, else `warn`.
+fn default_level() -> String {
+    std::env::var("TEST_DAEMON_LOG").unwrap_or_else(|_| "warn".into())
 }
 
 pub struct Daemon {
@@ -54,8 +57,17 @@ impl Daemon {
         Daemon::spawn(config, Stdio::from(file), level)
     }
 
+    /// Like [`Daemon::start`], with `vars` added to the daemon's environment:
+    /// the child's only, since the test process's environment is read by
+    /// the other tests running beside it and must not change.
+    pub fn start_with_env(config: &Path, vars: &[(&str, &str)]) -> Daemon {
+        let mut command = run_command(config, Stdio::inherit(), &default_level());
+        command.envs(vars.iter().copied());
+        Daemon::listening(command.spawn().expect("spawn campaignd"), config)
+    }
+
     fn start_with_stderr(config: &Path, stderr: Stdio) -> Daemon {
-        Daemon::spawn(config, stderr, &std::env::var("TEST_DAEMON_LOG").unwrap_or_else(|_| "warn".into()))
+        Daemon::spawn(config, stderr, &default_level())
     }
 
     fn spawn(config: &Path, stderr: Stdio, level: &str) -> Daemon {
