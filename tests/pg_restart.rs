@@ -4,8 +4,10 @@
 //! recorded once, no attempt is left in flight, nobody is dialed twice.
 //!
 //! These tests restart the local PostgreSQL cluster (`pg_ctlcluster`, as
-//! root), so the server they use must be that cluster; they take turns, and
-//! other tests on the same server should not run meanwhile.
+//! root), so the server they use must be that cluster; each has the server
+//! to itself (`TestDb::postgres_alone`): the other tests' PostgreSQL
+//! databases wait, in this process. (Tests of other processes on the same
+//! server should not run meanwhile.)
 
 mod common;
 
@@ -30,9 +32,6 @@ const RECOVERS_WITHIN: Duration = Duration::from_secs(10);
 
 const RECOVERY: &str = common::FAULT_RECOVERY;
 
-/// One server disruption at a time.
-static SERVER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 /// Run `pg_ctlcluster` on the only local cluster.
 fn pg_ctlcluster(action: &str, output: Stdio) -> std::process::ExitStatus {
     let versions: Vec<String> = std::fs::read_dir("/etc/postgresql")
@@ -54,6 +53,8 @@ fn must(action: &str) {
 }
 
 /// The server is started again even when the test fails while it is down.
+/// (Declared after the [`Run`], so it drops first: the run's database is
+/// dropped, and the server handed on, only once the server is up again.)
 struct StartOnDrop;
 
 impl Drop for StartOnDrop {
@@ -75,7 +76,7 @@ struct Run {
 }
 
 async fn start_run(database: &str) -> Run {
-    let db = TestDb::postgres_always();
+    let db = TestDb::postgres_alone();
     // Calls of 0.2-0.6 s: a few dozen are on the line at any moment. Two
     // retries 200 ms apart: a callback that meets a multi-second outage is
     // given up, like a real vendor's after its last retry.
@@ -185,11 +186,10 @@ fn loud_lines(log: &Path) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgresql_restart_mid_campaign_loses_nothing() {
-    let _turn = SERVER.lock().await;
-    let _restart = StartOnDrop;
     // Default pool settings: the restart is shorter than acquire_timeout, so
     // most database calls just wait it out.
     let mut run = start_run("").await;
+    let _restart = StartOnDrop;
     wait_until_mid_run(&run.conn).await;
     let before = server_started_at(&run.conn).await;
 
@@ -204,11 +204,10 @@ async fn postgresql_restart_mid_campaign_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_seconds_without_postgresql_mid_campaign_lose_nothing() {
-    let _turn = SERVER.lock().await;
-    let _restart = StartOnDrop;
     // A 1 s acquire timeout: during the outage ticks, callback inserts,
     // dispatch write-backs and sweeps fail instead of waiting it out.
     let mut run = start_run(r#"acquire_timeout = "1s""#).await;
+    let _restart = StartOnDrop;
     wait_until_mid_run(&run.conn).await;
     let before = server_started_at(&run.conn).await;
 

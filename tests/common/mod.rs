@@ -12,6 +12,7 @@ use campaignd::vendors::sim::{SimAuth, SimHandle, SimSettings, spawn};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 pub const API_KEY: &str = "test-key";
@@ -24,6 +25,8 @@ pub struct TestDb {
     pub dir: tempfile::TempDir,
     pub url: String,
     pg: Option<(String, String)>,
+    /// Held until the database is dropped (fields drop after `drop`).
+    _turn: Option<ServerTurn>,
 }
 
 impl TestDb {
@@ -38,7 +41,7 @@ impl TestDb {
     pub fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("campaignd.db").display());
-        TestDb { dir, url, pg: None }
+        TestDb { dir, url, pg: None, _turn: None }
     }
 
     /// Always PostgreSQL, whatever the environment selects: for tests of
@@ -52,12 +55,33 @@ impl TestDb {
         }
     }
 
+    /// Like [`TestDb::postgres_always`], with the server to itself until
+    /// dropped: for tests that stop or restart it (`pg_restart`). It waits
+    /// for every other test's PostgreSQL database to be dropped, and holds
+    /// back new ones.
+    pub fn postgres_alone() -> TestDb {
+        let turn = ServerTurn::alone();
+        match std::env::var("CAMPAIGND_TEST_DATABASE_URL") {
+            Ok(server) if server.starts_with("postgres") => TestDb::postgres_in(&server, turn),
+            _ => TestDb::postgres_in("postgres://postgres@127.0.0.1/postgres", turn),
+        }
+    }
+
     fn postgres(server: &str) -> TestDb {
+        TestDb::postgres_in(server, ServerTurn::shared())
+    }
+
+    fn postgres_in(server: &str, turn: ServerTurn) -> TestDb {
         let name = format!("campaignd_test_{}", uuid::Uuid::new_v4().simple());
         let base = server.trim_end_matches('/').rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or_default();
         let admin = format!("{base}/postgres");
         run_blocking(admin.clone(), format!("CREATE DATABASE {name}"));
-        TestDb { dir: tempfile::tempdir().expect("temp dir"), url: format!("{base}/{name}"), pg: Some((admin, name)) }
+        TestDb {
+            dir: tempfile::tempdir().expect("temp dir"),
+            url: format!("{base}/{name}"),
+            pg: Some((admin, name)),
+            _turn: Some(turn),
+        }
     }
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
@@ -73,6 +97,50 @@ impl Drop for TestDb {
             run_blocking(admin, format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
         }
     }
+}
+
+/// A test's use of the PostgreSQL server, which every test in this process
+/// shares: shared by each PostgreSQL [`TestDb`], or alone by one that stops
+/// or restarts the server (which would break every other test's database).
+/// Shared turns never wait for a waiting alone one, since a test may hold
+/// two databases at once; an alone turn waits until no shared one is held.
+struct ServerTurn {
+    alone: bool,
+}
+
+/// (Shared turns held, whether an alone one is.)
+static SERVER: Mutex<(usize, bool)> = Mutex::new((0, false));
+static SERVER_CHANGED: Condvar = Condvar::new();
+
+impl ServerTurn {
+    fn shared() -> ServerTurn {
+        let mut held = SERVER_CHANGED.wait_while(lock_server(), |(_, alone)| *alone).expect("server turns");
+        held.0 += 1;
+        ServerTurn { alone: false }
+    }
+
+    fn alone() -> ServerTurn {
+        let mut held =
+            SERVER_CHANGED.wait_while(lock_server(), |(shared, alone)| *shared > 0 || *alone).expect("server turns");
+        held.1 = true;
+        ServerTurn { alone: true }
+    }
+}
+
+impl Drop for ServerTurn {
+    fn drop(&mut self) {
+        let mut held = lock_server();
+        if self.alone {
+            held.1 = false;
+        } else {
+            held.0 -= 1;
+        }
+        SERVER_CHANGED.notify_all();
+    }
+}
+
+fn lock_server() -> MutexGuard<'static, (usize, bool)> {
+    SERVER.lock().expect("server turns")
 }
 
 /// Run one statement on its own thread and runtime, so it works from both
