@@ -53,10 +53,15 @@ async fn statement_timeout_from_the_config_cancels_long_statements_on_postgresql
     });
     // Once migrate is seen queued on the lock, the other instance's migration
     // goes on for three times the 200 ms statement timeout: the wait is what
-    // is under test, not a synchronization.
+    // is under test, not a synchronization. (Waiters on this database only:
+    // other tests' daemons migrate their own databases on the same server.)
     common::poll_until(Duration::from_secs(10), "migrate waiting for the migration lock", || async {
-        let waiting =
-            common::scalar(&other, "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").await;
+        let waiting = common::scalar(
+            &other,
+            "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        )
+        .await;
         (waiting > 0).then_some(())
     })
     .await;
