@@ -18,7 +18,7 @@ use std::time::Duration;
 const TOKEN: &str = "cb-t0ken";
 
 fn config_text(db_url: &str, listen: u16, fake_port: u16) -> String {
-    let head = crate::daemon_head(db_url, &format!("127.0.0.1:{listen}"), "");
+    let head = super::daemon_head(db_url, &format!("127.0.0.1:{listen}"), "");
     format!(
         r#"{head}
 [[vendors]]

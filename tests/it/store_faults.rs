@@ -6,7 +6,7 @@
 //! The SQLite file lives on a small tmpfs the test mounts (it needs root, as
 //! CI runs it; it fails, never skips, when it cannot mount).
 
-mod common;
+use crate::common;
 
 use campaignd::vendors::sim::SimSettings;
 use common::daemon::Daemon;

@@ -16,7 +16,7 @@ const VENDOR: &str = "sivr";
 const CONTACTS: usize = 8;
 
 fn config_text(db_url: &str, fake_port: u16) -> String {
-    let head = crate::daemon_head(db_url, "127.0.0.1:0", "reconcile_every = \"300ms\"\n");
+    let head = super::daemon_head(db_url, "127.0.0.1:0", "reconcile_every = \"300ms\"\n");
     format!(
         r#"{head}
 [[vendors]]

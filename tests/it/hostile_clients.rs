@@ -5,7 +5,7 @@
 //! addresses) must be served throughout; nothing the database says reaches a
 //! client; what an anonymous client can make us store is bounded.
 
-mod common;
+use crate::common;
 
 use campaignd::vendors::sim::sign;
 use common::daemon::Daemon;

@@ -9,7 +9,7 @@
 //! databases wait, in this process. (Tests of other processes on the same
 //! server should not run meanwhile.)
 
-mod common;
+use crate::common;
 
 use campaignd::vendors::sim::SimSettings;
 use common::daemon::Daemon;

@@ -6,7 +6,7 @@
 //! SQLite they take turns (one writer); on PostgreSQL they overlap and the
 //! row locks, `SKIP LOCKED` and advisory locks must keep the same promises.
 
-mod common;
+use crate::common;
 
 use campaignd::app::App;
 use campaignd::clock::{Clock, ManualClock};

@@ -28,7 +28,7 @@ fn noon_zone() -> String {
 }
 
 fn config_text(db_url: &str, listen: u16, fake_port: u16) -> String {
-    let head = crate::daemon_head(db_url, &format!("127.0.0.1:{listen}"), "");
+    let head = super::daemon_head(db_url, &format!("127.0.0.1:{listen}"), "");
     format!(
         r#"{head}
 [[vendors]]

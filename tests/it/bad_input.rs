@@ -2,7 +2,7 @@
 //! callbacks (malformed, unsigned, unknown vendor, oversized), CSV rows,
 //! config files, and a second daemon on the same SQLite file.
 
-mod common;
+use crate::common;
 
 use campaignd::vendors::sim::sign;
 use common::daemon::{Daemon, bin, cli};

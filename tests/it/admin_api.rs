@@ -1,6 +1,6 @@
 //! The admin API: bearer token, campaign status and state changes, OpenAPI.
 
-mod common;
+use crate::common;
 
 use common::daemon::Daemon;
 use common::{ConfigSpec, TestDb, fast_sim, start_sim};

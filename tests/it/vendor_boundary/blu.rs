@@ -15,7 +15,7 @@ const TOKEN: &str = "cb-t0ken";
 const CONTACTS: i64 = 8;
 
 fn config_text(db_url: &str, listen: u16, fake_port: u16) -> String {
-    let head = crate::daemon_head(db_url, &format!("127.0.0.1:{listen}"), "reconcile_every = \"300ms\"\n");
+    let head = super::daemon_head(db_url, &format!("127.0.0.1:{listen}"), "reconcile_every = \"300ms\"\n");
     format!(
         r#"{head}
 [[vendors]]

@@ -3,7 +3,7 @@
 //! seconds later, while the matching recall rule would wait an hour. Windows
 //! are open all day, so clamping the time into them leaves it unchanged.
 
-mod common;
+use crate::common;
 
 use campaignd::vendors::sim::SimSettings;
 use campaignd::vendors::sim::wire::CallStatus;

@@ -4,7 +4,7 @@
 //! start-up races, the single-instance lock and the idle notice
 //! (`lifecycle/startup.rs`).
 
-mod common;
+use crate::common;
 #[path = "lifecycle/reload.rs"]
 mod reload;
 #[path = "lifecycle/startup.rs"]

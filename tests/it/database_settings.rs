@@ -2,7 +2,7 @@
 //! is enforced by PostgreSQL, and start-up gives up on an unreachable server
 //! after `connect_timeout` with a message naming it.
 
-mod common;
+use crate::common;
 
 use campaignd::config::{Settings, parse};
 use campaignd::store::db;

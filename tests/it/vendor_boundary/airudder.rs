@@ -17,7 +17,7 @@ const TOKEN: &str = "cb-t0ken";
 /// that retries `unknown` (so a call the daemon wrongly gives up on as lost
 /// would be dialed again).
 fn config_text(db_url: &str, listen: u16, fake_port: u16, result_timeout: &str) -> String {
-    let head = crate::daemon_head(
+    let head = super::daemon_head(
         db_url,
         &format!("127.0.0.1:{listen}"),
         &format!("reconcile_every = \"300ms\"\nresult_timeout = \"{result_timeout}\"\nlost_after = \"10m\"\n"),

@@ -3,7 +3,7 @@
 //! paused, callbacks are authenticated by URL token and source address, and
 //! the token travels in the callback URL handed to the vendor.
 
-mod common;
+use crate::common;
 
 use campaignd::vendors::sim::{SimSettings, sign};
 use common::daemon::{Daemon, cli};

@@ -7,7 +7,7 @@
 //! land in one normalized model — webhook arrays, aggregated webhooks, one
 //! record per POST with a pre-dial check, and polling.
 
-mod common;
+use crate::common;
 
 use campaignd::vendors::fake::{FakeBehavior, FakeHandle};
 use common::daemon::{Daemon, cli};

@@ -6,7 +6,7 @@
 //! any number have more than 3 dials, across both campaigns and the vendor's
 //! own redials, and no number is ever on two calls at once.
 
-mod common;
+use crate::common;
 
 use campaignd::vendors::fake::FakeBehavior;
 use chrono::Utc;

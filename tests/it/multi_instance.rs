@@ -7,7 +7,7 @@
 //! instance takes the lead and rescues its work. A second, small run shows a
 //! vendor's rate limit holding for three instances together.
 
-mod common;
+use crate::common;
 
 use campaignd::vendors::sim::SimSettings;
 use common::balancer::Balancer;

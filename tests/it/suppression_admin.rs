@@ -2,7 +2,7 @@
 //! rows, exports, never-weaken, removal, and numbers imported while a
 //! campaign runs are never dialed afterwards.
 
-mod common;
+use crate::common;
 
 use campaignd::vendors::sim::SimSettings;
 use chrono::{DateTime, Utc};

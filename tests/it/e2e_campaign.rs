@@ -2,7 +2,7 @@
 //! and the simulator over loopback HTTP; every invariant is checked from the
 //! database, caps are sampled during the run.
 
-mod common;
+use crate::common;
 
 use common::daemon::{Daemon, cli};
 use common::invariants::{assert_final, assert_peaks, spawn_sampler};

@@ -2,7 +2,7 @@
 //! the callee's window across a DST change and a blackout date; SQL edits
 //! take effect within one tick; the due-contacts query is an index range scan.
 
-mod common;
+use crate::common;
 
 use campaignd::app::App;
 use campaignd::clock::{Clock, ManualClock};

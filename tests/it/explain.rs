@@ -2,7 +2,7 @@
 //! with its zone group's, attempts, suppression entry and recent dials, from
 //! rows written straight through the entities.
 
-mod common;
+use crate::common;
 
 use campaignd::store::explain::{ExplainError, explain};
 use chrono::{DateTime, Duration, DurationRound, Utc};

@@ -2,7 +2,7 @@
 //! looked up before anything is redialed; an attempt without a result is
 //! polled, then declared lost and handed to the recall policy.
 
-mod common;
+use crate::common;
 
 use campaignd::app::App;
 use campaignd::clock::{Clock, ManualClock};
