@@ -1,7 +1,7 @@
 //! The real `campaignd` binary as a child process.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
@@ -34,7 +34,6 @@ fn default_level() -> String {
 pub struct Daemon {
     pub child: Child,
     pub addr: String,
-    pub config: PathBuf,
 }
 
 impl Daemon {
@@ -63,7 +62,7 @@ impl Daemon {
     pub fn start_with_env(config: &Path, vars: &[(&str, &str)]) -> Daemon {
         let mut command = run_command(config, Stdio::inherit(), &default_level());
         command.envs(vars.iter().copied());
-        Daemon::listening(command.spawn().expect("spawn campaignd"), config)
+        Daemon::listening(command.spawn().expect("spawn campaignd"))
     }
 
     fn start_with_stderr(config: &Path, stderr: Stdio) -> Daemon {
@@ -71,11 +70,11 @@ impl Daemon {
     }
 
     fn spawn(config: &Path, stderr: Stdio, level: &str) -> Daemon {
-        Daemon::listening(launch(config, stderr, level), config)
+        Daemon::listening(launch(config, stderr, level))
     }
 
     /// Wait for the "listening on" line of a daemon started with [`launch`].
-    pub fn listening(mut child: Child, config: &Path) -> Daemon {
+    pub fn listening(mut child: Child) -> Daemon {
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
         let addr = loop {
@@ -91,7 +90,7 @@ impl Daemon {
                 }
             }
         };
-        Daemon { child, addr, config: config.to_path_buf() }
+        Daemon { child, addr }
     }
 
     pub fn url(&self, path: &str) -> String {

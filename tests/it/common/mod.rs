@@ -1,6 +1,5 @@
 //! Test harness: fresh databases, an in-process simulator vendor, the real
 //! daemon binary as a child process, and polling with deadlines.
-#![allow(dead_code)]
 
 pub mod balancer;
 pub mod cluster;

@@ -60,10 +60,6 @@ impl Recorder {
         Recorder { answers, stop, tasks }
     }
 
-    pub fn answers(&self) -> Vec<Answer> {
-        self.answers.lock().unwrap().clone()
-    }
-
     /// Whether an answer with a status `ok` was given to a callback sent after `since`.
     pub fn answered_since(&self, since: Instant, ok: impl Fn(u16) -> bool) -> Option<Answer> {
         self.answers.lock().unwrap().iter().find(|a| a.sent >= since && ok(a.status)).cloned()

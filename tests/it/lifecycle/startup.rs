@@ -39,7 +39,7 @@ async fn run_then_status_and_import_at_once_on_a_fresh_database_all_succeed() {
         assert!(status.status.success(), "round {round}: status failed: {}", String::from_utf8_lossy(&status.stderr));
         assert!(import.status.success(), "round {round}: import failed: {}", String::from_utf8_lossy(&import.stderr));
         assert!(String::from_utf8_lossy(&import.stdout).contains("3 imported"), "round {round}");
-        let mut daemon = Daemon::listening(child, &config);
+        let mut daemon = Daemon::listening(child);
         let health = reqwest::get(daemon.url("/healthz")).await.expect("the daemon serves");
         assert!(health.status().is_success(), "round {round}");
         let exit = daemon.terminate();
