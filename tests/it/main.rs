@@ -1,0 +1,32 @@
+//! The integration tests: the real `campaignd` binary, the simulator and the
+//! vendors' fakes on loopback, against SQLite or (with
+//! `CAMPAIGND_TEST_DATABASE_URL`) PostgreSQL.
+//!
+//! One test binary, a module per area, so the crate and the harness in
+//! `common` are linked once: `cargo test --test it` runs them all,
+//! `cargo test --test it crash_restart::` one area. The tests share this
+//! process, so none may change process-wide state (environment, current
+//! directory, a global subscriber); what they share outside it, the
+//! PostgreSQL server, is taken in turns through `common::TestDb`.
+
+mod common;
+
+mod admin_api;
+mod bad_input;
+mod callback_time;
+mod compliance_caps;
+mod crash_restart;
+mod database_settings;
+mod e2e_campaign;
+mod explain;
+mod hostile_clients;
+mod multi_instance;
+mod pg_restart;
+mod reconcile;
+mod scheduling_clock;
+mod storage_conformance;
+mod store_faults;
+mod suppression_admin;
+mod vendor_boundary;
+mod vendor_kinds;
+mod vendor_routing;
