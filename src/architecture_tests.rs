@@ -13,7 +13,8 @@ fn is_test_file(rel: &str) -> bool {
     rel.ends_with("_tests.rs") || rel.ends_with("/tests.rs") || rel.contains("/tests/") || rel.ends_with("_props.rs")
 }
 
-/// `(path relative to src, production text)` of every source file.
+/// `(path relative to src, production code)` of every source file: test
+/// modules and comment lines left out.
 fn production_sources() -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut dirs = vec![src()];
@@ -29,15 +30,30 @@ fn production_sources() -> Vec<(String, String)> {
                 continue;
             }
             let text = std::fs::read_to_string(&path).unwrap();
-            let text = match text.find("#[cfg(test)]") {
-                Some(i) => text[..i].to_string(),
-                None => text,
-            };
-            out.push((rel, text));
+            let code = without_test_modules(&text);
+            let code: Vec<&str> = code.lines().filter(|l| !l.trim_start().starts_with("//")).collect();
+            out.push((rel, code.join("\n")));
         }
     }
     out.sort();
     out
+}
+
+/// `text` up to its first `#[cfg(test)]` module (a `mod` item, inline or
+/// by `#[path]`); a `#[cfg(test)]` function or impl stays: it is code the
+/// module's own tests build on.
+fn without_test_modules(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim() != "#[cfg(test)]" {
+            continue;
+        }
+        let item = lines[i + 1..].iter().map(|l| l.trim()).find(|l| !l.starts_with("#["));
+        if item.is_some_and(|l| l.starts_with("mod ") || l.starts_with("pub mod ") || l.starts_with("pub(crate) mod ")) {
+            return lines[..i].join("\n");
+        }
+    }
+    text.to_string()
 }
 
 fn top_level_modules() -> BTreeSet<String> {
