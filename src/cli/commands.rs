@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 pub(super) fn load(cli: &Cli) -> anyhow::Result<Settings> {
-    Ok(config::load(&cli.config)?)
+    Ok(config::load(&cli.config, &crate::vendors::Kinds)?)
 }
 
 /// Open the database for a one-shot command (no single-daemon lock: the CLI

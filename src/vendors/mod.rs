@@ -9,12 +9,14 @@ pub mod ai_voice;
 pub mod airudder;
 pub mod blu;
 pub mod common;
-pub mod fake;
+pub mod embedded;
 pub mod kinds;
 pub mod laaffic;
 pub mod registry;
 pub mod sim;
 pub mod smartivr;
+
+pub use kinds::Kinds;
 
 use crate::domain::outcome::Outcome;
 use chrono::{DateTime, Utc};

@@ -7,8 +7,6 @@ pub mod adapter;
 pub mod codes;
 #[cfg(test)]
 mod doc_tests;
-pub mod fake;
-mod fake_push;
 pub mod push;
 #[cfg(test)]
 mod push_tests;
@@ -165,10 +163,4 @@ fn build(
     Ok(std::sync::Arc::new(AiVoiceAdapter::new(settings, base_url)?))
 }
 
-pub const SPEC: KindSpec = KindSpec {
-    name: KIND,
-    check,
-    fake_codes: codes::FAKE_CODES,
-    build,
-    spawn_fake: |settings, behavior, listener| Box::pin(fake::spawn(settings, behavior, listener)),
-};
+pub const SPEC: KindSpec = KindSpec { name: KIND, check, build };

@@ -86,52 +86,6 @@ pub const SIP_CODES: &[(i64, Disposition)] = &[
     (604, Disposition::Vacant),       // Does Not Exist Anywhere
 ];
 
-/// Codes the fake can roll: intent codes, and `99999-<sip>` for unconnected calls.
-pub const FAKE_CODES: &[&str] = &[
-    "99999-480",
-    "99999-486",
-    "99999-404",
-    "99999-603",
-    "99999-503",
-    "101",
-    "102",
-    "104",
-    "105",
-    "106",
-    "201",
-    "202",
-    "204",
-    "205",
-    "206",
-    "207",
-    "208",
-    "209",
-    "2010",
-    "301",
-    "302",
-    "304",
-    "305",
-    "306",
-];
-
-/// The fake's default mix (a collections campaign): ~40 % answered.
-pub const FAKE_DEFAULTS: &[(&str, f64)] = &[
-    ("99999-480", 30.0),
-    ("99999-486", 10.0),
-    ("99999-404", 5.0),
-    ("99999-603", 5.0),
-    ("99999-503", 5.0),
-    ("201", 5.0),
-    ("202", 4.0),
-    ("204", 8.0),
-    ("205", 10.0),
-    ("206", 5.0),
-    ("207", 6.0),
-    ("208", 2.0),
-    ("209", 2.0),
-    ("2010", 3.0),
-];
-
 /// The outcome of one push record: the intent code decides (raw code
 /// `laaffic:<intent>`); an unconnected call is refined by its SIP code; without
 /// an intent code, `terminationCode` 0 means answered.
@@ -229,10 +183,10 @@ mod tests {
         }
         assert_eq!(class(-41), Class::Handled);
         assert_eq!(class(0), Class::Success);
-        for code in FAKE_CODES {
+        for code in doubles::laaffic::CODES {
             let intent = code.split('-').next().unwrap();
             assert!(INTENT_CODES.iter().any(|(c, _, _)| *c == intent), "{code}");
         }
-        assert!(FAKE_DEFAULTS.iter().all(|(c, _)| FAKE_CODES.contains(c)));
+        assert!(doubles::laaffic::DEFAULTS.iter().all(|(c, _)| doubles::laaffic::CODES.contains(c)));
     }
 }

@@ -4,10 +4,11 @@ use super::adapter::{CREATE_PATH, LaafficAdapter};
 use super::sign;
 use crate::config::{Secret, VendorSettings};
 use crate::domain::outcome::Disposition;
-use crate::vendors::fake::{FakeBehavior, FakeHandle};
+use crate::vendors::embedded::fake_config;
 use crate::vendors::{
     AttemptHandle, CallEvent, DispatchBatch, DispatchItem, LookupResult, RejectedRecord, VendorAdapter, VendorErrorKind,
 };
+use doubles::{FakeBehavior, FakeHandle};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
@@ -150,7 +151,7 @@ async fn setup(behavior: FakeBehavior) -> (FakeHandle, Arc<LaafficAdapter>, Rece
     let adapter = Arc::new(LaafficAdapter::new(&s, "http://127.0.0.1:9").unwrap());
     let receiver = Receiver::start(adapter.clone()).await;
     let behavior = FakeBehavior { callback_url: Some(receiver.url.clone()), ..behavior };
-    let fake = super::fake::spawn(&s, behavior, listener().await).await.unwrap();
+    let fake = doubles::laaffic::spawn(&fake_config(&s), behavior, listener().await).await.unwrap();
     let adapter = Arc::new(LaafficAdapter::new(&s, &fake.base_url()).unwrap());
     (fake, adapter, receiver)
 }
