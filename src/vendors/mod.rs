@@ -10,6 +10,7 @@ pub mod airudder;
 pub mod blu;
 pub mod common;
 pub mod embedded;
+pub mod itnio_family;
 pub mod kinds;
 pub mod laaffic;
 pub mod registry;

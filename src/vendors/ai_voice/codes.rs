@@ -3,7 +3,7 @@
 
 use crate::domain::outcome::{Disposition, Intent, Outcome};
 use crate::domain::tags::TagIntents;
-use crate::vendors::laaffic::sign::{Class, CodeRow};
+use crate::vendors::itnio_family::sign::{Class, CodeRow};
 use std::collections::BTreeMap;
 
 /// Vendor kind prefix of the raw codes kept in an [`Outcome`].

@@ -1,7 +1,7 @@
 //! ITNIO "AI voice" (`ai-voice`, white-labelled Yiwise): a task is created,
 //! customers imported (≤ 100 per request), and each call's record is pushed
-//! (unsigned: a URL `callback_token` is required). Signing and the reply
-//! envelope are shared with Laaffic (`laaffic::sign`).
+//! (unsigned: a URL `callback_token` is required). Signing, the reply
+//! envelope and push reading are shared with Laaffic (`itnio_family`).
 
 pub mod adapter;
 pub mod codes;

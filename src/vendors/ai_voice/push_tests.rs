@@ -8,7 +8,7 @@ use super::doc_tests::{documented_fields, documented_push, json_type, type_of};
 use super::tests::{options, zone_at};
 use crate::domain::outcome::{Disposition, Intent};
 use crate::vendors::embedded::fake_config;
-use crate::vendors::laaffic::tests::kit::{Receiver, batch, listener, settings, wait_until};
+use crate::vendors::itnio_family::testkit::{Receiver, batch, listener, settings, wait_until};
 use crate::vendors::{CallEvent, RejectedRecord, VendorAdapter};
 use doubles::FakeBehavior;
 use doubles::ai_voice::{self as fake, PUSH_FIELDS, UNKNOWN_STATUS, Variations, optional_fields};

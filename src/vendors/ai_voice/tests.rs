@@ -5,8 +5,8 @@ use super::adapter::daily_hours;
 use crate::config::Secret;
 use crate::domain::outcome::Disposition;
 use crate::vendors::embedded::fake_config;
-use crate::vendors::laaffic::sign;
-use crate::vendors::laaffic::tests::kit::{
+use crate::vendors::itnio_family::sign;
+use crate::vendors::itnio_family::testkit::{
     KEY, Receiver, SECRET, batch, listener, raw_post, settings, signed, wait_until,
 };
 use crate::vendors::{AttemptHandle, VendorAdapter, VendorErrorKind};

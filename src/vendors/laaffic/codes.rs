@@ -1,8 +1,8 @@
 //! Laaffic's code tables: reply codes of the API (classification) and the
 //! intent codes of the result push (normalized outcome).
 
-use super::sign::{Class, CodeRow};
 use crate::domain::outcome::{Disposition, Intent, Outcome};
+use crate::vendors::itnio_family::sign::{Class, CodeRow};
 
 /// Vendor kind prefix of the raw codes kept in an [`Outcome`].
 pub const KIND: &str = "laaffic";

@@ -5,11 +5,11 @@
 
 use super::adapter::{CREATE_PATH, LaafficAdapter};
 use super::codes::{self, INTENT_CODES, REPLY_CODES};
-use super::sign;
-use super::tests::kit::*;
 use super::tests::options;
 use crate::domain::outcome::{Disposition, Intent};
 use crate::vendors::embedded::fake_config;
+use crate::vendors::itnio_family::sign;
+use crate::vendors::itnio_family::testkit::*;
 use crate::vendors::{HeaderMap, VendorAdapter};
 use doubles::FakeBehavior;
 use doubles::laaffic::PUSH_FIELDS;

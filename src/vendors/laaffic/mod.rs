@@ -8,13 +8,11 @@ pub mod adapter;
 pub mod codes;
 #[cfg(test)]
 mod doc_tests;
-pub mod fields;
 #[cfg(test)]
 mod lookup_tests;
 pub mod push;
 #[cfg(test)]
 mod push_tests;
-pub mod sign;
 #[cfg(test)]
 pub(crate) mod tests;
 

@@ -4,10 +4,10 @@
 //! rejected = records sent).
 
 use super::adapter::LaafficAdapter;
-use super::tests::kit::*;
 use super::tests::options;
 use crate::domain::outcome::{Disposition, Intent};
 use crate::vendors::embedded::fake_config;
+use crate::vendors::itnio_family::testkit::*;
 use crate::vendors::{CallEvent, RejectedRecord, VendorAdapter};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use doubles::FakeBehavior;

@@ -1,6 +1,6 @@
 //! What Laaffic and ITNIO "AI voice" (both on the Yiwise backend) share: the
 //! `Sign`/`Timestamp`/`Api-Key` request signing, the `status`/`reason` reply
-//! envelope and the classification of its codes. Used by `laaffic` and `ai_voice`.
+//! envelope and the classification of its codes.
 
 use crate::vendors::common::{Answer, Envelope, VendorHttp, excerpt};
 use crate::vendors::{VendorError, VendorErrorKind};
