@@ -219,7 +219,7 @@ async fn sync_campaigns(conn: &Db, campaigns: &[CampaignSettings], now: DateTime
 /// nothing: the running configuration stays.
 async fn reload_ctx(ctx: &Ctx, addr: SocketAddr, config: &Path) -> Option<Ctx> {
     tracing::info!(config = %config.display(), "SIGHUP: reloading the config");
-    let loaded = match crate::config::load(config) {
+    let loaded = match crate::config::load(config, &crate::vendors::Kinds) {
         Ok(s) => s,
         Err(e) => {
             tracing::error!("config reload refused, the running config is kept: {e}");

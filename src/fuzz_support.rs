@@ -102,7 +102,7 @@ callback_secret = "sim-secret"
 fn adapters() -> &'static Vec<(String, Arc<dyn VendorAdapter>)> {
     static ADAPTERS: OnceLock<Vec<(String, Arc<dyn VendorAdapter>)>> = OnceLock::new();
     ADAPTERS.get_or_init(|| {
-        let settings = validate::parse(VENDORS, Path::new("fuzz.toml"), Path::new("."))
+        let settings = validate::parse(VENDORS, Path::new("fuzz.toml"), Path::new("."), &crate::vendors::Kinds)
             .unwrap_or_else(|e| panic!("the fuzz vendors' config is invalid: {e}"));
         settings
             .vendors
@@ -146,7 +146,7 @@ pub fn vendor_callback(vendor_id: &str, data: &[u8]) {
 /// field, never a panic.
 pub fn config(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else { return };
-    if let Err(e) = validate::parse(text, Path::new("fuzz.toml"), Path::new("/nonexistent")) {
+    if let Err(e) = validate::parse(text, Path::new("fuzz.toml"), Path::new("/nonexistent"), &crate::vendors::Kinds) {
         assert!(!e.to_string().is_empty(), "a config error must say something");
     }
 }

@@ -134,7 +134,12 @@ max = 2
 
     /// Validated settings, exactly as `campaignd --config` would load them.
     pub fn settings(&self) -> anyhow::Result<Settings> {
-        Ok(campaignd::config::parse(&self.text(), Path::new("bench-config.toml"), &self.dir)?)
+        Ok(campaignd::config::parse(
+            &self.text(),
+            Path::new("bench-config.toml"),
+            &self.dir,
+            &campaignd::vendors::Kinds,
+        )?)
     }
 
     /// Write the text into `dir`, for the real binary.

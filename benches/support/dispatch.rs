@@ -12,7 +12,7 @@ use campaignd::app::App;
 use campaignd::clock::SystemClock;
 use campaignd::context::Ctx;
 use campaignd::store::campaigns;
-use campaignd::vendors::sim::{self, SimAuth, SimHandle, SimSettings, SimStats};
+use doubles::sim::{self, SimAuth, SimHandle, SimSettings, SimStats};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};

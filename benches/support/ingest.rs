@@ -7,8 +7,8 @@ use super::{HttpServer, count, loopback_listener, per_second};
 use axum::body::Bytes;
 use campaignd::app::App;
 use campaignd::clock::SystemClock;
-use campaignd::vendors::sim::sign;
-use campaignd::vendors::sim::wire::{CallResult, SIGNATURE_HEADER};
+use doubles::sim::sign;
+use doubles::sim::wire::{CallResult, SIGNATURE_HEADER};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -16,7 +16,7 @@ use super::report::{Report, dec, int};
 use super::{count, per_second};
 use campaignd::context::Ctx;
 use campaignd::store::campaigns;
-use campaignd::vendors::sim::SimStats;
+use doubles::sim::SimStats;
 use sea_orm::{ConnectionTrait, Database};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;

@@ -145,7 +145,8 @@ default = { action = "stop" }
 "#;
 
     fn settings(text: &str) -> Settings {
-        crate::config::parse(text, Path::new("config.toml"), Path::new(".")).expect("valid test config")
+        crate::config::parse(text, Path::new("config.toml"), Path::new("."), &crate::vendors::Kinds)
+            .expect("valid test config")
     }
 
     #[test]

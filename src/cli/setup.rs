@@ -8,7 +8,7 @@ use crate::store::{Db, campaigns, db};
 use anyhow::Context;
 
 pub(super) fn load(cli: &Cli) -> anyhow::Result<Settings> {
-    Ok(config::load(&cli.config)?)
+    Ok(config::load(&cli.config, &crate::vendors::Kinds)?)
 }
 
 /// Open the database for a one-shot command (no single-daemon lock: the CLI

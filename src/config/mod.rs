@@ -10,5 +10,5 @@ pub mod validate;
 pub use secret::Secret;
 pub use validate::{
     CampaignSettings, ConfigError, ConfigIssue, DatabaseSettings, HttpSettings, RecallConfig, RuleConfig,
-    SchedulerSettings, Settings, VendorSettings, load, parse,
+    SchedulerSettings, Settings, VendorCheck, VendorSettings, load, parse,
 };

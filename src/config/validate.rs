@@ -11,8 +11,6 @@ use crate::domain::holidays::HolidayCalendar;
 use crate::domain::recall::{Matcher, RecallPolicy, RecallRule, RuleAction};
 use crate::domain::routing::RedialStrategy;
 use crate::domain::window::{CallingWindows, parse_tz};
-use crate::vendors::fake::FakeBehavior;
-use crate::vendors::sim::SimSettings;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
 use std::collections::BTreeSet;
@@ -117,8 +115,12 @@ pub struct VendorSettings {
     pub rate_per_second: Option<f64>,
     pub request_timeout: Duration,
     pub embedded_listen: Option<SocketAddr>,
-    pub sim: Option<SimSettings>,
-    pub fake: FakeBehavior,
+    /// `[vendors.sim]` as written: the simulator's behaviour (`sim` kind).
+    /// Read and checked by the vendor side ([`VendorCheck`]).
+    pub sim: Option<toml::Value>,
+    /// `[vendors.fake]` as written: the behaviour of a real kind's embedded
+    /// fake. Read and checked by the vendor side ([`VendorCheck`]).
+    pub fake: Option<toml::Value>,
     pub options: toml::Table,
     /// Tags → intents for vendors that tag calls (ITNIO, smartivr).
     pub tag_intents: crate::domain::tags::TagIntents,
@@ -145,7 +147,7 @@ impl VendorSettings {
             request_timeout: Duration::from_secs(5),
             embedded_listen: None,
             sim: None,
-            fake: FakeBehavior::default(),
+            fake: None,
             options: toml::Table::new(),
             tag_intents: crate::domain::tags::TagIntents::default(),
         }
@@ -173,23 +175,41 @@ pub struct CampaignSettings {
     pub caps: Vec<FrequencyRule>,
 }
 
-/// The `sim` kind plus every real vendor kind of [`crate::vendors::kinds`].
-fn kind_names() -> Vec<&'static str> {
-    std::iter::once("sim").chain(crate::vendors::kinds::KINDS.iter().map(|k| k.name)).collect()
+/// The vendor side of config validation. Config knows no vendor kind:
+/// which kinds exist, and what each one requires of a vendor's credentials,
+/// `options`, `sim` and `fake` tables, is asked of this (implemented by
+/// `vendors::Kinds`, handed in by whoever loads the config).
+pub trait VendorCheck {
+    /// Every problem with one vendor's settings as `(field below the
+    /// vendor, message)`, e.g. `("kind", "unknown vendor kind ...")` or
+    /// `("options.app_id", "required: ...")`. Each is reported at the line of
+    /// the vendor's `kind`.
+    fn check(&self, vendor: &VendorSettings) -> Vec<(String, String)>;
 }
 
-/// Read and validate a config file.
-pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+/// For config's own tests: a vendor side with nothing to say.
+#[cfg(test)]
+pub(crate) struct NoVendorChecks;
+
+#[cfg(test)]
+impl VendorCheck for NoVendorChecks {
+    fn check(&self, _: &VendorSettings) -> Vec<(String, String)> {
+        Vec::new()
+    }
+}
+
+/// Read and validate a config file; `vendors` checks each vendor's kind-specific settings.
+pub fn load(path: &Path, vendors: &dyn VendorCheck) -> Result<Settings, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read { path: path.to_path_buf(), error })?;
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    parse(&text, path, &base_dir)
+    parse(&text, path, &base_dir, vendors)
 }
 
 /// Validate config text; `path` is only used in messages.
-pub fn parse(text: &str, path: &Path, base_dir: &Path) -> Result<Settings, ConfigError> {
+pub fn parse(text: &str, path: &Path, base_dir: &Path, vendors: &dyn VendorCheck) -> Result<Settings, ConfigError> {
     let raw: RawConfig = toml::from_str(text)
         .map_err(|e| ConfigError::Syntax { path: path.to_path_buf(), message: e.to_string().trim_end().to_string() })?;
-    let mut v = Validator { text, issues: Vec::new() };
+    let mut v = Validator { text, vendors, issues: Vec::new() };
     let settings = v.settings(raw, base_dir);
     if v.issues.is_empty() {
         Ok(settings)
@@ -200,6 +220,7 @@ pub fn parse(text: &str, path: &Path, base_dir: &Path) -> Result<Settings, Confi
 
 struct Validator<'a> {
     text: &'a str,
+    vendors: &'a dyn VendorCheck,
     issues: Vec<ConfigIssue>,
 }
 
@@ -381,13 +402,6 @@ impl Validator<'_> {
             );
         }
         let kind = v.kind.get_ref().clone();
-        if !kind_names().contains(&kind.as_str()) {
-            self.issue(
-                format!("{p}.kind"),
-                Some(&v.kind),
-                format!("unknown vendor kind `{kind}` (known: {})", kind_names().join(", ")),
-            );
-        }
         let rate_per_second = v.rate_limit.as_ref().and_then(|r| match parse_rate(r.get_ref()) {
             Ok(rate) => Some(rate),
             Err(e) => {
@@ -406,23 +420,6 @@ impl Validator<'_> {
                 None
             }
         });
-        let sim = if kind == "sim" {
-            let table = v.sim.clone().unwrap_or(toml::Value::Table(Default::default()));
-            match table.try_into::<SimSettings>() {
-                Ok(s) => {
-                    if let Err(e) = s.validate() {
-                        self.issue(format!("{p}.sim"), Some(&v.kind), e);
-                    }
-                    Some(s)
-                }
-                Err(e) => {
-                    self.issue(format!("{p}.sim"), Some(&v.kind), e.to_string().trim_end().to_string());
-                    None
-                }
-            }
-        } else {
-            None
-        };
         if v.base_url.is_none() && embedded_listen.is_none() {
             self.issue(
                 format!("{p}.base_url"),
@@ -430,26 +427,6 @@ impl Validator<'_> {
                 "a vendor needs `base_url` (or `embedded_listen` for a simulator)",
             );
         }
-        let spec = crate::vendors::kinds::find(&kind);
-        let fake = match (&v.fake, spec) {
-            (None, _) => FakeBehavior::default(),
-            (Some(_), None) => {
-                self.issue(format!("{p}.fake"), Some(&v.kind), "`fake` is for real vendor kinds; the sim uses `sim`");
-                FakeBehavior::default()
-            }
-            (Some(t), Some(spec)) => match t.clone().try_into::<FakeBehavior>() {
-                Ok(f) => {
-                    if let Err(e) = f.validate(spec.fake_codes) {
-                        self.issue(format!("{p}.fake"), Some(&v.kind), e);
-                    }
-                    f
-                }
-                Err(e) => {
-                    self.issue(format!("{p}.fake"), Some(&v.kind), e.to_string().trim_end().to_string());
-                    FakeBehavior::default()
-                }
-            },
-        };
         let mut callback_allow_ips = Vec::new();
         for (j, net) in v.callback_allow_ips.iter().enumerate() {
             let text = net.get_ref();
@@ -490,24 +467,16 @@ impl Validator<'_> {
                 Duration::from_secs(10),
             ),
             embedded_listen,
-            sim,
-            fake,
+            sim: v.sim.clone(),
+            fake: v.fake.clone(),
             options: v.options.clone().unwrap_or_default(),
             tag_intents,
         };
-        let mut required = match spec {
-            Some(spec) => (spec.check)(&settings),
-            // The sim signs its callbacks with `callback_secret`; without one
-            // the key would be empty and anyone could sign.
-            None if settings.kind == "sim" && settings.callback_secret.is_none() => vec![(
-                "callback_secret".to_string(),
-                "required: the key the simulator signs its callbacks with".to_string(),
-            )],
-            None => Vec::new(),
-        };
-        // A secret already reported (empty, unset variable) is not reported again as missing.
-        required.retain(|(field, _)| !self.issues.iter().any(|i| i.path == format!("{p}.{field}")));
-        for (field, message) in required {
+        let mut problems = self.vendors.check(&settings);
+        // A secret already reported (empty, unset variable) is not reported
+        // again as missing.
+        problems.retain(|(field, _)| !self.issues.iter().any(|i| i.path == format!("{p}.{field}")));
+        for (field, message) in problems {
             self.issue(format!("{p}.{field}"), Some(&v.kind), message);
         }
         settings

@@ -44,7 +44,7 @@ vendors = ["sim"]
 
 fn settings(extra_campaign: &str, compliance: &str) -> Result<Settings, ConfigError> {
     let text = format!("{compliance}\n{VENDOR_AND_CAMPAIGN}{extra_campaign}\n");
-    parse(&text, Path::new("test.toml"), Path::new("."))
+    parse(&text, Path::new("test.toml"), Path::new("."), &NoVendorChecks)
 }
 
 #[test]
@@ -116,7 +116,8 @@ action = "stop"
     let line_of = |needle: &str| text.lines().position(|l| l == needle).map(|i| i + 1).unwrap();
     let rule_lines: Vec<usize> =
         text.lines().enumerate().filter(|(_, l)| *l == "[[campaigns.recall.rules]]").map(|(i, _)| i + 1).collect();
-    let Err(ConfigError::Invalid { issues, .. }) = parse(&text, Path::new("t.toml"), Path::new(".")) else {
+    let Err(ConfigError::Invalid { issues, .. }) = parse(&text, Path::new("t.toml"), Path::new("."), &NoVendorChecks)
+    else {
         panic!("the recall table is invalid")
     };
     let at = |path: &str| issues.iter().find(|i| i.path == path).and_then(|i| i.line);
@@ -132,52 +133,11 @@ action = "stop"
 }
 
 #[test]
-fn empty_secrets_are_config_errors_on_their_own_lines() {
-    let text = r#"
-[http]
-admin_token = "  "
-
-[[vendors]]
-id = "sim"
-kind = "sim"
-base_url = "http://127.0.0.1:9"
-api_key = "k"
-callback_secret = ""
-
-[[vendors]]
-id = "laaffic"
-kind = "laaffic"
-base_url = "http://127.0.0.1:9"
-api_key = "k"
-api_secret = "\t"
-callback_token = ""
-"#;
-    let err = parse(text, Path::new("t.toml"), Path::new(".")).unwrap_err().to_string();
-    for needle in [
-        "line 3: http.admin_token: the value is empty or blank",
-        "line 10: vendors[0].callback_secret: the value is empty or blank",
-        "line 17: vendors[1].api_secret: the value is empty or blank",
-        "line 18: vendors[1].callback_token: the value is empty or blank",
-    ] {
-        assert!(err.contains(needle), "missing `{needle}` in:\n{err}");
-    }
-    // Reported once as empty, not a second time as missing.
-    assert!(!err.contains("callback_token: required"), "{err}");
-    assert!(!err.contains("callback_secret: required"), "{err}");
-}
-
-#[test]
-fn a_sim_without_a_callback_secret_is_refused() {
-    let text = "[[vendors]]\nid = \"sim\"\nkind = \"sim\"\nbase_url = \"http://127.0.0.1:9\"\napi_key = \"k\"\n";
-    let err = parse(text, Path::new("t.toml"), Path::new(".")).unwrap_err().to_string();
-    assert!(err.contains("line 3: vendors[0].callback_secret: required: the key the simulator signs"), "{err}");
-}
-
-#[test]
 fn contacts_file_must_open_and_have_a_phone_column_named_as_resolved() {
     let dir = tempfile::tempdir().unwrap();
     let with_file = |name: &str| format!("{VENDOR_AND_CAMPAIGN}contacts_file = \"{name}\"\n");
-    let err = parse(&with_file("missing.csv"), Path::new("t.toml"), dir.path()).unwrap_err().to_string();
+    let err =
+        parse(&with_file("missing.csv"), Path::new("t.toml"), dir.path(), &NoVendorChecks).unwrap_err().to_string();
     let resolved = dir.path().join("missing.csv");
     let expected = format!(
         "line 14: campaigns[0].contacts_file: `missing.csv` (resolved from the config file's directory to {}): \
@@ -186,12 +146,13 @@ fn contacts_file_must_open_and_have_a_phone_column_named_as_resolved() {
     );
     assert!(err.contains(&expected), "missing `{expected}` in:\n{err}");
     std::fs::write(dir.path().join("numbers.csv"), "msisdn,name\n+6281200000001,A\n").unwrap();
-    let err = parse(&with_file("numbers.csv"), Path::new("t.toml"), dir.path()).unwrap_err().to_string();
+    let err =
+        parse(&with_file("numbers.csv"), Path::new("t.toml"), dir.path(), &NoVendorChecks).unwrap_err().to_string();
     assert!(
         err.contains("contacts_file: `numbers.csv`") && err.contains("no `phone` column (found: msisdn, name)"),
         "{err}"
     );
     std::fs::write(dir.path().join("good.csv"), "phone\n+6281200000001\n").unwrap();
-    let ok = parse(&with_file("good.csv"), Path::new("t.toml"), dir.path()).unwrap();
+    let ok = parse(&with_file("good.csv"), Path::new("t.toml"), dir.path(), &NoVendorChecks).unwrap();
     assert_eq!(ok.campaigns[0].contacts_file.as_deref(), Some(dir.path().join("good.csv").as_path()));
 }

@@ -9,7 +9,8 @@ pub mod ai_voice;
 pub mod airudder;
 pub mod blu;
 pub mod common;
-pub mod fake;
+pub mod embedded;
+pub mod itnio_family;
 pub mod kinds;
 pub mod laaffic;
 pub mod registry;
@@ -18,6 +19,8 @@ pub mod smartivr;
 
 pub use crate::domain::call_event::{CallEvent, RejectedRecord, VendorRedial};
 pub use crate::domain::predial::PredialVerdict;
+pub use kinds::Kinds;
+
 use chrono::{DateTime, Utc};
 use std::net::IpAddr;
 

@@ -3,8 +3,8 @@
 //! campaign routed to it.
 
 use super::VendorAdapter;
-use super::fake::FakeHandle;
-use super::sim::{SimAdapter, SimAdapterConfig, SimAuth, SimHandle};
+pub use super::embedded::Embedded;
+use super::sim::{SimAdapter, SimAdapterConfig};
 use crate::clock::Clock;
 use crate::config::VendorSettings;
 pub use crate::domain::routing::VendorSlot;
@@ -14,6 +14,7 @@ use crate::store::vendor_limits::{self, Bucket};
 use chrono::{DateTime, Utc};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::collections::{BTreeSet, HashMap};
+use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -91,12 +92,6 @@ impl VendorHandle {
     }
 }
 
-/// A simulator or fake running inside the daemon (`embedded_listen`).
-pub enum Embedded {
-    Sim(SimHandle),
-    Fake(FakeHandle),
-}
-
 #[derive(Default)]
 pub struct VendorRegistry {
     vendors: HashMap<String, Arc<VendorHandle>>,
@@ -171,51 +166,39 @@ impl VendorRegistry {
     }
 
     async fn adapter(&mut self, v: &VendorSettings, callback_base: &str) -> anyhow::Result<Arc<dyn VendorAdapter>> {
-        let secret = crate::config::Secret::exposed_or_empty;
-        let listener = match v.embedded_listen {
-            Some(addr) => Some(tokio::net::TcpListener::bind(addr).await?),
-            None => None,
+        let base_url = match (v.embedded_listen, &v.base_url) {
+            (Some(addr), _) => self.embed(v, addr, callback_base).await?,
+            (None, Some(url)) => url.clone(),
+            (None, None) => anyhow::bail!("vendor {}: no base_url", v.id),
         };
-        if v.kind == "sim" {
-            let (api_key, callback_secret) = (secret(&v.api_key), secret(&v.callback_secret));
-            let base_url = match (listener, &v.base_url) {
-                (Some(listener), _) => {
-                    let auth = SimAuth { api_key: api_key.clone(), callback_secret: callback_secret.clone() };
-                    let handle = super::sim::spawn(v.sim.clone().unwrap_or_default(), auth, listener).await?;
-                    let url = handle.base_url();
-                    tracing::info!(vendor = %v.id, %url, "embedded simulator started");
-                    self.embedded.insert(v.id.clone(), Arc::new(Embedded::Sim(handle)));
-                    url
-                }
-                (None, Some(url)) => url.clone(),
-                (None, None) => anyhow::bail!("vendor {}: no base_url", v.id),
+        if v.kind == super::kinds::SIM {
+            let secret = crate::config::Secret::exposed_or_empty;
+            let config = SimAdapterConfig {
+                base_url,
+                api_key: secret(&v.api_key),
+                callback_secret: secret(&v.callback_secret),
+                request_timeout: v.request_timeout,
             };
-            let config = SimAdapterConfig { base_url, api_key, callback_secret, request_timeout: v.request_timeout };
             return Ok(Arc::new(SimAdapter::new(&v.id, config)));
         }
         let Some(spec) = super::kinds::find(&v.kind) else {
             anyhow::bail!("vendor {}: kind `{}` is not supported", v.id, v.kind)
         };
-        let base_url = match (listener, &v.base_url) {
-            (Some(listener), _) => {
-                let mut behavior = v.fake.clone();
-                if behavior.callback_url.is_none() {
-                    let url = format!("{callback_base}/callbacks/{}", v.id);
-                    behavior.callback_url = Some(match &v.callback_token {
-                        Some(t) => format!("{url}?token={}", urlencoding::encode(t.expose())),
-                        None => url,
-                    });
-                }
-                let handle = (spec.spawn_fake)(v, behavior, listener).await?;
-                let url = handle.base_url();
-                tracing::info!(vendor = %v.id, kind = %v.kind, %url, "embedded vendor fake started");
-                self.embedded.insert(v.id.clone(), Arc::new(Embedded::Fake(handle)));
-                url
-            }
-            (None, Some(url)) => url.clone(),
-            (None, None) => anyhow::bail!("vendor {}: no base_url", v.id),
-        };
         (spec.build)(v, &base_url).map_err(|e| anyhow::anyhow!("vendor {}: {e}", v.id))
+    }
+
+    /// Start vendor `v`'s simulator or fake inside the daemon; its base URL.
+    #[cfg(feature = "doubles")]
+    async fn embed(&mut self, v: &VendorSettings, addr: SocketAddr, callback_base: &str) -> anyhow::Result<String> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let (url, embedded) = super::embedded::start(v, listener, callback_base).await?;
+        self.embedded.insert(v.id.clone(), Arc::new(embedded));
+        Ok(url)
+    }
+
+    #[cfg(not(feature = "doubles"))]
+    async fn embed(&mut self, v: &VendorSettings, _: SocketAddr, _: &str) -> anyhow::Result<String> {
+        anyhow::bail!("vendor {}: `embedded_listen` needs a build with the `doubles` feature", v.id)
     }
 
     /// Keep the vendors' rate limits in `db`, shared with every instance on

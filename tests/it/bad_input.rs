@@ -4,9 +4,9 @@
 
 use crate::common;
 
-use campaignd::vendors::sim::sign;
 use common::daemon::{Daemon, bin, cli};
 use common::{ConfigSpec, SECRET, TestDb, fast_sim, poll_until, rows, scalar, start_sim, write_contacts};
+use doubles::sim::sign;
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::Duration;
 

@@ -5,11 +5,11 @@
 
 use crate::common;
 
-use campaignd::vendors::sim::SimSettings;
-use campaignd::vendors::sim::wire::CallStatus;
 use chrono::{DateTime, TimeDelta, Utc};
 use common::daemon::{Daemon, cli};
 use common::{API_KEY, ConfigSpec, TestDb, fast_sim, poll_until, scalar, start_sim, write_contacts};
+use doubles::sim::SimSettings;
+use doubles::sim::wire::CallStatus;
 use entity::{attempt, contact};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 use std::collections::BTreeMap;

@@ -8,10 +8,11 @@
 
 use crate::common;
 
-use campaignd::vendors::fake::FakeBehavior;
+use campaignd::vendors::embedded::fake_config;
 use chrono::Utc;
 use common::daemon::{Daemon, cli};
 use common::{TestDb, poll_until, rows, scalar, write_contacts};
+use doubles::FakeBehavior;
 use entity::contact;
 use sea_orm::EntityTrait;
 use std::collections::BTreeMap;
@@ -84,7 +85,7 @@ options = {{ robot_hash = "robot-1", redial_count = 1 }}
     );
     let config = db.path("config.toml");
     std::fs::write(&config, config_text).unwrap();
-    let settings = campaignd::config::load(&config).expect("valid config");
+    let settings = campaignd::config::load(&config, &campaignd::vendors::Kinds).expect("valid config");
 
     // Mostly unanswered calls: the vendor redials, and the recall rules
     // redial again, so the cap is what stops the dialing.
@@ -94,8 +95,8 @@ options = {{ robot_hash = "robot-1", redial_count = 1 }}
         ..FakeBehavior::fast(7)
     };
     let vendor = &settings.vendors[0];
-    let spec = campaignd::vendors::kinds::find(&vendor.kind).expect("known kind");
-    let fake = (spec.spawn_fake)(vendor, behavior, listener).await.expect("fake starts");
+    let spec = doubles::kinds::find(&vendor.kind).expect("known kind");
+    let fake = (spec.spawn)(&fake_config(vendor), behavior, listener).await.expect("fake starts");
 
     let csv = db.path("contacts.csv");
     write_contacts(&csv, NUMBERS);

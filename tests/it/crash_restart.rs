@@ -10,10 +10,10 @@ mod reload;
 #[path = "lifecycle/startup.rs"]
 mod startup;
 
-use campaignd::vendors::sim::SimSettings;
 use common::daemon::Daemon;
 use common::invariants::{assert_final, assert_peaks, spawn_sampler};
 use common::{ConfigSpec, TestDb, fast_sim, poll_until, scalar, start_sim};
+use doubles::sim::SimSettings;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::Duration;
@@ -173,7 +173,7 @@ type Sampler = (Arc<AtomicBool>, Arc<common::invariants::Peaks>, tokio::task::Jo
 /// no reference dialed twice, no number on two lines at once.
 async fn complete_with_every_guarantee(
     conn: &sea_orm::DatabaseConnection,
-    sim: &campaignd::vendors::sim::SimHandle,
+    sim: &doubles::sim::SimHandle,
     contacts: usize,
     limit: Duration,
     (stop, peaks, sampler): Sampler,
@@ -210,7 +210,7 @@ impl std::fmt::Display for Acknowledged {
 
 async fn acknowledged_in_inbox(
     conn: &sea_orm::DatabaseConnection,
-    deliveries: &[campaignd::vendors::sim::DeliveryRecord],
+    deliveries: &[doubles::sim::DeliveryRecord],
 ) -> Acknowledged {
     let stored: std::collections::HashSet<String> = common::rows(conn, "SELECT dedupe_key FROM callback_inbox")
         .await

@@ -12,7 +12,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 fn settings(database: &str) -> Settings {
-    parse(&format!("[database]\n{database}\n"), Path::new("test.toml"), Path::new(".")).expect("valid config")
+    parse(&format!("[database]\n{database}\n"), Path::new("test.toml"), Path::new("."), &campaignd::vendors::Kinds)
+        .expect("valid config")
 }
 
 async fn show_statement_timeout(conn: &DatabaseConnection) -> String {

@@ -79,7 +79,7 @@ async fn thousand_contacts_run_to_completion_within_all_invariants() {
 async fn vendor_refusals_back_off_without_consuming_attempts_or_double_dialing() {
     let db = TestDb::new();
     // The vendor refuses 40 % of batches (503) before dialing anything.
-    let sim = start_sim(campaignd::vendors::sim::SimSettings { dispatch_failure_rate: 0.4, ..fast_sim(0.0) }).await;
+    let sim = start_sim(doubles::sim::SimSettings { dispatch_failure_rate: 0.4, ..fast_sim(0.0) }).await;
     let sim_url = sim.base_url();
     let spec =
         ConfigSpec { contacts: 300, campaign_cap: 20, vendor_caps: (15, 10), ..ConfigSpec::new(&db.url, &sim_url) };

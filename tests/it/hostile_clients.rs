@@ -7,9 +7,9 @@
 
 use crate::common;
 
-use campaignd::vendors::sim::sign;
 use common::daemon::Daemon;
 use common::{ConfigSpec, SECRET, TestDb, fast_sim, poll_until, rows, scalar, start_sim};
+use doubles::sim::sign;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,7 +21,7 @@ use tokio::net::tcp::OwnedWriteHalf;
 const ADMIN_TOKEN: &str = "hostile-test-token";
 
 /// A daemon whose `[http]` section has `http` in place of the usual body limit.
-async fn daemon_with(db: &TestDb, http: &str) -> (Daemon, campaignd::vendors::sim::SimHandle) {
+async fn daemon_with(db: &TestDb, http: &str) -> (Daemon, doubles::sim::SimHandle) {
     let sim = start_sim(fast_sim(0.0)).await;
     let text = ConfigSpec::new(&db.url, &sim.base_url()).render().replace("max_body_bytes = 4096", http);
     let config = db.path("config.toml");

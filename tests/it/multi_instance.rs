@@ -9,7 +9,6 @@
 
 use crate::common;
 
-use campaignd::vendors::sim::SimSettings;
 use common::balancer::Balancer;
 use common::cluster::{
     counts, leader, leased_to, report_logs, sql_list, strings, unknown_to_sim, waiting_for_token, within,
@@ -17,6 +16,7 @@ use common::cluster::{
 use common::daemon::{Daemon, cli};
 use common::invariants::{assert_campaign_peaks, assert_final, assert_peaks, spawn_sampler};
 use common::{API_KEY, ConfigSpec, SECRET, TestDb, fast_sim, poll_until, rows, scalar, start_sim, write_contacts};
+use doubles::sim::SimSettings;
 use sea_orm::{ConnectionTrait, TransactionTrait};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

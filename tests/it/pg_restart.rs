@@ -11,11 +11,11 @@
 
 use crate::common;
 
-use campaignd::vendors::sim::SimSettings;
 use common::daemon::Daemon;
 use common::invariants::assert_final;
 use common::recorder::{Recorder, acknowledged_vs_stored, by_status};
 use common::{ConfigSpec, TestDb, fast_sim, poll_until, scalar, start_sim};
+use doubles::sim::SimSettings;
 use sea_orm::DatabaseConnection;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -69,7 +69,7 @@ impl Drop for StartOnDrop {
 /// (Fields drop in order: the daemon stops before its database is dropped.)
 struct Run {
     daemon: Daemon,
-    sim: campaignd::vendors::sim::SimHandle,
+    sim: doubles::sim::SimHandle,
     conn: DatabaseConnection,
     log: PathBuf,
     _db: TestDb,

@@ -45,7 +45,9 @@ rules = [{{ when = ["unknown"], retry_after = "10m", max = 2 }}]
 "#,
         db.url
     );
-    let settings = campaignd::config::parse(&text, std::path::Path::new("t.toml"), db.dir.path()).unwrap();
+    let settings =
+        campaignd::config::parse(&text, std::path::Path::new("t.toml"), db.dir.path(), &campaignd::vendors::Kinds)
+            .unwrap();
     // In the future: the simulator judges `not_after` on the real clock.
     let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2030, 1, 7, 12, 0, 0).unwrap()));
     let app = App::build(settings, clock.clone()).await.unwrap();
@@ -125,7 +127,7 @@ async fn unknown_dispatch_the_vendor_never_got_is_retried_without_consuming_an_a
 async fn attempt_without_result_is_polled_then_lost_and_the_policy_decides() {
     let db = TestDb::new();
     // Calls that take an hour: no callback arrives during the test.
-    let sim = start_sim(campaignd::vendors::sim::SimSettings {
+    let sim = start_sim(doubles::sim::SimSettings {
         latency_min: Duration::from_secs(3600),
         latency_max: Duration::from_secs(3600),
         ..common::fast_sim(0.0)

@@ -19,8 +19,8 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// Near-instant calls with the given outcome weights.
-fn quick_sim(outcomes: &[(&str, f64)]) -> campaignd::vendors::sim::SimSettings {
-    campaignd::vendors::sim::SimSettings {
+fn quick_sim(outcomes: &[(&str, f64)]) -> doubles::sim::SimSettings {
+    doubles::sim::SimSettings {
         latency_min: Duration::from_millis(1),
         latency_max: Duration::from_millis(3),
         outcomes: outcomes.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
@@ -54,7 +54,9 @@ async fn build(
     start: DateTime<Utc>,
 ) -> (Ctx, Arc<ManualClock>, CancellationToken) {
     let text = config(&db.url, sim_url, campaign);
-    let settings = campaignd::config::parse(&text, std::path::Path::new("test.toml"), db.dir.path()).expect("config");
+    let settings =
+        campaignd::config::parse(&text, std::path::Path::new("test.toml"), db.dir.path(), &campaignd::vendors::Kinds)
+            .expect("config");
     let clock = Arc::new(ManualClock::new(start));
     let app = App::build(settings, clock.clone()).await.expect("build app");
     let shutdown = CancellationToken::new();
@@ -63,7 +65,7 @@ async fn build(
 }
 
 /// Let every dispatched call report back and apply the results.
-async fn settle(ctx: &Ctx, sim: &campaignd::vendors::sim::SimHandle) {
+async fn settle(ctx: &Ctx, sim: &doubles::sim::SimHandle) {
     poll_until(Duration::from_secs(20), "results applied", || async {
         drain(ctx).await.expect("drain");
         let open = scalar(&ctx.db, "SELECT COUNT(*) FROM attempts WHERE state IN ('dispatching','dispatched')").await;

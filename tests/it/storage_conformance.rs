@@ -67,7 +67,9 @@ rate_limit = "5/s"
         campaign("a", "va"),
         campaign("b", "vb")
     );
-    let settings = campaignd::config::parse(&text, std::path::Path::new("t.toml"), db.dir.path()).unwrap();
+    let settings =
+        campaignd::config::parse(&text, std::path::Path::new("t.toml"), db.dir.path(), &campaignd::vendors::Kinds)
+            .unwrap();
     let clock = Arc::new(ManualClock::new(t0()));
     let app = App::build(settings, clock.clone()).await.unwrap();
     let shutdown = CancellationToken::new();

@@ -8,11 +8,11 @@
 
 use crate::common;
 
-use campaignd::vendors::sim::SimSettings;
 use common::daemon::Daemon;
 use common::invariants::assert_final;
 use common::recorder::{Recorder, acknowledged_vs_stored, by_status};
 use common::{ConfigSpec, TestDb, fast_sim, poll_until, scalar, start_sim};
+use doubles::sim::SimSettings;
 use sea_orm::DatabaseConnection;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -80,7 +80,7 @@ impl Drop for Tmpfs {
 /// (Fields drop in order: the daemon stops before its tmpfs goes.)
 struct Run {
     daemon: Daemon,
-    _sim: campaignd::vendors::sim::SimHandle,
+    _sim: doubles::sim::SimHandle,
     conn: DatabaseConnection,
     tmpfs: Tmpfs,
     _db: TestDb,

@@ -4,10 +4,10 @@
 
 use crate::common;
 
-use campaignd::vendors::sim::SimSettings;
 use chrono::{DateTime, Utc};
 use common::daemon::{Daemon, cli};
 use common::{ConfigSpec, TestDb, fast_sim, poll_until, rows, scalar, start_sim};
+use doubles::sim::SimSettings;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use std::collections::HashMap;
 use std::time::Duration;

@@ -9,10 +9,11 @@
 
 use crate::common;
 
-use campaignd::vendors::fake::{FakeBehavior, FakeHandle};
+use campaignd::vendors::embedded::fake_config;
 use common::daemon::{Daemon, cli};
 use common::invariants::{assert_final, assert_peaks, spawn_sampler};
 use common::{TestDb, poll_until, rows, scalar, write_contacts};
+use doubles::{FakeBehavior, FakeHandle};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -106,7 +107,7 @@ async fn one_campaign_rotates_across_four_vendor_protocols_and_survives_a_fatal_
         ids.iter().zip(&listeners).map(|(id, l)| (*id, l.local_addr().unwrap().port())).collect();
     let config = db.path("config.toml");
     std::fs::write(&config, config_text(&db.url, daemon_port, &fakes_ports)).unwrap();
-    let settings = campaignd::config::load(&config).expect("valid config");
+    let settings = campaignd::config::load(&config, &campaignd::vendors::Kinds).expect("valid config");
 
     // The fakes run here, in the test, so their counters can be read.
     let mut fakes: BTreeMap<&str, FakeHandle> = BTreeMap::new();
@@ -120,8 +121,8 @@ async fn one_campaign_rotates_across_four_vendor_protocols_and_survives_a_fatal_
             fatal_after_calls: (*id == "laaffic").then_some(25),
             ..FakeBehavior::fast(40 + i as u64)
         };
-        let spec = campaignd::vendors::kinds::find(&v.kind).expect("known kind");
-        fakes.insert(id, (spec.spawn_fake)(v, behavior, listener).await.expect("fake starts"));
+        let spec = doubles::kinds::find(&v.kind).expect("known kind");
+        fakes.insert(id, (spec.spawn)(&fake_config(v), behavior, listener).await.expect("fake starts"));
     }
 
     let csv = db.path("contacts.csv");
@@ -263,14 +264,14 @@ async fn a_result_seen_by_poll_and_by_callback_lands_once() {
     let id = "smartivr-notify";
     let config = db.path("config.toml");
     std::fs::write(&config, config_text(&db.url, daemon_port, &[(id, listener.local_addr().unwrap().port())])).unwrap();
-    let settings = campaignd::config::load(&config).expect("valid config");
+    let settings = campaignd::config::load(&config, &campaignd::vendors::Kinds).expect("valid config");
     let v = &settings.vendors[0];
     let behavior = FakeBehavior {
         latency_min: Duration::from_millis(5),
         latency_max: Duration::from_millis(60),
         ..FakeBehavior::fast(9)
     };
-    let fake = (campaignd::vendors::kinds::find("smartivr").unwrap().spawn_fake)(v, behavior, listener).await.unwrap();
+    let fake = (doubles::kinds::find("smartivr").unwrap().spawn)(&fake_config(v), behavior, listener).await.unwrap();
 
     let csv = db.path("contacts.csv");
     write_contacts(&csv, 60);
@@ -319,7 +320,7 @@ async fn a_vendor_that_cancels_whole_tasks_is_asked_only_for_whole_tasks() {
     let config = db.path("config.toml");
     std::fs::write(&config, config_text(&db.url, daemon_port, &[("laaffic", listener.local_addr().unwrap().port())]))
         .unwrap();
-    let settings = campaignd::config::load(&config).expect("valid config");
+    let settings = campaignd::config::load(&config, &campaignd::vendors::Kinds).expect("valid config");
     // One line and slow calls: the task's calls wait at the vendor.
     let behavior = FakeBehavior {
         callback_url: Some(format!("http://127.0.0.1:{daemon_port}/callbacks/laaffic?token={TOKEN}")),
@@ -328,8 +329,8 @@ async fn a_vendor_that_cancels_whole_tasks_is_asked_only_for_whole_tasks() {
         latency_max: Duration::from_secs(3),
         ..FakeBehavior::fast(3)
     };
-    let spec = campaignd::vendors::kinds::find("laaffic").unwrap();
-    let fake = (spec.spawn_fake)(&settings.vendors[0], behavior, listener).await.unwrap();
+    let spec = doubles::kinds::find("laaffic").unwrap();
+    let fake = (spec.spawn)(&fake_config(&settings.vendors[0]), behavior, listener).await.unwrap();
     let csv = db.path("contacts.csv");
     write_contacts(&csv, 10);
     assert!(cli(&config, &["import", "--campaign", "multi", csv.to_str().unwrap()]).status.success());

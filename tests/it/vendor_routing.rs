@@ -5,9 +5,9 @@
 
 use crate::common;
 
-use campaignd::vendors::sim::{SimSettings, sign};
 use common::daemon::{Daemon, cli};
 use common::{ConfigSpec, SECRET, TestDb, fast_sim, poll_until, rows, scalar, start_sim};
+use doubles::sim::{SimSettings, sign};
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 

@@ -171,7 +171,12 @@ mod tests {
     use std::path::Path;
 
     fn database(table: &str) -> Result<Settings, ConfigError> {
-        parse(&format!("[database]\n{table}\n"), Path::new("test.toml"), Path::new("."))
+        parse(
+            &format!("[database]\n{table}\n"),
+            Path::new("test.toml"),
+            Path::new("."),
+            &crate::config::validate::NoVendorChecks,
+        )
     }
 
     #[test]

@@ -79,7 +79,12 @@ mod tests {
     use std::path::Path;
 
     fn http(table: &str) -> Result<Settings, ConfigError> {
-        parse(&format!("[http]\n{table}\n"), Path::new("test.toml"), Path::new("."))
+        parse(
+            &format!("[http]\n{table}\n"),
+            Path::new("test.toml"),
+            Path::new("."),
+            &crate::config::validate::NoVendorChecks,
+        )
     }
 
     #[test]

@@ -7,7 +7,8 @@ use super::{AiVoiceOptions, DAY_END, DAY_START, MAX_IMPORT, period};
 use crate::config::VendorSettings;
 use crate::domain::tags::TagIntents;
 use crate::vendors::common::{self, VendorHttp, as_i64, code_text};
-use crate::vendors::laaffic::sign::{self, Class};
+use crate::vendors::itnio_family::sign::{self, Class};
+use crate::vendors::itnio_family::{Keys, task_name};
 use crate::vendors::{
     AttemptHandle, CallbackError, DispatchBatch, DispatchReceipt, LookupResult, ParsedCallback, VendorAdapter,
     VendorError, VendorErrorKind,
@@ -21,8 +22,7 @@ pub use super::push::REF_PROPERTY;
 pub struct AiVoiceAdapter {
     id: String,
     http: VendorHttp,
-    api_key: String,
-    api_secret: String,
+    keys: Keys,
     opts: AiVoiceOptions,
     /// The vendor's tag → intent table (`tag_intents`): complaint and
     /// dispute tags reach the recall policy.
@@ -33,8 +33,7 @@ impl fmt::Debug for AiVoiceAdapter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AiVoiceAdapter")
             .field("id", &self.id)
-            .field("api_key", &"<redacted>")
-            .field("api_secret", &"<redacted>")
+            .field("keys", &self.keys)
             .field("opts", &self.opts)
             .finish()
     }
@@ -71,8 +70,7 @@ impl AiVoiceAdapter {
         Ok(AiVoiceAdapter {
             id: settings.id.clone(),
             http: VendorHttp::new(&settings.id, base_url, settings.request_timeout),
-            api_key: settings.api_key.as_ref().ok_or("api_key: required")?.expose().to_string(),
-            api_secret: settings.api_secret.as_ref().ok_or("api_secret: required")?.expose().to_string(),
+            keys: Keys::from_settings(settings)?,
             opts,
             tags: settings.tag_intents.clone(),
         })
@@ -85,14 +83,7 @@ impl AiVoiceAdapter {
         body: &Value,
         idempotent: bool,
     ) -> Result<(common::Envelope, String), VendorError> {
-        let url = self.http.url(&self.opts.full_path(path))?;
-        let mut req = self.http.client.post(url).json(body);
-        for (k, v) in sign::auth_headers(&self.api_key, &self.api_secret, Utc::now().timestamp()) {
-            req = req.header(k, v);
-        }
-        let answer = self.http.send(op, req, idempotent).await?;
-        let env = sign::envelope(&self.http, op, &answer, idempotent)?;
-        Ok((env, answer.body))
+        self.keys.post(&self.http, op, &self.opts.full_path(path), body, idempotent).await
     }
 
     fn create_body(&self, batch: &DispatchBatch, name: &str, date: &str, start: NaiveTime, end: NaiveTime) -> Value {
@@ -131,7 +122,7 @@ impl AiVoiceAdapter {
         let first = batch.items.first().map_or("", |i| i.attempt_ref.as_str());
         let mut retry = false;
         loop {
-            let name = crate::vendors::laaffic::adapter::task_name(&batch.campaign, first, retry);
+            let name = task_name(&batch.campaign, first, retry);
             let (env, raw) = self
                 .post("create task", &self.opts.create_path, &self.create_body(batch, &name, date, start, end), false)
                 .await?;

@@ -3,7 +3,7 @@
 
 use crate::domain::outcome::{Disposition, Intent, Outcome};
 use crate::domain::tags::TagIntents;
-use crate::vendors::laaffic::sign::{Class, CodeRow};
+use crate::vendors::itnio_family::sign::{Class, CodeRow};
 use std::collections::BTreeMap;
 
 /// Vendor kind prefix of the raw codes kept in an [`Outcome`].
@@ -89,43 +89,6 @@ pub const INTENT_LEVELS: &[(&str, Intent)] = &[
     ("D", Intent::NotInterested), // refused / no intent
     ("E", Intent::Callback),      // customer busy: call back
     ("F", Intent::Unknown),       // invalid conversation: intent unknown
-];
-
-pub const FAKE_CODES: &[&str] = &[
-    "ANSWERED:A",
-    "ANSWERED:B",
-    "ANSWERED:C",
-    "ANSWERED:D",
-    "ANSWERED:E",
-    "ANSWERED:F",
-    "NO_ANSWER",
-    "BUSY",
-    "POWER_OFF",
-    "OUT_OF_SERVICE",
-    "REFUSED",
-    "VACANT_NUMBER",
-    "CAN_NOT_CONNECT",
-    "FROM_PHONE_ERROR",
-    "SYSTEM_ERROR",
-    "CALL_LOSS",
-    "TRANSFER_ARTIFICIAL",
-];
-
-pub const FAKE_DEFAULTS: &[(&str, f64)] = &[
-    ("ANSWERED:A", 8.0),
-    ("ANSWERED:B", 10.0),
-    ("ANSWERED:C", 10.0),
-    ("ANSWERED:D", 8.0),
-    ("ANSWERED:E", 3.0),
-    ("ANSWERED:F", 2.0),
-    ("NO_ANSWER", 28.0),
-    ("BUSY", 10.0),
-    ("POWER_OFF", 8.0),
-    ("VACANT_NUMBER", 4.0),
-    ("REFUSED", 4.0),
-    ("CAN_NOT_CONNECT", 3.0),
-    ("CALL_LOSS", 1.0),
-    ("SYSTEM_ERROR", 1.0),
 ];
 
 /// What a push says about the conversation besides its status: the
@@ -281,10 +244,10 @@ mod tests {
             assert_eq!(class(c), Class::Fatal, "{c}");
         }
         assert_eq!(class(-33), Class::Handled);
-        for code in FAKE_CODES {
+        for code in doubles::ai_voice::CODES {
             let status = code.split(':').next().unwrap();
             assert!(RESULT_STATUS.iter().any(|(c, _)| *c == status), "{code}");
         }
-        assert!(FAKE_DEFAULTS.iter().all(|(c, _)| FAKE_CODES.contains(c)));
+        assert!(doubles::ai_voice::DEFAULTS.iter().all(|(c, _)| doubles::ai_voice::CODES.contains(c)));
     }
 }

@@ -4,12 +4,12 @@
 
 use super::AiVoiceAdapter;
 use super::codes::REPLY_CODES;
-use super::fake::PUSH_FIELDS;
 use super::push::{REDIALED, dial_count};
 use super::tests::options;
 use crate::domain::outcome::{Disposition, Intent};
 use crate::vendors::VendorAdapter;
-use crate::vendors::laaffic::tests::kit::settings;
+use crate::vendors::itnio_family::testkit::settings;
+use doubles::ai_voice::PUSH_FIELDS;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,14 +1,12 @@
 //! ITNIO "AI voice" (`ai-voice`, white-labelled Yiwise): a task is created,
 //! customers imported (≤ 100 per request), and each call's record is pushed
-//! (unsigned: a URL `callback_token` is required). Signing and the reply
-//! envelope are shared with Laaffic (`laaffic::sign`).
+//! (unsigned: a URL `callback_token` is required). Signing, the reply
+//! envelope and push reading are shared with Laaffic (`itnio_family`).
 
 pub mod adapter;
 pub mod codes;
 #[cfg(test)]
 mod doc_tests;
-pub mod fake;
-mod fake_push;
 pub mod push;
 #[cfg(test)]
 mod push_tests;
@@ -182,10 +180,4 @@ fn build(
     Ok(std::sync::Arc::new(AiVoiceAdapter::new(settings, base_url)?))
 }
 
-pub const SPEC: KindSpec = KindSpec {
-    name: KIND,
-    check,
-    fake_codes: codes::FAKE_CODES,
-    build,
-    spawn_fake: |settings, behavior, listener| Box::pin(fake::spawn(settings, behavior, listener)),
-};
+pub const SPEC: KindSpec = KindSpec { name: KIND, check, build };

@@ -6,7 +6,7 @@ use super::codes::{self, KIND, Signals};
 use crate::domain::outcome::{Disposition, Intent, Outcome};
 use crate::domain::tags::TagIntents;
 use crate::vendors::common::e164;
-use crate::vendors::laaffic::fields;
+use crate::vendors::itnio_family::{fields, push_records};
 use crate::vendors::{CallEvent, CallbackError, ParsedCallback, VendorRedial};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -40,17 +40,8 @@ impl Reader<'_> {
     /// A push body: an object (one record) or an array of records. Only a
     /// body that is not JSON, or neither, is malformed.
     pub fn parse(&self, body: &[u8]) -> Result<ParsedCallback, CallbackError> {
-        let value: Value =
-            serde_json::from_slice(body).map_err(|e| CallbackError::Malformed(format!("not JSON: {e}")))?;
-        let records: Vec<&Value> = match &value {
-            Value::Array(a) => a.iter().collect(),
-            Value::Object(_) => vec![&value],
-            other => {
-                let msg = format!("expected a call record object, got {}", fields::shown(other));
-                return Err(CallbackError::Malformed(msg));
-            }
-        };
-        Ok(ParsedCallback::per_record(records, PHONE_KEYS, |r| self.record(r).map(|e| vec![e])))
+        let records = push_records(body, "a call record object")?;
+        Ok(ParsedCallback::per_record(&records, PHONE_KEYS, |r| self.record(r).map(|e| vec![e])))
     }
 
     /// One call record as an event, or why it cannot be read (naming the field).

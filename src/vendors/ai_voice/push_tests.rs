@@ -5,12 +5,13 @@
 
 use super::AiVoiceAdapter;
 use super::doc_tests::{documented_fields, documented_push, json_type, type_of};
-use super::fake::{self, PUSH_FIELDS, UNKNOWN_STATUS, Variations, optional_fields};
 use super::tests::{options, zone_at};
 use crate::domain::outcome::{Disposition, Intent};
-use crate::vendors::fake::FakeBehavior;
-use crate::vendors::laaffic::tests::kit::{Receiver, batch, listener, settings, wait_until};
+use crate::vendors::embedded::fake_config;
+use crate::vendors::itnio_family::testkit::{Receiver, batch, listener, settings, wait_until};
 use crate::vendors::{CallEvent, RejectedRecord, VendorAdapter};
+use doubles::FakeBehavior;
+use doubles::ai_voice::{self as fake, PUSH_FIELDS, UNKNOWN_STATUS, Variations, optional_fields};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering::Relaxed;
@@ -37,7 +38,7 @@ async fn run(variations: Variations, n: usize, seed: u64, redial: bool, mix: &[(
     let receiver = Receiver::start(Arc::new(AiVoiceAdapter::new(&s, "http://127.0.0.1:9").unwrap())).await;
     let outcomes = mix.iter().map(|(c, w)| (c.to_string(), *w)).collect();
     let behavior = FakeBehavior { callback_url: Some(receiver.url.clone()), outcomes, ..FakeBehavior::fast(seed) };
-    let handle = fake::spawn_with(&s, behavior, variations, listener().await).await.unwrap();
+    let handle = fake::spawn_with(&fake_config(&s), behavior, variations, listener().await).await.unwrap();
     let adapter = AiVoiceAdapter::new(&s, &handle.base_url()).unwrap();
     let mut b = batch("v", n);
     b.vendor_redial = redial;

@@ -4,13 +4,14 @@ use super::AiVoiceAdapter;
 use super::adapter::daily_hours;
 use crate::config::Secret;
 use crate::domain::outcome::Disposition;
-use crate::vendors::fake::{FakeBehavior, FakeHandle};
-use crate::vendors::laaffic::sign;
-use crate::vendors::laaffic::tests::kit::{
+use crate::vendors::embedded::fake_config;
+use crate::vendors::itnio_family::sign;
+use crate::vendors::itnio_family::testkit::{
     KEY, Receiver, SECRET, batch, listener, raw_post, settings, signed, wait_until,
 };
 use crate::vendors::{AttemptHandle, VendorAdapter, VendorErrorKind};
 use chrono::{TimeZone, Timelike, Utc};
+use doubles::{FakeBehavior, FakeHandle};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -36,7 +37,7 @@ async fn setup(behavior: FakeBehavior) -> (FakeHandle, Arc<AiVoiceAdapter>, Rece
     let adapter = Arc::new(AiVoiceAdapter::new(&s, "http://127.0.0.1:9").unwrap());
     let receiver = Receiver::start(adapter.clone()).await;
     let behavior = FakeBehavior { callback_url: Some(receiver.url.clone()), ..behavior };
-    let fake = super::fake::spawn(&s, behavior, listener().await).await.unwrap();
+    let fake = doubles::ai_voice::spawn(&fake_config(&s), behavior, listener().await).await.unwrap();
     let adapter = Arc::new(AiVoiceAdapter::new(&s, &fake.base_url()).unwrap());
     (fake, adapter, receiver)
 }

@@ -13,7 +13,6 @@ pub mod adapter;
 pub mod client;
 pub mod codes;
 pub mod detail;
-pub mod fake;
 pub mod paging;
 pub mod record;
 pub mod slots;
@@ -37,13 +36,8 @@ pub const KIND: &str = "airudder";
 pub const SPEC: KindSpec = KindSpec {
     name: KIND,
     check,
-    fake_codes: fake::FAKE_CODES,
     build: |settings, base_url| {
         AirudderAdapter::new(settings, base_url).map(|a| std::sync::Arc::new(a) as std::sync::Arc<_>)
-    },
-    spawn_fake: |settings, behavior, listener| {
-        let settings = settings.clone();
-        Box::pin(async move { fake::spawn(&settings, behavior, listener).await })
     },
 };
 

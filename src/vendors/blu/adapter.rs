@@ -362,14 +362,3 @@ pub fn predial_reply(opts: &BluOptions, verdict: &PredialVerdict) -> (u16, Value
         }
     }
 }
-
-/// How the fake (as Blu) reads our pre-dial answer: dial only on a clear yes.
-pub fn predial_says_call(opts: &BluOptions, status: u16, body: &Value) -> bool {
-    if !(200..300).contains(&status) {
-        return false;
-    }
-    match body.get("data").and_then(|d| d.get("call")).and_then(Value::as_bool) {
-        Some(call) => call,
-        None => body.get("code").and_then(crate::vendors::common::as_i64) == Some(opts.predial_proceed_code),
-    }
-}

@@ -61,10 +61,6 @@ pub const DICT2: &[(&str, Disposition, Option<Intent>)] = &[
     ("Taskcancel", Disposition::Cancelled, None),                 // Task cancelled (not dialed)
 ];
 
-/// The conclusion the fake reports for a record it did not dial (cancelled,
-/// refused by the pre-dial check).
-pub const TASK_CANCEL: &str = "Taskcancel";
-
 fn find<'a>(
     tables: &[&'a [(&'a str, Disposition, Option<Intent>)]],
     code: &str,
@@ -122,14 +118,6 @@ pub const API_ERRORS: &[(&str, VendorErrorKind, &str)] = &[
     ("5001", VendorErrorKind::RetryLater, "service unavailable"),
 ];
 
-pub const SIGN_FAILED: &str = "4001";
-pub const TIMESTAMP_EXPIRED: &str = "4002";
-pub const BAD_PARAMETER: &str = "4004";
-pub const TOO_MANY_RECORDS: &str = "4005";
-pub const TASK_EXPIRED: &str = "4006";
-pub const NO_BALANCE: &str = "4010";
-pub const SYSTEM_BUSY: &str = "5000";
-
 /// How an API error code is treated; `extra_retry` are the operator's
 /// `retry_later_codes`.
 pub fn classify(code: &str, extra_retry: &[String]) -> (VendorErrorKind, &'static str) {
@@ -140,76 +128,4 @@ pub fn classify(code: &str, extra_retry: &[String]) -> (VendorErrorKind, &'stati
         .iter()
         .find(|(c, _, _)| *c == code)
         .map_or((VendorErrorKind::Fatal, "undocumented code"), |(_, k, m)| (*k, *m))
-}
-
-/// Codes a fake's `outcomes` may weight: a line status (not connected), a
-/// special error, or a conclusion label (connected, D99 + that label).
-pub const FAKE_CODES: &[&str] = &[
-    "D00",
-    "D01",
-    "D02",
-    "D03",
-    "D04",
-    "D05",
-    "D06",
-    "D07",
-    "D08",
-    "D09",
-    "D10",
-    "D90",
-    "D91",
-    "D99",
-    "NAN",
-    "ROBOTERROR",
-    "STERROR",
-    "OVERERROR",
-    "LICERROR",
-    "LMS",
-    "Busy",
-    "AP",
-    "HPTP",
-    "NOST",
-    "NotOneself",
-    "CPL",
-    "unknown",
-    "undefined",
-    "Voicemail",
-    "Willing",
-    "Unwilling",
-    "Donotknow",
-    "Whichcompany",
-    "Complan",
-    "Undecided",
-];
-
-/// Default mix of the fake: about 40 % answered with a conclusion.
-pub const FAKE_DEFAULTS: &[(&str, f64)] = &[
-    ("HPTP", 10.0),
-    ("AP", 4.0),
-    ("NOST", 5.0),
-    ("NotOneself", 3.0),
-    ("CPL", 2.0),
-    ("Busy", 3.0),
-    ("unknown", 3.0),
-    ("Willing", 4.0),
-    ("Unwilling", 4.0),
-    ("Whichcompany", 2.0),
-    ("LMS", 4.0),
-    ("D00", 20.0),
-    ("D01", 10.0),
-    ("D02", 9.0),
-    ("D03", 4.0),
-    ("D04", 3.0),
-    ("D06", 3.0),
-    ("D08", 2.0),
-    ("D91", 4.0),
-    ("D90", 1.0),
-];
-
-/// The (callStatus, intention) a fake reports for a rolled code.
-pub fn fake_record_codes(code: &str) -> (Option<&'static str>, Option<String>) {
-    if let Some((c, _, _)) = find(&[LINE_STATUS, SPECIAL], code) {
-        return (Some(c), None);
-    }
-    (Some("D99"), Some(code.to_string()))
 }

@@ -17,8 +17,6 @@
 
 pub mod adapter;
 pub mod codes;
-pub mod fake;
-mod fake_json;
 mod paging;
 #[cfg(test)]
 mod tests;
@@ -35,16 +33,7 @@ pub use adapter::BluAdapter;
 /// Most records Blu takes in one `uploadAndStartJob`.
 pub const MAX_RECORDS: usize = 200;
 
-pub const SPEC: KindSpec = KindSpec {
-    name: codes::KIND,
-    check,
-    fake_codes: codes::FAKE_CODES,
-    build: adapter::build,
-    spawn_fake: |settings, behavior, listener| {
-        let settings = settings.clone();
-        Box::pin(async move { fake::spawn(&settings, behavior, listener).await })
-    },
-};
+pub const SPEC: KindSpec = KindSpec { name: codes::KIND, check, build: adapter::build };
 
 /// `sign` header: lowercase hex SHA-256 of `appId + appKey + timeStamp`.
 pub fn sign(app_id: &str, app_key: &str, timestamp_ms: &str) -> String {

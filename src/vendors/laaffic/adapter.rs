@@ -3,11 +3,12 @@
 
 use super::codes::{KIND, REPLY_CODES};
 use super::push;
-use super::sign::{self, Class};
 use super::{LaafficOptions, MAX_NUMBERS};
 use crate::config::VendorSettings;
 use crate::domain::outcome::{Disposition, Outcome};
 use crate::vendors::common::{self, VendorHttp, as_i64, code_text, e164};
+use crate::vendors::itnio_family::sign::{self, Class};
+use crate::vendors::itnio_family::{Keys, task_name};
 use crate::vendors::{
     AttemptHandle, CallEvent, CallbackError, DispatchBatch, DispatchReceipt, LookupResult, ParsedCallback,
     VendorAdapter, VendorError, VendorErrorKind,
@@ -42,8 +43,7 @@ pub fn task_status_text(status: i64) -> &'static str {
 pub struct LaafficAdapter {
     id: String,
     http: VendorHttp,
-    api_key: String,
-    api_secret: String,
+    keys: Keys,
     opts: LaafficOptions,
 }
 
@@ -51,8 +51,7 @@ impl fmt::Debug for LaafficAdapter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LaafficAdapter")
             .field("id", &self.id)
-            .field("api_key", &"<redacted>")
-            .field("api_secret", &"<redacted>")
+            .field("keys", &self.keys)
             .field("opts", &self.opts)
             .finish()
     }
@@ -64,13 +63,11 @@ impl LaafficAdapter {
         if let Some((field, message)) = issues.first() {
             return Err(format!("{field}: {message}"));
         }
-        let api_key = settings.api_key.as_ref().ok_or("api_key: required")?.expose().to_string();
-        let api_secret = settings.api_secret.as_ref().ok_or("api_secret: required")?.expose().to_string();
+        let keys = Keys::from_settings(settings)?;
         Ok(LaafficAdapter {
             id: settings.id.clone(),
             http: VendorHttp::new(&settings.id, base_url, settings.request_timeout),
-            api_key,
-            api_secret,
+            keys,
             opts,
         })
     }
@@ -87,14 +84,7 @@ impl LaafficAdapter {
         body: &Value,
         idempotent: bool,
     ) -> Result<(common::Envelope, String), VendorError> {
-        let url = self.http.url(&self.path(path))?;
-        let mut req = self.http.client.post(url).json(body);
-        for (k, v) in sign::auth_headers(&self.api_key, &self.api_secret, Utc::now().timestamp()) {
-            req = req.header(k, v);
-        }
-        let answer = self.http.send(op, req, idempotent).await?;
-        let env = sign::envelope(&self.http, op, &answer, idempotent)?;
-        Ok((env, answer.body))
+        self.keys.post(&self.http, op, &self.path(path), body, idempotent).await
     }
 
     /// `allowSendTime`: from now to the batch's window end, in the account's zone.
@@ -228,25 +218,6 @@ fn task_rows(data: &Value) -> Option<Vec<Value>> {
 
 fn task_id_of(task: &Value) -> Option<String> {
     ["taskId", "id", "keyId"].iter().find_map(|k| task.get(*k).and_then(code_text))
-}
-
-/// A task name of 2-64 characters (`taskName`, 長度2-64,不可重複):
-/// `<campaign>-<first ref>`, or with a time suffix when the first one was
-/// taken (−41). The reference (`<installation>-<contact>-<attempt>`, up to
-/// ~35 characters, unique per installation) is kept whole and the campaign
-/// name cut to leave it room: cutting the reference instead would give every
-/// batch of a long-named campaign the same name, and a −41 round trip each.
-pub fn task_name(campaign: &str, first_ref: &str, retry: bool) -> String {
-    const BASE: usize = 44; // + "-" + 17-character time suffix = 62 ≤ 64
-    let room = BASE.saturating_sub(first_ref.chars().count() + 1);
-    let joined = match campaign.chars().take(room).collect::<String>() {
-        c if c.is_empty() => first_ref.to_string(),
-        c => format!("{c}-{first_ref}"),
-    };
-    let skip = joined.chars().count().saturating_sub(BASE);
-    let base: String = joined.chars().skip(skip).collect();
-    let name = if retry { format!("{base}-{}", Utc::now().format("%Y%m%d%H%M%S%3f")) } else { base };
-    if name.chars().count() < 2 { format!("task-{name}") } else { name }
 }
 
 #[async_trait::async_trait]

@@ -1,8 +1,8 @@
 //! Laaffic's code tables: reply codes of the API (classification) and the
 //! intent codes of the result push (normalized outcome).
 
-use super::sign::{Class, CodeRow};
 use crate::domain::outcome::{Disposition, Intent, Outcome};
+use crate::vendors::itnio_family::sign::{Class, CodeRow};
 
 /// Vendor kind prefix of the raw codes kept in an [`Outcome`].
 pub const KIND: &str = "laaffic";
@@ -84,52 +84,6 @@ pub const SIP_CODES: &[(i64, Disposition)] = &[
     (600, Disposition::Busy),         // Busy Everywhere
     (603, Disposition::Rejected),     // Decline
     (604, Disposition::Vacant),       // Does Not Exist Anywhere
-];
-
-/// Codes the fake can roll: intent codes, and `99999-<sip>` for unconnected calls.
-pub const FAKE_CODES: &[&str] = &[
-    "99999-480",
-    "99999-486",
-    "99999-404",
-    "99999-603",
-    "99999-503",
-    "101",
-    "102",
-    "104",
-    "105",
-    "106",
-    "201",
-    "202",
-    "204",
-    "205",
-    "206",
-    "207",
-    "208",
-    "209",
-    "2010",
-    "301",
-    "302",
-    "304",
-    "305",
-    "306",
-];
-
-/// The fake's default mix (a collections campaign): ~40 % answered.
-pub const FAKE_DEFAULTS: &[(&str, f64)] = &[
-    ("99999-480", 30.0),
-    ("99999-486", 10.0),
-    ("99999-404", 5.0),
-    ("99999-603", 5.0),
-    ("99999-503", 5.0),
-    ("201", 5.0),
-    ("202", 4.0),
-    ("204", 8.0),
-    ("205", 10.0),
-    ("206", 5.0),
-    ("207", 6.0),
-    ("208", 2.0),
-    ("209", 2.0),
-    ("2010", 3.0),
 ];
 
 /// The outcome of one push record: the intent code decides (raw code
@@ -229,10 +183,10 @@ mod tests {
         }
         assert_eq!(class(-41), Class::Handled);
         assert_eq!(class(0), Class::Success);
-        for code in FAKE_CODES {
+        for code in doubles::laaffic::CODES {
             let intent = code.split('-').next().unwrap();
             assert!(INTENT_CODES.iter().any(|(c, _, _)| *c == intent), "{code}");
         }
-        assert!(FAKE_DEFAULTS.iter().all(|(c, _)| FAKE_CODES.contains(c)));
+        assert!(doubles::laaffic::DEFAULTS.iter().all(|(c, _)| doubles::laaffic::CODES.contains(c)));
     }
 }

@@ -5,13 +5,14 @@
 
 use super::adapter::{CREATE_PATH, LaafficAdapter};
 use super::codes::{self, INTENT_CODES, REPLY_CODES};
-use super::fake::PUSH_FIELDS;
-use super::sign;
-use super::tests::kit::*;
 use super::tests::options;
 use crate::domain::outcome::{Disposition, Intent};
-use crate::vendors::fake::FakeBehavior;
+use crate::vendors::embedded::fake_config;
+use crate::vendors::itnio_family::sign;
+use crate::vendors::itnio_family::testkit::*;
 use crate::vendors::{HeaderMap, VendorAdapter};
+use doubles::FakeBehavior;
+use doubles::laaffic::PUSH_FIELDS;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
@@ -59,7 +60,7 @@ fn the_signature_example_of_the_document() {
     for (k, v) in &expected {
         map.insert(*k, v.parse().unwrap());
     }
-    assert_eq!(sign::check_auth(&map, key, secret, ts.parse().unwrap()), Ok(()));
+    assert_eq!(doubles::itnio::check_auth(&map, key, secret, ts.parse().unwrap()), Ok(()));
 }
 
 /// Ours must have the example's shape: every field we send is in the
@@ -122,7 +123,7 @@ fn our_create_request_has_the_shape_of_the_documents_example() {
 #[tokio::test]
 async fn the_fake_accepts_the_documents_example_request() {
     let s = settings("laaffic", options());
-    let fake = super::fake::spawn(&s, FakeBehavior::fast(1), listener().await).await.unwrap();
+    let fake = doubles::laaffic::spawn(&fake_config(&s), FakeBehavior::fast(1), listener().await).await.unwrap();
     let url = format!("{}/{CREATE_PATH}", fake.base_url());
     let reply = raw_post(&url, &example_request(), &signed()).await;
     assert_eq!(reply["status"], "0", "{reply}");

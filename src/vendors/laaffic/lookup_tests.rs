@@ -4,8 +4,8 @@
 //! list or an error on the way never conclude that a call does not exist.
 
 use super::adapter::{LaafficAdapter, QUERY_PATH};
-use super::tests::kit::*;
 use super::tests::options;
+use crate::vendors::itnio_family::testkit::*;
 use crate::vendors::{AttemptHandle, LookupResult, VendorAdapter, VendorError, VendorErrorKind};
 use axum::response::IntoResponse;
 use serde_json::{Value, json};

@@ -8,15 +8,11 @@ pub mod adapter;
 pub mod codes;
 #[cfg(test)]
 mod doc_tests;
-pub mod fake;
-mod fake_push;
-pub mod fields;
 #[cfg(test)]
 mod lookup_tests;
 pub mod push;
 #[cfg(test)]
 mod push_tests;
-pub mod sign;
 #[cfg(test)]
 pub(crate) mod tests;
 
@@ -173,10 +169,4 @@ fn build(
     Ok(std::sync::Arc::new(LaafficAdapter::new(settings, base_url)?))
 }
 
-pub const SPEC: KindSpec = KindSpec {
-    name: KIND,
-    check,
-    fake_codes: codes::FAKE_CODES,
-    build,
-    spawn_fake: |settings, behavior, listener| Box::pin(fake::spawn(settings, behavior, listener)),
-};
+pub const SPEC: KindSpec = KindSpec { name: KIND, check, build };

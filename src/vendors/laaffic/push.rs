@@ -6,8 +6,8 @@
 //! yield the callee and its times faithfully.
 
 use super::codes;
-use super::fields;
 use crate::vendors::common::e164;
+use crate::vendors::itnio_family::{fields, push_records};
 use crate::vendors::{CallEvent, CallbackError, ParsedCallback};
 use serde_json::Value;
 
@@ -19,16 +19,8 @@ pub const PHONE_KEYS: &[&str] = &["callee"];
 /// Only a body that is not JSON, or neither an array nor an object, is
 /// malformed. A single object is read as a one-record array.
 pub fn parse(body: &[u8], tz: chrono_tz::Tz) -> Result<ParsedCallback, CallbackError> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| CallbackError::Malformed(format!("not JSON: {e}")))?;
-    let records: Vec<&Value> = match &value {
-        Value::Array(a) => a.iter().collect(),
-        Value::Object(_) => vec![&value],
-        other => {
-            let msg = format!("expected an array of call records, got {}", fields::shown(other));
-            return Err(CallbackError::Malformed(msg));
-        }
-    };
-    Ok(ParsedCallback::per_record(records, PHONE_KEYS, |r| record(r, tz).map(|e| vec![e])))
+    let records = push_records(body, "an array of call records")?;
+    Ok(ParsedCallback::per_record(&records, PHONE_KEYS, |r| record(r, tz).map(|e| vec![e])))
 }
 
 /// One call record as an event, or why it cannot be read (naming the field).

@@ -4,13 +4,14 @@
 //! rejected = records sent).
 
 use super::adapter::LaafficAdapter;
-use super::fake::{self, OPTIONAL_FIELDS, PUSH_FIELDS, UNKNOWN_INTENT, Variations};
-use super::tests::kit::*;
 use super::tests::options;
 use crate::domain::outcome::{Disposition, Intent};
-use crate::vendors::fake::FakeBehavior;
+use crate::vendors::embedded::fake_config;
+use crate::vendors::itnio_family::testkit::*;
 use crate::vendors::{CallEvent, RejectedRecord, VendorAdapter};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use doubles::FakeBehavior;
+use doubles::laaffic::{self as fake, OPTIONAL_FIELDS, PUSH_FIELDS, UNKNOWN_INTENT, Variations};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering::Relaxed;
@@ -44,7 +45,7 @@ async fn run(variations: Variations, n: usize, seed: u64) -> Run {
     let receiver = Receiver::start(Arc::new(LaafficAdapter::new(&s, "http://127.0.0.1:9").unwrap())).await;
     let outcomes = MIX.iter().map(|(c, _, _)| (c.to_string(), 1.0)).collect();
     let behavior = FakeBehavior { callback_url: Some(receiver.url.clone()), outcomes, ..FakeBehavior::fast(seed) };
-    let handle = fake::spawn_with(&s, behavior, variations, listener().await).await.unwrap();
+    let handle = fake::spawn_with(&fake_config(&s), behavior, variations, listener().await).await.unwrap();
     let adapter = LaafficAdapter::new(&s, &handle.base_url()).unwrap();
     adapter.dispatch(&batch("p", n)).await.unwrap();
     wait_until("every push answered", Duration::from_secs(20), || {

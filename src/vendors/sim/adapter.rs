@@ -313,10 +313,10 @@ impl VendorAdapter for SimAdapter {
 
 #[cfg(test)]
 mod tests {
-    use super::super::SimSettings;
     use super::super::testkit::{self, Receiver, SECRET, batch, fast, sim};
     use super::*;
     use crate::domain::outcome::{Disposition, Intent};
+    use doubles::sim::SimSettings;
     use http::HeaderValue;
 
     const BODY: &[u8] = br#"{"event_id":"e-1","call_id":"c-9","reference":"r-1","batch_id":"b-2",

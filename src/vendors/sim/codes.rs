@@ -101,6 +101,15 @@ mod tests {
         assert!(statuses.contains(CANCELLED));
     }
 
+    /// Every code the simulator can send is in a table here.
+    #[test]
+    fn every_code_the_simulator_sends_is_mapped() {
+        let statuses: Vec<&str> = STATUS_CODES.iter().map(|(c, _)| *c).collect();
+        let intents: Vec<&str> = INTENT_CODES.iter().map(|(c, _)| *c).collect();
+        assert_eq!(statuses, doubles::sim::codes::STATUS_CODES);
+        assert_eq!(intents, doubles::sim::codes::INTENT_CODES);
+    }
+
     #[test]
     fn unknown_codes_keep_their_raw_value() {
         let o = normalize("HUNG_UP_EARLY", Some("MAYBE_LATER"));

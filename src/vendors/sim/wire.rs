@@ -1,5 +1,6 @@
-//! The `sim` vendor's HTTP protocol, shared by the simulator server and the
-//! daemon's adapter so the two can never drift apart.
+//! The `sim` vendor's HTTP protocol as the daemon's adapter speaks it. The
+//! simulator (`doubles::sim`) has its own copy: the two meet only on the
+//! wire, where the adapter's tests against the simulator keep them in step.
 //!
 //! ```text
 //! POST {base}/v1/batches                 Authorization: Bearer {api_key}

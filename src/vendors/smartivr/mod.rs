@@ -11,8 +11,6 @@
 pub mod adapter;
 pub mod codes;
 mod errors;
-pub mod fake;
-mod fake_json;
 mod results;
 pub mod wire;
 
@@ -205,13 +203,4 @@ fn build(settings: &VendorSettings, base_url: &str) -> Result<Arc<dyn super::Ven
     Ok(Arc::new(adapter.with_tags(settings.tag_intents.clone())))
 }
 
-pub const SPEC: KindSpec = KindSpec {
-    name: codes::KIND,
-    check,
-    fake_codes: fake::FAKE_CODES,
-    build,
-    spawn_fake: |settings, behavior, listener| {
-        let settings = settings.clone();
-        Box::pin(async move { fake::spawn(&settings, behavior, listener).await })
-    },
-};
+pub const SPEC: KindSpec = KindSpec { name: codes::KIND, check, build };

@@ -7,7 +7,7 @@ pub mod daemon;
 pub mod invariants;
 pub mod recorder;
 
-use campaignd::vendors::sim::{SimAuth, SimHandle, SimSettings, spawn};
+use doubles::sim::{SimAuth, SimHandle, SimSettings, spawn};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use std::future::Future;
 use std::path::{Path, PathBuf};

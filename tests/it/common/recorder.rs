@@ -2,7 +2,7 @@
 //! the proof that a 2xx was given only for what the inbox holds.
 
 use super::SECRET;
-use campaignd::vendors::sim::sign;
+use doubles::sim::sign;
 use sea_orm::{DatabaseConnection, EntityTrait};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};

@@ -2,7 +2,7 @@
 
 use crate::common::daemon::Daemon;
 use crate::common::{ConfigSpec, TestDb, poll_until, scalar, start_sim};
-use campaignd::vendors::sim::SimSettings;
+use doubles::sim::SimSettings;
 use std::path::Path;
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 
 use crate::common::daemon::{Daemon, cli, launch};
 use crate::common::{ConfigSpec, TestDb, poll_until, start_sim, write_contacts};
-use campaignd::vendors::sim::SimSettings;
+use doubles::sim::SimSettings;
 use std::process::{Child, ExitStatus, Stdio};
 use std::time::Duration;
 

@@ -6,9 +6,10 @@
 
 use crate::common::daemon::{Daemon, cli};
 use crate::common::{TestDb, poll_until, rows, scalar, write_contacts};
-use campaignd::vendors::ai_voice::fake::{Variations, spawn_with};
-use campaignd::vendors::fake::FakeBehavior;
+use campaignd::vendors::embedded::fake_config;
 use chrono::Timelike;
+use doubles::FakeBehavior;
+use doubles::ai_voice::{Variations, spawn_with};
 use serde_json::Value;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
@@ -76,7 +77,7 @@ async fn complaint_tags_suppress_and_every_vendor_dial_is_recorded() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let config = db.path("config.toml");
     std::fs::write(&config, config_text(&db.url, daemon_port, listener.local_addr().unwrap().port())).unwrap();
-    let settings = campaignd::config::load(&config).expect("valid config");
+    let settings = campaignd::config::load(&config, &campaignd::vendors::Kinds).expect("valid config");
     let sent: Arc<Mutex<Vec<Value>>> = Arc::default();
     let behavior = FakeBehavior {
         callback_url: Some(format!("http://127.0.0.1:{daemon_port}/callbacks/itnio?token={TOKEN}")),
@@ -87,7 +88,8 @@ async fn complaint_tags_suppress_and_every_vendor_dial_is_recorded() {
     };
     // Every conversation is tagged 投诉 (complaint) by the robot.
     let variations = Variations { call_tags: vec!["投诉".into()], sent: Some(sent.clone()), ..Variations::default() };
-    let fake = spawn_with(&settings.vendors[0], behavior, variations, listener).await.expect("fake starts");
+    let fake =
+        spawn_with(&fake_config(&settings.vendors[0]), behavior, variations, listener).await.expect("fake starts");
     let csv = db.path("contacts.csv");
     write_contacts(&csv, 20);
     let out = cli(&config, &["import", "--campaign", "collect", csv.to_str().unwrap()]);

@@ -5,8 +5,9 @@
 
 use crate::common::daemon::{Daemon, cli};
 use crate::common::{TestDb, poll_until, rows, scalar, write_contacts};
-use campaignd::vendors::airudder::fake::{self, FakeControl, Variations};
-use campaignd::vendors::fake::{FakeBehavior, FakeHandle};
+use campaignd::vendors::embedded::fake_config;
+use doubles::airudder::{self as fake, FakeControl, Variations};
+use doubles::{FakeBehavior, FakeHandle};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
@@ -73,7 +74,7 @@ async fn start(
     let fake_port = listener.local_addr().unwrap().port();
     let config = db.path("config.toml");
     std::fs::write(&config, config_text(&db.url, daemon_port, fake_port, result_timeout)).unwrap();
-    let settings = campaignd::config::load(&config).expect("valid config");
+    let settings = campaignd::config::load(&config, &campaignd::vendors::Kinds).expect("valid config");
     let behavior = FakeBehavior {
         callback_url: Some(format!("http://127.0.0.1:{daemon_port}/callbacks/airudder?token={TOKEN}")),
         latency_min: Duration::from_millis(5),
@@ -81,9 +82,10 @@ async fn start(
         outcomes: [("E".to_string(), 1.0)].into(),
         ..FakeBehavior::fast(11)
     };
-    let (handle, control) = fake::spawn_with(&settings.vendors[0], behavior, listener, Duration::from_secs(24 * 3600))
-        .await
-        .expect("fake starts");
+    let (handle, control) =
+        fake::spawn_with(&fake_config(&settings.vendors[0]), behavior, listener, Duration::from_secs(24 * 3600))
+            .await
+            .expect("fake starts");
     control.set_variations(variations);
     let csv = db.path("contacts.csv");
     write_contacts(&csv, contacts);

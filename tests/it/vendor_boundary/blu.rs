@@ -6,8 +6,9 @@
 
 use crate::common::daemon::{Daemon, cli};
 use crate::common::{TestDb, poll_until, scalar, write_contacts};
-use campaignd::vendors::blu::fake::{Variations, spawn_with};
-use campaignd::vendors::fake::FakeBehavior;
+use campaignd::vendors::embedded::fake_config;
+use doubles::FakeBehavior;
+use doubles::blu::{Variations, spawn_with};
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
@@ -53,7 +54,7 @@ async fn code_then_status_replies_and_a_bad_record_per_callback_lose_nothing() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let config = db.path("config.toml");
     std::fs::write(&config, config_text(&db.url, listen, listener.local_addr().unwrap().port())).unwrap();
-    let settings = campaignd::config::load(&config).expect("valid config");
+    let settings = campaignd::config::load(&config, &campaignd::vendors::Kinds).expect("valid config");
     let vary = Variations {
         status_beside_code: true,
         msg_key: true,
@@ -68,7 +69,7 @@ async fn code_then_status_replies_and_a_bad_record_per_callback_lose_nothing() {
         callback_url: Some(format!("http://127.0.0.1:{listen}/callbacks/blu?token={TOKEN}")),
         ..FakeBehavior::fast(5)
     };
-    let fake = spawn_with(&settings.vendors[0], behavior, vary, listener).await.expect("fake starts");
+    let fake = spawn_with(&fake_config(&settings.vendors[0]), behavior, vary, listener).await.expect("fake starts");
     let csv = db.path("contacts.csv");
     write_contacts(&csv, CONTACTS as usize);
     let out = cli(&config, &["import", "--campaign", "boundary", csv.to_str().unwrap()]);

@@ -6,8 +6,9 @@
 
 use crate::common::daemon::{Daemon, cli};
 use crate::common::{TestDb, poll_until, rows, scalar, write_contacts};
-use campaignd::vendors::fake::{FakeBehavior, FakeHandle};
-use campaignd::vendors::laaffic::fake::{PUSH_FIELDS, Variations, spawn_with};
+use campaignd::vendors::embedded::fake_config;
+use doubles::laaffic::{PUSH_FIELDS, Variations, spawn_with};
+use doubles::{FakeBehavior, FakeHandle};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -69,7 +70,7 @@ async fn setup(contacts: usize, outcomes: &[(&str, f64)], variations: Variations
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let config = db.path("config.toml");
     std::fs::write(&config, config_text(&db.url, daemon_port, listener.local_addr().unwrap().port())).unwrap();
-    let settings = campaignd::config::load(&config).expect("valid config");
+    let settings = campaignd::config::load(&config, &campaignd::vendors::Kinds).expect("valid config");
     let sent: Arc<Mutex<Vec<Value>>> = Arc::default();
     let behavior = FakeBehavior {
         callback_url: Some(format!("http://127.0.0.1:{daemon_port}/callbacks/laaffic?token={TOKEN}")),
@@ -79,7 +80,8 @@ async fn setup(contacts: usize, outcomes: &[(&str, f64)], variations: Variations
         ..FakeBehavior::fast(seed)
     };
     let variations = Variations { sent: Some(sent.clone()), ..variations };
-    let fake = spawn_with(&settings.vendors[0], behavior, variations, listener).await.expect("fake starts");
+    let fake =
+        spawn_with(&fake_config(&settings.vendors[0]), behavior, variations, listener).await.expect("fake starts");
     let csv = db.path("contacts.csv");
     write_contacts(&csv, contacts);
     let out = cli(&config, &["import", "--campaign", "collect", csv.to_str().unwrap()]);

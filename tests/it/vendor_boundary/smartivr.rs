@@ -5,8 +5,9 @@
 
 use crate::common::daemon::{Daemon, cli};
 use crate::common::{TestDb, poll_until, rows, scalar, write_contacts};
-use campaignd::vendors::fake::{FakeBehavior, FakeHandle};
-use campaignd::vendors::smartivr::fake::{Variations, spawn_with};
+use campaignd::vendors::embedded::fake_config;
+use doubles::smartivr::{Variations, spawn_with};
+use doubles::{FakeBehavior, FakeHandle};
 use sea_orm::DatabaseConnection;
 use serde_json::json;
 use std::sync::atomic::Ordering::Relaxed;
@@ -60,14 +61,14 @@ async fn run_until_suppressed(vary: Variations, outcome: &str) -> (TestDb, Datab
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let config = db.path("config.toml");
     std::fs::write(&config, config_text(&db.url, listener.local_addr().unwrap().port())).unwrap();
-    let settings = campaignd::config::load(&config).expect("valid config");
+    let settings = campaignd::config::load(&config, &campaignd::vendors::Kinds).expect("valid config");
     let behavior = FakeBehavior {
         latency_min: Duration::from_millis(5),
         latency_max: Duration::from_millis(40),
         outcomes: [(outcome.to_string(), 1.0)].into(),
         ..FakeBehavior::fast(17)
     };
-    let fake = spawn_with(&settings.vendors[0], behavior, vary, listener).await.expect("fake starts");
+    let fake = spawn_with(&fake_config(&settings.vendors[0]), behavior, vary, listener).await.expect("fake starts");
     let csv = db.path("contacts.csv");
     write_contacts(&csv, CONTACTS);
     let out = cli(&config, &["import", "--campaign", "boundary", csv.to_str().unwrap()]);

@@ -5,9 +5,9 @@
 use super::loopback::{Rig, batch, handle};
 use super::{OPTS, adapter};
 use crate::domain::outcome::{Disposition, Intent};
-use crate::vendors::airudder::fake::Variations;
-use crate::vendors::fake::FakeBehavior;
 use crate::vendors::{AttemptHandle, LookupResult, VendorAdapter, VendorErrorKind};
+use doubles::FakeBehavior;
+use doubles::airudder::Variations;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 

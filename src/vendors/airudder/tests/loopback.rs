@@ -2,11 +2,10 @@
 //! webhooks, AIRudder's own redials, cancels, tokens and error codes.
 
 use super::super::adapter::AirudderAdapter;
-use super::super::fake::{self, FakeControl, Variations};
 use super::{OPTS, adapter, settings};
 use crate::config::Secret;
 use crate::domain::outcome::Disposition;
-use crate::vendors::fake::{FakeBehavior, FakeHandle};
+use crate::vendors::embedded::fake_config;
 use crate::vendors::{
     AttemptHandle, CallEvent, DispatchBatch, DispatchItem, LookupResult, RejectedRecord, VendorAdapter, VendorErrorKind,
 };
@@ -14,6 +13,8 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::Utc;
+use doubles::airudder::{self as fake, FakeControl, Variations};
+use doubles::{FakeBehavior, FakeHandle};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
@@ -75,7 +76,8 @@ impl Rig {
         });
         let behavior = FakeBehavior { callback_url: Some(url), ..behavior };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let (fake, control) = fake::spawn_with(&settings(fake_options), behavior, listener, token_life).await.unwrap();
+        let (fake, control) =
+            fake::spawn_with(&fake_config(&settings(fake_options)), behavior, listener, token_life).await.unwrap();
         let adapter = adapter(options, &fake.base_url());
         Rig { inbox, fake, control, adapter, _receiver: receiver }
     }

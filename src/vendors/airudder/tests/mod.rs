@@ -8,11 +8,11 @@ mod loopback;
 mod variations;
 
 use super::adapter::{AirudderAdapter, sign};
-use super::{KIND, check, fake};
+use super::{KIND, check};
 use crate::config::{Secret, VendorSettings};
-use crate::vendors::fake::FakeBehavior;
 use crate::vendors::{CallbackError, ParsedCallback, VendorAdapter};
 use axum::http::{HeaderMap, HeaderValue};
+use doubles::FakeBehavior;
 use serde_json::Value;
 
 /// AIRudder's API page, as published (see `shared/vendor-docs/README.md`).
@@ -138,8 +138,8 @@ fn check_reports_missing_credentials_options_and_callback_token() {
 
 #[test]
 fn fake_codes_cover_the_default_weights() {
-    let known = crate::vendors::kinds::find(KIND).unwrap().fake_codes;
-    assert_eq!(known, fake::FAKE_CODES);
+    let known = doubles::kinds::find(KIND).unwrap().codes;
+    assert_eq!(known, doubles::airudder::CODES);
     let b = FakeBehavior { outcomes: [("E".to_string(), 1.0)].into(), ..FakeBehavior::default() };
     b.validate(known).unwrap();
 }

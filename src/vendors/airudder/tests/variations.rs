@@ -4,10 +4,10 @@
 
 use super::{OPTS, adapter, doc_example, parse_all, parser};
 use crate::domain::outcome::{Disposition, Intent};
-use crate::vendors::airudder::fake::body::{Builder, Callee, DialDone, TaskInfo, Variations};
 use crate::vendors::airudder::record::MAX_DIALS;
 use crate::vendors::{CallEvent, CallbackError, VendorAdapter};
 use chrono::{TimeZone, Utc};
+use doubles::airudder::body::{Builder, Callee, DialDone, TaskInfo, Variations};
 use serde_json::{Value, json};
 
 fn example() -> Value {

@@ -6,11 +6,12 @@ use super::{APP_ID, APP_KEY, Receiver, adapter, batch, fake, fake_varying, handl
 use crate::config::{Secret, VendorSettings};
 use crate::domain::outcome::{Disposition, Intent};
 use crate::vendors::blu::adapter::BluAdapter;
-use crate::vendors::blu::fake::Variations;
 use crate::vendors::blu::sign;
-use crate::vendors::fake::{FakeBehavior, FakeHandle};
+use crate::vendors::embedded::fake_config;
 use crate::vendors::{AttemptHandle, LookupResult, TaskHandle, VendorAdapter, VendorErrorKind};
 use chrono::Utc;
+use doubles::blu::Variations;
+use doubles::{FakeBehavior, FakeHandle};
 use serde_json::{Value, json};
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
@@ -216,16 +217,17 @@ async fn kind_table_row_builds_and_spawns() {
     let spec = crate::vendors::kinds::find("blu").unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let s = settings(toml::Table::new());
-    let handle = (spec.spawn_fake)(&s, FakeBehavior::fast(1), listener).await.unwrap();
+    let fake = doubles::kinds::find("blu").unwrap();
+    let handle = (fake.spawn)(&fake_config(&s), FakeBehavior::fast(1), listener).await.unwrap();
     let a = (spec.build)(&s, &handle.base_url()).unwrap();
     assert_eq!((a.kind(), a.max_batch()), ("blu", 200));
     let polled = a.poll_task(&TaskHandle { vendor_task_id: "none".into(), created_at: Utc::now() }).await.unwrap();
     assert!(polled.is_empty());
     assert_eq!(
-        crate::vendors::blu::fake::predial_url("http://h/callbacks/v?token=a%2Fb"),
+        doubles::blu::predial_url("http://h/callbacks/v?token=a%2Fb"),
         "http://h/callbacks/v/predial?token=a%2Fb"
     );
-    assert_eq!(crate::vendors::blu::fake::predial_url("http://h/callbacks/v"), "http://h/callbacks/v/predial");
+    assert_eq!(doubles::blu::predial_url("http://h/callbacks/v"), "http://h/callbacks/v/predial");
     handle.shutdown().await;
 }
 

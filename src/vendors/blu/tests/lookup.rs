@@ -5,12 +5,12 @@
 use super::{Receiver, batch, fake_varying, handle, settings, wait_until};
 use crate::domain::outcome::Disposition;
 use crate::vendors::blu::adapter::BluAdapter;
-use crate::vendors::blu::fake::Variations;
-use crate::vendors::fake::FakeBehavior;
 use crate::vendors::{AttemptHandle, LookupResult, VendorAdapter, VendorError, VendorErrorKind};
 use axum::http::StatusCode;
 use axum::routing::post;
 use chrono::Utc;
+use doubles::FakeBehavior;
+use doubles::blu::Variations;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;

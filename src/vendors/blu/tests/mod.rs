@@ -9,10 +9,9 @@ mod lookup;
 mod units;
 
 use super::adapter::BluAdapter;
-use super::fake::Variations;
 use crate::config::{Secret, VendorSettings};
 use crate::vendors::common::check_url_token;
-use crate::vendors::fake::{FakeBehavior, FakeHandle};
+use crate::vendors::embedded::fake_config;
 use crate::vendors::{
     AttemptHandle, CallEvent, DispatchBatch, DispatchItem, PredialVerdict, RejectedRecord, VendorAdapter,
 };
@@ -20,6 +19,8 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::routing::post;
 use chrono::Utc;
+use doubles::blu::Variations;
+use doubles::{FakeBehavior, FakeHandle};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -145,7 +146,7 @@ async fn fake(behavior: FakeBehavior, options: toml::Table) -> (FakeHandle, BluA
 async fn fake_varying(behavior: FakeBehavior, options: toml::Table, vary: Variations) -> (FakeHandle, BluAdapter) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let s = settings(options);
-    let handle = super::fake::spawn_with(&s, behavior, vary, listener).await.unwrap();
+    let handle = doubles::blu::spawn_with(&fake_config(&s), behavior, vary, listener).await.unwrap();
     let adapter = BluAdapter::from_settings(&s, &handle.base_url()).unwrap();
     (handle, adapter)
 }

@@ -3,11 +3,12 @@
 
 use super::{adapter, settings};
 use crate::domain::outcome::{Disposition, Intent};
-use crate::vendors::blu::adapter::{BluAdapter, predial_says_call};
+use crate::vendors::blu::adapter::BluAdapter;
 use crate::vendors::blu::codes::{self, API_ERRORS, DICT1, DICT2, LINE_STATUS, SPECIAL};
 use crate::vendors::blu::{BluOptions, MobileFormat, sign};
 use crate::vendors::{PredialVerdict, VendorAdapter, VendorErrorKind};
 use chrono::{TimeZone, Utc};
+use doubles::blu::predial_says_call;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -86,10 +87,10 @@ fn predial_queries_and_replies() {
     let opts = utc_opts();
     let (status, yes) = a.predial_reply(&PredialVerdict::Proceed);
     assert_eq!((status, &yes), (200, &json!({"code": 200, "data": {"call": true}, "message": "call"})));
-    assert!(predial_says_call(&opts, status, &yes));
+    assert!(predial_says_call(status, &yes, opts.predial_proceed_code));
     let (status, no) = a.predial_reply(&PredialVerdict::Refuse { reason: "window closed".into() });
     assert_eq!(no["code"], json!(0));
-    assert!(!predial_says_call(&opts, status, &no));
+    assert!(!predial_says_call(status, &no, opts.predial_proceed_code));
     // Blu's published example answer, verbatim: a cancel.
     let published: Value = serde_json::from_str(
         r#"{
@@ -98,8 +99,8 @@ fn predial_queries_and_replies() {
 }"#,
     )
     .unwrap();
-    assert!(!predial_says_call(&opts, 200, &published));
-    assert!(!predial_says_call(&opts, 500, &yes), "no clear yes, no dial");
+    assert!(!predial_says_call(200, &published, opts.predial_proceed_code));
+    assert!(!predial_says_call(500, &yes, opts.predial_proceed_code), "no clear yes, no dial");
 }
 
 // ---------------------------------------------------------------- codes
@@ -146,11 +147,11 @@ fn every_code_row_maps_as_intended() {
     assert_eq!(all["HPTP"].1, Some(Intent::PromiseToPay));
     assert_eq!(all["NotOneself"].1, Some(Intent::WrongPerson));
     assert_eq!(all["Taskcancel"].0, Disposition::Cancelled);
-    for code in codes::FAKE_CODES {
+    for code in doubles::blu::CODES {
         assert!(all.contains_key(code), "fake code {code} is in no table");
     }
-    for (code, _) in codes::FAKE_DEFAULTS {
-        assert!(codes::FAKE_CODES.contains(code), "{code}");
+    for (code, _) in doubles::blu::DEFAULTS {
+        assert!(doubles::blu::CODES.contains(code), "{code}");
     }
 }
 

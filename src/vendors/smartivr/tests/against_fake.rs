@@ -7,10 +7,10 @@ use super::{
 };
 use crate::config::Secret;
 use crate::domain::outcome::{Disposition, Intent};
-use crate::vendors::fake::FakeBehavior;
-use crate::vendors::smartivr::fake::Variations;
 use crate::vendors::{CallEvent, DispatchItem, LookupResult, TaskHandle, VendorAdapter, VendorErrorKind};
 use chrono::Utc;
+use doubles::FakeBehavior;
+use doubles::smartivr::Variations;
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering::Relaxed;

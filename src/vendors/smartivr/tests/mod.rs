@@ -13,11 +13,12 @@ mod variations;
 
 use super::SmartivrOptions;
 use super::adapter::SmartivrAdapter;
-use super::fake::Variations;
 use crate::config::{Secret, VendorSettings};
-use crate::vendors::fake::{FakeBehavior, FakeHandle};
+use crate::vendors::embedded::fake_config;
 use crate::vendors::{AttemptHandle, CallEvent, DispatchBatch, DispatchItem, TaskHandle, VendorAdapter};
 use chrono::{DateTime, TimeZone, Utc};
+use doubles::smartivr::Variations;
+use doubles::{FakeBehavior, FakeHandle};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -62,7 +63,7 @@ async fn fake_with(s: &VendorSettings, behavior: FakeBehavior) -> FakeHandle {
 
 async fn fake_varying(s: &VendorSettings, behavior: FakeBehavior, vary: Variations) -> FakeHandle {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    crate::vendors::smartivr::fake::spawn_with(s, behavior, vary, listener).await.unwrap()
+    doubles::smartivr::spawn_with(&fake_config(s), behavior, vary, listener).await.unwrap()
 }
 
 fn phone(i: usize) -> String {

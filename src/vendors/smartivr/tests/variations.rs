@@ -2,9 +2,9 @@
 
 use super::{OPTIONS, TOKEN, adapter_for, batch, fake_varying, handle, phone, poll_until, settings};
 use crate::domain::outcome::{Disposition, Intent};
-use crate::vendors::fake::FakeBehavior;
-use crate::vendors::smartivr::fake::Variations;
 use crate::vendors::{LookupResult, VendorAdapter};
+use doubles::FakeBehavior;
+use doubles::smartivr::Variations;
 use serde_json::json;
 use std::collections::HashSet;
 

@@ -2,9 +2,8 @@
 //! the published list, and the [`Variations`] that make it depart from the
 //! document the way real pushes do.
 
-use super::AiVoiceOptions;
-use super::codes::TRANSFER;
-use crate::vendors::fake::Dialed;
+use super::Options;
+use crate::fake::Dialed;
 use serde_json::{Map, Value, json};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -85,7 +84,7 @@ pub struct Variations {
 }
 
 /// The push of one call, with every field of the published list.
-pub(crate) fn record(opts: &AiVoiceOptions, v: &Variations, c: Call<'_>) -> Value {
+pub(super) fn record(opts: &Options, v: &Variations, c: Call<'_>) -> Value {
     let (status, level) = match c.code.split_once(':') {
         Some((s, l)) => (s.to_string(), Some(format!("{l}级"))),
         None => (c.code.to_string(), None),
@@ -161,12 +160,16 @@ pub(crate) fn record(opts: &AiVoiceOptions, v: &Variations, c: Call<'_>) -> Valu
 
 /// The statuses after which the robot talked with the customer (and the
 /// vendor does not redial).
-pub(crate) fn is_conversation(code: &str) -> bool {
+pub(super) fn is_conversation(code: &str) -> bool {
     code.starts_with("ANSWERED") || code.starts_with(TRANSFER)
 }
 
+/// `resultStatus` "transfer to manual": the robot talked, then a human agent
+/// took the call over.
+const TRANSFER: &str = "TRANSFER_ARTIFICIAL";
+
 /// One finished call, as [`record`] renders it.
-pub(crate) struct Call<'a> {
+pub(super) struct Call<'a> {
     pub job_id: i64,
     pub n: u64,
     pub phone: &'a str,

@@ -9,32 +9,37 @@
 //! body is written in `fake_json` from the document's field lists; the
 //! [`Variations`] switch on what real servers send beyond the examples.
 
+mod json;
 mod lists;
 mod tasks;
 
-use super::SmartivrOptions;
-pub use super::fake_json::Variations;
-use super::fake_json::{Dial, Rec, Writer};
-use crate::config::VendorSettings;
-use crate::vendors::common::constant_time_eq;
-use crate::vendors::fake::{self, FakeBehavior, FakeDialer, FakeHandle, FakeStats};
+use crate::config::FakeConfig;
+use crate::fake::{self, FakeBehavior, FakeDialer, FakeHandle, FakeStats};
+use crate::json::constant_time_eq;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+pub use json::Variations;
+use json::{Dial, Rec, Writer};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::sync::{Arc, Mutex};
 
-/// Codes the fake can roll: a number status, answered ones with their grade.
-pub const FAKE_CODES: &[&str] = &["1A", "1B", "1C", "1D", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"];
+/// Rows per page of the paged lists (每页15条).
+pub const PAGE_SIZE: usize = 15;
+
+/// Codes a fake's `outcomes` may weight: a number status (0-12 of the
+/// document), answered ones (1) with their grade `A`..`D`.
+pub const CODES: &[&str] = &["1A", "1B", "1C", "1D", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"];
 
 /// Default mix: 40% answered (graded), then no answer, busy, power off...
-const DEFAULT_WEIGHTS: &[(&str, f64)] = &[
+pub const DEFAULTS: &[(&str, f64)] = &[
     ("1A", 6.0),
     ("1B", 8.0),
     ("1C", 10.0),
@@ -51,6 +56,45 @@ const DEFAULT_WEIGHTS: &[(&str, f64)] = &[
     ("11", 1.0),
     ("12", 2.0),
 ];
+
+/// The account settings the fake reads from [`FakeConfig::options`]. Only
+/// the query endpoints are documented: the other paths, the task's end-time
+/// field and the per-task number limit are the assumption the daemon's
+/// adapter makes too.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+struct Options {
+    /// Zone of the server's `YYYY-MM-DD HH:MM:SS` times.
+    server_timezone: String,
+    create_task_path: String,
+    add_numbers_path: String,
+    start_task_path: String,
+    stop_task_path: String,
+    delete_numbers_path: String,
+    /// Documented: `GET v1/task/number`.
+    numbers_path: String,
+    /// Documented: `POST v1/task/query_done_task_phones`.
+    done_phones_path: String,
+    max_numbers_per_task: usize,
+    end_time_field: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            server_timezone: "UTC".into(),
+            create_task_path: "v1/task".into(),
+            add_numbers_path: "v1/task/{task_id}/numbers".into(),
+            start_task_path: "v1/task/{task_id}/start".into(),
+            stop_task_path: "v1/task/{task_id}/stop".into(),
+            delete_numbers_path: "v1/task/{task_id}/numbers/delete".into(),
+            numbers_path: "v1/task/number".into(),
+            done_phones_path: "v1/task/query_done_task_phones".into(),
+            max_numbers_per_task: 500,
+            end_time_field: "end_at".into(),
+        }
+    }
+}
 
 const WAITING: i64 = 0;
 const ANSWERED: i64 = 1;
@@ -87,7 +131,7 @@ struct Task {
 struct Fake {
     token: String,
     tz: Tz,
-    opts: SmartivrOptions,
+    opts: Options,
     vary: Variations,
     dialer: Arc<FakeDialer>,
     tasks: Mutex<HashMap<String, Task>>,
@@ -97,32 +141,29 @@ struct Fake {
     http: reqwest::Client,
 }
 
-/// Start the fake on `listener`, checking the bearer token of `settings.api_key`.
+/// Start the fake on `listener`, checking the bearer token `config.api_key`.
 pub async fn spawn(
-    settings: &VendorSettings,
+    config: &FakeConfig,
     behavior: FakeBehavior,
     listener: tokio::net::TcpListener,
 ) -> std::io::Result<FakeHandle> {
-    spawn_with(settings, behavior, Variations::default(), listener).await
+    spawn_with(config, behavior, Variations::default(), listener).await
 }
 
 /// The fake, sending the variations `vary` switches on.
 pub async fn spawn_with(
-    settings: &VendorSettings,
+    config: &FakeConfig,
     behavior: FakeBehavior,
     vary: Variations,
     listener: tokio::net::TcpListener,
 ) -> std::io::Result<FakeHandle> {
-    let (opts, tz) = SmartivrOptions::from_settings(settings).unwrap_or_else(|_| {
-        let opts: SmartivrOptions = crate::vendors::common::options(&settings.options).unwrap_or_default();
-        let tz = opts.server_timezone.parse().unwrap_or(chrono_tz::UTC);
-        (opts, tz)
-    });
+    let opts: Options = config.options();
+    let tz = opts.server_timezone.parse().unwrap_or(chrono_tz::UTC);
     let (stop_tx, stop_rx) = fake::stop_signal();
     let stats = Arc::new(FakeStats::default());
-    let dialer = FakeDialer::new(behavior, DEFAULT_WEIGHTS, stats.clone(), stop_rx);
+    let dialer = FakeDialer::new(behavior, DEFAULTS, stats.clone(), stop_rx);
     let state = Arc::new(Fake {
-        token: crate::config::Secret::exposed_or_empty(&settings.api_key),
+        token: config.api_key.clone(),
         tz,
         opts,
         vary,
@@ -259,15 +300,15 @@ mod tests {
         assert!(route("v1/task/{task_id}/start", "/v1/task/abc/stop").is_none());
         assert!(route("v1/task/number", "/v1/task/number").is_some());
         assert!(route("", "/").is_none());
-        let defaults: Vec<&str> = DEFAULT_WEIGHTS.iter().map(|(c, _)| *c).collect();
-        assert_eq!(defaults, FAKE_CODES);
-        let answered: f64 = DEFAULT_WEIGHTS
+        let defaults: Vec<&str> = DEFAULTS.iter().map(|(c, _)| *c).collect();
+        assert_eq!(defaults, CODES);
+        let answered: f64 = DEFAULTS
             .iter()
             .filter(|(c, _)| c.starts_with("1") && c.len() == 2 && !c.ends_with(char::is_numeric))
             .map(|(_, w)| w)
             .sum();
-        let total: f64 = DEFAULT_WEIGHTS.iter().map(|(_, w)| w).sum();
+        let total: f64 = DEFAULTS.iter().map(|(_, w)| w).sum();
         assert!((0.35..0.45).contains(&(answered / total)), "{answered}/{total}");
-        assert_eq!(crate::vendors::smartivr::PAGE_SIZE, 15);
+        assert_eq!(PAGE_SIZE, 15);
     }
 }

@@ -7,25 +7,122 @@
 //! push list ([`PUSH_FIELDS`]); what real pushes do beyond it is switched on
 //! in [`Variations`].
 
-use super::codes::FAKE_DEFAULTS;
-use super::fake_push::{Call, is_conversation, record};
-pub use super::fake_push::{PUSH_FIELDS, UNKNOWN_STATUS, Variations, optional_fields};
-use super::{AiVoiceOptions, DAY_END, DAY_START, MAX_IMPORT};
-use crate::config::VendorSettings;
-use crate::vendors::common::{as_i64, code_text};
-use crate::vendors::fake::{self, Dialed, FakeBehavior, FakeCall, FakeDialer, FakeHandle, FakeStats};
-use crate::vendors::laaffic::sign::{self, AuthFault};
+mod push;
+
+use crate::config::FakeConfig;
+use crate::fake::{self, Dialed, FakeBehavior, FakeCall, FakeDialer, FakeHandle, FakeStats};
+use crate::itnio::{self, AuthFault};
+use crate::json::{as_i64, code_text};
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;
 use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
+use push::{Call, is_conversation, record};
+pub use push::{PUSH_FIELDS, REQUIRED_FIELDS, UNKNOWN_STATUS, Variations, optional_fields};
 use rand::Rng;
+use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
+
+/// Customers per import request (−56 "Exceed import limit, Max. 100 entries").
+pub const MAX_IMPORT: usize = 100;
+/// The platform's daily dialing hours (−48 "Create a daily dial-up task between 9:00-20:00").
+pub const DAY_START: &str = "09:00";
+pub const DAY_END: &str = "20:00";
+
+/// Codes a fake's `outcomes` may weight: the push's `resultStatus` values,
+/// answered calls with the grade letter of `intentLevelDetailName`.
+pub const CODES: &[&str] = &[
+    "ANSWERED:A",
+    "ANSWERED:B",
+    "ANSWERED:C",
+    "ANSWERED:D",
+    "ANSWERED:E",
+    "ANSWERED:F",
+    "NO_ANSWER",
+    "BUSY",
+    "POWER_OFF",
+    "OUT_OF_SERVICE",
+    "REFUSED",
+    "VACANT_NUMBER",
+    "CAN_NOT_CONNECT",
+    "FROM_PHONE_ERROR",
+    "SYSTEM_ERROR",
+    "CALL_LOSS",
+    "TRANSFER_ARTIFICIAL",
+];
+
+/// The default mix: about 40 % answered.
+pub const DEFAULTS: &[(&str, f64)] = &[
+    ("ANSWERED:A", 8.0),
+    ("ANSWERED:B", 10.0),
+    ("ANSWERED:C", 10.0),
+    ("ANSWERED:D", 8.0),
+    ("ANSWERED:E", 3.0),
+    ("ANSWERED:F", 2.0),
+    ("NO_ANSWER", 28.0),
+    ("BUSY", 10.0),
+    ("POWER_OFF", 8.0),
+    ("VACANT_NUMBER", 4.0),
+    ("REFUSED", 4.0),
+    ("CAN_NOT_CONNECT", 3.0),
+    ("CALL_LOSS", 1.0),
+    ("SYSTEM_ERROR", 1.0),
+];
+
+/// The account settings the fake reads from [`FakeConfig::options`]. The
+/// create/import/stop paths are not in the published page: these defaults
+/// are the same assumption the daemon's adapter makes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+struct Options {
+    path_prefix: String,
+    create_path: String,
+    import_path: String,
+    stop_path: String,
+    /// `appId` the pushes carry.
+    app_id: Option<String>,
+    /// The account's robot script: `dialogFlowId` must name it.
+    dialog_flow_id: Option<i64>,
+    /// The account's lines (`tenantPhoneNumberId` of the pushes).
+    phone_line_ids: Vec<i64>,
+    /// The account's zone: daily hours and dates are in it.
+    timezone: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            path_prefix: String::new(),
+            create_path: "/apiOpen/v1/job/create".into(),
+            import_path: "/apiOpen/v1/job/importCustomer".into(),
+            stop_path: "/apiOpen/v1/job/stop".into(),
+            app_id: None,
+            dialog_flow_id: None,
+            phone_line_ids: Vec::new(),
+            timezone: "Asia/Shanghai".into(),
+        }
+    }
+}
+
+impl Options {
+    fn tz(&self) -> chrono_tz::Tz {
+        self.timezone.parse().unwrap_or(chrono_tz::Asia::Shanghai)
+    }
+
+    fn full_path(&self, path: &str) -> String {
+        let prefix = self.path_prefix.trim_matches('/');
+        if prefix.is_empty() {
+            format!("/{}", path.trim_start_matches('/'))
+        } else {
+            format!("/{prefix}/{}", path.trim_start_matches('/'))
+        }
+    }
+}
 
 struct Job {
     date: NaiveDate,
@@ -37,7 +134,7 @@ struct Job {
 struct Fake {
     api_key: String,
     api_secret: String,
-    opts: AiVoiceOptions,
+    opts: Options,
     dialer: Arc<FakeDialer>,
     http: reqwest::Client,
     jobs: Mutex<BTreeMap<i64, Job>>,
@@ -48,7 +145,7 @@ struct Fake {
 
 impl Fake {
     fn gate(&self, headers: &HeaderMap) -> Result<(), Json<Value>> {
-        let fault = match sign::check_auth(headers, &self.api_key, &self.api_secret, Utc::now().timestamp()) {
+        let fault = match itnio::check_auth(headers, &self.api_key, &self.api_secret, Utc::now().timestamp()) {
             Ok(()) if self.dialer.is_fatal() => return Err(self.refuse(-3, "The customer's balance is insufficient")),
             Ok(()) => return Ok(()),
             Err(f) => f,
@@ -70,30 +167,29 @@ impl Fake {
     }
 }
 
-/// Start the fake on `listener` with the credentials and options of
-/// `settings`, pushing the documented record.
+/// Start the fake on `listener` for the account `config`, pushing the
+/// documented record.
 pub fn spawn(
-    settings: &VendorSettings,
+    config: &FakeConfig,
     behavior: FakeBehavior,
     listener: tokio::net::TcpListener,
 ) -> impl Future<Output = std::io::Result<FakeHandle>> + Send + 'static {
-    spawn_with(settings, behavior, Variations::default(), listener)
+    spawn_with(config, behavior, Variations::default(), listener)
 }
 
 /// [`spawn`] with pushes departing from the document as `variations` say.
 pub fn spawn_with(
-    settings: &VendorSettings,
+    config: &FakeConfig,
     behavior: FakeBehavior,
     variations: Variations,
     listener: tokio::net::TcpListener,
 ) -> impl Future<Output = std::io::Result<FakeHandle>> + Send + 'static {
-    let api_key = crate::config::Secret::exposed_or_empty(&settings.api_key);
-    let api_secret = crate::config::Secret::exposed_or_empty(&settings.api_secret);
-    let opts = AiVoiceOptions::read(settings).0;
+    let (api_key, api_secret) = (config.api_key.clone(), config.api_secret.clone());
+    let opts: Options = config.options();
     async move {
         let stats = Arc::new(FakeStats::default());
         let (stop_tx, stop_rx) = fake::stop_signal();
-        let dialer = FakeDialer::new(behavior, FAKE_DEFAULTS, stats.clone(), stop_rx);
+        let dialer = FakeDialer::new(behavior, DEFAULTS, stats.clone(), stop_rx);
         let router = axum::Router::new()
             .route(&opts.full_path(&opts.create_path), post(create))
             .route(&opts.full_path(&opts.import_path), post(import))
@@ -216,7 +312,7 @@ impl Fake {
         let mut redials = 0;
         let mut rng = self.dialer.rng(d.seq, 3);
         let table: Vec<(String, f64)> = if self.dialer.behavior.outcomes.is_empty() {
-            FAKE_DEFAULTS.iter().map(|(c, w)| (c.to_string(), *w)).collect()
+            DEFAULTS.iter().map(|(c, w)| (c.to_string(), *w)).collect()
         } else {
             self.dialer.behavior.outcomes.iter().map(|(c, w)| (c.clone(), *w)).collect()
         };

@@ -5,10 +5,10 @@
 //! which holds the line for a random latency, picks a weighted result, stores
 //! it and POSTs it, signed, to the batch's callback URL with retries.
 
-use super::adapter::sign;
 use super::codes::{CALLBACK, CANCELLED};
 use super::server::{CallRecord, DeliveryRecord, Shared, SimStats, stopped};
 use super::settings::pick_weighted;
+use super::sign;
 use super::wire::{CallResult, CallState, SIGNATURE_HEADER};
 use axum::body::Bytes;
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
@@ -338,7 +338,7 @@ async fn send(shared: &Shared, url: &str, body: &Bytes, signature: &str, referen
         }
     }
     tracing::warn!(
-        %reference, url = crate::vendors::common::loggable_url(url), attempts = settings.callback_retries + 1,
+        %reference, url = crate::json::loggable_url(url), attempts = settings.callback_retries + 1,
         "sim gave up delivering a callback; the result stays available by lookup"
     );
     Sent::GaveUp
@@ -354,140 +354,4 @@ fn record(shared: &Shared, body: &Bytes, reference: &str, status: u16) {
         at: Utc::now(),
     };
     shared.deliveries.lock().unwrap_or_else(|p| p.into_inner()).push(entry);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::super::testkit::{API_KEY, Receiver, batch, fast, sim, wait_until};
-    use crate::domain::outcome::Disposition;
-    use crate::vendors::{LookupResult, VendorAdapter};
-    use std::sync::atomic::Ordering::Relaxed;
-    use std::time::Duration;
-
-    const LIMIT: Duration = Duration::from_secs(10);
-
-    #[tokio::test]
-    async fn callback_results_name_a_time_callback_after_the_call_ended() {
-        let receiver = Receiver::start(&[]).await;
-        let weights = |code: &str| [(code.to_string(), 1.0)].into_iter().collect();
-        let settings = super::super::SimSettings {
-            outcomes: weights("ANSWERED"),
-            intents: [("CALLBACK".to_string(), 1.0), ("PTP".to_string(), 1.0)].into_iter().collect(),
-            callback_after: Some(Duration::from_secs(90)),
-            ..fast()
-        };
-        let (sim, adapter) = sim(settings).await;
-        adapter.dispatch(&batch(&receiver.url, "cb", 20)).await.unwrap();
-        wait_until("20 callbacks", LIMIT, || receiver.distinct_references() == 20).await;
-        let results: Vec<_> = receiver.deliveries().into_iter().map(|d| d.result).collect();
-        assert!(results.iter().any(|r| r.intent.as_deref() == Some("PTP")), "the mix has other intents too");
-        assert!(results.iter().any(|r| r.callback_at.is_some()), "some callbacks happened");
-        for r in &results {
-            let Some(text) = r.callback_at.as_deref() else {
-                assert_ne!(r.intent.as_deref(), Some("CALLBACK"), "a callback without a time: {r:?}");
-                continue;
-            };
-            assert_eq!(r.intent.as_deref(), Some("CALLBACK"), "only callbacks name a time: {r:?}");
-            let at = chrono::DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&chrono::Utc);
-            let wanted = r.ended_at + chrono::TimeDelta::seconds(90);
-            assert!(at <= wanted && wanted - at < chrono::TimeDelta::seconds(1), "{at} vs ended_at + 90s");
-        }
-        // Without callback_after (the default) callbacks carry no time.
-        assert_eq!(super::super::SimSettings::default().callback_after, None);
-        sim.shutdown().await;
-    }
-
-    #[tokio::test]
-    async fn refused_callback_is_retried_after_the_interval() {
-        let receiver = Receiver::start(&[500, 500]).await;
-        let (sim, adapter) = sim(fast()).await;
-        adapter.dispatch(&batch(&receiver.url, "retry", 1)).await.unwrap();
-        let stats = sim.stats.clone();
-        wait_until("a delivered callback", LIMIT, || stats.callbacks_delivered.load(Relaxed) == 1).await;
-        let tries = receiver.deliveries();
-        let answers: Vec<u16> = tries.iter().map(|d| d.answered).collect();
-        assert_eq!(answers, [500, 500, 200]);
-        assert!(tries.iter().all(|d| d.result == tries[0].result), "every try carries the same body");
-        for pair in tries.windows(2) {
-            let gap = pair[1].at - pair[0].at;
-            assert!(gap >= Duration::from_millis(45), "retried after {gap:?}");
-        }
-        assert_eq!(stats.callback_failures.load(Relaxed), 2);
-        sim.shutdown().await;
-    }
-
-    #[tokio::test]
-    async fn undelivered_result_stays_available_by_lookup() {
-        let receiver = Receiver::start(&[503; 10]).await;
-        let (sim, adapter) = sim(super::super::SimSettings { callback_retries: 1, ..fast() }).await;
-        adapter.dispatch(&batch(&receiver.url, "lost", 1)).await.unwrap();
-        let stats = sim.stats.clone();
-        wait_until("the sim to give up", LIMIT, || {
-            stats.callback_failures.load(Relaxed) == 2 && stats.callbacks_pending.load(Relaxed) == 0
-        })
-        .await;
-        assert_eq!(receiver.deliveries().len(), 2, "first delivery + 1 retry");
-        assert_eq!(stats.callbacks_delivered.load(Relaxed), 0);
-        assert_eq!(stats.callbacks_abandoned.load(Relaxed), 1, "the given-up result is counted");
-        let found = adapter.lookup(&crate::vendors::AttemptHandle::by_ref("lost-0")).await.unwrap();
-        assert!(matches!(found, LookupResult::Finished(ref e) if e.is_final), "{found:?}");
-        sim.shutdown().await;
-    }
-
-    #[tokio::test]
-    async fn calls_past_not_after_are_cancelled_not_dialed() {
-        let receiver = Receiver::start(&[]).await;
-        let (sim, adapter) = sim(fast()).await;
-        let mut late = batch(&receiver.url, "late", 5);
-        late.not_after = Some(chrono::Utc::now() - chrono::Duration::minutes(1));
-        adapter.dispatch(&late).await.unwrap();
-        wait_until("5 callbacks", LIMIT, || receiver.distinct_references() == 5).await;
-        for d in receiver.deliveries() {
-            assert_eq!(d.result.status, "CANCELLED");
-            assert_eq!((d.result.started_at, d.result.intent.as_deref()), (None, None));
-        }
-        assert_eq!(sim.stats.calls_dialed.load(Relaxed), 0);
-        assert_eq!(sim.stats.calls_cancelled.load(Relaxed), 5);
-        let LookupResult::Finished(event) =
-            adapter.lookup(&crate::vendors::AttemptHandle::by_ref("late-3")).await.unwrap()
-        else {
-            panic!("late-3 should be finished");
-        };
-        assert_eq!(event.outcome.disposition, Disposition::Cancelled);
-        sim.shutdown().await;
-    }
-
-    #[tokio::test]
-    async fn cancel_stops_queued_calls_only() {
-        let receiver = Receiver::start(&[]).await;
-        let slow = super::super::SimSettings {
-            max_lines: 1,
-            latency_min: Duration::from_secs(30),
-            latency_max: Duration::from_secs(30),
-            ..fast()
-        };
-        let (sim, adapter) = sim(slow).await;
-        adapter.dispatch(&batch(&receiver.url, "q", 3)).await.unwrap();
-        let stats = sim.stats.clone();
-        wait_until("the first call on the line", LIMIT, || stats.current_dialing.load(Relaxed) == 1).await;
-        let refs: Vec<_> = ["q-0", "q-1", "q-2", "unknown-ref"].map(crate::vendors::AttemptHandle::by_ref).into();
-        adapter.cancel(&refs).await.unwrap();
-        wait_until("2 cancellations", LIMIT, || receiver.distinct_references() == 2).await;
-        let mut cancelled: Vec<_> = receiver.deliveries().into_iter().map(|d| d.result).collect();
-        cancelled.sort_by(|a, b| a.reference.cmp(&b.reference));
-        assert_eq!(cancelled.iter().map(|r| r.reference.as_str()).collect::<Vec<_>>(), ["q-1", "q-2"]);
-        assert!(cancelled.iter().all(|r| r.status == "CANCELLED"));
-        let dialing = adapter.lookup(&crate::vendors::AttemptHandle::by_ref("q-0")).await.unwrap();
-        assert!(matches!(dialing, LookupResult::Pending { .. }), "{dialing:?}");
-        // The raw endpoint says nothing was cancelled for a call on the line.
-        let answer = reqwest::Client::new()
-            .post(format!("{}/v1/calls/q-0/cancel", sim.base_url()))
-            .bearer_auth(API_KEY)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.text().await.unwrap(), r#"{"cancelled":0}"#);
-        assert_eq!((stats.calls_cancelled.load(Relaxed), stats.calls_dialed.load(Relaxed)), (2, 1));
-        sim.shutdown().await;
-    }
 }

@@ -2,8 +2,8 @@
 //! list, and the [`Variations`] that make it depart from the document the
 //! way real pushes do.
 
-use super::LaafficOptions;
-use crate::vendors::fake::Dialed;
+use super::Options;
+use crate::fake::Dialed;
 use chrono::Utc;
 use serde_json::{Map, Value, json};
 use std::collections::HashSet;
@@ -68,7 +68,7 @@ pub struct Variations {
 }
 
 /// The record of one finished call, as the document lists its fields.
-pub(crate) fn record(opts: &LaafficOptions, v: &Variations, task_id: i64, i: usize, phone: &str, d: &Dialed) -> Value {
+pub(super) fn record(opts: &Options, v: &Variations, task_id: i64, i: usize, phone: &str, d: &Dialed) -> Value {
     let tz = opts.tz();
     let time = |t: chrono::DateTime<Utc>| {
         if v.unix_times {

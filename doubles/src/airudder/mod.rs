@@ -12,16 +12,16 @@
 mod api;
 pub mod body;
 
-use super::Options;
-use super::adapter::{DEFAULT_SIGN_KEY, TIME_FORMAT, sign};
-use crate::config::VendorSettings;
-use crate::vendors::fake::{FakeBehavior, FakeCall, FakeDialer, FakeHandle, FakeStats, deliver, serve, stop_signal};
+use crate::config::FakeConfig;
+use crate::fake::{FakeBehavior, FakeCall, FakeDialer, FakeHandle, FakeStats, deliver, serve, stop_signal};
 use api::{Reply, code};
 use axum::http::HeaderMap;
 use axum::routing::post;
 pub use body::Variations;
 use body::{Builder, Callee, DialDone, TaskInfo};
 use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::AtomicU64;
@@ -29,9 +29,43 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// Key of `X-AIRudder-Sign` when the account sets none (AIRudder's default).
+pub const DEFAULT_SIGN_KEY: &str = "airudder";
+/// Local times of the webhook and of task schedules, in the account's zone.
+pub const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
+
+/// `X-AIRudder-Sign`: the algorithm is not public; the fake signs the raw
+/// body with `hex(HMAC-SHA256(key, body))`, the one the daemon can check.
+pub fn sign(key: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).expect("HMAC accepts any key");
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// AIRudder's number rule (10510): `+` then at most 14 digits.
+fn phone_ok(phone: &str) -> bool {
+    phone.strip_prefix('+').is_some_and(|d| (1..=14).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The account settings the fake reads from [`FakeConfig::options`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+struct Options {
+    /// Path prefix of every API call (`/service/cloud/task` ...).
+    path_prefix: String,
+    /// The account's zone: schedules and webhook times are in it.
+    account_timezone: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { path_prefix: "service/cloud".into(), account_timezone: "UTC".into() }
+    }
+}
+
 /// Codes a fake's `outcomes` may weight: `E` answered (robot label E), `F`
 /// rang without an answer, a `ring_type` for an announcement, `failed`.
-pub const FAKE_CODES: &[&str] = &[
+pub const CODES: &[&str] = &[
     "E",
     "F",
     "busy",
@@ -46,7 +80,8 @@ pub const FAKE_CODES: &[&str] = &[
     "failed",
 ];
 
-const DEFAULT_WEIGHTS: &[(&str, f64)] = &[
+/// The default mix: 40 % answered.
+pub const DEFAULTS: &[(&str, f64)] = &[
     ("E", 0.40),
     ("F", 0.22),
     ("busy", 0.10),
@@ -151,28 +186,27 @@ struct Fake {
     http: reqwest::Client,
 }
 
-/// Start the fake (the [`KindSpec`](crate::vendors::kinds::KindSpec) entry point).
+/// Start the fake for the account `config` (tokens live 24 h).
 pub async fn spawn(
-    settings: &VendorSettings,
+    config: &FakeConfig,
     behavior: FakeBehavior,
     listener: tokio::net::TcpListener,
 ) -> std::io::Result<FakeHandle> {
-    spawn_with(settings, behavior, listener, Duration::from_secs(24 * 3600)).await.map(|(h, _)| h)
+    spawn_with(config, behavior, listener, Duration::from_secs(24 * 3600)).await.map(|(h, _)| h)
 }
 
 /// Start the fake with tokens living `token_lifetime`, returning its control.
 pub async fn spawn_with(
-    settings: &VendorSettings,
+    config: &FakeConfig,
     behavior: FakeBehavior,
     listener: tokio::net::TcpListener,
     token_lifetime: Duration,
 ) -> std::io::Result<(FakeHandle, Arc<FakeControl>)> {
-    let opts: Options = crate::vendors::common::options(&settings.options).unwrap_or_default();
-    let secret = crate::config::Secret::exposed_or_empty;
+    let opts: Options = config.options();
     let (stop_tx, stop_rx) = stop_signal();
     let stats = Arc::new(FakeStats::default());
     let callback_url = behavior.callback_url.clone();
-    let dialer = FakeDialer::new(behavior, DEFAULT_WEIGHTS, stats.clone(), stop_rx.clone());
+    let dialer = FakeDialer::new(behavior, DEFAULTS, stats.clone(), stop_rx.clone());
     let control = Arc::new(FakeControl {
         token_lifetime: Mutex::new(token_lifetime),
         auth_requests: AtomicU64::new(0),
@@ -188,14 +222,10 @@ pub async fn spawn_with(
     let fake = Arc::new(Fake {
         dialer,
         control: control.clone(),
-        app_key: secret(&settings.api_key),
-        app_secret: secret(&settings.api_secret),
-        sign_key: settings
-            .callback_secret
-            .as_ref()
-            .map(|s| s.expose().to_string())
-            .unwrap_or_else(|| DEFAULT_SIGN_KEY.to_string()),
-        tz: opts.timezone().unwrap_or(chrono_tz::UTC),
+        app_key: config.api_key.clone(),
+        app_secret: config.api_secret.clone(),
+        sign_key: config.callback_secret.clone().unwrap_or_else(|| DEFAULT_SIGN_KEY.to_string()),
+        tz: opts.account_timezone.parse().unwrap_or(chrono_tz::UTC),
         callback_url,
         http: reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default(),
     });

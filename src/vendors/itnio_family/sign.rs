@@ -1,17 +1,14 @@
 //! What Laaffic and ITNIO "AI voice" (both on the Yiwise backend) share: the
 //! `Sign`/`Timestamp`/`Api-Key` request signing, the `status`/`reason` reply
-//! envelope and the classification of its codes. Used by `laaffic` and `ai_voice`.
+//! envelope and the classification of its codes.
 
 use crate::vendors::common::{Answer, Envelope, VendorHttp, excerpt};
-use crate::vendors::{HeaderMap, VendorError, VendorErrorKind};
+use crate::vendors::{VendorError, VendorErrorKind};
 use md5::{Digest, Md5};
 
 pub const SIGN_HEADER: &str = "Sign";
 pub const TIMESTAMP_HEADER: &str = "Timestamp";
 pub const API_KEY_HEADER: &str = "Api-Key";
-/// How far a request's `Timestamp` may be from the vendor's clock (the fakes' check;
-/// the vendors do not publish theirs).
-pub const MAX_SKEW_SECS: i64 = 300;
 
 /// `Sign = lowercase hex MD5(apiKey + apiSecret + timestamp)`; the body is not signed.
 pub fn sign(api_key: &str, api_secret: &str, timestamp: &str) -> String {
@@ -26,37 +23,6 @@ pub fn sign(api_key: &str, api_secret: &str, timestamp: &str) -> String {
 pub fn auth_headers(api_key: &str, api_secret: &str, now: i64) -> [(&'static str, String); 3] {
     let ts = now.to_string();
     [(SIGN_HEADER, sign(api_key, api_secret, &ts)), (TIMESTAMP_HEADER, ts), (API_KEY_HEADER, api_key.to_string())]
-}
-
-/// Why a request's auth headers were refused (the fakes map each to their vendor's code).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthFault {
-    MissingSign,
-    MissingTimestamp,
-    MissingApiKey,
-    /// Wrong key or a signature that does not match.
-    BadCredentials,
-    /// Timestamp unreadable or further than [`MAX_SKEW_SECS`] from `now`.
-    Expired,
-}
-
-/// The vendor-side check of the auth headers (used by the fakes).
-pub fn check_auth(headers: &HeaderMap, api_key: &str, api_secret: &str, now: i64) -> Result<(), AuthFault> {
-    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty());
-    let sign_given = get(SIGN_HEADER).ok_or(AuthFault::MissingSign)?;
-    let ts = get(TIMESTAMP_HEADER).ok_or(AuthFault::MissingTimestamp)?;
-    let key = get(API_KEY_HEADER).ok_or(AuthFault::MissingApiKey)?;
-    if !crate::vendors::common::constant_time_eq(key.as_bytes(), api_key.as_bytes()) {
-        return Err(AuthFault::BadCredentials);
-    }
-    let expected = sign(api_key, api_secret, ts);
-    if !crate::vendors::common::constant_time_eq(sign_given.to_ascii_lowercase().as_bytes(), expected.as_bytes()) {
-        return Err(AuthFault::BadCredentials);
-    }
-    match ts.parse::<i64>() {
-        Ok(t) if (t - now).abs() <= MAX_SKEW_SECS => Ok(()),
-        _ => Err(AuthFault::Expired),
-    }
 }
 
 /// What a vendor code means for the caller.
@@ -117,6 +83,7 @@ pub fn task_ids(attempts: &[crate::vendors::AttemptHandle]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vendors::HeaderMap;
 
     #[test]
     fn sign_matches_the_documented_example() {
@@ -128,8 +95,11 @@ mod tests {
         assert_eq!(headers[2], ("Api-Key", "bDqJFiq9".to_string()));
     }
 
+    /// Our headers pass the vendor's check (as the fakes make it), and the
+    /// check names each way they can be wrong.
     #[test]
     fn auth_check_names_each_fault() {
+        use doubles::itnio::{AuthFault, MAX_SKEW_SECS, check_auth};
         let mut h = HeaderMap::new();
         for (k, v) in auth_headers("k", "s", 1000) {
             h.insert(k, v.parse().unwrap());

@@ -436,9 +436,9 @@ async fn cancel_call(State(s): State<Arc<Shared>>, Path(reference): Path<String>
 
 #[cfg(test)]
 mod tests {
-    use super::super::testkit::{API_KEY, fast, sim};
+    use super::super::testkit::{API_KEY, fast, sim, wait_until};
     use super::*;
-    use crate::vendors::sim::wire::CallRequest;
+    use crate::sim::wire::CallRequest;
 
     fn batch(n: usize) -> CreateBatch {
         CreateBatch {
@@ -482,7 +482,7 @@ mod tests {
 
     #[tokio::test]
     async fn every_endpoint_wants_the_bearer_token_and_speaks_sim_errors() {
-        let (server, _) = sim(fast()).await;
+        let server = sim(fast()).await;
         let http = reqwest::Client::new();
         let base = server.base_url();
         let requests = [
@@ -514,30 +514,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn held_answers_come_late_while_the_calls_already_dial() {
-        use super::super::testkit::{adapter, batch as calls, wait_until};
-        use crate::vendors::VendorAdapter;
-        let (server, first) = sim(fast()).await;
-        let stats = server.stats.clone();
-        server.hold_answers(Duration::from_millis(400));
-        let started = std::time::Instant::now();
-        let held = tokio::spawn(async move { first.dispatch(&calls("http://127.0.0.1:1/cb", "held", 2)).await });
-        wait_until("both calls dialed before the answer", Duration::from_secs(5), || {
-            stats.calls_dialed.load(Relaxed) == 2 && stats.batches_held.load(Relaxed) == 1
-        })
-        .await;
-        assert_eq!(held.await.unwrap().unwrap().accepted.len(), 2);
-        assert!(started.elapsed() >= Duration::from_millis(400), "answered after {:?}", started.elapsed());
-        assert_eq!(stats.batches_held.load(Relaxed), 0);
-
-        server.hold_answers(Duration::ZERO);
-        let started = std::time::Instant::now();
-        let second = adapter(&server.base_url(), Duration::from_secs(5));
-        second.dispatch(&calls("http://127.0.0.1:1/cb", "quick", 1)).await.unwrap();
-        assert!(started.elapsed() < Duration::from_millis(400), "still held: {:?}", started.elapsed());
-    }
-
-    #[tokio::test]
     async fn invalid_settings_are_refused_and_a_dropped_handle_stops_listening() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let auth = SimAuth { api_key: "k".into(), callback_secret: "s".into() };
@@ -546,12 +522,10 @@ mod tests {
         assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
         assert!(err.to_string().contains("duplicate_rate"), "{err}");
 
-        let (server, _) = sim(fast()).await;
+        let server = sim(fast()).await;
         let addr = server.addr;
         drop(server);
-        super::super::testkit::wait_until("the listener to close", Duration::from_secs(10), || {
-            std::net::TcpStream::connect(addr).is_err()
-        })
-        .await;
+        wait_until("the listener to close", Duration::from_secs(10), || std::net::TcpStream::connect(addr).is_err())
+            .await;
     }
 }

@@ -105,10 +105,8 @@ impl Default for SimSettings {
 impl SimSettings {
     /// Check the settings; the error names the offending field.
     pub fn validate(&self) -> Result<(), String> {
-        let statuses: Vec<&str> = STATUS_CODES.iter().map(|(c, _)| *c).collect();
-        let intents: Vec<&str> = INTENT_CODES.iter().map(|(c, _)| *c).collect();
-        check_weights("outcomes", &self.outcomes, &statuses)?;
-        check_weights("intents", &self.intents, &intents)?;
+        check_weights("outcomes", &self.outcomes, STATUS_CODES)?;
+        check_weights("intents", &self.intents, INTENT_CODES)?;
         if self.outcomes.values().sum::<f64>() <= 0.0 {
             return Err("outcomes: at least one status needs a positive weight".into());
         }

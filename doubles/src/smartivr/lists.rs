@@ -2,9 +2,9 @@
 //! `record/{id}`, `record_info`) and its call notification, each body
 //! written by `fake_json` from the document's field lists.
 
+use super::json::Rec;
 use super::{BLACKLISTED, Fake, Num, answer, error, invalid, ok, refuse};
-use crate::vendors::common::as_i64;
-use crate::vendors::smartivr::fake_json::Rec;
+use crate::json::as_i64;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};

@@ -1,11 +1,11 @@
-//! The engine under every protocol-faithful vendor fake (`<kind>/fake.rs`):
+//! The engine under every protocol-faithful vendor fake (`<kind>/mod.rs`):
 //! lines, latency, weighted outcomes, cancels, double-dial detection and
 //! callback delivery with retries. Each fake adds its vendor's endpoints,
 //! signature checks, limits, error codes and payload formats on top.
 //!
 //! Fakes run in tests and inside the daemon (`embedded_listen` on a vendor of
-//! any kind), so a campaign can be tried against a vendor's real protocol
-//! without the vendor.
+//! any kind, with the daemon's `doubles` feature), so a campaign can be tried
+//! against a vendor's real protocol without the vendor.
 
 use chrono::{DateTime, Utc};
 use rand::rngs::StdRng;
@@ -351,11 +351,11 @@ pub fn deliver(
                     break;
                 }
                 Ok(r) => {
-                    tracing::debug!(url = super::common::loggable_url(&url), status = %r.status(), "fake vendor callback refused");
+                    tracing::debug!(url = crate::json::loggable_url(&url), status = %r.status(), "fake vendor callback refused");
                     stats.callback_failures.fetch_add(1, Relaxed);
                 }
                 Err(e) => {
-                    tracing::debug!(url = super::common::loggable_url(&url), error = %e.without_url(), "fake vendor callback failed");
+                    tracing::debug!(url = crate::json::loggable_url(&url), error = %e.without_url(), "fake vendor callback failed");
                     stats.callback_failures.fetch_add(1, Relaxed);
                 }
             }

@@ -9,25 +9,108 @@
 //! intent) and nothing else: no task id, no reference of ours. What real
 //! pushes do beyond that is switched on in [`Variations`].
 
-use super::adapter::{CANCEL_PATH, CREATE_PATH, QUERY_PATH};
-use super::codes::FAKE_DEFAULTS;
-use super::fake_push::record;
-pub use super::fake_push::{OPTIONAL_FIELDS, PUSH_FIELDS, UNKNOWN_INTENT, Variations};
-use super::sign::{self, AuthFault};
-use super::{LaafficOptions, MAX_NUMBERS};
-use crate::config::VendorSettings;
-use crate::vendors::common::{as_i64, code_text};
-use crate::vendors::fake::{self, Dialed, FakeBehavior, FakeCall, FakeDialer, FakeHandle, FakeStats};
+mod push;
+
+use crate::config::FakeConfig;
+use crate::fake::{self, Dialed, FakeBehavior, FakeCall, FakeDialer, FakeHandle, FakeStats};
+use crate::itnio::{self, AuthFault};
+use crate::json::{as_i64, code_text};
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;
 use chrono::{NaiveTime, TimeZone, Utc};
+use push::record;
+pub use push::{OPTIONAL_FIELDS, PUSH_FIELDS, UNKNOWN_INTENT, Variations};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
+
+/// `POST /voice/group/call/send/agent`: create an AI Agent group call task.
+pub const CREATE_PATH: &str = "voice/group/call/send/agent";
+/// `POST /voice/group/call/query`: the paged task list (public sources).
+pub const QUERY_PATH: &str = "voice/group/call/query";
+/// `POST /voice/group/call/cancel {"taskIdList":[...]}` (public sources).
+pub const CANCEL_PATH: &str = "voice/group/call/cancel";
+/// Most numbers in one task (最大20w個手機號).
+pub const MAX_NUMBERS: usize = 200_000;
+
+/// Codes a fake's `outcomes` may weight: the document's intent codes
+/// (編碼對應表), and `99999-<sip>` for a call that was not connected with
+/// that SIP answer.
+pub const CODES: &[&str] = &[
+    "99999-480",
+    "99999-486",
+    "99999-404",
+    "99999-603",
+    "99999-503",
+    "101",
+    "102",
+    "104",
+    "105",
+    "106",
+    "201",
+    "202",
+    "204",
+    "205",
+    "206",
+    "207",
+    "208",
+    "209",
+    "2010",
+    "301",
+    "302",
+    "304",
+    "305",
+    "306",
+];
+
+/// The default mix (a collections campaign): about 40 % answered.
+pub const DEFAULTS: &[(&str, f64)] = &[
+    ("99999-480", 30.0),
+    ("99999-486", 10.0),
+    ("99999-404", 5.0),
+    ("99999-603", 5.0),
+    ("99999-503", 5.0),
+    ("201", 5.0),
+    ("202", 4.0),
+    ("204", 8.0),
+    ("205", 10.0),
+    ("206", 5.0),
+    ("207", 6.0),
+    ("208", 2.0),
+    ("209", 2.0),
+    ("2010", 3.0),
+];
+
+/// The account settings the fake reads from [`FakeConfig::options`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+struct Options {
+    /// Path prefix before `/voice/...` (a `/v3` prefix also appears).
+    path_prefix: String,
+    /// The account's application: `appId` must name it.
+    app_id: String,
+    /// The account's AI agent: `agentId` must name it when set.
+    agent_id: Option<i64>,
+    /// The account's zone: `allowSendTime` windows and push times are in it.
+    timezone: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { path_prefix: String::new(), app_id: String::new(), agent_id: None, timezone: "Asia/Shanghai".into() }
+    }
+}
+
+impl Options {
+    fn tz(&self) -> chrono_tz::Tz {
+        self.timezone.parse().unwrap_or(chrono_tz::Asia::Shanghai)
+    }
+}
 
 struct Task {
     name: String,
@@ -39,7 +122,7 @@ struct Task {
 struct Fake {
     api_key: String,
     api_secret: String,
-    opts: LaafficOptions,
+    opts: Options,
     dialer: Arc<FakeDialer>,
     http: reqwest::Client,
     tasks: Mutex<BTreeMap<i64, Task>>,
@@ -56,7 +139,7 @@ fn reply(code: i64, reason: &str) -> Json<Value> {
 impl Fake {
     /// The auth check every endpoint makes, and the fatal state.
     fn gate(&self, headers: &HeaderMap) -> Result<(), (i64, &'static str)> {
-        match sign::check_auth(headers, &self.api_key, &self.api_secret, Utc::now().timestamp()) {
+        match itnio::check_auth(headers, &self.api_key, &self.api_secret, Utc::now().timestamp()) {
             Ok(()) => {}
             Err(AuthFault::Expired) => return Err((-16, "時間戳過期")),
             Err(_) => return Err((-1, "賬號認證異常")),
@@ -77,30 +160,29 @@ impl Fake {
     }
 }
 
-/// Start the fake on `listener` with the credentials and options of
-/// `settings`, pushing the documented record.
+/// Start the fake on `listener` for the account `config`, pushing the
+/// documented record.
 pub fn spawn(
-    settings: &VendorSettings,
+    config: &FakeConfig,
     behavior: FakeBehavior,
     listener: tokio::net::TcpListener,
 ) -> impl Future<Output = std::io::Result<FakeHandle>> + Send + 'static {
-    spawn_with(settings, behavior, Variations::default(), listener)
+    spawn_with(config, behavior, Variations::default(), listener)
 }
 
 /// [`spawn`] with pushes departing from the document as `variations` say.
 pub fn spawn_with(
-    settings: &VendorSettings,
+    config: &FakeConfig,
     behavior: FakeBehavior,
     variations: Variations,
     listener: tokio::net::TcpListener,
 ) -> impl Future<Output = std::io::Result<FakeHandle>> + Send + 'static {
-    let api_key = crate::config::Secret::exposed_or_empty(&settings.api_key);
-    let api_secret = crate::config::Secret::exposed_or_empty(&settings.api_secret);
-    let opts = LaafficOptions::read(settings).0;
+    let (api_key, api_secret) = (config.api_key.clone(), config.api_secret.clone());
+    let opts: Options = config.options();
     async move {
         let stats = Arc::new(FakeStats::default());
         let (stop_tx, stop_rx) = fake::stop_signal();
-        let dialer = FakeDialer::new(behavior, FAKE_DEFAULTS, stats.clone(), stop_rx);
+        let dialer = FakeDialer::new(behavior, DEFAULTS, stats.clone(), stop_rx);
         let prefix = opts.path_prefix.trim_matches('/').to_string();
         let path = |p: &str| if prefix.is_empty() { format!("/{p}") } else { format!("/{prefix}/{p}") };
         let state = Arc::new(Fake {

@@ -15,26 +15,155 @@
 //! publish), so the fake can send what the adapter does not expect. What it
 //! sends beyond its documented default is chosen with [`Variations`].
 
-use super::adapter::predial_says_call;
-use super::codes::{self, FAKE_DEFAULTS};
-pub use super::fake_json::Variations;
-use super::fake_json::{SUCCESS, Uploaded, Writer};
-use super::{BluOptions, MAX_RECORDS, sign};
-use crate::config::VendorSettings;
-use crate::vendors::common::{as_i64, code_text, constant_time_eq};
-use crate::vendors::fake::{
+mod json;
+
+use crate::config::FakeConfig;
+use crate::fake::{
     Dialed, FakeBehavior, FakeCall, FakeDialer, FakeHandle, FakeStats, PredialCheck, deliver, serve, stop_signal,
 };
+use crate::json::{as_i64, code_text, constant_time_eq};
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;
 use chrono::Utc;
+pub use json::Variations;
+use json::{SUCCESS, Uploaded, Writer};
+use serde::Deserialize;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// Most records Blu takes in one `uploadAndStartJob`.
+pub const MAX_RECORDS: usize = 200;
+
+/// Codes a fake's `outcomes` may weight: a line status (not connected), a
+/// special error, or a conclusion label (connected, D99 + that label), all
+/// from the annex "Dictionary of call conclusions".
+pub const CODES: &[&str] = &[
+    "D00",
+    "D01",
+    "D02",
+    "D03",
+    "D04",
+    "D05",
+    "D06",
+    "D07",
+    "D08",
+    "D09",
+    "D10",
+    "D90",
+    "D91",
+    "D99",
+    "NAN",
+    "ROBOTERROR",
+    "STERROR",
+    "OVERERROR",
+    "LICERROR",
+    "LMS",
+    "Busy",
+    "AP",
+    "HPTP",
+    "NOST",
+    "NotOneself",
+    "CPL",
+    "unknown",
+    "undefined",
+    "Voicemail",
+    "Willing",
+    "Unwilling",
+    "Donotknow",
+    "Whichcompany",
+    "Complan",
+    "Undecided",
+];
+
+/// The default mix: about 40 % answered with a conclusion.
+pub const DEFAULTS: &[(&str, f64)] = &[
+    ("HPTP", 10.0),
+    ("AP", 4.0),
+    ("NOST", 5.0),
+    ("NotOneself", 3.0),
+    ("CPL", 2.0),
+    ("Busy", 3.0),
+    ("unknown", 3.0),
+    ("Willing", 4.0),
+    ("Unwilling", 4.0),
+    ("Whichcompany", 2.0),
+    ("LMS", 4.0),
+    ("D00", 20.0),
+    ("D01", 10.0),
+    ("D02", 9.0),
+    ("D03", 4.0),
+    ("D04", 3.0),
+    ("D06", 3.0),
+    ("D08", 2.0),
+    ("D91", 4.0),
+    ("D90", 1.0),
+];
+
+/// Blu's API error codes. Only 2000 (success) is public: these are the
+/// assumption the daemon's adapter documents too (`vendors/blu/codes.rs`).
+mod errors {
+    pub const SIGN_FAILED: &str = "4001";
+    pub const TIMESTAMP_EXPIRED: &str = "4002";
+    pub const BAD_PARAMETER: &str = "4004";
+    pub const TOO_MANY_RECORDS: &str = "4005";
+    pub const TASK_EXPIRED: &str = "4006";
+    pub const NO_BALANCE: &str = "4010";
+    pub const SYSTEM_BUSY: &str = "5000";
+}
+use errors::*;
+
+/// `sign` header: lowercase hex SHA-256 of `appId + appKey + timeStamp`.
+pub fn sign(app_id: &str, app_key: &str, timestamp_ms: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(app_id.as_bytes());
+    h.update(app_key.as_bytes());
+    h.update(timestamp_ms.as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// The account settings the fake reads from [`FakeConfig::options`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+struct Options {
+    /// Path prefix of the API.
+    path_prefix: String,
+    /// The account's zone: the "current day" of taskIds and local times.
+    task_timezone: String,
+    /// The account asks our pre-dial URL before every dial.
+    predial: bool,
+    /// The `code` of a pre-dial answer that says "go on" (Blu's reply codes are not public).
+    predial_proceed_code: i64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            path_prefix: "/rest/v1".into(),
+            task_timezone: "UTC".into(),
+            predial: true,
+            predial_proceed_code: 200,
+        }
+    }
+}
+
+/// How Blu reads our answer to a pre-dial check: it dials only on a clear
+/// yes, a 2xx with `data.call = true` or, without it, the account's
+/// `proceed_code` (Blu's published example answer, `{"code":0,...}`, is a no).
+pub fn predial_says_call(status: u16, body: &Value, proceed_code: i64) -> bool {
+    if !(200..300).contains(&status) {
+        return false;
+    }
+    match body.get("data").and_then(|d| d.get("call")).and_then(Value::as_bool) {
+        Some(call) => call,
+        None => body.get("code").and_then(as_i64) == Some(proceed_code),
+    }
+}
 
 /// Timestamps further than this from the fake's clock are refused.
 pub const TIMESTAMP_WINDOW_MS: i64 = 5 * 60 * 1000;
@@ -62,7 +191,7 @@ struct Task {
 struct Fake {
     app_id: String,
     app_key: String,
-    opts: BluOptions,
+    opts: Options,
     tz: chrono_tz::Tz,
     vary: Variations,
     dialer: Arc<FakeDialer>,
@@ -83,31 +212,30 @@ pub fn predial_url(callback_url: &str) -> String {
 
 /// The fake with its documented default behaviour.
 pub async fn spawn(
-    settings: &VendorSettings,
+    config: &FakeConfig,
     behavior: FakeBehavior,
     listener: tokio::net::TcpListener,
 ) -> std::io::Result<FakeHandle> {
-    spawn_with(settings, behavior, Variations::default(), listener).await
+    spawn_with(config, behavior, Variations::default(), listener).await
 }
 
 /// The fake, sending the variations `vary` switches on.
 pub async fn spawn_with(
-    settings: &VendorSettings,
+    config: &FakeConfig,
     behavior: FakeBehavior,
     vary: Variations,
     listener: tokio::net::TcpListener,
 ) -> std::io::Result<FakeHandle> {
-    let opts: BluOptions = crate::vendors::common::options(&settings.options).unwrap_or_default();
-    let tz = opts.timezone().unwrap_or(chrono_tz::UTC);
+    let opts: Options = config.options();
+    let tz = opts.task_timezone.parse().unwrap_or(chrono_tz::UTC);
     let (stop_tx, stop_rx) = stop_signal();
     let stats = Arc::new(FakeStats::default());
     let callback_url = behavior.callback_url.clone();
     let predial = (opts.predial).then(|| callback_url.as_deref().map(predial_url)).flatten();
-    let dialer = FakeDialer::new(behavior, FAKE_DEFAULTS, stats.clone(), stop_rx);
-    let secret = crate::config::Secret::exposed_or_empty;
+    let dialer = FakeDialer::new(behavior, DEFAULTS, stats.clone(), stop_rx);
     let fake = Arc::new(Fake {
-        app_id: secret(&settings.api_key),
-        app_key: secret(&settings.api_secret),
+        app_id: config.api_key.clone(),
+        app_key: config.api_secret.clone(),
         opts: opts.clone(),
         tz,
         vary,
@@ -153,17 +281,17 @@ impl Fake {
             Err(self.refuse(code, message))
         };
         if !constant_time_eq(app_id.as_bytes(), self.app_id.as_bytes()) {
-            return bad(codes::SIGN_FAILED, "sign verification failed");
+            return bad(SIGN_FAILED, "sign verification failed");
         }
-        let Ok(ms) = ts.parse::<i64>() else { return bad(codes::TIMESTAMP_EXPIRED, "timeStamp missing") };
+        let Ok(ms) = ts.parse::<i64>() else { return bad(TIMESTAMP_EXPIRED, "timeStamp missing") };
         if (Utc::now().timestamp_millis() - ms).abs() > TIMESTAMP_WINDOW_MS {
-            return bad(codes::TIMESTAMP_EXPIRED, "timeStamp expired");
+            return bad(TIMESTAMP_EXPIRED, "timeStamp expired");
         }
         if !constant_time_eq(given.as_bytes(), sign(&self.app_id, &self.app_key, &ts).as_bytes()) {
-            return bad(codes::SIGN_FAILED, "sign verification failed");
+            return bad(SIGN_FAILED, "sign verification failed");
         }
         if self.dialer.is_fatal() {
-            return Err(self.refuse(codes::NO_BALANCE, "insufficient balance"));
+            return Err(self.refuse(NO_BALANCE, "insufficient balance"));
         }
         Ok(())
     }
@@ -187,7 +315,7 @@ impl Fake {
                 let Ok(r) = me.http.post(&url).json(&body).send().await else { return false };
                 let status = r.status().as_u16();
                 let reply: Value = r.json().await.unwrap_or(Value::Null);
-                predial_says_call(&me.opts, status, &reply)
+                predial_says_call(status, &reply, me.opts.predial_proceed_code)
             })
         }))
     }
@@ -224,30 +352,30 @@ async fn upload(State(fake): State<Arc<Fake>>, headers: HeaderMap, body: axum::b
         return refused;
     }
     let Ok(v) = serde_json::from_slice::<Value>(&body) else {
-        return fake.refuse(codes::BAD_PARAMETER, "bad request body");
+        return fake.refuse(BAD_PARAMETER, "bad request body");
     };
     let (Some(task_id), Some(list)) = (v.get("taskId").and_then(code_text), v.get("records").and_then(Value::as_array))
     else {
-        return fake.refuse(codes::BAD_PARAMETER, "taskId and records are required");
+        return fake.refuse(BAD_PARAMETER, "taskId and records are required");
     };
     if list.len() > MAX_RECORDS {
-        return fake.refuse(codes::TOO_MANY_RECORDS, "no more than 200 records per upload");
+        return fake.refuse(TOO_MANY_RECORDS, "no more than 200 records per upload");
     }
     if list.is_empty() {
-        return fake.refuse(codes::BAD_PARAMETER, "records is empty");
+        return fake.refuse(BAD_PARAMETER, "records is empty");
     }
     if !task_id.contains(&fake.today()) {
-        return fake.refuse(codes::TASK_EXPIRED, "taskId is only valid for the current day");
+        return fake.refuse(TASK_EXPIRED, "taskId is only valid for the current day");
     }
     let mut records = Vec::new();
     for (i, r) in list.iter().enumerate() {
         match Uploaded::read(r) {
             Some(up) => records.push(up),
-            None => return fake.refuse(codes::BAD_PARAMETER, &format!("bad record #{i}")),
+            None => return fake.refuse(BAD_PARAMETER, &format!("bad record #{i}")),
         }
     }
     if fake.dialer.roll_busy() {
-        return fake.refuse(codes::SYSTEM_BUSY, "system busy, try again later");
+        return fake.refuse(SYSTEM_BUSY, "system busy, try again later");
     }
     let mut fresh = Vec::new();
     {
@@ -285,7 +413,7 @@ async fn cancel(State(fake): State<Arc<Fake>>, headers: HeaderMap, body: axum::b
         return refused;
     }
     let Ok(v) = serde_json::from_slice::<Value>(&body) else {
-        return fake.refuse(codes::BAD_PARAMETER, "bad request body");
+        return fake.refuse(BAD_PARAMETER, "bad request body");
     };
     let field = |k: &str| v.get(k).and_then(code_text).unwrap_or_default();
     let (task_id, mobile, order_id) = (field("taskId"), field("mobile"), field("orderId"));
@@ -303,7 +431,7 @@ async fn cancel(State(fake): State<Arc<Fake>>, headers: HeaderMap, body: axum::b
         })
     };
     match key {
-        None => fake.refuse(codes::BAD_PARAMETER, "no such call"),
+        None => fake.refuse(BAD_PARAMETER, "no such call"),
         Some(key) => {
             let cancelled = fake.dialer.cancel(&key);
             fake.answer(SUCCESS, if cancelled { "success" } else { "call already made" }, Value::Null)
@@ -316,10 +444,10 @@ async fn query(State(fake): State<Arc<Fake>>, headers: HeaderMap, body: axum::bo
         return refused;
     }
     let Ok(v) = serde_json::from_slice::<Value>(&body) else {
-        return fake.refuse(codes::BAD_PARAMETER, "bad request body");
+        return fake.refuse(BAD_PARAMETER, "bad request body");
     };
     let Some(task_id) = v.get("taskId").and_then(code_text) else {
-        return fake.refuse(codes::BAD_PARAMETER, "taskId is required");
+        return fake.refuse(BAD_PARAMETER, "taskId is required");
     };
     let num = |k: &str, default: i64| v.get(k).and_then(as_i64).unwrap_or(default);
     let page_no = num("pageNo", 1).max(1) as usize;

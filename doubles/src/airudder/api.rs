@@ -3,9 +3,8 @@
 //! is not public: it uses the webhook's field names).
 
 use super::body::{Builder, Callee, TaskInfo};
-use super::{Fake, Row, Task};
-use crate::vendors::airudder::adapter::phone_ok;
-use crate::vendors::common::{as_i64, local_time};
+use super::{Fake, Row, Task, phone_ok};
+use crate::json::{as_i64, local_time};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};

@@ -2,14 +2,49 @@
 //! of Blu's pages (not from the adapter's types), and the [`Variations`] it
 //! can send instead of its documented default.
 
-use super::codes;
-use crate::vendors::common::code_text;
-use crate::vendors::fake::Dialed;
+use crate::fake::Dialed;
+use crate::json::code_text;
 use chrono::Utc;
 use serde_json::{Map, Value, json};
 
 /// Success code of Blu's replies.
 pub const SUCCESS: i64 = 2000;
+
+/// The conclusion of a record Blu did not dial (dictionary 2#, "Task cancelled").
+const TASK_CANCEL: &str = "Taskcancel";
+
+/// Codes of the annex that are a record's `callStatus`: the line statuses
+/// ("Empty stop detection conclusion field") and the special conclusions.
+const CALL_STATUS: &[&str] = &[
+    "D00",
+    "D01",
+    "D02",
+    "D03",
+    "D04",
+    "D05",
+    "D06",
+    "D07",
+    "D08",
+    "D09",
+    "D10",
+    "D90",
+    "D91",
+    "D99",
+    "NAN",
+    "ROBOTERROR",
+    "STERROR",
+    "OVERERROR",
+    "LICERROR",
+];
+
+/// The (callStatus, intention) of a rolled code: a status alone, or a
+/// conversation label on a connected (`D99`) call.
+fn record_codes(code: &str) -> (Option<&'static str>, Option<String>) {
+    match CALL_STATUS.iter().find(|c| **c == code.trim()) {
+        Some(status) => (Some(status), None),
+        None => (Some("D99"), Some(code.to_string())),
+    }
+}
 
 /// What the fake sends beyond its documented default (everything off).
 /// Each switch is a way real vendors vary that the adapter must read.
@@ -112,8 +147,8 @@ impl Writer<'_> {
     pub fn result(&self, task_id: &str, up: &Uploaded, d: &Dialed) -> Value {
         let local = |t: chrono::DateTime<Utc>| t.with_timezone(&self.tz).format("%Y-%m-%d %H:%M:%S").to_string();
         let (mut status, mut intention) = match &d.code {
-            Some(code) => codes::fake_record_codes(code),
-            None => (None, Some(codes::TASK_CANCEL.to_string())),
+            Some(code) => record_codes(code),
+            None => (None, Some(TASK_CANCEL.to_string())),
         };
         let connected = status == Some("D99");
         if self.vary.unknown_codes && d.code.is_some() {

@@ -1,10 +1,10 @@
 //! The fake's (assumed) task endpoints — create, add numbers, start, stop,
 //! delete numbers — read as JSON values, and what becomes of each dial.
 
+use super::json::{Dial, Rec};
 use super::{ANSWERED, Fake, Num, Task, WAITING, error, invalid, lists, ok, refuse};
-use crate::vendors::common::{as_i64, code_text, local_time};
-use crate::vendors::fake::{self, Dialed, FakeCall};
-use crate::vendors::smartivr::fake_json::{Dial, Rec};
+use crate::fake::{self, Dialed, FakeCall};
+use crate::json::{as_i64, code_text, local_time};
 use axum::response::Response;
 use rand::Rng;
 use serde_json::{Value, json};

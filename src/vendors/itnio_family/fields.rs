@@ -1,5 +1,5 @@
 //! Reading one pushed call record the way the Laaffic/ITNIO family sends it
-//! (shared by `laaffic` and `ai_voice`, like [`super::sign`]).
+//! (shared by `laaffic` and `ai_voice`).
 //!
 //! Lenient where the family varies: a missing field, JSON `null` and a blank
 //! string are all "absent"; numbers may come as strings and codes as numbers;
