@@ -10,7 +10,11 @@ fn src() -> PathBuf {
 }
 
 fn is_test_file(rel: &str) -> bool {
-    rel.ends_with("_tests.rs") || rel.ends_with("/tests.rs") || rel.contains("/tests/") || rel.ends_with("_props.rs")
+    rel.ends_with("_tests.rs")
+        || rel.ends_with("/tests.rs")
+        || rel.ends_with("/testkit.rs")
+        || rel.contains("/tests/")
+        || rel.ends_with("_props.rs")
 }
 
 /// `(path relative to src, production code)` of every source file: test
@@ -49,7 +53,8 @@ fn without_test_modules(text: &str) -> String {
             continue;
         }
         let item = lines[i + 1..].iter().map(|l| l.trim()).find(|l| !l.starts_with("#["));
-        if item.is_some_and(|l| l.starts_with("mod ") || l.starts_with("pub mod ") || l.starts_with("pub(crate) mod ")) {
+        if item.is_some_and(|l| l.starts_with("mod ") || l.starts_with("pub mod ") || l.starts_with("pub(crate) mod "))
+        {
             return lines[..i].join("\n");
         }
     }

@@ -7,6 +7,7 @@
 //! takes no contacts: nothing would ever dial them, so its new rows are only
 //! counted (`refused_finished`) and a warning says what to do instead.
 
+use crate::domain::contact_columns::Columns;
 use crate::domain::phone::E164;
 use crate::domain::state::CampaignState;
 use crate::domain::window::{WindowError, parse_tz};
@@ -63,38 +64,8 @@ pub enum ImportError {
     Store(#[from] StoreError),
 }
 
-struct Columns {
-    phone: usize,
-    case_id: Option<usize>,
-    timezone: Option<usize>,
-    variables: Vec<(usize, String)>,
-}
-
 fn columns(header: &csv::StringRecord) -> Result<Columns, ImportError> {
-    let find = |name: &str| header.iter().position(|h| h.trim().eq_ignore_ascii_case(name));
-    let phone = find("phone").ok_or_else(|| {
-        ImportError::Header(
-            "no `phone` column (found: ".to_string() + &header.iter().collect::<Vec<_>>().join(", ") + ")",
-        )
-    })?;
-    let case_id = find("case_id");
-    let timezone = find("timezone");
-    let variables = header
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != phone && Some(*i) != case_id && Some(*i) != timezone)
-        .map(|(i, h)| (i, h.trim().to_string()))
-        .collect();
-    Ok(Columns { phone, case_id, timezone, variables })
-}
-
-/// Whether a CSV stream starts with a header [`import_csv`] accepts (one
-/// with a `phone` column), so config checks can refuse a bad `contacts_file`
-/// before start-up would.
-pub fn check_header<R: Read>(reader: R) -> Result<(), ImportError> {
-    let mut csv = csv::ReaderBuilder::new().trim(csv::Trim::Fields).from_reader(reader);
-    let header = csv.headers().map_err(|e| ImportError::Header(e.to_string()))?;
-    columns(header).map(|_| ())
+    Columns::find(&header.iter().collect::<Vec<_>>()).map_err(ImportError::Header)
 }
 
 /// What every row of one import shares.

@@ -6,6 +6,7 @@ use super::secret::Secret;
 use crate::domain::compliance::caps::parse_rules;
 use crate::domain::compliance::profiles::profile;
 use crate::domain::compliance::{ComplianceSettings, FrequencyRule, Profile};
+use crate::domain::contact_columns::Columns;
 use crate::domain::duration::parse_duration;
 use crate::domain::holidays::HolidayCalendar;
 use crate::domain::recall::{Matcher, RecallPolicy, RecallRule, RuleAction};
@@ -650,10 +651,16 @@ fn contacts_file_problem(given: &str, resolved: &Path) -> Option<String> {
     };
     let problem = match std::fs::File::open(resolved) {
         Err(e) => format!("cannot be opened: {e}"),
-        Ok(f) => match crate::import::check_header(std::io::BufReader::new(f)) {
-            Ok(()) => return None,
-            Err(e) => e.to_string(),
-        },
+        Ok(f) => {
+            let mut csv = csv::ReaderBuilder::new().trim(csv::Trim::Fields).from_reader(std::io::BufReader::new(f));
+            match csv.headers() {
+                Err(e) => format!("CSV header: {e}"),
+                Ok(h) => match Columns::find(&h.iter().collect::<Vec<_>>()) {
+                    Ok(_) => return None,
+                    Err(e) => format!("CSV header: {e}"),
+                },
+            }
+        }
     };
     Some(format!("{shown}: {problem}"))
 }

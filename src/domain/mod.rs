@@ -9,6 +9,7 @@ pub mod call_event;
 pub mod campaign;
 pub mod claim;
 pub mod compliance;
+pub mod contact_columns;
 pub mod duration;
 pub mod holidays;
 pub mod inbox_wait;

@@ -29,7 +29,8 @@ pub async fn declared_campaign(conn: &Db, name: &str, fields: &str) -> (Settings
         "[[vendors]]\nid = \"sim\"\nkind = \"sim\"\nbase_url = \"http://127.0.0.1:9\"\napi_key = \"k\"\n\
          callback_secret = \"s\"\n[[campaigns]]\nname = \"{name}\"\nvendors = [\"sim\"]\n{fields}\n"
     );
-    let settings = crate::config::parse(&config, Path::new("test.toml"), Path::new("."), &crate::vendors::Kinds).expect("config");
+    let settings =
+        crate::config::parse(&config, Path::new("test.toml"), Path::new("."), &crate::vendors::Kinds).expect("config");
     campaigns::sync_from_config(conn, &settings.campaigns, Utc::now()).await.expect("sync");
     let row = campaigns::find_by_name(conn, name).await.expect("campaign");
     (settings, row)
