@@ -87,6 +87,7 @@ async fn dispatch_batch(
     let Some(items) = still_leased(ctx, items, spare).await? else { return Ok(()) };
     let batch = DispatchBatch {
         campaign: camp.name.clone(),
+        now: ctx.clock.now(),
         callback_url: ctx.callback_url(vendor.adapter.id()),
         predial_url: ctx.predial_url(vendor.adapter.id()),
         not_after: not_after(camp, &items, now),

@@ -48,6 +48,9 @@ pub struct DispatchItem {
 #[derive(Debug, Clone)]
 pub struct DispatchBatch {
     pub campaign: String,
+    /// When the daemon sends it (its clock, which tests set): adapters
+    /// schedule and name tasks from this, never from the wall clock.
+    pub now: DateTime<Utc>,
     /// Where the vendor should POST results: our `/callbacks/{vendor_id}` URL,
     /// with `?token=<callback_token>` when the vendor has one configured.
     pub callback_url: String,

@@ -177,7 +177,7 @@ impl VendorAdapter for AiVoiceAdapter {
             return Err(self.http.error(VendorErrorKind::Fatal, msg));
         }
         let tz = self.opts.tz();
-        let Some((date, start, end)) = daily_hours(Utc::now(), batch.not_after, tz) else {
+        let Some((date, start, end)) = daily_hours(batch.now, batch.not_after, tz) else {
             let msg = format!(
                 "dispatch: outside the vendor's {DAY_START}-{DAY_END} dialing hours ({}) or the batch's window",
                 self.opts.timezone

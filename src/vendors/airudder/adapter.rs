@@ -115,7 +115,7 @@ impl AirudderAdapter {
     /// Start and end of a task starting `lead` from now, or a RetryLater when
     /// the window closes too soon for AIRudder (10620).
     fn schedule(&self, batch: &DispatchBatch, lead: Duration) -> Result<(String, String), VendorError> {
-        let start = Utc::now() + chrono::TimeDelta::from_std(lead).unwrap_or_default();
+        let start = batch.now + chrono::TimeDelta::from_std(lead).unwrap_or_default();
         let end = batch.not_after.unwrap_or_else(|| {
             start + chrono::TimeDelta::from_std(self.opts.default_task_duration).unwrap_or(chrono::TimeDelta::hours(12))
         });

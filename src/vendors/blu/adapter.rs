@@ -88,6 +88,8 @@ impl BluAdapter {
         idempotent: bool,
     ) -> Result<(Value, Answer), VendorError> {
         let url = self.http.url(&format!("{}/{path}", self.opts.path_prefix))?;
+        // A signature carries the wall clock the vendor checks it against,
+        // not the daemon's (test) clock: an effect, not a decision.
         let ts = Utc::now().timestamp_millis().to_string();
         let request = (self.http.client.post(url))
             .header(wire::APP_ID, &self.app_id)
@@ -198,7 +200,7 @@ impl VendorAdapter for BluAdapter {
     /// window end is enforced by our answer to its pre-dial check. Blu has no
     /// redial of its own in the public API, so `vendor_redial` changes nothing.
     async fn dispatch(&self, batch: &DispatchBatch) -> Result<DispatchReceipt, VendorError> {
-        let task_id = self.task_id(Utc::now(), &batch.campaign);
+        let task_id = self.task_id(batch.now, &batch.campaign);
         let mut receipt = DispatchReceipt { vendor_task_id: task_id.clone(), ..DispatchReceipt::default() };
         let mut records = Vec::new();
         for item in &batch.items {

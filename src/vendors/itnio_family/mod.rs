@@ -54,6 +54,7 @@ impl Keys {
     ) -> Result<(Envelope, String), VendorError> {
         let url = http.url(path)?;
         let mut req = http.client.post(url).json(body);
+        // The signature carries the wall clock the vendor checks it against.
         for (k, v) in sign::auth_headers(&self.api_key, &self.api_secret, Utc::now().timestamp()) {
             req = req.header(k, v);
         }
@@ -91,6 +92,8 @@ pub fn task_name(campaign: &str, first_ref: &str, retry: bool) -> String {
     };
     let skip = joined.chars().count().saturating_sub(BASE);
     let base: String = joined.chars().skip(skip).collect();
+    // A retried name must differ from the last try's: the wall clock's
+    // milliseconds are a nonce here, not a time anything is decided by.
     let name = if retry { format!("{base}-{}", Utc::now().format("%Y%m%d%H%M%S%3f")) } else { base };
     if name.chars().count() < 2 { format!("task-{name}") } else { name }
 }

@@ -86,6 +86,7 @@ impl Receiver {
 pub fn batch(prefix: &str, n: usize) -> DispatchBatch {
     DispatchBatch {
         campaign: "camp".into(),
+        now: chrono::Utc::now(),
         callback_url: String::new(),
         predial_url: String::new(),
         not_after: None,

@@ -244,7 +244,7 @@ impl VendorAdapter for LaafficAdapter {
             let msg = format!("dispatch: {} numbers, at most {} per task", batch.items.len(), self.max_batch());
             return Err(self.http.error(VendorErrorKind::Fatal, msg));
         }
-        let window = self.window(batch.not_after, Utc::now())?;
+        let window = self.window(batch.not_after, batch.now)?;
         let (mut body, accepted, rejected) = self.create_body(batch, window);
         if accepted.is_empty() {
             return Ok(DispatchReceipt { rejected, ..DispatchReceipt::default() });

@@ -142,6 +142,7 @@ pub(crate) mod testkit {
     pub fn batch(callback_url: &str, prefix: &str, n: usize) -> DispatchBatch {
         DispatchBatch {
             campaign: "test".into(),
+            now: chrono::Utc::now(),
             callback_url: callback_url.into(),
             predial_url: String::new(),
             not_after: None,

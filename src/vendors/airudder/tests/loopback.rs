@@ -102,6 +102,7 @@ impl Rig {
 pub fn batch(n: usize, tag: &str) -> DispatchBatch {
     DispatchBatch {
         campaign: "camp".into(),
+        now: chrono::Utc::now(),
         callback_url: "http://unused/callbacks/ar".into(),
         predial_url: "http://unused/callbacks/ar/predial".into(),
         not_after: Some(Utc::now() + chrono::TimeDelta::hours(1)),

@@ -154,6 +154,7 @@ async fn fake_varying(behavior: FakeBehavior, options: toml::Table, vary: Variat
 fn batch(prefix: &str, n: usize) -> DispatchBatch {
     DispatchBatch {
         campaign: "c".into(),
+        now: chrono::Utc::now(),
         callback_url: String::new(),
         predial_url: String::new(),
         not_after: None,

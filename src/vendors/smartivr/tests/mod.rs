@@ -73,6 +73,7 @@ fn phone(i: usize) -> String {
 fn batch(n: usize, offset: usize) -> DispatchBatch {
     DispatchBatch {
         campaign: "collect-march".into(),
+        now: chrono::Utc::now(),
         callback_url: "http://127.0.0.1:9/callbacks/ivr".into(),
         predial_url: "http://127.0.0.1:9/callbacks/ivr/predial".into(),
         not_after: Some(Utc::now() + chrono::Duration::hours(1)),
