@@ -117,7 +117,7 @@ fn adapters() -> &'static Vec<(String, Arc<dyn VendorAdapter>)> {
                         callback_secret: secret(&v.callback_secret),
                         request_timeout: v.request_timeout,
                     };
-                    Arc::new(SimAdapter::new(&v.id, config))
+                    Arc::new(SimAdapter::new(&v.id, config).unwrap_or_else(|e| panic!("vendor {}: {e}", v.id)))
                 } else {
                     let spec = kinds::find(&v.kind).unwrap_or_else(|| panic!("no kind {}", v.kind));
                     (spec.build)(v, base).unwrap_or_else(|e| panic!("vendor {}: {e}", v.id))

@@ -36,20 +36,29 @@ pub fn excerpt(body: &str) -> String {
     body.chars().take(300).collect()
 }
 
+/// The HTTP client every adapter talks to its vendor with: a timeout per
+/// request and no redirects (a redirect could carry our credentials to
+/// another host).
+pub fn no_redirect_client(timeout: Duration) -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| format!("the HTTP client could not be built: {e}"))
+}
+
 impl VendorHttp {
     /// A bad `base_url` does not fail here: every request then fails `Fatal`.
-    pub fn new(vendor_id: &str, base_url: &str, timeout: Duration) -> VendorHttp {
+    /// A client that cannot be built is an error: the fallback would follow
+    /// redirects, which can carry our credentials to another host.
+    pub fn new(vendor_id: &str, base_url: &str, timeout: Duration) -> Result<VendorHttp, String> {
         let base = match Url::parse(base_url) {
             Ok(url) if matches!(url.scheme(), "http" | "https") && !url.cannot_be_a_base() => Ok(url),
             Ok(_) => Err(format!("base_url `{base_url}` is not an http(s) URL")),
             Err(e) => Err(format!("base_url `{base_url}`: {e}")),
         };
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
-        VendorHttp { vendor_id: vendor_id.to_string(), base, client }
+        let client = no_redirect_client(timeout)?;
+        Ok(VendorHttp { vendor_id: vendor_id.to_string(), base, client })
     }
 
     pub fn error(&self, kind: VendorErrorKind, message: impl Into<String>) -> VendorError {

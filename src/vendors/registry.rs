@@ -179,7 +179,7 @@ impl VendorRegistry {
                 callback_secret: secret(&v.callback_secret),
                 request_timeout: v.request_timeout,
             };
-            return Ok(Arc::new(SimAdapter::new(&v.id, config)));
+            return Ok(Arc::new(SimAdapter::new(&v.id, config).map_err(|e| anyhow::anyhow!("vendor {}: {e}", v.id))?));
         }
         let Some(spec) = super::kinds::find(&v.kind) else {
             anyhow::bail!("vendor {}: kind `{}` is not supported", v.id, v.kind)

@@ -69,7 +69,7 @@ impl AiVoiceAdapter {
         }
         Ok(AiVoiceAdapter {
             id: settings.id.clone(),
-            http: VendorHttp::new(&settings.id, base_url, settings.request_timeout),
+            http: VendorHttp::new(&settings.id, base_url, settings.request_timeout)?,
             keys: Keys::from_settings(settings)?,
             opts,
             tags: settings.tag_intents.clone(),

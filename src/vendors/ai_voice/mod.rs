@@ -68,6 +68,10 @@ pub struct AiVoiceOptions {
     pub phone_line_ids: Vec<i64>,
     /// The account's time zone: daily hours and dates are read in it (not documented; UTC+8 assumed).
     pub timezone: String,
+    /// `timezone` as read by [`Self::read`]: parsed once, never re-parsed
+    /// (a bad name is a config error, so no adapter runs with a guess).
+    #[serde(skip)]
+    pub zone: chrono_tz::Tz,
     /// Up to 3 daily inactive periods, `HH:MM-HH:MM`.
     pub inactive_periods: Vec<String>,
     /// Days of week the task may dial, 1 = Monday .. 7 = Sunday.
@@ -91,6 +95,7 @@ impl Default for AiVoiceOptions {
             dialog_flow_id: None,
             phone_line_ids: Vec::new(),
             timezone: "Asia/Shanghai".into(),
+            zone: chrono_tz::Asia::Shanghai,
             inactive_periods: Vec::new(),
             days_of_week: (1..=7).collect(),
             redial_times: 1,
@@ -111,7 +116,7 @@ pub fn period(text: &str) -> Option<(NaiveTime, NaiveTime)> {
 impl AiVoiceOptions {
     pub fn read(settings: &VendorSettings) -> (AiVoiceOptions, Vec<(String, String)>) {
         let mut issues = Vec::new();
-        let opts = match crate::vendors::common::options::<AiVoiceOptions>(&settings.options) {
+        let mut opts = match crate::vendors::common::options::<AiVoiceOptions>(&settings.options) {
             Ok(o) => o,
             Err(e) => {
                 issues.push(("options".to_string(), e));
@@ -122,8 +127,9 @@ impl AiVoiceOptions {
         if opts.dialog_flow_id.is_none() {
             bad("dialog_flow_id", "required: the robot script id (`dialogFlowId`)");
         }
-        if opts.timezone.parse::<chrono_tz::Tz>().is_err() {
-            bad("timezone", "not an IANA time zone like Asia/Shanghai");
+        match opts.timezone.parse::<chrono_tz::Tz>() {
+            Ok(zone) => opts.zone = zone,
+            Err(_) => bad("timezone", "not an IANA time zone like Asia/Shanghai"),
         }
         if opts.inactive_periods.len() > 3 || opts.inactive_periods.iter().any(|p| period(p).is_none()) {
             bad("inactive_periods", "at most 3 periods like `12:00-13:30`");
@@ -142,7 +148,7 @@ impl AiVoiceOptions {
     }
 
     pub fn tz(&self) -> chrono_tz::Tz {
-        self.timezone.parse().unwrap_or(chrono_tz::Asia::Shanghai)
+        self.zone
     }
 
     pub fn full_path(&self, path: &str) -> String {

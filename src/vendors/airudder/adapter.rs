@@ -77,7 +77,7 @@ impl AirudderAdapter {
         };
         Ok(AirudderAdapter {
             id: settings.id.clone(),
-            http: VendorHttp::new(&settings.id, base_url, settings.request_timeout),
+            http: VendorHttp::new(&settings.id, base_url, settings.request_timeout)?,
             app_key: secret(&settings.api_key).ok_or("api_key (APPKey) is required")?,
             app_secret: secret(&settings.api_secret).ok_or("api_secret (APPSecret) is required")?,
             sign_key: secret(&settings.callback_secret).unwrap_or_else(|| DEFAULT_SIGN_KEY.to_string()),

@@ -52,7 +52,7 @@ impl BluAdapter {
         let tz = opts.timezone()?;
         let secret = crate::config::Secret::exposed_or_empty;
         Ok(BluAdapter {
-            http: VendorHttp::new(&v.id, base_url, v.request_timeout),
+            http: VendorHttp::new(&v.id, base_url, v.request_timeout)?,
             app_id: secret(&v.api_key),
             app_key: secret(&v.api_secret),
             opts,

@@ -66,7 +66,7 @@ impl LaafficAdapter {
         let keys = Keys::from_settings(settings)?;
         Ok(LaafficAdapter {
             id: settings.id.clone(),
-            http: VendorHttp::new(&settings.id, base_url, settings.request_timeout),
+            http: VendorHttp::new(&settings.id, base_url, settings.request_timeout)?,
             keys,
             opts,
         })

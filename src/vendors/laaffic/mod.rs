@@ -64,6 +64,10 @@ pub struct LaafficOptions {
     /// Time zone of the account, in which `allowSendTime` HH:MM windows and the
     /// push's date-time strings are read (not documented; UTC+8 like the vendor).
     pub timezone: String,
+    /// `timezone` as read by [`Self::read`]: parsed once, never re-parsed
+    /// (a bad name is a config error, so no adapter runs with a guess).
+    #[serde(skip)]
+    pub zone: chrono_tz::Tz,
     /// Variables put in `text1`..`text10`, in order (each cut to 30 characters).
     /// The push does not echo them, so our attempt reference is not sent.
     pub text_variables: Vec<String>,
@@ -90,6 +94,7 @@ impl Default for LaafficOptions {
             max_ringing_seconds: 60,
             enable_recording: true,
             timezone: "Asia/Shanghai".into(),
+            zone: chrono_tz::Asia::Shanghai,
             text_variables: Vec::new(),
             recall_interval: 30,
             recall_times: 1,
@@ -104,7 +109,7 @@ impl LaafficOptions {
     /// The options and every problem with them as `(field, message)`.
     pub fn read(settings: &VendorSettings) -> (LaafficOptions, Vec<(String, String)>) {
         let mut issues = Vec::new();
-        let opts = match crate::vendors::common::options::<LaafficOptions>(&settings.options) {
+        let mut opts = match crate::vendors::common::options::<LaafficOptions>(&settings.options) {
             Ok(o) => o,
             Err(e) => {
                 issues.push(("options".to_string(), e));
@@ -118,8 +123,9 @@ impl LaafficOptions {
         if opts.agent_id.is_none() {
             bad("agent_id", "required: the AI agent id (`agentId`)");
         }
-        if opts.timezone.parse::<chrono_tz::Tz>().is_err() {
-            bad("timezone", "not an IANA time zone like Asia/Shanghai");
+        match opts.timezone.parse::<chrono_tz::Tz>() {
+            Ok(zone) => opts.zone = zone,
+            Err(_) => bad("timezone", "not an IANA time zone like Asia/Shanghai"),
         }
         if opts.text_variables.len() > 10 {
             bad("text_variables", "at most 10 (text1..text10)");
@@ -140,7 +146,7 @@ impl LaafficOptions {
     }
 
     pub fn tz(&self) -> chrono_tz::Tz {
-        self.timezone.parse().unwrap_or(chrono_tz::Asia::Shanghai)
+        self.zone
     }
 }
 

@@ -5,6 +5,7 @@ use super::codes::{self, KIND};
 use super::wire::{
     BatchAccepted, CallRequest, CallResult, CallState, CallStatus, CreateBatch, SIGNATURE_HEADER, SimError,
 };
+use crate::vendors::common::no_redirect_client;
 use crate::vendors::{
     AttemptHandle, CallEvent, CallbackError, DispatchBatch, DispatchReceipt, HeaderMap, LookupResult, ParsedCallback,
     VendorAdapter, VendorError, VendorErrorKind,
@@ -63,25 +64,22 @@ pub struct SimAdapter {
 }
 
 impl SimAdapter {
-    /// A bad `base_url` does not fail here: every request then fails `Fatal`.
-    pub fn new(vendor_id: &str, config: SimAdapterConfig) -> SimAdapter {
+    /// A bad `base_url` does not fail here: every request then fails `Fatal`;
+    /// a client that cannot be built is an error (see [`no_redirect_client`]).
+    pub fn new(vendor_id: &str, config: SimAdapterConfig) -> Result<SimAdapter, String> {
         let base = match Url::parse(&config.base_url) {
             Ok(url) if matches!(url.scheme(), "http" | "https") && !url.cannot_be_a_base() => Ok(url),
             Ok(_) => Err(format!("base_url `{}` is not an http(s) URL", config.base_url)),
             Err(e) => Err(format!("base_url `{}`: {e}", config.base_url)),
         };
-        let http = reqwest::Client::builder()
-            .timeout(config.request_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
-        SimAdapter {
+        let http = no_redirect_client(config.request_timeout)?;
+        Ok(SimAdapter {
             id: vendor_id.to_string(),
             base,
             api_key: config.api_key,
             callback_secret: config.callback_secret,
             http,
-        }
+        })
     }
 
     fn error(&self, kind: VendorErrorKind, message: impl Into<String>) -> VendorError {
@@ -427,7 +425,8 @@ mod tests {
         let calls = batch(&receiver.url, "x", 3);
         let (server, good) = sim(fast()).await;
         let wrong_key =
-            SimAdapter::new("sim-test", SimAdapterConfig { api_key: "wrong".into(), ..config(&server.base_url()) });
+            SimAdapter::new("sim-test", SimAdapterConfig { api_key: "wrong".into(), ..config(&server.base_url()) })
+                .unwrap();
         let err = wrong_key.dispatch(&calls).await.unwrap_err();
         assert_eq!(err.kind, VendorErrorKind::Fatal, "{err}");
         assert!(err.message.contains("unauthorized"), "{err}");
@@ -441,7 +440,7 @@ mod tests {
         assert_eq!(server.stats.batches_accepted.load(std::sync::atomic::Ordering::Relaxed), 0);
 
         // A 404 that is not the sim's own answer must never read as "never received".
-        let elsewhere = SimAdapter::new("sim-test", config(receiver.url.trim_end_matches("/callbacks/sim")));
+        let elsewhere = SimAdapter::new("sim-test", config(receiver.url.trim_end_matches("/callbacks/sim"))).unwrap();
         assert_eq!(
             elsewhere.lookup(&crate::vendors::AttemptHandle::by_ref("x-0")).await.unwrap_err().kind,
             VendorErrorKind::Fatal
@@ -462,7 +461,7 @@ mod tests {
         down.shutdown().await;
 
         // Stopped: the connection is refused, nothing was sent.
-        let err = SimAdapter::new("sim-test", config(&base)).dispatch(&calls).await.unwrap_err();
+        let err = SimAdapter::new("sim-test", config(&base)).unwrap().dispatch(&calls).await.unwrap_err();
         assert_eq!(err.kind, VendorErrorKind::RetryLater, "{err}");
     }
 
@@ -480,7 +479,8 @@ mod tests {
         let adapter = SimAdapter::new(
             "sim-test",
             SimAdapterConfig { request_timeout: Duration::from_millis(200), ..config(&base) },
-        );
+        )
+        .unwrap();
         let err = adapter.dispatch(&batch("http://127.0.0.1:9/cb", "t", 1)).await.unwrap_err();
         assert_eq!(err.kind, VendorErrorKind::Unknown, "{err}");
         // Lookups and cancels are safe to repeat.

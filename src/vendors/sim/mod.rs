@@ -115,7 +115,7 @@ pub(crate) mod testkit {
             callback_secret: SECRET.to_string(),
             request_timeout,
         };
-        SimAdapter::new("sim-test", config)
+        SimAdapter::new("sim-test", config).unwrap()
     }
 
     /// Fast, seeded settings: calls take 1-20 ms, retries come after 50 ms.

@@ -54,15 +54,15 @@ impl SmartivrAdapter {
         timeout: Duration,
         opts: SmartivrOptions,
         tz: Tz,
-    ) -> SmartivrAdapter {
-        SmartivrAdapter {
+    ) -> Result<SmartivrAdapter, String> {
+        Ok(SmartivrAdapter {
             id: vendor_id.to_string(),
-            http: VendorHttp::new(vendor_id, base_url, timeout),
+            http: VendorHttp::new(vendor_id, base_url, timeout)?,
             token,
             opts,
             tz,
             tags: TagIntents::default(),
-        }
+        })
     }
 
     /// The same adapter with the vendor's tag → intent table.

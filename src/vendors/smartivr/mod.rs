@@ -199,7 +199,7 @@ fn build(settings: &VendorSettings, base_url: &str) -> Result<Arc<dyn super::Ven
     let (opts, tz) = SmartivrOptions::from_settings(settings)
         .map_err(|e| e.into_iter().map(|(f, m)| format!("{f}: {m}")).collect::<Vec<_>>().join("; "))?;
     let token = crate::config::Secret::exposed_or_empty(&settings.api_key);
-    let adapter = SmartivrAdapter::new(&settings.id, base_url, token, settings.request_timeout, opts, tz);
+    let adapter = SmartivrAdapter::new(&settings.id, base_url, token, settings.request_timeout, opts, tz)?;
     Ok(Arc::new(adapter.with_tags(settings.tag_intents.clone())))
 }
 

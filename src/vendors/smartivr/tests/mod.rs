@@ -46,6 +46,7 @@ fn settings(options: &str) -> VendorSettings {
 fn adapter_for(s: &VendorSettings, base_url: &str, token: &str) -> SmartivrAdapter {
     let (opts, tz) = SmartivrOptions::from_settings(s).unwrap();
     SmartivrAdapter::new(&s.id, base_url, token.to_string(), s.request_timeout, opts, tz)
+        .unwrap()
         .with_tags(s.tag_intents.clone())
 }
 
