@@ -10,7 +10,7 @@ use super::{IN_FLIGHT_STATES, StoreError};
 use crate::domain::campaign::Campaign;
 use crate::domain::claim::{self, Candidate, Verdict};
 use crate::domain::named_enum::UnknownName;
-use crate::domain::phone::E164;
+use crate::domain::phone::{E164, mask_phone};
 use crate::domain::routing::{PreviousAttempt, VendorSlot};
 use crate::domain::state::{AttemptState, ContactState};
 use chrono::{DateTime, Utc};
@@ -172,7 +172,9 @@ async fn claim_in<C: ConnectionTrait>(
         .await?;
     let rows = lock_numbers(txn, rows).await?;
     let mut facts = super::facts::load(txn, &rows, camp.contact_policy.lookback(), now).await?;
-    let candidates: Vec<Candidate<'_>> = rows.iter().map(candidate).collect();
+    // Each stored number is read once: a dispatched contact carries it on.
+    let phones: Vec<Option<E164>> = rows.iter().map(|c| E164::try_from(c.phone.clone()).ok()).collect();
+    let candidates: Vec<Candidate<'_>> = rows.iter().zip(&phones).map(|(c, p)| candidate(c, p.is_some())).collect();
     // A Send rng: the claim future is awaited across threads.
     let mut rng = rand::rngs::StdRng::from_os_rng();
     let verdicts = claim::plan(camp, &candidates, &mut facts, capacity, vendor_slots, &mut rng, now)?;
@@ -180,7 +182,7 @@ async fn claim_in<C: ConnectionTrait>(
     let mut new_attempts = Vec::new();
     // Contacts moved to the same instant are moved with one UPDATE.
     let mut deferrals: BTreeMap<DateTime<Utc>, Vec<i64>> = BTreeMap::new();
-    for (c, verdict) in rows.into_iter().zip(verdicts) {
+    for ((c, phone), verdict) in rows.into_iter().zip(phones).zip(verdicts) {
         match verdict {
             Verdict::Corrupt { reason } => {
                 // Out of the due queue, so it is reported once, not every
@@ -205,8 +207,8 @@ async fn claim_in<C: ConnectionTrait>(
                 report.deferred += 1;
             }
             Verdict::Dispatch { vendor_id, attempt_no, max_dials, reason } => {
-                // Checked by `candidate`: only a number that reads is dispatched.
-                let Ok(phone) = E164::try_from(c.phone.clone()) else { continue };
+                // `candidate` made a number that does not read corrupt: never dispatched.
+                let Some(phone) = phone else { continue };
                 let attempt_ref = super::installation::attempt_ref(&installation, c.id, attempt_no);
                 let subject = Subject::Contact { id: c.id, phone: &c.phone, attempt_no: Some(attempt_no) };
                 decisions.record(camp.id, subject, kind::DISPATCHED, reason, None, now);
@@ -243,12 +245,12 @@ async fn claim_in<C: ConnectionTrait>(
 }
 
 /// A due contact row as [`claim::plan`] reads it: its state parsed here.
-fn candidate(c: &contact::Model) -> Candidate<'_> {
+fn candidate(c: &contact::Model, phone_reads: bool) -> Candidate<'_> {
     // A number that is not E.164 (an admin's SQL edit) is corrupt like a bad
     // state: it is reported and never handed to a vendor.
-    let state = match E164::try_from(c.phone.clone()) {
-        Ok(_) => c.state.parse().map_err(|e: UnknownName| e.to_string()),
-        Err(e) => Err(format!("phone does not read as E.164: {e}")),
+    let state = match phone_reads {
+        true => c.state.parse().map_err(|e: UnknownName| e.to_string()),
+        false => Err(format!("phone does not read as E.164 (`{}`)", mask_phone(&c.phone))),
     };
     Candidate {
         id: c.id,

@@ -14,28 +14,9 @@ pub const SUCCESS: i64 = 2000;
 const TASK_CANCEL: &str = "Taskcancel";
 
 /// Codes of the annex that are a record's `callStatus`: the line statuses
-/// ("Empty stop detection conclusion field") and the special conclusions.
-const CALL_STATUS: &[&str] = &[
-    "D00",
-    "D01",
-    "D02",
-    "D03",
-    "D04",
-    "D05",
-    "D06",
-    "D07",
-    "D08",
-    "D09",
-    "D10",
-    "D90",
-    "D91",
-    "D99",
-    "NAN",
-    "ROBOTERROR",
-    "STERROR",
-    "OVERERROR",
-    "LICERROR",
-];
+/// ("Empty stop detection conclusion field") and the special conclusions —
+/// the first entries of [`super::CODES`], up to `LICERROR`.
+const CALL_STATUS: &[&str] = super::CODES.split_at(19).0;
 
 /// The (callStatus, intention) of a rolled code: a status alone, or a
 /// conversation label on a connected (`D99`) call.
@@ -199,5 +180,15 @@ impl Writer<'_> {
     pub fn foreign(task_id: &str, n: usize) -> Value {
         json!({ "taskId": task_id, "id": format!("foreign-{n}"), "mobile": "620000000000",
                 "callStatus": { "code": "D00" }, "intention": null })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn call_statuses_are_the_codes_up_to_the_special_errors() {
+        assert_eq!(super::CALL_STATUS.first(), Some(&"D00"));
+        assert_eq!(super::CALL_STATUS.last(), Some(&"LICERROR"), "CODES changed order: adjust the split");
+        assert!(super::CALL_STATUS.iter().all(|c| c.starts_with('D') || c.ends_with("ERROR") || *c == "NAN"));
     }
 }
