@@ -9,7 +9,21 @@ pub struct Figure {
     pub name: String,
     pub value: String,
     pub unit: &'static str,
+    /// The same-run baseline this figure is read against, if any.
+    pub baseline: Option<Baseline>,
     pub note: String,
+}
+
+/// What a figure is compared with, measured in the same run on the same
+/// machine: these machines are noisy, so ratios hold where absolute figures
+/// drift.
+pub struct Baseline {
+    /// What the baseline is (e.g. "`/healthz`, same client").
+    pub name: String,
+    pub value: String,
+    /// figure ÷ baseline (for rates; for durations the caller passes it so
+    /// that the ratio reads the same way: how many times the baseline's time).
+    pub ratio: f64,
 }
 
 pub struct Report {
@@ -45,8 +59,33 @@ impl Report {
 
     /// Record a figure and print it at once.
     pub fn add(&mut self, name: impl Into<String>, value: String, unit: &'static str, note: impl Into<String>) {
-        let figure = Figure { name: name.into(), value, unit, note: note.into() };
-        println!("{:<58} {:>12} {:<12} {}", figure.name, figure.value, figure.unit, figure.note);
+        self.push(Figure { name: name.into(), value, unit, baseline: None, note: note.into() });
+    }
+
+    /// Record a figure beside its same-run baseline and print both with the
+    /// ratio `value / baseline_value`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_vs(
+        &mut self,
+        name: impl Into<String>,
+        value: f64,
+        unit: &'static str,
+        baseline_name: impl Into<String>,
+        baseline_value: f64,
+        note: impl Into<String>,
+    ) {
+        let ratio = if baseline_value > 0.0 { value / baseline_value } else { f64::NAN };
+        let format = |v: f64| if v >= 100.0 { int(v) } else { dec(v) };
+        let baseline = Baseline { name: baseline_name.into(), value: format(baseline_value), ratio };
+        self.push(Figure { name: name.into(), value: format(value), unit, baseline: Some(baseline), note: note.into() });
+    }
+
+    fn push(&mut self, figure: Figure) {
+        let vs = match &figure.baseline {
+            Some(b) => format!("vs {} {} ({:.2}×) ", b.value, b.name, b.ratio),
+            None => String::new(),
+        };
+        println!("{:<58} {:>12} {:<12} {vs}{}", figure.name, figure.value, figure.unit, figure.note);
         self.figures.push(figure);
     }
 
@@ -56,9 +95,22 @@ impl Report {
             let _ = writeln!(out, "{line}  ");
         }
         out.push('\n');
-        out.push_str("| measurement | value | unit | notes |\n|---|---:|---|---|\n");
+        out.push_str("| measurement | value | unit | same-run baseline | ratio | notes |\n|---|---:|---|---|---:|---|\n");
         for f in &self.figures {
-            let _ = writeln!(out, "| {} | {} | {} | {} |", f.name, f.value, f.unit, f.note.replace('|', "\\|"));
+            let (baseline, ratio) = match &f.baseline {
+                Some(b) => (format!("{} {}", b.value, b.name), format!("{:.2}×", b.ratio)),
+                None => (String::new(), String::new()),
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} |",
+                f.name,
+                f.value,
+                f.unit,
+                baseline.replace('|', "\\|"),
+                ratio,
+                f.note.replace('|', "\\|")
+            );
         }
         let elapsed = dec(self.started.elapsed().as_secs_f64());
         let _ = writeln!(out, "\nTotal benchmark runtime: {elapsed} s; load average at the end: {}", load_average());
