@@ -66,7 +66,10 @@ impl App {
         let callback_base = callback_base(&settings, addr);
         let vendors = VendorRegistry::build(&settings.vendors, &callback_base).await?;
         vendors.share_limits(&conn, &clock).await.context("registering the vendors' shared limits")?;
-        let store_health = crate::store::health::StoreHealth::new(conn.clone());
+        let store_health = crate::store::health::StoreHealth::new(
+            conn.clone(),
+            crate::config::validate::sqlite_file(&settings.database.url),
+        );
         let ctx = Ctx {
             inbox: crate::store::inbox_writer::InboxWriter::spawn(conn.clone(), store_health.clone()),
             store_health,

@@ -14,6 +14,7 @@
 use crate::store::db::begin_write;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, RuntimeErr};
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,13 @@ const PROBE_EVERY: Duration = Duration::from_secs(1);
 
 /// A probe that takes longer than this counts as failed (a stalled server).
 const PROBE_DEADLINE: Duration = Duration::from_secs(2);
+
+/// After a disk-full fault on SQLite, the store is writable again only once
+/// its filesystem has this much room. The probe's own commit is no proof:
+/// SQLite rewrites its WAL file from the start after a checkpoint, so a tiny
+/// write fits into blocks the file already owns while the disk is still full,
+/// and `/readyz` would flap to 200 until the next real batch fails.
+const MIN_FREE_AFTER_DISK_FULL: u64 = 1024 * 1024;
 
 /// Why the store cannot write: a short classification, safe to show to
 /// clients (the database's own text stays in the daemon's log).
@@ -102,6 +110,9 @@ fn postgres_fault(state: &str) -> Option<StoreFault> {
 #[derive(Clone)]
 pub struct StoreHealth {
     db: DatabaseConnection,
+    /// The SQLite database file, whose filesystem's free space a disk-full
+    /// fault waits for; None on PostgreSQL (the server reports its own).
+    sqlite_file: Option<Arc<PathBuf>>,
     state: Arc<Mutex<State>>,
 }
 
@@ -112,10 +123,11 @@ struct State {
 }
 
 impl StoreHealth {
-    /// Writable until a write says otherwise.
-    pub fn new(db: DatabaseConnection) -> StoreHealth {
+    /// Writable until a write says otherwise. `sqlite_file`: the database
+    /// file, for a SQLite store.
+    pub fn new(db: DatabaseConnection, sqlite_file: Option<PathBuf>) -> StoreHealth {
         metrics::gauge!("campaignd_store_writable").set(1.0);
-        StoreHealth { db, state: Arc::new(Mutex::new(State::default())) }
+        StoreHealth { db, sqlite_file: sqlite_file.map(Arc::new), state: Arc::new(Mutex::new(State::default())) }
     }
 
     /// `Err` with the reason while the store is known not to take writes.
@@ -175,6 +187,7 @@ impl StoreHealth {
             tokio::time::sleep(PROBE_EVERY).await;
             let outcome = tokio::time::timeout(PROBE_DEADLINE, probe_write(&self.db)).await;
             let fault = match outcome {
+                Ok(Ok(())) if self.still_full() => StoreFault::DiskFull,
                 Ok(Ok(())) => break,
                 Ok(Err(e)) => classify(&e).unwrap_or(StoreFault::IoError),
                 Err(_) => StoreFault::TimedOut,
@@ -187,6 +200,24 @@ impl StoreHealth {
         metrics::gauge!("campaignd_store_writable").set(1.0);
         tracing::warn!(unwritable_for = ?since.unwrap_or_default(), "store writable again; callbacks and claiming resume");
     }
+}
+
+impl StoreHealth {
+    /// A disk-full fault on SQLite whose filesystem still has less than
+    /// [`MIN_FREE_AFTER_DISK_FULL`] free (see there why the probe's commit
+    /// does not settle it). A filesystem that cannot be asked settles nothing.
+    fn still_full(&self) -> bool {
+        let full = matches!(self.lock().fault, Some((StoreFault::DiskFull, _)));
+        let Some(file) = self.sqlite_file.as_deref().filter(|_| full) else { return false };
+        free_bytes(file).is_some_and(|free| free < MIN_FREE_AFTER_DISK_FULL)
+    }
+}
+
+/// Bytes an unprivileged writer may still use on the filesystem of `file`.
+fn free_bytes(file: &Path) -> Option<u64> {
+    let dir = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let st = rustix::fs::statvfs(dir).ok()?;
+    Some(st.f_bavail.saturating_mul(st.f_frsize))
 }
 
 /// Commit a write that changes nothing: rewrites the one `installation` row
@@ -228,7 +259,7 @@ mod tests {
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
         let db = crate::store::db::connect(&crate::config::DatabaseSettings::with_url(url)).await.unwrap();
         crate::store::db::migrate(&db).await.unwrap();
-        let health = StoreHealth::new(db);
+        let health = StoreHealth::new(db, None);
         assert_eq!(health.writable(), Ok(()));
         let full = sea_orm::sqlx::Error::Protocol("stand-in".into());
         assert_eq!(health.report(&DbErr::Exec(RuntimeErr::SqlxError(Arc::new(full)))), None, "not a store fault");
