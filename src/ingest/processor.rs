@@ -135,8 +135,11 @@ pub async fn drain(ctx: &Ctx) -> Result<DrainReport, StoreError> {
     }
 }
 
-/// Rows per page (and per transaction).
-const PAGE: u64 = 200;
+/// Rows per page (and per transaction). A page costs a fixed number of
+/// statements and one commit whatever its size, so a larger page spreads
+/// them over more results; its rows and their attempts and contacts are held
+/// in memory, and a failed page retries this many rows one by one.
+const PAGE: u64 = 500;
 
 /// A row that failed to apply is tried again after a backoff, not in this
 /// pass again (and not in a tight loop on every pass after).
