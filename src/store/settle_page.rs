@@ -95,8 +95,8 @@ impl PageSettler {
         let contacts = load_contacts(txn, &contact_ids.into_iter().collect::<Vec<_>>()).await?;
         let campaign_ids: BTreeSet<i64> = attempts.values().map(|a| a.campaign_id).collect();
         for id in campaign_ids {
-            if !campaigns.contains_key(&id) {
-                campaigns.insert(id, super::campaigns::load(txn, id, compliance).await?);
+            if let std::collections::hash_map::Entry::Vacant(e) = campaigns.entry(id) {
+                e.insert(super::campaigns::load(txn, id, compliance).await?);
             }
         }
         Ok(PageSettler { attempts, by_ref, by_call, contacts, ledger: PageLedger::default(), settled: Vec::new() })
