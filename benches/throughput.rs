@@ -14,7 +14,8 @@
 //!
 //! `--pg URL` (or env `CAMPAIGND_BENCH_PG_URL`) names a PostgreSQL server; it
 //! adds the `instances` measurement to a run without `--only`, and `--only
-//! instances` needs it. Each of its runs creates a fresh database there
+//! instances` needs it; with `dispatch` it adds result processing on
+//! PostgreSQL (`support::process`). Each of its runs creates a fresh database there
 //! (`campaignd_bench_<uuid>`) and drops it afterwards.
 //!
 //! Every other measurement runs on a fresh SQLite file in its own temp dir. Figures
@@ -27,7 +28,7 @@ mod support;
 use std::time::Duration;
 use support::pg::PG_URL_ENV;
 use support::report::Report;
-use support::{dispatch, import, ingest, ingest_flood, instances, policy, rss};
+use support::{dispatch, import, ingest, ingest_flood, instances, policy, process, rss};
 
 const MEASUREMENTS: [&str; 7] = ["import", "dispatch", "policy", "ingest", "flood", "rss", "instances"];
 
@@ -110,6 +111,9 @@ async fn run(plan: &Plan) -> anyhow::Result<()> {
     }
     if plan.runs("dispatch") {
         dispatch::measure(plan.dispatch_contacts, &mut report).await?;
+        if let Some(pg) = plan.pg.as_deref() {
+            process::measure_pg(pg, plan.dispatch_contacts, &mut report).await?;
+        }
     }
     if plan.runs("policy") {
         policy::measure(if plan.quick { 20_000 } else { 100_000 }, &mut report)?;

@@ -90,6 +90,9 @@ url = "{db}"
 {synchronous}
 [http]
 listen = "127.0.0.1:0"
+# The sim delivers its callbacks from this process, all from 127.0.0.1, up
+# to thousands at once: the default per-peer cap (64) would refuse them.
+max_connections_per_peer = 4096
 {public_url}
 [scheduler]
 tick = "{tick}"

@@ -6,7 +6,6 @@ use super::config::{API_KEY, BenchConfig, CALLBACK_SECRET, CAMPAIGN};
 use super::import::{import_file, write_csv, write_csv_in};
 use super::report::{Report, dec, int};
 use super::{HttpServer, count, loopback_listener, per_second, wait_until};
-use anyhow::Context as _;
 use axum::http::StatusCode;
 use campaignd::app::App;
 use campaignd::clock::SystemClock;
@@ -121,7 +120,7 @@ async fn measure_with(contacts: u64, callbacks: Callbacks, policy: &str, report:
             "calls/s",
             format!("last result in the inbox {} s after the first claim", dec(stored.as_secs_f64())),
         );
-        process_results(&ctx, contacts, report).await?;
+        super::process::process_results(&ctx, contacts, report).await?;
     }
     http.stop().await?;
     sim.shutdown().await;
@@ -218,27 +217,5 @@ pub async fn wait_for_callbacks(sim: &SimHandle, contacts: u64) -> anyhow::Resul
     .await?;
     let failures = stats.callback_failures.load(Relaxed);
     anyhow::ensure!(failures == 0, "{failures} callback deliveries were refused");
-    Ok(())
-}
-
-/// Apply every stored callback with the inbox processor's `drain`.
-async fn process_results(ctx: &Ctx, contacts: u64, report: &mut Report) -> anyhow::Result<()> {
-    let pending = count(&ctx.db, "SELECT COUNT(*) FROM callback_inbox WHERE state = 'pending'").await?;
-    anyhow::ensure!(pending as u64 == contacts, "{pending} pending inbox rows for {contacts} calls");
-    let started = Instant::now();
-    let drain = campaignd::ingest::processor::drain(ctx);
-    let drained = tokio::time::timeout(RESULTS_LIMIT, drain).await.context("processor::drain did not finish")??;
-    let elapsed = started.elapsed();
-    anyhow::ensure!(
-        drained.applied as u64 == contacts,
-        "applied {} of {contacts} results: {drained:?}",
-        drained.applied
-    );
-    report.add(
-        format!("Process {} results (processor::drain)", int(contacts as f64)),
-        int(per_second(drained.applied as f64, elapsed)),
-        "results/s",
-        format!("{} s; recall policy applied to each contact", dec(elapsed.as_secs_f64())),
-    );
     Ok(())
 }

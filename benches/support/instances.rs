@@ -110,7 +110,12 @@ struct Share {
 /// With `Callbacks::Sink` the dispatch rate is the figure; with
 /// `Callbacks::Daemon` each instance stores the results it is sent and then
 /// every instance drains the inbox at once: the processing rate is the figure.
-async fn dispatch_run(setup: &Setup, contacts: u64, callbacks: Callbacks, report: &mut Report) -> anyhow::Result<()> {
+pub async fn dispatch_run(
+    setup: &Setup,
+    contacts: u64,
+    callbacks: Callbacks,
+    report: &mut Report,
+) -> anyhow::Result<()> {
     let db = BenchDb::create(&setup.backend, "instances").await?;
     let sim = dispatch::start_sim().await?;
     // Caps at least the contact count: results are applied only after the

@@ -12,6 +12,7 @@ pub mod instances;
 pub mod instances_inbox;
 pub mod pg;
 pub mod policy;
+pub mod process;
 pub mod report;
 pub mod rss;
 

@@ -12,6 +12,7 @@ pub mod compliance;
 pub mod contact_columns;
 pub mod duration;
 pub mod holidays;
+pub mod inbox_page;
 pub mod inbox_wait;
 pub mod matching;
 pub mod named_enum;

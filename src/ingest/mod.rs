@@ -1,4 +1,5 @@
 //! The inbox processor: stored callbacks are applied from the inbox, page by
 //! page, after the HTTP handler (`api::callbacks`) answered the vendor.
 
+mod page_rows;
 pub mod processor;

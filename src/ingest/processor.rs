@@ -3,21 +3,24 @@
 //! (one fsync per page, not per row), so a crash either applies a row
 //! completely or leaves it pending for the next drain.
 
+use super::page_rows::{Page, Parsed, Row, RowPlan, finish_row, parse_row, plan_row};
 use crate::context::Ctx;
 use crate::domain::call_event::CallEvent;
 use crate::domain::campaign::Campaign;
 use crate::domain::compliance::ComplianceSettings;
-use crate::domain::inbox_wait::{self, Wait};
+use crate::domain::inbox_page::InboxCopies;
+use crate::domain::inbox_wait;
 use crate::domain::recall::AttemptResult;
-use crate::domain::state::InboxState;
 use crate::store::Txn;
-use crate::store::apply::{Applied, AttemptLocks, WriteBuffer, apply_result_buffered, find_attempt};
+use crate::store::apply::{Applied, WriteBuffer, apply_result_buffered, find_attempt};
 use crate::store::db::begin_write;
+use crate::store::inbox_page;
+use crate::store::settle_page::{PageEvent, PageSettler};
 use crate::store::{StoreError, inbox};
-use crate::vendors::ParsedCallback;
 use chrono::{DateTime, Utc};
-use entity::callback_inbox;
 use std::collections::HashMap;
+
+pub use crate::store::settle_page::EventApplied;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -58,12 +61,12 @@ impl DrainReport {
 /// Counters of one page, emitted after its transaction commits: a page that
 /// fails and is retried row by row must not count its events twice.
 #[derive(Default)]
-struct PageCounts {
-    report: DrainReport,
+pub(super) struct PageCounts {
+    pub report: DrainReport,
     /// Newly rejected records per vendor.
-    rejected_records: HashMap<String, u64>,
+    pub rejected_records: HashMap<String, u64>,
     /// (vendor, disposition) of each applied result.
-    results: Vec<(String, &'static str)>,
+    pub results: Vec<(String, &'static str)>,
 }
 
 impl PageCounts {
@@ -132,8 +135,11 @@ pub async fn drain(ctx: &Ctx) -> Result<DrainReport, StoreError> {
     }
 }
 
-/// Rows per page (and per transaction).
-const PAGE: u64 = 200;
+/// Rows per page (and per transaction). A page costs a fixed number of
+/// statements and one commit whatever its size, so a larger page spreads
+/// them over more results; its rows and their attempts and contacts are held
+/// in memory, and a failed page retries this many rows one by one.
+const PAGE: u64 = 500;
 
 /// A row that failed to apply is tried again after a backoff, not in this
 /// pass again (and not in a tight loop on every pass after).
@@ -144,6 +150,13 @@ async fn back_off_failed(ctx: &Ctx, id: i64, now: DateTime<Utc>) -> Result<(), S
 
 /// Apply the next page of rows due at `now` (only row `only`, if given) in
 /// one transaction; false when there was none.
+///
+/// The page costs a bounded number of statements whatever its size: its
+/// facts are loaded once (copies of its rows, attempts, contacts), each row
+/// is decided in page order in memory (a row sees its page's earlier rows
+/// as it would had each been written at once), and the writes are made with
+/// one statement per table. Only rows with rejected records, rows that wait
+/// and events without our reference cost statements of their own.
 async fn apply_page(
     ctx: &Ctx,
     now: DateTime<Utc>,
@@ -157,160 +170,50 @@ async fn apply_page(
         txn.commit().await?;
         return Ok(false);
     }
-    // Each row is parsed once here, for the locks and for applying it.
+    // Each row is parsed once here; its final events are a range of the page's.
     let parsed: Vec<Parsed> = rows.iter().map(|row| parse_row(ctx, row)).collect();
-    lock_page_attempts(&txn, &rows, &parsed).await?;
-    let mut page = Page { campaigns, counts, dials: WriteBuffer::default() };
-    let mut finished = Vec::with_capacity(rows.len());
-    for (row, parsed) in rows.iter().zip(parsed) {
-        if process_row(ctx, &txn, row, parsed, now, &mut page).await? == Row::Finished {
-            finished.push(row.id);
+    let mut events = Vec::new();
+    let mut ranges = Vec::with_capacity(rows.len());
+    for (row, parsed) in rows.iter().zip(&parsed) {
+        let start = events.len();
+        if let Parsed::Read(p) = parsed {
+            let finals = p.events.iter().filter(|e| e.is_final);
+            events.extend(finals.map(|event| PageEvent { vendor_id: &row.vendor_id, event }));
+        }
+        ranges.push(start..events.len());
+    }
+    let outside = inbox_page::copies_outside(&txn, &rows).await?;
+    let mut copies = InboxCopies::new(rows.iter().map(|r| (r.id, r.vendor_id.as_str(), r.dedupe_key.as_str())));
+    let mut settler = PageSettler::load(&txn, &ctx.settings.compliance, &events, campaigns).await?;
+    let mut applied = vec![EventApplied::Unmatched; events.len()];
+    let mut plans = Vec::with_capacity(rows.len());
+    for ((row, parsed), range) in rows.iter().zip(&parsed).zip(&ranges) {
+        let copy = outside.contains(&row.id) || copies.copy_in_page(row.id, &row.vendor_id, &row.dedupe_key);
+        let plan = plan_row(&txn, row, parsed, copy, counts).await?;
+        if let RowPlan::Events { .. } = plan {
+            for i in range.clone() {
+                applied[i] = settler.settle(i, &events[i], campaigns, now)?;
+            }
+        }
+        copies.decided(row.id, &row.vendor_id, &row.dedupe_key, plan.copy_state());
+        plans.push(plan);
+    }
+    let mut page = Page { counts, dials: WriteBuffer::default(), marks: Vec::new(), finished: Vec::new() };
+    for i in settler.write(&txn, now, &mut page.dials).await? {
+        applied[i] = EventApplied::Late;
+    }
+    for ((row, plan), range) in rows.iter().zip(plans).zip(ranges) {
+        let row_events = range.map(|i| (events[i].event, applied[i]));
+        if finish_row(ctx, &txn, row, plan, row_events, now, &mut page).await? == Row::Finished {
+            page.finished.push(row.id);
         }
         page.counts.report.rows += 1;
     }
+    inbox_page::mark_all(&txn, &page.marks, now).await?;
     page.dials.flush(&txn).await?;
-    inbox::forget_waits(&txn, &finished).await?;
+    inbox::forget_waits(&txn, &page.finished).await?;
     txn.commit().await?;
     Ok(true)
-}
-
-/// Lock the attempts the page's results are for, in id order, before the
-/// first is applied: rows come in arrival order, and two instances' pages (or
-/// a page and a dispatch write-back) that share attempts would otherwise lock
-/// them in opposite orders and deadlock. See [`AttemptLocks`].
-async fn lock_page_attempts(txn: &Txn, rows: &[callback_inbox::Model], parsed: &[Parsed]) -> Result<(), StoreError> {
-    if !AttemptLocks::needed(txn) {
-        return Ok(());
-    }
-    let mut locks = AttemptLocks::default();
-    for (row, parsed) in rows.iter().zip(parsed) {
-        // A row that does not parse is rejected by `process_row`; nothing to lock.
-        let Parsed::Read(parsed) = parsed else { continue };
-        for ev in parsed.events.iter().filter(|e| e.is_final) {
-            locks.add_event(txn, &row.vendor_id, ev).await?;
-        }
-    }
-    locks.lock(txn).await
-}
-
-/// What a page's rows share while they are applied: the campaigns loaded so
-/// far, the counts, and the dials and audit rows written at its end.
-struct Page<'a> {
-    campaigns: &'a mut HashMap<i64, Campaign>,
-    counts: &'a mut PageCounts,
-    dials: WriteBuffer,
-}
-
-/// A stored callback as its vendor's adapter reads it.
-enum Parsed {
-    /// The vendor is no longer configured.
-    NoVendor,
-    /// The body does not read (why).
-    Unreadable(String),
-    Read(ParsedCallback),
-}
-
-fn parse_row(ctx: &Ctx, row: &callback_inbox::Model) -> Parsed {
-    let Some(vendor) = ctx.vendors.get(&row.vendor_id) else { return Parsed::NoVendor };
-    match vendor.adapter.parse_callback(&row.body) {
-        Ok(parsed) => Parsed::Read(parsed),
-        Err(e) => Parsed::Unreadable(e.to_string()),
-    }
-}
-
-#[derive(Debug, PartialEq, Eq)]
-enum Row {
-    Finished,
-    Waiting,
-}
-
-async fn process_row(
-    ctx: &Ctx,
-    txn: &Txn,
-    row: &callback_inbox::Model,
-    parsed: Parsed,
-    now: DateTime<Utc>,
-    page: &mut Page<'_>,
-) -> Result<Row, StoreError> {
-    let Page { campaigns, counts, dials } = page;
-    let report = &mut counts.report;
-    if inbox::seen_before(txn, row).await? {
-        inbox::mark(txn, row.id, InboxState::Duplicate, None, 0, now).await?;
-        report.duplicates += 1;
-        return Ok(Row::Finished);
-    }
-    let parsed = match parsed {
-        Parsed::Read(parsed) => parsed,
-        Parsed::NoVendor => {
-            inbox::mark(txn, row.id, InboxState::Rejected, Some("vendor is no longer configured".into()), 0, now)
-                .await?;
-            report.rejected += 1;
-            return Ok(Row::Finished);
-        }
-        Parsed::Unreadable(e) => {
-            inbox::mark(txn, row.id, InboxState::Rejected, Some(e), 0, now).await?;
-            report.rejected += 1;
-            return Ok(Row::Finished);
-        }
-    };
-    // Records that could not be read are kept for audit (once, however
-    // often the row is passed over) and the row says so; the good records
-    // beside them apply as usual.
-    let (rejected_note, newly_rejected) = inbox::record_rejects(txn, row, &parsed.rejected).await?;
-    if newly_rejected > 0 {
-        report.rejected_records += newly_rejected as usize;
-        *counts.rejected_records.entry(row.vendor_id.clone()).or_default() += newly_rejected;
-        for r in &parsed.rejected {
-            tracing::warn!(vendor = %row.vendor_id, inbox_id = row.id, record = r.index, reason = %r.reason, "callback record rejected; kept for audit");
-        }
-    }
-    let (mut applied, mut unmatched) = (0, 0);
-    let mut wait_for = Vec::new();
-    for ev in parsed.events.iter().filter(|e| e.is_final) {
-        match apply_uncounted(txn, &ctx.settings.compliance, &row.vendor_id, ev, campaigns, now, dials).await? {
-            EventApplied::Applied => {
-                applied += 1;
-                counts.results.push((row.vendor_id.clone(), ev.outcome.disposition.as_str()));
-            }
-            EventApplied::Late => report.late += 1,
-            EventApplied::Unmatched => {
-                unmatched += 1;
-                wait_for.extend(ev.vendor_task_id.as_deref().map(inbox::wait_key_task));
-                wait_for.extend(ev.external_call_id.as_deref().map(inbox::wait_key_call));
-            }
-        }
-    }
-    report.applied += applied as usize;
-    if unmatched > 0 {
-        // A vendor can call back before we have recorded its answer to the
-        // dispatch (the task id that (task, phone) matching needs). Such a
-        // callback waits, pending, for up to `dispatch_timeout` instead of
-        // being dropped as unmatched.
-        let timeout = chrono::Duration::from_std(ctx.settings.scheduler.dispatch_timeout).unwrap_or_default();
-        if let Wait::Until(until) = inbox_wait::unmatched(row.received_at, now, timeout) {
-            // What did match is applied now and counted on the row, and will
-            // be found finished (late) when the row is looked at again.
-            inbox::add_events(txn, row.id, applied).await?;
-            inbox::wait(txn, row, until, &wait_for).await?;
-            report.waiting += 1;
-            return Ok(Row::Waiting);
-        }
-        // One line per row would let a flood of callbacks for unknown calls
-        // flood the log too: rows are named at debug, the pass sums them up.
-        tracing::debug!(vendor = %row.vendor_id, inbox_id = row.id, events = unmatched, "callback for attempts we do not know");
-        report.unmatched += unmatched;
-    }
-    let applied = row.events + applied;
-    inbox::mark(txn, row.id, InboxState::Processed, rejected_note, applied, now).await?;
-    Ok(Row::Finished)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventApplied {
-    Applied,
-    /// The attempt was already finished (duplicate, or result seen by poll and callback).
-    Late,
-    Unmatched,
 }
 
 /// Apply one final vendor event (from a callback or a poll) to its attempt.

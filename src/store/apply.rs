@@ -2,22 +2,22 @@
 //! so a duplicate or late event is a no-op), then the recall policy decides
 //! what happens to the contact (fenced on the attempt number).
 
+use super::StoreError;
 use super::decisions::{DecisionBuffer, Subject};
-use super::{IN_FLIGHT_STATES, StoreError};
+use super::settle_writes::{ContactMove, finish_attempts, move_contacts, suppress_all};
 use crate::domain::call_event::CallEvent;
 use crate::domain::campaign::Campaign;
-use crate::domain::matching::attempt_for_call;
 use crate::domain::named_enum::UnknownName;
 use crate::domain::outcome::Disposition;
 use crate::domain::recall::AttemptResult;
-use crate::domain::settlement::{
-    AttemptFacts, AttemptUpdate, ContactFacts, ContactOutcome, ContactUpdate, DialEntry, SuppressionEntry, settle,
-};
+use crate::domain::settlement::{AttemptFacts, ContactFacts, ContactOutcome, Settlement, SuppressionEntry, settle};
 use crate::domain::state::{AttemptState, ContactState};
 use chrono::{DateTime, Utc};
-use entity::{attempt, contact, dial, suppression, vendor_task};
-use sea_orm::sea_query::{Condition, Expr, OnConflict};
+use entity::{attempt, contact, dial};
+use sea_orm::sea_query::{Condition, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+
+pub use super::attempt_match::{by_vendor_phone, find_attempt};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {
@@ -138,7 +138,9 @@ pub async fn apply_result<C: ConnectionTrait>(
 }
 
 /// [`apply_result`], with the dials left in `dials` for the caller to flush
-/// before it commits. Loads the facts, lets [`settle`] decide, writes.
+/// before it commits. Loads the facts, lets [`settle`] decide, writes: a page
+/// of one result, written by the statements an inbox page uses
+/// ([`super::settle_page`]), attempt and contact at once.
 #[tracing::instrument(skip_all, fields(campaign = %camp.name, contact = attempt.contact_id, attempt = %attempt.attempt_ref))]
 pub async fn apply_result_buffered<C: ConnectionTrait>(
     db: &C,
@@ -149,60 +151,149 @@ pub async fn apply_result_buffered<C: ConnectionTrait>(
     now: DateTime<Utc>,
     dials: &mut WriteBuffer,
 ) -> Result<Applied, StoreError> {
-    let state: AttemptState = attempt.state.parse().map_err(|e: UnknownName| {
+    let state = attempt_state(camp, attempt)?;
+    let row = contact::Entity::find_by_id(attempt.contact_id).one(db).await?;
+    let contact = row.as_ref().map(contact_facts);
+    let Some(settled) = settle_attempt(camp, attempt, state, row.as_ref(), contact.as_ref(), result, event, now)?
+    else {
+        return Ok(Applied::AlreadyFinished);
+    };
+    if !finish_attempts(db, &[(attempt.id, &settled.settlement.attempt)], now).await?.contains(&attempt.id) {
+        return Ok(Applied::AlreadyFinished);
+    }
+    let mut followups = Followups::default();
+    let contact = settled.confirm(now, &mut followups, dials);
+    followups.write(db, now).await?;
+    Ok(Applied::Finished { contact })
+}
+
+/// `attempts.state`, read at the store boundary; a bad value fails the
+/// result (it stays pending and is reported) rather than being guessed.
+pub fn attempt_state(camp: &Campaign, attempt: &attempt::Model) -> Result<AttemptState, StoreError> {
+    attempt.state.parse().map_err(|e: UnknownName| {
         corrupt_row("attempts", "state", attempt.id, &e.to_string());
         StoreError::BadCampaign { name: camp.name.clone(), message: format!("attempt {}: {e}", attempt.attempt_ref) }
-    })?;
-    let facts = AttemptFacts {
+    })
+}
+
+/// A result [`settle`]d against its attempt and not written yet: the
+/// attempt's update is written first (fenced on "still in flight"); what
+/// follows from it ([`Settled::confirm`]) only once that update took.
+pub struct Settled {
+    pub attempt_id: i64,
+    attempt_ref: String,
+    attempt_no: i32,
+    campaign_id: i64,
+    vendor_id: String,
+    /// The contact as stored, when it exists: (id, phone, case id).
+    contact: Option<(i64, String, Option<String>)>,
+    pub settlement: Settlement,
+}
+
+/// Let [`settle`] decide what `result` does to `attempt` (whose state is
+/// `state`, as the caller sees it) and its contact (`row` as stored, read as
+/// `facts`). None when the attempt is already finished.
+#[allow(clippy::too_many_arguments)]
+pub fn settle_attempt(
+    camp: &Campaign,
+    attempt: &attempt::Model,
+    state: AttemptState,
+    row: Option<&contact::Model>,
+    facts: Option<&ContactFacts<'_>>,
+    result: &AttemptResult,
+    event: Option<&CallEvent>,
+    now: DateTime<Utc>,
+) -> Result<Option<Settled>, StoreError> {
+    let attempt_facts = AttemptFacts {
         attempt_ref: &attempt.attempt_ref,
         attempt_no: attempt.attempt_no,
         vendor_id: &attempt.vendor_id,
         state,
         created_at: attempt.created_at,
     };
-    let row = contact::Entity::find_by_id(attempt.contact_id).one(db).await?;
-    let contact = row.as_ref().map(contact_facts);
-    let Some(settlement) = settle(camp, &facts, contact.as_ref(), result, event, now)? else {
-        return Ok(Applied::AlreadyFinished);
-    };
-    if !write_attempt(db, attempt.id, &settlement.attempt, now).await? {
-        return Ok(Applied::AlreadyFinished);
+    let Some(settlement) = settle(camp, &attempt_facts, facts, result, event, now)? else { return Ok(None) };
+    Ok(Some(Settled {
+        attempt_id: attempt.id,
+        attempt_ref: attempt.attempt_ref.clone(),
+        attempt_no: attempt.attempt_no,
+        campaign_id: attempt.campaign_id,
+        vendor_id: attempt.vendor_id.clone(),
+        contact: row.map(|c| (c.id, c.phone.clone(), c.case_id.clone())),
+        settlement,
+    }))
+}
+
+/// The contact moves and suppressions of results whose attempts were
+/// finished, written together ([`Followups::write`]).
+#[derive(Default)]
+pub struct Followups {
+    contacts: Vec<ContactMove>,
+    suppressions: Vec<SuppressionEntry>,
+}
+
+impl Followups {
+    pub async fn write<C: ConnectionTrait>(self, db: &C, now: DateTime<Utc>) -> Result<(), StoreError> {
+        suppress_all(db, &self.suppressions, now).await?;
+        move_contacts(db, &self.contacts, now).await
     }
-    let Some(c) = row else { return Ok(Applied::Finished { contact: ContactState::Stopped }) };
-    dials.dials.extend(settlement.dials.iter().map(|d| dial_row(attempt, &c, d)));
-    if settlement.dials.len() > 1 {
-        metrics::counter!("campaignd_vendor_redials_total", "vendor" => attempt.vendor_id.clone())
-            .increment(settlement.dials.len() as u64 - 1);
-    }
-    for entry in &settlement.suppressions {
-        suppress(db, entry, now).await?;
-    }
-    if let Some(o) = &settlement.attempt.outcome
-        && o.disposition == Disposition::Unknown
-    {
-        let code = o.raw_code.clone().unwrap_or_default();
-        tracing::warn!(vendor = %attempt.vendor_id, %code, "vendor outcome normalized to `unknown` (raw code kept)");
-        metrics::counter!("campaignd_unknown_codes_total", "vendor" => attempt.vendor_id.clone(), "code" => code)
-            .increment(1);
-    }
-    if let Some(reason) = &settlement.corrupt {
-        corrupt_row("contacts", "recall_history", c.id, reason);
-    }
-    match settlement.contact {
-        ContactOutcome::Missing => Ok(Applied::Finished { contact: ContactState::Stopped }),
-        ContactOutcome::Corrupt { reason } => {
-            corrupt_row("contacts", "state", c.id, &reason);
-            Ok(Applied::Finished { contact: ContactState::Stopped })
+}
+
+impl Settled {
+    /// The attempt was finished: collect what follows (the contact's move,
+    /// suppressions in `followups`; dials and the audit row in `dials`),
+    /// log and count what an operator should see. Returns the contact's state.
+    pub fn confirm(self, now: DateTime<Utc>, followups: &mut Followups, dials: &mut WriteBuffer) -> ContactState {
+        let Settled { attempt_id, attempt_ref, attempt_no, campaign_id, vendor_id, contact, settlement } = self;
+        let Some((contact_id, phone, case_id)) = contact else { return ContactState::Stopped };
+        dials.dials.extend(settlement.dials.iter().map(|d| dial::ActiveModel {
+            intent: Set(d.outcome.intent.map(|i| i.as_str().to_string())),
+            attempt_id: Set(attempt_id),
+            seq: Set(d.seq),
+            contact_id: Set(contact_id),
+            campaign_id: Set(campaign_id),
+            vendor_id: Set(vendor_id.clone()),
+            phone: Set(phone.clone()),
+            case_id: Set(case_id.clone()),
+            external_call_id: Set(d.external_call_id.clone()),
+            dialed_at: Set(d.dialed_at),
+            vendor_dialed_at: Set(d.vendor_dialed_at),
+            disposition: Set(d.outcome.disposition.as_str().to_string()),
+            raw_code: Set(d.outcome.raw_code.clone()),
+            vendor_redial: Set(d.vendor_redial),
+            ..Default::default()
+        }));
+        if settlement.dials.len() > 1 {
+            metrics::counter!("campaignd_vendor_redials_total", "vendor" => vendor_id.clone())
+                .increment(settlement.dials.len() as u64 - 1);
         }
-        ContactOutcome::MovedOn { state } => {
-            tracing::warn!(attempt = %attempt.attempt_ref, contact_state = %state, "result for a contact that moved on; attempt recorded only");
-            Ok(Applied::Finished { contact: state })
+        followups.suppressions.extend(settlement.suppressions);
+        if let Some(o) = &settlement.attempt.outcome
+            && o.disposition == Disposition::Unknown
+        {
+            let code = o.raw_code.clone().unwrap_or_default();
+            tracing::warn!(vendor = %vendor_id, %code, "vendor outcome normalized to `unknown` (raw code kept)");
+            metrics::counter!("campaignd_unknown_codes_total", "vendor" => vendor_id, "code" => code).increment(1);
         }
-        ContactOutcome::Moved { update, audit } => {
-            let subject = Subject::Contact { id: c.id, phone: &c.phone, attempt_no: Some(attempt.attempt_no) };
-            dials.decisions.record(camp.id, subject, audit.kind, audit.reason, audit.next_at, now);
-            write_contact(db, c.id, attempt.attempt_no, &update, now).await?;
-            Ok(Applied::Finished { contact: update.state })
+        if let Some(reason) = &settlement.corrupt {
+            corrupt_row("contacts", "recall_history", contact_id, reason);
+        }
+        match settlement.contact {
+            ContactOutcome::Missing => ContactState::Stopped,
+            ContactOutcome::Corrupt { reason } => {
+                corrupt_row("contacts", "state", contact_id, &reason);
+                ContactState::Stopped
+            }
+            ContactOutcome::MovedOn { state } => {
+                tracing::warn!(attempt = %attempt_ref, contact_state = %state, "result for a contact that moved on; attempt recorded only");
+                state
+            }
+            ContactOutcome::Moved { update, audit } => {
+                let subject = Subject::Contact { id: contact_id, phone: &phone, attempt_no: Some(attempt_no) };
+                dials.decisions.record(campaign_id, subject, audit.kind, audit.reason, audit.next_at, now);
+                let state = update.state;
+                followups.contacts.push(ContactMove { contact_id, attempt_no, update });
+                state
+            }
         }
     }
 }
@@ -216,7 +307,7 @@ pub fn corrupt_row(table: &'static str, column: &'static str, id: i64, reason: &
 
 /// The contact row as [`settle`] reads it: state and counters parsed here,
 /// at the store boundary, a bad value kept as the reason it does not read.
-fn contact_facts(c: &contact::Model) -> ContactFacts<'_> {
+pub fn contact_facts(c: &contact::Model) -> ContactFacts<'_> {
     ContactFacts {
         id: c.id,
         phone: &c.phone,
@@ -225,180 +316,4 @@ fn contact_facts(c: &contact::Model) -> ContactFacts<'_> {
         state: c.state.parse().map_err(|e: UnknownName| e.to_string()),
         history: serde_json::from_value(c.recall_history.clone()).map_err(|e| e.to_string()),
     }
-}
-
-/// Finish the attempt row. Fenced on "still in flight", not on the state we
-/// read: the dispatcher may have moved it from dispatching to dispatched
-/// meanwhile, and the result is just as valid then. Only a finished attempt
-/// is left alone. False when it was.
-async fn write_attempt<C: ConnectionTrait>(
-    db: &C,
-    id: i64,
-    a: &AttemptUpdate,
-    now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
-    let mut update = attempt::Entity::update_many()
-        .col_expr(attempt::Column::State, Expr::value(a.state.as_str()))
-        .col_expr(attempt::Column::CompletedAt, Expr::value(now))
-        .col_expr(attempt::Column::UpdatedAt, Expr::value(now))
-        .col_expr(attempt::Column::Error, Expr::value(a.error.clone()));
-    if let Some(o) = &a.outcome {
-        update = update
-            .col_expr(attempt::Column::Disposition, Expr::value(o.disposition.as_str()))
-            .col_expr(attempt::Column::Intent, Expr::value(o.intent.map(|i| i.as_str())))
-            .col_expr(attempt::Column::RawCode, Expr::value(o.raw_code.clone()))
-            .col_expr(attempt::Column::RawIntent, Expr::value(o.raw_intent.clone()));
-    }
-    if let Some(ms) = a.duration_ms {
-        update = update.col_expr(attempt::Column::DurationMs, Expr::value(ms));
-    }
-    if let Some(call) = &a.external_call_id {
-        update = update.col_expr(attempt::Column::ExternalCallId, Expr::value(call.clone()));
-    }
-    let res = update
-        .filter(attempt::Column::Id.eq(id))
-        .filter(attempt::Column::State.is_in(IN_FLIGHT_STATES))
-        .exec(db)
-        .await?;
-    Ok(res.rows_affected > 0)
-}
-
-/// Move the contact; fenced on "in flight with this attempt".
-async fn write_contact<C: ConnectionTrait>(
-    db: &C,
-    id: i64,
-    attempt_no: i32,
-    u: &ContactUpdate,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    let history = serde_json::to_value(&u.history).map_err(|e| StoreError::Corrupt {
-        table: "contacts",
-        id,
-        message: format!("recall_history does not serialize: {e}"),
-    })?;
-    let mut update = contact::Entity::update_many()
-        .col_expr(contact::Column::LastVendorFailed, Expr::value(u.vendor_failed))
-        .col_expr(contact::Column::State, Expr::value(u.state.as_str()))
-        .col_expr(contact::Column::DueAt, Expr::value(u.due_at))
-        .col_expr(contact::Column::RecallHistory, Expr::value(history))
-        .col_expr(contact::Column::FinishedReason, Expr::value(u.finished_reason.clone()))
-        .col_expr(contact::Column::UpdatedAt, Expr::value(now));
-    if let Some(o) = &u.last_outcome {
-        update = update
-            .col_expr(contact::Column::LastDisposition, Expr::value(o.disposition.as_str()))
-            .col_expr(contact::Column::LastIntent, Expr::value(o.intent.map(|i| i.as_str())))
-            .col_expr(contact::Column::LastRawCode, Expr::value(o.raw_code.clone()));
-    }
-    update
-        .filter(contact::Column::Id.eq(id))
-        .filter(contact::Column::State.eq(ContactState::InFlight.as_str()))
-        .filter(contact::Column::AttemptSeq.eq(attempt_no))
-        .exec(db)
-        .await?;
-    Ok(())
-}
-
-/// Put a number on the suppression list (an existing entry is kept).
-async fn suppress<C: ConnectionTrait>(db: &C, entry: &SuppressionEntry, now: DateTime<Utc>) -> Result<(), StoreError> {
-    suppression::Entity::insert(suppression::ActiveModel {
-        phone: Set(entry.phone.clone()),
-        reason: Set(entry.reason.clone()),
-        source: Set(entry.source.clone()),
-        created_at: Set(now),
-        expires_at: Set(None),
-        ..Default::default()
-    })
-    .on_conflict(OnConflict::column(suppression::Column::Phone).do_nothing().to_owned())
-    .exec_without_returning(db)
-    .await?;
-    Ok(())
-}
-
-/// A `dials` row. Unique on (attempt, seq), so a result that arrives by
-/// callback and by poll records its dials once.
-fn dial_row(attempt: &attempt::Model, c: &contact::Model, d: &DialEntry) -> dial::ActiveModel {
-    dial::ActiveModel {
-        intent: Set(d.outcome.intent.map(|i| i.as_str().to_string())),
-        attempt_id: Set(attempt.id),
-        seq: Set(d.seq),
-        contact_id: Set(c.id),
-        campaign_id: Set(attempt.campaign_id),
-        vendor_id: Set(attempt.vendor_id.clone()),
-        phone: Set(c.phone.clone()),
-        case_id: Set(c.case_id.clone()),
-        external_call_id: Set(d.external_call_id.clone()),
-        dialed_at: Set(d.dialed_at),
-        vendor_dialed_at: Set(d.vendor_dialed_at),
-        disposition: Set(d.outcome.disposition.as_str().to_string()),
-        raw_code: Set(d.outcome.raw_code.clone()),
-        vendor_redial: Set(d.vendor_redial),
-        ..Default::default()
-    }
-}
-
-/// Find the attempt a vendor event refers to: by our reference, else by the
-/// vendor's call id, else by the vendor task and the callee's phone (newest
-/// attempt first: a phone appears once per batch), else — for results that
-/// carry none of these, like Laaffic's push — by (vendor, phone) with a time
-/// fence (see [`by_vendor_phone`]).
-pub async fn find_attempt<C: ConnectionTrait>(
-    db: &C,
-    vendor_id: &str,
-    event: &CallEvent,
-) -> Result<Option<attempt::Model>, StoreError> {
-    if let Some(r) = &event.attempt_ref
-        && let Some(a) = attempt::Entity::find().filter(attempt::Column::AttemptRef.eq(r.as_str())).one(db).await?
-    {
-        return Ok((a.vendor_id == vendor_id).then_some(a));
-    }
-    if let Some(id) = &event.external_call_id
-        && let Some(a) = attempt::Entity::find()
-            .filter(attempt::Column::VendorId.eq(vendor_id))
-            .filter(attempt::Column::ExternalCallId.eq(id.as_str()))
-            .one(db)
-            .await?
-    {
-        return Ok(Some(a));
-    }
-    let Some(phone) = &event.phone else { return Ok(None) };
-    if let Some(task) = &event.vendor_task_id {
-        let tasks: Vec<i64> = vendor_task::Entity::find()
-            .select_only()
-            .column(vendor_task::Column::Id)
-            .filter(vendor_task::Column::VendorId.eq(vendor_id))
-            .filter(vendor_task::Column::ExternalTaskId.eq(task.as_str()))
-            .into_tuple()
-            .all(db)
-            .await?;
-        if !tasks.is_empty() {
-            return Ok(attempt::Entity::find()
-                .filter(attempt::Column::VendorTaskId.is_in(tasks))
-                .filter(attempt::Column::Phone.eq(phone.as_str()))
-                .order_by_desc(attempt::Column::Id)
-                .one(db)
-                .await?);
-        }
-        // A task id we never recorded (the vendor's own id for a redial
-        // round, a task created by a lost dispatch answer): the phone decides.
-    }
-    by_vendor_phone(db, vendor_id, phone, event).await
-}
-
-/// The attempt of `vendor_id` for `phone` that a result describing a call
-/// at the event's time belongs to ([`attempt_for_call`]).
-pub async fn by_vendor_phone<C: ConnectionTrait>(
-    db: &C,
-    vendor_id: &str,
-    phone: &str,
-    event: &CallEvent,
-) -> Result<Option<attempt::Model>, StoreError> {
-    let mut candidates = attempt::Entity::find()
-        .filter(attempt::Column::VendorId.eq(vendor_id))
-        .filter(attempt::Column::Phone.eq(phone))
-        .order_by_desc(attempt::Column::Id)
-        .limit(20)
-        .all(db)
-        .await?;
-    let created: Vec<DateTime<Utc>> = candidates.iter().map(|a| a.created_at).collect();
-    Ok(attempt_for_call(&created, event.started_at.or(event.ended_at)).map(|i| candidates.swap_remove(i)))
 }

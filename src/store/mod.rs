@@ -3,6 +3,7 @@
 //! stale or duplicate write from applying).
 
 pub mod apply;
+pub mod attempt_match;
 pub mod campaigns;
 pub mod claim;
 pub mod contacts;
@@ -15,11 +16,15 @@ pub mod explain;
 pub mod facts;
 pub mod health;
 pub mod inbox;
+pub mod inbox_page;
 pub mod inbox_writer;
 pub mod installation;
 pub mod leases;
+mod raw_sql;
 pub mod reconcile;
 pub mod report;
+pub mod settle_page;
+pub mod settle_writes;
 pub mod suppressions;
 pub mod vendor_limits;
 

@@ -511,3 +511,48 @@ async fn waiting_callbacks_are_looked_at_on_a_backoff_or_when_woken_and_counted_
     assert_eq!(scalar(&ctx.db, "SELECT COUNT(*) FROM inbox_waits").await, 0, "a finished row forgets its waits");
     shutdown.cancel();
 }
+
+/// One inbox page is applied as a whole (facts loaded once, writes made
+/// once), yet reads as if its rows were applied one after another: an
+/// identical copy of a result in the same page is a duplicate, a second,
+/// different result for an attempt the page already finished is late (its
+/// call id and dial are not recorded), and each contact moves once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_with_a_copy_and_a_second_result_for_one_attempt_applies_each_result_once() {
+    use campaignd::ingest::processor::drain;
+    let db = TestDb::new();
+    let (ctx, clock, shutdown) = build(&db, 2, 1000).await;
+    let t1 = clock.now();
+    assert_eq!(claim_concurrently(&ctx, "a", t1).await.len(), 2);
+    let refs: Vec<String> = rows(&ctx.db, "SELECT attempt_ref FROM attempts ORDER BY id")
+        .await
+        .iter()
+        .map(|r| r.try_get_by_index(0).unwrap())
+        .collect();
+    let page = vec![
+        sim_result(&refs[0], "c-0", "b-0", t1),
+        sim_result(&refs[0], "c-0", "b-0", t1),
+        sim_result(&refs[0], "c-0-again", "b-0", t1),
+        sim_result(&refs[1], "c-1", "b-0", t1),
+    ];
+    inbox::insert_many(&ctx.db, page).await.unwrap();
+    let r = drain(&ctx).await.unwrap();
+    assert_eq!((r.rows, r.applied, r.duplicates, r.late, r.failed), (4, 2, 1, 1, 0), "{r:?}");
+    assert_eq!(scalar(&ctx.db, "SELECT COUNT(*) FROM attempts WHERE state = 'completed'").await, 2);
+    let first: Vec<String> =
+        rows(&ctx.db, &format!("SELECT external_call_id FROM attempts WHERE attempt_ref = '{}'", refs[0]))
+            .await
+            .iter()
+            .map(|r| r.try_get_by_index(0).unwrap())
+            .collect();
+    assert_eq!(first, ["c-0"], "the late result changed nothing");
+    assert_eq!(scalar(&ctx.db, "SELECT COUNT(*) FROM dials").await, 2, "one dial per applied result");
+    assert_eq!(scalar(&ctx.db, "SELECT COUNT(*) FROM contacts WHERE state = 'in_flight'").await, 0);
+    let marks: Vec<String> = rows(&ctx.db, "SELECT state FROM callback_inbox ORDER BY id")
+        .await
+        .iter()
+        .map(|r| r.try_get_by_index(0).unwrap())
+        .collect();
+    assert_eq!(marks, ["processed", "duplicate", "processed", "processed"]);
+    shutdown.cancel();
+}

@@ -1,0 +1,76 @@
+//! The inbox reads and writes of a whole page: which of its rows have a copy
+//! outside the page, and the rows' marks, one statement each.
+
+use super::StoreError;
+use super::raw_sql::{Sql, padded, padded_chunks};
+use crate::domain::state::InboxState;
+use chrono::{DateTime, Utc};
+use entity::callback_inbox;
+use sea_orm::ConnectionTrait;
+use std::collections::HashSet;
+
+/// The page's rows that are copies of a delivery outside the page: another
+/// row with the same vendor and body that was processed, or that arrived
+/// earlier (lower id) and is pending or itself a copy — the rule of
+/// [`super::inbox::seen_before`], for every row at once, leaving out the
+/// page's own rows (`domain::inbox_page::InboxCopies` decides between those
+/// as the page goes). One `EXISTS` per row on `ix_inbox_vendor_dedupe` that
+/// stops at the first match, however many copies a vendor sent.
+pub async fn copies_outside<C: ConnectionTrait>(
+    db: &C,
+    rows: &[callback_inbox::Model],
+) -> Result<HashSet<i64>, StoreError> {
+    let keys: Vec<(i64, &str, &str)> =
+        rows.iter().map(|r| (r.id, r.vendor_id.as_str(), r.dedupe_key.as_str())).collect();
+    let mut copies = HashSet::new();
+    // The whole page in one statement: its rows are left out as a whole.
+    if !keys.is_empty() {
+        let chunk = padded(&keys);
+        let mut sql = Sql::new(db.get_database_backend());
+        sql.push("WITH page(inbox_id, vendor_id, dedupe_key) AS (VALUES ");
+        sql.rows(&chunk, |s, (id, vendor, key)| {
+            s.bind_as(*id, "BIGINT").push(", ").bind_as(*vendor, "TEXT").push(", ").bind_as(*key, "TEXT");
+        });
+        sql.push(
+            ") SELECT p.inbox_id FROM page p WHERE EXISTS (SELECT 1 FROM callback_inbox c \
+             WHERE c.vendor_id = p.vendor_id AND c.dedupe_key = p.dedupe_key AND (c.state = ",
+        );
+        sql.bind(InboxState::Processed.as_str()).push(" OR (c.id < p.inbox_id AND c.state IN (");
+        sql.bind(InboxState::Pending.as_str()).push(", ").bind(InboxState::Duplicate.as_str());
+        sql.push("))) AND NOT EXISTS (SELECT 1 FROM page q WHERE q.inbox_id = c.id))");
+        for row in db.query_all_raw(sql.build()).await? {
+            copies.insert(row.try_get_by_index::<i64>(0)?);
+        }
+    }
+    Ok(copies)
+}
+
+/// How a row of the page is finished.
+#[derive(Debug, Clone)]
+pub struct RowMark {
+    pub id: i64,
+    pub state: InboxState,
+    pub error: Option<String>,
+    /// Events applied from it, in all.
+    pub events: i32,
+}
+
+/// Finish processing the rows, each fenced on it still being pending.
+pub async fn mark_all<C: ConnectionTrait>(db: &C, marks: &[RowMark], now: DateTime<Utc>) -> Result<(), StoreError> {
+    for chunk in padded_chunks(marks) {
+        let mut sql = Sql::new(db.get_database_backend());
+        sql.push("WITH v(inbox_id, new_state, new_error, new_events) AS (VALUES ");
+        sql.rows(&chunk, |s, m| {
+            s.bind_as(m.id, "BIGINT").push(", ").bind_as(m.state.as_str(), "TEXT").push(", ");
+            s.bind_as(m.error.clone(), "TEXT").push(", ").bind_as(m.events, "INTEGER");
+        });
+        sql.push(
+            ") UPDATE callback_inbox SET state = v.new_state, error = v.new_error, events = v.new_events, \
+             processed_at = ",
+        );
+        sql.bind(now).push(" FROM v WHERE callback_inbox.id = v.inbox_id AND callback_inbox.state = ");
+        sql.bind(InboxState::Pending.as_str());
+        db.execute_raw(sql.build()).await?;
+    }
+    Ok(())
+}
