@@ -14,6 +14,7 @@ pub mod dispatch;
 pub mod explain;
 pub mod facts;
 pub mod health;
+pub mod import_rows;
 pub mod inbox;
 pub mod inbox_writer;
 pub mod installation;
