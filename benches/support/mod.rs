@@ -4,7 +4,9 @@
 
 pub mod cluster;
 pub mod config;
+pub mod daemon;
 pub mod dispatch;
+pub mod e2e;
 pub mod import;
 pub mod ingest;
 pub mod ingest_flood;
@@ -14,6 +16,7 @@ pub mod pg;
 pub mod policy;
 pub mod report;
 pub mod rss;
+pub mod wrk;
 
 use anyhow::Context as _;
 use campaignd::context::Ctx;
