@@ -97,8 +97,8 @@ impl Daemon {
 }
 
 /// `perf record -g` of the daemon while a measurement runs, when the
-/// environment names an output file: `CAMPAIGND_BENCH_PERF=/tmp/x.perf.data`
-/// profiles the `x` stage (the file name gets the stage's label).
+/// environment names an output prefix: `CAMPAIGND_BENCH_PERF=/tmp/x` writes
+/// `/tmp/x.<stage>.perf.data` per profiled stage.
 pub struct Profile {
     perf: Option<std::process::Child>,
 }
@@ -108,7 +108,7 @@ pub const PERF_ENV: &str = "CAMPAIGND_BENCH_PERF";
 impl Profile {
     pub fn start(pid: u32, label: &str) -> anyhow::Result<Profile> {
         let Some(base) = std::env::var_os(PERF_ENV) else { return Ok(Profile { perf: None }) };
-        let out = PathBuf::from(base).with_extension(format!("{label}.perf.data"));
+        let out = PathBuf::from(format!("{}.{label}.perf.data", base.to_string_lossy()));
         let perf = std::process::Command::new("perf")
             .args(["record", "-g", "-F", "499", "-p", &pid.to_string(), "-o"])
             .arg(&out)

@@ -61,7 +61,7 @@ pub type Db = sea_orm::DatabaseConnection;
 pub use sea_orm::DbErr;
 
 /// An open write transaction ([`db::begin_write`]); commit it or drop it.
-pub type Txn = sea_orm::DatabaseTransaction;
+pub type Txn = db::WriteTxn;
 
 /// The daemon's log filter when `CAMPAIGND_LOG` is unset: info, with the
 /// database libraries' per-statement chatter held to warnings.
