@@ -1,14 +1,18 @@
 //! Throughput benchmark of campaignd: contact import, dispatch through the
 //! sim vendor (with and without frequency caps and a legal profile), the
-//! contact policy's decisions, result processing, callback ingest and the
-//! daemon's peak RSS; with a PostgreSQL server, dispatch, callback ingest and
+//! contact policy's decisions, result processing, callback ingest (wrk
+//! against the release binary, beside `/healthz`), the daemon's peak RSS and
+//! an end-to-end campaign (the release binary with its embedded simulator);
+//! import and ingest each carry a baseline measured in the same run
+//! (`sqlite3 .import`, `/healthz`). Needs `wrk` and `/usr/bin/sqlite3`
+//! (`apt-get install wrk sqlite3`); with a PostgreSQL server, dispatch, callback ingest and
 //! result processing on PostgreSQL beside SQLite, with one and three instances.
 //!
 //! ```text
 //! cargo bench --bench throughput                  # full run (1-3 min on 2 cores, plus the build)
 //! cargo bench --bench throughput -- --quick       # smaller sizes, no 1M import (~30 s)
 //! cargo bench --bench throughput -- --quick --contacts-1m
-//! cargo bench --bench throughput -- --only dispatch   # one of import, dispatch, policy, ingest, flood, rss, instances
+//! cargo bench --bench throughput -- --only dispatch   # one of import, dispatch, policy, ingest, flood, rss, e2e, instances
 //! cargo bench --bench throughput -- --quick --only instances --pg postgres://postgres@127.0.0.1/postgres
 //! ```
 //!
@@ -28,9 +32,9 @@ mod support;
 use std::time::Duration;
 use support::pg::PG_URL_ENV;
 use support::report::Report;
-use support::{dispatch, import, ingest, ingest_flood, instances, policy, process, rss};
+use support::{dispatch, e2e, import, ingest, ingest_flood, instances, policy, process, rss};
 
-const MEASUREMENTS: [&str; 7] = ["import", "dispatch", "policy", "ingest", "flood", "rss", "instances"];
+const MEASUREMENTS: [&str; 8] = ["import", "dispatch", "policy", "ingest", "flood", "rss", "e2e", "instances"];
 
 /// What `--quick`, `--contacts-1m` and `--only` select.
 struct Plan {
@@ -43,6 +47,9 @@ struct Plan {
     import_rows: Vec<u64>,
     dispatch_contacts: u64,
     callbacks: usize,
+    /// How long wrk loads each route of the ingest measurement.
+    ingest_seconds: Duration,
+    e2e_contacts: u64,
     instances_contacts: u64,
     /// How long the daemon idles (ticking) before its peak RSS is read.
     rss_idle: Duration,
@@ -79,6 +86,8 @@ impl Plan {
             import_rows,
             dispatch_contacts: if quick { 10_000 } else { 50_000 },
             callbacks: if quick { 5_000 } else { 20_000 },
+            ingest_seconds: Duration::from_secs(if quick { 5 } else { 10 }),
+            e2e_contacts: if quick { 20_000 } else { 100_000 },
             instances_contacts: if quick { 5_000 } else { 20_000 },
             rss_idle: Duration::from_secs(if quick { 5 } else { 10 }),
         })
@@ -120,7 +129,7 @@ async fn run(plan: &Plan) -> anyhow::Result<()> {
     }
     if plan.runs("ingest") {
         for synchronous in [support::config::Synchronous::Full, support::config::Synchronous::Normal] {
-            ingest::measure(plan.callbacks, synchronous, &mut report).await?;
+            ingest::measure(plan.ingest_seconds, synchronous, &mut report).await?;
         }
     }
     if plan.runs("flood") {
@@ -128,6 +137,9 @@ async fn run(plan: &Plan) -> anyhow::Result<()> {
     }
     if let Some(db) = largest.as_ref().filter(|_| plan.runs("rss")) {
         rss::measure(db, plan.rss_idle, &mut report).await?;
+    }
+    if plan.runs("e2e") {
+        e2e::measure(plan.e2e_contacts, &mut report).await?;
     }
     if let Some(pg) = plan.pg.as_deref().filter(|_| plan.runs("instances")) {
         let sizes = instances::Sizes { contacts: plan.instances_contacts, callbacks: plan.callbacks };

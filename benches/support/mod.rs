@@ -4,7 +4,9 @@
 
 pub mod cluster;
 pub mod config;
+pub mod daemon;
 pub mod dispatch;
+pub mod e2e;
 pub mod import;
 pub mod ingest;
 pub mod ingest_flood;
@@ -15,6 +17,7 @@ pub mod policy;
 pub mod process;
 pub mod report;
 pub mod rss;
+pub mod wrk;
 
 use anyhow::Context as _;
 use campaignd::context::Ctx;

@@ -77,7 +77,13 @@ impl Report {
         let ratio = if baseline_value > 0.0 { value / baseline_value } else { f64::NAN };
         let format = |v: f64| if v >= 100.0 { int(v) } else { dec(v) };
         let baseline = Baseline { name: baseline_name.into(), value: format(baseline_value), ratio };
-        self.push(Figure { name: name.into(), value: format(value), unit, baseline: Some(baseline), note: note.into() });
+        self.push(Figure {
+            name: name.into(),
+            value: format(value),
+            unit,
+            baseline: Some(baseline),
+            note: note.into(),
+        });
     }
 
     fn push(&mut self, figure: Figure) {
@@ -95,7 +101,9 @@ impl Report {
             let _ = writeln!(out, "{line}  ");
         }
         out.push('\n');
-        out.push_str("| measurement | value | unit | same-run baseline | ratio | notes |\n|---|---:|---|---|---:|---|\n");
+        out.push_str(
+            "| measurement | value | unit | same-run baseline | ratio | notes |\n|---|---:|---|---|---:|---|\n",
+        );
         for f in &self.figures {
             let (baseline, ratio) = match &f.baseline {
                 Some(b) => (format!("{} {}", b.value, b.name), format!("{:.2}×", b.ratio)),

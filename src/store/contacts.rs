@@ -1,12 +1,11 @@
-//! Contact rows: bulk import, status counts, export.
+//! Contact rows: status counts, export, stop (the import's insert is in `import_rows`).
 
 use super::StoreError;
 use super::decisions::{ALL_ZONES, DecisionBuffer, Subject, kind};
 use crate::domain::state::ContactState;
 use chrono::{DateTime, Utc};
 use entity::contact;
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement};
 
 /// One parsed CSV row, ready to insert.
 #[derive(Debug, Clone)]
@@ -22,52 +21,13 @@ pub struct NewContact {
     pub variables: serde_json::Value,
 }
 
-/// Insert a batch; phones already in the campaign are skipped (not an error).
-/// Returns how many rows were inserted.
-pub async fn insert_batch<C: ConnectionTrait>(
-    db: &C,
-    campaign_id: i64,
-    rows: &[NewContact],
-    now: DateTime<Utc>,
-) -> Result<u64, StoreError> {
-    if rows.is_empty() {
-        return Ok(0);
-    }
-    let models = rows.iter().map(|r| contact::ActiveModel {
-        campaign_id: Set(campaign_id),
-        phone: Set(r.phone.clone()),
-        case_id: Set(r.case_id.clone()),
-        timezone: Set(r.timezone.clone()),
-        zones: Set(r.zones.clone()),
-        zone_source: Set(r.zone_source.clone()),
-        variables: Set(r.variables.clone()),
-        state: Set(ContactState::Pending.as_str().into()),
-        // Due now; the scheduler defers it to the callee's window at claim time.
-        due_at: Set(Some(now)),
-        attempt_seq: Set(0),
-        recall_history: Set(serde_json::json!({})),
-        last_disposition: Set(None),
-        last_intent: Set(None),
-        last_raw_code: Set(None),
-        finished_reason: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    });
-    let inserted = contact::Entity::insert_many(models)
-        .on_conflict(OnConflict::columns([contact::Column::CampaignId, contact::Column::Phone]).do_nothing().to_owned())
-        .exec_without_returning(db)
-        .await?;
-    Ok(inserted)
-}
-
-/// How many of `phones` the campaign does not have yet (an import into a
-/// finished campaign counts what it refuses instead of inserting it).
 /// Contact `id`, if it exists.
 pub async fn find<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<contact::Model>, StoreError> {
     Ok(contact::Entity::find_by_id(id).one(db).await?)
 }
 
+/// How many of `phones` the campaign does not have yet (an import into a
+/// finished campaign counts what it refuses instead of inserting it).
 pub async fn count_new<C: ConnectionTrait>(db: &C, campaign_id: i64, phones: &[String]) -> Result<u64, StoreError> {
     if phones.is_empty() {
         return Ok(0);

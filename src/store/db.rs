@@ -8,11 +8,13 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::Connection as _;
 use sea_orm::sqlx::sqlite::{SqliteConnection, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, RuntimeErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult,
+    QueryResult, RuntimeErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Open a pool. SQLite gets WAL (readers never block the writer), a busy
@@ -142,7 +144,7 @@ async fn sqlite_outside_transaction(conn: &mut SqliteConnection) -> Result<bool,
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     let txn = begin_write(db).await?;
     advisory_xact_lock(&txn, "campaignd:migrations").await?;
-    Migrator::up(&txn, None).await?;
+    Migrator::up(&txn.txn, None).await?;
     txn.commit().await
 }
 
@@ -166,13 +168,102 @@ pub async fn advisory_xact_lock<C: ConnectionTrait>(txn: &C, key: &str) -> Resul
 }
 
 /// Begin a transaction that will write. On SQLite it takes the write lock at
-/// BEGIN, so a read-then-write transaction never fails with SQLITE_BUSY halfway.
-pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+/// BEGIN, so a read-then-write transaction never fails with SQLITE_BUSY halfway,
+/// after waiting for this process's write turn on the file ([`WriteTurns`]).
+pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
     let mut options = TransactionOptions::default();
+    let mut turn = None;
     if db.get_database_backend() == DbBackend::Sqlite {
         options.sqlite_transaction_mode = Some(SqliteTransactionMode::Immediate);
+        turn = Some(WriteTurns::take(db).await?);
     }
-    db.begin_with_options(options).await
+    Ok(WriteTxn { txn: db.begin_with_options(options).await?, _turn: turn })
+}
+
+/// The write transactions of this process on one SQLite file, one at a
+/// time, in the order they asked (a fair queue).
+///
+/// WHY: SQLite lets one connection write at a time and makes the others
+/// poll for the lock, sleeping longer after each miss (up to 100 ms a
+/// poll). Two busy writers in one daemon — the inbox writer committing
+/// callbacks and the processor applying pages — then took the lock in
+/// turns of whoever happened to retry at the right moment: the inbox
+/// writer slept through whole pages and callback acknowledgments waited
+/// hundreds of milliseconds. Queued here, a writer starts the moment the
+/// one before it finishes. (Other processes on the file, such as a
+/// `campaignd import`, still meet SQLite's own busy wait.)
+struct WriteTurns;
+
+impl WriteTurns {
+    async fn take(db: &DatabaseConnection) -> Result<tokio::sync::OwnedMutexGuard<()>, DbErr> {
+        static TURNS: std::sync::OnceLock<std::sync::Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> =
+            std::sync::OnceLock::new();
+        let pool = db.get_sqlite_connection_pool();
+        let file = pool.connect_options().get_filename().to_path_buf();
+        let turn = {
+            let mut turns = TURNS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+            turns.entry(file).or_default().clone()
+        };
+        // As long as a write would wait for the lock anyway: a transaction
+        // that never ends (a bug) fails the others as SQLite's busy timeout did.
+        let limit = pool.options().get_acquire_timeout();
+        tokio::time::timeout(limit, turn.lock_owned()).await.map_err(|_| {
+            DbErr::Custom(format!(
+                "database is locked: another write transaction of this process held it for {}",
+                format_duration(limit)
+            ))
+        })
+    }
+}
+
+/// A transaction begun by [`begin_write`]: commit it or drop it (dropped, it
+/// rolls back). On SQLite it holds the process's write turn until then.
+pub struct WriteTxn {
+    // Field order matters: the transaction ends (or queues its rollback)
+    // before the turn passes to the next writer.
+    txn: DatabaseTransaction,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTxn {
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), DbErr> {
+        self.txn.rollback().await
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for WriteTxn {
+    fn get_database_backend(&self) -> DbBackend {
+        self.txn.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.txn.execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.txn.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.txn.query_one_raw(stmt).await
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.txn.query_all_raw(stmt).await
+    }
+
+    fn support_returning(&self) -> bool {
+        self.txn.support_returning()
+    }
+
+    fn is_mock_connection(&self) -> bool {
+        self.txn.is_mock_connection()
+    }
 }
 
 /// Held for the daemon's lifetime: a second `campaignd run` on the same SQLite

@@ -5,6 +5,11 @@
 //! one row, under heavy load the fsync cost is shared. A handler answers 2xx
 //! only after its row is committed.
 //!
+//! Each delivery's row values (its body hash included) are made by the
+//! handler that sends it, on whichever core runs that handler; the writer
+//! only binds them into fixed-shape statements (see [`chunk_sql`]), so the
+//! one task every callback waits on does as little as possible.
+//!
 //! While the store cannot write (disk full, read-only, server down: see
 //! [`StoreHealth`]) a batch is refused at once, so vendors get their 503 in
 //! milliseconds and retry later instead of waiting on a write bound to fail.
@@ -14,8 +19,9 @@ use crate::store::Db;
 use crate::store::StoreError;
 use crate::store::db::begin_write;
 use crate::store::health::{StoreFault, StoreHealth};
-use crate::store::inbox::{NewCallback, insert_many};
-use std::sync::Arc;
+use crate::store::inbox::{NewCallback, dedupe_key};
+use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
@@ -44,9 +50,28 @@ pub enum NotStored {
 
 type Reply = oneshot::Sender<Result<(), NotStored>>;
 
+/// One delivery's values, in the column order of [`chunk_sql`].
+struct Row([Value; PER_ROW]);
+
+impl Row {
+    fn new(cb: NewCallback) -> Row {
+        Row([
+            dedupe_key(&cb.body).into(),
+            cb.vendor_id.into(),
+            cb.received_at.into(),
+            cb.remote_addr.into(),
+            Value::Json(Some(Box::new(cb.headers))),
+            cb.body.into(),
+            cb.state.as_str().into(),
+            cb.error.into(),
+            cb.received_at.into(),
+        ])
+    }
+}
+
 #[derive(Clone)]
 pub struct InboxWriter {
-    tx: mpsc::Sender<(NewCallback, Reply)>,
+    tx: mpsc::Sender<(Row, Reply)>,
 }
 
 impl InboxWriter {
@@ -60,12 +85,12 @@ impl InboxWriter {
     /// Store one delivery durably; `Err` says why it was not stored.
     pub async fn store(&self, cb: NewCallback) -> Result<(), NotStored> {
         let (reply, wait) = oneshot::channel();
-        self.tx.send((cb, reply)).await.map_err(|_| NotStored::Stopped)?;
+        self.tx.send((Row::new(cb), reply)).await.map_err(|_| NotStored::Stopped)?;
         wait.await.map_err(|_| NotStored::Stopped)?
     }
 }
 
-async fn run(db: Db, health: StoreHealth, mut rx: mpsc::Receiver<(NewCallback, Reply)>) {
+async fn run(db: Db, health: StoreHealth, mut rx: mpsc::Receiver<(Row, Reply)>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     // Every handler of a failed batch answers 503 (the vendor retries); the
     // reason is logged here, once per burst, not once per callback.
@@ -93,10 +118,10 @@ async fn run(db: Db, health: StoreHealth, mut rx: mpsc::Receiver<(NewCallback, R
 }
 
 /// One transaction for the batch; Ok only once COMMIT has succeeded.
-async fn write_batch(db: &Db, health: &StoreHealth, rows: Vec<NewCallback>) -> Result<(), NotStored> {
+async fn write_batch(db: &Db, health: &StoreHealth, rows: Vec<Row>) -> Result<(), NotStored> {
     let write = async {
         let txn = begin_write(db).await?;
-        insert_many(&txn, rows).await?;
+        insert_rows(&txn, rows).await?;
         txn.commit().await?;
         Ok::<_, StoreError>(())
     };
@@ -112,5 +137,81 @@ async fn write_batch(db: &Db, health: &StoreHealth, rows: Vec<NewCallback>) -> R
             health.report_timeout();
             Err(NotStored::Unwritable(StoreFault::TimedOut))
         }
+    }
+}
+
+/// Values bound per row: dedupe_key, vendor_id, received_at, remote_addr,
+/// headers, body, state, error, retry_at (= received_at: due at once).
+const PER_ROW: usize = 9;
+
+/// Statement sizes a batch is cut into, largest first. WHY fixed sizes: a
+/// statement for exactly n rows has a new text for every batch size, so the
+/// driver prepared a fresh statement for most batches; these few texts are
+/// prepared once per connection and reused from its statement cache.
+const CHUNKS: [usize; 4] = [64, 16, 4, 1];
+
+/// `INSERT` of `rows` rows, each binding its own values by position (`?` on
+/// SQLite, whose named or numbered placeholders cost a list search per bound
+/// value; `$N` on PostgreSQL); `events` starts at 0.
+fn chunk_sql(backend: DbBackend, rows: usize) -> String {
+    use std::fmt::Write as _;
+    let mut sql = String::from(
+        "INSERT INTO callback_inbox (dedupe_key, vendor_id, received_at, remote_addr, headers, body, state, error, \
+         retry_at, events) VALUES ",
+    );
+    let mut n = 0;
+    for row in 0..rows {
+        if row > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for _ in 0..PER_ROW {
+            n += 1;
+            match backend {
+                DbBackend::Postgres => {
+                    let _ = write!(sql, "${n},");
+                }
+                _ => sql.push_str("?,"),
+            }
+        }
+        sql.push_str("0)");
+    }
+    sql
+}
+
+/// The statement text of each size in [`CHUNKS`] for `backend`, rendered once.
+fn chunk_sqls(backend: DbBackend) -> &'static [String; 4] {
+    static SQLITE: OnceLock<[String; 4]> = OnceLock::new();
+    static POSTGRES: OnceLock<[String; 4]> = OnceLock::new();
+    let cell = if backend == DbBackend::Postgres { &POSTGRES } else { &SQLITE };
+    cell.get_or_init(|| CHUNKS.map(|n| chunk_sql(backend, n)))
+}
+
+/// Insert the rows (the caller's transaction), in statements of the sizes in
+/// [`CHUNKS`].
+async fn insert_rows<C: ConnectionTrait>(db: &C, rows: Vec<Row>) -> Result<(), StoreError> {
+    let backend: DbBackend = db.get_database_backend();
+    let mut rows = rows.into_iter();
+    let mut left = rows.len();
+    while left > 0 {
+        let (size, sql) =
+            CHUNKS.iter().zip(chunk_sqls(backend)).find(|(size, _)| **size <= left).expect("a chunk of 1");
+        let values: Vec<Value> = rows.by_ref().take(*size).flat_map(|row| row.0).collect();
+        db.execute_raw(Statement::from_sql_and_values(backend, sql.as_str(), values)).await?;
+        left -= size;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_row_binds_its_own_values_by_position() {
+        assert_eq!(chunk_sqls(DbBackend::Sqlite)[3], chunk_sql(DbBackend::Sqlite, 1));
+        let pg = chunk_sql(DbBackend::Postgres, 2);
+        assert!(pg.ends_with("($1,$2,$3,$4,$5,$6,$7,$8,$9,0),($10,$11,$12,$13,$14,$15,$16,$17,$18,0)"), "{pg}");
+        assert!(chunk_sql(DbBackend::Sqlite, 2).ends_with("(?,?,?,?,?,?,?,?,?,0),(?,?,?,?,?,?,?,?,?,0)"));
     }
 }

@@ -15,6 +15,7 @@ pub mod dispatch;
 pub mod explain;
 pub mod facts;
 pub mod health;
+pub mod import_rows;
 pub mod inbox;
 pub mod inbox_page;
 pub mod inbox_writer;
@@ -65,7 +66,7 @@ pub type Db = sea_orm::DatabaseConnection;
 pub use sea_orm::DbErr;
 
 /// An open write transaction ([`db::begin_write`]); commit it or drop it.
-pub type Txn = sea_orm::DatabaseTransaction;
+pub type Txn = db::WriteTxn;
 
 /// The daemon's log filter when `CAMPAIGND_LOG` is unset: info, with the
 /// database libraries' per-statement chatter held to warnings.

@@ -1,0 +1,185 @@
+//! End to end: the release binary as a separate process with the simulator
+//! inside it (`embedded_listen`, no call latency), a campaign whose recall
+//! rules redial no-answer and busy up to 3 attempts in all, windows open all
+//! day. The contacts are imported with `campaignd import` first (its own
+//! process, timed apart); the clock runs from the daemon's start until every
+//! contact is final, then the daemon's peak RSS (VmHWM) is read. The run
+//! fails unless every attempt is final and no contact was dialed more than
+//! 3 times.
+
+use super::config::{API_KEY, CALLBACK_SECRET, CAMPAIGN, VENDOR_ID};
+use super::daemon::{self, Daemon, Profile};
+use super::report::{Report, dec, int, mib};
+use super::{count, import::write_csv, per_second};
+use anyhow::Context as _;
+use sea_orm::DatabaseConnection;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const MAX_ATTEMPTS: i64 = 3;
+/// A run that has not finished by then has failed.
+const LIMIT: Duration = Duration::from_secs(600);
+/// How often the database is read for the open contacts (paces the polling only).
+const POLL: Duration = Duration::from_millis(250);
+
+/// The daemon's config: high caps so the store, not a limit, sets the pace.
+fn config(db_file: &Path) -> String {
+    format!(
+        r#"[database]
+url = "sqlite://{db}?mode=rwc"
+
+[http]
+listen = "127.0.0.1:0"
+# The embedded simulator posts its callbacks from one address.
+max_connections_per_peer = 1024
+
+[scheduler]
+tick = "200ms"
+claim_batch = 2000
+
+[[vendors]]
+id = "{VENDOR_ID}"
+kind = "sim"
+embedded_listen = "127.0.0.1:0"
+api_key = "{API_KEY}"
+callback_secret = "{CALLBACK_SECRET}"
+max_concurrency = 2000
+
+[vendors.sim]
+latency_min = "0s"
+latency_max = "0s"
+max_lines = 2000
+outcomes = {{ ANSWERED = 50, NO_ANSWER = 30, BUSY = 20 }}
+intents = {{ PTP = 50, REFUSE = 50 }}
+
+[[campaigns]]
+name = "{CAMPAIGN}"
+timezone = "Asia/Jakarta"
+windows = "daily 00:00-24:00"
+max_concurrency = 2000
+vendors = ["{VENDOR_ID}"]
+default_country_code = "62"
+
+[campaigns.recall]
+max_attempts = {MAX_ATTEMPTS}
+default = {{ action = "stop" }}
+
+[[campaigns.recall.rules]]
+when = ["no_answer", "busy"]
+retry_after = "1s"
+max = 2
+"#,
+        db = db_file.display()
+    )
+}
+
+pub async fn measure(contacts: u64, report: &mut Report) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let db_file = dir.path().join("e2e.db");
+    let config_file = dir.path().join("e2e.toml");
+    std::fs::write(&config_file, config(&db_file))?;
+    let csv = dir.path().join("contacts.csv");
+    write_csv(&csv, contacts)?;
+
+    let imported = Instant::now();
+    let status = std::process::Command::new(daemon::exe()?)
+        .arg("--config")
+        .arg(&config_file)
+        .args(["import", "--campaign", CAMPAIGN])
+        .arg(&csv)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .context("campaignd import")?;
+    anyhow::ensure!(status.success(), "campaignd import exited with {status}");
+    let import_time = imported.elapsed();
+
+    let started = Instant::now();
+    let mut daemon = Daemon::start(&config_file, &dir.path().join("e2e.log")).await?;
+    let profile = Profile::start(daemon.pid, "e2e")?;
+    let reader = campaignd::store::db::connect(&read_only(&db_file)).await?;
+    loop {
+        daemon.ensure_alive()?;
+        let open =
+            count(&reader, "SELECT COUNT(*) FROM contacts WHERE state IN ('pending', 'in_flight', 'waiting_retry')")
+                .await?;
+        if open == 0 {
+            break;
+        }
+        anyhow::ensure!(started.elapsed() < LIMIT, "{open} contacts still open after {LIMIT:?}");
+        tokio::time::sleep(POLL).await;
+    }
+    let elapsed = started.elapsed();
+    profile.finish()?;
+    let peak = daemon.status_kib("VmHWM")?;
+    daemon.stop().await?;
+
+    let attempts = count(&reader, "SELECT COUNT(*) FROM attempts").await?;
+    let checks = Checks::read(&reader).await?;
+    reader.close().await?;
+    checks.ensure()?;
+    let n = int(contacts as f64);
+    report.add(
+        format!("End to end, {n} contacts, up to {MAX_ATTEMPTS} attempts (release binary)"),
+        dec(elapsed.as_secs_f64()),
+        "s",
+        format!(
+            "daemon start to every contact final; {} attempts ({}/s); {}; import beforehand {} s",
+            int(attempts as f64),
+            int(per_second(attempts as f64, elapsed)),
+            checks.states,
+            dec(import_time.as_secs_f64())
+        ),
+    );
+    report.add(
+        format!("End to end peak RSS (VmHWM), {n} contacts"),
+        dec(mib(peak * 1024)),
+        "MiB",
+        "the daemon with the embedded simulator, read when every contact was final",
+    );
+    Ok(())
+}
+
+/// A second connection that only reads, while the daemon writes (WAL).
+fn read_only(db_file: &Path) -> campaignd::config::DatabaseSettings {
+    let settings = super::config::BenchConfig::new(db_file).settings().expect("bench config");
+    campaignd::config::DatabaseSettings {
+        url: format!("sqlite://{}?mode=ro", db_file.display()),
+        max_connections: 1,
+        min_connections: 1,
+        ..settings.database
+    }
+}
+
+/// What must hold once every contact is final.
+struct Checks {
+    over_max: i64,
+    unfinished_attempts: i64,
+    /// `done 1234, stopped 567, ...`.
+    states: String,
+}
+
+impl Checks {
+    async fn read(db: &DatabaseConnection) -> anyhow::Result<Checks> {
+        let over_max = count(
+            db,
+            &format!(
+                "SELECT COUNT(*) FROM (SELECT contact_id FROM attempts GROUP BY contact_id HAVING COUNT(*) > {MAX_ATTEMPTS})"
+            ),
+        )
+        .await?;
+        let unfinished_attempts =
+            count(db, "SELECT COUNT(*) FROM attempts WHERE state IN ('dispatching', 'dispatched')").await?;
+        let mut states = Vec::new();
+        for state in ["done", "exhausted", "stopped", "suppressed"] {
+            let n = count(db, &format!("SELECT COUNT(*) FROM contacts WHERE state = '{state}'")).await?;
+            states.push(format!("{state} {}", int(n as f64)));
+        }
+        Ok(Checks { over_max, unfinished_attempts, states: states.join(", ") })
+    }
+
+    fn ensure(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.over_max == 0, "{} contacts were dialed more than {MAX_ATTEMPTS} times", self.over_max);
+        anyhow::ensure!(self.unfinished_attempts == 0, "{} attempts are not final", self.unfinished_attempts);
+        Ok(())
+    }
+}
