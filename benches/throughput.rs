@@ -109,7 +109,7 @@ async fn run(plan: &Plan) -> anyhow::Result<()> {
         }
     }
     if plan.runs("dispatch") {
-        dispatch::measure(plan.dispatch_contacts, &mut report).await?;
+        dispatch::measure(plan.dispatch_contacts, plan.pg.as_deref(), &mut report).await?;
     }
     if plan.runs("policy") {
         policy::measure(if plan.quick { 20_000 } else { 100_000 }, &mut report)?;
