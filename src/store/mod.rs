@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod campaigns;
 pub mod claim;
+mod claim_write;
 pub mod contacts;
 pub mod db;
 #[cfg(test)]
@@ -21,6 +22,7 @@ pub mod leases;
 pub mod reconcile;
 pub mod report;
 pub mod suppressions;
+mod values_list;
 pub mod vendor_limits;
 
 #[cfg(test)]
