@@ -14,7 +14,7 @@
 //!
 //! `--pg URL` (or env `CAMPAIGND_BENCH_PG_URL`) names a PostgreSQL server; it
 //! adds the `instances` measurement to a run without `--only`, and `--only
-//! instances` needs it. Each of its runs creates a fresh database there
+//! instances` needs it; `dispatch` then also runs on it. Each of its runs creates a fresh database there
 //! (`campaignd_bench_<uuid>`) and drops it afterwards.
 //!
 //! Every other measurement runs on a fresh SQLite file in its own temp dir. Figures

@@ -2,8 +2,8 @@
 //! `scheduler::tick`) and result processing (`ingest::processor::drain`) on an
 //! in-process App talking to an in-process sim over loopback HTTP.
 
-use super::config::{API_KEY, BenchConfig, CALLBACK_SECRET, CAMPAIGN};
 use super::claim_baseline;
+use super::config::{API_KEY, BenchConfig, CALLBACK_SECRET, CAMPAIGN};
 use super::import::{import_file, open_store, write_csv, write_csv_in};
 use super::pg::{Backend, BenchDb};
 use super::report::{Report, dec, int};
@@ -167,7 +167,8 @@ async fn minimal_claim_loop(
     contacts: u64,
 ) -> anyhow::Result<claim_baseline::Baseline> {
     let db = BenchDb::create(backend, "baseline").await?;
-    let settings = BenchConfig { database_url: db.url.clone(), dir: db.path().to_path_buf(), ..config.clone() }.settings()?;
+    let settings =
+        BenchConfig { database_url: db.url.clone(), dir: db.path().to_path_buf(), ..config.clone() }.settings()?;
     let (conn, camp) = open_store(&settings).await?;
     import_file(&conn, &camp, csv).await?;
     let baseline = claim_baseline::run(&conn, contacts, CLAIM_BATCH).await?;
