@@ -18,8 +18,8 @@
 //!
 //! `--pg URL` (or env `CAMPAIGND_BENCH_PG_URL`) names a PostgreSQL server; it
 //! adds the `instances` measurement to a run without `--only`, and `--only
-//! instances` needs it; with `dispatch` it adds result processing on
-//! PostgreSQL (`support::process`). Each of its runs creates a fresh database there
+//! instances` needs it; `dispatch` then also runs on it, and so does result
+//! processing (`support::process`). Each of its runs creates a fresh database there
 //! (`campaignd_bench_<uuid>`) and drops it afterwards.
 //!
 //! Every other measurement runs on a fresh SQLite file in its own temp dir. Figures
@@ -119,7 +119,7 @@ async fn run(plan: &Plan) -> anyhow::Result<()> {
         }
     }
     if plan.runs("dispatch") {
-        dispatch::measure(plan.dispatch_contacts, &mut report).await?;
+        dispatch::measure(plan.dispatch_contacts, plan.pg.as_deref(), &mut report).await?;
         if let Some(pg) = plan.pg.as_deref() {
             process::measure_pg(pg, plan.dispatch_contacts, &mut report).await?;
         }

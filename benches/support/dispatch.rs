@@ -2,8 +2,10 @@
 //! `scheduler::tick`) and result processing (`ingest::processor::drain`) on an
 //! in-process App talking to an in-process sim over loopback HTTP.
 
+use super::claim_baseline;
 use super::config::{API_KEY, BenchConfig, CALLBACK_SECRET, CAMPAIGN};
-use super::import::{import_file, write_csv, write_csv_in};
+use super::import::{import_file, open_store, write_csv, write_csv_in};
+use super::pg::{Backend, BenchDb};
 use super::report::{Report, dec, int};
 use super::{HttpServer, count, loopback_listener, per_second, wait_until};
 use axum::http::StatusCode;
@@ -48,21 +50,37 @@ pub enum Callbacks {
     Daemon,
 }
 
-/// Dispatch twice on fresh databases: alone, then with callbacks flowing
-/// into the daemon (and those results processed afterwards).
 /// Frequency caps and a legal profile: the claim then reads every number's
 /// recent dials and calls in flight and decides through the full policy.
 const POLICY: &str = r#"profiles = ["us-reg-f"]
 caps = ["phone:3/24h", "phone:7/7d"]"#;
 
-pub async fn measure(contacts: u64, report: &mut Report) -> anyhow::Result<()> {
-    measure_with(contacts, Callbacks::Sink, "", report).await?;
-    measure_with(contacts, Callbacks::Sink, POLICY, report).await?;
-    measure_with(contacts, Callbacks::Daemon, "", report).await
+/// Dispatch on fresh databases: alone and with caps and a legal profile (on
+/// SQLite, then on the PostgreSQL server if given), then with callbacks
+/// flowing into the daemon (and those results processed afterwards). Each
+/// dispatch alone is read against the minimal claim loop on the same contacts.
+pub async fn measure(contacts: u64, pg_server: Option<&str>, report: &mut Report) -> anyhow::Result<()> {
+    measure_with(&Backend::Sqlite, contacts, Callbacks::Sink, "", report).await?;
+    measure_with(&Backend::Sqlite, contacts, Callbacks::Sink, POLICY, report).await?;
+    if let Some(server) = pg_server {
+        let pg = Backend::Postgres(server.to_string());
+        measure_with(&pg, contacts, Callbacks::Sink, "", report).await?;
+        measure_with(&pg, contacts, Callbacks::Sink, POLICY, report).await?;
+    }
+    measure_with(&Backend::Sqlite, contacts, Callbacks::Daemon, "", report).await
 }
 
-async fn measure_with(contacts: u64, callbacks: Callbacks, policy: &str, report: &mut Report) -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
+/// The bench's `claim_batch`; the minimal loop claims batches of the same size.
+const CLAIM_BATCH: u32 = 1000;
+
+async fn measure_with(
+    backend: &Backend,
+    contacts: u64,
+    callbacks: Callbacks,
+    policy: &str,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let db = BenchDb::create(backend, "dispatch").await?;
     let sim = start_sim().await?;
     let (listener, public_url) = loopback_listener().await?;
     // Caps at least the contact count: results are only applied after the
@@ -71,12 +89,12 @@ async fn measure_with(contacts: u64, callbacks: Callbacks, policy: &str, report:
     let cap = u32::try_from(contacts)?;
     let config = BenchConfig {
         public_url: Some(public_url),
-        claim_batch: 1000,
+        claim_batch: CLAIM_BATCH,
         vendor_url: sim.base_url(),
         vendor_max_concurrency: cap,
         campaign_max_concurrency: cap,
         campaign_policy: policy.to_string(),
-        ..BenchConfig::new(&dir.path().join("dispatch.db"))
+        ..BenchConfig::with_url(db.url.clone(), db.path())
     };
     let app = App::build(config.settings()?, Arc::new(SystemClock)).await?;
     let ctx = app.ctx().clone();
@@ -84,7 +102,7 @@ async fn measure_with(contacts: u64, callbacks: Callbacks, policy: &str, report:
         Callbacks::Sink => HttpServer::start(listener, sink()),
         Callbacks::Daemon => HttpServer::daemon(listener, ctx.clone()),
     };
-    let csv = dir.path().join("contacts.csv");
+    let csv = db.path().join("contacts.csv");
     match policy.is_empty() {
         true => write_csv(&csv, contacts)?,
         // The legal profile allows 08:00-21:00 only: callees in a zone where it
@@ -92,6 +110,12 @@ async fn measure_with(contacts: u64, callbacks: Callbacks, policy: &str, report:
         false => write_csv_in(&csv, contacts, &[daytime_zone(chrono::Utc::now())])?,
     };
     import_file(&ctx.db, &campaigns::find_by_name(&ctx.db, CAMPAIGN).await?, &csv).await?;
+    // The minimal loop runs on its own fresh database with the same contacts,
+    // just before the dispatch it is the baseline of.
+    let baseline = match callbacks {
+        Callbacks::Sink => Some(minimal_claim_loop(backend, &config, &csv, contacts).await?),
+        Callbacks::Daemon => None,
+    };
 
     let dispatched = dispatch_all(&ctx, &sim.stats, contacts).await?;
     let during = match (callbacks, policy.is_empty()) {
@@ -99,18 +123,23 @@ async fn measure_with(contacts: u64, callbacks: Callbacks, policy: &str, report:
         (Callbacks::Sink, false) => "caps phone:3/24h + phone:7/7d and profile us-reg-f, callbacks to a sink",
         (Callbacks::Daemon, _) => "callbacks stored by the daemon meanwhile",
     };
-    report.add(
-        format!("Dispatch {} attempts, {during}", int(contacts as f64)),
-        int(per_second(contacts as f64, dispatched.elapsed)),
-        "attempts/s",
-        format!(
-            "tick: claim → sim → record; {} s, {} ticks of claim_batch 1000, {} s of it waiting for ≤ {} undelivered results",
-            dec(dispatched.elapsed.as_secs_f64()),
-            dispatched.ticks,
-            dec(dispatched.paced.as_secs_f64()),
-            int(MAX_UNDELIVERED as f64)
-        ),
+    let name = format!("Dispatch {} attempts, {during}, {}", int(contacts as f64), backend.name());
+    let rate = per_second(contacts as f64, dispatched.elapsed);
+    let note = format!(
+        "tick: claim → sim → record; {} s, {} ticks of claim_batch {CLAIM_BATCH}, {} s of it waiting for ≤ {} undelivered results",
+        dec(dispatched.elapsed.as_secs_f64()),
+        dispatched.ticks,
+        dec(dispatched.paced.as_secs_f64()),
+        int(MAX_UNDELIVERED as f64)
     );
+    match baseline {
+        Some(b) => {
+            let baseline_rate = per_second(contacts as f64, b.elapsed);
+            let note = format!("{note}; the minimal loop: {} s, {} batches", dec(b.elapsed.as_secs_f64()), b.batches);
+            report.add_vs(name, rate, "attempts/s", "minimal claim loop, hand-written SQL", baseline_rate, note);
+        }
+        None => report.add(name, int(rate), "attempts/s", note),
+    }
     wait_for_callbacks(&sim, contacts).await?;
     if callbacks == Callbacks::Daemon {
         let stored = dispatched.started.elapsed();
@@ -126,6 +155,24 @@ async fn measure_with(contacts: u64, callbacks: Callbacks, policy: &str, report:
     sim.shutdown().await;
     drop(app);
     Ok(())
+}
+
+/// [`claim_baseline::run`] on a fresh database of `backend` holding the
+/// contacts of `csv`, set up as `config` sets up the daemon's.
+async fn minimal_claim_loop(
+    backend: &Backend,
+    config: &BenchConfig,
+    csv: &std::path::Path,
+    contacts: u64,
+) -> anyhow::Result<claim_baseline::Baseline> {
+    let db = BenchDb::create(backend, "baseline").await?;
+    let settings =
+        BenchConfig { database_url: db.url.clone(), dir: db.path().to_path_buf(), ..config.clone() }.settings()?;
+    let (conn, camp) = open_store(&settings).await?;
+    import_file(&conn, &camp, csv).await?;
+    let baseline = claim_baseline::run(&conn, contacts, CLAIM_BATCH).await?;
+    conn.close().await?;
+    Ok(baseline)
 }
 
 /// A zone where it is between 09:00 and 19:00 at `now` (one always is).

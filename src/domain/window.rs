@@ -189,10 +189,18 @@ impl CallingWindows {
     /// across adjacent intervals (23:00-24:00 then 00:00-01:00 is one window).
     /// None when not open or never closing within 400 days.
     pub fn current_close(&self, at: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
-        if !self.is_open(at, tz) {
+        if !self.is_open(at, tz) || self.around_the_clock() {
             return None;
         }
         self.first_flip(at, tz, false)
+    }
+
+    /// Open every second of every day, no blackout: `is_open` is always
+    /// true, so nothing ever closes. Answered here because the search would
+    /// walk all 400 days of boundaries and offset changes to find nothing,
+    /// and a claim asks once per due contact.
+    fn around_the_clock(&self) -> bool {
+        self.blackouts.is_empty() && self.days.iter().all(|day| day.as_slice() == [(0, DAY)])
     }
 
     /// The earliest instant after `from` (within the search horizon) where

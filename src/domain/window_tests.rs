@@ -263,3 +263,16 @@ fn search_gives_up_after_400_days() {
     assert_eq!(x.current_close(t, jkt), Some(utc(2026, 5, 9, 17, 0)));
     assert_eq!(x.next_open(utc(2026, 5, 9, 17, 0), jkt), Some(utc(2026, 5, 10, 17, 0)));
 }
+
+#[test]
+fn a_window_open_around_the_clock_never_closes_unless_a_blackout_closes_it() {
+    let jakarta = tz("Asia/Jakarta");
+    let x = w("mon-sun 00:00-12:00,12:00-24:00");
+    assert!(x.around_the_clock(), "touching ranges merge into a whole day");
+    assert_eq!(x.current_close(utc(2026, 3, 8, 6, 45), jakarta), None);
+    assert!(!w("mon-sat 00:00-24:00").around_the_clock(), "sunday is closed");
+    // A blackout date closes it at the local midnight that starts the date.
+    let x = x.with_blackout_dates([date(2026, 3, 10)]);
+    assert!(!x.around_the_clock());
+    assert_eq!(x.current_close(utc(2026, 3, 8, 6, 45), jakarta), Some(utc(2026, 3, 9, 17, 0)));
+}

@@ -165,8 +165,13 @@ async fn record_accepted(
     store::dispatch::mark_dispatched(&txn, &receipt.accepted, accepted, now).await?;
     metrics::counter!("campaignd_attempts_dispatched_total", "vendor" => vendor_id.to_string())
         .increment(receipt.accepted.len() as u64);
-    for (attempt_ref, reason) in &receipt.rejected {
-        if let Some(a) = store::dispatch::leased(&txn, attempt_ref, owner(ctx)).await? {
+    if !receipt.rejected.is_empty() {
+        // Refused items are read in one query; each is then settled on its own.
+        let refs: Vec<&str> = receipt.rejected.iter().map(|(r, _)| r.as_str()).collect();
+        let reasons: BTreeMap<&str, &str> =
+            receipt.rejected.iter().map(|(r, why)| (r.as_str(), why.as_str())).collect();
+        for a in store::dispatch::lock_leased(&txn, &refs, owner(ctx)).await? {
+            let reason = reasons.get(a.attempt_ref.as_str()).copied().unwrap_or_default();
             let result = AttemptResult::VendorFailed { reason: format!("vendor refused: {reason}") };
             apply_result(&txn, camp, &a, &result, None, now).await?;
         }

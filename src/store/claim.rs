@@ -3,6 +3,7 @@
 //! an attempt exists. Runs in one write transaction, so the
 //! in-flight counts it reads cannot change underneath it.
 
+use super::claim_write as write;
 use super::db::begin_write;
 use super::decisions::{DecisionBuffer, Subject, kind};
 use super::vendor_limits;
@@ -12,16 +13,16 @@ use crate::domain::claim::{self, Candidate, Verdict};
 use crate::domain::named_enum::UnknownName;
 use crate::domain::phone::{E164, mask_phone};
 use crate::domain::routing::{PreviousAttempt, VendorSlot};
-use crate::domain::state::{AttemptState, ContactState};
+use crate::domain::state::ContactState;
 use chrono::{DateTime, Utc};
 use entity::{attempt, campaign, contact};
 use rand::SeedableRng;
 use sea_orm::sea_query::{Condition, Expr, LockBehavior, LockType};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, Statement,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Statement,
 };
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// An attempt created by a claim, with what the vendor needs to dial it.
 #[derive(Debug, Clone)]
@@ -130,8 +131,40 @@ async fn lock_numbers<C: ConnectionTrait>(
     Ok(candidates.into_iter().filter(|c| keys(c).iter().all(|k| locked.contains(k))).collect())
 }
 
-async fn in_flight<C: ConnectionTrait>(db: &C, filter: Condition) -> Result<u64, StoreError> {
-    Ok(attempt::Entity::find().filter(filter).filter(attempt::Column::State.is_in(IN_FLIGHT_STATES)).count(db).await?)
+/// Attempts in flight in this campaign, and per routed vendor (in every
+/// campaign): one grouped query, whatever the number of vendors.
+async fn in_flight<C: ConnectionTrait>(
+    db: &C,
+    campaign_id: i64,
+    vendor_ids: &[&str],
+) -> Result<(u64, HashMap<String, u64>), StoreError> {
+    let mut mine = Condition::any().add(attempt::Column::CampaignId.eq(campaign_id));
+    if !vendor_ids.is_empty() {
+        mine = mine.add(attempt::Column::VendorId.is_in(vendor_ids.iter().copied()));
+    }
+    let counts: Vec<(i64, String, i64)> = attempt::Entity::find()
+        .select_only()
+        .columns([attempt::Column::CampaignId, attempt::Column::VendorId])
+        .column_as(attempt::Column::Id.count(), "n")
+        .filter(attempt::Column::State.is_in(IN_FLIGHT_STATES))
+        .filter(mine)
+        .group_by(attempt::Column::CampaignId)
+        .group_by(attempt::Column::VendorId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut campaign_used = 0;
+    let mut vendor_used: HashMap<String, u64> = vendor_ids.iter().map(|id| (id.to_string(), 0)).collect();
+    for (campaign, vendor, n) in counts {
+        let n = u64::try_from(n).unwrap_or(0);
+        if campaign == campaign_id {
+            campaign_used += n;
+        }
+        if let Some(used) = vendor_used.get_mut(&vendor) {
+            *used += n;
+        }
+    }
+    Ok((campaign_used, vendor_used))
 }
 
 /// Load the facts, let [`claim::plan`] decide, write its verdicts.
@@ -150,12 +183,7 @@ async fn claim_in<C: ConnectionTrait>(
     routed.sort_unstable();
     routed.dedup();
     lock_caps(txn, camp.id, &routed).await?;
-    let campaign_used = in_flight(txn, Condition::all().add(attempt::Column::CampaignId.eq(camp.id))).await?;
-    let mut vendor_used = HashMap::new();
-    for id in &routed {
-        let used = in_flight(txn, Condition::all().add(attempt::Column::VendorId.eq(*id))).await?;
-        vendor_used.insert(id.to_string(), used);
-    }
+    let (campaign_used, vendor_used) = in_flight(txn, camp.id, &routed).await?;
     let capacity = claim::capacity(camp, campaign_used, vendor_slots, &vendor_used, limit);
     if capacity.want == 0 {
         return Ok(report);
@@ -180,20 +208,20 @@ async fn claim_in<C: ConnectionTrait>(
     let verdicts = claim::plan(camp, &candidates, &mut facts, capacity, vendor_slots, &mut rng, now)?;
 
     let mut new_attempts = Vec::new();
-    // Contacts moved to the same instant are moved with one UPDATE.
-    let mut deferrals: BTreeMap<DateTime<Utc>, Vec<i64>> = BTreeMap::new();
+    let mut deferrals = Vec::new();
+    let mut finished = Vec::new();
     for ((c, phone), verdict) in rows.into_iter().zip(phones).zip(verdicts) {
         match verdict {
             Verdict::Corrupt { reason } => {
                 // Out of the due queue, so it is reported once, not every
                 // tick; an operator who repairs the row sets due_at again.
                 super::apply::corrupt_row("contacts", "state", c.id, &reason);
-                park(txn, c.id, &reason, now).await?;
+                write::park(txn, c.id, &reason, now).await?;
             }
             Verdict::Finish { state, kind, reason } => {
-                finish_contact(txn, c.id, state, &reason, now).await?;
                 let subject = Subject::Contact { id: c.id, phone: &c.phone, attempt_no: None };
-                decisions.record(camp.id, subject, kind, reason, None, now);
+                decisions.record(camp.id, subject, kind, reason.clone(), None, now);
+                finished.push(write::Finished { id: c.id, state, reason });
                 match state {
                     ContactState::Suppressed => report.suppressed += 1,
                     ContactState::Exhausted => report.exhausted += 1,
@@ -201,7 +229,7 @@ async fn claim_in<C: ConnectionTrait>(
                 }
             }
             Verdict::Defer { until, kind, reason } => {
-                deferrals.entry(until).or_default().push(c.id);
+                deferrals.push((c.id, until));
                 let subject = Subject::Contact { id: c.id, phone: &c.phone, attempt_no: None };
                 decisions.record(camp.id, subject, kind, reason, Some(until), now);
                 report.deferred += 1;
@@ -212,7 +240,7 @@ async fn claim_in<C: ConnectionTrait>(
                 let attempt_ref = super::installation::attempt_ref(&installation, c.id, attempt_no);
                 let subject = Subject::Contact { id: c.id, phone: &c.phone, attempt_no: Some(attempt_no) };
                 decisions.record(camp.id, subject, kind::DISPATCHED, reason, None, now);
-                new_attempts.push(attempt_row(&c, attempt_no, &vendor_id, &attempt_ref, max_dials, lease, now));
+                new_attempts.push(write::attempt_row(&c, attempt_no, &vendor_id, &attempt_ref, max_dials, lease, now));
                 report.claimed.push(Claimed {
                     attempt_ref,
                     contact_id: c.id,
@@ -226,21 +254,14 @@ async fn claim_in<C: ConnectionTrait>(
             }
         }
     }
-    for (due, ids) in deferrals {
-        for chunk in ids.chunks(500) {
-            set_due(txn, chunk, due, now).await?;
-        }
-    }
+    write::finish(txn, finished, now).await?;
+    write::set_due(txn, &deferrals, now).await?;
     decisions.flush(txn).await?;
     if report.claimed.is_empty() {
         return Ok(report);
     }
-    mark_in_flight(txn, &report.claimed, now).await?;
-    let mut iter = new_attempts.into_iter().peekable();
-    while iter.peek().is_some() {
-        let chunk: Vec<_> = iter.by_ref().take(500).collect();
-        attempt::Entity::insert_many(chunk).exec_without_returning(txn).await?;
-    }
+    write::mark_in_flight(txn, &report.claimed, now).await?;
+    write::insert_attempts(txn, new_attempts).await?;
     Ok(report)
 }
 
@@ -261,79 +282,6 @@ fn candidate(c: &contact::Model, phone_reads: bool) -> Candidate<'_> {
         attempt_seq: c.attempt_seq,
         previous: PreviousAttempt { vendor_id: c.last_vendor_id.clone(), vendor_failed: c.last_vendor_failed },
     }
-}
-
-/// The new attempt's row: `dispatching` until the vendor answers.
-fn attempt_row(
-    c: &contact::Model,
-    attempt_no: i32,
-    vendor_id: &str,
-    attempt_ref: &str,
-    max_dials: u32,
-    lease: &Lease<'_>,
-    now: DateTime<Utc>,
-) -> attempt::ActiveModel {
-    attempt::ActiveModel {
-        campaign_id: Set(c.campaign_id),
-        contact_id: Set(c.id),
-        attempt_no: Set(attempt_no),
-        vendor_id: Set(vendor_id.to_string()),
-        vendor_task_id: Set(None),
-        attempt_ref: Set(attempt_ref.to_string()),
-        external_call_id: Set(None),
-        state: Set(AttemptState::Dispatching.as_str().to_string()),
-        disposition: Set(None),
-        intent: Set(None),
-        raw_code: Set(None),
-        raw_intent: Set(None),
-        error: Set(None),
-        created_at: Set(now),
-        dispatched_at: Set(None),
-        deadline_at: Set(None),
-        completed_at: Set(None),
-        duration_ms: Set(None),
-        updated_at: Set(now),
-        phone: Set(Some(c.phone.clone())),
-        not_after: Set(None),
-        cancel_requested_at: Set(None),
-        case_id: Set(c.case_id.clone()),
-        max_dials: Set(max_dials as i32),
-        lease_owner: Set(Some(lease.owner.to_string())),
-        lease_expires_at: Set(Some(lease.until)),
-        ..Default::default()
-    }
-}
-
-/// Claimed contacts go in flight: one UPDATE per vendor (and 500 contacts).
-async fn mark_in_flight<C: ConnectionTrait>(
-    txn: &C,
-    claimed: &[Claimed],
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    // Each contact remembers the vendor of this attempt for its redial strategy.
-    let mut by_vendor: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-    for c in claimed {
-        by_vendor.entry(c.vendor_id.clone()).or_default().push(c.contact_id);
-    }
-    let mut updates: Vec<(String, Vec<i64>)> = Vec::new();
-    for (vendor_id, ids) in by_vendor {
-        updates.extend(ids.chunks(500).map(|c| (vendor_id.clone(), c.to_vec())));
-    }
-    for (vendor_id, chunk) in updates {
-        contact::Entity::update_many()
-            .col_expr(contact::Column::LastVendorId, Expr::value(vendor_id.clone()))
-            .col_expr(contact::Column::State, Expr::value(ContactState::InFlight.as_str()))
-            .col_expr(contact::Column::DueAt, Expr::value(Option::<DateTime<Utc>>::None))
-            .col_expr(
-                contact::Column::AttemptSeq,
-                sea_orm::sea_query::ExprTrait::add(Expr::col(contact::Column::AttemptSeq), 1),
-            )
-            .col_expr(contact::Column::UpdatedAt, Expr::value(now))
-            .filter(contact::Column::Id.is_in(chunk.iter().copied()))
-            .exec(txn)
-            .await?;
-    }
-    Ok(())
 }
 
 /// Move every due contact whose zone group cannot be dialed now (window
@@ -399,51 +347,6 @@ pub fn due_contacts(campaign_id: i64, now: DateTime<Utc>, limit: u64) -> sea_orm
         .filter(contact::Column::DueAt.lte(now))
         .order_by_asc(contact::Column::DueAt)
         .limit(limit)
-}
-
-async fn set_due<C: ConnectionTrait>(
-    db: &C,
-    ids: &[i64],
-    due: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    contact::Entity::update_many()
-        .col_expr(contact::Column::DueAt, Expr::value(due))
-        .col_expr(contact::Column::UpdatedAt, Expr::value(now))
-        .filter(contact::Column::Id.is_in(ids.iter().copied()))
-        .exec(db)
-        .await?;
-    Ok(())
-}
-
-/// Take a contact whose row does not read out of the due queue, with why.
-async fn park<C: ConnectionTrait>(db: &C, id: i64, reason: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-    contact::Entity::update_many()
-        .col_expr(contact::Column::DueAt, Expr::value(Option::<DateTime<Utc>>::None))
-        .col_expr(contact::Column::FinishedReason, Expr::value(format!("not dialed: {reason}")))
-        .col_expr(contact::Column::UpdatedAt, Expr::value(now))
-        .filter(contact::Column::Id.eq(id))
-        .exec(db)
-        .await?;
-    Ok(())
-}
-
-async fn finish_contact<C: ConnectionTrait>(
-    db: &C,
-    id: i64,
-    state: ContactState,
-    reason: &str,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    contact::Entity::update_many()
-        .col_expr(contact::Column::State, Expr::value(state.as_str()))
-        .col_expr(contact::Column::DueAt, Expr::value(Option::<DateTime<Utc>>::None))
-        .col_expr(contact::Column::FinishedReason, Expr::value(reason))
-        .col_expr(contact::Column::UpdatedAt, Expr::value(now))
-        .filter(contact::Column::Id.eq(id))
-        .exec(db)
-        .await?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -3,10 +3,10 @@
 //! checks before and after the vendor call.
 
 use super::StoreError;
+use super::values_list::{self, RawSql};
 use crate::domain::state::AttemptState;
 use chrono::{DateTime, Utc};
 use entity::{attempt, vendor_task};
-use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use std::collections::BTreeSet;
 
@@ -57,43 +57,41 @@ pub struct Accepted<'a> {
     pub not_after: Option<DateTime<Utc>>,
 }
 
-/// The accepted attempts (`(attempt_ref, vendor call id)`) are dispatched;
-/// each update is fenced on `dispatching` under this instance's lease.
+/// The accepted attempts (`(attempt_ref, vendor call id)`) are dispatched,
+/// with one `UPDATE … FROM (VALUES …)` per 512 of them; each row is fenced
+/// on `dispatching` under this instance's lease, so an attempt the leader
+/// took over (or a callback already finished) is left alone.
 pub async fn mark_dispatched<C: ConnectionTrait>(
     db: &C,
     accepted: &[(String, Option<String>)],
     to: Accepted<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    for (attempt_ref, call_id) in accepted {
-        attempt::Entity::update_many()
-            .col_expr(attempt::Column::State, Expr::value(AttemptState::Dispatched.as_str()))
-            .col_expr(attempt::Column::ExternalCallId, Expr::value(call_id.clone()))
-            .col_expr(attempt::Column::VendorTaskId, Expr::value(to.task_id))
-            .col_expr(attempt::Column::DispatchedAt, Expr::value(now))
-            .col_expr(attempt::Column::DeadlineAt, Expr::value(to.deadline))
-            .col_expr(attempt::Column::NotAfter, Expr::value(to.not_after))
-            .col_expr(attempt::Column::UpdatedAt, Expr::value(now))
-            .filter(attempt::Column::AttemptRef.eq(attempt_ref.as_str()))
-            .filter(attempt::Column::State.eq(DISPATCHING))
-            .filter(attempt::Column::LeaseOwner.eq(to.lease_owner))
-            .exec(db)
-            .await?;
+    let rows = accepted.iter().map(|(attempt_ref, call_id)| vec![attempt_ref.clone().into(), call_id.clone().into()]);
+    for chunk in values_list::chunks(rows.collect()) {
+        let statement = RawSql::new(db.get_database_backend())
+            .push("UPDATE attempts SET state = ")
+            .bind(AttemptState::Dispatched.as_str())
+            .push(", external_call_id = v.call_id, vendor_task_id = ")
+            .bind(to.task_id)
+            .push(", dispatched_at = ")
+            .bind(now)
+            .push(", deadline_at = ")
+            .bind(to.deadline)
+            .push(", not_after = ")
+            .bind(to.not_after)
+            .push(", updated_at = ")
+            .bind(now)
+            .push(" FROM ")
+            .rows(&["attempt_ref", "call_id"], chunk)
+            .push(" AS v WHERE attempts.attempt_ref = v.attempt_ref AND attempts.state = ")
+            .bind(DISPATCHING)
+            .push(" AND attempts.lease_owner = ")
+            .bind(to.lease_owner)
+            .statement();
+        db.execute_raw(statement).await?;
     }
     Ok(())
-}
-
-/// The attempt `attempt_ref` if `lease_owner` claimed it.
-pub async fn leased<C: ConnectionTrait>(
-    db: &C,
-    attempt_ref: &str,
-    lease_owner: &str,
-) -> Result<Option<attempt::Model>, StoreError> {
-    Ok(attempt::Entity::find()
-        .filter(attempt::Column::AttemptRef.eq(attempt_ref))
-        .filter(attempt::Column::LeaseOwner.eq(lease_owner))
-        .one(db)
-        .await?)
 }
 
 /// The attempts of `refs` that `lease_owner` claimed, locked in id order,

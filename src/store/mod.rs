@@ -6,6 +6,7 @@ pub mod apply;
 pub mod attempt_match;
 pub mod campaigns;
 pub mod claim;
+mod claim_write;
 pub mod contacts;
 pub mod db;
 #[cfg(test)]
@@ -27,6 +28,7 @@ pub mod report;
 pub mod settle_page;
 pub mod settle_writes;
 pub mod suppressions;
+mod values_list;
 pub mod vendor_limits;
 
 #[cfg(test)]
