@@ -5,7 +5,8 @@
 
 use super::StoreError;
 use super::claim::{Claimed, Lease};
-use super::values_list::{self, RawSql};
+use super::raw_sql::Sql;
+use super::values_list;
 use crate::domain::state::{AttemptState, ContactState};
 use chrono::{DateTime, Utc};
 use entity::{attempt, contact};
@@ -78,15 +79,15 @@ pub(super) async fn mark_in_flight<C: ConnectionTrait>(
 ) -> Result<(), StoreError> {
     let rows = claimed.iter().map(|c| vec![c.contact_id.into(), c.vendor_id.clone().into()]).collect();
     for chunk in values_list::chunks(rows) {
-        let statement = RawSql::new(txn.get_database_backend())
-            .push("UPDATE contacts SET state = ")
+        let mut sql = Sql::new(txn.get_database_backend());
+        sql.push("UPDATE contacts SET state = ")
             .bind(ContactState::InFlight.as_str())
             .push(", due_at = NULL, attempt_seq = attempt_seq + 1, last_vendor_id = v.vendor_id, updated_at = ")
             .bind(now)
             .push(" FROM ")
-            .rows(&["id", "vendor_id"], chunk)
-            .push(" AS v WHERE contacts.id = v.id")
-            .statement();
+            .values_table(&["id", "vendor_id"], chunk)
+            .push(" AS v WHERE contacts.id = v.id");
+        let statement = sql.build();
         txn.execute_raw(statement).await?;
     }
     Ok(())
@@ -100,13 +101,13 @@ pub(super) async fn set_due<C: ConnectionTrait>(
 ) -> Result<(), StoreError> {
     let rows = deferrals.iter().map(|(id, due)| vec![(*id).into(), (*due).into()]).collect();
     for chunk in values_list::chunks(rows) {
-        let statement = RawSql::new(txn.get_database_backend())
-            .push("UPDATE contacts SET due_at = v.due_at, updated_at = ")
+        let mut sql = Sql::new(txn.get_database_backend());
+        sql.push("UPDATE contacts SET due_at = v.due_at, updated_at = ")
             .bind(now)
             .push(" FROM ")
-            .rows(&["id", "due_at"], chunk)
-            .push(" AS v WHERE contacts.id = v.id")
-            .statement();
+            .values_table(&["id", "due_at"], chunk)
+            .push(" AS v WHERE contacts.id = v.id");
+        let statement = sql.build();
         txn.execute_raw(statement).await?;
     }
     Ok(())
@@ -128,13 +129,13 @@ pub(super) async fn finish<C: ConnectionTrait>(
 ) -> Result<(), StoreError> {
     let rows = finished.into_iter().map(|f| vec![f.id.into(), f.state.as_str().into(), f.reason.into()]).collect();
     for chunk in values_list::chunks(rows) {
-        let statement = RawSql::new(txn.get_database_backend())
-            .push("UPDATE contacts SET state = v.state, due_at = NULL, finished_reason = v.reason, updated_at = ")
+        let mut sql = Sql::new(txn.get_database_backend());
+        sql.push("UPDATE contacts SET state = v.state, due_at = NULL, finished_reason = v.reason, updated_at = ")
             .bind(now)
             .push(" FROM ")
-            .rows(&["id", "state", "reason"], chunk)
-            .push(" AS v WHERE contacts.id = v.id")
-            .statement();
+            .values_table(&["id", "state", "reason"], chunk)
+            .push(" AS v WHERE contacts.id = v.id");
+        let statement = sql.build();
         txn.execute_raw(statement).await?;
     }
     Ok(())

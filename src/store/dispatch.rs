@@ -3,7 +3,8 @@
 //! checks before and after the vendor call.
 
 use super::StoreError;
-use super::values_list::{self, RawSql};
+use super::raw_sql::Sql;
+use super::values_list;
 use crate::domain::state::AttemptState;
 use chrono::{DateTime, Utc};
 use entity::{attempt, vendor_task};
@@ -69,8 +70,8 @@ pub async fn mark_dispatched<C: ConnectionTrait>(
 ) -> Result<(), StoreError> {
     let rows = accepted.iter().map(|(attempt_ref, call_id)| vec![attempt_ref.clone().into(), call_id.clone().into()]);
     for chunk in values_list::chunks(rows.collect()) {
-        let statement = RawSql::new(db.get_database_backend())
-            .push("UPDATE attempts SET state = ")
+        let mut sql = Sql::new(db.get_database_backend());
+        sql.push("UPDATE attempts SET state = ")
             .bind(AttemptState::Dispatched.as_str())
             .push(", external_call_id = v.call_id, vendor_task_id = ")
             .bind(to.task_id)
@@ -83,12 +84,12 @@ pub async fn mark_dispatched<C: ConnectionTrait>(
             .push(", updated_at = ")
             .bind(now)
             .push(" FROM ")
-            .rows(&["attempt_ref", "call_id"], chunk)
+            .values_table(&["attempt_ref", "call_id"], chunk)
             .push(" AS v WHERE attempts.attempt_ref = v.attempt_ref AND attempts.state = ")
             .bind(DISPATCHING)
             .push(" AND attempts.lease_owner = ")
-            .bind(to.lease_owner)
-            .statement();
+            .bind(to.lease_owner);
+        let statement = sql.build();
         db.execute_raw(statement).await?;
     }
     Ok(())

@@ -19,7 +19,6 @@ use super::contacts::NewContact;
 use crate::domain::state::ContactState;
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
-use std::fmt::Write as _;
 use std::sync::OnceLock;
 
 /// Rows per statement: 10 bound values each stays far below SQLite's
@@ -37,30 +36,12 @@ const PER_ROW: usize = 10;
 /// value, quadratic in the statement's size (74 % of an import's time at
 /// 6,000 values); plain `?` are bound by position.
 fn insert_sql(backend: DbBackend, rows: usize) -> String {
-    let mut sql = String::with_capacity(200 + rows * 80);
-    sql.push_str(
-        "INSERT INTO contacts (campaign_id, due_at, created_at, updated_at, phone, case_id, timezone, zones, \
-         zone_source, variables, state, recall_history, attempt_seq) VALUES ",
-    );
-    let mut n = 0;
-    for row in 0..rows {
-        if row > 0 {
-            sql.push(',');
-        }
-        sql.push('(');
-        for _ in 0..PER_ROW {
-            n += 1;
-            match backend {
-                DbBackend::Postgres => {
-                    let _ = write!(sql, "${n},");
-                }
-                _ => sql.push_str("?,"),
-            }
-        }
-        // Due now (the scheduler defers each contact to its window at claim
-        // time), no attempt yet, an empty recall history.
-        let _ = write!(sql, "'{}','{{}}',0)", ContactState::Pending.as_str());
-    }
+    // Due now (the scheduler defers each contact to its window at claim
+    // time), no attempt yet, an empty recall history.
+    let tail = format!("'{}','{{}}',0", ContactState::Pending.as_str());
+    let head = "INSERT INTO contacts (campaign_id, due_at, created_at, updated_at, phone, case_id, timezone, zones, \
+         zone_source, variables, state, recall_history, attempt_seq) VALUES ";
+    let mut sql = super::raw_sql::positional_rows(backend, head, rows, PER_ROW, &tail);
     sql.push_str(" ON CONFLICT (campaign_id, phone) DO NOTHING");
     sql
 }

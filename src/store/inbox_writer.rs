@@ -154,29 +154,9 @@ const CHUNKS: [usize; 4] = [64, 16, 4, 1];
 /// SQLite, whose named or numbered placeholders cost a list search per bound
 /// value; `$N` on PostgreSQL); `events` starts at 0.
 fn chunk_sql(backend: DbBackend, rows: usize) -> String {
-    use std::fmt::Write as _;
-    let mut sql = String::from(
-        "INSERT INTO callback_inbox (dedupe_key, vendor_id, received_at, remote_addr, headers, body, state, error, \
-         retry_at, events) VALUES ",
-    );
-    let mut n = 0;
-    for row in 0..rows {
-        if row > 0 {
-            sql.push(',');
-        }
-        sql.push('(');
-        for _ in 0..PER_ROW {
-            n += 1;
-            match backend {
-                DbBackend::Postgres => {
-                    let _ = write!(sql, "${n},");
-                }
-                _ => sql.push_str("?,"),
-            }
-        }
-        sql.push_str("0)");
-    }
-    sql
+    let head = "INSERT INTO callback_inbox (dedupe_key, vendor_id, received_at, remote_addr, headers, body, state, \
+         error, retry_at, events) VALUES ";
+    super::raw_sql::positional_rows(backend, head, rows, PER_ROW, "0")
 }
 
 /// The statement text of each size in [`CHUNKS`] for `backend`, rendered once.

@@ -65,6 +65,35 @@ impl Sql {
     }
 }
 
+/// `head` then `rows` rows of `per_row` positional parameters each, every
+/// row closed by `row_tail` (constants all rows share): `(?, …, ?, tail)`.
+/// `?` on SQLite, `$N` on PostgreSQL, for the reason [`Sql::bind`] gives.
+/// For multi-row INSERTs whose text is built once per size and reused.
+pub(crate) fn positional_rows(backend: DbBackend, head: &str, rows: usize, per_row: usize, row_tail: &str) -> String {
+    use std::fmt::Write as _;
+    let mut sql = String::with_capacity(head.len() + rows * (per_row * 4 + row_tail.len() + 3));
+    sql.push_str(head);
+    let mut n = 0;
+    for row in 0..rows {
+        if row > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for _ in 0..per_row {
+            n += 1;
+            match backend {
+                DbBackend::Postgres => {
+                    let _ = write!(sql, "${n},");
+                }
+                _ => sql.push_str("?,"),
+            }
+        }
+        sql.push_str(row_tail);
+        sql.push(')');
+    }
+    sql
+}
+
 /// Rows per multi-row statement.
 pub(crate) const CHUNK: usize = 256;
 
@@ -105,6 +134,12 @@ mod tests {
         let sizes: Vec<usize> = padded_chunks(&many).map(|c| c.len()).collect();
         assert_eq!(sizes, vec![256, 64]);
         assert_eq!(padded_chunks::<u32>(&[]).count(), 0);
+    }
+
+    #[test]
+    fn positional_rows_number_every_value_on_postgres_only() {
+        assert_eq!(positional_rows(DbBackend::Sqlite, "VALUES ", 2, 2, "0"), "VALUES (?,?,0),(?,?,0)");
+        assert_eq!(positional_rows(DbBackend::Postgres, "VALUES ", 2, 2, "0"), "VALUES ($1,$2,0),($3,$4,0)");
     }
 
     #[test]

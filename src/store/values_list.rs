@@ -1,4 +1,5 @@
-//! A batch's rows as bound `VALUES` lists, for the multi-row writes sea-query
+//! A batch's rows as bound `VALUES` lists (a table written into a
+//! [`Sql`] statement), for the multi-row writes sea-query
 //! cannot express (`UPDATE … FROM (VALUES …)`, the same text on SQLite ≥ 3.33
 //! and PostgreSQL).
 //!
@@ -13,7 +14,8 @@
 //! finds the name by a linear scan, so binding n numbered parameters costs
 //! n²/2 steps — more than the statement itself at a few thousand.
 
-use sea_orm::{DbBackend, Statement, Value};
+use super::raw_sql::Sql;
+use sea_orm::Value;
 
 /// Row counts a list is padded up to; the last is the most rows one
 /// statement carries (a batch beyond it takes several).
@@ -38,66 +40,32 @@ pub(crate) fn chunks(rows: Vec<Vec<Value>>) -> Vec<Vec<Vec<Value>>> {
     out
 }
 
-/// A raw statement written left to right, each value bound where it
-/// appears: `$n` on PostgreSQL, `?` on SQLite (see the module note).
-pub(crate) struct RawSql {
-    backend: DbBackend,
-    sql: String,
-    values: Vec<Value>,
-}
-
-impl RawSql {
-    pub fn new(backend: DbBackend) -> RawSql {
-        RawSql { backend, sql: String::new(), values: Vec::new() }
-    }
-
-    /// SQL text (never a value).
-    pub fn push(mut self, text: &str) -> RawSql {
-        self.sql.push_str(text);
-        self
-    }
-
-    /// A bound value, at this point of the text.
-    pub fn bind(mut self, value: impl Into<Value>) -> RawSql {
-        self.values.push(value.into());
-        match self.backend {
-            DbBackend::Postgres => {
-                let n = self.values.len();
-                self.sql.push_str(&format!("${n}"));
-            }
-            _ => self.sql.push('?'),
-        }
-        self
-    }
-
+impl Sql {
     /// `(SELECT column1 AS a, column2 AS b FROM (VALUES (…), (…)) AS vals)`, the
     /// rows bound: `VALUES` names its columns `column1, column2, …` on both
     /// backends.
-    pub fn rows(mut self, columns: &[&str], rows: Vec<Vec<Value>>) -> RawSql {
+    pub fn values_table(&mut self, columns: &[&str], rows: Vec<Vec<Value>>) -> &mut Sql {
         let names: Vec<String> = columns.iter().enumerate().map(|(i, c)| format!("column{} AS {c}", i + 1)).collect();
-        self = self.push(&format!("(SELECT {} FROM (VALUES ", names.join(", ")));
+        self.push(&format!("(SELECT {} FROM (VALUES ", names.join(", ")));
         for (r, row) in rows.into_iter().enumerate() {
             debug_assert_eq!(row.len(), columns.len(), "a VALUES row has one value per column");
-            self = self.push(if r == 0 { "(" } else { ", (" });
+            self.push(if r == 0 { "(" } else { ", (" });
             for (c, value) in row.into_iter().enumerate() {
                 if c > 0 {
-                    self = self.push(", ");
+                    self.push(", ");
                 }
-                self = self.bind(value);
+                self.bind(value);
             }
-            self = self.push(")");
+            self.push(")");
         }
         self.push(") AS vals)")
-    }
-
-    pub fn statement(self) -> Statement {
-        Statement::from_sql_and_values(self.backend, self.sql, self.values)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sea_orm::DbBackend;
 
     fn row(id: i64, name: &str) -> Vec<Value> {
         vec![id.into(), name.into()]
@@ -129,14 +97,14 @@ mod tests {
     #[test]
     fn values_are_bound_in_text_order() {
         let sql = |backend| {
-            RawSql::new(backend)
-                .push("UPDATE t SET a = ")
+            let mut sql = Sql::new(backend);
+            sql.push("UPDATE t SET a = ")
                 .bind("x")
                 .push(" FROM ")
-                .rows(&["id", "name"], vec![row(1, "a"), row(2, "b")])
+                .values_table(&["id", "name"], vec![row(1, "a"), row(2, "b")])
                 .push(" AS v WHERE t.id = v.id AND t.b = ")
-                .bind(7i64)
-                .statement()
+                .bind(7i64);
+            sql.build()
         };
         let pg = sql(DbBackend::Postgres);
         assert_eq!(
