@@ -30,8 +30,8 @@ pub enum CopyState {
 ///
 /// A delivery is a copy ("seen before") when another row with the same
 /// vendor and body was processed, or arrived earlier (lower id) and is
-/// pending or itself a copy: the rule `store::inbox::seen_before` applies to
-/// rows outside the page, and this applies to the rows inside it.
+/// pending or itself a copy: `store::inbox_page::copies_outside` applies the
+/// rule to rows outside the page, and this applies it to the rows inside it.
 #[derive(Debug, Default)]
 pub struct InboxCopies {
     /// (vendor, dedupe key) → the page's rows with it: (id, state).

@@ -4,7 +4,7 @@ use super::StoreError;
 use crate::domain::state::InboxState;
 use chrono::{DateTime, Utc};
 use entity::{callback_inbox, inbox_wait, rejected_record};
-use sea_orm::sea_query::{Condition, Expr, LockBehavior, LockType, OnConflict};
+use sea_orm::sea_query::{Expr, LockBehavior, LockType, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use sha2::{Digest, Sha256};
 
@@ -24,25 +24,10 @@ pub fn dedupe_key(body: &[u8]) -> String {
     hex::encode(Sha256::digest(body))
 }
 
-/// Durably store deliveries in one statement (the caller's transaction).
+/// Durably store deliveries (the caller's transaction), through the same
+/// fixed-shape statements as the inbox writer.
 pub async fn insert_many<C: ConnectionTrait>(db: &C, cbs: Vec<NewCallback>) -> Result<(), StoreError> {
-    let rows = cbs.into_iter().map(|cb| callback_inbox::ActiveModel {
-        dedupe_key: Set(dedupe_key(&cb.body)),
-        vendor_id: Set(cb.vendor_id),
-        received_at: Set(cb.received_at),
-        remote_addr: Set(cb.remote_addr),
-        headers: Set(cb.headers),
-        body: Set(cb.body),
-        state: Set(cb.state.as_str().to_string()),
-        error: Set(cb.error),
-        events: Set(0),
-        processed_at: Set(None),
-        // Due at once.
-        retry_at: Set(cb.received_at),
-        ..Default::default()
-    });
-    callback_inbox::Entity::insert_many(rows).exec_without_returning(db).await?;
-    Ok(())
+    super::inbox_writer::insert_rows(db, cbs.into_iter().map(super::inbox_writer::Row::new).collect()).await
 }
 
 /// The next pending rows due at `now` (or row `only`, if due), oldest
@@ -76,31 +61,6 @@ fn due(now: DateTime<Utc>) -> sea_orm::Select<callback_inbox::Entity> {
         .filter(callback_inbox::Column::RetryAt.lte(now))
         .order_by_asc(callback_inbox::Column::RetryAt)
         .order_by_asc(callback_inbox::Column::Id)
-}
-
-/// Is this delivery a copy of one already taken care of: an identical body
-/// from this vendor that was processed, or that arrived earlier and is
-/// still pending (waiting: it will be applied, or given up and counted,
-/// once for both)? An index lookup on `ix_inbox_vendor_dedupe` that stops
-/// at the first match, however many copies a vendor sent.
-pub async fn seen_before<C: ConnectionTrait>(db: &C, row: &callback_inbox::Model) -> Result<bool, StoreError> {
-    // A later copy is only ever marked duplicate of an earlier one, so two
-    // copies can never each call the other the original.
-    let earlier = Condition::all()
-        .add(callback_inbox::Column::Id.lt(row.id))
-        .add(callback_inbox::Column::State.is_in([InboxState::Pending, InboxState::Duplicate].map(InboxState::as_str)));
-    let found: Option<i64> = callback_inbox::Entity::find()
-        .select_only()
-        .column(callback_inbox::Column::Id)
-        .filter(callback_inbox::Column::VendorId.eq(row.vendor_id.as_str()))
-        .filter(callback_inbox::Column::DedupeKey.eq(row.dedupe_key.as_str()))
-        .filter(callback_inbox::Column::Id.ne(row.id))
-        .filter(Condition::any().add(callback_inbox::Column::State.eq(InboxState::Processed.as_str())).add(earlier))
-        .limit(1)
-        .into_tuple()
-        .one(db)
-        .await?;
-    Ok(found.is_some())
 }
 
 /// Keep `row` pending until `until`, or until one of `keys` (see

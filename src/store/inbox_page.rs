@@ -11,8 +11,9 @@ use std::collections::HashSet;
 
 /// The page's rows that are copies of a delivery outside the page: another
 /// row with the same vendor and body that was processed, or that arrived
-/// earlier (lower id) and is pending or itself a copy — the rule of
-/// [`super::inbox::seen_before`], for every row at once, leaving out the
+/// earlier (lower id) and is pending or itself a copy (a later copy is only
+/// ever marked duplicate of an earlier one, so two copies can never each
+/// call the other the original), for every row at once, leaving out the
 /// page's own rows (`domain::inbox_page::InboxCopies` decides between those
 /// as the page goes). One `EXISTS` per row on `ix_inbox_vendor_dedupe` that
 /// stops at the first match, however many copies a vendor sent.

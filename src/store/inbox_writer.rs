@@ -51,10 +51,10 @@ pub enum NotStored {
 type Reply = oneshot::Sender<Result<(), NotStored>>;
 
 /// One delivery's values, in the column order of [`chunk_sql`].
-struct Row([Value; PER_ROW]);
+pub(super) struct Row([Value; PER_ROW]);
 
 impl Row {
-    fn new(cb: NewCallback) -> Row {
+    pub(super) fn new(cb: NewCallback) -> Row {
         Row([
             dedupe_key(&cb.body).into(),
             cb.vendor_id.into(),
@@ -169,7 +169,7 @@ fn chunk_sqls(backend: DbBackend) -> &'static [String; 4] {
 
 /// Insert the rows (the caller's transaction), in statements of the sizes in
 /// [`CHUNKS`].
-async fn insert_rows<C: ConnectionTrait>(db: &C, rows: Vec<Row>) -> Result<(), StoreError> {
+pub(super) async fn insert_rows<C: ConnectionTrait>(db: &C, rows: Vec<Row>) -> Result<(), StoreError> {
     let backend: DbBackend = db.get_database_backend();
     let mut rows = rows.into_iter();
     let mut left = rows.len();
