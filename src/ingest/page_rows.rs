@@ -10,7 +10,7 @@ use crate::domain::inbox_wait::{self, Wait};
 use crate::domain::state::InboxState;
 use crate::store::Txn;
 use crate::store::apply::WriteBuffer;
-use crate::store::inbox_page::RowMark;
+use crate::store::inbox_page::{RowMark, RowWait};
 use crate::store::{StoreError, inbox};
 use crate::vendors::ParsedCallback;
 use chrono::{DateTime, Utc};
@@ -24,6 +24,8 @@ pub(super) struct Page<'a> {
     pub marks: Vec<RowMark>,
     /// Rows finished (not waiting): what they waited for is forgotten.
     pub finished: Vec<i64>,
+    /// Rows that wait, kept pending (written at the page's end).
+    pub waits: Vec<RowWait>,
 }
 
 /// A stored callback as its vendor's adapter reads it.
@@ -106,27 +108,26 @@ pub(super) enum Row {
 
 /// Count a row's events as they were applied and mark the row (at the
 /// page's end), or let it wait.
-pub(super) async fn finish_row<'e>(
+pub(super) fn finish_row<'e>(
     ctx: &Ctx,
-    txn: &Txn,
     row: &callback_inbox::Model,
     plan: RowPlan,
     events: impl Iterator<Item = (&'e CallEvent, EventApplied)>,
     now: DateTime<Utc>,
     page: &mut Page<'_>,
-) -> Result<Row, StoreError> {
+) -> Row {
     let report = &mut page.counts.report;
     let mark = |state, error, events| RowMark { id: row.id, state, error, events };
     let rejected_note = match plan {
         RowPlan::Duplicate => {
             page.marks.push(mark(InboxState::Duplicate, None, 0));
             report.duplicates += 1;
-            return Ok(Row::Finished);
+            return Row::Finished;
         }
         RowPlan::Rejected(why) => {
             page.marks.push(mark(InboxState::Rejected, Some(why), 0));
             report.rejected += 1;
-            return Ok(Row::Finished);
+            return Row::Finished;
         }
         RowPlan::Events { rejected_note } => rejected_note,
     };
@@ -156,10 +157,10 @@ pub(super) async fn finish_row<'e>(
         if let Wait::Until(until) = inbox_wait::unmatched(row.received_at, now, timeout) {
             // What did match is applied now and counted on the row, and will
             // be found finished (late) when the row is looked at again.
-            inbox::add_events(txn, row.id, applied).await?;
-            inbox::wait(txn, row, until, &wait_for).await?;
+            let (id, vendor_id, events) = (row.id, row.vendor_id.clone(), row.events + applied);
+            page.waits.push(RowWait { id, vendor_id, until, events, keys: wait_for });
             report.waiting += 1;
-            return Ok(Row::Waiting);
+            return Row::Waiting;
         }
         // One line per row would let a flood of callbacks for unknown calls
         // flood the log too: rows are named at debug, the pass sums them up.
@@ -167,5 +168,5 @@ pub(super) async fn finish_row<'e>(
         report.unmatched += unmatched;
     }
     page.marks.push(mark(InboxState::Processed, rejected_note, row.events + applied));
-    Ok(Row::Finished)
+    Row::Finished
 }

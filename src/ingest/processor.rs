@@ -155,8 +155,8 @@ async fn back_off_failed(ctx: &Ctx, id: i64, now: DateTime<Utc>) -> Result<(), S
 /// facts are loaded once (copies of its rows, attempts, contacts), each row
 /// is decided in page order in memory (a row sees its page's earlier rows
 /// as it would had each been written at once), and the writes are made with
-/// one statement per table. Only rows with rejected records, rows that wait
-/// and events without our reference cost statements of their own.
+/// one statement per table. Only rows with rejected records cost
+/// statements of their own.
 async fn apply_page(
     ctx: &Ctx,
     now: DateTime<Utc>,
@@ -198,18 +198,20 @@ async fn apply_page(
         copies.decided(row.id, &row.vendor_id, &row.dedupe_key, plan.copy_state());
         plans.push(plan);
     }
-    let mut page = Page { counts, dials: WriteBuffer::default(), marks: Vec::new(), finished: Vec::new() };
+    let mut page =
+        Page { counts, dials: WriteBuffer::default(), marks: Vec::new(), finished: Vec::new(), waits: Vec::new() };
     for i in settler.write(&txn, now, &mut page.dials).await? {
         applied[i] = EventApplied::Late;
     }
     for ((row, plan), range) in rows.iter().zip(plans).zip(ranges) {
         let row_events = range.map(|i| (events[i].event, applied[i]));
-        if finish_row(ctx, &txn, row, plan, row_events, now, &mut page).await? == Row::Finished {
+        if finish_row(ctx, row, plan, row_events, now, &mut page) == Row::Finished {
             page.finished.push(row.id);
         }
         page.counts.report.rows += 1;
     }
     inbox_page::mark_all(&txn, &page.marks, now).await?;
+    inbox_page::wait_all(&txn, &page.waits).await?;
     page.dials.flush(&txn).await?;
     inbox::forget_waits(&txn, &page.finished).await?;
     txn.commit().await?;

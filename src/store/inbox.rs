@@ -63,32 +63,6 @@ fn due(now: DateTime<Utc>) -> sea_orm::Select<callback_inbox::Entity> {
         .order_by_asc(callback_inbox::Column::Id)
 }
 
-/// Keep `row` pending until `until`, or until one of `keys` (see
-/// [`wait_key_task`], [`wait_key_call`]) is recorded for its vendor.
-pub async fn wait<C: ConnectionTrait>(
-    db: &C,
-    row: &callback_inbox::Model,
-    until: DateTime<Utc>,
-    keys: &[String],
-) -> Result<(), StoreError> {
-    retry_at(db, row.id, until).await?;
-    if keys.is_empty() {
-        return Ok(());
-    }
-    let waits = keys.iter().map(|k| inbox_wait::ActiveModel {
-        inbox_id: Set(row.id),
-        wait_key: Set(k.clone()),
-        vendor_id: Set(row.vendor_id.clone()),
-    });
-    inbox_wait::Entity::insert_many(waits)
-        .on_conflict(
-            OnConflict::columns([inbox_wait::Column::InboxId, inbox_wait::Column::WaitKey]).do_nothing().to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
-    Ok(())
-}
-
 /// Leave a pending row alone until `until` (a row that waits, or one whose
 /// processing failed and backs off).
 pub async fn retry_at<C: ConnectionTrait>(db: &C, id: i64, until: DateTime<Utc>) -> Result<(), StoreError> {
@@ -273,22 +247,6 @@ pub async fn rejects_for_phone<C: ConnectionTrait>(
         .limit(50)
         .all(db)
         .await?)
-}
-
-/// Count events applied from a row that stays pending (some of its events
-/// could not be matched yet).
-pub async fn add_events<C: ConnectionTrait>(db: &C, id: i64, applied: i32) -> Result<(), StoreError> {
-    if applied > 0 {
-        callback_inbox::Entity::update_many()
-            .col_expr(
-                callback_inbox::Column::Events,
-                sea_orm::sea_query::ExprTrait::add(Expr::col(callback_inbox::Column::Events), applied),
-            )
-            .filter(callback_inbox::Column::Id.eq(id))
-            .exec(db)
-            .await?;
-    }
-    Ok(())
 }
 
 /// Finish processing a row, fenced on it still being pending.

@@ -75,3 +75,51 @@ pub async fn mark_all<C: ConnectionTrait>(db: &C, marks: &[RowMark], now: DateTi
     }
     Ok(())
 }
+
+/// A row that waits: kept pending until `until`, or until one of `keys`
+/// (see [`super::inbox::wait_key_task`], [`super::inbox::wait_key_call`])
+/// is recorded for its vendor.
+#[derive(Debug, Clone)]
+pub struct RowWait {
+    pub id: i64,
+    pub vendor_id: String,
+    pub until: DateTime<Utc>,
+    /// Events applied from it, in all (what did match is applied now and
+    /// found finished, late, when the row is looked at again).
+    pub events: i32,
+    pub keys: Vec<String>,
+}
+
+/// Keep the rows pending until their time, counting the events applied
+/// from them, and record what each waits for: one statement for the rows
+/// and one for their keys (per chunk), each fenced or idempotent, so a
+/// padded chunk's repeated last row changes nothing.
+pub async fn wait_all<C: ConnectionTrait>(db: &C, waits: &[RowWait]) -> Result<(), StoreError> {
+    let backend = db.get_database_backend();
+    for chunk in padded_chunks(waits) {
+        let mut sql = Sql::new(backend);
+        sql.push("WITH v(inbox_id, new_retry, new_events) AS (VALUES ");
+        sql.rows(&chunk, |s, w| {
+            s.bind_as(w.id, "BIGINT").push(", ").bind_as(w.until, "TIMESTAMPTZ").push(", ");
+            s.bind_as(w.events, "INTEGER");
+        });
+        sql.push(
+            ") UPDATE callback_inbox SET retry_at = v.new_retry, events = v.new_events \
+             FROM v WHERE callback_inbox.id = v.inbox_id AND callback_inbox.state = ",
+        );
+        sql.bind(InboxState::Pending.as_str());
+        db.execute_raw(sql.build()).await?;
+    }
+    let keys: Vec<(i64, &str, &str)> =
+        waits.iter().flat_map(|w| w.keys.iter().map(move |k| (w.id, k.as_str(), w.vendor_id.as_str()))).collect();
+    for chunk in padded_chunks(&keys) {
+        let mut sql = Sql::new(backend);
+        sql.push("INSERT INTO inbox_waits (inbox_id, wait_key, vendor_id) VALUES ");
+        sql.rows(&chunk, |s, (id, key, vendor)| {
+            s.bind(*id).push(", ").bind(*key).push(", ").bind(*vendor);
+        });
+        sql.push(" ON CONFLICT (inbox_id, wait_key) DO NOTHING");
+        db.execute_raw(sql.build()).await?;
+    }
+    Ok(())
+}

@@ -4,14 +4,15 @@
 //! [`PageLedger`], as the database would show them had each been written at
 //! once), then write with one statement per table.
 //!
-//! Per page: the attempts (by our reference; the few events without one, or
-//! whose reference names no attempt, are matched one by one, as before), the
+//! Per page: the attempts (by our reference; the events without one, or
+//! whose reference names no attempt, by call id, task and phone, or phone,
+//! a batch of queries for all of them), the
 //! contacts, the campaigns not cached yet; then the attempts finished (fenced,
 //! reading back which were), the contacts moved, the suppressions.
 
 use super::StoreError;
 use super::apply::{Followups, Settled, WriteBuffer, attempt_state, contact_facts, settle_attempt};
-use super::attempt_match::find_attempt_by_call;
+use super::attempt_match_page::find_attempts_by_call;
 use super::raw_sql::padded_chunks;
 use super::settle_writes::finish_attempts;
 use crate::domain::call_event::CallEvent;
@@ -67,11 +68,10 @@ impl PageSettler {
     ) -> Result<PageSettler, StoreError> {
         let mut attempts = HashMap::new();
         let mut by_call = vec![None; events.len()];
-        for (i, e) in events.iter().enumerate().filter(|(_, e)| e.event.attempt_ref.is_none()) {
-            if let Some(a) = find_attempt_by_call(txn, e.vendor_id, e.event).await? {
-                by_call[i] = Some(a.id);
-                attempts.insert(a.id, a);
-            }
+        let without_ref: Vec<usize> = (0..events.len()).filter(|&i| events[i].event.attempt_ref.is_none()).collect();
+        for (i, a) in match_by_call(txn, events, &without_ref).await? {
+            by_call[i] = Some(a.id);
+            attempts.insert(a.id, a);
         }
         let refs: BTreeSet<&str> = events.iter().filter_map(|e| e.event.attempt_ref.as_deref()).collect();
         let ids: Vec<i64> = attempts.keys().copied().collect();
@@ -82,14 +82,12 @@ impl PageSettler {
         }
         // A reference that names no attempt (not ours, or from before a
         // restore): matched as an event without one, unlocked as before.
-        for (i, e) in events.iter().enumerate() {
-            if let Some(r) = &e.event.attempt_ref
-                && !by_ref.contains_key(r)
-                && let Some(a) = find_attempt_by_call(txn, e.vendor_id, e.event).await?
-            {
-                by_call[i] = Some(a.id);
-                attempts.entry(a.id).or_insert(a);
-            }
+        let unknown_ref: Vec<usize> = (0..events.len())
+            .filter(|&i| events[i].event.attempt_ref.as_ref().is_some_and(|r| !by_ref.contains_key(r)))
+            .collect();
+        for (i, a) in match_by_call(txn, events, &unknown_ref).await? {
+            by_call[i] = Some(a.id);
+            attempts.entry(a.id).or_insert(a);
         }
         let contact_ids: BTreeSet<i64> = attempts.values().map(|a| a.contact_id).collect();
         let contacts = load_contacts(txn, &contact_ids.into_iter().collect::<Vec<_>>()).await?;
@@ -165,6 +163,18 @@ impl PageSettler {
         followups.write(txn, now).await?;
         Ok(late)
     }
+}
+
+/// The attempts events `which` are for, matched past our reference, in one
+/// batch: (event index, attempt) for those that match.
+async fn match_by_call<C: ConnectionTrait>(
+    txn: &C,
+    events: &[PageEvent<'_>],
+    which: &[usize],
+) -> Result<Vec<(usize, attempt::Model)>, StoreError> {
+    let asked: Vec<(&str, &CallEvent)> = which.iter().map(|&i| (events[i].vendor_id, events[i].event)).collect();
+    let found = find_attempts_by_call(txn, &asked).await?;
+    Ok(which.iter().zip(found).filter_map(|(&i, a)| Some((i, a?))).collect())
 }
 
 /// The attempts named by `refs` or `ids`, in id order, in one query: on
