@@ -21,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 MAX_EXAMPLES=${1:-100}
 BIN=${CAMPAIGND_BIN:-target/debug/campaignd}
-command -v schemathesis >/dev/null || python3 -m pip install -q schemathesis
+command -v schemathesis >/dev/null || python3 -m pip install -q 'schemathesis>=4.32,<5'
 [ -x "$BIN" ] || cargo build --locked
 WORK=$(mktemp -d)
 PID=

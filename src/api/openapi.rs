@@ -12,10 +12,15 @@
 //! 2. take and return typed bodies that derive `serde::Serialize` and
 //!    `utoipa::ToSchema` (no `json!`), so the document follows the code;
 //! 3. register it with `.routes(routes!(handler))` in its module's
-//!    `router()` (the admin ones are nested under `/api/v1`).
+//!    `router()` (admin modules merge into `admin::router()`, which is
+//!    nested under `/api/v1`);
+//! 4. list it in `the_document_has_every_route_of_the_listener_with_its_methods`
+//!    below; `scripts/schemathesis.sh` then calls it against its document.
 //!
-//! A route added with plain `Router::route` would be served but missing
-//! from the document: `every_route_is_documented` below fails then.
+//! A route added with plain axum (`.route(...)`) would be served but missing
+//! from the document: `every_route_is_registered_with_its_documentation`
+//! below fails then. Path and query strings get the request-target limits
+//! (`request_target.rs`) stated here, in [`document`], not per handler.
 //!
 //! [`AdminErrors`]: super::error::AdminErrors
 
