@@ -6,6 +6,7 @@
 
 use super::body::{BodyError, contains_nul, read_within};
 use super::callback_audit::{self as audit, RejectionBudget};
+use super::error::ErrorBody;
 use super::listener::PeerAddr;
 use crate::context::Ctx;
 use crate::domain::state::InboxState;
@@ -18,13 +19,33 @@ use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use serde_json::json;
 use std::sync::Arc;
 
 fn reject(status: StatusCode, reason: String) -> Response {
-    (status, Json(json!({ "error": reason }))).into_response()
+    (status, Json(ErrorBody { error: reason })).into_response()
 }
 
+/// A vendor's webhook (result callback).
+///
+/// Read within `http.max_body_bytes`, authenticated
+/// (source address, `?token=`, the vendor's signature), parsed, stored
+/// durably, then acknowledged the way that vendor documents.
+#[utoipa::path(post, path = "/callbacks/{vendor_id}", tag = "vendors",
+    params(
+        ("vendor_id" = String, Path, description = "The `id` of a configured vendor", example = "sim"),
+        ("token" = Option<String>, Query, description = "The vendor's `callback_token`, when it has one"),
+    ),
+    request_body(description = "The vendor's own format (see docs/vendors): JSON or a form, free-form here",
+        content(("application/json"), ("application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "Stored; the body is the acknowledgement the vendor expects", body = Object),
+        (status = 400, description = "Not the vendor's format, or a NUL character (stored as rejected)", body = ErrorBody),
+        (status = 401, description = "Source address, token or signature refused", body = ErrorBody),
+        (status = 404, description = "No vendor with this id", body = ErrorBody),
+        (status = 408, description = "The body did not arrive within `http.body_read_timeout`", body = ErrorBody),
+        (status = 413, description = "Larger than `http.max_body_bytes`", body = ErrorBody),
+        (status = 503, description = "Not stored (the store cannot write); retry", body = ErrorBody),
+    ))]
 pub async fn callback(
     State(ctx): State<Ctx>,
     Extension(budget): Extension<Arc<RejectionBudget>>,

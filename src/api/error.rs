@@ -3,16 +3,54 @@
 
 use crate::store::StoreError;
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
 
 pub struct ApiError(pub(crate) StatusCode, pub(crate) String);
 
+/// An error answer: what was wrong, and nothing else.
+// Exactly one field (`deny_unknown_fields` makes the schema say so): a body
+// with more, like a refused import's counts, is a schema of its own, and a
+// `oneOf` of the two can tell them apart.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    /// What was wrong, in our words; names the field or parameter at fault.
+    pub error: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, Json(json!({ "error": self.1 }))).into_response()
+        (self.0, Json(ErrorBody { error: self.1 })).into_response()
     }
+}
+
+/// A query string that does not fit the handler's parameters answers 400
+/// in the same JSON as every other error, naming the parameter.
+impl From<QueryRejection> for ApiError {
+    fn from(e: QueryRejection) -> Self {
+        ApiError(StatusCode::BAD_REQUEST, e.body_text())
+    }
+}
+
+/// The answers every admin route can give besides its own: the `Admin`
+/// extractor's refusals and a database failure. Listed in each
+/// `#[utoipa::path(responses(..., AdminErrors))]`.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // only its responses are used, by the OpenAPI document
+pub enum AdminErrors {
+    /// Missing or wrong bearer token.
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// The admin API is disabled: no `http.admin_token` configured.
+    #[response(status = 403)]
+    Disabled(ErrorBody),
+    /// The database failed; retry (the detail is in the daemon's log).
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
 }
 
 /// What a client is told when the database failed: the database's own text

@@ -18,10 +18,10 @@ use crate::context::Ctx;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
-use axum::routing::{get, post};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The process-wide metrics recorder (installed once, even when tests build
 /// several apps in one process).
@@ -35,15 +35,22 @@ pub fn metrics_handle() -> &'static PrometheusHandle {
     })
 }
 
+/// The listener's routes outside the admin API (each documented: see
+/// [`openapi`]).
+fn root_router() -> OpenApiRouter<Ctx> {
+    OpenApiRouter::new()
+        .routes(routes!(callbacks::callback))
+        .routes(routes!(predial::predial))
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics_text))
+}
+
 pub fn router(ctx: Ctx) -> Router {
     metrics_handle();
-    Router::new()
-        .route("/callbacks/{vendor_id}", post(callbacks::callback))
-        .route("/callbacks/{vendor_id}/predial", post(predial::predial))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(|| async { metrics_handle().render() }))
-        .nest("/api/v1", admin::router())
+    let (routes, _doc) = openapi::routes().split_for_parts();
+    routes
+        .fallback(no_route)
         // The callback handler enforces its own, configurable limit and
         // records oversized bodies; the default limit must not pre-empt it.
         .layer(DefaultBodyLimit::disable())
@@ -67,10 +74,30 @@ pub async fn serve(
     server::serve(listener, router(ctx), max_connections, &limits, shutdown).await
 }
 
+/// No route for the path: the same JSON error as every other refusal (an
+/// empty path segment, `/campaigns//pause`, ends here too).
+async fn no_route(uri: axum::http::Uri) -> error::ApiError {
+    error::ApiError(StatusCode::NOT_FOUND, format!("no route for `{}`", uri.path()))
+}
+
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "health",
+    responses((status = 200, description = "`ok`", body = String, content_type = "text/plain")))]
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Whether the store takes writes.
+///
 /// Ready when the store takes writes (as the last writes and probes found)
 /// and answers a query now. Only a short classification is shown; the
 /// database's own error text is in the daemon's log.
-async fn readyz(State(ctx): State<Ctx>) -> impl IntoResponse {
+#[utoipa::path(get, path = "/readyz", tag = "health", responses(
+    (status = 200, description = "`ready`", body = String, content_type = "text/plain"),
+    (status = 503, description = "`store not writable: <why>` or `database unavailable: <why>`",
+        body = String, content_type = "text/plain"),
+))]
+async fn readyz(State(ctx): State<Ctx>) -> (StatusCode, String) {
     if let Err(fault) = ctx.store_health.writable() {
         return (StatusCode::SERVICE_UNAVAILABLE, format!("store not writable: {fault}"));
     }
@@ -78,4 +105,11 @@ async fn readyz(State(ctx): State<Ctx>) -> impl IntoResponse {
         Ok(()) => (StatusCode::OK, "ready".to_string()),
         Err(fault) => (StatusCode::SERVICE_UNAVAILABLE, format!("database unavailable: {fault}")),
     }
+}
+
+/// Prometheus text exposition of the daemon's counters and gauges.
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
+async fn metrics_text() -> String {
+    metrics_handle().render()
 }

@@ -1,136 +1,242 @@
-//! The OpenAPI 3.1 document served at `/api/v1/openapi.json`.
+//! The OpenAPI 3.1 document served at `/api/v1/openapi.json`, generated from
+//! the handlers and their types (utoipa), never written by hand.
+//!
+//! Routes and their documentation are one thing: every route is registered
+//! through an [`OpenApiRouter`] with `routes!(handler)`, which takes the path
+//! and method from the handler's `#[utoipa::path]` and adds both the axum
+//! route and the document's operation. To add a route:
+//!
+//! 1. give the handler `#[utoipa::path(method, path = "...", params(...),
+//!    request_body = ..., responses(...), security(("bearer" = [])))]`;
+//!    admin routes list their own answers plus [`AdminErrors`] (401, 403, 503);
+//! 2. take and return typed bodies that derive `serde::Serialize` and
+//!    `utoipa::ToSchema` (no `json!`), so the document follows the code;
+//! 3. register it with `.routes(routes!(handler))` in its module's
+//!    `router()` (admin modules merge into `admin::router()`, which is
+//!    nested under `/api/v1`);
+//! 4. list it in `the_document_has_every_route_of_the_listener_with_its_methods`
+//!    below; `scripts/schemathesis.sh` then calls it against its document.
+//!
+//! A route added with plain axum (`.route(...)`) would be served but missing
+//! from the document: `every_route_is_registered_with_its_documentation`
+//! below fails then. Path and query strings get the request-target limits
+//! (`request_target.rs`) stated here, in [`document`], not per handler.
+//!
+//! [`AdminErrors`]: super::error::AdminErrors
 
-use serde_json::{Value, json};
+use super::error::ErrorBody;
+use super::request_target::{MAX_QUERY_VALUE_BYTES, MAX_SEGMENT_BYTES};
+use crate::context::Ctx;
+use serde_json::Value;
+use std::sync::OnceLock;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
 
-pub fn document() -> Value {
-    let error = json!({ "$ref": "#/components/schemas/Error" });
-    let status = json!({ "$ref": "#/components/schemas/CampaignStatus" });
-    let name = json!({ "name": "name", "in": "path", "required": true, "schema": { "type": "string" } });
-    let phone = json!({ "name": "phone", "in": "path", "required": true, "schema": { "type": "string" },
-        "description": "E.164 number; the leading + as is or as %2B" });
-    let report = json!({ "$ref": "#/components/schemas/SuppressionImport" });
-    json!({
-        "openapi": "3.1.0",
-        "info": { "title": "campaignd admin API", "version": env!("CARGO_PKG_VERSION") },
-        "security": [{ "bearer": [] }],
-        "paths": {
-            "/api/v1/vendors": { "get": {
-                "summary": "Configured vendors: kind, cap, calls in flight, open circuit (reason and until when) or null",
-                "responses": { "200": { "description": "{ vendors: [ { id, kind, max_concurrency, in_flight, circuit_open, polls } ] }" }, "401": { "description": "missing or wrong token" } }
-            } },
-            "/api/v1/campaigns": { "get": {
-                "summary": "All campaigns with contact counts by state",
-                "responses": {
-                    "200": { "description": "campaigns", "content": { "application/json": { "schema": {
-                        "type": "object", "properties": { "campaigns": { "type": "array", "items": status } } } } } },
-                    "401": { "description": "missing or wrong token", "content": { "application/json": { "schema": error } } }
-                } } },
-            "/api/v1/campaigns/{name}": { "get": {
-                "summary": "One campaign's status",
-                "parameters": [name],
-                "responses": {
-                    "200": { "description": "status", "content": { "application/json": { "schema": status } } },
-                    "404": { "description": "no such campaign", "content": { "application/json": { "schema": error } } }
-                } } },
-            "/api/v1/campaigns/{name}/{action}": { "post": {
-                "summary": "Pause, resume or cancel a campaign",
-                "parameters": [name, { "name": "action", "in": "path", "required": true,
-                    "schema": { "type": "string", "enum": ["pause", "resume", "cancel"] } }],
-                "responses": {
-                    "200": { "description": "state changed", "content": { "application/json": { "schema": {
-                        "type": "object", "properties": { "name": { "type": "string" }, "from": { "type": "string" }, "to": { "type": "string" } } } } } },
-                    "409": { "description": "not allowed in the current state", "content": { "application/json": { "schema": error } } }
-                } } },
-            "/api/v1/campaigns/{name}/contacts/{phone}/explain": { "get": {
-                "summary": "Why a contact was or was not called: its decisions (own and its zone group's) in time order, attempts, the number's suppression entry and its dials in the last 7 days across all campaigns",
-                "parameters": [name, phone],
-                "responses": {
-                    "200": { "description": "the trail", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Explanation" } } } },
-                    "400": { "description": "unreadable phone number", "content": { "application/json": { "schema": error } } },
-                    "404": { "description": "no such campaign, or the number is not a contact of it", "content": { "application/json": { "schema": error } } }
-                } } },
-            "/api/v1/suppressions": {
-                "get": {
-                    "summary": "Export the suppression list: entries in force, or all with `all=true` (each with `active`)",
-                    "parameters": [
-                        { "name": "format", "in": "query", "schema": { "type": "string", "enum": ["json", "csv"], "default": "json" } },
-                        { "name": "all", "in": "query", "schema": { "type": "boolean", "default": false } }
-                    ],
-                    "responses": { "200": { "description": "the list", "content": {
-                        "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/Suppression" } } },
-                        "text/csv": { "schema": { "type": "string", "description": "phone,reason,source,created_at,expires_at[,active]; expires_at `never` for entries that never expire" } } } } }
-                },
-                "post": {
-                    "summary": "Import entries. Never weakens an entry: where a number is listed, the entry that lasts longer wins (never beats any date), with its reason and source. Bad rows are reported, good rows imported",
-                    "parameters": [
-                        { "name": "reason", "in": "query", "schema": { "type": "string" }, "description": "for entries without one" },
-                        { "name": "source", "in": "query", "schema": { "type": "string", "default": "api" } },
-                        { "name": "expires", "in": "query", "schema": { "type": "string" }, "description": "for entries without one: never (default), 90d, 2026-12-31 (the whole day UTC) or RFC 3339" },
-                        { "name": "country_code", "in": "query", "schema": { "type": "string" }, "description": "for national numbers" }
-                    ],
-                    "requestBody": { "required": true, "content": {
-                        "text/csv": { "schema": { "type": "string", "description": "header: phone[,reason][,source][,expires_at]" } },
-                        "application/json": { "schema": { "type": "array", "items": { "type": "object", "required": ["phone"], "properties": {
-                            "phone": { "type": "string" }, "reason": { "type": "string" }, "source": { "type": "string" },
-                            "expires_at": { "type": ["string", "null"], "description": "null: never" } } } } } } },
-                    "responses": {
-                        "200": { "description": "counts and rejected rows", "content": { "application/json": { "schema": report } } },
-                        "400": { "description": "no valid entry (nothing imported), an unreadable header or body", "content": { "application/json": { "schema": error } } },
-                        "413": { "description": "body too large", "content": { "application/json": { "schema": error } } },
-                        "415": { "description": "neither text/csv nor application/json", "content": { "application/json": { "schema": error } } }
-                    }
+/// The document's fixed parts; the paths come from the routers.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "campaignd admin API", description = "Admin API, vendor callbacks, health and metrics of campaignd."),
+    components(schemas(ErrorBody)),
+    modifiers(&BearerScheme)
+)]
+struct Fixed;
+
+/// The `bearer` security scheme the admin operations name: `Authorization:
+/// Bearer <http.admin_token>`.
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}
+
+/// Every route of the listener with its documentation.
+pub fn routes() -> OpenApiRouter<Ctx> {
+    OpenApiRouter::with_openapi(Fixed::openapi()).merge(super::root_router()).nest("/api/v1", super::admin::router())
+}
+
+/// The document, built once from [`routes`], with the request-target
+/// limits on every parameter.
+pub fn document() -> &'static Value {
+    static DOC: OnceLock<Value> = OnceLock::new();
+    DOC.get_or_init(|| {
+        let mut doc = serde_json::to_value(routes().split_for_parts().1).expect("the document serializes");
+        // utoipa fills the license from Cargo.toml, which names none: an
+        // empty name is not a license.
+        if doc["info"]["license"]["name"] == "" {
+            doc["info"].as_object_mut().map(|info| info.remove("license"));
+        }
+        state_target_limits(&mut doc);
+        doc
+    })
+}
+
+/// The request-target check runs before every handler
+/// (`request_target.rs`): every free-text path segment and query value is
+/// UTF-8 without control characters (U+0000–U+001F, U+007F–U+009F) and at
+/// most so many bytes. The document says so on each such parameter, in
+/// characters: a quarter of the byte limit always fits, whatever the script.
+fn state_target_limits(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else { return };
+    for item in paths.values_mut().filter_map(Value::as_object_mut) {
+        for op in item.values_mut() {
+            let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) else { continue };
+            for p in params {
+                let (max_bytes, min_chars) = match p["in"].as_str() {
+                    Some("path") => (MAX_SEGMENT_BYTES, 1),
+                    Some("query") => (MAX_QUERY_VALUE_BYTES, 0),
+                    _ => continue,
+                };
+                let schema = &mut p["schema"];
+                let is_text = |t: &Value| t == "string" || t.as_array().is_some_and(|ts| ts.contains(&"string".into()));
+                if !is_text(&schema["type"]) || schema.get("enum").is_some() {
+                    continue;
                 }
-            },
-            "/api/v1/suppressions/{phone}": { "delete": {
-                "summary": "Take a number off the suppression list (the only way an entry is shortened)",
-                "parameters": [phone],
-                "responses": {
-                    "200": { "description": "removed", "content": { "application/json": { "schema": {
-                        "type": "object", "properties": { "phone": { "type": "string" }, "removed": { "type": "boolean" } } } } } },
-                    "400": { "description": "unreadable phone number", "content": { "application/json": { "schema": error } } },
-                    "404": { "description": "not on the list", "content": { "application/json": { "schema": error } } }
-                } } }
-        },
-        "components": {
-            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
-            "schemas": {
-                "Error": { "type": "object", "required": ["error"], "properties": { "error": { "type": "string" } } },
-                "CampaignStatus": { "type": "object", "properties": {
-                    "name": { "type": "string" }, "state": { "type": "string" },
-                    "contacts": { "type": "object", "additionalProperties": { "type": "integer" } },
-                    "total_contacts": { "type": "integer" },
-                    "attempts_in_flight": { "type": "integer" }, "attempts_total": { "type": "integer" } } },
-                "Suppression": { "type": "object", "properties": {
-                    "phone": { "type": "string" }, "reason": { "type": "string" }, "source": { "type": "string" },
-                    "created_at": { "type": "string", "format": "date-time" },
-                    "expires_at": { "type": ["string", "null"], "format": "date-time", "description": "null: never" },
-                    "active": { "type": "boolean", "description": "only with all=true" } } },
-                "SuppressionImport": { "type": "object", "properties": {
-                    "rows": { "type": "integer" }, "added": { "type": "integer" },
-                    "extended": { "type": "integer", "description": "listed before; the imported entry lasts longer and replaced it" },
-                    "unchanged": { "type": "integer", "description": "listed at least as long already (or a shorter duplicate in the same import)" },
-                    "rejected": { "type": "integer" },
-                    "errors": { "type": "array", "items": { "type": "object", "properties": {
-                        "line": { "type": "integer", "description": "CSV line (header = 1)" },
-                        "item": { "type": "integer", "description": "JSON array element (1-based)" },
-                        "column": { "type": "string" }, "message": { "type": "string" } } } } } },
-                "Explanation": { "type": "object", "properties": {
-                    "campaign": { "type": "object", "properties": { "name": { "type": "string" }, "state": { "type": "string" }, "timezone": { "type": "string" } } },
-                    "contact": { "type": "object", "description": "id, phone, case_id, state, attempt_seq, due_at, timezone, zones, zone_source, finished_reason, last_disposition, last_intent, last_raw_code, created_at, updated_at" },
-                    "local_timezone": { "type": "string" },
-                    "suppression": { "type": ["object", "null"], "description": "reason, source, created_at, expires_at, active" },
-                    "decisions": { "type": "array", "items": { "type": "object", "properties": {
-                        "id": { "type": "integer" }, "at": { "type": "string", "format": "date-time" },
-                        "scope": { "type": "string", "enum": ["contact", "group"] },
-                        "kind": { "type": "string", "description": "dispatched, deferred, capped, busy, suppressed, retry, done, exhausted, stopped, callback" },
-                        "reason": { "type": "string" }, "attempt_no": { "type": ["integer", "null"] },
-                        "next_at": { "type": ["string", "null"], "format": "date-time" },
-                        "zones": { "type": ["string", "null"] }, "detail": {} } } },
-                    "decisions_truncated": { "type": "boolean" },
-                    "attempts": { "type": "array", "items": { "type": "object", "description": "attempt_no, vendor_id, state, disposition, intent, raw_code, raw_intent, error, created_at, dispatched_at, completed_at, duration_ms" } },
-                    "recent_dials": { "type": "array", "items": { "type": "object", "description": "campaign, vendor_id, dialed_at, disposition, intent, raw_code, vendor_redial" } },
-                    "dials_since": { "type": "string", "format": "date-time" } } }
+                schema["pattern"] = NO_CONTROL_CHARACTER.into();
+                schema["maxLength"] = (max_bytes / 4).into();
+                if min_chars > 0 {
+                    schema["minLength"] = min_chars.into();
+                }
             }
         }
-    })
+    }
+}
+
+/// No character of Unicode's control category (what `char::is_control` tests).
+const NO_CONTROL_CHARACTER: &str = r"^[^\x00-\x1f\x7f-\x9f]*$";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc() -> Value {
+        document().clone()
+    }
+
+    /// The production code of every file of `src/api`, test modules left out.
+    fn api_sources() -> Vec<(String, String)> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/api");
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let code = text.split("#[cfg(test)]\nmod tests").next().unwrap_or_default();
+            let code: Vec<&str> = code.lines().filter(|l| !l.trim_start().starts_with("//")).collect();
+            out.push((path.file_name().unwrap().to_string_lossy().into_owned(), code.join("\n")));
+        }
+        out
+    }
+
+    /// `routes!(handler)` cannot take a handler without `#[utoipa::path]`,
+    /// and it adds the route and its operation together; only plain axum
+    /// routing could serve a route the document lacks. So none may be used.
+    #[test]
+    fn every_route_is_registered_with_its_documentation() {
+        let plain = [".route(", ".route_service(", ".nest_service(", "Router::new(", "routing::"];
+        let sources = api_sources();
+        assert!(
+            sources.iter().any(|(f, code)| f == "admin.rs" && code.contains("routes!(")),
+            "scanned the wrong files"
+        );
+        for (file, code) in &sources {
+            let code = code.replace("OpenApiRouter", "");
+            for p in plain {
+                assert!(!code.contains(p), "src/api/{file} routes with `{p}`: use `.routes(routes!(handler))`");
+            }
+        }
+    }
+
+    #[test]
+    fn the_document_has_every_route_of_the_listener_with_its_methods() {
+        let doc = doc();
+        let paths = doc["paths"].as_object().unwrap();
+        for (method, path) in [
+            ("post", "/callbacks/{vendor_id}"),
+            ("post", "/callbacks/{vendor_id}/predial"),
+            ("get", "/healthz"),
+            ("get", "/readyz"),
+            ("get", "/metrics"),
+            ("get", "/api/v1/openapi.json"),
+            ("get", "/api/v1/campaigns"),
+            ("get", "/api/v1/campaigns/{name}"),
+            ("post", "/api/v1/campaigns/{name}/{action}"),
+            ("get", "/api/v1/campaigns/{name}/contacts/{phone}/explain"),
+            ("get", "/api/v1/vendors"),
+            ("get", "/api/v1/suppressions"),
+            ("post", "/api/v1/suppressions"),
+            ("delete", "/api/v1/suppressions/{phone}"),
+        ] {
+            assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} is not documented");
+        }
+        assert_eq!(doc["openapi"], "3.1.0");
+    }
+
+    /// Admin operations name the bearer scheme, answer 401 when it is
+    /// missing, and declare every path parameter their path has.
+    #[test]
+    fn admin_operations_need_the_token_and_declare_their_parameters() {
+        let doc = doc();
+        assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let names: Vec<&str> = op["parameters"]
+                    .as_array()
+                    .map(|ps| ps.iter().filter(|p| p["in"] == "path").filter_map(|p| p["name"].as_str()).collect())
+                    .unwrap_or_default();
+                for segment in path.split('/').filter(|s| s.starts_with('{')) {
+                    let name = segment.trim_matches(['{', '}']);
+                    assert!(names.contains(&name), "{method} {path}: path parameter `{name}` undeclared");
+                }
+                assert!(op["responses"].as_object().is_some_and(|r| !r.is_empty()), "{method} {path}: no response");
+                if path.starts_with("/api/v1/") && path != "/api/v1/openapi.json" {
+                    assert_eq!(op["security"], serde_json::json!([{ "bearer": [] }]), "{method} {path}");
+                    assert!(op["responses"]["401"].is_object(), "{method} {path}: no 401");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn free_text_parameters_carry_the_request_target_limits() {
+        let doc = doc();
+        let params = |path: &str, method: &str| doc["paths"][path][method]["parameters"].as_array().unwrap().clone();
+        let name = &params("/api/v1/campaigns/{name}", "get")[0];
+        assert_eq!(name["name"], "name");
+        assert_eq!(name["schema"]["maxLength"].as_u64(), Some(MAX_SEGMENT_BYTES as u64 / 4));
+        assert_eq!(name["schema"]["pattern"], NO_CONTROL_CHARACTER);
+        let import = params("/api/v1/suppressions", "post");
+        let reason = import.iter().find(|p| p["name"] == "reason").unwrap();
+        assert_eq!(reason["schema"]["maxLength"].as_u64(), Some(MAX_QUERY_VALUE_BYTES as u64 / 4));
+        // A closed set of values needs no pattern.
+        let export = params("/api/v1/suppressions", "get");
+        let format = export.iter().find(|p| p["name"] == "format").unwrap();
+        assert!(format["schema"].get("pattern").is_none(), "{format}");
+    }
+
+    #[test]
+    fn every_ref_resolves() {
+        fn refs<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+            match v {
+                Value::Object(map) => {
+                    if let Some(Value::String(r)) = map.get("$ref") {
+                        out.push(r);
+                    }
+                    map.values().for_each(|v| refs(v, out));
+                }
+                Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+                _ => {}
+            }
+        }
+        let doc = doc();
+        let mut found = Vec::new();
+        refs(&doc, &mut found);
+        assert!(found.contains(&"#/components/schemas/Error"), "{found:?}");
+        for r in found {
+            let pointer = r.strip_prefix('#').unwrap_or_else(|| panic!("{r}: not a local reference"));
+            assert!(doc.pointer(pointer).is_some(), "{r} does not resolve");
+        }
+    }
 }

@@ -5,6 +5,7 @@
 //! callee's window is open and the batch's end has not passed.
 
 use super::callbacks::authenticate;
+use super::error::ErrorBody;
 use super::listener::PeerAddr;
 use crate::context::Ctx;
 use crate::domain::call_event::CallEvent;
@@ -18,7 +19,6 @@ use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
 async fn facts(ctx: &Ctx, vendor_id: &str, q: &PredialQuery, now: DateTime<Utc>) -> anyhow::Result<PredialFacts> {
     let mut f = PredialFacts {
@@ -52,6 +52,20 @@ async fn facts(ctx: &Ctx, vendor_id: &str, q: &PredialQuery, now: DateTime<Utc>)
     Ok(f)
 }
 
+/// Whether the vendor may still dial the number it is about to call.
+#[utoipa::path(post, path = "/callbacks/{vendor_id}/predial", tag = "vendors",
+    params(
+        ("vendor_id" = String, Path, description = "The `id` of a configured vendor", example = "sim"),
+        ("token" = Option<String>, Query, description = "The vendor's `callback_token`, when it has one"),
+    ),
+    request_body(description = "The vendor's own pre-dial question (Blu: JSON), free-form here",
+        content(("application/json"), ("application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "The verdict, in the vendor's format", body = Object),
+        (status = 400, description = "Not the vendor's pre-dial format", body = ErrorBody),
+        (status = 401, description = "Source address, token or signature refused", body = ErrorBody),
+        (status = 404, description = "No vendor with this id", body = ErrorBody),
+    ))]
 pub async fn predial(
     State(ctx): State<Ctx>,
     Path(vendor_id): Path<String>,
@@ -61,16 +75,16 @@ pub async fn predial(
     body: Bytes,
 ) -> Response {
     let Some(vendor) = ctx.vendors.get(&vendor_id) else {
-        return (StatusCode::NOT_FOUND, Json(json!({ "error": format!("unknown vendor `{vendor_id}`") })))
+        return (StatusCode::NOT_FOUND, Json(ErrorBody { error: format!("unknown vendor `{vendor_id}`") }))
             .into_response();
     };
     if let Err(e) = authenticate(&vendor, query.as_deref(), &headers, &body, remote.ip()) {
         tracing::warn!(vendor = %vendor_id, error = %e, "pre-dial check rejected");
-        return (StatusCode::UNAUTHORIZED, Json(json!({ "error": e.to_string() }))).into_response();
+        return (StatusCode::UNAUTHORIZED, Json(ErrorBody { error: e.to_string() })).into_response();
     }
     let q = match vendor.adapter.parse_predial(&body) {
         Ok(q) => q,
-        Err(e) => return (StatusCode::BAD_REQUEST, Json(json!({ "error": e.to_string() }))).into_response(),
+        Err(e) => return (StatusCode::BAD_REQUEST, Json(ErrorBody { error: e.to_string() })).into_response(),
     };
     let now = ctx.clock.now();
     let verdict = match facts(&ctx, &vendor_id, &q, now).await {

@@ -39,7 +39,7 @@ impl From<DbErr> for ExplainError {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Explanation {
     pub campaign: CampaignInfo,
     pub contact: ContactInfo,
@@ -62,7 +62,7 @@ pub struct Explanation {
     pub rejected_records: Vec<RejectedRecordInfo>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RejectedRecordInfo {
     pub vendor_id: String,
     /// `callback` or `poll`.
@@ -76,14 +76,14 @@ pub struct RejectedRecordInfo {
     pub raw: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CampaignInfo {
     pub name: String,
     pub state: String,
     pub timezone: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ContactInfo {
     pub id: i64,
     pub phone: String,
@@ -102,7 +102,7 @@ pub struct ContactInfo {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SuppressionInfo {
     pub reason: String,
     pub source: String,
@@ -111,7 +111,7 @@ pub struct SuppressionInfo {
     pub active: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DecisionInfo {
     pub id: i64,
     pub at: DateTime<Utc>,
@@ -126,7 +126,7 @@ pub struct DecisionInfo {
     pub detail: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AttemptInfo {
     pub attempt_no: i32,
     pub vendor_id: String,
@@ -142,7 +142,7 @@ pub struct AttemptInfo {
     pub duration_ms: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DialInfo {
     /// The campaign's name (`#<id>` if it no longer exists).
     pub campaign: String,

@@ -6,10 +6,12 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFi
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CampaignStatus {
     pub name: String,
+    /// `draft`, `scheduled`, `running`, `paused`, `completed` or `cancelled`.
     pub state: String,
+    /// Contacts by state (only states that have contacts).
     pub contacts: BTreeMap<String, i64>,
     pub total_contacts: i64,
     pub attempts_in_flight: u64,

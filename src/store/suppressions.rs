@@ -32,7 +32,7 @@ const OUTLASTS_STORED: &str = "suppressions.expires_at IS NOT NULL \
 pub use crate::domain::suppression::Entry;
 
 /// What an import did, entry by entry.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct UpsertCounts {
     /// Numbers that were not on the list.
     pub added: u64,

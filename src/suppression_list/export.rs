@@ -11,7 +11,7 @@ use crate::store::StoreError;
 use crate::store::suppressions::{ListFilter, page};
 use chrono::{DateTime, SecondsFormat, Utc};
 use entity::suppression;
-use serde_json::json;
+use serde::Serialize;
 use std::io::Write;
 
 const PAGE: u64 = 5000;
@@ -92,16 +92,30 @@ pub async fn export<W: Write>(
     Ok(n)
 }
 
-fn json_row(s: &suppression::Model, with_active: bool, now: DateTime<Utc>) -> serde_json::Value {
-    let mut row = json!({
-        "phone": s.phone,
-        "reason": s.reason,
-        "source": s.source,
-        "created_at": time(s.created_at),
-        "expires_at": s.expires_at.map(time),
-    });
-    if with_active {
-        row["active"] = json!(is_active(s.expires_at, now));
+/// One entry of a JSON export (`Suppression` in the OpenAPI document).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Suppression)]
+pub struct ExportedEntry {
+    pub phone: String,
+    pub reason: String,
+    pub source: String,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    /// Null: never expires.
+    #[schema(format = DateTime)]
+    pub expires_at: Option<String>,
+    /// In force now; only in an export of all entries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+}
+
+fn json_row(s: &suppression::Model, with_active: bool, now: DateTime<Utc>) -> ExportedEntry {
+    ExportedEntry {
+        phone: s.phone.clone(),
+        reason: s.reason.clone(),
+        source: s.source.clone(),
+        created_at: time(s.created_at),
+        expires_at: s.expires_at.map(time),
+        active: with_active.then(|| is_active(s.expires_at, now)),
     }
-    row
 }

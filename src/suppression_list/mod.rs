@@ -5,7 +5,7 @@
 mod export;
 pub mod parse;
 
-pub use export::{ExportError, ListFormat, export};
+pub use export::{ExportError, ExportedEntry, ListFormat, export};
 pub use parse::{Defaults, EntryError, ListError, ParsedList, parse_csv, parse_json};
 
 use crate::store::Db;
@@ -16,7 +16,8 @@ use serde::Serialize;
 
 /// What an import did: rows read, what the list did with the valid ones,
 /// and the rejected ones with reasons.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+#[schema(as = SuppressionImport)]
 pub struct ImportReport {
     pub rows: u64,
     #[serde(flatten)]

@@ -40,15 +40,17 @@ impl Defaults {
 
 /// Where a bad row is: a CSV line (the header is line 1) or a JSON array
 /// element (1-based).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Position {
+    /// CSV line (the header is line 1).
     Line(u64),
+    /// JSON array element (1-based).
     Item(usize),
 }
 
 /// One rejected row: where, which column, and why (phone numbers masked).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct EntryError {
     #[serde(flatten)]
     pub position: Position,

@@ -65,4 +65,15 @@ async fn admin_api_needs_the_token_and_changes_state_through_the_state_machine()
     assert_eq!(list[0]["max_concurrency"], 5);
     assert!(list[0]["circuit_open"].is_null() && list[0]["in_flight"] == 0, "{vendors}");
     assert_eq!(http.get(daemon.url("/readyz")).send().await.unwrap().status().as_u16(), 200);
+
+    // Refusals are the JSON error the OpenAPI document promises, also for a
+    // query parameter that does not parse and a path no route serves.
+    let r = http.get(daemon.url("/api/v1/suppressions?all=maybe")).bearer_auth("s3cret").send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert!(body["error"].as_str().is_some_and(|e| e.contains("all")), "names the parameter: {body}");
+    let r = http.get(daemon.url("/api/v1/campaigns/e2e/")).bearer_auth("s3cret").send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "no route for `/api/v1/campaigns/e2e/`");
 }
