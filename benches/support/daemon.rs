@@ -1,7 +1,8 @@
 //! The real release binary (`campaignd run`) as a separate process, as
 //! operators run it: started from a written config, ready once it prints its
 //! listening line, read through /proc, stopped with SIGTERM. Optionally
-//! profiled with `perf record` (see [`Profile`]).
+//! profiled with `perf record` (see [`Profile`]), or started under a wrapper
+//! such as a heap profiler (see [`WRAP_ENV`]).
 
 use anyhow::Context as _;
 use std::path::{Path, PathBuf};
@@ -13,6 +14,12 @@ use tokio::process::{Child, ChildStdout, Command};
 const STARTUP_LIMIT: Duration = Duration::from_secs(120);
 const SHUTDOWN_LIMIT: Duration = Duration::from_secs(60);
 const READY_LINE: &str = "campaignd listening on ";
+
+/// A command the daemon is started under, split on whitespace, e.g.
+/// `CAMPAIGND_BENCH_WRAP="heaptrack -o /tmp/e2e"`: the wrapper must run the
+/// daemon as its descendant; [`Daemon::pid`] is then the daemon's own pid
+/// (found below the wrapper), so RSS and SIGTERM still reach the daemon.
+pub const WRAP_ENV: &str = "CAMPAIGND_BENCH_WRAP";
 
 /// The binary cargo built for this bench (release under `cargo bench`).
 pub fn exe() -> anyhow::Result<&'static Path> {
@@ -38,7 +45,16 @@ impl Daemon {
     pub async fn start(config_file: &Path, log: &Path) -> anyhow::Result<Daemon> {
         let exe = exe()?;
         let started = Instant::now();
-        let mut command = Command::new(exe);
+        let wrap: Vec<String> =
+            std::env::var(WRAP_ENV).unwrap_or_default().split_whitespace().map(String::from).collect();
+        let mut command = match wrap.split_first() {
+            Some((wrapper, args)) => {
+                let mut command = Command::new(wrapper);
+                command.args(args).arg(exe);
+                command
+            }
+            None => Command::new(exe),
+        };
         command.arg("--config").arg(config_file).arg("run");
         // The daemon logs as it does for operators (its default filter),
         // unless CAMPAIGND_DAEMON_LOG says otherwise; the bench's own
@@ -53,7 +69,7 @@ impl Daemon {
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("starting {}", exe.display()))?;
-        let pid = child.id().context("the daemon has no pid")?;
+        let child_pid = child.id().context("the daemon has no pid")?;
         let mut stdout = BufReader::new(child.stdout.take().context("no stdout")?).lines();
         let ready = async {
             while let Some(line) = stdout.next_line().await? {
@@ -65,6 +81,7 @@ impl Daemon {
         };
         let url =
             tokio::time::timeout(STARTUP_LIMIT, ready).await.with_context(|| format!("no `{READY_LINE}` line"))??;
+        let pid = if wrap.is_empty() { child_pid } else { descendant_running(child_pid, exe)? };
         Ok(Daemon { child, pid, url, _stdout: stdout, log: log.to_path_buf(), startup: started.elapsed() })
     }
 
@@ -128,6 +145,31 @@ impl Profile {
         }
         Ok(())
     }
+}
+
+/// The process below `ancestor` whose executable is `exe` (the daemon
+/// under a wrapper).
+fn descendant_running(ancestor: u32, exe: &Path) -> anyhow::Result<u32> {
+    let exe = std::fs::canonicalize(exe)?;
+    let parent_of = |pid: u32| -> Option<u32> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // `pid (comm) state ppid ...`; comm may hold spaces, so split after ')'.
+        stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
+    };
+    for entry in std::fs::read_dir("/proc")? {
+        let Some(pid) = entry?.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        if std::fs::read_link(format!("/proc/{pid}/exe")).ok().as_deref() != Some(exe.as_path()) {
+            continue;
+        }
+        let mut up = parent_of(pid);
+        while let Some(p) = up.filter(|&p| p > 1) {
+            if p == ancestor {
+                return Ok(pid);
+            }
+            up = parent_of(p);
+        }
+    }
+    anyhow::bail!("no {} process below the wrapper (pid {ancestor})", exe.display())
 }
 
 pub fn read_tail(log: &Path) -> String {

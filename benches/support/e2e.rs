@@ -1,5 +1,7 @@
-//! End to end: the release binary as a separate process with the simulator
-//! inside it (`embedded_listen`, no call latency), a campaign whose recall
+//! End to end: the release binary as a separate process, the simulator (no
+//! call latency) in this bench's process so that the daemon's peak RSS is its
+//! own (`CAMPAIGND_BENCH_E2E_SIM=embedded`: inside the daemon, through
+//! `embedded_listen`, as before), a campaign whose recall
 //! rules redial no-answer and busy up to 3 attempts in all, windows open all
 //! day. The contacts are imported with `campaignd import` first (its own
 //! process, timed apart); the clock runs from the daemon's start until every
@@ -10,8 +12,9 @@
 use super::config::{API_KEY, CALLBACK_SECRET, CAMPAIGN, VENDOR_ID};
 use super::daemon::{self, Daemon, Profile};
 use super::report::{Report, dec, int, mib};
-use super::{count, import::write_csv, per_second};
+use super::{count, import::write_csv, loopback_listener, per_second};
 use anyhow::Context as _;
+use doubles::sim::{self, SimAuth, SimHandle, SimSettings};
 use sea_orm::DatabaseConnection;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -22,16 +25,63 @@ const LIMIT: Duration = Duration::from_secs(600);
 /// How often the database is read for the open contacts (paces the polling only).
 const POLL: Duration = Duration::from_millis(250);
 
+/// Where the simulator runs: `CAMPAIGND_BENCH_E2E_SIM=embedded` puts it
+/// inside the daemon; by default it runs in this process.
+pub const SIM_ENV: &str = "CAMPAIGND_BENCH_E2E_SIM";
+
+/// The `[vendors.sim]` table, also the settings of the simulator run here.
+const SIM_TABLE: &str = r#"latency_min = "0s"
+latency_max = "0s"
+max_lines = 2000
+outcomes = { ANSWERED = 50, NO_ANSWER = 30, BUSY = 20 }
+intents = { PTP = 50, REFUSE = 50 }
+"#;
+
+/// The simulator: inside the daemon, or in this process at `base_url`.
+enum Sim {
+    Embedded,
+    Here(SimHandle),
+}
+
+impl Sim {
+    async fn start() -> anyhow::Result<Sim> {
+        if std::env::var(SIM_ENV).is_ok_and(|v| v == "embedded") {
+            return Ok(Sim::Embedded);
+        }
+        let settings = SimSettings { record_deliveries: false, ..toml::from_str(SIM_TABLE)? };
+        let auth = SimAuth { api_key: API_KEY.into(), callback_secret: CALLBACK_SECRET.into() };
+        let (listener, _) = loopback_listener().await?;
+        Ok(Sim::Here(sim::spawn(settings, auth, listener).await?))
+    }
+
+    /// The vendor's line that says where the simulator listens.
+    fn address_line(&self) -> String {
+        match self {
+            Sim::Embedded => r#"embedded_listen = "127.0.0.1:0""#.to_string(),
+            Sim::Here(handle) => format!(r#"base_url = "{}""#, handle.base_url()),
+        }
+    }
+
+    fn describe(&self) -> &'static str {
+        match self {
+            Sim::Embedded => "the daemon with the embedded simulator",
+            Sim::Here(_) => "the daemon alone (the simulator runs in the bench's process)",
+        }
+    }
+}
+
 /// The daemon's config: high caps so the store, not a limit, sets the pace.
-fn config(db_file: &Path) -> String {
+fn config(db_file: &Path, sim: &Sim) -> String {
     format!(
         r#"[database]
 url = "sqlite://{db}?mode=rwc"
 
 [http]
 listen = "127.0.0.1:0"
-# The embedded simulator posts its callbacks from one address.
-max_connections_per_peer = 1024
+# The simulator posts its callbacks from one address, one connection per
+# line at most (max_lines 2000): past the cap its callbacks were refused
+# and, after their retries, left for the reconciler.
+max_connections_per_peer = 3000
 
 [scheduler]
 tick = "200ms"
@@ -40,18 +90,13 @@ claim_batch = 2000
 [[vendors]]
 id = "{VENDOR_ID}"
 kind = "sim"
-embedded_listen = "127.0.0.1:0"
+{address}
 api_key = "{API_KEY}"
 callback_secret = "{CALLBACK_SECRET}"
 max_concurrency = 2000
 
 [vendors.sim]
-latency_min = "0s"
-latency_max = "0s"
-max_lines = 2000
-outcomes = {{ ANSWERED = 50, NO_ANSWER = 30, BUSY = 20 }}
-intents = {{ PTP = 50, REFUSE = 50 }}
-
+{SIM_TABLE}
 [[campaigns]]
 name = "{CAMPAIGN}"
 timezone = "Asia/Jakarta"
@@ -69,7 +114,8 @@ when = ["no_answer", "busy"]
 retry_after = "1s"
 max = 2
 "#,
-        db = db_file.display()
+        db = db_file.display(),
+        address = sim.address_line(),
     )
 }
 
@@ -77,7 +123,8 @@ pub async fn measure(contacts: u64, report: &mut Report) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let db_file = dir.path().join("e2e.db");
     let config_file = dir.path().join("e2e.toml");
-    std::fs::write(&config_file, config(&db_file))?;
+    let sim = Sim::start().await?;
+    std::fs::write(&config_file, config(&db_file, &sim))?;
     let csv = dir.path().join("contacts.csv");
     write_csv(&csv, contacts)?;
 
@@ -112,6 +159,10 @@ pub async fn measure(contacts: u64, report: &mut Report) -> anyhow::Result<()> {
     profile.finish()?;
     let peak = daemon.status_kib("VmHWM")?;
     daemon.stop().await?;
+    let placement = sim.describe();
+    if let Sim::Here(handle) = sim {
+        handle.shutdown().await;
+    }
 
     let attempts = count(&reader, "SELECT COUNT(*) FROM attempts").await?;
     let checks = Checks::read(&reader).await?;
@@ -134,7 +185,7 @@ pub async fn measure(contacts: u64, report: &mut Report) -> anyhow::Result<()> {
         format!("End to end peak RSS (VmHWM), {n} contacts"),
         dec(mib(peak * 1024)),
         "MiB",
-        "the daemon with the embedded simulator, read when every contact was final",
+        format!("{placement}, read when every contact was final"),
     );
     Ok(())
 }

@@ -28,7 +28,8 @@ pub enum Applied {
 }
 
 /// `dials` and `decisions` rows collected while applying results, inserted
-/// with one statement per 500 rows (`flush`) before the transaction commits:
+/// in multi-row statements of a few fixed sizes (`flush`, see
+/// [`super::raw_sql::insert_chunks`]) before the transaction commits:
 /// one INSERT per result cost the processor about 30 % of its throughput.
 #[derive(Default)]
 pub struct WriteBuffer {
@@ -39,9 +40,7 @@ pub struct WriteBuffer {
 impl WriteBuffer {
     pub async fn flush<C: ConnectionTrait>(&mut self, db: &C) -> Result<(), StoreError> {
         self.decisions.flush(db).await?;
-        while !self.dials.is_empty() {
-            let rest = self.dials.split_off(self.dials.len().min(500));
-            let chunk = std::mem::replace(&mut self.dials, rest);
+        for chunk in super::raw_sql::insert_chunks(std::mem::take(&mut self.dials)) {
             dial::Entity::insert_many(chunk)
                 .on_conflict(OnConflict::columns([dial::Column::AttemptId, dial::Column::Seq]).do_nothing().to_owned())
                 .exec_without_returning(db)

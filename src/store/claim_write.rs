@@ -13,10 +13,6 @@ use entity::{attempt, contact};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
-/// Rows per attempt INSERT (26 columns: far below either backend's
-/// parameter limit).
-const INSERT_CHUNK: usize = 500;
-
 /// The new attempt's row: `dispatching` until the vendor answers.
 pub(super) fn attempt_row(
     c: &contact::Model,
@@ -62,9 +58,7 @@ pub(super) async fn insert_attempts<C: ConnectionTrait>(
     txn: &C,
     rows: Vec<attempt::ActiveModel>,
 ) -> Result<(), StoreError> {
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<_> = rows.by_ref().take(INSERT_CHUNK).collect();
+    for chunk in super::raw_sql::insert_chunks(rows) {
         attempt::Entity::insert_many(chunk).exec_without_returning(txn).await?;
     }
     Ok(())

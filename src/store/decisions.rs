@@ -1,7 +1,8 @@
 //! Writing the decision audit: every scheduling decision about a contact, with
-//! its reason. Rows are buffered and written with one INSERT per 500, inside
-//! the transaction that carries out the decision, so the audit never claims a
-//! decision that did not happen (or misses one that did).
+//! its reason. Rows are buffered and written in multi-row INSERTs of a few
+//! fixed sizes ([`super::raw_sql::insert_chunks`]), inside the transaction
+//! that carries out the decision, so the audit never claims a decision that
+//! did not happen (or misses one that did).
 
 use super::StoreError;
 use chrono::{DateTime, Utc};
@@ -67,9 +68,7 @@ impl DecisionBuffer {
     }
 
     pub async fn flush<C: ConnectionTrait>(&mut self, db: &C) -> Result<(), StoreError> {
-        while !self.0.is_empty() {
-            let rest = self.0.split_off(self.0.len().min(500));
-            let chunk = std::mem::replace(&mut self.0, rest);
+        for chunk in super::raw_sql::insert_chunks(std::mem::take(&mut self.0)) {
             decision::Entity::insert_many(chunk).exec_without_returning(db).await?;
         }
         Ok(())

@@ -90,7 +90,10 @@ pub async fn start(
 ) -> anyhow::Result<(String, Embedded)> {
     let secret = crate::config::Secret::exposed_or_empty;
     if v.kind == super::kinds::SIM {
-        let settings = sim_settings(v).map_err(|e| anyhow::anyhow!("vendor {}: sim: {e}", v.id))?;
+        let mut settings = sim_settings(v).map_err(|e| anyhow::anyhow!("vendor {}: sim: {e}", v.id))?;
+        // Nothing in the daemon reads the sim's delivery log, which would
+        // otherwise grow by a record per callback for as long as it runs.
+        settings.record_deliveries = false;
         let auth = doubles::sim::SimAuth { api_key: secret(&v.api_key), callback_secret: secret(&v.callback_secret) };
         let handle = doubles::sim::spawn(settings, auth, listener).await?;
         let url = handle.base_url();

@@ -347,6 +347,9 @@ async fn send(shared: &Shared, url: &str, body: &Bytes, signature: &str, referen
 /// Keep the daemon's answer to one delivery (see [`DeliveryRecord`]).
 fn record(shared: &Shared, body: &Bytes, reference: &str, status: u16) {
     use sha2::Digest;
+    if !shared.settings.record_deliveries {
+        return;
+    }
     let entry = DeliveryRecord {
         sha256: hex::encode(sha2::Sha256::digest(body)),
         reference: reference.to_string(),

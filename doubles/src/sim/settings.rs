@@ -57,6 +57,13 @@ pub struct SimSettings {
     /// than the daemon's request timeout, it is a timeout).
     #[serde(with = "humantime_serde")]
     pub answer_latency: Duration,
+    /// Keep every callback delivery for [`super::SimHandle::deliveries`]
+    /// (on by default, for the tests that compare them with the inbox). Not
+    /// a config key: the simulator inside the daemon turns it off, as
+    /// nothing there reads them and the list grows by one record per
+    /// delivery for as long as the daemon runs.
+    #[serde(skip)]
+    pub record_deliveries: bool,
 }
 
 impl Default for SimSettings {
@@ -98,6 +105,7 @@ impl Default for SimSettings {
             callback_jitter: Duration::ZERO,
             unknown_callback_rate: 0.0,
             answer_latency: Duration::ZERO,
+            record_deliveries: true,
         }
     }
 }
