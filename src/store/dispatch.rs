@@ -3,7 +3,7 @@
 //! checks before and after the vendor call.
 
 use super::StoreError;
-use super::raw_sql::Sql;
+use super::raw_sql::{Sql, padded};
 use super::values_list;
 use crate::domain::state::AttemptState;
 use chrono::{DateTime, Utc};
@@ -103,7 +103,7 @@ pub async fn lock_leased<C: ConnectionTrait>(
     lease_owner: &str,
 ) -> Result<Vec<attempt::Model>, StoreError> {
     Ok(attempt::Entity::find()
-        .filter(attempt::Column::AttemptRef.is_in(refs.iter().copied()))
+        .filter(attempt::Column::AttemptRef.is_in(padded(refs)))
         .filter(attempt::Column::LeaseOwner.eq(lease_owner))
         .order_by_asc(attempt::Column::Id)
         .lock_exclusive()
@@ -122,7 +122,7 @@ pub async fn still_leased<C: ConnectionTrait>(
     Ok(attempt::Entity::find()
         .select_only()
         .column(attempt::Column::AttemptRef)
-        .filter(attempt::Column::AttemptRef.is_in(refs.iter().copied()))
+        .filter(attempt::Column::AttemptRef.is_in(padded(refs)))
         .filter(attempt::Column::State.eq(DISPATCHING))
         .filter(attempt::Column::LeaseOwner.eq(lease_owner))
         .filter(attempt::Column::LeaseExpiresAt.gt(until))

@@ -3,6 +3,7 @@
 //! in flight for the same numbers in any campaign, and the recent dials of
 //! each number and case across all campaigns and vendors.
 
+use super::raw_sql::padded;
 use super::{IN_FLIGHT_STATES, StoreError};
 use crate::domain::compliance::DialRecord;
 use crate::domain::compliance::facts::{BatchFacts, conversation};
@@ -27,9 +28,13 @@ pub async fn load<C: ConnectionTrait>(
     if contacts.is_empty() {
         return Ok(facts);
     }
-    let phones: Vec<&str> = contacts.iter().map(|c| c.phone.as_str()).collect();
-    let cases: Vec<&str> =
-        contacts.iter().filter_map(|c| c.case_id.as_deref()).collect::<HashSet<_>>().into_iter().collect();
+    // Padded to a power of two (a repeat changes no IN): a handful of
+    // statement texts whatever the batch size, so each pooled connection's
+    // prepared-statement cache holds a few shapes, not one per size.
+    let phones: Vec<&str> = padded(&contacts.iter().map(|c| c.phone.as_str()).collect::<Vec<_>>());
+    let cases: Vec<&str> = padded(
+        &contacts.iter().filter_map(|c| c.case_id.as_deref()).collect::<HashSet<_>>().into_iter().collect::<Vec<_>>(),
+    );
     facts.suppressed = suppression::Entity::find()
         .filter(suppression::Column::Phone.is_in(phones.iter().copied()))
         .filter(
@@ -58,7 +63,7 @@ pub async fn load<C: ConnectionTrait>(
         .await?;
     let campaign_ids: HashSet<i64> = flights.iter().map(|f| f.2).collect();
     let names: HashMap<i64, String> = campaign::Entity::find()
-        .filter(campaign::Column::Id.is_in(campaign_ids))
+        .filter(campaign::Column::Id.is_in(padded(&campaign_ids.into_iter().collect::<Vec<_>>())))
         .all(db)
         .await?
         .into_iter()
