@@ -19,6 +19,9 @@ use crate::domain::state::CampaignState;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
+/// How far back the finish rate is measured.
+pub const RATE_PERIOD: TimeDelta = TimeDelta::minutes(15);
+
 /// The open windows the walk looks at before answering "beyond horizon".
 const MAX_WINDOWS: usize = 2000;
 

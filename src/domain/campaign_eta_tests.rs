@@ -65,7 +65,8 @@ fn work_spanning_several_days_skips_every_night() {
 
 #[test]
 fn the_dispatch_margin_shortens_each_open_stretch() {
-    let w = DialWindow::new(vec![(CallingWindows::parse("daily 09:00-17:00").unwrap(), Jakarta)], TimeDelta::minutes(10));
+    let w =
+        DialWindow::new(vec![(CallingWindows::parse("daily 09:00-17:00").unwrap(), Jakarta)], TimeDelta::minutes(10));
     // Dispatch stops at 16:50: 20 minutes (80 attempts) left from 16:30.
     let eta = estimate(&input(&w, jakarta(2, 16, 30), 100, 100));
     assert_eq!(eta.at, Some(jakarta(3, 9, 5)));

@@ -17,8 +17,10 @@
 //! Each rate keeps its numerator and denominator; its value is null while
 //! the denominator is 0.
 
+use crate::domain::compliance::DialWindow;
 use crate::domain::outcome::{Disposition, Intent};
 use crate::domain::state::{AttemptState, ContactState};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -137,7 +139,8 @@ pub fn rates(groups: &[AttemptGroup]) -> Rates {
     let (mut completed, mut connected, mut right_party, mut ptp) = (0, 0, 0, 0);
     for g in groups.iter().filter(|g| g.state == AttemptState::Completed.as_str()) {
         completed += g.count;
-        let is_connected = g.disposition.as_deref().and_then(|d| d.parse::<Disposition>().ok()).is_some_and(Disposition::is_connected);
+        let is_connected =
+            g.disposition.as_deref().and_then(|d| d.parse::<Disposition>().ok()).is_some_and(Disposition::is_connected);
         if !is_connected {
             continue;
         }
@@ -219,6 +222,40 @@ pub fn effective_cap(caps: &Caps) -> u32 {
     let vendors: u32 =
         caps.routes.iter().filter_map(|(id, _)| caps.vendor_caps.get(id)).fold(0u32, |a, c| a.saturating_add(*c));
     caps.campaign_cap.min(vendors)
+}
+
+/// The campaign's calling window now, in its default zone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct WindowNow {
+    /// The campaign's zone, the one the window is judged in here.
+    pub timezone: String,
+    /// Calls may start now (inside the window and not within the dispatch
+    /// margin before it closes, before the campaign's end).
+    pub open: bool,
+    /// When open: when dispatching stops (the close, or the end if sooner).
+    pub closes_at: Option<DateTime<Utc>>,
+    /// The next instant calls may start after now (after the current open
+    /// stretch when open); null when the window never opens again before the
+    /// campaign's end.
+    pub next_opening: Option<DateTime<Utc>>,
+}
+
+/// Whether `window` (the campaign's, in `timezone`) lets calls start at
+/// `now`, and when it next does.
+pub fn window_now(window: &DialWindow, timezone: &str, now: DateTime<Utc>) -> WindowNow {
+    let open = window.can_dispatch(now);
+    let closes_at = if open { window.dispatch_deadline(now).map(|c| close_for_dispatch(window, c)) } else { None };
+    let next_opening = match (open, closes_at) {
+        (false, _) => window.next_dispatch(now),
+        (true, Some(close)) => window.next_dispatch(close),
+        (true, None) => None,
+    };
+    WindowNow { timezone: timezone.to_string(), open, closes_at, next_opening }
+}
+
+/// Dispatch stops a margin before the window closes, but exactly at the end.
+fn close_for_dispatch(window: &DialWindow, deadline: DateTime<Utc>) -> DateTime<Utc> {
+    if window.ends_at() == Some(deadline) { deadline } else { deadline - window.margin() }
 }
 
 #[cfg(test)]

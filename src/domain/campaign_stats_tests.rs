@@ -92,3 +92,19 @@ fn in_flight_lists_routes_and_vendors_with_attempts_against_their_caps() {
     assert_eq!(f.vendors[2].in_flight, 0);
     assert_eq!(effective_cap(&caps), 35, "the routed vendors' caps add up to less than the campaign's");
 }
+
+#[test]
+fn the_window_says_whether_calls_may_start_now_and_when_next() {
+    use crate::domain::window::CallingWindows;
+    use chrono::{TimeDelta, TimeZone};
+    use chrono_tz::Asia::Jakarta;
+    let at = |d: u32, h: u32, m: u32| Jakarta.with_ymd_and_hms(2026, 3, d, h, m, 0).single().unwrap().to_utc();
+    let w =
+        DialWindow::new(vec![(CallingWindows::parse("daily 09:00-17:00").unwrap(), Jakarta)], TimeDelta::minutes(5));
+    let open = window_now(&w, "Asia/Jakarta", at(2, 10, 0));
+    assert_eq!((open.open, open.closes_at, open.next_opening), (true, Some(at(2, 16, 55)), Some(at(3, 9, 0))));
+    let closed = window_now(&w, "Asia/Jakarta", at(2, 16, 56));
+    assert_eq!((closed.open, closed.closes_at, closed.next_opening), (false, None, Some(at(3, 9, 0))));
+    let ended = window_now(&w.clone().ending_at(Some(at(2, 12, 0))), "Asia/Jakarta", at(2, 10, 0));
+    assert_eq!((ended.open, ended.closes_at, ended.next_opening), (true, Some(at(2, 12, 0)), None));
+}
