@@ -33,6 +33,10 @@ async fn stats_agree_with_the_export_and_the_database() {
     assert_eq!(r.status().as_u16(), 404);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"], "no campaign named `nope`");
+    let r = http.get(daemon.url("/api/v1/campaigns/e%002e/stats")).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 400, "a control character in the name");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "path segment 4: contains a NUL character (%00)", "names the campaign's segment");
 
     // While it runs: the caps hold and the open work is what is not finished.
     let running: Value = http.get(&url).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
