@@ -83,3 +83,7 @@ pub async fn attempt_tally<C: ConnectionTrait>(
     }
     Ok((groups, recent))
 }
+
+#[cfg(test)]
+#[path = "campaign_stats_tests.rs"]
+mod tests;
