@@ -123,7 +123,8 @@ pub struct Rates {
     /// Connected (answered or voicemail) over completed attempts.
     pub contact: Rate,
     /// Connected attempts with a recognized intent other than
-    /// `wrong_person`, over connected attempts.
+    /// `wrong_person` or `unknown` (a conversation with the debtor), over
+    /// connected attempts.
     pub right_party: Rate,
     /// Connected attempts with intent `promise_to_pay`, over connected attempts.
     pub promise_to_pay: Rate,
