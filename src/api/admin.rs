@@ -25,6 +25,7 @@ pub fn router() -> OpenApiRouter<Ctx> {
         .routes(routes!(openapi))
         .merge(super::suppressions::router())
         .merge(super::explain::router())
+        .merge(super::campaign_stats::router())
 }
 
 #[derive(Serialize, ToSchema)]

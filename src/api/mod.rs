@@ -5,6 +5,7 @@ mod auth;
 pub mod body;
 pub mod callback_audit;
 pub mod callbacks;
+mod campaign_stats;
 pub mod error;
 mod explain;
 pub mod listener;

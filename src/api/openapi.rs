@@ -164,6 +164,7 @@ mod tests {
             ("get", "/api/v1/campaigns/{name}"),
             ("post", "/api/v1/campaigns/{name}/{action}"),
             ("get", "/api/v1/campaigns/{name}/contacts/{phone}/explain"),
+            ("get", "/api/v1/campaigns/{name}/stats"),
             ("get", "/api/v1/vendors"),
             ("get", "/api/v1/suppressions"),
             ("post", "/api/v1/suppressions"),

@@ -7,6 +7,8 @@
 pub mod audit;
 pub mod call_event;
 pub mod campaign;
+pub mod campaign_eta;
+pub mod campaign_stats;
 pub mod claim;
 pub mod compliance;
 pub mod contact_columns;

@@ -156,7 +156,7 @@ async fn by_tasks_and_phones<C: ConnectionTrait>(
             out.extend(rows);
         }
     }
-    out.sort_by(|a, b| b.id.cmp(&a.id));
+    out.sort_by_key(|a| std::cmp::Reverse(a.id));
     Ok(out)
 }
 
