@@ -34,13 +34,8 @@ api_key = "load-key"
 callback_secret = "load-secret"
 TOML
 python3 scripts/load_bodies.py load-secret 4000 > "$WORK/bodies.lua"
-CAMPAIGND_LOG=warn "$BIN" --config "$WORK/config.toml" run 2> "$WORK/daemon.log" &
-PID=$!
-for _ in $(seq 1 300); do
-  curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
-  kill -0 $PID 2>/dev/null || { cat "$WORK/daemon.log"; exit 1; }
-  sleep 0.1
-done
+. scripts/daemon.sh
+start_daemon || exit 1
 # Each connection waits CONNECTIONS*1000/RATE ms between its requests: RATE in all.
 DELAY_MS=$(python3 -c "print($CONNECTIONS*1000/$RATE)")
 cat > "$WORK/load.lua" <<LUA

@@ -65,20 +65,18 @@ TOML
 # the handlers' logic rather than their 404s.
 "$BIN" --config "$WORK/config.toml" import --campaign demo examples/demo-contacts.csv > "$WORK/import.log" 2>&1 \
   || { cat "$WORK/import.log"; exit 1; }
-CAMPAIGND_LOG=warn "$BIN" --config "$WORK/config.toml" run 2> "$WORK/daemon.log" &
-PID=$!
-for _ in $(seq 1 300); do
-  curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
-  kill -0 $PID 2>/dev/null || { cat "$WORK/daemon.log"; exit 1; }
-  sleep 0.1
-done
-curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null || { echo "schemathesis: daemon not ready" >&2; exit 1; }
+. scripts/daemon.sh
+start_daemon || exit 1
 # A suppression entry, so export and delete have something to find.
 curl -fsS -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: text/csv' \
   --data-binary $'phone,reason\n+628125550021,complaint\n' "http://127.0.0.1:$PORT/api/v1/suppressions" >/dev/null
 set +e
 # From the temp directory: schemathesis keeps a replay cache (.schemathesis/) in its working directory.
 cd "$WORK"
+# One worker: with two, hypothesis describes filters by parsing their source
+# from two threads at once, and CPython 3.11's parser can fail there
+# ("AST constructor recursion depth mismatch"), a runtime error of the tool
+# that failed a run with every test case passing.
 schemathesis run "http://127.0.0.1:$PORT/api/v1/openapi.json" \
   --url "http://127.0.0.1:$PORT" \
   -H "Authorization: Bearer $TOKEN" \
@@ -87,7 +85,7 @@ schemathesis run "http://127.0.0.1:$PORT/api/v1/openapi.json" \
   --phases examples,coverage,fuzzing,stateful \
   --max-examples "$MAX_EXAMPLES" \
   --seed 1 \
-  --workers 2 \
+  --workers 1 \
   --request-timeout 10 \
   --suppress-health-check all \
   --generation-database none \
