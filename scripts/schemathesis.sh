@@ -21,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 MAX_EXAMPLES=${1:-100}
 BIN=${CAMPAIGND_BIN:-target/debug/campaignd}
-command -v schemathesis >/dev/null || python3 -m pip install -q 'schemathesis>=4.32,<5'
+python3 -c 'import schemathesis' 2>/dev/null || python3 -m pip install -q 'schemathesis>=4.32,<5'
 [ -x "$BIN" ] || cargo build --locked
 WORK=$(mktemp -d)
 PID=
@@ -77,7 +77,11 @@ cd "$WORK"
 # from two threads at once, and CPython 3.11's parser can fail there
 # ("AST constructor recursion depth mismatch"), a runtime error of the tool
 # that failed a run with every test case passing.
-schemathesis run "http://127.0.0.1:$PORT/api/v1/openapi.json" \
+# The CLI beside the python3 that has the package (a pip install under
+# pyenv gets no shim on PATH until a rehash).
+ST="$(python3 -c 'import os, sys; print(os.path.join(os.path.dirname(sys.executable), "schemathesis"))')"
+[ -x "$ST" ] || ST=schemathesis
+"$ST" run "http://127.0.0.1:$PORT/api/v1/openapi.json" \
   --url "http://127.0.0.1:$PORT" \
   -H "Authorization: Bearer $TOKEN" \
   --checks all \
