@@ -30,6 +30,7 @@ pub mod report;
 pub mod settle_page;
 pub mod settle_writes;
 pub mod suppressions;
+pub mod vendor_scorecard;
 mod values_list;
 pub mod vendor_limits;
 
