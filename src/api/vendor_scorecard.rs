@@ -88,7 +88,7 @@ async fn vendor_scorecard(
 }
 
 fn instant(name: &str, text: &str) -> Result<DateTime<Utc>, ApiError> {
-    DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).map_err(|e| {
-        ApiError(StatusCode::BAD_REQUEST, format!("{name}: `{text}` is not an RFC 3339 time ({e})"))
-    })
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("{name}: `{text}` is not an RFC 3339 time ({e})")))
 }

@@ -111,10 +111,8 @@ pub fn scorecards(configured: &[String], groups: &[ScorecardGroup], dials: &[(St
     for card in cards.values_mut() {
         card.connect_rate = ratio(card.connected, card.completed);
         card.conversation_rate = ratio(card.conversations, card.completed);
-        card.average_talk_seconds = talk
-            .get(&card.id)
-            .filter(|(_, n)| *n > 0)
-            .map(|(ms, n)| *ms as f64 / *n as f64 / 1000.0);
+        card.average_talk_seconds =
+            talk.get(&card.id).filter(|(_, n)| *n > 0).map(|(ms, n)| *ms as f64 / *n as f64 / 1000.0);
     }
     cards.into_values().collect()
 }

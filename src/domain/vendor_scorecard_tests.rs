@@ -92,10 +92,7 @@ fn a_vendor_no_longer_configured_is_listed_when_it_has_attempts_or_dials() {
 
 #[test]
 fn rates_are_per_vendor() {
-    let groups = [
-        group("a", "completed", Some("answered"), None, 1),
-        group("b", "completed", Some("busy"), None, 1),
-    ];
+    let groups = [group("a", "completed", Some("answered"), None, 1), group("b", "completed", Some("busy"), None, 1)];
     let cards = scorecards(&ids(&["a", "b"]), &groups, &[]);
     assert_eq!((cards[0].connect_rate, cards[1].connect_rate), (Some(1.0), Some(0.0)));
 }

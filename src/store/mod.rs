@@ -30,9 +30,9 @@ pub mod report;
 pub mod settle_page;
 pub mod settle_writes;
 pub mod suppressions;
-pub mod vendor_scorecard;
 mod values_list;
 pub mod vendor_limits;
+pub mod vendor_scorecard;
 
 #[cfg(test)]
 pub(crate) mod testkit;
