@@ -96,7 +96,7 @@ async fn scorecards_agree_with_the_database_per_vendor() {
         )
         .await;
         let by_intent = v["by_intent"].as_object().unwrap();
-        assert_eq!(by_intent.len(), 13, "every intent listed: {v}");
+        assert_eq!(by_intent["do_not_call"], 0, "intents the run never produced are listed too: {v}");
         for (intent, n) in by_intent {
             assert_eq!(n.as_i64(), Some(intents.get(intent).copied().unwrap_or(0)), "{id} {intent}: {v}");
         }
