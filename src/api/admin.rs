@@ -26,6 +26,7 @@ pub fn router() -> OpenApiRouter<Ctx> {
         .merge(super::suppressions::router())
         .merge(super::explain::router())
         .merge(super::campaign_stats::router())
+        .merge(super::vendor_scorecard::router())
 }
 
 #[derive(Serialize, ToSchema)]

@@ -14,6 +14,7 @@ pub mod predial;
 mod request_target;
 mod server;
 mod suppressions;
+mod vendor_scorecard;
 
 use crate::context::Ctx;
 use axum::Router;

@@ -166,6 +166,7 @@ mod tests {
             ("get", "/api/v1/campaigns/{name}/contacts/{phone}/explain"),
             ("get", "/api/v1/campaigns/{name}/stats"),
             ("get", "/api/v1/vendors"),
+            ("get", "/api/v1/vendors/scorecard"),
             ("get", "/api/v1/suppressions"),
             ("post", "/api/v1/suppressions"),
             ("delete", "/api/v1/suppressions/{phone}"),

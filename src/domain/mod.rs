@@ -27,6 +27,7 @@ pub mod settlement;
 pub mod state;
 pub mod suppression;
 pub mod tags;
+pub mod vendor_scorecard;
 pub mod window;
 pub mod work;
 pub mod zones;

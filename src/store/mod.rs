@@ -32,6 +32,7 @@ pub mod settle_writes;
 pub mod suppressions;
 mod values_list;
 pub mod vendor_limits;
+pub mod vendor_scorecard;
 
 #[cfg(test)]
 pub(crate) mod testkit;

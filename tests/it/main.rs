@@ -31,3 +31,4 @@ mod suppression_admin;
 mod vendor_boundary;
 mod vendor_kinds;
 mod vendor_routing;
+mod vendor_scorecard;
