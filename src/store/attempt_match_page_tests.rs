@@ -6,7 +6,7 @@ use crate::domain::outcome::{Disposition, Outcome};
 use crate::domain::routing::VendorSlot;
 use crate::store::attempt_match::find_attempt_by_call;
 use crate::store::claim::{Lease, claim};
-use crate::store::{campaigns, testkit};
+use crate::store::testkit;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use sea_orm::{ActiveModelTrait, ActiveValue::NotSet, ConnectionTrait, Set};
 
@@ -26,12 +26,8 @@ async fn exec(db: &crate::store::Db, sql: String) {
 #[tokio::test]
 async fn a_page_of_events_matches_as_each_event_alone_does() {
     let db = testkit::memory_db().await;
-    let fields = "timezone = \"Asia/Jakarta\"\nwindows = \"daily 00:00-24:00\"\ndefault_country_code = \"62\"";
-    let (settings, row) = testkit::declared_campaign(&db, "c", fields).await;
-    let csv = "phone\n+6281200000001\n+6281200000002\n+6281200000003\n+6281200000004\n+6281200000005\n";
-    crate::import::import_csv(&db, &row, csv.as_bytes(), None, Utc::now()).await.expect("import");
-    let mut camp = campaigns::parse(&row, &settings.compliance).expect("parse");
-    camp.state = crate::domain::state::CampaignState::Running;
+    let phones = ["+6281200000001", "+6281200000002", "+6281200000003", "+6281200000004", "+6281200000005"];
+    let (_, row, camp) = testkit::running_campaign(&db, &phones).await;
     let slots = HashMap::from([("sim".to_string(), VendorSlot { cap: 10, own_redials: 0 })]);
     let t0 = Utc.with_ymd_and_hms(2030, 1, 1, 3, 0, 0).unwrap();
     let lease = Lease { owner: "test", until: t0 + TimeDelta::minutes(1) };

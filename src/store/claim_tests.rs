@@ -2,18 +2,13 @@
 //! dialed; the rows beside them are claimed as usual.
 
 use super::*;
-use crate::store::{Db, campaigns, testkit};
+use crate::store::{Db, testkit};
 use chrono::TimeZone;
 use sea_orm::ConnectionTrait;
 
 async fn running_campaign_with_contacts() -> (Db, Campaign) {
     let conn = testkit::memory_db().await;
-    let fields = "timezone = \"Asia/Jakarta\"\nwindows = \"daily 00:00-24:00\"\ndefault_country_code = \"62\"";
-    let (settings, row) = testkit::declared_campaign(&conn, "c", fields).await;
-    let csv = "phone\n+6281211110001\n+6281211110002\n+6281211110003\n";
-    crate::import::import_csv(&conn, &row, csv.as_bytes(), None, Utc::now()).await.expect("import");
-    let mut camp = campaigns::parse(&row, &settings.compliance).expect("parse");
-    camp.state = crate::domain::state::CampaignState::Running;
+    let (_, _, camp) = testkit::running_campaign(&conn, &["+6281211110001", "+6281211110002", "+6281211110003"]).await;
     (conn, camp)
 }
 

@@ -3,6 +3,7 @@
 
 use super::{Db, campaigns, db};
 use crate::config::{DatabaseSettings, Settings};
+use crate::domain::campaign::Campaign;
 use chrono::Utc;
 use entity::campaign;
 use std::path::Path;
@@ -34,4 +35,16 @@ pub async fn declared_campaign(conn: &Db, name: &str, fields: &str) -> (Settings
     campaigns::sync_from_config(conn, &settings.campaigns, Utc::now()).await.expect("sync");
     let row = campaigns::find_by_name(conn, name).await.expect("campaign");
     (settings, row)
+}
+
+/// A running campaign `c` (always-open window in Asia/Jakarta, routed to
+/// the sim vendor) with `phones` imported as its contacts.
+pub async fn running_campaign(conn: &Db, phones: &[&str]) -> (Settings, campaign::Model, Campaign) {
+    let fields = "timezone = \"Asia/Jakarta\"\nwindows = \"daily 00:00-24:00\"\ndefault_country_code = \"62\"";
+    let (settings, row) = declared_campaign(conn, "c", fields).await;
+    let csv = format!("phone\n{}\n", phones.join("\n"));
+    crate::import::import_csv(conn, &row, csv.as_bytes(), None, Utc::now()).await.expect("import");
+    let mut camp = campaigns::parse(&row, &settings.compliance).expect("parse");
+    camp.state = crate::domain::state::CampaignState::Running;
+    (settings, row, camp)
 }
