@@ -20,6 +20,7 @@ use crate::store::StoreError;
 use crate::store::db::begin_write;
 use crate::store::health::{StoreFault, StoreHealth};
 use crate::store::inbox::{NewCallback, dedupe_key};
+use crate::store::raw_sql::{INSERT_SIZES, insert_chunks};
 use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -144,12 +145,6 @@ async fn write_batch(db: &Db, health: &StoreHealth, rows: Vec<Row>) -> Result<()
 /// headers, body, state, error, retry_at (= received_at: due at once).
 const PER_ROW: usize = 9;
 
-/// Statement sizes a batch is cut into, largest first. WHY fixed sizes: a
-/// statement for exactly n rows has a new text for every batch size, so the
-/// driver prepared a fresh statement for most batches; these few texts are
-/// prepared once per connection and reused from its statement cache.
-const CHUNKS: [usize; 4] = [64, 16, 4, 1];
-
 /// `INSERT` of `rows` rows, each binding its own values by position (`?` on
 /// SQLite, whose named or numbered placeholders cost a list search per bound
 /// value; `$N` on PostgreSQL); `events` starts at 0.
@@ -159,26 +154,22 @@ fn chunk_sql(backend: DbBackend, rows: usize) -> String {
     super::raw_sql::positional_rows(backend, head, rows, PER_ROW, "0")
 }
 
-/// The statement text of each size in [`CHUNKS`] for `backend`, rendered once.
+/// The statement text of each size in [`INSERT_SIZES`] for `backend`, rendered once.
 fn chunk_sqls(backend: DbBackend) -> &'static [String; 4] {
     static SQLITE: OnceLock<[String; 4]> = OnceLock::new();
     static POSTGRES: OnceLock<[String; 4]> = OnceLock::new();
     let cell = if backend == DbBackend::Postgres { &POSTGRES } else { &SQLITE };
-    cell.get_or_init(|| CHUNKS.map(|n| chunk_sql(backend, n)))
+    cell.get_or_init(|| INSERT_SIZES.map(|n| chunk_sql(backend, n)))
 }
 
 /// Insert the rows (the caller's transaction), in statements of the sizes in
-/// [`CHUNKS`].
+/// [`INSERT_SIZES`] (why fixed sizes: there).
 pub(super) async fn insert_rows<C: ConnectionTrait>(db: &C, rows: Vec<Row>) -> Result<(), StoreError> {
     let backend: DbBackend = db.get_database_backend();
-    let mut rows = rows.into_iter();
-    let mut left = rows.len();
-    while left > 0 {
-        let (size, sql) =
-            CHUNKS.iter().zip(chunk_sqls(backend)).find(|(size, _)| **size <= left).expect("a chunk of 1");
-        let values: Vec<Value> = rows.by_ref().take(*size).flat_map(|row| row.0).collect();
-        db.execute_raw(Statement::from_sql_and_values(backend, sql.as_str(), values)).await?;
-        left -= size;
+    for chunk in insert_chunks(rows) {
+        let shape = INSERT_SIZES.iter().position(|size| *size == chunk.len()).expect("a size of INSERT_SIZES");
+        let values: Vec<Value> = chunk.into_iter().flat_map(|row| row.0).collect();
+        db.execute_raw(Statement::from_sql_and_values(backend, chunk_sqls(backend)[shape].as_str(), values)).await?;
     }
     Ok(())
 }

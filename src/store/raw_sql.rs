@@ -114,7 +114,7 @@ pub(crate) fn padded_chunks<T: Clone>(items: &[T]) -> impl Iterator<Item = Vec<T
 
 /// Row counts of the multi-row INSERTs that cannot pad (a repeated row
 /// would be a second row), largest first.
-const INSERT_SIZES: [usize; 4] = [64, 16, 4, 1];
+pub(crate) const INSERT_SIZES: [usize; 4] = [64, 16, 4, 1];
 
 /// `items` cut into runs of exactly the sizes in [`INSERT_SIZES`], largest
 /// first, every item once and in order.
