@@ -11,6 +11,7 @@ mod explain;
 pub mod listener;
 mod openapi;
 pub mod predial;
+mod rejected_callbacks;
 mod request_target;
 mod server;
 mod suppressions;

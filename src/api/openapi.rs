@@ -167,6 +167,7 @@ mod tests {
             ("get", "/api/v1/campaigns/{name}/stats"),
             ("get", "/api/v1/vendors"),
             ("get", "/api/v1/vendors/scorecard"),
+            ("get", "/api/v1/callbacks/rejected"),
             ("get", "/api/v1/suppressions"),
             ("post", "/api/v1/suppressions"),
             ("delete", "/api/v1/suppressions/{phone}"),
