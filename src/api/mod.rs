@@ -1,4 +1,5 @@
-//! The HTTP listener: vendor callbacks, health, metrics and the admin API.
+//! The HTTP listener: vendor callbacks, health, metrics, the admin API and
+//! the status page.
 
 mod admin;
 mod auth;
@@ -11,8 +12,11 @@ mod explain;
 pub mod listener;
 mod openapi;
 pub mod predial;
+mod rejected_callbacks;
 mod request_target;
 mod server;
+mod session;
+mod status_page;
 mod suppressions;
 mod vendor_scorecard;
 
@@ -46,6 +50,7 @@ fn root_router() -> OpenApiRouter<Ctx> {
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(metrics_text))
+        .merge(status_page::router())
 }
 
 pub fn router(ctx: Ctx) -> Router {

@@ -26,6 +26,7 @@ pub mod installation;
 pub mod leases;
 mod raw_sql;
 pub mod reconcile;
+pub mod rejected_callbacks;
 pub mod report;
 pub mod settle_page;
 pub mod settle_writes;

@@ -25,6 +25,7 @@ mod multi_instance;
 mod pg_restart;
 mod reconcile;
 mod scheduling_clock;
+mod status_page;
 mod storage_conformance;
 mod store_faults;
 mod suppression_admin;

@@ -2,6 +2,7 @@
 //! daemon binary as a child process, and polling with deadlines.
 
 pub mod balancer;
+pub mod browser;
 pub mod cluster;
 pub mod daemon;
 pub mod invariants;
