@@ -3,6 +3,7 @@
 //! answer with, URL-token and IP-allowlist checks for unsigned callbacks, and
 //! phone/time helpers.
 
+use super::error_code::ErrorCode;
 use super::{CallbackError, VendorError, VendorErrorKind};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use reqwest::{StatusCode, Url};
@@ -100,12 +101,13 @@ impl VendorHttp {
             message.push_str(&format!(": {cause}"));
             source = cause.source();
         }
-        self.error(kind, message)
+        self.error(kind, message).with_code(ErrorCode::Transport)
     }
 
     /// A non-2xx HTTP answer (before any vendor code is looked at).
     pub fn http_status_error(&self, op: &str, answer: &Answer) -> VendorError {
         self.error(classify_status(answer.status), format!("{op}: HTTP {}: {}", answer.status, excerpt(&answer.body)))
+            .with_code(ErrorCode::Http(answer.status.as_u16()))
     }
 }
 

@@ -6,6 +6,7 @@ use super::wire::{
     BatchAccepted, CallRequest, CallResult, CallState, CallStatus, CreateBatch, SIGNATURE_HEADER, SimError,
 };
 use crate::vendors::common::no_redirect_client;
+use crate::vendors::error_code::ErrorCode;
 use crate::vendors::{
     AttemptHandle, CallEvent, CallbackError, DispatchBatch, DispatchReceipt, HeaderMap, LookupResult, ParsedCallback,
     VendorAdapter, VendorError, VendorErrorKind,
@@ -104,7 +105,7 @@ impl SimAdapter {
             message.push_str(&format!(": {cause}"));
             source = cause.source();
         }
-        self.error(kind, message)
+        self.error(kind, message).with_code(ErrorCode::Transport)
     }
 
     /// A non-2xx answer, with the vendor's `code` and `message` when it sent them.
@@ -116,6 +117,7 @@ impl SimAdapter {
             Err(_) => body.chars().take(200).collect(),
         };
         self.error(classify_status(status), format!("{op}: HTTP {status}: {detail}"))
+            .with_code(ErrorCode::Http(status.as_u16()))
     }
 
     /// True for the simulator's own 404 (not a 404 of a wrong base_url).
