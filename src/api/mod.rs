@@ -4,6 +4,7 @@ mod admin;
 mod auth;
 pub mod body;
 pub mod callback_audit;
+pub mod callback_rejections;
 pub mod callbacks;
 mod campaign_stats;
 pub mod error;
