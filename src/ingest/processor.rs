@@ -3,6 +3,7 @@
 //! (one fsync per page, not per row), so a crash either applies a row
 //! completely or leaves it pending for the next drain.
 
+use super::inbox_gauges::InboxGauges;
 use super::page_rows::{Page, Parsed, Row, RowPlan, finish_row, parse_row, plan_row};
 use crate::context::Ctx;
 use crate::domain::call_event::CallEvent;
@@ -277,8 +278,10 @@ async fn apply_uncounted(
 /// stored by another process or left pending by a crash.
 pub async fn run(ctx: Ctx, shutdown: CancellationToken) {
     let mut failures = crate::failure_log::FailureLog::new("inbox processing");
+    let mut gauges = InboxGauges::default();
     loop {
         let drained = drain(&ctx).await;
+        gauges.sample_if_due(&ctx).await;
         match &drained {
             Ok(_) => failures.succeeded(),
             Err(e) => {
