@@ -310,6 +310,14 @@ pub fn options<T: serde::de::DeserializeOwned>(table: &toml::Table) -> Result<T,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_http_error_carries_its_status_for_the_code_label() {
+        let http = VendorHttp::new("v", "http://127.0.0.1:9", Duration::from_secs(1)).unwrap();
+        let answer = Answer { status: StatusCode::TOO_MANY_REQUESTS, body: "slow down".into() };
+        let err = http.http_status_error("dispatch", &answer);
+        assert_eq!((err.kind, err.code), (VendorErrorKind::RetryLater, Some(ErrorCode::Http(429))));
+    }
     use serde_json::json;
 
     #[test]

@@ -2,13 +2,14 @@
 //! a campaign whose window is closed, and what the daemon exports is checked
 //! against the database and the admin API: calls in flight against the
 //! caps, the windows, the callback lag of every result, the inbox backlog,
-//! refused callbacks by reason, and every dispatch's latency.
+//! refused callbacks by reason, and every dispatch's latency and error.
 
 use crate::common;
 
 use chrono::Timelike;
 use common::daemon::Daemon;
 use common::{ConfigSpec, TestDb, fast_sim, poll_until, scalar, start_sim};
+use doubles::sim::SimSettings;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -20,7 +21,8 @@ const VENDOR_CAPS: (u32, u32) = (4, 3);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_agree_with_the_database_and_the_api() {
     let db = TestDb::new();
-    let sim = start_sim(fast_sim(0.0)).await;
+    // Some batches refused with 503: the errors are counted by that code.
+    let sim = start_sim(SimSettings { dispatch_failure_rate: 0.2, ..fast_sim(0.0) }).await;
     let sim_url = sim.base_url();
     let spec = ConfigSpec {
         contacts: 60,
@@ -108,6 +110,11 @@ async fn metrics_agree_with_the_database_and_the_api() {
     assert!(tasks > 0);
     assert_eq!(m.sum("campaignd_vendor_request_seconds_count", &[("op", "dispatch")]), tasks as f64);
     assert_eq!(m.kind("campaignd_vendor_request_seconds"), Some("histogram"));
+    let refused = scalar(&conn, "SELECT COUNT(*) FROM vendor_tasks WHERE state = 'failed'").await;
+    assert!(refused > 0, "the simulator refused some batches");
+    let errors = [("op", "dispatch"), ("kind", "RetryLater"), ("code", "503")];
+    assert_eq!(m.sum("campaignd_vendor_errors_total", &errors), refused as f64);
+    assert_eq!(m.sum("campaignd_vendor_errors_total", &[]), refused as f64, "no other error");
 
     // Refused callbacks, by reason; a vendor id nobody configured is not a label.
     let r = http

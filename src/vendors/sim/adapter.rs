@@ -453,6 +453,7 @@ mod tests {
         let err = adapter.dispatch(&calls).await.unwrap_err();
         assert_eq!(err.kind, VendorErrorKind::RetryLater, "{err}");
         assert!(err.message.contains("unavailable"), "{err}");
+        assert_eq!(err.code, Some(ErrorCode::Http(503)), "the status, for the error counter's code label");
         assert_eq!(
             adapter.lookup(&crate::vendors::AttemptHandle::by_ref("x-0")).await.unwrap(),
             LookupResult::NotFound,
@@ -465,6 +466,7 @@ mod tests {
         // Stopped: the connection is refused, nothing was sent.
         let err = SimAdapter::new("sim-test", config(&base)).unwrap().dispatch(&calls).await.unwrap_err();
         assert_eq!(err.kind, VendorErrorKind::RetryLater, "{err}");
+        assert_eq!(err.code, Some(ErrorCode::Transport));
     }
 
     #[tokio::test]
