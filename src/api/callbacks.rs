@@ -6,6 +6,7 @@
 
 use super::body::{BodyError, contains_nul, read_within};
 use super::callback_audit::{self as audit, RejectionBudget};
+use super::callback_rejections::{self as rejections, RejectReason};
 use super::error::ErrorBody;
 use super::listener::PeerAddr;
 use crate::context::Ctx;
@@ -66,7 +67,9 @@ pub async fn callback(
         error: None,
         received_at: now,
     };
-    let unknown = Unauthenticated { ctx: &ctx, budget: &budget, remote: remote.ip(), headers: &headers };
+    let label = rejections::vendor_label(&vendor_id, ctx.vendors.get(&vendor_id).is_some());
+    let unknown =
+        Unauthenticated { ctx: &ctx, budget: &budget, remote: remote.ip(), headers: &headers, vendor_label: &label };
     let bytes = match read_within(body, http.max_body_bytes, http.limits.body_read_timeout).await {
         Ok(b) => b,
         Err(e) => {
@@ -75,15 +78,16 @@ pub async fn callback(
                 BodyError::TimedOut { .. } => StatusCode::REQUEST_TIMEOUT,
                 BodyError::Broken => StatusCode::BAD_REQUEST,
             };
-            return unknown.reject(audit, &[], status, e.to_string()).await;
+            let why = RejectReason::of_body_error(&e);
+            return unknown.reject(audit, &[], status, why, e.to_string()).await;
         }
     };
     let Some(vendor) = ctx.vendors.get(&vendor_id) else {
         let reason = format!("unknown vendor `{vendor_id}`");
-        return unknown.reject(audit, &bytes, StatusCode::NOT_FOUND, reason).await;
+        return unknown.reject(audit, &bytes, StatusCode::NOT_FOUND, RejectReason::UnknownVendor, reason).await;
     };
-    if let Err(e) = authenticate(&vendor, query.as_deref(), &headers, &bytes, remote.ip()) {
-        return unknown.reject(audit, &bytes, StatusCode::UNAUTHORIZED, e.to_string()).await;
+    if let Err((why, e)) = authenticate_why(&vendor, query.as_deref(), &headers, &bytes, remote.ip()) {
+        return unknown.reject(audit, &bytes, StatusCode::UNAUTHORIZED, why, e.to_string()).await;
     }
     // Authenticated from here on: the row keeps the whole body and headers.
     let mut audit = NewCallback { headers: audit::headers_json(&headers, false), body: bytes.to_vec(), ..audit };
@@ -113,6 +117,7 @@ pub async fn callback(
             // logs why, once per burst of failures.)
             metrics::counter!("campaignd_callbacks_total", "vendor" => vendor_id.clone(), "result" => "503")
                 .increment(1);
+            rejections::count(&label, RejectReason::StoreUnavailable);
             tracing::debug!(vendor = %vendor_id, error = %e, "cannot store callback");
             reject(StatusCode::SERVICE_UNAVAILABLE, "temporarily unable to store the callback; retry".into())
         }
@@ -126,14 +131,24 @@ struct Unauthenticated<'a> {
     budget: &'a RejectionBudget,
     remote: std::net::IpAddr,
     headers: &'a HeaderMap,
+    /// `vendor` label: the URL's vendor id only if configured.
+    vendor_label: &'a str,
 }
 
 impl Unauthenticated<'_> {
-    async fn reject(&self, mut audit: NewCallback, body: &[u8], status: StatusCode, reason: String) -> Response {
+    async fn reject(
+        &self,
+        mut audit: NewCallback,
+        body: &[u8],
+        status: StatusCode,
+        why: RejectReason,
+        reason: String,
+    ) -> Response {
+        rejections::count(self.vendor_label, why);
         if !self.budget.allow(self.remote) {
             metrics::counter!("campaignd_callback_rejections_unstored_total").increment(1);
             metrics::counter!("campaignd_callback_body_bytes_dropped_total").increment(body.len() as u64);
-            count_rejection(&audit.vendor_id, status);
+            count_rejection(self.vendor_label, status);
             tracing::debug!(vendor = %audit.vendor_id, status = status.as_u16(), %reason, "callback rejected (over the audit budget: not stored)");
             return reject(status, reason);
         }
@@ -145,7 +160,7 @@ impl Unauthenticated<'_> {
             None => reason.clone(),
         };
         audit.error = Some(stored_reason);
-        store_audit(self.ctx, audit, status, &reason).await;
+        store_audit(self.ctx, audit, self.vendor_label, status, &reason).await;
         reject(status, reason)
     }
 }
@@ -159,23 +174,40 @@ pub(crate) fn authenticate(
     body: &[u8],
     remote: std::net::IpAddr,
 ) -> Result<(), CallbackError> {
-    check_ip_allowlist(&vendor.callback_allow_ips, Some(remote))?;
-    check_url_token(vendor.callback_token.as_deref(), query)?;
-    vendor.adapter.verify_callback(headers, body, Some(remote))
+    authenticate_why(vendor, query, headers, body, remote).map_err(|(_, e)| e)
 }
 
+/// [`authenticate`], saying which check refused.
+fn authenticate_why(
+    vendor: &VendorHandle,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: &[u8],
+    remote: std::net::IpAddr,
+) -> Result<(), (RejectReason, CallbackError)> {
+    check_ip_allowlist(&vendor.callback_allow_ips, Some(remote)).map_err(|e| (RejectReason::SourceNotAllowed, e))?;
+    check_url_token(vendor.callback_token.as_deref(), query).map_err(|e| (RejectReason::BadToken, e))?;
+    vendor.adapter.verify_callback(headers, body, Some(remote)).map_err(|e| match e {
+        CallbackError::Unauthorized(_) => (RejectReason::BadSignature, e),
+        CallbackError::Malformed(_) => (RejectReason::BadBody, e),
+    })
+}
+
+/// An authenticated callback refused (its vendor is configured: its id is the label).
 async fn store_rejection(ctx: &Ctx, mut audit: NewCallback, status: StatusCode, reason: String) -> Response {
+    rejections::count(&audit.vendor_id, RejectReason::BadBody);
     audit.error = Some(reason.clone());
-    store_audit(ctx, audit, status, &reason).await;
+    let label = audit.vendor_id.clone();
+    store_audit(ctx, audit, &label, status, &reason).await;
     reject(status, reason)
 }
 
-fn count_rejection(vendor_id: &str, status: StatusCode) {
-    metrics::counter!("campaignd_callbacks_total", "vendor" => vendor_id.to_string(), "result" => status.as_u16().to_string()).increment(1);
+fn count_rejection(vendor_label: &str, status: StatusCode) {
+    metrics::counter!("campaignd_callbacks_total", "vendor" => vendor_label.to_string(), "result" => status.as_u16().to_string()).increment(1);
 }
 
-async fn store_audit(ctx: &Ctx, mut audit: NewCallback, status: StatusCode, reason: &str) {
-    count_rejection(&audit.vendor_id, status);
+async fn store_audit(ctx: &Ctx, mut audit: NewCallback, vendor_label: &str, status: StatusCode, reason: &str) {
+    count_rejection(vendor_label, status);
     tracing::warn!(vendor = %audit.vendor_id, status = status.as_u16(), %reason, "callback rejected");
     // A vendor's own error text may quote the body; a NUL in it would make
     // PostgreSQL refuse the whole audit row.

@@ -5,11 +5,13 @@ mod admin;
 mod auth;
 pub mod body;
 pub mod callback_audit;
+pub mod callback_rejections;
 pub mod callbacks;
 mod campaign_stats;
 pub mod error;
 mod explain;
 pub mod listener;
+mod metrics_buckets;
 mod openapi;
 pub mod predial;
 mod rejected_callbacks;
@@ -24,7 +26,7 @@ use crate::context::Ctx;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::OnceLock;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -34,7 +36,7 @@ use utoipa_axum::routes;
 pub fn metrics_handle() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
-        let recorder = PrometheusBuilder::new().build_recorder();
+        let recorder = metrics_buckets::builder().build_recorder();
         let handle = recorder.handle();
         let _ = metrics::set_global_recorder(recorder);
         handle

@@ -58,4 +58,16 @@ impl Campaign {
         })?;
         Ok(self.contact_policy.dial_window(&zones).ending_at(self.ends_at))
     }
+
+    /// Calls may start at `now` in the campaign's own zone (its windows and
+    /// its profiles', less the closing margin, before its end): the window
+    /// the stats page shows and `campaignd_campaign_window_open` reports.
+    /// Contacts in other zones may be dialable when this is closed.
+    pub fn window_open(&self, now: DateTime<Utc>) -> bool {
+        self.dial_window(None).is_ok_and(|w| w.can_dispatch(now))
+    }
 }
+
+#[cfg(test)]
+#[path = "campaign_window_tests.rs"]
+mod window_tests;

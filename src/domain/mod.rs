@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod call_event;
+pub mod callback_lag;
 pub mod campaign;
 pub mod campaign_eta;
 pub mod campaign_stats;

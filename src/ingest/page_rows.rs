@@ -5,6 +5,7 @@
 use super::processor::{EventApplied, PageCounts};
 use crate::context::Ctx;
 use crate::domain::call_event::CallEvent;
+use crate::domain::callback_lag::callback_lag;
 use crate::domain::inbox_page::CopyState;
 use crate::domain::inbox_wait::{self, Wait};
 use crate::domain::state::InboxState;
@@ -138,6 +139,9 @@ pub(super) fn finish_row<'e>(
             EventApplied::Applied => {
                 applied += 1;
                 page.counts.results.push((row.vendor_id.clone(), ev.outcome.disposition.as_str()));
+                if let Some(lag) = callback_lag(ev.ended_at, row.received_at) {
+                    page.counts.lags.push((row.vendor_id.clone(), lag));
+                }
             }
             EventApplied::Late => report.late += 1,
             EventApplied::Unmatched => {

@@ -3,9 +3,11 @@
 //! (one fsync per page, not per row), so a crash either applies a row
 //! completely or leaves it pending for the next drain.
 
+use super::inbox_gauges::InboxGauges;
 use super::page_rows::{Page, Parsed, Row, RowPlan, finish_row, parse_row, plan_row};
 use crate::context::Ctx;
 use crate::domain::call_event::CallEvent;
+use crate::domain::callback_lag::CallbackLag;
 use crate::domain::campaign::Campaign;
 use crate::domain::compliance::ComplianceSettings;
 use crate::domain::inbox_page::InboxCopies;
@@ -67,6 +69,8 @@ pub(super) struct PageCounts {
     pub rejected_records: HashMap<String, u64>,
     /// (vendor, disposition) of each applied result.
     pub results: Vec<(String, &'static str)>,
+    /// How late each applied result whose call end the vendor gave reached us.
+    pub lags: Vec<(String, CallbackLag)>,
 }
 
 impl PageCounts {
@@ -83,6 +87,12 @@ impl PageCounts {
         }
         for (vendor, disposition) in self.results {
             metrics::counter!("campaignd_results_total", "vendor" => vendor, "disposition" => disposition).increment(1);
+        }
+        for (vendor, lag) in self.lags {
+            if lag.clock_skew {
+                metrics::counter!("campaignd_callback_clock_skew_total", "vendor" => vendor.clone()).increment(1);
+            }
+            metrics::histogram!("campaignd_callback_lag_seconds", "vendor" => vendor).record(lag.seconds);
         }
         self.report
     }
@@ -268,8 +278,10 @@ async fn apply_uncounted(
 /// stored by another process or left pending by a crash.
 pub async fn run(ctx: Ctx, shutdown: CancellationToken) {
     let mut failures = crate::failure_log::FailureLog::new("inbox processing");
+    let mut gauges = InboxGauges::default();
     loop {
         let drained = drain(&ctx).await;
+        gauges.sample_if_due(&ctx).await;
         match &drained {
             Ok(_) => failures.succeeded(),
             Err(e) => {

@@ -8,6 +8,7 @@
 use super::attempt_handle;
 use crate::context::Ctx;
 use crate::store::{self, StoreError};
+use crate::vendors::metered::{metered, op};
 use chrono::{DateTime, Utc};
 use entity::attempt;
 use std::collections::BTreeMap;
@@ -78,7 +79,7 @@ pub async fn cancel_sweep(ctx: &Ctx, now: DateTime<Utc>) -> Result<CancelReport,
             handles.push(attempt_handle(&ctx.db, a).await?);
         }
         vendor.until_ready().await;
-        match vendor.adapter.cancel(&handles).await {
+        match metered(&vendor_id, op::CANCEL, vendor.adapter.cancel(&handles)).await {
             Ok(()) => {
                 let ids: Vec<i64> = attempts.iter().map(|a| a.id).collect();
                 store::reconcile::cancel_requested(&ctx.db, &ids, now).await?;

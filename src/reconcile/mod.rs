@@ -11,6 +11,7 @@ use crate::domain::state::AttemptState;
 use crate::store::apply::apply_result;
 use crate::store::db::begin_write;
 use crate::store::{self, Db, StoreError};
+use crate::vendors::metered::{metered, op};
 use crate::vendors::{AttemptHandle, LookupResult};
 use chrono::{DateTime, Utc};
 use entity::attempt;
@@ -75,7 +76,7 @@ pub async fn sweep(ctx: &Ctx, now: DateTime<Utc>) -> Result<ReconcileReport, Sto
         report.looked_up += 1;
         vendor.until_ready().await;
         let handle = attempt_handle(&ctx.db, &a).await?;
-        let looked = vendor.adapter.lookup(&handle).await;
+        let looked = metered(vendor.adapter.id(), op::LOOKUP, vendor.adapter.lookup(&handle)).await;
         let camp = ctx.campaign(a.campaign_id).await?;
         let now = ctx.clock.now();
         let too_old = a.dispatched_at.unwrap_or(a.created_at) < now - dur(s.lost_after);
@@ -96,7 +97,8 @@ pub async fn sweep(ctx: &Ctx, now: DateTime<Utc>) -> Result<ReconcileReport, Sto
             }
             Ok(LookupResult::Pending { .. }) | Err(_) if too_old && a.state == DISPATCHED => {
                 // Give up on it, and make sure the vendor does not dial it later.
-                let _ = vendor.adapter.cancel(std::slice::from_ref(&handle)).await;
+                let cancel = vendor.adapter.cancel(std::slice::from_ref(&handle));
+                let _ = metered(vendor.adapter.id(), op::CANCEL, cancel).await;
                 apply_result(&txn, &camp, &a, &AttemptResult::Lost, None, now).await?;
                 report.lost += 1;
             }

@@ -8,6 +8,7 @@ use crate::store::apply::{AttemptLocks, WriteBuffer};
 use crate::store::db::begin_write;
 use crate::store::{self, StoreError, inbox};
 use crate::vendors::TaskHandle;
+use crate::vendors::metered::{metered, op};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
@@ -33,11 +34,8 @@ pub async fn poll_sweep(ctx: &Ctx, now: DateTime<Utc>) -> Result<PollReport, Sto
             let Some(external) = task.external_task_id.clone() else { continue };
             report.tasks += 1;
             vendor.until_ready().await;
-            let parsed = match vendor
-                .adapter
-                .poll_task_records(&TaskHandle { vendor_task_id: external, created_at: task.created_at })
-                .await
-            {
+            let handle = TaskHandle { vendor_task_id: external, created_at: task.created_at };
+            let parsed = match metered(&vendor_id, op::POLL, vendor.adapter.poll_task_records(&handle)).await {
                 Ok(parsed) => parsed,
                 Err(e) => {
                     tracing::warn!(vendor = %vendor_id, task = task.id, error = %e, "poll failed; will retry");

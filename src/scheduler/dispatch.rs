@@ -11,6 +11,7 @@ use crate::store::claim::Claimed;
 use crate::store::db::begin_write;
 use crate::store::dispatch::{Accepted, NewTask};
 use crate::store::{self, StoreError, Txn, inbox};
+use crate::vendors::metered::{metered, op};
 use crate::vendors::registry::VendorHandle;
 use crate::vendors::{DispatchBatch, DispatchItem, DispatchReceipt, VendorError, VendorErrorKind};
 use chrono::{DateTime, Utc};
@@ -102,10 +103,7 @@ async fn dispatch_batch(
             })
             .collect(),
     };
-    let started = std::time::Instant::now();
-    let result = vendor.adapter.dispatch(&batch).await;
-    metrics::histogram!("campaignd_vendor_request_seconds", "vendor" => vendor.adapter.id().to_string(), "op" => "dispatch")
-        .record(started.elapsed().as_secs_f64());
+    let result = metered(vendor.adapter.id(), op::DISPATCH, vendor.adapter.dispatch(&batch)).await;
     let answered_at = ctx.clock.now();
     let recorded = match result {
         Ok(receipt) => {
@@ -196,7 +194,6 @@ async fn record_error(
     err: VendorError,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    metrics::counter!("campaignd_vendor_errors_total", "vendor" => vendor_id.to_string(), "kind" => format!("{:?}", err.kind)).increment(1);
     let txn = begin_write(&ctx.db).await?;
     let task = NewTask {
         vendor_id,

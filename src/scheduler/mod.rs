@@ -3,6 +3,7 @@
 //! caps and windows, and dispatches them to vendors.
 
 mod dispatch;
+mod gauges;
 mod tick;
 
 pub use dispatch::dispatch_claimed;

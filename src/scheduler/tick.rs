@@ -1,4 +1,5 @@
 use super::dispatch::dispatch_claimed;
+use super::gauges;
 use crate::context::Ctx;
 use crate::domain::campaign::Campaign;
 use crate::domain::state::CampaignState;
@@ -29,6 +30,7 @@ pub async fn tick(ctx: &Ctx, now: DateTime<Utc>) -> Result<TickReport, StoreErro
                 continue;
             }
         };
+        gauges::record_window(&camp, now);
         match camp.state {
             CampaignState::Scheduled => start_if_due(ctx, &camp, now, &mut report).await?,
             CampaignState::Running => run_campaign(ctx, &camp, now, &mut report).await?,
@@ -73,6 +75,7 @@ async fn run_campaign(
         until: now + chrono::Duration::from_std(s.dispatch_timeout).unwrap_or(chrono::Duration::MAX),
     };
     let claim = claim::claim(&ctx.db, camp, &caps, s.claim_batch, &lease, now).await?;
+    gauges::record_in_flight(camp, &claim.in_flight, &ctx.vendors);
     report.claimed += claim.claimed.len();
     report.deferred += claim.deferred;
     report.suppressed += claim.suppressed;

@@ -46,6 +46,18 @@ pub struct ClaimReport {
     pub suppressed: usize,
     /// Due contacts with no window left before the campaign ends.
     pub exhausted: usize,
+    /// Attempts in flight once this claim committed, as it counted them
+    /// under its locks (database-wide: every instance's).
+    pub in_flight: InFlight,
+}
+
+/// Attempts in flight in one campaign, and at each vendor it routes to (in
+/// every campaign).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct InFlight {
+    pub campaign: u64,
+    /// The routed vendors in rotation (circuit closed).
+    pub vendors: HashMap<String, u64>,
 }
 
 /// Claim up to `limit` due contacts of a running campaign, within the free
@@ -185,6 +197,7 @@ async fn claim_in<C: ConnectionTrait>(
     lock_caps(txn, camp.id, &routed).await?;
     let (campaign_used, vendor_used) = in_flight(txn, camp.id, &routed).await?;
     let capacity = claim::capacity(camp, campaign_used, vendor_slots, &vendor_used, limit);
+    report.in_flight = InFlight { campaign: campaign_used, vendors: vendor_used };
     if capacity.want == 0 {
         return Ok(report);
     }
@@ -262,6 +275,10 @@ async fn claim_in<C: ConnectionTrait>(
     }
     write::mark_in_flight(txn, &report.claimed, now).await?;
     write::insert_attempts(txn, new_attempts).await?;
+    report.in_flight.campaign += report.claimed.len() as u64;
+    for c in &report.claimed {
+        *report.in_flight.vendors.entry(c.vendor_id.clone()).or_default() += 1;
+    }
     Ok(report)
 }
 

@@ -1,5 +1,6 @@
 //! Corrupt rows in the claim: reported, taken out of the due queue, never
-//! dialed; the rows beside them are claimed as usual.
+//! dialed; the rows beside them are claimed as usual. And the in-flight
+//! counts a claim reports.
 
 use super::*;
 use crate::store::{Db, testkit};
@@ -33,4 +34,21 @@ async fn a_contact_whose_state_or_phone_does_not_read_is_parked_and_the_others_a
     // Out of the queue: the next claim does not see them again.
     let again = claim(&conn, &camp, &slots, 10, &lease, now + chrono::TimeDelta::seconds(1)).await.expect("claim");
     assert!(again.claimed.is_empty(), "{:?}", again.claimed);
+}
+
+/// What the scheduler's in-flight gauges show: the claim's counts, its own
+/// new attempts included, and nothing new once the caps are full.
+#[tokio::test]
+async fn the_claim_reports_what_is_in_flight_once_it_committed() {
+    let (conn, camp) = running_campaign_with_contacts().await;
+    let slots = HashMap::from([("sim".to_string(), VendorSlot { cap: 2, own_redials: 0 })]);
+    let now = Utc.with_ymd_and_hms(2030, 1, 1, 3, 0, 0).unwrap();
+    let lease = Lease { owner: "test", until: now + chrono::TimeDelta::minutes(1) };
+    let first = claim(&conn, &camp, &slots, 10, &lease, now).await.expect("claim");
+    assert_eq!(first.claimed.len(), 2, "the vendor cap");
+    let expected = InFlight { campaign: 2, vendors: HashMap::from([("sim".to_string(), 2)]) };
+    assert_eq!(first.in_flight, expected);
+    let full = claim(&conn, &camp, &slots, 10, &lease, now + chrono::TimeDelta::seconds(1)).await.expect("claim");
+    assert!(full.claimed.is_empty());
+    assert_eq!(full.in_flight, expected, "counted from the database, as before");
 }

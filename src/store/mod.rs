@@ -20,6 +20,7 @@ pub mod facts;
 pub mod health;
 pub mod import_rows;
 pub mod inbox;
+pub mod inbox_depth;
 pub mod inbox_page;
 pub mod inbox_writer;
 pub mod installation;

@@ -3,6 +3,7 @@
 //! answer with, URL-token and IP-allowlist checks for unsigned callbacks, and
 //! phone/time helpers.
 
+use super::error_code::ErrorCode;
 use super::{CallbackError, VendorError, VendorErrorKind};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use reqwest::{StatusCode, Url};
@@ -100,12 +101,13 @@ impl VendorHttp {
             message.push_str(&format!(": {cause}"));
             source = cause.source();
         }
-        self.error(kind, message)
+        self.error(kind, message).with_code(ErrorCode::Transport)
     }
 
     /// A non-2xx HTTP answer (before any vendor code is looked at).
     pub fn http_status_error(&self, op: &str, answer: &Answer) -> VendorError {
         self.error(classify_status(answer.status), format!("{op}: HTTP {}: {}", answer.status, excerpt(&answer.body)))
+            .with_code(ErrorCode::Http(answer.status.as_u16()))
     }
 }
 
@@ -308,6 +310,14 @@ pub fn options<T: serde::de::DeserializeOwned>(table: &toml::Table) -> Result<T,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_http_error_carries_its_status_for_the_code_label() {
+        let http = VendorHttp::new("v", "http://127.0.0.1:9", Duration::from_secs(1)).unwrap();
+        let answer = Answer { status: StatusCode::TOO_MANY_REQUESTS, body: "slow down".into() };
+        let err = http.http_status_error("dispatch", &answer);
+        assert_eq!((err.kind, err.code), (VendorErrorKind::RetryLater, Some(ErrorCode::Http(429))));
+    }
     use serde_json::json;
 
     #[test]

@@ -10,9 +10,11 @@ pub mod airudder;
 pub mod blu;
 pub mod common;
 pub mod embedded;
+pub mod error_code;
 pub mod itnio_family;
 pub mod kinds;
 pub mod laaffic;
+pub mod metered;
 pub mod registry;
 pub mod sim;
 pub mod smartivr;
@@ -133,11 +135,18 @@ pub struct VendorError {
     pub vendor: String,
     pub kind: VendorErrorKind,
     pub message: String,
+    /// What the failure carried, for the error counter's `code` label.
+    pub code: Option<error_code::ErrorCode>,
 }
 
 impl VendorError {
     pub fn new(vendor: &str, kind: VendorErrorKind, message: impl Into<String>) -> Self {
-        VendorError { vendor: vendor.to_string(), kind, message: message.into() }
+        VendorError { vendor: vendor.to_string(), kind, message: message.into(), code: None }
+    }
+
+    /// The same error, carrying `code`.
+    pub fn with_code(self, code: error_code::ErrorCode) -> Self {
+        VendorError { code: Some(code), ..self }
     }
 }
 

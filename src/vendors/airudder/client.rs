@@ -102,20 +102,23 @@ impl AirudderAdapter {
 
     /// An answer that is not a success, as the daemon's error.
     pub(super) fn failure(&self, op: &str, answer: &Answer, reply: &Reply) -> VendorError {
+        use crate::vendors::error_code::ErrorCode;
         let text = format!("{op}: code {:?}: {}", reply.code, excerpt(&reply.message));
         match reply.code.and_then(codes::error_row) {
-            Some((code, kind, _, meaning)) => {
-                self.err(*kind, format!("{op}: {code} {meaning}: {}", excerpt(&reply.message)))
-            }
+            Some((code, kind, _, meaning)) => self
+                .err(*kind, format!("{op}: {code} {meaning}: {}", excerpt(&reply.message)))
+                .with_code(ErrorCode::Vendor),
             None if !answer.status.is_success() => self.http.http_status_error(op, answer),
             None => match reply.code {
-                Some(c @ 400..=599) => self.err(
-                    classify_status(
-                        reqwest::StatusCode::from_u16(c as u16).unwrap_or(reqwest::StatusCode::BAD_REQUEST),
-                    ),
-                    text,
-                ),
-                _ => self.err(VendorErrorKind::Fatal, text),
+                Some(c @ 400..=599) => self
+                    .err(
+                        classify_status(
+                            reqwest::StatusCode::from_u16(c as u16).unwrap_or(reqwest::StatusCode::BAD_REQUEST),
+                        ),
+                        text,
+                    )
+                    .with_code(ErrorCode::Vendor),
+                _ => self.err(VendorErrorKind::Fatal, text).with_code(ErrorCode::Vendor),
             },
         }
     }

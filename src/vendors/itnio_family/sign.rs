@@ -70,6 +70,7 @@ pub fn code_error(http: &VendorHttp, op: &str, table: &'static [CodeRow], env: &
         None => (VendorErrorKind::Fatal, "undocumented code"),
     };
     http.error(kind, format!("{op}: vendor code {} ({meaning}): {}", env.code, excerpt(&env.message)))
+        .with_code(crate::vendors::error_code::ErrorCode::Vendor)
 }
 
 /// The distinct vendor tasks of `attempts`, for vendors that cancel whole

@@ -6,6 +6,7 @@ use super::wire::{
     BatchAccepted, CallRequest, CallResult, CallState, CallStatus, CreateBatch, SIGNATURE_HEADER, SimError,
 };
 use crate::vendors::common::no_redirect_client;
+use crate::vendors::error_code::ErrorCode;
 use crate::vendors::{
     AttemptHandle, CallEvent, CallbackError, DispatchBatch, DispatchReceipt, HeaderMap, LookupResult, ParsedCallback,
     VendorAdapter, VendorError, VendorErrorKind,
@@ -104,7 +105,7 @@ impl SimAdapter {
             message.push_str(&format!(": {cause}"));
             source = cause.source();
         }
-        self.error(kind, message)
+        self.error(kind, message).with_code(ErrorCode::Transport)
     }
 
     /// A non-2xx answer, with the vendor's `code` and `message` when it sent them.
@@ -116,6 +117,7 @@ impl SimAdapter {
             Err(_) => body.chars().take(200).collect(),
         };
         self.error(classify_status(status), format!("{op}: HTTP {status}: {detail}"))
+            .with_code(ErrorCode::Http(status.as_u16()))
     }
 
     /// True for the simulator's own 404 (not a 404 of a wrong base_url).
@@ -451,6 +453,7 @@ mod tests {
         let err = adapter.dispatch(&calls).await.unwrap_err();
         assert_eq!(err.kind, VendorErrorKind::RetryLater, "{err}");
         assert!(err.message.contains("unavailable"), "{err}");
+        assert_eq!(err.code, Some(ErrorCode::Http(503)), "the status, for the error counter's code label");
         assert_eq!(
             adapter.lookup(&crate::vendors::AttemptHandle::by_ref("x-0")).await.unwrap(),
             LookupResult::NotFound,
@@ -463,6 +466,7 @@ mod tests {
         // Stopped: the connection is refused, nothing was sent.
         let err = SimAdapter::new("sim-test", config(&base)).unwrap().dispatch(&calls).await.unwrap_err();
         assert_eq!(err.kind, VendorErrorKind::RetryLater, "{err}");
+        assert_eq!(err.code, Some(ErrorCode::Transport));
     }
 
     #[tokio::test]

@@ -111,6 +111,7 @@ impl SmartivrAdapter {
 
     fn refused(&self, op: &str, r: &Refusal) -> VendorError {
         self.err(classify(r.code), format!("{op}: vendor code {}: {}", r.code, r.message))
+            .with_code(crate::vendors::error_code::ErrorCode::Vendor)
     }
 
     /// Send with the bearer token; a refusal becomes its classified error,
