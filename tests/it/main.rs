@@ -22,6 +22,7 @@ mod e2e_campaign;
 mod explain;
 mod hostile_clients;
 mod multi_instance;
+mod operations_logs;
 mod pg_restart;
 mod reconcile;
 mod scheduling_clock;
