@@ -25,6 +25,7 @@
 //! - [`clock`]: time as a dependency, so tests step through DST with a manual clock.
 //! - [`import`]: streaming CSV import of contacts, with each callee's zones inferred.
 //! - [`suppression_list`]: the suppression list in and out of files (CLI and admin API).
+//! - [`logging`]: log lines as text or JSON, phone numbers masked in every line.
 //! - [`failure_log`]: a loop's failures logged once per burst, not once per round.
 //! - [`fuzz_support`]: the fuzz targets' entries, also replayed by the ordinary tests.
 //!
@@ -41,6 +42,7 @@ pub mod failure_log;
 pub mod fuzz_support;
 pub mod import;
 pub mod ingest;
+pub mod logging;
 pub mod reconcile;
 pub mod scheduler;
 pub mod store;

@@ -8,6 +8,9 @@ use toml::Spanned;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
+    /// `"text"` or `"json"` (a top-level key: in the file it stands before
+    /// the first `[table]`).
+    pub log_format: Option<Spanned<String>>,
     #[serde(default)]
     pub database: RawDatabase,
     #[serde(default)]

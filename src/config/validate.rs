@@ -59,6 +59,9 @@ pub enum ConfigError {
 
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// How log lines are written (applied at start-up, before this is read;
+    /// validated here so a bad value is reported with its line).
+    pub log_format: crate::logging::LogFormat,
     /// Directory of the config file: relative paths in it are relative to this.
     pub base_dir: PathBuf,
     pub database: DatabaseSettings,
@@ -346,7 +349,23 @@ impl Validator<'_> {
             })
             .collect();
         let compliance = self.compliance(&raw.compliance, base_dir);
-        Settings { base_dir: base_dir.to_path_buf(), database, http, scheduler, vendors, campaigns, compliance }
+        let log_format = match &raw.log_format {
+            None => crate::logging::LogFormat::Text,
+            Some(f) => f.get_ref().parse::<crate::logging::LogFormat>().unwrap_or_else(|e| {
+                self.issue("log_format", Some(f), e.to_string());
+                crate::logging::LogFormat::Text
+            }),
+        };
+        Settings {
+            base_dir: base_dir.to_path_buf(),
+            log_format,
+            database,
+            http,
+            scheduler,
+            vendors,
+            campaigns,
+            compliance,
+        }
     }
 
     fn compliance(&mut self, c: &RawCompliance, base_dir: &Path) -> ComplianceSettings {

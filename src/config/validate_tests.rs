@@ -156,3 +156,11 @@ fn contacts_file_must_open_and_have_a_phone_column_named_as_resolved() {
     let ok = parse(&with_file("good.csv"), Path::new("t.toml"), dir.path(), &NoVendorChecks).unwrap();
     assert_eq!(ok.campaigns[0].contacts_file.as_deref(), Some(dir.path().join("good.csv").as_path()));
 }
+
+#[test]
+fn log_format_is_read_and_a_bad_one_is_named_with_its_line() {
+    assert_eq!(settings("", "").unwrap().log_format, crate::logging::LogFormat::Text);
+    assert_eq!(settings("", "log_format = \"json\"").unwrap().log_format, crate::logging::LogFormat::Json);
+    let err = settings("", "\nlog_format = \"xml\"").unwrap_err().to_string();
+    assert!(err.contains("line 2: log_format: unknown log format `xml` (expected one of: text, json)"), "{err}");
+}

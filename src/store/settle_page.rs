@@ -121,6 +121,9 @@ impl PageSettler {
         let settled = settle_attempt(camp, a, state, row, facts.as_ref(), &result, Some(e.event), now)?;
         let Some(settled) = settled else { return Ok(EventApplied::Late) };
         let contact_id = a.contact_id;
+        // The page has no span per result: this line names them for whoever
+        // follows one contact through a debug log.
+        tracing::debug!(campaign = %camp.name, contact = contact_id, attempt = %a.attempt_ref, vendor = %e.vendor_id, "result settled");
         self.ledger.settled(id, e.vendor_id, contact_id, &settled.settlement);
         self.settled.push((i, settled));
         Ok(EventApplied::Applied)

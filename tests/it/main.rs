@@ -23,6 +23,7 @@ mod explain;
 mod hostile_clients;
 mod multi_instance;
 mod oncall_metrics;
+mod operations_logs;
 mod pg_restart;
 mod reconcile;
 mod scheduling_clock;
