@@ -2,6 +2,7 @@
 
 mod admin;
 mod auth;
+mod campaign_admin;
 pub mod body;
 pub mod callback_audit;
 pub mod callbacks;
