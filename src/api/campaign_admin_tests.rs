@@ -30,10 +30,12 @@ fn a_missing_or_unknown_key_is_named_itself() {
 
 #[test]
 fn text_that_is_not_json_is_a_400_not_a_field_error() {
-    for body in ["{", "[1,", "{} trailing", ""] {
+    let trailing = r#"{"name":"c","timezone":"UTC","windows":"daily 09:00-17:00","vendors":["sim"]} x"#;
+    for body in ["{", "nope", "{\"name\": ", trailing, ""] {
         match parse_definition(body.as_bytes()) {
             Err(Refusal::Api(ApiError(status, _))) => assert_eq!(status, StatusCode::BAD_REQUEST, "{body:?}"),
-            _ => panic!("{body:?} not refused as unreadable"),
+            Err(Refusal::Invalid(f)) => panic!("{body:?} refused as fields {f:?}"),
+            Ok(_) => panic!("{body:?} accepted"),
         }
     }
 }

@@ -165,7 +165,7 @@ async fn definitions_are_validated_like_config_and_config_campaigns_are_read_onl
     assert_eq!(replaced["state"], created["state"], "PUT leaves the state alone");
     let r = http.put(one("api-a")).bearer_auth(TOKEN).header("if-match", &etag).json(&definition("api-a")).send();
     assert_eq!(body(r.await.unwrap()).await.0, 412, "the first admin's ETag is now stale");
-    assert_eq!(scalar(&conn, "SELECT max_concurrency FROM campaigns WHERE name = 'api-a'").await, 7);
+    assert_eq!(scalar(&conn, "SELECT CAST(max_concurrency AS BIGINT) FROM campaigns WHERE name = 'api-a'").await, 7);
     assert_eq!(body(http.put(one("nope")).bearer_auth(TOKEN).json(&definition("nope")).send().await.unwrap()).await.0, 404);
 
     // DELETE: a campaign with contacts is kept for their history; one without goes.
