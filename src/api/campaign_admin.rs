@@ -25,10 +25,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn router() -> OpenApiRouter<Ctx> {
-    OpenApiRouter::new()
-        .routes(routes!(create))
-        .routes(routes!(definition))
-        .routes(routes!(replace, delete))
+    OpenApiRouter::new().routes(routes!(create)).routes(routes!(definition)).routes(routes!(replace, delete))
 }
 
 /// Who edits a campaign's definition.
@@ -268,7 +265,9 @@ async fn replace(
     let if_match = match headers.get(header::IF_MATCH) {
         None => None,
         Some(v) => Some(
-            v.to_str().map_err(|_| ApiError(StatusCode::BAD_REQUEST, "If-Match: not readable text".into()))?.to_string(),
+            v.to_str()
+                .map_err(|_| ApiError(StatusCode::BAD_REQUEST, "If-Match: not readable text".into()))?
+                .to_string(),
         ),
     };
     let def = read_definition(&ctx, &headers, body).await?;

@@ -2,10 +2,10 @@
 
 mod admin;
 mod auth;
-mod campaign_admin;
 pub mod body;
 pub mod callback_audit;
 pub mod callbacks;
+mod campaign_admin;
 mod campaign_stats;
 pub mod error;
 mod explain;

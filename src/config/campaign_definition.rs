@@ -103,10 +103,8 @@ pub fn validate(def: &CampaignDefinition, vendor_ids: &BTreeSet<String>) -> Resu
     for (j, d) in def.blackout_dates.iter().enumerate() {
         match NaiveDate::parse_from_str(d, "%Y-%m-%d") {
             Ok(date) => blackout_dates.push(date),
-            Err(_) => issues.push(FieldIssue::new(
-                format!("blackout_dates[{j}]"),
-                format!("`{d}` is not a date like 2026-12-25"),
-            )),
+            Err(_) => issues
+                .push(FieldIssue::new(format!("blackout_dates[{j}]"), format!("`{d}` is not a date like 2026-12-25"))),
         }
     }
     let windows = CallingWindows::parse(&def.windows)

@@ -497,7 +497,11 @@ impl Validator<'_> {
         if let Err(issues) = &checked {
             for issue in issues {
                 let line = Some(self.line_at(c.span_of(&issue.field).start));
-                self.issues.push(ConfigIssue { path: format!("{p}.{}", issue.field), line, message: issue.message.clone() });
+                self.issues.push(ConfigIssue {
+                    path: format!("{p}.{}", issue.field),
+                    line,
+                    message: issue.message.clone(),
+                });
             }
         }
         let mut contacts_file = None;

@@ -11,7 +11,9 @@ use crate::config::campaign_definition::{CampaignDefinition, fingerprint};
 use crate::config::raw::{RawRecall, RawVendorRoute};
 use chrono::{DateTime, SecondsFormat, Utc};
 use entity::{campaign, contact};
-use sea_orm::{ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, ModelTrait, PaginatorTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, ModelTrait, PaginatorTrait, QueryFilter, QuerySelect, Set,
+};
 
 /// Who may change a campaign's definition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

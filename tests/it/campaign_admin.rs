@@ -95,7 +95,8 @@ async fn definitions_are_validated_like_config_and_config_campaigns_are_read_onl
     assert_eq!(status_of["state"], "scheduled", "{status_of}");
 
     // The definition route tells who owns each campaign.
-    let definition_of = |name: &str| http.get(daemon.url(&format!("/api/v1/campaigns/{name}/definition"))).bearer_auth(TOKEN);
+    let definition_of =
+        |name: &str| http.get(daemon.url(&format!("/api/v1/campaigns/{name}/definition"))).bearer_auth(TOKEN);
     let (status, read) = body(definition_of("api-a").send().await.unwrap()).await;
     assert_eq!((status, read["owner"].as_str(), read["etag"].as_str()), (200, Some("api"), Some(etag.as_str())));
     assert_eq!(read["definition"], created["definition"]);
@@ -105,9 +106,11 @@ async fn definitions_are_validated_like_config_and_config_campaigns_are_read_onl
     assert_eq!(body(definition_of("nope").send().await.unwrap()).await.0, 404);
 
     // A taken name, or one of config.toml: 409, saying which.
-    let (status, dup) = body(http.post(&campaigns).bearer_auth(TOKEN).json(&definition("api-a")).send().await.unwrap()).await;
+    let (status, dup) =
+        body(http.post(&campaigns).bearer_auth(TOKEN).json(&definition("api-a")).send().await.unwrap()).await;
     assert_eq!((status, dup["error"].as_str()), (409, Some("a campaign named `api-a` already exists")));
-    let (status, cfg) = body(http.post(&campaigns).bearer_auth(TOKEN).json(&definition("e2e")).send().await.unwrap()).await;
+    let (status, cfg) =
+        body(http.post(&campaigns).bearer_auth(TOKEN).json(&definition("e2e")).send().await.unwrap()).await;
     assert_eq!(status, 409);
     assert!(cfg["error"].as_str().unwrap().contains("owned by config.toml"), "{cfg}");
 
@@ -136,7 +139,9 @@ async fn definitions_are_validated_like_config_and_config_campaigns_are_read_onl
     assert_eq!(scalar(&conn, "SELECT COUNT(*) FROM campaigns WHERE name = 'api-bad'").await, 0, "nothing stored");
 
     // config.toml's campaign: PUT and DELETE refused, saying where to edit it.
-    for r in [http.put(one("e2e")).bearer_auth(TOKEN).json(&definition("e2e")), http.delete(one("e2e")).bearer_auth(TOKEN)] {
+    for r in
+        [http.put(one("e2e")).bearer_auth(TOKEN).json(&definition("e2e")), http.delete(one("e2e")).bearer_auth(TOKEN)]
+    {
         let (status, answer) = body(r.send().await.unwrap()).await;
         assert_eq!(status, 409, "{answer}");
         assert!(answer["error"].as_str().unwrap().contains("owned by config.toml: edit it there"), "{answer}");
@@ -151,7 +156,8 @@ async fn definitions_are_validated_like_config_and_config_campaigns_are_read_onl
     let (status, stale) = body(r.await.unwrap()).await;
     assert_eq!(status, 412, "{stale}");
     assert!(stale["error"].as_str().unwrap().contains(&etag), "names the current ETag: {stale}");
-    let (status, renamed) = body(http.put(one("api-a")).bearer_auth(TOKEN).json(&definition("api-z")).send().await.unwrap()).await;
+    let (status, renamed) =
+        body(http.put(one("api-a")).bearer_auth(TOKEN).json(&definition("api-z")).send().await.unwrap()).await;
     assert_eq!((status, fields(&renamed)), (422, vec!["name"]), "{renamed}");
     let mut bad_edit = edit.clone();
     bad_edit["recall"]["max_attempts"] = json!(0);
@@ -166,15 +172,26 @@ async fn definitions_are_validated_like_config_and_config_campaigns_are_read_onl
     let r = http.put(one("api-a")).bearer_auth(TOKEN).header("if-match", &etag).json(&definition("api-a")).send();
     assert_eq!(body(r.await.unwrap()).await.0, 412, "the first admin's ETag is now stale");
     assert_eq!(scalar(&conn, "SELECT CAST(max_concurrency AS BIGINT) FROM campaigns WHERE name = 'api-a'").await, 7);
-    assert_eq!(body(http.put(one("nope")).bearer_auth(TOKEN).json(&definition("nope")).send().await.unwrap()).await.0, 404);
+    assert_eq!(
+        body(http.put(one("nope")).bearer_auth(TOKEN).json(&definition("nope")).send().await.unwrap()).await.0,
+        404
+    );
 
     // DELETE: a campaign with contacts is kept for their history; one without goes.
     import(&db, &config, "api-a", 2);
     let (status, kept) = body(http.delete(one("api-a")).bearer_auth(TOKEN).send().await.unwrap()).await;
     assert_eq!(status, 409, "{kept}");
     assert!(kept["error"].as_str().unwrap().contains("has 2 contact(s)"), "{kept}");
-    assert_eq!(scalar(&conn, "SELECT COUNT(*) FROM contacts c JOIN campaigns k ON k.id = c.campaign_id WHERE k.name = 'api-a'").await, 2);
-    let (status, _) = body(http.post(&campaigns).bearer_auth(TOKEN).json(&definition("api-empty")).send().await.unwrap()).await;
+    assert_eq!(
+        scalar(
+            &conn,
+            "SELECT COUNT(*) FROM contacts c JOIN campaigns k ON k.id = c.campaign_id WHERE k.name = 'api-a'"
+        )
+        .await,
+        2
+    );
+    let (status, _) =
+        body(http.post(&campaigns).bearer_auth(TOKEN).json(&definition("api-empty")).send().await.unwrap()).await;
     assert_eq!(status, 201);
     let (status, deleted) = body(http.delete(one("api-empty")).bearer_auth(TOKEN).send().await.unwrap()).await;
     assert_eq!((status, deleted["deleted"].as_bool()), (200, Some(true)), "{deleted}");
@@ -227,14 +244,18 @@ async fn the_scheduler_dials_an_api_campaign_and_honours_its_edit_at_the_next_ti
         (open_contacts(&conn, "e2e").await == 0).then_some(())
     })
     .await;
-    let attempts_of_api_run = "SELECT COUNT(*) FROM attempts a JOIN campaigns k ON k.id = a.campaign_id WHERE k.name = 'api-run'";
+    let attempts_of_api_run =
+        "SELECT COUNT(*) FROM attempts a JOIN campaigns k ON k.id = a.campaign_id WHERE k.name = 'api-run'";
     assert_eq!(scalar(&conn, attempts_of_api_run).await, 0, "not before starts_at");
     assert_eq!(scalar(&conn, "SELECT COUNT(*) FROM campaigns WHERE name = 'api-run' AND state = 'scheduled'").await, 1);
 
     // The edit: start now, over sim-a. It is dialed to the end, over sim-a only.
     let mut now = definition("api-run");
     now["vendors"] = json!(["sim-a"]);
-    let r = http.put(daemon.url("/api/v1/campaigns/api-run")).bearer_auth(TOKEN).header("if-match", created["etag"].as_str().unwrap());
+    let r = http
+        .put(daemon.url("/api/v1/campaigns/api-run"))
+        .bearer_auth(TOKEN)
+        .header("if-match", created["etag"].as_str().unwrap());
     let (status, replaced) = body(r.json(&now).send().await.unwrap()).await;
     assert_eq!(status, 200, "{replaced}");
     poll_until(Duration::from_secs(60), "the api-run contacts finished", || async {
