@@ -64,3 +64,51 @@ fn contacts_file_is_not_a_field_of_an_api_definition() {
     .unwrap_err();
     assert!(err.to_string().contains("unknown field `contacts_file`"), "{err}");
 }
+
+#[test]
+fn config_toml_and_a_json_body_are_refused_for_the_same_fields_toml_with_lines() {
+    let toml = r#"
+[[vendors]]
+id = "sim"
+kind = "sim"
+base_url = "http://127.0.0.1:9"
+
+[[campaigns]]
+name = "c"
+timezone = "Mars/Olympus"
+windows = "daily 09:00-20:00"
+blackout_dates = ["2026-12-25", "someday"]
+vendors = ["sim", "nope"]
+max_concurrency = 2000000
+
+[campaigns.recall]
+max_attempts = 0
+"#;
+    let parsed = crate::config::validate::parse(
+        toml,
+        std::path::Path::new("t.toml"),
+        std::path::Path::new("."),
+        &crate::config::validate::NoVendorChecks,
+    );
+    let Err(crate::config::ConfigError::Invalid { issues, .. }) = parsed else { panic!("accepted") };
+    let from_toml: Vec<(String, Option<usize>)> = issues.iter().map(|i| (i.path.clone(), i.line)).collect();
+    assert_eq!(
+        from_toml,
+        [
+            ("campaigns[0].timezone".to_string(), Some(9)),
+            ("campaigns[0].blackout_dates[1]".to_string(), Some(11)),
+            // A plain integer has no span: the campaign's `name` line.
+            ("campaigns[0].max_concurrency".to_string(), Some(8)),
+            ("campaigns[0].vendors[1]".to_string(), Some(12)),
+            ("campaigns[0].recall.max_attempts".to_string(), Some(16)),
+        ]
+    );
+    let json = definition(serde_json::json!({
+        "name": "c", "timezone": "Mars/Olympus", "windows": "daily 09:00-20:00",
+        "blackout_dates": ["2026-12-25", "someday"], "vendors": ["sim", "nope"], "max_concurrency": 2_000_000,
+        "recall": {"max_attempts": 0},
+    }));
+    let from_json: Vec<String> =
+        fields(validate(&json, &["sim".to_string()].into())).into_iter().map(|f| format!("campaigns[0].{f}")).collect();
+    assert_eq!(from_json, from_toml.into_iter().map(|(path, _)| path).collect::<Vec<_>>());
+}
