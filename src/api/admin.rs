@@ -28,6 +28,7 @@ pub fn router() -> OpenApiRouter<Ctx> {
         .merge(super::campaign_stats::router())
         .merge(super::vendor_scorecard::router())
         .merge(super::rejected_callbacks::router())
+        .merge(super::campaign_admin::router())
 }
 
 #[derive(Serialize, ToSchema)]

@@ -7,6 +7,7 @@ pub mod body;
 pub mod callback_audit;
 pub mod callback_rejections;
 pub mod callbacks;
+mod campaign_admin;
 mod campaign_stats;
 pub mod error;
 mod explain;

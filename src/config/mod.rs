@@ -2,6 +2,7 @@
 //! into typed settings (`validate`). Validation collects *every* problem with
 //! its field path and line instead of stopping at the first.
 
+pub mod campaign_definition;
 pub mod holidays;
 pub mod raw;
 pub mod secret;

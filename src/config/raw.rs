@@ -1,6 +1,7 @@
 //! The TOML document as written, before validation. Fields that need checking
 //! beyond their TOML type are `Spanned` so errors can name the line.
 
+use super::campaign_definition::CampaignDefinition;
 use super::secret::SecretSource;
 use serde::Deserialize;
 use toml::Spanned;
@@ -179,10 +180,66 @@ pub struct RawCampaign {
     pub caps: Vec<Spanned<String>>,
 }
 
+impl RawCampaign {
+    /// The definition without its spans, as [`validate`] reads it (and the
+    /// admin API receives it).
+    ///
+    /// [`validate`]: super::campaign_definition::validate
+    pub fn definition(&self) -> CampaignDefinition {
+        let text = |s: &Option<Spanned<String>>| s.as_ref().map(|s| s.get_ref().clone());
+        let list = |items: &[Spanned<String>]| items.iter().map(|s| s.get_ref().clone()).collect();
+        CampaignDefinition {
+            name: self.name.get_ref().clone(),
+            timezone: self.timezone.get_ref().clone(),
+            windows: self.windows.get_ref().clone(),
+            blackout_dates: list(&self.blackout_dates),
+            starts_at: text(&self.starts_at),
+            ends_at: text(&self.ends_at),
+            max_concurrency: self.max_concurrency,
+            vendors: self.vendors.get_ref().clone(),
+            default_country_code: text(&self.default_country_code),
+            recall: self.recall.as_ref().map(|r| r.get_ref().config()),
+            redial_strategy: text(&self.redial_strategy),
+            vendor_redial: self.vendor_redial,
+            profiles: list(&self.profiles),
+            caps: list(&self.caps),
+        }
+    }
+
+    /// Where the field a problem names (`blackout_dates[1]`,
+    /// `recall.rules[0].action`, `vendors[2].weight`) is written; the
+    /// campaign's `name` when the field is not written (a default).
+    pub fn span_of(&self, field: &str) -> std::ops::Range<usize> {
+        let (head, rest) = field.split_once('.').unwrap_or((field, ""));
+        let top = head.split('[').next().unwrap_or(head);
+        let item = |items: &[Spanned<String>]| {
+            let i = head.strip_prefix(top)?.trim_start_matches('[').trim_end_matches(']').parse::<usize>().ok()?;
+            items.get(i).map(Spanned::span)
+        };
+        let span = match top {
+            "timezone" => Some(self.timezone.span()),
+            "windows" => Some(self.windows.span()),
+            "blackout_dates" => item(&self.blackout_dates),
+            "starts_at" => self.starts_at.as_ref().map(Spanned::span),
+            "ends_at" => self.ends_at.as_ref().map(Spanned::span),
+            "vendors" => Some(self.vendors.span()),
+            "default_country_code" => self.default_country_code.as_ref().map(Spanned::span),
+            "recall" => self.recall.as_ref().map(|t| RawRecallTable::span_of(t, rest)),
+            "redial_strategy" => self.redial_strategy.as_ref().map(Spanned::span),
+            "profiles" => item(&self.profiles),
+            "caps" => item(&self.caps),
+            "contacts_file" => self.contacts_file.as_ref().map(Spanned::span),
+            _ => None,
+        };
+        span.unwrap_or_else(|| self.name.span())
+    }
+}
+
 /// `"sim"` or `{ id = "sim", weight = 3 }`. (Plain strings: toml's spans do
 /// not survive untagged enums, so errors use the span of the whole list.)
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
+#[schema(as = CampaignVendorRoute)]
 pub enum RawVendorRoute {
     Id(String),
     Weighted { id: String, weight: u32 },
@@ -235,8 +292,9 @@ impl RawRecallTable {
 }
 
 /// The recall policy in the shape stored as JSON in `campaigns.recall_policy`.
-#[derive(Debug, Deserialize, Clone, serde::Serialize)]
+#[derive(Debug, Deserialize, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CampaignRecall)]
 pub struct RawRecall {
     pub max_attempts: Option<u32>,
     #[serde(default)]
@@ -248,8 +306,9 @@ pub struct RawRecall {
     pub max_callback_delay: Option<String>,
 }
 
-#[derive(Debug, Deserialize, Clone, serde::Serialize)]
+#[derive(Debug, Deserialize, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CampaignRecallRule)]
 pub struct RawRule {
     #[serde(default)]
     pub when: Vec<String>,

@@ -1,17 +1,17 @@
 //! Turn a [`RawConfig`] into typed [`Settings`], collecting every problem.
 
-use super::raw::{RawCampaign, RawCompliance, RawConfig, RawRecallTable, RawVendor, RawVendorRoute};
+use super::campaign_definition;
+use super::raw::{RawCampaign, RawCompliance, RawConfig, RawVendor};
 pub use super::raw::{RawRecall as RecallConfig, RawRule as RuleConfig};
 use super::secret::Secret;
 use crate::domain::compliance::caps::parse_rules;
-use crate::domain::compliance::profiles::profile;
 use crate::domain::compliance::{ComplianceSettings, FrequencyRule, Profile};
 use crate::domain::contact_columns::Columns;
 use crate::domain::duration::parse_duration;
 use crate::domain::holidays::HolidayCalendar;
 use crate::domain::recall::{Matcher, RecallPolicy, RecallRule, RuleAction};
 use crate::domain::routing::RedialStrategy;
-use crate::domain::window::{CallingWindows, parse_tz};
+use crate::domain::window::CallingWindows;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
 use std::collections::BTreeSet;
@@ -502,6 +502,8 @@ impl Validator<'_> {
         settings
     }
 
+    /// The shared definition checks ([`campaign_definition::validate`]),
+    /// each problem placed at its line, plus the config-only `contacts_file`.
     fn campaign(
         &mut self,
         i: usize,
@@ -510,151 +512,29 @@ impl Validator<'_> {
         base_dir: &Path,
     ) -> Option<CampaignSettings> {
         let p = format!("campaigns[{i}]");
-        let before = self.issues.len();
-        let name = c.name.get_ref().trim().to_string();
-        if name.is_empty() || name.len() > 100 {
-            self.issue(format!("{p}.name"), Some(&c.name), "must be 1 to 100 characters");
-        }
-        let timezone = parse_tz(c.timezone.get_ref())
-            .map_err(|e| self.issue(format!("{p}.timezone"), Some(&c.timezone), e.to_string()))
-            .ok();
-        let mut blackout_dates = Vec::new();
-        for (j, d) in c.blackout_dates.iter().enumerate() {
-            match NaiveDate::parse_from_str(d.get_ref(), "%Y-%m-%d") {
-                Ok(date) => blackout_dates.push(date),
-                Err(_) => self.issue(
-                    format!("{p}.blackout_dates[{j}]"),
-                    Some(d),
-                    format!("`{}` is not a date like 2026-12-25", d.get_ref()),
-                ),
+        let checked = campaign_definition::validate(&c.definition(), vendor_ids);
+        if let Err(issues) = &checked {
+            for issue in issues {
+                let line = Some(self.line_at(c.span_of(&issue.field).start));
+                self.issues.push(ConfigIssue {
+                    path: format!("{p}.{}", issue.field),
+                    line,
+                    message: issue.message.clone(),
+                });
             }
         }
-        let windows = CallingWindows::parse(c.windows.get_ref())
-            .map_err(|e| self.issue(format!("{p}.windows"), Some(&c.windows), e.to_string()))
-            .ok()
-            .map(|w| w.with_blackout_dates(blackout_dates.iter().copied()));
-        let starts_at = self.instant(&format!("{p}.starts_at"), &c.starts_at);
-        let ends_at = self.instant(&format!("{p}.ends_at"), &c.ends_at);
-        if let (Some(s), Some(e)) = (starts_at, ends_at)
-            && e <= s
-        {
-            self.issue(format!("{p}.ends_at"), c.ends_at.as_ref(), "must be after starts_at");
-        }
-        let mut vendors = Vec::new();
-        if c.vendors.get_ref().is_empty() {
-            self.issue(format!("{p}.vendors"), Some(&c.vendors), "at least one vendor is required");
-        }
-        for (j, route) in c.vendors.get_ref().iter().enumerate() {
-            let (id, weight) = match route {
-                RawVendorRoute::Id(id) => (id, 1),
-                RawVendorRoute::Weighted { id, weight } => (id, *weight),
-            };
-            if !vendor_ids.contains(id) {
-                self.issue(
-                    format!("{p}.vendors[{j}]"),
-                    Some(&c.vendors),
-                    format!("no vendor with id `{id}` is configured"),
-                );
-            }
-            if weight == 0 {
-                self.issue(format!("{p}.vendors[{j}].weight"), Some(&c.vendors), "must be at least 1");
-            }
-            vendors.push((id.clone(), weight));
-        }
-        let default_country_code = c.default_country_code.as_ref().map(|cc| {
-            let digits = cc.get_ref().trim_start_matches('+').to_string();
-            if digits.is_empty() || digits.len() > 3 || !digits.chars().all(|ch| ch.is_ascii_digit()) {
-                self.issue(format!("{p}.default_country_code"), Some(cc), "must be 1 to 3 digits, like 62 or 1");
-            }
-            digits
-        });
-        let recall = c.recall.as_ref().map(|r| r.get_ref().config()).unwrap_or_else(|| RecallConfig {
-            max_attempts: None,
-            rules: vec![],
-            default: None,
-            vendor_failure_backoff: None,
-            max_vendor_failures: None,
-            max_callback_delay: None,
-        });
-        let recall_policy = match recall_policy(&recall) {
-            Ok(policy) => Some(policy),
-            Err(errs) => {
-                for (field, message) in errs {
-                    // Each error on the line of the rule or setting it is about.
-                    let at = c.recall.as_ref().map_or(c.name.span(), |t| RawRecallTable::span_of(t, &field));
-                    let line = Some(self.line_at(at.start));
-                    self.issues.push(ConfigIssue { path: format!("{p}.recall.{field}"), line, message });
-                }
-                None
-            }
-        };
-        let redial_strategy = match &c.redial_strategy {
-            None => Some(RedialStrategy::DEFAULT),
-            Some(s) => s
-                .get_ref()
-                .parse::<RedialStrategy>()
-                .map_err(|_| {
-                    self.issue(
-                        format!("{p}.redial_strategy"),
-                        Some(s),
-                        format!("`{}` is not one of same, rotate, failover", s.get_ref()),
-                    )
-                })
-                .ok(),
-        };
-        let mut profiles = Vec::new();
-        for (j, name) in c.profiles.iter().enumerate() {
-            match profile(name.get_ref()) {
-                Ok(p) if !profiles.contains(&p) => profiles.push(p),
-                Ok(_) => {}
-                Err(e) => self.issue(format!("{p}.profiles[{j}]"), Some(name), e.to_string()),
-            }
-        }
-        let caps = self.caps(&format!("{p}.caps"), &c.caps);
-        let contacts_file = c.contacts_file.as_ref().map(|f| {
+        let mut contacts_file = None;
+        let mut file_ok = true;
+        if let Some(f) = &c.contacts_file {
             let path = base_dir.join(f.get_ref());
             if let Some(problem) = contacts_file_problem(f.get_ref(), &path) {
                 self.issue(format!("{p}.contacts_file"), Some(f), problem);
+                file_ok = false;
             }
-            path
-        });
-        if self.issues.len() > before {
-            return None;
+            contacts_file = Some(path);
         }
-        Some(CampaignSettings {
-            name,
-            timezone: timezone?,
-            windows_spec: c.windows.get_ref().clone(),
-            windows: windows?,
-            blackout_dates,
-            starts_at,
-            ends_at,
-            max_concurrency: c.max_concurrency.unwrap_or(10).max(1),
-            vendors,
-            default_country_code,
-            contacts_file,
-            recall,
-            recall_policy: recall_policy?,
-            redial_strategy: redial_strategy?,
-            vendor_redial: c.vendor_redial.unwrap_or(false),
-            profiles,
-            caps,
-        })
-    }
-
-    fn instant(&mut self, path: &str, value: &Option<Spanned<String>>) -> Option<DateTime<Utc>> {
-        let s = value.as_ref()?;
-        match DateTime::parse_from_rfc3339(s.get_ref()) {
-            Ok(t) => Some(t.with_timezone(&Utc)),
-            Err(_) => {
-                self.issue(
-                    path,
-                    Some(s),
-                    format!("`{}` is not an RFC 3339 instant like 2026-12-01T09:00:00+07:00", s.get_ref()),
-                );
-                None
-            }
-        }
+        let settings = checked.ok().filter(|_| file_ok)?;
+        Some(CampaignSettings { contacts_file, ..settings })
     }
 }
 

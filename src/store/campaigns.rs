@@ -113,6 +113,43 @@ fn definition_hash(c: &CampaignSettings) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
+/// Write `c`'s definition into a row's columns; the state and the owner
+/// (`config_hash`) are left alone.
+pub(super) fn set_definition(am: &mut campaign::ActiveModel, c: &CampaignSettings) {
+    am.timezone = Set(c.timezone.to_string());
+    am.windows = Set(c.windows_spec.clone());
+    am.blackout_dates = Set(c.blackout_dates.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(","));
+    am.starts_at = Set(c.starts_at);
+    am.ends_at = Set(c.ends_at);
+    am.max_concurrency = Set(c.max_concurrency as i32);
+    am.vendors = Set(routes_text(&c.vendors));
+    am.recall_policy = Set(serde_json::to_value(&c.recall).unwrap_or(serde_json::Value::Null));
+    am.default_country_code = Set(c.default_country_code.clone());
+    am.redial_strategy = Set(c.redial_strategy.as_str().to_string());
+    am.vendor_redial = Set(c.vendor_redial);
+    am.profiles = Set(profiles_text(c));
+    am.caps = Set(rules_text(&c.caps));
+}
+
+/// A new campaign row, `scheduled` (the scheduler starts it at `starts_at`);
+/// `config_hash` is `None` for a campaign the admin API owns.
+pub(super) fn new_row(c: &CampaignSettings, config_hash: Option<String>, now: DateTime<Utc>) -> campaign::ActiveModel {
+    let mut am = campaign::ActiveModel {
+        name: Set(c.name.clone()),
+        state: Set(CampaignState::Scheduled.as_str().to_string()),
+        config_hash: Set(config_hash),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    set_definition(&mut am, c);
+    am
+}
+
+/// Taken by every writer of campaign definitions (config sync, the admin
+/// API), so a read-check-write of one never interleaves with another's.
+pub(super) const DEFINITIONS_LOCK: &str = "campaignd:config-sync";
+
 /// Insert config campaigns that are new; update the definition of those whose
 /// config changed since the last sync. Database edits to a campaign survive
 /// restarts until its config entry changes. The state is never touched here.
@@ -124,7 +161,7 @@ pub async fn sync_from_config(
     // Several instances may start at once: they take turns (advisory lock on
     // PostgreSQL, the write lock on SQLite), so a campaign is created once.
     let txn = super::db::begin_write(db).await?;
-    super::db::advisory_xact_lock(&txn, "campaignd:config-sync").await?;
+    super::db::advisory_xact_lock(&txn, DEFINITIONS_LOCK).await?;
     sync_in(&txn, campaigns, now).await?;
     txn.commit().await?;
     Ok(())
@@ -138,54 +175,18 @@ async fn sync_in<C: ConnectionTrait>(
     for c in campaigns {
         let hash = definition_hash(c);
         let existing = campaign::Entity::find().filter(campaign::Column::Name.eq(&c.name)).one(db).await?;
-        let blackout = c.blackout_dates.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(",");
-        let recall = serde_json::to_value(&c.recall).unwrap_or(serde_json::Value::Null);
         match existing {
             Some(row) if row.config_hash.as_deref() == Some(hash.as_str()) => {}
             Some(row) => {
                 tracing::info!(campaign = %c.name, "config changed: updating campaign definition");
                 let mut am: campaign::ActiveModel = row.into();
-                am.timezone = Set(c.timezone.to_string());
-                am.windows = Set(c.windows_spec.clone());
-                am.blackout_dates = Set(blackout);
-                am.starts_at = Set(c.starts_at);
-                am.ends_at = Set(c.ends_at);
-                am.max_concurrency = Set(c.max_concurrency as i32);
-                am.vendors = Set(routes_text(&c.vendors));
-                am.recall_policy = Set(recall);
-                am.default_country_code = Set(c.default_country_code.clone());
-                am.redial_strategy = Set(c.redial_strategy.as_str().to_string());
-                am.vendor_redial = Set(c.vendor_redial);
-                am.profiles = Set(profiles_text(c));
-                am.caps = Set(rules_text(&c.caps));
+                set_definition(&mut am, c);
                 am.config_hash = Set(Some(hash));
                 am.updated_at = Set(now);
                 am.update(db).await?;
             }
             None => {
-                campaign::ActiveModel {
-                    name: Set(c.name.clone()),
-                    state: Set(CampaignState::Scheduled.as_str().to_string()),
-                    timezone: Set(c.timezone.to_string()),
-                    windows: Set(c.windows_spec.clone()),
-                    blackout_dates: Set(blackout),
-                    starts_at: Set(c.starts_at),
-                    ends_at: Set(c.ends_at),
-                    max_concurrency: Set(c.max_concurrency as i32),
-                    vendors: Set(routes_text(&c.vendors)),
-                    recall_policy: Set(recall),
-                    default_country_code: Set(c.default_country_code.clone()),
-                    redial_strategy: Set(c.redial_strategy.as_str().to_string()),
-                    vendor_redial: Set(c.vendor_redial),
-                    profiles: Set(profiles_text(c)),
-                    caps: Set(rules_text(&c.caps)),
-                    config_hash: Set(Some(hash)),
-                    created_at: Set(now),
-                    updated_at: Set(now),
-                    ..Default::default()
-                }
-                .insert(db)
-                .await?;
+                new_row(c, Some(hash), now).insert(db).await?;
             }
         }
     }

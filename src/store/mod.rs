@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod attempt_match;
 pub mod attempt_match_page;
+pub mod campaign_definitions;
 pub mod campaign_stats;
 pub mod campaigns;
 pub mod claim;

@@ -14,6 +14,7 @@ mod common;
 mod admin_api;
 mod bad_input;
 mod callback_time;
+mod campaign_admin;
 mod campaign_stats;
 mod compliance_caps;
 mod crash_restart;
