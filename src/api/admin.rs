@@ -27,6 +27,7 @@ pub fn router() -> OpenApiRouter<Ctx> {
         .merge(super::explain::router())
         .merge(super::campaign_stats::router())
         .merge(super::vendor_scorecard::router())
+        .merge(super::contacts_admin::router())
 }
 
 #[derive(Serialize, ToSchema)]

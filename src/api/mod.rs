@@ -6,6 +6,7 @@ pub mod body;
 pub mod callback_audit;
 pub mod callbacks;
 mod campaign_stats;
+mod contacts_admin;
 pub mod error;
 mod explain;
 pub mod listener;
@@ -14,6 +15,7 @@ pub mod predial;
 mod request_target;
 mod server;
 mod suppressions;
+mod upload_body;
 mod vendor_scorecard;
 
 use crate::context::Ctx;
