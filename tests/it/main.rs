@@ -16,6 +16,7 @@ mod bad_input;
 mod callback_time;
 mod campaign_stats;
 mod compliance_caps;
+mod contacts_admin;
 mod crash_restart;
 mod database_settings;
 mod e2e_campaign;
