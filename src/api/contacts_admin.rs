@@ -79,6 +79,23 @@ impl From<ImportReport> for ContactImportReport {
     }
 }
 
+/// A refused upload: no row was valid, so nothing was imported.
+#[derive(Serialize, ToSchema)]
+pub struct NoValidRow {
+    pub error: String,
+    #[serde(flatten)]
+    pub report: ContactImportReport,
+}
+
+/// A 400 from an upload: every row rejected, or an error.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // documents the 400; each arm is built as its own type
+pub enum UploadRefused {
+    NoValidRow(NoValidRow),
+    Error(ErrorBody),
+}
+
 /// The formats an upload is read in.
 enum Format {
     Csv,
@@ -180,7 +197,8 @@ impl From<ImportError> for ApiError {
         )),
     responses(
         (status = 200, description = "The counts and the rejected rows (the others were added)", body = ContactImportReport),
-        (status = 400, description = "An unreadable header or body, or a path segment", body = ErrorBody),
+        (status = 400, description = "No valid row (nothing imported), an unreadable header or body, or a path \
+            segment", body = UploadRefused),
         (status = 404, description = "No such campaign", body = ErrorBody),
         (status = 408, description = "No data for `http.body_read_timeout`; the rows before it were added", body = ErrorBody),
         (status = 409, description = "The campaign is finished (completed or cancelled): nothing imported", body = ErrorBody),
@@ -195,7 +213,7 @@ async fn upload(
     Path(name): Path<String>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<ContactImportReport>, Response> {
+) -> Result<Response, Response> {
     import_upload(&ctx, &name, &headers, body).await.map_err(|e| {
         // A refusal may leave the body unread (413, 404, 409 are answered
         // before it is): the connection cannot carry another request, and
@@ -206,12 +224,7 @@ async fn upload(
     })
 }
 
-async fn import_upload(
-    ctx: &Ctx,
-    name: &str,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<Json<ContactImportReport>, ApiError> {
+async fn import_upload(ctx: &Ctx, name: &str, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
     let format = format(headers)?;
     let limits = &ctx.settings.http.limits;
     check_length(headers, limits.max_upload_bytes)?;
@@ -225,7 +238,14 @@ async fn import_upload(
     };
     let pump = upload_body::pump(body, tx, limits.max_upload_bytes, limits.body_read_timeout);
     let (_, imported) = tokio::join!(pump, import::import_rows(&ctx.db, &camp, rows, ctx.clock.now()));
-    Ok(Json(imported?.into()))
+    let report = ContactImportReport::from(imported?);
+    if report.rows > 0 && report.rejected == report.rows {
+        // Not a list of contacts at all, most likely: say so with the
+        // reasons, as the suppression list's import does.
+        let error = format!("no valid row: {} rows, {} rejected", report.rows, report.rejected);
+        return Ok((StatusCode::BAD_REQUEST, Json(NoValidRow { error, report })).into_response());
+    }
+    Ok(Json(report).into_response())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

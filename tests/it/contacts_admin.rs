@@ -201,6 +201,13 @@ async fn contacts_are_uploaded_listed_and_removed_over_the_api() {
     let (status, body) = json(r).await;
     assert_eq!(status, 400);
     assert!(body["error"].as_str().unwrap().starts_with("header: no `phone` column"), "{body}");
+    let all_bad = "{\"name\":\"no phone\"}\n42\n";
+    let r = http.post(&url).bearer_auth(TOKEN).header("content-type", "application/x-ndjson").body(all_bad);
+    let (status, body) = json(r.send().await.unwrap()).await;
+    assert_eq!(status, 400, "no valid row: {body}");
+    assert_eq!(body["error"], "no valid row: 2 rows, 2 rejected", "{body}");
+    let fields = (body["errors"][0]["field"].as_str(), body["errors"][1]["field"].as_str());
+    assert_eq!(fields, (Some("phone"), Some("row")), "{body}");
     let r =
         http.post(&url).bearer_auth(TOKEN).header("content-type", "application/json").body("[]").send().await.unwrap();
     let (status, body) = json(r).await;
