@@ -1,17 +1,27 @@
-//! Streaming CSV import of contacts. Header: `phone` (required), optional
-//! `case_id` and `timezone` (one or more IANA zones); every other column
-//! becomes a variable. Each row's candidate zones are inferred here (explicit
+//! Streaming import of contacts, from a CSV file (`campaignd import`) or an
+//! upload (CSV or NDJSON, `POST /api/v1/campaigns/{name}/contacts`): one
+//! importer, fed a batch of rows at a time (`source`), so memory stays
+//! bounded whatever the size of the list. Columns: `phone` (required),
+//! optional `case_id` and `timezone` (one or more IANA zones); every other
+//! column becomes a variable (`row` normalizes a row, whatever its format). Each row's candidate zones are inferred here (explicit
 //! zones, the number's country or NANP area code, the campaign's zone) and
 //! stored with the contact. Bad rows are reported with their line number and
 //! skipped; good rows are kept. A finished (completed or cancelled) campaign
 //! takes no contacts: nothing would ever dial them, so its new rows are only
 //! counted (`refused_finished`) and a warning says what to do instead.
 
-use crate::domain::contact_columns::Columns;
-use crate::domain::phone::E164;
+mod csv_rows;
+mod json_lines;
+mod row;
+mod source;
+
+pub use csv_rows::CsvRows;
+pub use json_lines::{JsonLines, MAX_LINE_BYTES};
+pub use row::{Row, RowContext};
+pub use source::{Background, Inline, ReadRows, RowSource, background};
+
 use crate::domain::state::CampaignState;
-use crate::domain::window::{WindowError, parse_tz};
-use crate::domain::zones::{parse_zone_list, resolve_zones, zones_key};
+use crate::domain::window::WindowError;
 use crate::store::Db;
 use crate::store::StoreError;
 use crate::store::Txn;
@@ -61,51 +71,20 @@ pub enum ImportError {
     Header(String),
     #[error("campaign `{campaign}` timezone: {source}")]
     CampaignZone { campaign: String, source: WindowError },
+    /// The input could not be read to its end (a file's I/O error, an
+    /// upload cut short); nothing of it was written.
+    #[error("reading the contacts: {0}")]
+    Read(std::io::Error),
+    /// The input failed after some rows: the rows before were written and
+    /// kept (committed), their counts in `kept`; importing the same input
+    /// again adds the rest (the rows already in are duplicates then).
+    #[error("reading the contacts stopped after {} rows ({} added, kept): {error}", kept.rows, kept.inserted)]
+    Interrupted { error: std::io::Error, kept: Box<ImportReport> },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-fn columns(header: &csv::StringRecord) -> Result<Columns, ImportError> {
-    Columns::find(&header.iter().collect::<Vec<_>>()).map_err(ImportError::Header)
-}
-
-/// What every row of one import shares.
-struct Context<'a> {
-    cols: Columns,
-    /// The campaign's default country code, for national-format numbers.
-    cc: Option<&'a str>,
-    /// The campaign's zone: where contacts fall back to.
-    campaign_tz: Tz,
-}
-
-fn parse_row(rec: &csv::StringRecord, ctx: &Context<'_>, line: u64) -> Result<NewContact, RowError> {
-    let err = |field, message: String| RowError { line, field, message };
-    let cols = &ctx.cols;
-    let raw_phone = rec.get(cols.phone).unwrap_or_default();
-    let phone = E164::parse(raw_phone, ctx.cc).map_err(|e| err("phone", e.to_string()))?;
-    let raw_zones = cols.timezone.and_then(|i| rec.get(i)).unwrap_or_default();
-    // Several zones (`Asia/Jakarta|Asia/Makassar`) mean "open only when all are".
-    let explicit = parse_zone_list(raw_zones).map_err(|e| err("timezone", e.to_string()))?;
-    let resolved = resolve_zones(&explicit, phone.as_str(), ctx.campaign_tz);
-    // Canonical names, one zone written exactly as before.
-    let timezone = zones_key(&explicit);
-    let case_id = cols.case_id.and_then(|i| rec.get(i)).map(str::trim).filter(|s| !s.is_empty()).map(String::from);
-    let variables = cols
-        .variables
-        .iter()
-        .map(|(i, name)| (name.clone(), serde_json::Value::String(rec.get(*i).unwrap_or_default().to_string())))
-        .collect::<serde_json::Map<_, _>>();
-    Ok(NewContact {
-        phone: phone.as_str().to_string(),
-        case_id,
-        timezone,
-        zones: zones_key(&resolved.zones),
-        zone_source: Some(resolved.source.as_str().to_string()),
-        variables: serde_json::Value::Object(variables),
-    })
-}
-
-/// Import a CSV stream into a campaign.
+/// Import a CSV stream into a campaign, read where the import runs.
 pub async fn import_csv<R: Read>(
     db: &Db,
     camp: &campaign::Model,
@@ -113,53 +92,56 @@ pub async fn import_csv<R: Read>(
     progress: Option<&ProgressBar>,
     now: DateTime<Utc>,
 ) -> Result<ImportReport, ImportError> {
-    let mut csv = csv::ReaderBuilder::new().flexible(false).trim(csv::Trim::Fields).from_reader(reader);
-    let header = csv.headers().map_err(|e| ImportError::Header(e.to_string()))?.clone();
-    let campaign_tz =
-        parse_tz(&camp.timezone).map_err(|source| ImportError::CampaignZone { campaign: camp.name.clone(), source })?;
-    let ctx = Context { cols: columns(&header)?, cc: camp.default_country_code.as_deref(), campaign_tz };
+    let rows = CsvRows::new(reader, RowContext::of(camp)?, progress.cloned())?;
+    import_rows(db, camp, Inline(rows), now).await
+}
+
+/// Import the rows of `source` into a campaign: the one import of every
+/// format and caller. Valid rows go in batches of [`ROWS_PER_STATEMENT`],
+/// committed every [`ROWS_PER_TRANSACTION`]; bad rows are counted and the
+/// first [`MAX_REPORTED`] kept with their reasons.
+pub async fn import_rows<S: RowSource>(
+    db: &Db,
+    camp: &campaign::Model,
+    mut source: S,
+    now: DateTime<Utc>,
+) -> Result<ImportReport, ImportError> {
     // An unreadable state is not "finished": the import goes ahead as before.
     let finished = camp.state.parse::<CampaignState>().is_ok_and(CampaignState::is_terminal);
     let mut sink = if finished { Sink::Finished { seen: HashSet::new() } } else { Sink::Open { txn: None, rows: 0 } };
     let mut report = ImportReport::default();
     let mut batch = Vec::with_capacity(ROWS_PER_STATEMENT);
-    let mut record = csv::StringRecord::new();
-    let reject = |report: &mut ImportReport, e: RowError| {
-        report.rejected += 1;
-        if report.errors.len() < MAX_REPORTED {
-            report.errors.push(e);
-        }
-    };
     loop {
-        let line = csv.position().line();
-        match csv.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                report.rows += 1;
-                let line = e.position().map(|p| p.line()).unwrap_or(line);
-                reject(&mut report, RowError { line, field: "row", message: e.to_string() });
-                continue;
+        let rows = match source.next_batch().await {
+            Ok(Some(rows)) => rows,
+            Ok(None) => break,
+            Err(ImportError::Read(error)) if report.rows > 0 => {
+                // What was read before the failure is valid: keep it, and
+                // say how much, so the client knows where it stands.
+                sink.write(db, camp.id, &mut batch, &mut report, now).await?;
+                sink.finish().await?;
+                return Err(ImportError::Interrupted { error, kept: Box::new(report) });
             }
-        }
-        report.rows += 1;
-        let line = record.position().map(|p| p.line()).unwrap_or(line);
-        match parse_row(&record, &ctx, line) {
-            Ok(c) => batch.push(c),
-            Err(e) => reject(&mut report, e),
+            Err(e) => return Err(e),
+        };
+        for row in rows {
+            report.rows += 1;
+            match row {
+                Ok(c) => batch.push(c),
+                Err(e) => {
+                    report.rejected += 1;
+                    if report.errors.len() < MAX_REPORTED {
+                        report.errors.push(e);
+                    }
+                }
+            }
         }
         if batch.len() >= ROWS_PER_STATEMENT {
             sink.write(db, camp.id, &mut batch, &mut report, now).await?;
-            if let Some(p) = progress {
-                p.set_position(csv.position().byte());
-            }
         }
     }
     sink.write(db, camp.id, &mut batch, &mut report, now).await?;
     sink.finish().await?;
-    if let Some(p) = progress {
-        p.set_position(csv.position().byte());
-    }
     if report.refused_finished > 0 {
         tracing::warn!(
             campaign = %camp.name,
@@ -249,23 +231,11 @@ impl Sink {
 /// Read a CSV as `import` does, without a database: each row becomes a
 /// contact or an error naming its line and field (the fuzz target's view of
 /// the importer; `import_csv` adds the database around the same reading).
-pub fn read_rows(
-    data: &[u8],
-    cc: Option<&str>,
-    campaign_tz: Tz,
-) -> Result<Vec<Result<NewContact, RowError>>, ImportError> {
-    let mut csv = csv::ReaderBuilder::new().flexible(false).trim(csv::Trim::Fields).from_reader(data);
-    let header = csv.headers().map_err(|e| ImportError::Header(e.to_string()))?.clone();
-    let ctx = Context { cols: columns(&header)?, cc, campaign_tz };
+pub fn read_rows(data: &[u8], cc: Option<&str>, campaign_tz: Tz) -> Result<Vec<Row>, ImportError> {
+    let mut csv = CsvRows::new(data, RowContext { cc: cc.map(String::from), campaign_tz }, None)?;
     let mut rows = Vec::new();
-    for record in csv.records() {
-        rows.push(match record {
-            Ok(rec) => parse_row(&rec, &ctx, rec.position().map_or(0, |p| p.line())),
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                Err(RowError { line, field: "row", message: e.to_string() })
-            }
-        });
+    while let Some(batch) = csv.read_batch(ROWS_PER_STATEMENT)? {
+        rows.extend(batch);
     }
     Ok(rows)
 }

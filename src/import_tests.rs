@@ -80,3 +80,45 @@ async fn a_finished_campaign_counts_new_rows_but_adds_none() {
         assert_eq!(contacts::page(&conn, camp.id, 0, 100).await.unwrap().len(), 2, "{state}: nothing added");
     }
 }
+
+/// A reader that gives `data`, then fails (a disk error, an upload cut short).
+struct FailsAtEnd(std::io::Cursor<Vec<u8>>);
+
+impl Read for FailsAtEnd {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.0.read(buf)? {
+            0 => Err(std::io::Error::other("cut short")),
+            n => Ok(n),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_reader_failing_midway_keeps_the_rows_before_it_and_says_how_many() {
+    let (conn, camp) = campaign_db().await;
+    let mut csv = String::from("phone\n");
+    for i in 0..2500 {
+        csv.push_str(&format!("+62812{:08}\n", 30_000_000 + i));
+    }
+    // Parsed on a blocking thread, as an upload is.
+    let ctx = RowContext::of(&camp).unwrap();
+    let rows = background(move || CsvRows::new(FailsAtEnd(std::io::Cursor::new(csv.into_bytes())), ctx, None));
+    let err = import_rows(&conn, &camp, rows, Utc::now()).await.unwrap_err();
+    let ImportError::Interrupted { error, kept } = err else { panic!("{err}") };
+    assert_eq!(error.to_string(), "cut short");
+    // Whole batches were read before the failure; the batch it cut is not.
+    assert_eq!((kept.rows, kept.inserted), (2000, 2000), "{kept:?}");
+    assert_eq!(contacts::page(&conn, camp.id, 0, 5000).await.unwrap().len(), 2000, "committed");
+
+    // Nothing read at all: a plain read error, nothing written.
+    let ctx = RowContext::of(&camp).unwrap();
+    let err = import_rows(
+        &conn,
+        &camp,
+        background(move || CsvRows::new(FailsAtEnd(Default::default()), ctx, None)),
+        Utc::now(),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, ImportError::Read(_)), "{err}");
+}

@@ -23,7 +23,7 @@
 //! - [`app`]: start-up from settings, the server and loops under one shutdown signal, SIGHUP reload.
 //! - [`context`]: what every loop and handler shares, built once at start-up.
 //! - [`clock`]: time as a dependency, so tests step through DST with a manual clock.
-//! - [`import`]: streaming CSV import of contacts, with each callee's zones inferred.
+//! - [`import`]: streaming import of contacts (a CSV file, or an upload of CSV or NDJSON), each callee's zones inferred.
 //! - [`suppression_list`]: the suppression list in and out of files (CLI and admin API).
 //! - [`logging`]: log lines as text or JSON, phone numbers masked in every line.
 //! - [`failure_log`]: a loop's failures logged once per burst, not once per round.

@@ -29,6 +29,7 @@ pub fn router() -> OpenApiRouter<Ctx> {
         .merge(super::vendor_scorecard::router())
         .merge(super::rejected_callbacks::router())
         .merge(super::campaign_admin::router())
+        .merge(super::contacts_admin::router())
 }
 
 #[derive(Serialize, ToSchema)]

@@ -9,6 +9,7 @@ pub mod callback_rejections;
 pub mod callbacks;
 mod campaign_admin;
 mod campaign_stats;
+mod contacts_admin;
 pub mod error;
 mod explain;
 pub mod listener;
@@ -21,6 +22,7 @@ mod server;
 mod session;
 mod status_page;
 mod suppressions;
+mod upload_body;
 mod vendor_scorecard;
 
 use crate::context::Ctx;

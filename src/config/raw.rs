@@ -89,6 +89,8 @@ pub struct RawHttp {
     /// Rejected unauthenticated callbacks kept for audit per peer per minute;
     /// the rest are only counted.
     pub rejected_audit_per_peer_per_minute: Option<Spanned<u32>>,
+    /// The largest contact upload accepted (`POST /api/v1/campaigns/{name}/contacts`), in bytes.
+    pub max_upload_bytes: Option<Spanned<u64>>,
     pub admin_token: Option<Spanned<SecretSource>>,
 }
 

@@ -10,6 +10,8 @@ pub mod campaign_stats;
 pub mod campaigns;
 pub mod claim;
 mod claim_write;
+pub mod contact_list;
+pub mod contact_removal;
 pub mod contacts;
 pub mod db;
 #[cfg(test)]

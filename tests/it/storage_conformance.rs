@@ -556,3 +556,34 @@ async fn a_page_with_a_copy_and_a_second_result_for_one_attempt_applies_each_res
     assert_eq!(marks, ["processed", "duplicate", "processed", "processed"]);
     shutdown.cancel();
 }
+
+/// The admin API's removal of a never-dialed contact races four claims of
+/// its campaign: each contact ends either claimed (and kept, with its
+/// attempt) or removed (never claimed), never both and never neither.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_removal_racing_claims_never_removes_a_claimed_contact() {
+    use campaignd::store::contact_removal::{Removal, remove_undialed};
+    let db = TestDb::new();
+    let (ctx, clock, shutdown) = build(&db, 200, 1000).await;
+    let row = campaignd::store::campaigns::find_by_name(&ctx.db, "a").await.unwrap();
+    // Last numbers first: the claims take the first ones, so the two meet.
+    let phones: Vec<String> = (0..200).rev().map(|i| format!("+44207900{i:04}")).collect();
+    let removals = futures::future::join_all(phones.iter().map(|p| remove_undialed(&ctx.db, row.id, p)));
+    let (claimed, removals) = tokio::join!(claim_concurrently(&ctx, "a", clock.now()), removals);
+    let claimed: BTreeSet<i64> = claimed.into_iter().map(|(_, id)| id).collect();
+    let mut removed = BTreeSet::new();
+    for r in removals {
+        match r.unwrap() {
+            Removal::Removed { id } => assert!(removed.insert(id)),
+            Removal::Kept(_) => {}
+            Removal::NoContact => panic!("every number is a contact of `a`"),
+        }
+    }
+    assert!(claimed.is_disjoint(&removed), "a contact was claimed and removed");
+    assert_eq!(claimed.len() + removed.len(), 200, "claimed {} removed {}", claimed.len(), removed.len());
+    let left = scalar(&ctx.db, &format!("SELECT COUNT(*) FROM contacts WHERE campaign_id = {}", row.id)).await;
+    assert_eq!(left as usize, claimed.len(), "exactly the claimed contacts remain");
+    let attempts = scalar(&ctx.db, &format!("SELECT COUNT(*) FROM attempts WHERE campaign_id = {}", row.id)).await;
+    assert_eq!(attempts as usize, claimed.len(), "each with its attempt");
+    shutdown.cancel();
+}

@@ -22,6 +22,10 @@ pub struct HttpLimits {
     /// authentication, oversized, too slow) kept in the inbox per peer address
     /// per minute; past it they are answered and counted, not stored.
     pub rejected_audit_per_peer_per_minute: u32,
+    /// The largest contact upload accepted; past it the upload is answered
+    /// 413. An upload is streamed into the database, never held in memory,
+    /// so this bounds the work one request can make, not memory.
+    pub max_upload_bytes: u64,
 }
 
 impl Default for HttpLimits {
@@ -40,6 +44,8 @@ impl Default for HttpLimits {
             // Enough to diagnose a misconfigured vendor; a flood adds at most
             // 60 rows (of at most ~1 KiB each) per address per minute.
             rejected_audit_per_peer_per_minute: 60,
+            // A million contacts of a few hundred bytes each, with room.
+            max_upload_bytes: 1 << 30,
         }
     }
 }
@@ -52,6 +58,14 @@ impl Validator<'_> {
             Some(n) if *n.get_ref() == 0 => {
                 self.issue("http.max_connections_per_peer", Some(n), "must be at least 1");
                 d.max_connections_per_peer
+            }
+            Some(n) => *n.get_ref(),
+        };
+        let max_upload_bytes = match &raw.max_upload_bytes {
+            None => d.max_upload_bytes,
+            Some(n) if *n.get_ref() == 0 => {
+                self.issue("http.max_upload_bytes", Some(n), "must be at least 1");
+                d.max_upload_bytes
             }
             Some(n) => *n.get_ref(),
         };
@@ -68,6 +82,7 @@ impl Validator<'_> {
                 .rejected_audit_per_peer_per_minute
                 .as_ref()
                 .map_or(d.rejected_audit_per_peer_per_minute, |n| *n.get_ref()),
+            max_upload_bytes,
         }
     }
 }
@@ -93,28 +108,34 @@ mod tests {
         let d = HttpLimits::default();
         assert_eq!((d.header_read_timeout, d.body_read_timeout), (Duration::from_secs(10), Duration::from_secs(30)));
         assert_eq!(d.max_connections_per_peer, 64);
+        assert_eq!(d.max_upload_bytes, 1 << 30);
     }
 
     #[test]
     fn limits_read_human_durations_and_counts() {
         let s = http(
             "header_read_timeout = \"2s\"\nbody_read_timeout = \"1m\"\nmax_connections_per_peer = 8\n\
-             rejected_audit_per_peer_per_minute = 0",
+             rejected_audit_per_peer_per_minute = 0\nmax_upload_bytes = 1048576",
         )
         .unwrap();
         let l = s.http.limits;
         assert_eq!((l.header_read_timeout, l.body_read_timeout), (Duration::from_secs(2), Duration::from_secs(60)));
         assert_eq!((l.max_connections_per_peer, l.rejected_audit_per_peer_per_minute), (8, 0));
+        assert_eq!(l.max_upload_bytes, 1 << 20);
     }
 
     #[test]
     fn bad_limits_are_named_with_their_line() {
-        let err = http("header_read_timeout = \"0s\"\nbody_read_timeout = \"soon\"\nmax_connections_per_peer = 0")
-            .unwrap_err()
-            .to_string();
+        let err = http(
+            "header_read_timeout = \"0s\"\nbody_read_timeout = \"soon\"\nmax_connections_per_peer = 0\n\
+             max_upload_bytes = 0",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("line 2: http.header_read_timeout: must be greater than zero"), "{err}");
         assert!(err.contains("line 3: http.body_read_timeout"), "{err}");
         assert!(err.contains("soon"), "{err}");
         assert!(err.contains("line 4: http.max_connections_per_peer: must be at least 1"), "{err}");
+        assert!(err.contains("line 5: http.max_upload_bytes: must be at least 1"), "{err}");
     }
 }
