@@ -41,6 +41,33 @@ pub struct Campaign {
     pub contact_policy: ContactPolicy,
 }
 
+/// A running campaign for unit tests: one vendor `v`, a cap of 10, the
+/// default recall policy, no legal profile or cap; set the rest with
+/// struct-update syntax.
+#[cfg(test)]
+impl Campaign {
+    pub(crate) fn for_test(id: i64, timezone: Tz, windows: &str) -> Campaign {
+        use crate::domain::compliance::ComplianceSettings;
+        let windows = CallingWindows::parse(windows).expect("test windows parse");
+        Campaign {
+            id,
+            name: "c".into(),
+            state: CampaignState::Running,
+            timezone,
+            windows: windows.clone(),
+            starts_at: None,
+            ends_at: None,
+            max_concurrency: 10,
+            vendors: vec![("v".into(), 1)],
+            policy: RecallPolicy::default_policy(),
+            default_country_code: None,
+            redial_strategy: RedialStrategy::Same,
+            vendor_redial: false,
+            contact_policy: ContactPolicy::new(windows, &[], &[], &ComplianceSettings::default()),
+        }
+    }
+}
+
 impl Campaign {
     /// The zones a contact is called in: its candidate zones
     /// (`contacts.zones`), or the campaign's zone when it has none.

@@ -1,26 +1,9 @@
 use super::*;
-use crate::domain::compliance::ComplianceSettings;
 use chrono::TimeZone;
 use chrono_tz::Asia::Jakarta;
 
 fn campaign(windows: &str, ends_at: Option<DateTime<Utc>>) -> Campaign {
-    let windows = CallingWindows::parse(windows).unwrap();
-    Campaign {
-        id: 1,
-        name: "c".into(),
-        state: CampaignState::Running,
-        timezone: Jakarta,
-        windows: windows.clone(),
-        starts_at: None,
-        ends_at,
-        max_concurrency: 10,
-        vendors: vec![("v".into(), 1)],
-        policy: RecallPolicy::default_policy(),
-        default_country_code: None,
-        redial_strategy: RedialStrategy::Same,
-        vendor_redial: false,
-        contact_policy: ContactPolicy::new(windows, &[], &[], &ComplianceSettings::default()),
-    }
+    Campaign { ends_at, ..Campaign::for_test(1, Jakarta, windows) }
 }
 
 fn jakarta(h: u32, m: u32) -> DateTime<Utc> {

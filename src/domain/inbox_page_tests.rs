@@ -1,13 +1,9 @@
 use super::*;
 use crate::domain::call_event::CallEvent;
 use crate::domain::campaign::Campaign;
-use crate::domain::compliance::{ComplianceSettings, ContactPolicy};
 use crate::domain::outcome::{Disposition, Outcome};
-use crate::domain::recall::{AttemptResult, RecallPolicy};
-use crate::domain::routing::RedialStrategy;
+use crate::domain::recall::AttemptResult;
 use crate::domain::settlement::{AttemptFacts, settle};
-use crate::domain::state::CampaignState;
-use crate::domain::window::CallingWindows;
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::America::New_York;
 
@@ -49,23 +45,7 @@ fn at(h: u32) -> DateTime<Utc> {
 }
 
 fn campaign() -> Campaign {
-    let windows = CallingWindows::parse("daily 09:00-20:00").unwrap();
-    Campaign {
-        id: 7,
-        name: "c".into(),
-        state: CampaignState::Running,
-        timezone: New_York,
-        windows: windows.clone(),
-        starts_at: None,
-        ends_at: None,
-        max_concurrency: 10,
-        vendors: vec![("v".into(), 1)],
-        policy: RecallPolicy::default_policy(),
-        default_country_code: None,
-        redial_strategy: RedialStrategy::Same,
-        vendor_redial: false,
-        contact_policy: ContactPolicy::new(windows, &[], &[], &ComplianceSettings::default()),
-    }
+    Campaign::for_test(7, New_York, "daily 09:00-20:00")
 }
 
 fn attempt(attempt_ref: &str, attempt_no: i32) -> AttemptFacts<'_> {

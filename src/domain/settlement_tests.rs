@@ -1,10 +1,7 @@
 use super::*;
 use crate::domain::call_event::VendorRedial;
-use crate::domain::compliance::{ComplianceSettings, ContactPolicy};
 use crate::domain::outcome::Intent;
 use crate::domain::recall::{Matcher, RecallPolicy, RecallRule, RuleAction};
-use crate::domain::routing::RedialStrategy;
-use crate::domain::window::CallingWindows;
 use chrono::{TimeDelta, TimeZone};
 use chrono_tz::America::New_York;
 use std::time::Duration;
@@ -14,23 +11,8 @@ fn ny(d: u32, h: u32, m: u32) -> DateTime<Utc> {
 }
 
 fn campaign(rules: Vec<RecallRule>) -> Campaign {
-    let windows = CallingWindows::parse("daily 09:00-20:00").unwrap();
-    Campaign {
-        id: 7,
-        name: "c".into(),
-        state: CampaignState::Running,
-        timezone: New_York,
-        windows: windows.clone(),
-        starts_at: None,
-        ends_at: None,
-        max_concurrency: 10,
-        vendors: vec![("v".into(), 1)],
-        policy: RecallPolicy { rules, ..RecallPolicy::default_policy() },
-        default_country_code: None,
-        redial_strategy: RedialStrategy::Same,
-        vendor_redial: false,
-        contact_policy: ContactPolicy::new(windows, &[], &[], &ComplianceSettings::default()),
-    }
+    let camp = Campaign::for_test(7, New_York, "daily 09:00-20:00");
+    Campaign { policy: RecallPolicy { rules, ..RecallPolicy::default_policy() }, ..camp }
 }
 
 fn retry_busy(after_minutes: u64) -> Vec<RecallRule> {
