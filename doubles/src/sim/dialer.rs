@@ -310,6 +310,15 @@ async fn send(shared: &Shared, url: &str, body: &Bytes, signature: &str, referen
                 _ = tokio::time::sleep(settings.callback_retry_interval) => {}
             }
         }
+        // A sender of the pool for this try only: a delivery waiting to
+        // retry holds none.
+        let _sender = match &shared.callback_slots {
+            None => None,
+            Some(slots) => tokio::select! {
+                _ = stopped(shared.stop.clone()) => return Sent::Stopped,
+                permit = slots.acquire() => permit.ok(),
+            },
+        };
         let request = shared
             .http
             .post(url)

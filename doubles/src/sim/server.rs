@@ -136,6 +136,7 @@ impl SimServer {
             Some(seed) => StdRng::seed_from_u64(seed),
             None => StdRng::from_os_rng(),
         };
+        let callback_slots = self.settings.callback_senders.map(|n| Arc::new(tokio::sync::Semaphore::new(n)));
         let shared = Arc::new(Shared {
             outcome_table: self.settings.outcome_table(),
             intent_table: self.settings.intent_table(),
@@ -148,6 +149,7 @@ impl SimServer {
             store: Mutex::new(Store::default()),
             queue,
             http,
+            callback_slots,
             stop: stop_rx.clone(),
         });
         tokio::spawn(dialer::run(shared.clone(), queue_rx));
@@ -220,6 +222,8 @@ pub(crate) struct Shared {
     store: Mutex<Store>,
     queue: mpsc::UnboundedSender<String>,
     pub http: reqwest::Client,
+    /// `callback_senders` permits; `None`: no limit.
+    pub callback_slots: Option<Arc<tokio::sync::Semaphore>>,
     pub stop: watch::Receiver<bool>,
 }
 
@@ -511,6 +515,55 @@ mod tests {
             assert_eq!(answer.json::<SimError>().await.unwrap().code, "not_found");
         }
         assert_eq!(server.stats.batches_accepted.load(Relaxed), 0);
+    }
+
+    /// The most callback requests a slow receiver held at once while the
+    /// simulator delivered the results of 30 calls.
+    async fn peak_deliveries_in_flight(callback_senders: Option<usize>) -> usize {
+        use std::sync::atomic::AtomicUsize;
+        let (held, peak, got) =
+            (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let counters = (held.clone(), peak.clone(), got.clone());
+        let receiver = Router::new().route(
+            "/cb",
+            post(move || {
+                let (held, peak, got) = counters.clone();
+                async move {
+                    peak.fetch_max(held.fetch_add(1, Relaxed) + 1, Relaxed);
+                    // A slow receiver: each answer takes 100 ms.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    held.fetch_sub(1, Relaxed);
+                    got.fetch_add(1, Relaxed);
+                    StatusCode::OK
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/cb", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, receiver).await });
+        let server = sim(SimSettings { callback_senders, ..fast() }).await;
+        let mut calls = batch(30);
+        calls.callback_url = url;
+        let answer = reqwest::Client::new()
+            .post(format!("{}/v1/batches", server.base_url()))
+            .bearer_auth(API_KEY)
+            .json(&calls)
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success(), "{}", answer.status());
+        wait_until("every result delivered", Duration::from_secs(30), || got.load(Relaxed) == 30).await;
+        peak.load(Relaxed)
+    }
+
+    #[tokio::test]
+    async fn callback_senders_bound_the_deliveries_in_flight() {
+        let bounded = peak_deliveries_in_flight(Some(3)).await;
+        assert!((1..=3).contains(&bounded), "at most 3 senders, the receiver held {bounded}");
+        let unbounded = peak_deliveries_in_flight(None).await;
+        assert!(unbounded > 3, "without a pool the results arrive together: {unbounded}");
+        let err = SimSettings { callback_senders: Some(0), ..fast() }.validate().unwrap_err();
+        assert!(err.contains("callback_senders"), "{err}");
     }
 
     #[tokio::test]

@@ -29,6 +29,11 @@ pub struct SimSettings {
     pub max_lines: usize,
     /// Deliveries after the first on a non-2xx answer or a connection error.
     pub callback_retries: u32,
+    /// At most this many callback requests in flight at once, as a vendor's
+    /// pool of webhook workers sends them (and so at most this many
+    /// connections to the receiver); the others wait their turn. Unset: one
+    /// request per finished call at once, however many that is.
+    pub callback_senders: Option<usize>,
     /// Pause between callback deliveries (real vendors: about a minute).
     #[serde(with = "humantime_serde")]
     pub callback_retry_interval: Duration,
@@ -96,6 +101,7 @@ impl Default for SimSettings {
             duplicate_rate: 0.0,
             max_lines: 1000,
             callback_retries: 5,
+            callback_senders: None,
             callback_retry_interval: Duration::from_secs(1),
             // Off: the demo's callback rule keeps its short interval.
             callback_after: None,
@@ -122,6 +128,9 @@ impl SimSettings {
         check_rate("duplicate_rate", self.duplicate_rate)?;
         check_rate("callback_drop_rate", self.callback_drop_rate)?;
         check_rate("unknown_callback_rate", self.unknown_callback_rate)?;
+        if self.callback_senders == Some(0) {
+            return Err("callback_senders: must be at least 1 (or unset: no limit)".into());
+        }
         if self.duplicate_max == 0 {
             return Err("duplicate_max must be at least 1".into());
         }
