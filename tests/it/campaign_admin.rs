@@ -67,6 +67,13 @@ async fn definitions_are_validated_like_config_and_config_campaigns_are_read_onl
     let http = Client::new();
     let campaigns = daemon.url("/api/v1/campaigns");
     let one = |name: &str| daemon.url(&format!("/api/v1/campaigns/{name}"));
+    // Starting in 2099: the scheduler would start the campaign at its next
+    // tick otherwise, and this test reads its state as created.
+    let definition = |name: &str| {
+        let mut held = definition(name);
+        held["starts_at"] = json!("2099-01-01T00:00:00Z");
+        held
+    };
 
     // Every route wants the token.
     for r in [
