@@ -13,6 +13,27 @@ use std::time::Duration;
 
 const TOKEN: &str = "s3cret";
 
+/// The simulator, and the daemon with the test config (campaign `e2e`,
+/// vendors `sim-a` and `sim-b`) and the admin token.
+struct Running {
+    db: TestDb,
+    config: std::path::PathBuf,
+    daemon: Daemon,
+    conn: sea_orm::DatabaseConnection,
+    _sim: doubles::sim::SimHandle,
+}
+
+impl Running {
+    async fn start() -> Running {
+        let db = TestDb::new();
+        let sim = start_sim(fast_sim(0.0)).await;
+        let config = ConfigSpec::new(&db.url, &sim.base_url()).write(&db, &format!("admin_token = \"{TOKEN}\""));
+        let daemon = Daemon::start(&config);
+        let conn = db.connect().await;
+        Running { db, config, daemon, conn, _sim: sim }
+    }
+}
+
 /// A valid definition of campaign `name` over vendor `sim-b`.
 fn definition(name: &str) -> Value {
     json!({
@@ -58,12 +79,7 @@ async fn open_contacts(conn: &sea_orm::DatabaseConnection, campaign: &str) -> i6
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn definitions_are_validated_like_config_and_config_campaigns_are_read_only() {
-    let db = TestDb::new();
-    let sim = start_sim(fast_sim(0.0)).await;
-    let sim_url = sim.base_url();
-    let config = ConfigSpec::new(&db.url, &sim_url).write(&db, &format!("admin_token = \"{TOKEN}\""));
-    let daemon = Daemon::start(&config);
-    let conn = db.connect().await;
+    let Running { db, config, daemon, conn, _sim } = Running::start().await;
     let http = Client::new();
     let campaigns = daemon.url("/api/v1/campaigns");
     let one = |name: &str| daemon.url(&format!("/api/v1/campaigns/{name}"));
@@ -226,12 +242,7 @@ async fn without_an_admin_token_the_definition_routes_are_disabled() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_scheduler_dials_an_api_campaign_and_honours_its_edit_at_the_next_tick() {
-    let db = TestDb::new();
-    let sim = start_sim(fast_sim(0.0)).await;
-    let sim_url = sim.base_url();
-    let config = ConfigSpec::new(&db.url, &sim_url).write(&db, &format!("admin_token = \"{TOKEN}\""));
-    let daemon = Daemon::start(&config);
-    let conn = db.connect().await;
+    let Running { db, config, daemon, conn, _sim } = Running::start().await;
     let http = Client::new();
 
     // Created to start tomorrow, over sim-b, with contacts.
