@@ -179,7 +179,17 @@ async fn in_flight<C: ConnectionTrait>(
     Ok((campaign_used, vendor_used))
 }
 
-/// Load the facts, let [`claim::plan`] decide, write its verdicts.
+/// Rounds a claim may take to fill its batch (see [`claim_in`]).
+const MAX_ROUNDS: usize = 3;
+
+/// Lock the caps, count what is in flight, then claim in rounds: each round
+/// reads as many due contacts as there is room for, lets [`claim::plan`]
+/// decide and writes its verdicts. A round whose candidates had to wait
+/// (cap, busy number, window margin: moved on by that round) leaves room,
+/// and the next round reads that many more; the writes of the rounds before
+/// are visible to its facts (same transaction), so a number is still dialed
+/// once. Reading `want` rows, not a fixed surplus, keeps the common tick —
+/// every candidate dispatchable — at one read of contacts and facts.
 async fn claim_in<C: ConnectionTrait>(
     txn: &C,
     camp: &Campaign,
@@ -196,90 +206,150 @@ async fn claim_in<C: ConnectionTrait>(
     routed.dedup();
     lock_caps(txn, camp.id, &routed).await?;
     let (campaign_used, vendor_used) = in_flight(txn, camp.id, &routed).await?;
-    let capacity = claim::capacity(camp, campaign_used, vendor_slots, &vendor_used, limit);
     report.in_flight = InFlight { campaign: campaign_used, vendors: vendor_used };
-    if capacity.want == 0 {
+    let first = claim::capacity(camp, campaign_used, vendor_slots, &report.in_flight.vendors, limit);
+    if first.want == 0 {
         return Ok(report);
     }
     let mut decisions = DecisionBuffer::default();
     let (deferred, exhausted) = defer_closed_zones(txn, camp, now, &mut decisions).await?;
     report.deferred += deferred;
     report.exhausted += exhausted;
-    // Fetch more than needed: due contacts that must wait (cap, busy number,
-    // window margin) are moved on the way, so they do not block the batch.
-    let rows = due_contacts(camp.id, now, (capacity.want * 2).max(u64::from(limit)))
-        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-        .all(txn)
-        .await?;
-    let rows = lock_numbers(txn, rows).await?;
-    let mut facts = super::facts::load(txn, &rows, camp.contact_policy.lookback(), now).await?;
-    // Each stored number is read once: a dispatched contact carries it on.
-    let phones: Vec<Option<E164>> = rows.iter().map(|c| E164::try_from(c.phone.clone()).ok()).collect();
-    let candidates: Vec<Candidate<'_>> = rows.iter().zip(&phones).map(|(c, p)| candidate(c, p.is_some())).collect();
     // A Send rng: the claim future is awaited across threads.
     let mut rng = rand::rngs::StdRng::from_os_rng();
-    let verdicts = claim::plan(camp, &candidates, &mut facts, capacity, vendor_slots, &mut rng, now)?;
-
-    let mut new_attempts = Vec::new();
-    let mut deferrals = Vec::new();
-    let mut finished = Vec::new();
-    for ((c, phone), verdict) in rows.into_iter().zip(phones).zip(verdicts) {
-        match verdict {
-            Verdict::Corrupt { reason } => {
-                // Out of the due queue, so it is reported once, not every
-                // tick; an operator who repairs the row sets due_at again.
-                super::apply::corrupt_row("contacts", "state", c.id, &reason);
-                write::park(txn, c.id, &reason, now).await?;
-            }
-            Verdict::Finish { state, kind, reason } => {
-                let subject = Subject::Contact { id: c.id, phone: &c.phone, attempt_no: None };
-                decisions.record(camp.id, subject, kind, reason.clone(), None, now);
-                finished.push(write::Finished { id: c.id, state, reason });
-                match state {
-                    ContactState::Suppressed => report.suppressed += 1,
-                    ContactState::Exhausted => report.exhausted += 1,
-                    _ => {}
-                }
-            }
-            Verdict::Defer { until, kind, reason } => {
-                deferrals.push((c.id, until));
-                let subject = Subject::Contact { id: c.id, phone: &c.phone, attempt_no: None };
-                decisions.record(camp.id, subject, kind, reason, Some(until), now);
-                report.deferred += 1;
-            }
-            Verdict::Dispatch { vendor_id, attempt_no, max_dials, reason } => {
-                // `candidate` made a number that does not read corrupt: never dispatched.
-                let Some(phone) = phone else { continue };
-                let attempt_ref = super::installation::attempt_ref(&installation, c.id, attempt_no);
-                let subject = Subject::Contact { id: c.id, phone: &c.phone, attempt_no: Some(attempt_no) };
-                decisions.record(camp.id, subject, kind::DISPATCHED, reason, None, now);
-                new_attempts.push(write::attempt_row(&c, attempt_no, &vendor_id, &attempt_ref, max_dials, lease, now));
-                report.claimed.push(Claimed {
-                    attempt_ref,
-                    contact_id: c.id,
-                    attempt_no,
-                    vendor_id,
-                    phone,
-                    case_id: c.case_id,
-                    zones: c.zones,
-                    variables: c.variables,
-                });
-            }
+    let mut capacity = first;
+    for _ in 0..MAX_ROUNDS {
+        let want = capacity.want;
+        let round = Round { camp, vendor_slots, installation: &installation, lease, now };
+        let filled = round.run(txn, capacity, &mut rng, &mut decisions, &mut report).await?;
+        if !filled.read_all || filled.dispatched >= want {
+            break;
+        }
+        let claimed = u32::try_from(report.claimed.len()).unwrap_or(u32::MAX);
+        let in_flight = &report.in_flight;
+        capacity =
+            claim::capacity(camp, in_flight.campaign, vendor_slots, &in_flight.vendors, limit - claimed.min(limit));
+        if capacity.want == 0 {
+            break;
         }
     }
-    write::finish(txn, finished, now).await?;
-    write::set_due(txn, &deferrals, now).await?;
     decisions.flush(txn).await?;
-    if report.claimed.is_empty() {
-        return Ok(report);
-    }
-    write::mark_in_flight(txn, &report.claimed, now).await?;
-    write::insert_attempts(txn, new_attempts).await?;
-    report.in_flight.campaign += report.claimed.len() as u64;
-    for c in &report.claimed {
-        *report.in_flight.vendors.entry(c.vendor_id.clone()).or_default() += 1;
-    }
     Ok(report)
+}
+
+/// What one claim round needs besides its capacity.
+struct Round<'a> {
+    camp: &'a Campaign,
+    vendor_slots: &'a HashMap<String, VendorSlot>,
+    installation: &'a str,
+    lease: &'a Lease<'a>,
+    now: DateTime<Utc>,
+}
+
+/// How a round went: whether another may find more to dispatch.
+struct RoundFilled {
+    dispatched: u64,
+    /// Every due contact the round asked for existed and got a verdict:
+    /// there may be more behind them.
+    read_all: bool,
+}
+
+impl Round<'_> {
+    /// Read up to `capacity.want` due contacts and their facts, decide,
+    /// write the verdicts; adds to `report` (claimed, counts, in flight).
+    async fn run<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        capacity: claim::Capacity,
+        rng: &mut rand::rngs::StdRng,
+        decisions: &mut DecisionBuffer,
+        report: &mut ClaimReport,
+    ) -> Result<RoundFilled, StoreError> {
+        let (camp, now) = (self.camp, self.now);
+        let asked = capacity.want;
+        let rows = due_contacts(camp.id, now, asked)
+            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+            .all(txn)
+            .await?;
+        let fetched = rows.len() as u64;
+        let rows = lock_numbers(txn, rows).await?;
+        let mut facts = super::facts::load(txn, &rows, camp.contact_policy.lookback(), now).await?;
+        // Each stored number is read once: a dispatched contact carries it on.
+        let phones: Vec<Option<E164>> = rows.iter().map(|c| E164::try_from(c.phone.clone()).ok()).collect();
+        let candidates: Vec<Candidate<'_>> = rows.iter().zip(&phones).map(|(c, p)| candidate(c, p.is_some())).collect();
+        let verdicts = claim::plan(camp, &candidates, &mut facts, capacity, self.vendor_slots, rng, now)?;
+        let read_all = fetched == asked && verdicts.len() == rows.len();
+
+        let mut new_attempts = Vec::new();
+        let mut deferrals = Vec::new();
+        let mut finished = Vec::new();
+        let mut claimed = Vec::new();
+        for ((c, phone), verdict) in rows.into_iter().zip(phones).zip(verdicts) {
+            match verdict {
+                Verdict::Corrupt { reason } => {
+                    // Out of the due queue, so it is reported once, not every
+                    // tick; an operator who repairs the row sets due_at again.
+                    super::apply::corrupt_row("contacts", "state", c.id, &reason);
+                    write::park(txn, c.id, &reason, now).await?;
+                }
+                Verdict::Finish { state, kind, reason } => {
+                    let subject = Subject::Contact { id: c.id, phone: &c.phone, attempt_no: None };
+                    decisions.record(camp.id, subject, kind, reason.clone(), None, now);
+                    finished.push(write::Finished { id: c.id, state, reason });
+                    match state {
+                        ContactState::Suppressed => report.suppressed += 1,
+                        ContactState::Exhausted => report.exhausted += 1,
+                        _ => {}
+                    }
+                }
+                Verdict::Defer { until, kind, reason } => {
+                    deferrals.push((c.id, until));
+                    let subject = Subject::Contact { id: c.id, phone: &c.phone, attempt_no: None };
+                    decisions.record(camp.id, subject, kind, reason, Some(until), now);
+                    report.deferred += 1;
+                }
+                Verdict::Dispatch { vendor_id, attempt_no, max_dials, reason } => {
+                    // `candidate` made a number that does not read corrupt: never dispatched.
+                    let Some(phone) = phone else { continue };
+                    let attempt_ref = super::installation::attempt_ref(self.installation, c.id, attempt_no);
+                    let subject = Subject::Contact { id: c.id, phone: &c.phone, attempt_no: Some(attempt_no) };
+                    decisions.record(camp.id, subject, kind::DISPATCHED, reason, None, now);
+                    new_attempts.push(write::attempt_row(
+                        &c,
+                        attempt_no,
+                        &vendor_id,
+                        &attempt_ref,
+                        max_dials,
+                        self.lease,
+                        now,
+                    ));
+                    claimed.push(Claimed {
+                        attempt_ref,
+                        contact_id: c.id,
+                        attempt_no,
+                        vendor_id,
+                        phone,
+                        case_id: c.case_id,
+                        zones: c.zones,
+                        variables: c.variables,
+                    });
+                }
+            }
+        }
+        write::finish(txn, finished, now).await?;
+        write::set_due(txn, &deferrals, now).await?;
+        let dispatched = claimed.len() as u64;
+        if !claimed.is_empty() {
+            write::mark_in_flight(txn, &claimed, now).await?;
+            write::insert_attempts(txn, new_attempts).await?;
+            report.in_flight.campaign += dispatched;
+            for c in &claimed {
+                *report.in_flight.vendors.entry(c.vendor_id.clone()).or_default() += 1;
+            }
+            report.claimed.extend(claimed);
+        }
+        Ok(RoundFilled { dispatched, read_all })
+    }
 }
 
 /// A due contact row as [`claim::plan`] reads it: its state parsed here.

@@ -52,3 +52,55 @@ async fn the_claim_reports_what_is_in_flight_once_it_committed() {
     assert!(full.claimed.is_empty());
     assert_eq!(full.in_flight, expected, "counted from the database, as before");
 }
+
+/// A claim reads as many due contacts as it has room for; when some of them
+/// must wait or finish (here: suppressed numbers at the head of the queue),
+/// it reads again for the room left, so the batch is still filled, and the
+/// contacts it read before are not read twice.
+#[tokio::test]
+async fn a_claim_reads_again_for_the_room_that_contacts_which_must_wait_left() {
+    let conn = testkit::memory_db().await;
+    let phones = ["+6281211110001", "+6281211110002", "+6281211110003", "+6281211110004", "+6281211110005"];
+    let (_, _, camp) = testkit::running_campaign(&conn, &phones).await;
+    let now = Utc.with_ymd_and_hms(2030, 1, 1, 3, 0, 0).unwrap();
+    // Queue order by due_at: 0001, 0002 (both suppressed) first, then 0003…0005.
+    for (i, phone) in phones.iter().enumerate() {
+        let due = now - chrono::TimeDelta::minutes(10 - i as i64);
+        contact::Entity::update_many()
+            .col_expr(contact::Column::DueAt, sea_orm::sea_query::Expr::value(due))
+            .filter(contact::Column::Phone.eq(*phone))
+            .exec(&conn)
+            .await
+            .unwrap();
+    }
+    for phone in &phones[..2] {
+        entity::suppression::Entity::insert(entity::suppression::ActiveModel {
+            phone: sea_orm::Set(phone.to_string()),
+            reason: sea_orm::Set("paid".into()),
+            source: sea_orm::Set("test".into()),
+            created_at: sea_orm::Set(now),
+            expires_at: sea_orm::Set(None),
+            ..Default::default()
+        })
+        .exec(&conn)
+        .await
+        .unwrap();
+    }
+    let slots = HashMap::from([("sim".to_string(), VendorSlot { cap: 10, own_redials: 0 })]);
+    let lease = Lease { owner: "test", until: now + chrono::TimeDelta::minutes(1) };
+    let report = claim(&conn, &camp, &slots, 2, &lease, now).await.expect("claim");
+    let claimed: Vec<&str> = report.claimed.iter().map(|c| c.phone.as_str()).collect();
+    assert_eq!(claimed, ["+6281211110003", "+6281211110004"], "the batch is filled past the suppressed head");
+    assert_eq!(report.suppressed, 2);
+    let expected = InFlight { campaign: 2, vendors: HashMap::from([("sim".to_string(), 2)]) };
+    assert_eq!(report.in_flight, expected);
+    let due: Vec<String> = contact::Entity::find()
+        .filter(contact::Column::DueAt.is_not_null())
+        .all(&conn)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.phone)
+        .collect();
+    assert_eq!(due, ["+6281211110005"], "the contact behind the batch is left for the next claim");
+}
