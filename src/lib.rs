@@ -43,6 +43,7 @@ pub mod fuzz_support;
 pub mod import;
 pub mod ingest;
 pub mod logging;
+pub mod malloc_arenas;
 pub mod reconcile;
 pub mod scheduler;
 pub mod store;

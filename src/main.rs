@@ -3,8 +3,20 @@ use campaignd::logging;
 use clap::Parser;
 use std::process::ExitCode;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    // Before the runtime starts its threads (see the module).
+    campaignd::malloc_arenas::cap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build();
+    match runtime {
+        Ok(runtime) => runtime.block_on(run()),
+        Err(e) => {
+            eprintln!("campaignd: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> ExitCode {
     let cli = Cli::parse();
     let env = std::env::var(logging::FORMAT_ENV).ok();
     let (format, problem) = logging::format_for(env.as_deref(), &cli.config);
