@@ -5,7 +5,7 @@
 //! string belongs, `"forty"` for a duration, a number where the document
 //! lists enum values: `result`, `ring_type`, `hangup_type`) fails the record with a reason
 //! naming the field — it is rejected and kept for audit, never read as
-//! `unknown`. Fields we do not read (`id`, `question_answer`, `ring_time`,
+//! `unknown`. Fields we do not read (`id`, `question_answer`,
 //! `talk_round`, `robot_hash`, `caller_number`) are not checked.
 
 use super::codes::{self, Dial};
@@ -159,6 +159,9 @@ impl Reader {
         let duration = int(rec, "duration", "duration")?;
         let call_id = text(rec, "call_id", "call_id")?;
         let call_times = int(rec, "call_times", "call_times")?;
+        // Seconds, like `duration` (the document gives no unit; its example
+        // rings 2 s before a 43 s call).
+        let ring_time = int(rec, "ring_time", "ring_time")?;
         let started_at = time(rec, "call_start_time", "call_start_time", self.tz)?;
         let ended_at = time(rec, "call_end_time", "call_end_time", self.tz)?;
         let description = text(rec, "intention_description", "intention_description")?;
@@ -199,6 +202,7 @@ impl Reader {
             duration_ms: (seconds > 0 || started_at.is_some()).then_some(seconds * 1000),
             redials,
             first_dial,
+            ring_ms: ring_time.map(|s| s.max(0) * 1000),
             ..CallEvent::final_outcome(last.outcome)
         })
     }
