@@ -29,6 +29,7 @@ fn both_copies_of_the_example_give_one_final_answered_event_with_its_two_dials()
         assert_eq!(e.outcome.raw_intent.as_deref(), Some("airudder:E"));
         assert_eq!(e.outcome.requested_at, None, "`PaymentTime: Time_0` is a placeholder, not a time");
         assert_eq!(e.duration_ms, Some(43_000));
+        assert_eq!(e.ring_ms, Some(2_000), "`ring_time: 2`, in seconds like `duration`");
         assert_eq!(e.started_at, Some(Utc.with_ymd_and_hms(2024, 3, 11, 13, 24, 29).unwrap()));
         assert_eq!(e.ended_at, Some(Utc.with_ymd_and_hms(2024, 3, 11, 13, 25, 12).unwrap()));
         assert!(!e.blacklisted);
