@@ -33,6 +33,8 @@ pub struct Reader {
     pub tags: TagIntents,
     pub reference_variable: String,
     pub callback_slot: String,
+    /// `options.recording_url`: a template with `{call_id}`, or empty.
+    pub recording_url: String,
 }
 
 use crate::vendors::common::shown;
@@ -203,8 +205,18 @@ impl Reader {
             redials,
             first_dial,
             ring_ms: ring_time.map(|s| s.max(0) * 1000),
+            recording_url: self.recording_of(&last.outcome, last.external_call_id.as_deref()),
             ..CallEvent::final_outcome(last.outcome)
         })
+    }
+
+    /// The recording reference of an answered call (`recording_url` with
+    /// its call id); nothing was recorded of a call nobody answered.
+    fn recording_of(&self, outcome: &Outcome, call_id: Option<&str>) -> Option<String> {
+        if self.recording_url.is_empty() || !outcome.disposition.is_connected() {
+            return None;
+        }
+        Some(self.recording_url.replace("{call_id}", call_id?))
     }
 
     /// `redail_call[]`: AIRudder's earlier dials of this callee, oldest
