@@ -85,7 +85,8 @@ pub async fn call_figures<C: ConnectionTrait>(
     let completed = AttemptState::Completed.as_str();
     // Through SeaORM: it reads timestamps back the way it wrote them on
     // either backend.
-    let rows: Vec<(String, Option<i64>, Option<DateTime<Utc>>, Option<DateTime<Utc>>)> = Entity::find()
+    type TimingRow = (String, Option<i64>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+    let rows: Vec<TimingRow> = Entity::find()
         .select_only()
         .columns([Column::VendorId, Column::RingMs, Column::VendorEndedAt, Column::ReceivedAt])
         .filter(Column::CreatedAt.gte(from))
