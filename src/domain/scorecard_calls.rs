@@ -4,8 +4,10 @@
 //! what they mean is decided here.
 //!
 //! Definitions, each over the period's completed attempts of one vendor:
-//! - **ring time**: `ring_ms` of the attempts reporting one; its median
-//!   (p50) and mean, in seconds;
+//! - **ring time**: `ring_ms` of the connected attempts (answered or
+//!   voicemail) reporting one: the time to answer. A call nobody answered
+//!   rings until the vendor gives up, which says nothing of the vendor, so
+//!   it is left out. Its median (p50) and mean, in seconds;
 //! - **callback lag**: our receipt of the result − the call's end by the
 //!   vendor's clock ([`callback_lag`]: a vendor clock ahead of ours counts
 //!   0); its median and 95th percentile (nearest rank), in seconds;
@@ -17,7 +19,7 @@
 
 use crate::domain::call_cost::format_amount;
 use crate::domain::callback_lag::callback_lag;
-use crate::domain::outcome::Intent;
+use crate::domain::outcome::{Disposition, Intent};
 use crate::domain::vendor_scorecard::VendorScorecard;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -27,6 +29,7 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallTiming {
     pub vendor_id: String,
+    pub disposition: Option<String>,
     pub ring_ms: Option<i64>,
     pub vendor_ended_at: Option<DateTime<Utc>>,
     pub received_at: Option<DateTime<Utc>>,
@@ -72,7 +75,9 @@ pub fn add_call_figures(cards: &mut [VendorScorecard], figures: &CallFigures) {
     let mut rings: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     let mut lags: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     for t in &figures.timings {
-        if let Some(ms) = t.ring_ms.filter(|ms| *ms >= 0) {
+        let connected =
+            t.disposition.as_deref().and_then(|d| d.parse::<Disposition>().ok()).is_some_and(Disposition::is_connected);
+        if let Some(ms) = t.ring_ms.filter(|ms| *ms >= 0 && connected) {
             rings.entry(&t.vendor_id).or_default().push(ms as f64 / 1000.0);
         }
         if let (Some(end), Some(received)) = (t.vendor_ended_at, t.received_at)

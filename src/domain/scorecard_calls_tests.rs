@@ -6,7 +6,13 @@ fn at(s: &str) -> Option<DateTime<Utc>> {
 }
 
 fn timing(vendor: &str, ring_ms: Option<i64>, ended: &str, received: &str) -> CallTiming {
-    CallTiming { vendor_id: vendor.into(), ring_ms, vendor_ended_at: at(ended), received_at: at(received) }
+    CallTiming {
+        vendor_id: vendor.into(),
+        disposition: Some("answered".into()),
+        ring_ms,
+        vendor_ended_at: at(ended),
+        received_at: at(received),
+    }
 }
 
 fn card(figures: &CallFigures, promises: u64) -> VendorScorecard {
@@ -34,11 +40,12 @@ fn ring_time_and_callback_lag_per_vendor() {
             timing("v", Some(4000), "2026-12-05T10:00:00Z", "2026-12-05T10:00:03Z"),
             timing("v", Some(9000), "2026-12-05T10:00:00Z", "2026-12-05T10:00:30Z"),
             // No ring time and no end: counts for neither.
+            CallTiming { vendor_ended_at: None, ..timing("v", None, "2026-12-05T10:00:00Z", "2026-12-05T10:00:00Z") },
+            // Nobody answered: it rang until the vendor gave up, which is not
+            // the vendor's time to answer (its lag of 2 s counts).
             CallTiming {
-                vendor_id: "v".into(),
-                ring_ms: None,
-                vendor_ended_at: None,
-                received_at: at("2026-12-05T10:00:00Z"),
+                disposition: Some("no_answer".into()),
+                ..timing("v", Some(60_000), "2026-12-05T10:00:00Z", "2026-12-05T10:00:02Z")
             },
             // A vendor clock ahead of ours: a lag of 0, not negative.
             timing("v", None, "2026-12-05T10:00:05Z", "2026-12-05T10:00:00Z"),
@@ -49,7 +56,7 @@ fn ring_time_and_callback_lag_per_vendor() {
     let c = card(&figures, 0);
     assert_eq!(c.ring_p50_seconds, Some(4.0));
     assert_eq!(c.ring_average_seconds, Some(5.0));
-    assert_eq!(c.callback_lag_p50_seconds, Some(1.0), "lags 0, 1, 3, 30");
+    assert_eq!(c.callback_lag_p50_seconds, Some(2.0), "lags 0, 1, 2, 3, 30");
     assert_eq!(c.callback_lag_p95_seconds, Some(30.0));
 }
 

@@ -85,10 +85,10 @@ pub async fn call_figures<C: ConnectionTrait>(
     let completed = AttemptState::Completed.as_str();
     // Through SeaORM: it reads timestamps back the way it wrote them on
     // either backend.
-    type TimingRow = (String, Option<i64>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+    type TimingRow = (String, Option<String>, Option<i64>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
     let rows: Vec<TimingRow> = Entity::find()
         .select_only()
-        .columns([Column::VendorId, Column::RingMs, Column::VendorEndedAt, Column::ReceivedAt])
+        .columns([Column::VendorId, Column::Disposition, Column::RingMs, Column::VendorEndedAt, Column::ReceivedAt])
         .filter(Column::CreatedAt.gte(from))
         .filter(Column::CreatedAt.lt(to))
         .filter(Column::State.eq(completed))
@@ -98,8 +98,9 @@ pub async fn call_figures<C: ConnectionTrait>(
         .await?;
     let timings = rows
         .into_iter()
-        .map(|(vendor_id, ring_ms, vendor_ended_at, received_at)| CallTiming {
+        .map(|(vendor_id, disposition, ring_ms, vendor_ended_at, received_at)| CallTiming {
             vendor_id,
+            disposition,
             ring_ms,
             vendor_ended_at,
             received_at,

@@ -283,7 +283,8 @@ async fn recordings_transcripts_ring_times_and_costs_reach_attempts_explain_expo
     for id in ["itnio", "sivr"] {
         let v = card["vendors"].as_array().unwrap().iter().find(|v| v["id"] == id).unwrap();
         let mine: Vec<&Row> = attempts.values().filter(|a| a.vendor == id).collect();
-        let mut rings: Vec<i64> = mine.iter().filter_map(|a| a.ring_ms).collect();
+        // Ring time is the time to answer: of answered calls (those with a recording here).
+        let mut rings: Vec<i64> = mine.iter().filter(|a| a.recording_url.is_some()).filter_map(|a| a.ring_ms).collect();
         rings.sort();
         let p50 = rings[(rings.len() * 50).div_ceil(100).max(1) - 1] as f64 / 1000.0;
         assert_eq!(v["ring_p50_seconds"].as_f64(), Some(p50), "{id}: {v}");
