@@ -42,6 +42,19 @@ pub struct Model {
     /// Until then no other instance looks the attempt up or rescues it.
     pub lease_expires_at: Option<DateTimeUtc>,
     pub updated_at: DateTimeUtc,
+    /// Where the call's recording is (URL or the vendor's reference).
+    pub recording_url: Option<String>,
+    /// The dialogue as text, when the vendor sent it with the result.
+    pub transcript: Option<String>,
+    /// Time from dial to answer.
+    pub ring_ms: Option<i64>,
+    /// The call's end by the vendor's clock.
+    pub vendor_ended_at: Option<DateTimeUtc>,
+    /// When we received the result (callback lag = this − `vendor_ended_at`).
+    pub received_at: Option<DateTimeUtc>,
+    /// What the call cost, in millionths of `cost_currency`'s unit.
+    pub cost_micros: Option<i64>,
+    pub cost_currency: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

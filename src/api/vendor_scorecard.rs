@@ -1,6 +1,6 @@
 //! `GET /api/v1/vendors/scorecard?from=&to=`: per vendor over a period,
 //! its dials and attempts, connect and conversation rates, intents, talk
-//! time and errors by code.
+//! and ring time, errors by code, callback lag and cost.
 //!
 //! The store counts (one grouped query per table), the domain decides what
 //! the counts mean (`domain::vendor_scorecard`); this handler reads the
@@ -9,8 +9,9 @@
 use super::auth::Admin;
 use super::error::{AdminErrors, ApiError, ErrorBody};
 use crate::context::Ctx;
+use crate::domain::scorecard_calls::add_call_figures;
 use crate::domain::vendor_scorecard::{VendorScorecard, scorecards};
-use crate::store::vendor_scorecard::{attempt_groups, dials_by_vendor};
+use crate::store::vendor_scorecard::{attempt_groups, call_figures, dials_by_vendor};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -55,8 +56,10 @@ pub struct Scorecard {
 ///
 /// Over the attempts created in [`from`, `to`): per vendor its dials
 /// (vendor redials included), attempts, completed and connected attempts,
-/// connect and conversation rates, attempts by intent, average talk time and
-/// errors by raw vendor code.
+/// connect and conversation rates, attempts by intent, average talk time,
+/// errors by raw vendor code, ring time (p50, mean), callback lag (p50,
+/// p95), reached contacts, promises, and cost by currency (total, per
+/// reached contact, per promise).
 #[utoipa::path(get, path = "/vendors/scorecard", tag = "vendors", security(("bearer" = [])),
     params(PeriodParams),
     responses(
@@ -83,8 +86,11 @@ async fn vendor_scorecard(
     }
     let groups = attempt_groups(&ctx.db, from, to).await?;
     let dials = dials_by_vendor(&ctx.db, from, to).await?;
+    let figures = call_figures(&ctx.db, from, to).await?;
     let configured: Vec<String> = ctx.vendors.all().map(|v| v.adapter.id().to_string()).collect();
-    Ok(Json(Scorecard { from, to, vendors: scorecards(&configured, &groups, &dials) }))
+    let mut vendors = scorecards(&configured, &groups, &dials);
+    add_call_figures(&mut vendors, &figures);
+    Ok(Json(Scorecard { from, to, vendors }))
 }
 
 fn instant(name: &str, text: &str) -> Result<DateTime<Utc>, ApiError> {

@@ -130,6 +130,7 @@ pub fn render_text(e: &Explanation) -> String {
             a.dispatched_at.map_or_else(|| "-".to_string(), |t| when(t, tz)),
             a.completed_at.map_or_else(|| "-".to_string(), |t| when(t, tz))
         );
+        call_details(&mut out, a);
     }
 
     let _ = writeln!(out, "\ndials of this number since {} (all campaigns):", when(e.dials_since, tz));
@@ -168,6 +169,33 @@ vendor callback records about this number that could not be read (kept for audit
         );
     }
     out
+}
+
+/// An attempt's call details, one line each, when the vendor gave them.
+fn call_details(out: &mut String, a: &crate::store::explain::AttemptInfo) {
+    let mut figures = Vec::new();
+    if let Some(ms) = a.ring_ms {
+        figures.push(format!("rang {:.1}s", ms as f64 / 1000.0));
+    }
+    if let (Some(end), Some(received)) = (a.vendor_ended_at, a.received_at) {
+        let lag = crate::domain::callback_lag::callback_lag(Some(end), received);
+        figures.extend(lag.map(|l| format!("result {:.1}s after the call's end", l.seconds)));
+    }
+    if let Some(cost) = &a.cost {
+        figures.push(format!("cost {cost} {}", a.cost_currency.as_deref().unwrap_or("")).trim_end().to_string());
+    }
+    if !figures.is_empty() {
+        let _ = writeln!(out, "      {}", figures.join(", "));
+    }
+    if let Some(url) = &a.recording_url {
+        let _ = writeln!(out, "      recording: {url}");
+    }
+    if let Some(text) = &a.transcript {
+        out.push_str("      transcript:\n");
+        for line in text.lines() {
+            let _ = writeln!(out, "        {line}");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -70,6 +70,13 @@ fn sample() -> Explanation {
             dispatched_at: Some(t(2, 0)),
             completed_at: Some(t(2, 5)),
             duration_ms: Some(30_000),
+            recording_url: None,
+            transcript: None,
+            ring_ms: None,
+            vendor_ended_at: None,
+            received_at: None,
+            cost: None,
+            cost_currency: None,
         }],
         recent_dials: vec![DialInfo {
             campaign: "other".into(),
@@ -145,4 +152,23 @@ fn rejected_vendor_records_about_the_number_are_on_its_trail() {
     assert!(text.contains("could not be read"), "{text}");
     assert!(text.contains("laaffic-1 inbox #42 record 2: intent: expected a code"), "{text}");
     assert!(text.contains(r#""intent":["205"]"#), "{text}");
+}
+
+#[test]
+fn an_attempts_recording_transcript_ring_lag_and_cost_are_shown() {
+    let mut e = sample();
+    let plain = render_text(&e);
+    assert!(!plain.contains("recording:") && !plain.contains("cost "), "{plain}");
+    let a = &mut e.attempts[0];
+    a.recording_url = Some("https://audio.example/1.wav".into());
+    a.transcript = Some("ROBOT: Hello\nPERSON: Yes".into());
+    a.ring_ms = Some(4_500);
+    a.vendor_ended_at = Some(t(2, 5));
+    a.received_at = Some(t(2, 5) + chrono::Duration::seconds(3));
+    a.cost = Some("0.0123".into());
+    a.cost_currency = Some("USD".into());
+    let text = render_text(&e);
+    assert!(text.contains("      rang 4.5s, result 3.0s after the call's end, cost 0.0123 USD\n"), "{text}");
+    assert!(text.contains("      recording: https://audio.example/1.wav\n"), "{text}");
+    assert!(text.contains("      transcript:\n        ROBOT: Hello\n        PERSON: Yes\n"), "{text}");
 }

@@ -1,8 +1,11 @@
-//! `campaignd export`: one row per contact with its latest result, paged so a
+//! `campaignd export`: one row per contact with its latest result (and its
+//! latest call's recording, transcript and cost), paged so a
 //! million-contact campaign never sits in memory at once.
 
 use super::Format;
+use crate::domain::call_cost::format_amount;
 use crate::store::Db;
+use crate::store::attempt_details::{self, ContactCallDetails};
 use crate::store::contacts;
 use entity::campaign;
 use serde::Serialize;
@@ -19,6 +22,14 @@ struct Row<'a> {
     last_raw_code: Option<&'a str>,
     finished_reason: Option<&'a str>,
     updated_at: String,
+    /// Of the latest attempt with a result: where its recording is, its
+    /// transcript, and what it cost (a decimal in `cost_currency`).
+    recording_url: Option<&'a str>,
+    transcript: Option<&'a str>,
+    cost: Option<String>,
+    /// Every attempt's cost summed (when they share one currency).
+    cost_total: Option<String>,
+    cost_currency: Option<&'a str>,
 }
 
 pub async fn export<W: Write>(db: &Db, camp: &campaign::Model, format: Format, mut out: W) -> anyhow::Result<u64> {
@@ -32,7 +43,11 @@ pub async fn export<W: Write>(db: &Db, camp: &campaign::Model, format: Format, m
         let page = contacts::page(db, camp.id, after, 5000).await?;
         let Some(last) = page.last() else { break };
         after = last.id;
+        let ids: Vec<i64> = page.iter().map(|c| c.id).collect();
+        let details = attempt_details::for_contacts(db, &ids).await?;
+        let none = ContactCallDetails::default();
         for c in &page {
+            let d = details.get(&c.id).unwrap_or(&none);
             let row = Row {
                 phone: &c.phone,
                 case_id: c.case_id.as_deref(),
@@ -43,6 +58,11 @@ pub async fn export<W: Write>(db: &Db, camp: &campaign::Model, format: Format, m
                 last_raw_code: c.last_raw_code.as_deref(),
                 finished_reason: c.finished_reason.as_deref(),
                 updated_at: c.updated_at.to_rfc3339(),
+                recording_url: d.recording_url.as_deref(),
+                transcript: d.transcript.as_deref(),
+                cost: d.cost_micros.map(format_amount),
+                cost_total: d.total_cost_micros.map(format_amount),
+                cost_currency: d.cost_currency.as_deref(),
             };
             match &mut csv {
                 Some(w) => w.serialize(&row)?,

@@ -148,6 +148,12 @@ pub struct RawVendor {
     /// built-in table (`domain::tags::DEFAULT_TAGS`).
     #[serde(default)]
     pub tag_intents: std::collections::BTreeMap<String, Spanned<String>>,
+    /// What one minute of billed call time costs (a decimal, `"0.012"`),
+    /// for vendors whose results carry no cost.
+    pub price_per_minute: Option<Spanned<String>>,
+    /// ISO 4217 code of `price_per_minute` and of costs the vendor reports
+    /// without naming a currency (Laaffic `cost`); `USD` by default.
+    pub currency: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -128,6 +128,10 @@ pub struct VendorSettings {
     pub options: toml::Table,
     /// Tags → intents for vendors that tag calls (ITNIO, smartivr).
     pub tag_intents: crate::domain::tags::TagIntents,
+    /// Currency of the price and of costs reported without one (`USD`).
+    pub currency: String,
+    /// `price_per_minute`: prices calls whose result carries no cost.
+    pub pricing: Option<crate::domain::call_cost::Pricing>,
 }
 
 impl VendorSettings {
@@ -154,9 +158,14 @@ impl VendorSettings {
             fake: None,
             options: toml::Table::new(),
             tag_intents: crate::domain::tags::TagIntents::default(),
+            currency: DEFAULT_CURRENCY.to_string(),
+            pricing: None,
         }
     }
 }
+
+/// The currency of a vendor that names none.
+pub const DEFAULT_CURRENCY: &str = "USD";
 
 #[derive(Debug, Clone)]
 pub struct CampaignSettings {
@@ -469,6 +478,7 @@ impl Validator<'_> {
             }
         }
         let tag_intents = crate::domain::tags::TagIntents::with_overrides(tags);
+        let (currency, pricing) = self.pricing(&p, v);
         let settings = VendorSettings {
             id,
             kind,
@@ -491,6 +501,8 @@ impl Validator<'_> {
             fake: v.fake.clone(),
             options: v.options.clone().unwrap_or_default(),
             tag_intents,
+            currency,
+            pricing,
         };
         let mut problems = self.vendors.check(&settings);
         // A secret already reported (empty, unset variable) is not reported
@@ -500,6 +512,42 @@ impl Validator<'_> {
             self.issue(format!("{p}.{field}"), Some(&v.kind), message);
         }
         settings
+    }
+
+    /// `currency` (three capital letters, `USD` by default) and
+    /// `price_per_minute` (a decimal of at most 6 places, not negative).
+    fn pricing(&mut self, p: &str, v: &RawVendor) -> (String, Option<crate::domain::call_cost::Pricing>) {
+        let currency = match &v.currency {
+            None => DEFAULT_CURRENCY.to_string(),
+            Some(c) if c.get_ref().len() == 3 && c.get_ref().bytes().all(|b| b.is_ascii_uppercase()) => {
+                c.get_ref().clone()
+            }
+            Some(c) => {
+                self.issue(
+                    format!("{p}.currency"),
+                    Some(c),
+                    format!("`{}` is not an ISO 4217 code like USD", c.get_ref()),
+                );
+                DEFAULT_CURRENCY.to_string()
+            }
+        };
+        let price =
+            v.price_per_minute.as_ref().and_then(|text| match crate::domain::call_cost::parse_amount(text.get_ref()) {
+                Ok(micros) if micros >= 0 => Some(micros),
+                Ok(_) => {
+                    self.issue(format!("{p}.price_per_minute"), Some(text), "must not be negative");
+                    None
+                }
+                Err(e) => {
+                    self.issue(format!("{p}.price_per_minute"), Some(text), format!("{e} (write it like \"0.012\")"));
+                    None
+                }
+            });
+        let pricing = price.map(|micros_per_minute| crate::domain::call_cost::Pricing {
+            micros_per_minute,
+            currency: currency.clone(),
+        });
+        (currency, pricing)
     }
 
     /// The shared definition checks ([`campaign_definition::validate`]),

@@ -164,3 +164,28 @@ fn log_format_is_read_and_a_bad_one_is_named_with_its_line() {
     let err = settings("", "\nlog_format = \"xml\"").unwrap_err().to_string();
     assert!(err.contains("line 2: log_format: unknown log format `xml` (expected one of: text, json)"), "{err}");
 }
+
+#[test]
+fn price_per_minute_and_currency_are_read_and_bad_ones_named_with_their_lines() {
+    let vendor = |extra: &str| {
+        VENDOR_AND_CAMPAIGN.replace("callback_secret = \"s\"\n", &format!("callback_secret = \"s\"\n{extra}"))
+    };
+    let read = |extra: &str| parse(&vendor(extra), Path::new("t.toml"), Path::new("."), &NoVendorChecks);
+    let plain = read("").unwrap();
+    assert_eq!((plain.vendors[0].currency.as_str(), plain.vendors[0].pricing.as_ref()), ("USD", None));
+    let priced = read("price_per_minute = \"0.012\"\ncurrency = \"EUR\"\n").unwrap();
+    let pricing = priced.vendors[0].pricing.clone().unwrap();
+    assert_eq!((pricing.micros_per_minute, pricing.currency.as_str()), (12_000, "EUR"));
+    for (extra, expected) in [
+        ("price_per_minute = \"cheap\"\n", "line 8: vendors[0].price_per_minute: `cheap` is not a decimal amount"),
+        ("price_per_minute = \"-1\"\n", "line 8: vendors[0].price_per_minute: must not be negative"),
+        (
+            "price_per_minute = \"0.0000001\"\n",
+            "line 8: vendors[0].price_per_minute: `0.0000001` has more than 6 decimals",
+        ),
+        ("currency = \"dollars\"\n", "line 8: vendors[0].currency: `dollars` is not an ISO 4217 code like USD"),
+    ] {
+        let err = read(extra).unwrap_err().to_string();
+        assert!(err.contains(expected), "{extra}: {err}");
+    }
+}

@@ -3,6 +3,7 @@
 //! (which build it) and the store (which applies it), so it lives here,
 //! below both.
 
+use crate::domain::call_cost::CallCost;
 use crate::domain::outcome::Outcome;
 use chrono::{DateTime, Utc};
 
@@ -39,6 +40,27 @@ pub struct CallEvent {
     /// list with source `vendor:<id>` and never dialed again.
     #[serde(default)]
     pub blacklisted: bool,
+    /// Where the call's recording is (a URL, or the vendor's own reference
+    /// such as smartivr's `recordfile` path), when the vendor gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_url: Option<String>,
+    /// The dialogue as text (`ROBOT: …` / `PERSON: …` lines), when it comes
+    /// with the result (ITNIO `callDetailList`, Blu scripts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcript: Option<String>,
+    /// Time from dial to answer, where the vendor reports it or its
+    /// documented timestamps give it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ring_ms: Option<i64>,
+    /// The call time the vendor bills (ITNIO `billingTime`, Laaffic
+    /// `chargedDuration`, smartivr `bill`): what a configured price per
+    /// minute prices when the vendor reports no cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billed_ms: Option<i64>,
+    /// What the call cost, as the vendor reports it (ITNIO `pay`, Laaffic
+    /// `cost`) or as priced from the vendor's configured price per minute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<CallCost>,
 }
 
 impl CallEvent {
@@ -57,6 +79,11 @@ impl CallEvent {
             redials: Vec::new(),
             first_dial: None,
             blacklisted: false,
+            recording_url: None,
+            transcript: None,
+            ring_ms: None,
+            billed_ms: None,
+            cost: None,
         }
     }
 }

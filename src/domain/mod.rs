@@ -5,6 +5,7 @@
 //! it can be tested across DST changes and midnight without waiting.
 
 pub mod audit;
+pub mod call_cost;
 pub mod call_event;
 pub mod callback_lag;
 pub mod campaign;
@@ -25,6 +26,7 @@ pub mod phone;
 pub mod predial;
 pub mod recall;
 pub mod routing;
+pub mod scorecard_calls;
 pub mod settlement;
 pub mod state;
 pub mod suppression;

@@ -5,6 +5,7 @@
 //! so a duplicate or late result changes nothing).
 
 use crate::domain::audit::kind;
+use crate::domain::call_cost::CallCost;
 use crate::domain::call_event::CallEvent;
 use crate::domain::campaign::Campaign;
 use crate::domain::outcome::{Disposition, Outcome};
@@ -44,6 +45,39 @@ pub struct AttemptUpdate {
     pub error: Option<String>,
     pub duration_ms: Option<i64>,
     pub external_call_id: Option<String>,
+    /// What the vendor told about the call beyond its outcome (recording,
+    /// transcript, ring time, end, cost); empty without an event.
+    pub details: CallDetails,
+}
+
+/// The per-call details an attempt keeps from its result event. Each is
+/// written only when known, so a later event without them keeps earlier ones.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CallDetails {
+    pub recording_url: Option<String>,
+    pub transcript: Option<String>,
+    pub ring_ms: Option<i64>,
+    /// The call's end by the vendor's clock.
+    pub vendor_ended_at: Option<DateTime<Utc>>,
+    /// When we received the result: the callback's arrival for a pushed
+    /// result, the settling time for a polled one. With `vendor_ended_at`
+    /// it gives the attempt's callback lag.
+    pub received_at: Option<DateTime<Utc>>,
+    pub cost: Option<CallCost>,
+}
+
+impl CallDetails {
+    /// The details `event` carries, received at `received_at`.
+    pub fn of(event: &CallEvent, received_at: DateTime<Utc>) -> CallDetails {
+        CallDetails {
+            recording_url: event.recording_url.clone(),
+            transcript: event.transcript.clone(),
+            ring_ms: event.ring_ms.filter(|ms| *ms >= 0),
+            vendor_ended_at: event.ended_at,
+            received_at: Some(received_at),
+            cost: event.cost.clone(),
+        }
+    }
 }
 
 /// One real dial to record (unique on attempt and `seq`).
@@ -136,6 +170,7 @@ pub fn settle(
             error,
             duration_ms: event.and_then(|e| e.duration_ms),
             external_call_id: event.and_then(|e| e.external_call_id.clone()),
+            details: event.map(|e| CallDetails::of(e, now)).unwrap_or_default(),
         },
         dials: Vec::new(),
         suppressions: Vec::new(),

@@ -197,3 +197,36 @@ fn redials_are_one_dial_each_clamped_to_the_claim_and_now() {
     assert!(s.dials[1].vendor_redial);
     assert_eq!(s.dials[1].dialed_at, now - TimeDelta::minutes(5));
 }
+
+#[test]
+fn the_attempt_keeps_the_calls_details_and_when_the_result_came() {
+    let now = ny(2, 12, 0);
+    let ev = CallEvent {
+        ended_at: Some(ny(2, 11, 59)),
+        recording_url: Some("https://a.example/1.wav".into()),
+        transcript: Some("ROBOT: Hello".into()),
+        ring_ms: Some(4_000),
+        cost: Some(CallCost { micros: 12_300, currency: "USD".into() }),
+        ..CallEvent::final_outcome(Outcome::new(Disposition::Answered))
+    };
+    let settle_with = |ev: Option<&CallEvent>, result: &AttemptResult| {
+        settle(&campaign(Vec::new()), &attempt(), Some(&contact()), result, ev, now).unwrap().unwrap()
+    };
+    let s = settle_with(Some(&ev), &completed(Disposition::Answered));
+    assert_eq!(
+        s.attempt.details,
+        CallDetails {
+            recording_url: Some("https://a.example/1.wav".into()),
+            transcript: Some("ROBOT: Hello".into()),
+            ring_ms: Some(4_000),
+            vendor_ended_at: Some(ny(2, 11, 59)),
+            received_at: Some(now),
+            cost: Some(CallCost { micros: 12_300, currency: "USD".into() }),
+        }
+    );
+    // A negative ring time is no ring time.
+    let odd = CallEvent { ring_ms: Some(-5), ..ev };
+    assert_eq!(settle_with(Some(&odd), &completed(Disposition::Answered)).attempt.details.ring_ms, None);
+    // Without an event (a lost call) there is nothing to keep.
+    assert_eq!(settle_with(None, &AttemptResult::Lost).attempt.details, CallDetails::default());
+}

@@ -71,6 +71,23 @@ pub struct VendorScorecard {
     /// Failed attempts and those with disposition `vendor_error`, by raw
     /// vendor code (`unknown` when the vendor gave none).
     pub errors_by_code: BTreeMap<String, u64>,
+    /// Median ring time (dial to answer) of completed attempts reporting
+    /// one, in seconds; null when none did (`domain::scorecard_calls`).
+    pub ring_p50_seconds: Option<f64>,
+    /// Mean ring time of the same attempts, in seconds.
+    pub ring_average_seconds: Option<f64>,
+    /// Median callback lag (the call's end by the vendor's clock to our
+    /// receipt of its result), in seconds; null without both times.
+    pub callback_lag_p50_seconds: Option<f64>,
+    /// 95th percentile of the callback lag, in seconds.
+    pub callback_lag_p95_seconds: Option<f64>,
+    /// Distinct contacts with an answered attempt.
+    pub reached_contacts: u64,
+    /// Attempts with intent `promise_to_pay`.
+    pub promises: u64,
+    /// What the calls cost, by currency (reported by the vendor or priced
+    /// from its configured `price_per_minute`); empty when nothing is known.
+    pub costs: Vec<crate::domain::scorecard_calls::VendorCost>,
 }
 
 /// The scorecards of every `configured` vendor (zeros included) and of any
@@ -141,6 +158,13 @@ fn empty(id: &str, configured: bool) -> VendorScorecard {
         by_intent: Intent::ALL.iter().map(|i| (i.as_str().to_string(), 0)).collect(),
         average_talk_seconds: None,
         errors_by_code: BTreeMap::new(),
+        ring_p50_seconds: None,
+        ring_average_seconds: None,
+        callback_lag_p50_seconds: None,
+        callback_lag_p95_seconds: None,
+        reached_contacts: 0,
+        promises: 0,
+        costs: Vec::new(),
     }
 }
 

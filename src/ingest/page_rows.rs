@@ -41,7 +41,10 @@ pub(super) enum Parsed {
 pub(super) fn parse_row(ctx: &Ctx, row: &callback_inbox::Model) -> Parsed {
     let Some(vendor) = ctx.vendors.get(&row.vendor_id) else { return Parsed::NoVendor };
     match vendor.adapter.parse_callback(&row.body) {
-        Ok(parsed) => Parsed::Read(parsed),
+        Ok(mut parsed) => {
+            parsed.events = parsed.events.into_iter().map(|e| vendor.priced(e)).collect();
+            Parsed::Read(parsed)
+        }
         Err(e) => Parsed::Unreadable(e.to_string()),
     }
 }

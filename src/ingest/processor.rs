@@ -188,7 +188,11 @@ async fn apply_page(
         let start = events.len();
         if let Parsed::Read(p) = parsed {
             let finals = p.events.iter().filter(|e| e.is_final);
-            events.extend(finals.map(|event| PageEvent { vendor_id: &row.vendor_id, event }));
+            events.extend(finals.map(|event| PageEvent {
+                vendor_id: &row.vendor_id,
+                event,
+                received_at: row.received_at,
+            }));
         }
         ranges.push(start..events.len());
     }

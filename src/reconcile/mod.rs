@@ -83,6 +83,7 @@ pub async fn sweep(ctx: &Ctx, now: DateTime<Utc>) -> Result<ReconcileReport, Sto
         let txn = begin_write(&ctx.db).await?;
         match looked {
             Ok(LookupResult::Finished(ev)) => {
+                let ev = vendor.priced(ev);
                 apply_result(&txn, &camp, &a, &AttemptResult::Completed(ev.outcome.clone()), Some(&ev), now).await?;
                 report.finished += 1;
             }

@@ -57,9 +57,11 @@ pub async fn poll_sweep(ctx: &Ctx, now: DateTime<Utc>) -> Result<PollReport, Sto
             let events: Vec<_> = events
                 .iter()
                 .filter(|e| e.is_final)
-                .map(|ev| crate::domain::call_event::CallEvent {
-                    vendor_task_id: ev.vendor_task_id.clone().or(task.external_task_id.clone()),
-                    ..ev.clone()
+                .map(|ev| {
+                    vendor.priced(crate::domain::call_event::CallEvent {
+                        vendor_task_id: ev.vendor_task_id.clone().or(task.external_task_id.clone()),
+                        ..ev.clone()
+                    })
                 })
                 .collect();
             // In id order before any is applied, like an inbox page (see AttemptLocks).

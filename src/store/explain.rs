@@ -5,6 +5,7 @@
 
 use super::StoreError;
 use super::suppressions;
+use crate::domain::call_cost::format_amount;
 use crate::domain::phone::{E164, PhoneError};
 use crate::domain::state::ContactState;
 use crate::domain::suppression::is_active;
@@ -140,6 +141,20 @@ pub struct AttemptInfo {
     pub dispatched_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
     pub duration_ms: Option<i64>,
+    /// Where the call's recording is (a URL or the vendor's reference).
+    pub recording_url: Option<String>,
+    /// The dialogue as text, when the vendor sent it.
+    pub transcript: Option<String>,
+    /// Time from dial to answer.
+    pub ring_ms: Option<i64>,
+    /// The call's end by the vendor's clock.
+    pub vendor_ended_at: Option<DateTime<Utc>>,
+    /// When we received the result.
+    pub received_at: Option<DateTime<Utc>>,
+    /// What the call cost, as a decimal in `cost_currency`.
+    #[schema(example = "0.0123")]
+    pub cost: Option<String>,
+    pub cost_currency: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -336,5 +351,12 @@ fn attempt_info(a: attempt::Model) -> AttemptInfo {
         dispatched_at: a.dispatched_at,
         completed_at: a.completed_at,
         duration_ms: a.duration_ms,
+        recording_url: a.recording_url,
+        transcript: a.transcript,
+        ring_ms: a.ring_ms,
+        vendor_ended_at: a.vendor_ended_at,
+        received_at: a.received_at,
+        cost: a.cost_micros.map(format_amount),
+        cost_currency: a.cost_currency,
     }
 }

@@ -3,6 +3,7 @@
 //! stale or duplicate write from applying).
 
 pub mod apply;
+pub mod attempt_details;
 pub mod attempt_match;
 pub mod attempt_match_page;
 pub mod campaign_definitions;

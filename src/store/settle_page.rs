@@ -39,6 +39,9 @@ pub enum EventApplied {
 pub struct PageEvent<'a> {
     pub vendor_id: &'a str,
     pub event: &'a CallEvent,
+    /// When its callback was received (stored in the inbox): the attempt's
+    /// `received_at`, from which its callback lag is measured.
+    pub received_at: DateTime<Utc>,
 }
 
 /// A page's facts, what it settled so far, and what it will write.
@@ -119,7 +122,8 @@ impl PageSettler {
         let facts = row.map(|c| self.ledger.contact(contact_facts(c)));
         let result = AttemptResult::Completed(e.event.outcome.clone());
         let settled = settle_attempt(camp, a, state, row, facts.as_ref(), &result, Some(e.event), now)?;
-        let Some(settled) = settled else { return Ok(EventApplied::Late) };
+        let Some(mut settled) = settled else { return Ok(EventApplied::Late) };
+        settled.settlement.attempt.details.received_at = Some(e.received_at);
         let contact_id = a.contact_id;
         // The page has no span per result: this line names them for whoever
         // follows one contact through a debug log.

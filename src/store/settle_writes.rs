@@ -28,7 +28,8 @@ pub async fn finish_attempts<C: ConnectionTrait>(
         let mut sql = Sql::new(db.get_database_backend());
         sql.push(
             "WITH v(attempt_id, new_state, has_outcome, new_disposition, new_intent, new_raw_code, \
-             new_raw_intent, new_error, new_duration_ms, new_call_id) AS (VALUES ",
+             new_raw_intent, new_error, new_duration_ms, new_call_id, new_recording_url, new_transcript, \
+             new_ring_ms, new_vendor_ended_at, new_received_at, new_cost_micros, new_cost_currency) AS (VALUES ",
         );
         sql.rows(&chunk, |s, (id, a)| {
             let o = a.outcome.as_ref();
@@ -41,10 +42,19 @@ pub async fn finish_attempts<C: ConnectionTrait>(
             s.bind_as(o.and_then(|o| o.raw_intent.clone()), "TEXT").push(", ");
             s.bind_as(a.error.clone(), "TEXT").push(", ");
             s.bind_as(a.duration_ms, "BIGINT").push(", ");
-            s.bind_as(a.external_call_id.clone(), "TEXT");
+            s.bind_as(a.external_call_id.clone(), "TEXT").push(", ");
+            let d = &a.details;
+            s.bind_as(d.recording_url.clone(), "TEXT").push(", ");
+            s.bind_as(d.transcript.clone(), "TEXT").push(", ");
+            s.bind_as(d.ring_ms, "BIGINT").push(", ");
+            s.bind_as(d.vendor_ended_at, "TIMESTAMPTZ").push(", ");
+            s.bind_as(d.received_at, "TIMESTAMPTZ").push(", ");
+            s.bind_as(d.cost.as_ref().map(|c| c.micros), "BIGINT").push(", ");
+            s.bind_as(d.cost.as_ref().map(|c| c.currency.clone()), "TEXT");
         });
         // Without an outcome (a failure, a lost call) the outcome columns
-        // are left as they are; duration and call id only when known.
+        // are left as they are; duration, call id and the call details only
+        // when known (cost and its currency together).
         sql.push(
             ") UPDATE attempts SET state = v.new_state, error = v.new_error, \
              disposition = CASE WHEN v.has_outcome = 1 THEN v.new_disposition ELSE attempts.disposition END, \
@@ -53,6 +63,13 @@ pub async fn finish_attempts<C: ConnectionTrait>(
              raw_intent = CASE WHEN v.has_outcome = 1 THEN v.new_raw_intent ELSE attempts.raw_intent END, \
              duration_ms = COALESCE(v.new_duration_ms, attempts.duration_ms), \
              external_call_id = COALESCE(v.new_call_id, attempts.external_call_id), \
+             recording_url = COALESCE(v.new_recording_url, attempts.recording_url), \
+             transcript = COALESCE(v.new_transcript, attempts.transcript), \
+             ring_ms = COALESCE(v.new_ring_ms, attempts.ring_ms), \
+             vendor_ended_at = COALESCE(v.new_vendor_ended_at, attempts.vendor_ended_at), \
+             received_at = COALESCE(v.new_received_at, attempts.received_at), \
+             cost_currency = CASE WHEN v.new_cost_micros IS NULL THEN attempts.cost_currency ELSE v.new_cost_currency END, \
+             cost_micros = COALESCE(v.new_cost_micros, attempts.cost_micros), \
              completed_at = ",
         );
         sql.bind(now).push(", updated_at = ").bind(now);

@@ -7,6 +7,8 @@ pub use super::embedded::Embedded;
 use super::sim::{SimAdapter, SimAdapterConfig};
 use crate::clock::Clock;
 use crate::config::VendorSettings;
+use crate::domain::call_cost::{Pricing, call_cost};
+use crate::domain::call_event::CallEvent;
 pub use crate::domain::routing::VendorSlot;
 use crate::store::Db;
 use crate::store::StoreError;
@@ -35,6 +37,8 @@ pub struct VendorHandle {
     /// Callback authenticity checked by the ingress for every kind.
     pub callback_token: Option<String>,
     pub callback_allow_ips: Vec<ipnet::IpNet>,
+    /// `price_per_minute`: prices results that carry no cost.
+    pub pricing: Option<Pricing>,
     circuit: Circuit,
 }
 
@@ -47,6 +51,14 @@ struct Circuit {
 }
 
 impl VendorHandle {
+    /// `event` with its cost: the vendor's own, else the configured price
+    /// of its billed time ([`call_cost`]). Every path a result comes in by
+    /// (callback, poll, lookup) prices it here.
+    pub fn priced(&self, mut event: CallEvent) -> CallEvent {
+        event.cost = call_cost(event.cost.as_ref(), self.pricing.as_ref(), event.billed_ms, event.duration_ms);
+        event
+    }
+
     /// Wait for the vendor's rate limit to allow one more API request.
     pub async fn until_ready(&self) {
         if let Some((db, bucket, clock)) = self.shared.get() {
@@ -155,6 +167,7 @@ impl VendorRegistry {
                     request_timeout: v.request_timeout,
                     callback_token: v.callback_token.as_ref().map(|s| s.expose().to_string()),
                     callback_allow_ips: v.callback_allow_ips.clone(),
+                    pricing: v.pricing.clone(),
                     circuit: Circuit {
                         cooldown: chrono::Duration::from_std(v.circuit_cooldown).unwrap_or(chrono::Duration::MAX),
                         open_until: Mutex::new(None),

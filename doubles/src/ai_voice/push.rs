@@ -133,12 +133,18 @@ pub(super) fn record(opts: &Options, v: &Variations, c: Call<'_>) -> Value {
     r.insert("callRecordTagNames".into(), tag_list(call_tags));
     r.insert("customerTagIds".into(), json!((1..=customer_tags.len()).collect::<Vec<_>>()));
     r.insert("customerTagNames".into(), tag_list(customer_tags));
-    r.insert("fullAudioUrl".into(), json!(if talked { "https://audio.example/full.wav" } else { "" }));
-    r.insert("customerAudioUrl".into(), json!(if talked { "https://audio.example/customer.wav" } else { "" }));
+    // Each call's own recordings (a blank string for a call never answered).
+    let audio =
+        |kind: &str| if talked { format!("https://audio.example/{}/{kind}.wav", 900_000 + c.n) } else { String::new() };
+    r.insert("fullAudioUrl".into(), json!(audio("full")));
+    r.insert("customerAudioUrl".into(), json!(audio("customer")));
     r.insert("dynamicProperties".into(), json!({}));
     let details = if talked {
-        json!([{ "callDetailId": 1, "text": "Hello", "type": "ROBOT", "startOffset": 0, "endOffset": 900 },
-               { "callDetailId": 2, "text": "Yes", "type": "PERSON", "startOffset": 1000, "endOffset": 1600 }])
+        // The robot speaks without offsets ("AI does not provide offset
+        // when speaking"); the person's line names the call.
+        json!([{ "callDetailId": num(1), "text": "Hello", "type": "ROBOT" },
+               { "callDetailId": num(2), "text": format!("Yes, call {}", 900_000 + c.n), "type": "PERSON",
+                 "startOffset": num(1000), "endOffset": num(1600) }])
     } else {
         json!([])
     };

@@ -173,6 +173,13 @@ impl Writer<'_> {
         let duration = if self.vary.loose_types { json!(duration.to_string()) } else { json!(duration) };
         put("duration", dialed.then_some(duration), true);
         put("paymentTime", payment.map(|p| json!(p)), true);
+        // "Includes slots and scripts": the shape is not public; the fake
+        // sends the one the adapter assumes (turns of role and content) and
+        // the recording's address, for connected calls.
+        let scripts = json!([{ "role": "robot", "content": "Hello, this is Blu" },
+                             { "role": "user", "content": format!("Yes, record {}", up.id) }]);
+        put("scripts", connected.then_some(scripts), true);
+        put("recordUrl", connected.then(|| json!(format!("https://records.blu.example/{}.mp3", up.id))), true);
         Value::Object(r)
     }
 

@@ -268,6 +268,18 @@ impl<'a> Writer<'a> {
             .optional("hangupcause", json!("NORMAL_CLEARING"))
             .put("hangupdate", self.time(d.hangup_at))
             .put("answerdate", d.answered_at.map_or(Value::Null, |t| self.time(t)))
+            // The whole call's recording on the vendor's disk, in the
+            // document's form: <day>/<callee>.<group>.<time>.<callid>.wav.
+            .optional(
+                "recordfile",
+                json!(format!(
+                    "/mnt/smartivr/recordings/{}/{}.297.{}.{}.wav",
+                    d.call_time.format("%Y-%m-%d"),
+                    r.number,
+                    d.call_time.format("%H-%M-%S"),
+                    d.call_id
+                )),
+            )
             .put("bridge_callid", Value::Null)
             .put("hangup_disposition", self.int(1))
             .put("rounds", self.int(2))

@@ -200,10 +200,18 @@ function drawScorecard(vendors) {
   const num = (n) => el('td', { class: 'num' }, n === null || n === undefined ? '—' : Number(n).toLocaleString('en-US'));
   document.getElementById('scorecard').replaceChildren(...vendors.map((v) => {
     const errors = Object.entries(v.errors_by_code).map(([code, n]) => `${code}: ${n}`).join(', ') || '—';
-    const talk = v.average_talk_seconds === null ? '—' : `${v.average_talk_seconds.toFixed(1)} s`;
+    const secs = (s) => (s === null || s === undefined ? '—' : `${s.toFixed(1)} s`);
+    const talk = secs(v.average_talk_seconds);
+    const ring = `${secs(v.ring_p50_seconds)} / ${secs(v.ring_average_seconds)}`;
+    const lag = `${secs(v.callback_lag_p50_seconds)} / ${secs(v.callback_lag_p95_seconds)}`;
+    // One line per currency (a vendor normally bills in one).
+    const money = (pick) => v.costs.map((c) => (pick(c) === null ? '—' : `${pick(c)} ${c.currency}`)).join(', ') || '—';
+    const cell = (field, text) => el('td', { class: 'num', 'data-field': field }, text);
     return el('tr', { 'data-vendor': v.id }, el('td', {}, v.id), num(v.attempts), num(v.dials), num(v.completed),
       el('td', { class: 'num' }, pct(v.connect_rate)), el('td', { class: 'num' }, pct(v.conversation_rate)),
-      el('td', { class: 'num' }, talk), el('td', { class: 'muted' }, errors));
+      el('td', { class: 'num' }, talk), cell('ring', ring), cell('lag', lag), cell('cost', money((c) => c.total)),
+      cell('per-reached', money((c) => c.per_reached_contact)), cell('per-promise', money((c) => c.per_promise)),
+      el('td', { class: 'muted' }, errors));
   }));
 }
 

@@ -123,6 +123,14 @@ fn a_push_built_from_the_documents_field_list_reads_whole() {
     assert_eq!(e.outcome.raw_intent.as_deref(), Some("ai-voice:A级(较强意向)"));
     assert_eq!((e.started_at.unwrap().timestamp(), e.ended_at.unwrap().timestamp()), (1630468800, 1630468865));
     assert_eq!(e.duration_ms, Some(58_000));
+    // The call's details: the composite recording, the dialogue, the billed
+    // time and its price in USD, and the ring time the times give (65 s
+    // from dial to end, 58 s of talk).
+    assert_eq!(e.recording_url.as_deref(), Some("https://x/a.wav"));
+    assert_eq!(e.transcript.as_deref(), Some("ROBOT: Hello"));
+    assert_eq!(e.billed_ms, Some(60_000));
+    assert_eq!(e.cost, Some(crate::domain::call_cost::CallCost { micros: 20_000, currency: "USD".into() }));
+    assert_eq!(e.ring_ms, Some(7_000));
     // callCount 3: the first dial and two redials; the result is the last one's.
     let first = e.first_dial.as_ref().map(|d| &d.outcome).unwrap();
     assert_eq!((first.disposition, first.raw_code.as_deref()), (Disposition::Unknown, Some("ai-voice:REDIALED")));

@@ -5,6 +5,7 @@
 
 pub mod adapter;
 pub mod codes;
+mod details;
 #[cfg(test)]
 mod doc_tests;
 pub mod push;

@@ -67,6 +67,7 @@ impl Reader<'_> {
         let chat = fields::int(r, "chatDuration")?;
         let dials = dial_count(fields::int(r, "callCount")?, fields::int(r, "redialTimes")?);
         let (first_dial, redials) = split_dials(dials, &outcome, started);
+        let details = super::details::read(r, started, ended, chat)?;
         Ok(CallEvent {
             attempt_ref: reference(r)?,
             external_call_id: fields::text(r, "callId")?,
@@ -77,6 +78,11 @@ impl Reader<'_> {
             duration_ms: chat.map(|s| s.max(0) * 1000),
             redials,
             first_dial,
+            recording_url: details.recording_url,
+            transcript: details.transcript,
+            ring_ms: details.ring_ms,
+            billed_ms: details.billed_ms,
+            cost: details.cost,
             ..CallEvent::final_outcome(outcome)
         })
     }

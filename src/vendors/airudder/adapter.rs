@@ -74,6 +74,7 @@ impl AirudderAdapter {
             tags: settings.tag_intents.clone(),
             reference_variable: opts.reference_variable.clone(),
             callback_slot: opts.callback_slot.clone(),
+            recording_url: opts.recording_url.clone(),
         };
         Ok(AirudderAdapter {
             id: settings.id.clone(),

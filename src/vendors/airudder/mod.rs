@@ -71,6 +71,7 @@ pub enum SignatureMode {
 /// | `detail_max_pages` | 200 | most `/detail` pages a lookup reads; reaching it is "unknown", never "not found" |
 /// | `task_name_prefix`, `reference_variable` | `campaignd`, `campaignd_ref` | |
 /// | `intent_labels` | `{}` | robot labels differ per robot: label → intent or `not_connected` |
+/// | `recording_url` | `""` (off) | AIRudder gives a call's recording by its call id ("Obtain Call Information and Recording Link by Call ID"; the path is not public): a template such as `https://…/recording?call_id={call_id}` makes each answered call's reference; off, the call id alone (kept on every attempt) finds it |
 /// | `callback_slot` | `PaymentTime` | `NerSlots` key holding the callee's requested time; value formats are undocumented ("vary by country/region"), so only RFC 3339, `YYYY-MM-DD HH:MM[:SS]` in `account_timezone` and `YYYY-MM-DD` (start of that day) are read, anything else (the document's `Time_0`) is ignored; `""` turns it off |
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -130,6 +131,10 @@ pub struct Options {
     /// `account_timezone`, or a date are read, anything else is ignored.
     /// Empty: off.
     pub callback_slot: String,
+    /// Where an answered call's recording is fetched, `{call_id}` standing
+    /// for its call id (the endpoint is listed, its path is not public).
+    /// Empty: off.
+    pub recording_url: String,
 }
 
 impl Default for Options {
@@ -153,6 +158,7 @@ impl Default for Options {
             reference_variable: "campaignd_ref".into(),
             intent_labels: BTreeMap::new(),
             callback_slot: "PaymentTime".into(),
+            recording_url: String::new(),
         }
     }
 }
@@ -220,6 +226,12 @@ pub fn check(settings: &VendorSettings) -> Vec<(String, String)> {
     }
     if opts.max_batch == 0 || opts.detail_page_size == 0 || opts.detail_max_pages == 0 {
         issues.push(("options".into(), "max_batch, detail_page_size and detail_max_pages must be at least 1".into()));
+    }
+    if !opts.recording_url.is_empty() && !opts.recording_url.contains("{call_id}") {
+        issues.push((
+            "options.recording_url".into(),
+            "must contain {call_id}: a recording is found by its call id".into(),
+        ));
     }
     if opts.reference_variable.is_empty() {
         issues.push(("options.reference_variable".into(), "must not be empty".into()));

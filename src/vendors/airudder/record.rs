@@ -5,7 +5,7 @@
 //! string belongs, `"forty"` for a duration, a number where the document
 //! lists enum values: `result`, `ring_type`, `hangup_type`) fails the record with a reason
 //! naming the field — it is rejected and kept for audit, never read as
-//! `unknown`. Fields we do not read (`id`, `question_answer`, `ring_time`,
+//! `unknown`. Fields we do not read (`id`, `question_answer`,
 //! `talk_round`, `robot_hash`, `caller_number`) are not checked.
 
 use super::codes::{self, Dial};
@@ -33,6 +33,8 @@ pub struct Reader {
     pub tags: TagIntents,
     pub reference_variable: String,
     pub callback_slot: String,
+    /// `options.recording_url`: a template with `{call_id}`, or empty.
+    pub recording_url: String,
 }
 
 use crate::vendors::common::shown;
@@ -159,6 +161,9 @@ impl Reader {
         let duration = int(rec, "duration", "duration")?;
         let call_id = text(rec, "call_id", "call_id")?;
         let call_times = int(rec, "call_times", "call_times")?;
+        // Seconds, like `duration` (the document gives no unit; its example
+        // rings 2 s before a 43 s call).
+        let ring_time = int(rec, "ring_time", "ring_time")?;
         let started_at = time(rec, "call_start_time", "call_start_time", self.tz)?;
         let ended_at = time(rec, "call_end_time", "call_end_time", self.tz)?;
         let description = text(rec, "intention_description", "intention_description")?;
@@ -199,8 +204,19 @@ impl Reader {
             duration_ms: (seconds > 0 || started_at.is_some()).then_some(seconds * 1000),
             redials,
             first_dial,
+            ring_ms: ring_time.map(|s| s.max(0) * 1000),
+            recording_url: self.recording_of(&last.outcome, last.external_call_id.as_deref()),
             ..CallEvent::final_outcome(last.outcome)
         })
+    }
+
+    /// The recording reference of an answered call (`recording_url` with
+    /// its call id); nothing was recorded of a call nobody answered.
+    fn recording_of(&self, outcome: &Outcome, call_id: Option<&str>) -> Option<String> {
+        if self.recording_url.is_empty() || !outcome.disposition.is_connected() {
+            return None;
+        }
+        Some(self.recording_url.replace("{call_id}", call_id?))
     }
 
     /// `redail_call[]`: AIRudder's earlier dials of this callee, oldest

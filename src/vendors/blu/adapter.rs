@@ -135,6 +135,8 @@ impl BluAdapter {
             started_at: r.started_at,
             ended_at: r.ended_at,
             duration_ms: r.duration_s.map(|s| (s * 1000.0).round() as i64),
+            recording_url: r.recording_url.clone(),
+            transcript: r.transcript.clone(),
             ..CallEvent::final_outcome(
                 codes::normalize(r.call_status.as_deref(), r.intention.as_deref())
                     .with_requested_at(self.opts.payment_slot_callback.pick(r.payment_slot)),

@@ -18,6 +18,7 @@
 pub mod adapter;
 pub mod codes;
 mod paging;
+mod scripts;
 #[cfg(test)]
 mod tests;
 pub mod wire;

@@ -10,7 +10,8 @@
 //! `callStartTime`/`callEndTime` [`startTime`/`endTime`] as
 //! `YYYY-MM-DD HH:MM:SS` in the account zone or Unix (milli)seconds,
 //! `duration` [`callDuration`] in seconds, `paymentTime` [`slot`] as
-//! `['start', 'end']` in the account zone.
+//! `['start', 'end']` in the account zone, `scripts` and `recordUrl` (see
+//! `scripts`).
 //!
 //! Every field may be missing or `null`, and numbers and strings stand for
 //! each other; a field of another JSON type (an object where a code belongs,
@@ -89,6 +90,9 @@ pub struct ResultRecord {
     /// The payment-time slot the bot extracted (`[start, end]`), if any; one
     /// end becomes the outcome's requested time (`payment_slot_callback`).
     pub payment_slot: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// The call's recording and dialogue (`super::scripts`).
+    pub recording_url: Option<String>,
+    pub transcript: Option<String>,
 }
 
 /// The first present alias of a text field.
@@ -172,6 +176,8 @@ impl ResultRecord {
                 None => None,
             },
             payment_slot: slot,
+            recording_url: super::scripts::recording(v)?,
+            transcript: super::scripts::transcript(v)?,
         })
     }
 

@@ -148,6 +148,22 @@ pub fn names(r: &Value, key: &str) -> Result<Vec<String>, String> {
     }
 }
 
+/// A money amount (ITNIO `pay`, Laaffic `cost`): a decimal string
+/// (`"0.0120"`) or a JSON number, in micro-units of its currency. Text that
+/// is no amount is an error naming the field.
+pub fn amount(r: &Value, key: &str) -> Result<Option<i64>, String> {
+    match present(r, key) {
+        None => Ok(None),
+        Some(Value::String(s)) => {
+            crate::domain::call_cost::parse_amount(s).map(Some).map_err(|e| format!("{key}: {e}"))
+        }
+        Some(Value::Number(n)) => {
+            crate::domain::call_cost::parse_amount(&n.to_string()).map(Some).map_err(|e| format!("{key}: {e}"))
+        }
+        Some(v) => Err(format!("{key}: expected a decimal amount, got {}", shown(v))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -45,6 +45,8 @@ pub struct LaafficAdapter {
     http: VendorHttp,
     keys: Keys,
     opts: LaafficOptions,
+    /// The account's currency: the push's `cost` names none.
+    currency: String,
 }
 
 impl fmt::Debug for LaafficAdapter {
@@ -69,6 +71,7 @@ impl LaafficAdapter {
             http: VendorHttp::new(&settings.id, base_url, settings.request_timeout)?,
             keys,
             opts,
+            currency: settings.currency.clone(),
         })
     }
 
@@ -340,7 +343,7 @@ impl VendorAdapter for LaafficAdapter {
     }
 
     fn parse_callback(&self, body: &[u8]) -> Result<ParsedCallback, CallbackError> {
-        push::parse(body, self.opts.tz())
+        push::parse(body, self.opts.tz(), &self.currency)
     }
 
     /// Not documented: the family's success envelope.

@@ -6,6 +6,7 @@
 //! yield the callee and its times faithfully.
 
 use super::codes;
+use crate::domain::call_cost::{CallCost, Pricing, priced};
 use crate::vendors::common::e164;
 use crate::vendors::itnio_family::{fields, push_records};
 use crate::vendors::{CallEvent, CallbackError, ParsedCallback};
@@ -18,13 +19,15 @@ pub const PHONE_KEYS: &[&str] = &["callee"];
 /// rejected (with its index, phone and reason) and the others still apply.
 /// Only a body that is not JSON, or neither an array nor an object, is
 /// malformed. A single object is read as a one-record array.
-pub fn parse(body: &[u8], tz: chrono_tz::Tz) -> Result<ParsedCallback, CallbackError> {
+/// `currency` is the account's (the push names none; the vendor's
+/// configured `currency`).
+pub fn parse(body: &[u8], tz: chrono_tz::Tz, currency: &str) -> Result<ParsedCallback, CallbackError> {
     let records = push_records(body, "an array of call records")?;
-    Ok(ParsedCallback::per_record(&records, PHONE_KEYS, |r| record(r, tz).map(|e| vec![e])))
+    Ok(ParsedCallback::per_record(&records, PHONE_KEYS, |r| record(r, tz, currency).map(|e| vec![e])))
 }
 
 /// One call record as an event, or why it cannot be read (naming the field).
-pub fn record(r: &Value, tz: chrono_tz::Tz) -> Result<CallEvent, String> {
+pub fn record(r: &Value, tz: chrono_tz::Tz, currency: &str) -> Result<CallEvent, String> {
     fields::object(r)?;
     let callee = fields::text(r, "callee")?.ok_or("callee: missing (the push's only link to our call)")?;
     if !callee.chars().any(|c| c.is_ascii_digit()) {
@@ -52,6 +55,22 @@ pub fn record(r: &Value, tz: chrono_tz::Tz) -> Result<CallEvent, String> {
             task = fields::text(r, key)?;
         }
     }
+    // `ringDuration` in seconds; without it, what lay between the dial and
+    // the answer.
+    let ring_ms = match (fields::int(r, "ringDuration")?, call_time, answer_time) {
+        (Some(s), _, _) => Some(s.max(0) * 1000),
+        (None, Some(c), Some(a)) if a >= c => Some((a - c).num_milliseconds()),
+        _ => None,
+    };
+    let billed_ms = charged.map(|s| s.max(0) * 1000);
+    // `cost` as billed; without it, the per-minute `rate` some accounts
+    // send prices the charged time.
+    let cost = match fields::amount(r, "cost")? {
+        Some(micros) => Some(CallCost { micros, currency: currency.to_string() }),
+        None => fields::amount(r, "rate")?.and_then(|micros_per_minute| {
+            priced(&Pricing { micros_per_minute, currency: currency.to_string() }, billed_ms)
+        }),
+    };
     Ok(CallEvent {
         external_call_id: fields::text(r, "voiceId")?,
         vendor_task_id: task,
@@ -59,6 +78,9 @@ pub fn record(r: &Value, tz: chrono_tz::Tz) -> Result<CallEvent, String> {
         started_at: call_time.or(answer_time),
         ended_at: hangup,
         duration_ms,
+        ring_ms,
+        billed_ms,
+        cost,
         ..CallEvent::final_outcome(codes::normalize(intent.as_deref(), termination, sip))
     })
 }

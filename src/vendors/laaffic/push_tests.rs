@@ -5,6 +5,8 @@
 
 use super::adapter::LaafficAdapter;
 use super::tests::options;
+use crate::config::VendorSettings;
+use crate::domain::call_cost::CallCost;
 use crate::domain::outcome::{Disposition, Intent};
 use crate::vendors::embedded::fake_config;
 use crate::vendors::itnio_family::testkit::*;
@@ -115,6 +117,16 @@ impl Run {
             assert_eq!(e.started_at, sent_time(&r["callTime"]), "{r}");
             assert_eq!(e.ended_at, sent_time(&r["hangupTime"]), "{r}");
             assert!(e.redials.is_empty() && e.first_dial.is_none());
+            // The call's figures as sent: `cost` in the account's currency
+            // (USD unless configured), `chargedDuration` and `ringDuration`
+            // in seconds (without it, the time from the dial to the answer).
+            let cost = code(&r["cost"]).map(|t| crate::domain::call_cost::parse_amount(&t).unwrap());
+            assert_eq!(e.cost.as_ref().map(|c| (c.micros, c.currency.as_str())), cost.map(|m| (m, "USD")), "{r}");
+            let secs = |k: &str| code(&r[k]).map(|t| t.parse::<i64>().unwrap() * 1000);
+            assert_eq!(e.billed_ms, secs("chargedDuration"), "{r}");
+            let derived =
+                sent_time(&r["callTime"]).zip(sent_time(&r["answerTime"])).map(|(c, a)| (a - c).num_milliseconds());
+            assert_eq!(e.ring_ms, secs("ringDuration").or(derived), "{r}");
         }
     }
 }
@@ -285,6 +297,28 @@ fn wrong_types_are_rejected_naming_the_field_loose_ones_are_read() {
     // A record that is not an object, beside a good one.
     let p = a.parse_callback(json!([5, documented_record()]).to_string().as_bytes()).unwrap();
     assert_eq!((p.events.len(), p.rejected.len(), p.rejected[0].index), (1, 1, 0));
+}
+
+#[test]
+fn cost_is_in_the_accounts_currency_and_a_rate_prices_the_charged_time_without_one() {
+    let eur =
+        LaafficAdapter::new(&VendorSettings { currency: "EUR".into(), ..settings("laaffic", options()) }, "http://x")
+            .unwrap();
+    let parse = |r: Value| eur.parse_callback(json!([r]).to_string().as_bytes()).unwrap().events.remove(0);
+    let e = parse(documented_record());
+    assert_eq!(e.cost, Some(CallCost { micros: 30_000, currency: "EUR".into() }));
+    assert_eq!((e.ring_ms, e.billed_ms), (Some(6_000), Some(60_000)));
+    // No `cost`, a per-minute `rate`: 60 charged seconds at 0.05 a minute.
+    let mut r = documented_record();
+    r.as_object_mut().unwrap().remove("cost");
+    r["rate"] = json!("0.05");
+    assert_eq!(parse(r.clone()).cost, Some(CallCost { micros: 50_000, currency: "EUR".into() }));
+    // No ringDuration: the dial (10:00:00) to the answer (10:00:06).
+    r.as_object_mut().unwrap().remove("ringDuration");
+    assert_eq!(parse(r.clone()).ring_ms, Some(6_000));
+    r["cost"] = json!("a lot");
+    let p = eur.parse_callback(json!([r]).to_string().as_bytes()).unwrap();
+    assert!(p.rejected[0].reason.starts_with("cost: "), "{}", p.rejected[0].reason);
 }
 
 #[test]

@@ -161,16 +161,26 @@ impl SmartivrAdapter {
         let blacklisted = row.is_blacklist == Some(true)
             || status == codes::BLACKLISTED
             || dials.iter().any(|h| h.status == Some(codes::BLACKLISTED));
+        let started_at = self.time(row.calldate.as_deref());
+        // Ringing is what lay between the dial (`calldate`) and the answer.
+        let answered_at = self.time(row.answerdate.as_deref()).or_else(|| self.time(record?.answerdate.as_deref()));
+        let ring_ms = match (started_at, answered_at) {
+            (Some(s), Some(a)) if a >= s => Some((a - s).num_milliseconds()),
+            _ => None,
+        };
         let single = CallEvent {
             attempt_ref: row.custom.clone(),
             external_call_id: row.callid.clone(),
             vendor_task_id: task_id.map(str::to_string),
             phone: Some(self.event_phone(&row.number)),
             is_final: codes::is_final(status),
-            started_at: self.time(row.calldate.as_deref()),
+            started_at,
             ended_at: self.time(row.hangupdate.as_deref()),
             duration_ms: row.bill,
             blacklisted,
+            recording_url: record.and_then(|r| r.recordfile.clone()),
+            ring_ms,
+            billed_ms: row.bill,
             ..CallEvent::final_outcome(last.clone())
         };
         let [first, later @ ..] = dials.as_slice() else { return Some(single) };

@@ -179,6 +179,9 @@ pub struct CallRecord {
     pub tags: Vec<String>,
     /// Names of the tag groups it hit (命中的母标签), e.g. 无意向.
     pub tag_groups: Vec<String>,
+    /// Where the whole call's recording is on the vendor's disk
+    /// (全程通话录音在硬盘里的位置), e.g. `/mnt/smartivr/recordings/….wav`.
+    pub recordfile: Option<String>,
 }
 
 impl CallRecord {
@@ -210,6 +213,7 @@ impl CallRecord {
             level,
             tags: names(v, "tags")?,
             tag_groups: names(v, "tag_groups")?,
+            recordfile: text_at(v, "recordfile")?,
         })
     }
 

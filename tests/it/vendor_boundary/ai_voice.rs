@@ -19,7 +19,7 @@ const TOKEN: &str = "cb-t0ken";
 
 /// A fixed-offset zone in which it is now about noon: inside the
 /// platform's 09:00-20:00 dialing hours whenever the test runs.
-fn noon_zone() -> String {
+pub(super) fn noon_zone() -> String {
     let offset = (12 - i64::from(chrono::Utc::now().hour()) + 36) % 24 - 12;
     match offset {
         0 => "Etc/GMT".into(),

@@ -7,6 +7,7 @@
 mod ai_voice;
 mod airudder;
 mod blu;
+mod call_details;
 mod laaffic;
 mod smartivr;
 

@@ -29,6 +29,7 @@ fn both_copies_of_the_example_give_one_final_answered_event_with_its_two_dials()
         assert_eq!(e.outcome.raw_intent.as_deref(), Some("airudder:E"));
         assert_eq!(e.outcome.requested_at, None, "`PaymentTime: Time_0` is a placeholder, not a time");
         assert_eq!(e.duration_ms, Some(43_000));
+        assert_eq!(e.ring_ms, Some(2_000), "`ring_time: 2`, in seconds like `duration`");
         assert_eq!(e.started_at, Some(Utc.with_ymd_and_hms(2024, 3, 11, 13, 24, 29).unwrap()));
         assert_eq!(e.ended_at, Some(Utc.with_ymd_and_hms(2024, 3, 11, 13, 25, 12).unwrap()));
         assert!(!e.blacklisted);
@@ -81,4 +82,24 @@ fn a_time_in_the_callback_slot_becomes_the_requested_time() {
     let off = adapter(&format!("{OPTS}callback_slot = \"\"\n"), "http://127.0.0.1:9");
     doc["details"][0]["NerSlots"]["PaymentTime"] = json!("2024-03-13 10:00");
     assert_eq!(parse_all(&off, &doc).events[0].outcome.requested_at, None);
+}
+
+#[test]
+fn an_answered_calls_recording_is_found_by_its_call_id_when_a_template_is_set() {
+    let doc = example(doc_example());
+    assert_eq!(parse_all(&parser(), &doc).events[0].recording_url, None, "off by default: the path is not public");
+    let with = adapter(
+        &format!("{OPTS}recording_url = \"https://rec.example/r?call_id={{call_id}}\"\n"),
+        "http://127.0.0.1:9",
+    );
+    let e = &parse_all(&with, &doc).events[0];
+    assert_eq!(e.recording_url.as_deref(), Some("https://rec.example/r?call_id=ic1689265xxxxxxxxxxfe7b7da5b5"));
+    // A call nobody answered left no recording.
+    let mut unanswered = doc.clone();
+    let d = &mut unanswered["details"][0];
+    (d["ring_type"], d["result_label"], d["duration"]) = (json!("busy"), json!("F"), json!(0));
+    (d["EventLabel"], d["intention_description"]) = (Value::Null, Value::Null);
+    let e = &parse_all(&with, &unanswered).events[0];
+    assert_ne!(e.outcome.disposition, Disposition::Answered);
+    assert_eq!(e.recording_url, None);
 }

@@ -281,8 +281,21 @@ async fn every_variation_the_fake_can_send_is_read() {
                     assert_eq!((o.disposition, o.intent), (Disposition::Answered, Some(Intent::PromiseToPay)));
                     assert_eq!(e.duration_ms.is_some(), !vary.omit_optional, "{name}");
                     assert_eq!(o.requested_at.is_some(), !vary.omit_optional, "{name}: the payment slot");
+                    // The connected call's scripts and recording, when sent.
+                    let (transcript, recording) = (e.transcript.as_deref(), e.recording_url.as_deref());
+                    if vary.omit_optional {
+                        assert_eq!((transcript, recording), (None, None), "{name}");
+                    } else {
+                        let said = format!("robot: Hello, this is Blu\nuser: Yes, record {}", item.attempt_ref);
+                        assert_eq!(transcript, Some(said.as_str()), "{name}");
+                        let url = format!("https://records.blu.example/{}.mp3", item.attempt_ref);
+                        assert_eq!(recording, Some(url.as_str()), "{name}");
+                    }
                 }
-                (false, Some("blu:D01")) => assert_eq!((o.disposition, o.intent), (Disposition::Busy, None)),
+                (false, Some("blu:D01")) => {
+                    assert_eq!((o.disposition, o.intent), (Disposition::Busy, None));
+                    assert_eq!((e.transcript.as_deref(), e.recording_url.as_deref()), (None, None), "{name}");
+                }
                 (true, Some("blu:D99")) => {
                     assert_eq!((o.intent, o.raw_intent.as_deref()), (Some(Intent::Unknown), Some("blu:Maybe")))
                 }

@@ -135,6 +135,13 @@ fn doc_task_number_example_is_two_dials_with_the_answer_last() {
     assert_eq!(r.outcome, e.outcome);
     assert_eq!(e.ended_at, Some(utc("2020-03-06T15:05:12Z")));
     assert_eq!(e.duration_ms, Some(26638));
+    // Rang from the dial (23:04:37) to the answer (23:04:46); `bill` is the billed time.
+    assert_eq!((e.ring_ms, e.billed_ms), (Some(9_000), Some(26638)));
+    assert_eq!(e.recording_url, None, "the number list names no recording");
+    // With its call record, the call's recording is the record's `recordfile`.
+    let record = CallRecord::read(&serde_json::json!({ "recordfile": "/mnt/smartivr/recordings/x.wav" })).unwrap();
+    let e = ivr().number_event(Some("task-1"), &row, Some(&record)).unwrap();
+    assert_eq!(e.recording_url.as_deref(), Some("/mnt/smartivr/recordings/x.wav"));
 
     // The same row as an (assumed) call notification: the task comes from its history.
     let parsed = parse(&notified(), &page.rows[0], 1);
@@ -151,6 +158,10 @@ fn doc_record_example_parses() {
     assert_eq!(r.callee.as_deref(), Some("1890685250"));
     assert_eq!((r.duration, r.bill, r.score, r.rounds), (Some(58999), Some(48079), Some(165), Some(12)));
     assert_eq!(r.hangup_disposition, Some(2));
+    assert_eq!(
+        r.recordfile.as_deref(),
+        Some("/mnt/smartivr/recordings/2020-02-22/18906023250.eb9464a2-adf2-4621-9157-64892e86e273.wav")
+    );
     let o = codes::normalize(codes::ANSWERED, r.grade_label().as_deref());
     assert_eq!(o.intent, Some(Intent::Callback), "C级(可再次跟进): follow up again");
     let t = crate::vendors::common::local_time(r.answerdate.as_deref().unwrap(), chrono_tz::Asia::Shanghai);
