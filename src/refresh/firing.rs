@@ -13,7 +13,6 @@ use crate::store::{Db, StoreError, campaigns};
 use chrono::{DateTime, Utc};
 use entity::{campaign, contact_refresh_run};
 use std::collections::HashSet;
-use std::future::Future;
 
 /// How a firing went for this caller.
 #[derive(Debug)]
@@ -21,7 +20,7 @@ pub enum Fired {
     /// Another instance took the firing (or already ran it).
     Skipped,
     /// This caller ran it; the run as recorded.
-    Ran(contact_refresh_run::Model),
+    Ran(Box<contact_refresh_run::Model>),
 }
 
 /// Run the firing `scheduled_for` of campaign `name`'s refresh, unless
@@ -56,7 +55,7 @@ pub async fn fire(
             "contact refresh failed: {}", run.error.as_deref().unwrap_or("")
         );
     }
-    Ok(Fired::Ran(run))
+    Ok(Fired::Ran(Box::new(run)))
 }
 
 /// Read, import, remove. Never fails: a failure is the outcome's `error`,
@@ -130,13 +129,11 @@ struct Collect<'a, S> {
 }
 
 impl<S: RowSource + Send> RowSource for Collect<'_, S> {
-    fn next_batch(&mut self) -> impl Future<Output = Result<Option<Vec<Row>>, ImportError>> + Send {
-        async move {
-            let batch = self.rows.next_batch().await?;
-            for row in batch.iter().flatten().flatten() {
-                self.phones.insert(row.phone.clone());
-            }
-            Ok(batch)
+    async fn next_batch(&mut self) -> Result<Option<Vec<Row>>, ImportError> {
+        let batch = self.rows.next_batch().await?;
+        for row in batch.iter().flatten().flatten() {
+            self.phones.insert(row.phone.clone());
         }
+        Ok(batch)
     }
 }
