@@ -96,7 +96,8 @@ pub async fn finish_run<C: ConnectionTrait>(
         rejected: Set(count(outcome.rejected)),
         removed: Set(count(outcome.removed)),
         error: Set(outcome.error),
-        rejected_rows: Set(outcome.rejected_rows),
+        // A run that failed before reading has no list: an empty one.
+        rejected_rows: Set(if outcome.rejected_rows.is_null() { serde_json::json!([]) } else { outcome.rejected_rows }),
         ..Default::default()
     };
     if let Some(source) = outcome.source {
@@ -193,4 +194,39 @@ pub async fn stop_contacts<C: ConnectionTrait>(
         audit.flush(db).await?;
     }
     Ok(stopped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testkit::{memory_db, running_campaign};
+    use chrono::TimeZone;
+
+    #[tokio::test]
+    async fn a_firing_is_taken_once_and_only_open_contacts_are_stopped() {
+        let db = memory_db().await;
+        let (_, row, _) = running_campaign(&db, &["+6281100000001", "+6281100000002"]).await;
+        let t = Utc.with_ymd_and_hms(2026, 12, 5, 0, 30, 0).unwrap();
+        let new =
+            NewRun { campaign_id: row.id, scheduled_for: t, trigger: "schedule", instance_id: "a", source: "/d/*.csv" };
+        let id = claim_firing(&db, &new, t).await.unwrap().expect("the first caller takes the firing");
+        let other = NewRun { instance_id: "b", trigger: "missed", ..new.clone() };
+        assert_eq!(claim_firing(&db, &other, t).await.unwrap(), None, "a second caller skips it");
+        assert_eq!(last_scheduled(&db, row.id).await.unwrap(), Some(t));
+
+        let open = open_contacts(&db, row.id).await.unwrap();
+        assert_eq!(open.len(), 2);
+        assert_eq!(stop_contacts(&db, row.id, &[open[0].id], "gone", t).await.unwrap(), 1);
+        assert_eq!(open_contacts(&db, row.id).await.unwrap(), vec![open[1].clone()]);
+        assert_eq!(stop_contacts(&db, row.id, &[open[0].id], "gone", t).await.unwrap(), 0, "a final contact stays");
+
+        let outcome = RunOutcome { ok: false, error: Some("no file".into()), ..RunOutcome::default() };
+        let run = finish_run(&db, id, outcome, t).await.unwrap();
+        assert_eq!(
+            (run.state.as_str(), run.source.as_str(), run.error.as_deref()),
+            (FAILED, "/d/*.csv", Some("no file"))
+        );
+        assert_eq!(run.rejected_rows, serde_json::json!([]));
+        assert_eq!(runs(&db, row.id, 10).await.unwrap().len(), 1);
+    }
 }
