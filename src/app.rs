@@ -14,7 +14,7 @@ use crate::store::Db;
 use crate::store::db::{self, InstanceLock};
 use crate::store::{campaigns, contacts, leases};
 use crate::vendors::registry::VendorRegistry;
-use crate::{api, import, ingest, reconcile, scheduler};
+use crate::{api, import, ingest, reconcile, refresh, scheduler};
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use std::net::SocketAddr;
@@ -292,6 +292,8 @@ struct Generation {
     sched: JoinHandle<()>,
     processor: JoinHandle<()>,
     sweeps: JoinHandle<()>,
+    /// The campaigns' scheduled contact refresh (docs/crm-refresh.md).
+    refresh: JoinHandle<()>,
 }
 
 impl Generation {
@@ -304,6 +306,7 @@ impl Generation {
             sched: tokio::spawn(scheduler::run(ctx.clone(), stop.clone())),
             processor: tokio::spawn(ingest::processor::run(ctx.clone(), stop.clone())),
             sweeps: tokio::spawn(sweep_loop(ctx.clone(), stop.clone())),
+            refresh: tokio::spawn(refresh::run(ctx.clone(), stop.clone())),
             stop,
         })
     }
@@ -316,6 +319,7 @@ impl Generation {
         Generation::stopped("scheduler", self.sched).await;
         Generation::stopped("inbox processor", self.processor).await;
         Generation::stopped("sweeps", self.sweeps).await;
+        Generation::stopped("contact refresh", self.refresh).await;
         self.http
     }
 
@@ -332,6 +336,7 @@ impl Generation {
         }
         Generation::stopped("inbox processor", self.processor).await;
         let _ = self.sweeps.await;
+        Generation::stopped("contact refresh", self.refresh).await;
     }
 
     async fn stopped(what: &str, task: JoinHandle<()>) {

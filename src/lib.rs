@@ -24,6 +24,7 @@
 //! - [`context`]: what every loop and handler shares, built once at start-up.
 //! - [`clock`]: time as a dependency, so tests step through DST with a manual clock.
 //! - [`import`]: streaming import of contacts (a CSV file, or an upload of CSV or NDJSON), each callee's zones inferred.
+//! - [`refresh`]: scheduled contact refresh from a drop folder or a URL, on a cron schedule, one instance per firing.
 //! - [`suppression_list`]: the suppression list in and out of files (CLI and admin API).
 //! - [`logging`]: log lines as text or JSON, phone numbers masked in every line.
 //! - [`failure_log`]: a loop's failures logged once per burst, not once per round.
@@ -45,6 +46,7 @@ pub mod ingest;
 pub mod logging;
 pub mod malloc_arenas;
 pub mod reconcile;
+pub mod refresh;
 pub mod scheduler;
 pub mod store;
 pub mod suppression_list;

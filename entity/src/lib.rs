@@ -8,6 +8,7 @@ pub mod attempt;
 pub mod callback_inbox;
 pub mod campaign;
 pub mod contact;
+pub mod contact_refresh_run;
 pub mod decision;
 pub mod dial;
 pub mod inbox_wait;

@@ -30,6 +30,7 @@ pub fn router() -> OpenApiRouter<Ctx> {
         .merge(super::rejected_callbacks::router())
         .merge(super::campaign_admin::router())
         .merge(super::contacts_admin::router())
+        .merge(super::refresh_runs::router())
 }
 
 #[derive(Serialize, ToSchema)]

@@ -16,6 +16,7 @@ pub mod listener;
 mod metrics_buckets;
 mod openapi;
 pub mod predial;
+pub mod refresh_runs;
 mod rejected_callbacks;
 mod request_target;
 mod server;

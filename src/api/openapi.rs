@@ -179,6 +179,7 @@ mod tests {
             ("post", "/api/v1/campaigns/{name}/{action}"),
             ("get", "/api/v1/campaigns/{name}/contacts/{phone}/explain"),
             ("get", "/api/v1/campaigns/{name}/stats"),
+            ("get", "/api/v1/campaigns/{name}/refresh-runs"),
             ("post", "/api/v1/campaigns/{name}/contacts"),
             ("get", "/api/v1/campaigns/{name}/contacts"),
             ("delete", "/api/v1/campaigns/{name}/contacts/{phone}"),

@@ -5,6 +5,7 @@ mod explain;
 mod export;
 mod import;
 mod out;
+mod refresh;
 mod setup;
 mod suppress;
 
@@ -14,6 +15,7 @@ use std::path::PathBuf;
 pub use commands::execute;
 pub use explain::ExplainFormat;
 pub use out::{EXIT_ROWS_REJECTED, EXIT_STDOUT_CLOSED, exit_status};
+pub use refresh::RefreshCommand;
 pub use suppress::SuppressCommand;
 
 #[derive(Debug, Parser)]
@@ -67,6 +69,11 @@ pub enum Command {
     Suppress {
         #[command(subcommand)]
         command: SuppressCommand,
+    },
+    /// A campaign's scheduled contact refresh: its runs, or one run now.
+    Refresh {
+        #[command(subcommand)]
+        command: RefreshCommand,
     },
     /// Why a contact was or was not called: its decisions, attempts and recent dials.
     Explain {

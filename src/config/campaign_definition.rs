@@ -182,6 +182,7 @@ pub fn validate(def: &CampaignDefinition, vendor_ids: &BTreeSet<String>) -> Resu
         vendors,
         default_country_code,
         contacts_file: None,
+        refresh: None,
         recall,
         recall_policy,
         redial_strategy,

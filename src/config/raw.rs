@@ -186,6 +186,37 @@ pub struct RawCampaign {
     /// dials of every campaign.
     #[serde(default)]
     pub caps: Vec<Spanned<String>>,
+    /// Scheduled contact refresh from a drop folder or a URL
+    /// (docs/crm-refresh.md); config-only, like `contacts_file`.
+    pub refresh: Option<Spanned<RawRefresh>>,
+}
+
+/// `[campaigns.refresh]`: a cron schedule, a source, and what happens to
+/// contacts the source no longer lists.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRefresh {
+    /// 6-field cron with seconds (`"0 30 7 * * Mon-Sat"`), in the campaign's zone.
+    pub schedule: Spanned<String>,
+    pub source: Spanned<RawRefreshSource>,
+    /// `"stop"` or `"keep"` (required: a declared policy).
+    pub on_removed: Option<Spanned<String>>,
+    /// A firing missed while no daemon ran is run at start-up if no older
+    /// than this (`"15m"`, the default).
+    pub grace: Option<Spanned<String>>,
+}
+
+/// `{ glob = "/srv/drop/*.csv" }` or `{ url = "https://...", bearer_token = { env = "..." } }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRefreshSource {
+    pub glob: Option<String>,
+    pub url: Option<String>,
+    pub bearer_token: Option<SecretSource>,
+    pub basic_user: Option<String>,
+    pub basic_password: Option<SecretSource>,
+    /// The whole download's time limit (`"60s"`, the default).
+    pub timeout: Option<String>,
 }
 
 impl RawCampaign {
@@ -237,6 +268,7 @@ impl RawCampaign {
             "profiles" => item(&self.profiles),
             "caps" => item(&self.caps),
             "contacts_file" => self.contacts_file.as_ref().map(Spanned::span),
+            "refresh" => self.refresh.as_ref().map(Spanned::span),
             _ => None,
         };
         span.unwrap_or_else(|| self.name.span())

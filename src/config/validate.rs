@@ -24,8 +24,10 @@ use toml::Spanned;
 
 mod database;
 mod http_limits;
+mod refresh;
 pub use database::{DatabaseSettings, sqlite_file};
 pub use http_limits::HttpLimits;
+pub use refresh::{RefreshSettings, RefreshSource, UrlAuth};
 
 /// One problem in the config, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,6 +182,8 @@ pub struct CampaignSettings {
     pub vendors: Vec<(String, u32)>,
     pub default_country_code: Option<String>,
     pub contacts_file: Option<PathBuf>,
+    /// Scheduled contact refresh (config only).
+    pub refresh: Option<RefreshSettings>,
     pub recall: RecallConfig,
     pub recall_policy: RecallPolicy,
     pub redial_strategy: RedialStrategy,
@@ -581,8 +585,9 @@ impl Validator<'_> {
             }
             contacts_file = Some(path);
         }
+        let refresh = c.refresh.as_ref().and_then(|r| self.refresh(&p, r, c.timezone.get_ref(), base_dir));
         let settings = checked.ok().filter(|_| file_ok)?;
-        Some(CampaignSettings { contacts_file, ..settings })
+        Some(CampaignSettings { contacts_file, refresh, ..settings })
     }
 }
 

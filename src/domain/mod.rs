@@ -14,6 +14,7 @@ pub mod campaign_stats;
 pub mod claim;
 pub mod compliance;
 pub mod contact_columns;
+pub mod contact_refresh;
 pub mod contact_removal;
 pub mod duration;
 pub mod holidays;

@@ -12,6 +12,7 @@ pub mod campaigns;
 pub mod claim;
 mod claim_write;
 pub mod contact_list;
+pub mod contact_refresh;
 pub mod contact_removal;
 pub mod contacts;
 pub mod db;

@@ -17,6 +17,7 @@ mod callback_time;
 mod campaign_admin;
 mod campaign_stats;
 mod compliance_caps;
+mod contact_refresh;
 mod contacts_admin;
 mod crash_restart;
 mod database_settings;
