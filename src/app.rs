@@ -79,6 +79,7 @@ impl App {
             clock,
             callback_base,
             inbox_notify: Arc::new(Notify::new()),
+            forward_notify: Arc::new(Notify::new()),
         };
         say_if_idle(&ctx.db).await;
         Ok(App { ctx, listener: listener.into_std()?, addr, lock })
@@ -292,6 +293,7 @@ struct Generation {
     sched: JoinHandle<()>,
     processor: JoinHandle<()>,
     sweeps: JoinHandle<()>,
+    forwarder: JoinHandle<()>,
 }
 
 impl Generation {
@@ -304,6 +306,7 @@ impl Generation {
             sched: tokio::spawn(scheduler::run(ctx.clone(), stop.clone())),
             processor: tokio::spawn(ingest::processor::run(ctx.clone(), stop.clone())),
             sweeps: tokio::spawn(sweep_loop(ctx.clone(), stop.clone())),
+            forwarder: tokio::spawn(crate::forwarding::run(ctx.clone(), stop.clone())),
             stop,
         })
     }
@@ -316,6 +319,7 @@ impl Generation {
         Generation::stopped("scheduler", self.sched).await;
         Generation::stopped("inbox processor", self.processor).await;
         Generation::stopped("sweeps", self.sweeps).await;
+        Generation::stopped("forwarding", self.forwarder).await;
         self.http
     }
 
@@ -332,6 +336,7 @@ impl Generation {
         }
         Generation::stopped("inbox processor", self.processor).await;
         let _ = self.sweeps.await;
+        Generation::stopped("forwarding", self.forwarder).await;
     }
 
     async fn stopped(what: &str, task: JoinHandle<()>) {

@@ -10,6 +10,7 @@ pub mod campaign;
 pub mod contact;
 pub mod decision;
 pub mod dial;
+pub mod forward_outbox;
 pub mod inbox_wait;
 pub mod installation;
 pub mod lease;

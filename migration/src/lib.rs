@@ -10,6 +10,7 @@ mod m20261121_000003_compliance;
 mod m20261121_000004_multi_instance;
 mod m20261202_000005_vendor_boundary;
 mod m20261203_000006_inbox_waiting;
+mod m20261205_000007_forward_outbox;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000004_multi_instance::Migration),
             Box::new(m20261202_000005_vendor_boundary::Migration),
             Box::new(m20261203_000006_inbox_waiting::Migration),
+            Box::new(m20261205_000007_forward_outbox::Migration),
         ]
     }
 }

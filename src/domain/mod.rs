@@ -15,6 +15,7 @@ pub mod compliance;
 pub mod contact_columns;
 pub mod contact_removal;
 pub mod duration;
+pub mod forwarding;
 pub mod holidays;
 pub mod inbox_page;
 pub mod inbox_wait;
