@@ -77,6 +77,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Suppress { command } => super::suppress::execute(&cli, command).await,
+        Command::Forwarding { command } => super::forwarding::execute(&cli, command).await,
         Command::Explain { campaign, phone, format } => super::explain::execute(&cli, campaign, phone, *format).await,
     }
 }

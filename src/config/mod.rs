@@ -10,6 +10,6 @@ pub mod validate;
 
 pub use secret::Secret;
 pub use validate::{
-    CampaignSettings, ConfigError, ConfigIssue, DatabaseSettings, ForwardTarget, ForwardingSettings, HttpSettings, RecallConfig, RuleConfig,
-    SchedulerSettings, Settings, VendorCheck, VendorSettings, load, parse,
+    CampaignSettings, ConfigError, ConfigIssue, DatabaseSettings, ForwardTarget, ForwardingSettings, HttpSettings,
+    RecallConfig, RuleConfig, SchedulerSettings, Settings, VendorCheck, VendorSettings, load, parse,
 };

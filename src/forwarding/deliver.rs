@@ -7,9 +7,14 @@ use chrono::{DateTime, Utc};
 use entity::forward_outbox::Model;
 
 pub enum Delivery {
-    Delivered { status: u16 },
+    Delivered {
+        status: u16,
+    },
     /// `status` when the receiver answered (not 2xx); `error` says what happened.
-    Failed { status: Option<u16>, error: String },
+    Failed {
+        status: Option<u16>,
+        error: String,
+    },
 }
 
 pub async fn deliver(

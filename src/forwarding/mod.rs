@@ -22,9 +22,17 @@ pub const POLL: Duration = Duration::from_secs(1);
 const CONCURRENCY: usize = 8;
 /// Added to the longest delivery timeout for the lease: the time to record
 /// the outcome once the receiver answered.
-const LEASE_MARGIN: Duration = Duration::from_secs(30);
+const LEASE_MARGIN: Duration = Duration::from_secs(10);
 
 pub async fn run(ctx: Ctx, stop: CancellationToken) {
+    let me = &ctx.settings.scheduler.instance_id;
+    // SQLite: one instance per file (its lock), so every lease is a dead run's.
+    let alone = ctx.db.get_database_backend() != sea_orm::DbBackend::Postgres;
+    match store::forward_outbox::release_leftover_leases(&ctx.db, me, alone).await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(events = n, "forwarding: deliveries cut off by a previous run are made again"),
+        Err(e) => tracing::warn!(error = %e, "forwarding: leases of a previous run not released; they run out"),
+    }
     let client = match reqwest::Client::builder().build() {
         Ok(c) => c,
         Err(e) => {
@@ -109,8 +117,12 @@ async fn record(
         let result = if dead { "dead" } else { "failed" };
         metrics::counter!("campaignd_forward_deliveries_total", "result" => result).increment(1);
         match dead {
-            true => tracing::error!(event = %row.event_id, %error, "forwarded event dead-lettered after max_age; replay it once the receiver is fixed"),
-            false => tracing::warn!(event = %row.event_id, %error, attempts = failures, "forwarding delivery failed; will retry"),
+            true => {
+                tracing::error!(event = %row.event_id, %error, "forwarded event dead-lettered after max_age; replay it once the receiver is fixed")
+            }
+            false => {
+                tracing::warn!(event = %row.event_id, %error, attempts = failures, "forwarding delivery failed; will retry")
+            }
         }
     }
     Ok(())

@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use entity::forward_outbox::{self, ActiveModel, Column, Entity, Model};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 
 /// A new event row, due at once. Its id (`evt_<uuid>`) is the
@@ -187,11 +187,8 @@ fn replay_update(now: DateTime<Utc>) -> sea_orm::UpdateMany<Entity> {
 
 /// (pending, dead) event counts, for the gauges.
 pub async fn counts<C: ConnectionTrait>(db: &C) -> Result<(u64, u64), StoreError> {
-    let pending = Entity::find()
-        .filter(Column::DeliveredAt.is_null())
-        .filter(Column::DeadAt.is_null())
-        .count(db)
-        .await?;
+    let pending =
+        Entity::find().filter(Column::DeliveredAt.is_null()).filter(Column::DeadAt.is_null()).count(db).await?;
     let dead = Entity::find().filter(Column::DeadAt.is_not_null()).count(db).await?;
     Ok((pending, dead))
 }
@@ -200,3 +197,22 @@ pub async fn counts<C: ConnectionTrait>(db: &C) -> Result<(u64, u64), StoreError
 pub async fn for_attempt<C: ConnectionTrait>(db: &C, attempt_id: i64) -> Result<Vec<Model>, StoreError> {
     Ok(Entity::find().filter(forward_outbox::Column::AttemptId.eq(attempt_id)).order_by_asc(Column::Id).all(db).await?)
 }
+
+/// At start-up: the leases held under this instance's name belong to a
+/// previous run of it that died mid-delivery; its events are due again at
+/// once instead of when those leases run out. With `all` (SQLite, where
+/// the file lock guarantees no other instance runs) every lease.
+pub async fn release_leftover_leases<C: ConnectionTrait>(db: &C, owner: &str, all: bool) -> Result<u64, StoreError> {
+    let mut q = Entity::update_many()
+        .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
+        .col_expr(Column::LeaseExpiresAt, Expr::value(Option::<DateTime<Utc>>::None))
+        .filter(Column::LeaseOwner.is_not_null());
+    if !all {
+        q = q.filter(Column::LeaseOwner.eq(owner));
+    }
+    Ok(q.exec(db).await?.rows_affected)
+}
+
+#[cfg(test)]
+#[path = "forward_outbox_tests.rs"]
+mod tests;

@@ -87,7 +87,11 @@ impl Validator<'_> {
             Some(u) => match reqwest::Url::parse(u.get_ref()) {
                 Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Some(u.get_ref().clone()),
                 Ok(parsed) => {
-                    self.issue(format!("{p}.url"), Some(u), format!("scheme `{}` is not http or https", parsed.scheme()));
+                    self.issue(
+                        format!("{p}.url"),
+                        Some(u),
+                        format!("scheme `{}` is not http or https", parsed.scheme()),
+                    );
                     None
                 }
                 Err(e) => {

@@ -30,9 +30,7 @@ pub struct SettledResult<'a> {
 pub fn for_result(forward: ForwardEvents, r: &SettledResult<'_>) -> Vec<ForwardPayload> {
     let s = r.settlement;
     let (state, reason, next_at) = match &s.contact {
-        ContactOutcome::Moved { update, .. } => {
-            (Some(update.state), update.finished_reason.clone(), update.due_at)
-        }
+        ContactOutcome::Moved { update, .. } => (Some(update.state), update.finished_reason.clone(), update.due_at),
         _ => (None, None, None),
     };
     let outcome = s.attempt.outcome.as_ref();
