@@ -45,6 +45,9 @@ type Script = Arc<dyn Fn(usize) -> Answer + Send + Sync>;
 struct Shared {
     script: Arc<Mutex<Script>>,
     seen: Arc<Mutex<Vec<Received>>>,
+    /// Ids being answered now, and the ids that arrived while a copy of
+    /// them was still being answered (two senders at once).
+    in_progress: Arc<Mutex<(std::collections::HashSet<String>, Vec<String>)>>,
     stop: CancellationToken,
 }
 
@@ -60,6 +63,7 @@ impl Receiver {
         let shared = Shared {
             script: Arc::new(Mutex::new(Arc::new(script))),
             seen: Arc::default(),
+            in_progress: Arc::default(),
             stop: CancellationToken::new(),
         };
         let app = axum::Router::new().route("/hooks/results", axum::routing::post(hook)).with_state(shared.clone());
@@ -76,6 +80,11 @@ impl Receiver {
         self.shared.seen.lock().unwrap().clone()
     }
 
+    /// Ids that arrived while another copy of them was being answered.
+    pub fn overlaps(&self) -> Vec<String> {
+        self.shared.in_progress.lock().unwrap().1.clone()
+    }
+
     /// Requests so far.
     pub fn count(&self) -> usize {
         self.shared.seen.lock().unwrap().len()
@@ -90,6 +99,13 @@ impl Drop for Receiver {
 
 async fn hook(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> StatusCode {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let id = header("webhook-id");
+    {
+        let mut progress = s.in_progress.lock().unwrap();
+        if !progress.0.insert(id.clone()) {
+            progress.1.push(id.clone());
+        }
+    }
     let answer = {
         let mut seen = s.seen.lock().unwrap();
         let n = seen.len() + 1;
@@ -105,7 +121,7 @@ async fn hook(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Statu
         });
         answer
     };
-    match answer {
+    let status = match answer {
         Answer::Status(code) => StatusCode::from_u16(code).unwrap(),
         Answer::Hang => {
             s.stop.cancelled().await;
@@ -116,7 +132,9 @@ async fn hook(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Statu
             tokio::time::sleep(d).await;
             StatusCode::OK
         }
-    }
+    };
+    s.in_progress.lock().unwrap().0.remove(&id);
+    status
 }
 
 /// Verify one request the way the specification says: the secret is
