@@ -26,9 +26,7 @@ const LEASE_MARGIN: Duration = Duration::from_secs(10);
 
 pub async fn run(ctx: Ctx, stop: CancellationToken) {
     let me = &ctx.settings.scheduler.instance_id;
-    // SQLite: one instance per file (its lock), so every lease is a dead run's.
-    let alone = ctx.db.get_database_backend() != sea_orm::DbBackend::Postgres;
-    match store::forward_outbox::release_leftover_leases(&ctx.db, me, alone).await {
+    match store::forward_outbox::release_leftover_leases(&ctx.db, me).await {
         Ok(0) => {}
         Ok(n) => tracing::warn!(events = n, "forwarding: deliveries cut off by a previous run are made again"),
         Err(e) => tracing::warn!(error = %e, "forwarding: leases of a previous run not released; they run out"),
@@ -64,6 +62,12 @@ pub async fn run(ctx: Ctx, stop: CancellationToken) {
 /// Claim the due events and deliver them; returns how many were claimed.
 async fn pass(ctx: &Ctx, client: &reqwest::Client) -> Result<usize, StoreError> {
     let fwd = &ctx.settings.forwarding;
+    // No destination at all: nothing could be delivered, and the claim (a
+    // write) would take SQLite's write lock every second for nothing. Events
+    // left from an earlier config wait for one (the gauges still count them).
+    if !fwd.any() {
+        return Ok(0);
+    }
     let longest = fwd.campaigns.values().flatten().chain(&fwd.global).map(|t| t.timeout).max();
     let lease = longest.unwrap_or(Duration::ZERO) + LEASE_MARGIN;
     let now = ctx.clock.now();

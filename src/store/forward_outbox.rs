@@ -200,9 +200,10 @@ pub async fn for_attempt<C: ConnectionTrait>(db: &C, attempt_id: i64) -> Result<
 
 /// At start-up: the leases held under this instance's name belong to a
 /// previous run of it that died mid-delivery; its events are due again at
-/// once instead of when those leases run out. With `all` (SQLite, where
-/// the file lock guarantees no other instance runs) every lease.
-pub async fn release_leftover_leases<C: ConnectionTrait>(db: &C, owner: &str, all: bool) -> Result<u64, StoreError> {
+/// once instead of when those leases run out. On SQLite every lease: the
+/// file lock guarantees no other instance runs.
+pub async fn release_leftover_leases<C: ConnectionTrait>(db: &C, owner: &str) -> Result<u64, StoreError> {
+    let all = db.get_database_backend() != DbBackend::Postgres;
     let mut q = Entity::update_many()
         .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
         .col_expr(Column::LeaseExpiresAt, Expr::value(Option::<DateTime<Utc>>::None))
