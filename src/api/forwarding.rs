@@ -152,6 +152,7 @@ async fn list(
     params(("event_id" = String, Path, description = "The event's id (`evt_…`)", example = "evt_0d7f6c1e9a8b4c2d9e0f1a2b3c4d5e6f")),
     responses(
         (status = 200, description = "Due again now", body = ForwardEvent),
+        (status = 400, description = "An unreadable path segment", body = ErrorBody),
         (status = 404, description = "No such event", body = ErrorBody),
         AdminErrors,
     ))]
