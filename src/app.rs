@@ -79,6 +79,7 @@ impl App {
             clock,
             callback_base,
             inbox_notify: Arc::new(Notify::new()),
+            forward_notify: Arc::new(Notify::new()),
         };
         say_if_idle(&ctx.db).await;
         Ok(App { ctx, listener: listener.into_std()?, addr, lock })
@@ -294,6 +295,7 @@ struct Generation {
     sweeps: JoinHandle<()>,
     /// The campaigns' scheduled contact refresh (docs/crm-refresh.md).
     refresh: JoinHandle<()>,
+    forwarder: JoinHandle<()>,
 }
 
 impl Generation {
@@ -307,6 +309,7 @@ impl Generation {
             processor: tokio::spawn(ingest::processor::run(ctx.clone(), stop.clone())),
             sweeps: tokio::spawn(sweep_loop(ctx.clone(), stop.clone())),
             refresh: tokio::spawn(refresh::run(ctx.clone(), stop.clone())),
+            forwarder: tokio::spawn(crate::forwarding::run(ctx.clone(), stop.clone())),
             stop,
         })
     }
@@ -320,6 +323,7 @@ impl Generation {
         Generation::stopped("inbox processor", self.processor).await;
         Generation::stopped("sweeps", self.sweeps).await;
         Generation::stopped("contact refresh", self.refresh).await;
+        Generation::stopped("forwarding", self.forwarder).await;
         self.http
     }
 
@@ -337,6 +341,7 @@ impl Generation {
         Generation::stopped("inbox processor", self.processor).await;
         let _ = self.sweeps.await;
         Generation::stopped("contact refresh", self.refresh).await;
+        Generation::stopped("forwarding", self.forwarder).await;
     }
 
     async fn stopped(what: &str, task: JoinHandle<()>) {

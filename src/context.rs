@@ -22,6 +22,9 @@ pub struct Ctx {
     pub callback_base: String,
     /// Fired when a callback was stored, so the processor wakes at once.
     pub inbox_notify: Arc<Notify>,
+    /// Fired when results committed forwarding events, so the forwarding
+    /// worker delivers them at once.
+    pub forward_notify: Arc<Notify>,
     /// Group-committing writer for callback deliveries.
     pub inbox: InboxWriter,
     /// Whether the store takes writes; callbacks and claiming wait while not.

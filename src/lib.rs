@@ -40,6 +40,7 @@ pub mod config;
 pub mod context;
 pub mod domain;
 pub mod failure_log;
+pub mod forwarding;
 pub mod fuzz_support;
 pub mod import;
 pub mod ingest;

@@ -84,8 +84,19 @@ impl BenchConfig {
             false => String::new(),
         };
         let instance_id = self.instance_id.as_ref().map(|id| format!("instance_id = \"{id}\"\n")).unwrap_or_default();
+        // `CAMPAIGND_BENCH_FORWARD=1`: every result also writes its forwarding
+        // events (both kinds) to the outbox, to measure what that costs the
+        // processor. The URL leads nowhere; the measurements do not deliver.
+        let forwarding = match std::env::var("CAMPAIGND_BENCH_FORWARD").as_deref() {
+            Ok("1") => {
+                "[forwarding]\nurl = \"http://127.0.0.1:9/hooks\"\nsecret = \"bench-secret\"\n\
+                        events = [\"contact.final\", \"attempt.completed\"]\n"
+            }
+            _ => "",
+        };
         format!(
-            r#"[database]
+            r#"{forwarding}
+[database]
 url = "{db}"
 {synchronous}
 [http]

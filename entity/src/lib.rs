@@ -11,6 +11,7 @@ pub mod contact;
 pub mod contact_refresh_run;
 pub mod decision;
 pub mod dial;
+pub mod forward_outbox;
 pub mod inbox_wait;
 pub mod installation;
 pub mod lease;

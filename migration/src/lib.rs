@@ -10,6 +10,7 @@ mod m20261121_000003_compliance;
 mod m20261121_000004_multi_instance;
 mod m20261202_000005_vendor_boundary;
 mod m20261203_000006_inbox_waiting;
+mod m20261205_000007_forward_outbox;
 mod m20261205_000008_contact_refresh;
 mod m20261205_000009_attempt_call_details;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000004_multi_instance::Migration),
             Box::new(m20261202_000005_vendor_boundary::Migration),
             Box::new(m20261203_000006_inbox_waiting::Migration),
+            Box::new(m20261205_000007_forward_outbox::Migration),
             Box::new(m20261205_000008_contact_refresh::Migration),
             Box::new(m20261205_000009_attempt_call_details::Migration),
         ]

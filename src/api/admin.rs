@@ -24,6 +24,7 @@ pub fn router() -> OpenApiRouter<Ctx> {
         .routes(routes!(vendors))
         .routes(routes!(openapi))
         .merge(super::suppressions::router())
+        .merge(super::forwarding::router())
         .merge(super::explain::router())
         .merge(super::campaign_stats::router())
         .merge(super::vendor_scorecard::router())

@@ -12,6 +12,7 @@ mod campaign_stats;
 mod contacts_admin;
 pub mod error;
 mod explain;
+mod forwarding;
 pub mod listener;
 mod metrics_buckets;
 mod openapi;

@@ -171,6 +171,8 @@ mod tests {
             ("get", "/status/page.css"),
             ("get", "/api/v1/openapi.json"),
             ("get", "/api/v1/campaigns"),
+            ("get", "/api/v1/forwarding/events"),
+            ("post", "/api/v1/forwarding/events/{event_id}/replay"),
             ("post", "/api/v1/campaigns"),
             ("get", "/api/v1/campaigns/{name}"),
             ("put", "/api/v1/campaigns/{name}"),

@@ -78,6 +78,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Suppress { command } => super::suppress::execute(&cli, command).await,
         Command::Refresh { command } => super::refresh::execute(&cli, command).await,
+        Command::Forwarding { command } => super::forwarding::execute(&cli, command).await,
         Command::Explain { campaign, phone, format } => super::explain::execute(&cli, campaign, phone, *format).await,
     }
 }

@@ -3,6 +3,7 @@
 mod commands;
 mod explain;
 mod export;
+mod forwarding;
 mod import;
 mod out;
 mod refresh;
@@ -14,6 +15,7 @@ use std::path::PathBuf;
 
 pub use commands::execute;
 pub use explain::ExplainFormat;
+pub use forwarding::ForwardingCommand;
 pub use out::{EXIT_ROWS_REJECTED, EXIT_STDOUT_CLOSED, exit_status};
 pub use refresh::RefreshCommand;
 pub use suppress::SuppressCommand;
@@ -74,6 +76,11 @@ pub enum Command {
     Refresh {
         #[command(subcommand)]
         command: RefreshCommand,
+    },
+    /// Result forwarding: list pending or dead-lettered events, replay them.
+    Forwarding {
+        #[command(subcommand)]
+        command: ForwardingCommand,
     },
     /// Why a contact was or was not called: its decisions, attempts and recent dials.
     Explain {

@@ -24,6 +24,25 @@ pub struct RawConfig {
     pub campaigns: Vec<RawCampaign>,
     #[serde(default)]
     pub compliance: RawCompliance,
+    /// Results POSTed to the operator's URL (`[forwarding]`).
+    pub forwarding: Option<RawForwarding>,
+}
+
+/// `[forwarding]` or `[campaigns.forwarding]`: see `config::validate::forwarding`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawForwarding {
+    /// `false` turns a campaign's forwarding off (its own block only).
+    pub enabled: Option<bool>,
+    pub url: Option<Spanned<String>>,
+    /// `"value"`, `{ env = "VAR" }` or `{ file = "/path" }`; `whsec_<base64>` or plain.
+    pub secret: Option<Spanned<SecretSource>>,
+    /// `["contact.final", "attempt.completed"]` (default `["contact.final"]`).
+    pub events: Option<Vec<Spanned<String>>>,
+    pub timeout: Option<Spanned<String>>,
+    pub max_age: Option<Spanned<String>>,
+    pub backoff_base: Option<Spanned<String>>,
+    pub backoff_cap: Option<Spanned<String>>,
 }
 
 /// Deployment-wide contact policy (`[compliance]`).
@@ -186,6 +205,8 @@ pub struct RawCampaign {
     /// dials of every campaign.
     #[serde(default)]
     pub caps: Vec<Spanned<String>>,
+    /// This campaign's own forwarding, replacing `[forwarding]` (config only).
+    pub forwarding: Option<RawForwarding>,
     /// Scheduled contact refresh from a drop folder or a URL
     /// (docs/crm-refresh.md); config-only, like `contacts_file`.
     pub refresh: Option<Spanned<RawRefresh>>,

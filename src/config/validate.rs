@@ -23,9 +23,11 @@ use std::time::Duration;
 use toml::Spanned;
 
 mod database;
+mod forwarding;
 mod http_limits;
 mod refresh;
 pub use database::{DatabaseSettings, sqlite_file};
+pub use forwarding::{ForwardTarget, ForwardingSettings, forwarding_defaults};
 pub use http_limits::HttpLimits;
 pub use refresh::{RefreshSettings, RefreshSource, UrlAuth};
 
@@ -72,6 +74,8 @@ pub struct Settings {
     pub vendors: Vec<VendorSettings>,
     pub campaigns: Vec<CampaignSettings>,
     pub compliance: ComplianceSettings,
+    /// Where each campaign's results are forwarded.
+    pub forwarding: ForwardingSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -361,7 +365,20 @@ impl Validator<'_> {
                 self.campaign(i, c, &vendor_ids, base_dir)
             })
             .collect();
-        let compliance = self.compliance(&raw.compliance, base_dir);
+        let mut compliance = self.compliance(&raw.compliance, base_dir);
+        let forwarding = ForwardingSettings {
+            global: raw.forwarding.as_ref().and_then(|f| self.forward_target("forwarding", f)),
+            campaigns: raw
+                .campaigns
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| {
+                    let own = c.forwarding.as_ref()?;
+                    Some((c.name.get_ref().clone(), self.forward_target(&format!("campaigns[{i}].forwarding"), own)))
+                })
+                .collect(),
+        };
+        compliance.forwarding = Arc::new(forwarding.routes());
         let log_format = match &raw.log_format {
             None => crate::logging::LogFormat::Text,
             Some(f) => f.get_ref().parse::<crate::logging::LogFormat>().unwrap_or_else(|e| {
@@ -378,6 +395,7 @@ impl Validator<'_> {
             vendors,
             campaigns,
             compliance,
+            forwarding,
         }
     }
 
@@ -409,7 +427,7 @@ impl Validator<'_> {
                 defaults.holidays
             }
         };
-        ComplianceSettings { dispatch_margin, busy_backoff, caps, holidays }
+        ComplianceSettings { dispatch_margin, busy_backoff, caps, holidays, forwarding: Default::default() }
     }
 
     /// Each item of a caps list, with the item's own line on error.

@@ -189,3 +189,51 @@ fn price_per_minute_and_currency_are_read_and_bad_ones_named_with_their_lines() 
         assert!(err.contains(expected), "{extra}: {err}");
     }
 }
+
+#[test]
+fn forwarding_is_global_unless_a_campaign_has_its_own_block() {
+    let global = "[forwarding]\nurl = \"https://crm.example/hooks\"\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n\
+                  events = [\"contact.final\", \"attempt.completed\"]\nmax_age = \"2h\"";
+    let s = settings("", global).unwrap();
+    let t = s.forwarding.target("c").expect("the global target");
+    assert_eq!(t.url, "https://crm.example/hooks");
+    assert_eq!(t.retry.max_age, Duration::from_secs(7200));
+    assert_eq!(t.timeout, Duration::from_secs(10), "default timeout");
+    assert!(t.events.contact_final && t.events.attempt_completed);
+    assert_eq!(s.compliance.forwarding.events_for("c"), t.events, "campaigns read which events they write");
+    assert!(!format!("{t:?}").contains("MfKQ9r8"), "the secret never prints");
+
+    let off = settings("[campaigns.forwarding]\nenabled = false", global).unwrap();
+    assert!(off.forwarding.target("c").is_none());
+    assert!(off.compliance.forwarding.events_for("c").is_empty());
+    assert!(off.forwarding.target("another").is_some(), "others keep the global block");
+
+    let own = settings("[campaigns.forwarding]\nurl = \"http://127.0.0.1:9/h\"\nsecret = \"plain\"", "").unwrap();
+    let t = own.forwarding.target("c").unwrap();
+    assert_eq!(
+        (t.url.as_str(), t.events.contact_final, t.events.attempt_completed),
+        ("http://127.0.0.1:9/h", true, false)
+    );
+    assert!(own.forwarding.target("another").is_none(), "no global block");
+}
+
+#[test]
+fn bad_forwarding_settings_are_named_by_field() {
+    let bad = "[forwarding]\nurl = \"ftp://crm.example\"\nsecret = \"whsec_***\"\nevents = [\"contact.done\"]\n\
+               backoff_base = \"10m\"\nbackoff_cap = \"1m\"\ntimeout = \"soon\"";
+    let err = settings("[campaigns.forwarding]\nsecret = \"\"", bad).unwrap_err().to_string();
+    for needle in [
+        "line 2: forwarding.url: scheme `ftp` is not http or https",
+        "line 3: forwarding.secret: a `whsec_` secret must be base64",
+        "line 4: forwarding.events[0]: ",
+        "contact.done",
+        "forwarding.timeout:",
+        "forwarding.backoff_cap: 60s is shorter than backoff_base (600s)",
+        "campaigns[0].forwarding.url: is required",
+        "campaigns[0].forwarding.secret:",
+    ] {
+        assert!(err.contains(needle), "missing `{needle}` in:\n{err}");
+    }
+    let no_secret = settings("", "[forwarding]\nurl = \"https://crm.example\"").unwrap_err().to_string();
+    assert!(no_secret.contains("forwarding.secret: is required"), "{no_secret}");
+}

@@ -3,6 +3,7 @@
 //! one question every decision asks of it: when may this callee be dialed.
 
 use crate::domain::compliance::{ContactPolicy, DialWindow};
+use crate::domain::forwarding::ForwardEvents;
 use crate::domain::recall::RecallPolicy;
 use crate::domain::routing::RedialStrategy;
 use crate::domain::state::CampaignState;
@@ -39,6 +40,8 @@ pub struct Campaign {
     pub vendor_redial: bool,
     /// Windows, legal profiles, caps, margin: when a contact may be dialed.
     pub contact_policy: ContactPolicy,
+    /// The events its results write to the forwarding outbox.
+    pub forward: ForwardEvents,
 }
 
 /// A running campaign for unit tests: one vendor `v`, a cap of 10, the
@@ -64,6 +67,7 @@ impl Campaign {
             redial_strategy: RedialStrategy::Same,
             vendor_redial: false,
             contact_policy: ContactPolicy::new(windows, &[], &[], &ComplianceSettings::default()),
+            forward: ForwardEvents::NONE,
         }
     }
 }

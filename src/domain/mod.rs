@@ -17,6 +17,7 @@ pub mod contact_columns;
 pub mod contact_refresh;
 pub mod contact_removal;
 pub mod duration;
+pub mod forwarding;
 pub mod holidays;
 pub mod inbox_page;
 pub mod inbox_wait;

@@ -229,6 +229,9 @@ async fn apply_page(
     page.dials.flush(&txn).await?;
     inbox::forget_waits(&txn, &page.finished).await?;
     txn.commit().await?;
+    if page.dials.wrote_forwards() {
+        ctx.forward_notify.notify_one();
+    }
     Ok(true)
 }
 

@@ -7,13 +7,15 @@ use super::decisions::{DecisionBuffer, Subject};
 use super::settle_writes::{ContactMove, finish_attempts, move_contacts, suppress_all};
 use crate::domain::call_event::CallEvent;
 use crate::domain::campaign::Campaign;
+use crate::domain::forwarding::ForwardEvents;
+use crate::domain::forwarding::payload::{SettledResult, for_result};
 use crate::domain::named_enum::UnknownName;
 use crate::domain::outcome::Disposition;
 use crate::domain::recall::AttemptResult;
 use crate::domain::settlement::{AttemptFacts, ContactFacts, ContactOutcome, Settlement, SuppressionEntry, settle};
 use crate::domain::state::{AttemptState, ContactState};
 use chrono::{DateTime, Utc};
-use entity::{attempt, contact, dial};
+use entity::{attempt, contact, dial, forward_outbox};
 use sea_orm::sea_query::{Condition, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
@@ -35,11 +37,24 @@ pub enum Applied {
 pub struct WriteBuffer {
     dials: Vec<dial::ActiveModel>,
     decisions: DecisionBuffer,
+    /// Events for the forwarding outbox: written with the results, in the
+    /// same transaction, so neither commits without the other.
+    forwards: Vec<forward_outbox::ActiveModel>,
+    /// Some were flushed: the caller wakes the forwarding worker once it commits.
+    flushed_forwards: bool,
 }
 
 impl WriteBuffer {
+    /// Whether a flush wrote forwarding events (wake the worker after commit).
+    pub fn wrote_forwards(&self) -> bool {
+        self.flushed_forwards
+    }
+
     pub async fn flush<C: ConnectionTrait>(&mut self, db: &C) -> Result<(), StoreError> {
         self.decisions.flush(db).await?;
+        let forwards = std::mem::take(&mut self.forwards);
+        self.flushed_forwards |= !forwards.is_empty();
+        super::forward_outbox::insert_all(db, forwards).await?;
         for chunk in super::raw_sql::insert_chunks(std::mem::take(&mut self.dials)) {
             dial::Entity::insert_many(chunk)
                 .on_conflict(OnConflict::columns([dial::Column::AttemptId, dial::Column::Seq]).do_nothing().to_owned())
@@ -183,6 +198,10 @@ pub struct Settled {
     attempt_ref: String,
     attempt_no: i32,
     campaign_id: i64,
+    campaign_name: String,
+    /// The events the campaign forwards.
+    forward: ForwardEvents,
+    started_at: DateTime<Utc>,
     vendor_id: String,
     /// The contact as stored, when it exists: (id, phone, case id).
     contact: Option<(i64, String, Option<String>)>,
@@ -216,6 +235,9 @@ pub fn settle_attempt(
         attempt_ref: attempt.attempt_ref.clone(),
         attempt_no: attempt.attempt_no,
         campaign_id: attempt.campaign_id,
+        campaign_name: camp.name.clone(),
+        forward: camp.forward,
+        started_at: attempt.created_at,
         vendor_id: attempt.vendor_id.clone(),
         contact: row.map(|c| (c.id, c.phone.clone(), c.case_id.clone())),
         settlement,
@@ -242,8 +264,37 @@ impl Settled {
     /// suppressions in `followups`; dials and the audit row in `dials`),
     /// log and count what an operator should see. Returns the contact's state.
     pub fn confirm(self, now: DateTime<Utc>, followups: &mut Followups, dials: &mut WriteBuffer) -> ContactState {
-        let Settled { attempt_id, attempt_ref, attempt_no, campaign_id, vendor_id, contact, settlement } = self;
+        let Settled {
+            attempt_id,
+            attempt_ref,
+            attempt_no,
+            campaign_id,
+            campaign_name,
+            forward,
+            started_at,
+            vendor_id,
+            contact,
+            settlement,
+        } = self;
         let Some((contact_id, phone, case_id)) = contact else { return ContactState::Stopped };
+        if !forward.is_empty() {
+            let result = SettledResult {
+                campaign: &campaign_name,
+                contact_id,
+                external_id: case_id.as_deref(),
+                phone: &phone,
+                attempt_ref: &attempt_ref,
+                attempt_no,
+                vendor: &vendor_id,
+                started_at,
+                settlement: &settlement,
+                now,
+            };
+            for p in for_result(forward, &result) {
+                let row = super::forward_outbox::new_row(campaign_id, contact_id, attempt_id, &p, now);
+                dials.forwards.push(row);
+            }
+        }
         dials.dials.extend(settlement.dials.iter().map(|d| dial::ActiveModel {
             intent: Set(d.outcome.intent.map(|i| i.as_str().to_string())),
             attempt_id: Set(attempt_id),

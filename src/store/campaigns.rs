@@ -12,7 +12,8 @@ use crate::domain::window::{CallingWindows, parse_tz};
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::campaign;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set, sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, Set,
+    sea_query::Expr,
 };
 use sha2::{Digest, Sha256};
 
@@ -62,6 +63,7 @@ pub fn parse(row: &campaign::Model, compliance: &ComplianceSettings) -> Result<C
         redial_strategy,
         vendor_redial: row.vendor_redial,
         contact_policy,
+        forward: compliance.forwarding.events_for(&row.name),
     })
 }
 
@@ -205,6 +207,23 @@ pub async fn load<C: ConnectionTrait>(
     let row =
         campaign::Entity::find_by_id(id).one(db).await?.ok_or_else(|| StoreError::NoSuchCampaign(format!("#{id}")))?;
     parse(&row, compliance)
+}
+
+/// The names of campaigns `ids` (those that exist).
+pub async fn names<C: ConnectionTrait>(
+    db: &C,
+    ids: impl IntoIterator<Item = i64>,
+) -> Result<std::collections::HashMap<i64, String>, StoreError> {
+    let ids: std::collections::BTreeSet<i64> = ids.into_iter().collect();
+    let rows: Vec<(i64, String)> = campaign::Entity::find()
+        .select_only()
+        .column(campaign::Column::Id)
+        .column(campaign::Column::Name)
+        .filter(campaign::Column::Id.is_in(ids))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().collect())
 }
 
 pub async fn find_by_name<C: ConnectionTrait>(db: &C, name: &str) -> Result<campaign::Model, StoreError> {

@@ -22,6 +22,7 @@ pub mod decisions;
 pub mod dispatch;
 pub mod explain;
 pub mod facts;
+pub mod forward_outbox;
 pub mod health;
 pub mod import_rows;
 pub mod inbox;

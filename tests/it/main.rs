@@ -23,6 +23,7 @@ mod crash_restart;
 mod database_settings;
 mod e2e_campaign;
 mod explain;
+mod forwarding;
 mod hostile_clients;
 mod multi_instance;
 mod oncall_metrics;

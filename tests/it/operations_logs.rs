@@ -10,6 +10,8 @@ use serde_json::Value;
 use std::time::Duration;
 
 const ADMIN_TOKEN: &str = "admin-token-Zq8vT3-never-logged";
+/// The forwarding secret (`whsec_` + base64 of "forward-secret-never-logged").
+const FORWARD_SECRET: &str = "whsec_Zm9yd2FyZC1zZWNyZXQtbmV2ZXItbG9nZ2Vk";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_whole_run_logs_json_lines_without_secrets_or_numbers() {
@@ -20,7 +22,10 @@ async fn a_whole_run_logs_json_lines_without_secrets_or_numbers() {
     let config = spec.write(&db, &format!("admin_token = \"{ADMIN_TOKEN}\""));
     // A top-level key: it must stand before the first table.
     let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(&config, format!("log_format = \"json\"\n{text}")).unwrap();
+    // Results are forwarded too: the signatures and their secret stay out of the log.
+    let receiver = common::webhook_receiver::Receiver::start(|_| common::webhook_receiver::Answer::Status(200)).await;
+    let forwarding = format!("[forwarding]\nurl = \"{}\"\nsecret = \"{FORWARD_SECRET}\"", receiver.url);
+    std::fs::write(&config, format!("log_format = \"json\"\n{text}\n{forwarding}\n")).unwrap();
     let log = db.path("daemon.log");
     // Debug, the level an operator turns on to chase a problem.
     let mut daemon = Daemon::start_logging_at(&config, &log, "debug");
@@ -47,6 +52,10 @@ async fn a_whole_run_logs_json_lines_without_secrets_or_numbers() {
             .then_some(())
     })
     .await;
+    poll_until(Duration::from_secs(30), "every result forwarded", || async {
+        (scalar(&conn, "SELECT COUNT(*) FROM forward_outbox WHERE delivered_at IS NULL").await == 0).then_some(())
+    })
+    .await;
     assert!(daemon.terminate().success());
 
     let text = std::fs::read_to_string(&log).unwrap();
@@ -71,8 +80,14 @@ async fn a_whole_run_logs_json_lines_without_secrets_or_numbers() {
     );
     assert!(lines.iter().all(|l| l["level"].is_string() && l["timestamp"].is_string()), "{text}");
 
-    for secret in [API_KEY, SECRET, ADMIN_TOKEN] {
+    let signatures: Vec<String> = receiver.seen().into_iter().map(|r| r.signature).collect();
+    assert_eq!(signatures.len(), 40, "one contact.final per contact");
+    for secret in [API_KEY, SECRET, ADMIN_TOKEN, FORWARD_SECRET, "forward-secret-never-logged"] {
         assert!(!text.contains(secret), "the log holds the secret `{secret}`");
+    }
+    for sig in &signatures {
+        let value = sig.strip_prefix("v1,").unwrap_or(sig);
+        assert!(!text.contains(value), "the log holds a webhook signature");
     }
     let phones = rows(&conn, "SELECT phone FROM contacts").await;
     assert_eq!(phones.len(), 40);

@@ -34,6 +34,10 @@ pub struct ComplianceSettings {
     /// Caps every campaign obeys, on top of its own and its profiles'.
     pub caps: Vec<FrequencyRule>,
     pub holidays: Arc<HolidayCalendar>,
+    /// Which results each campaign forwards (`[forwarding]`): deployment-wide
+    /// like the caps, and read into each [`Campaign`](crate::domain::campaign::Campaign)
+    /// where every other per-campaign setting is.
+    pub forwarding: Arc<crate::domain::forwarding::ForwardRoutes>,
 }
 
 impl Default for ComplianceSettings {
@@ -43,6 +47,7 @@ impl Default for ComplianceSettings {
             busy_backoff: TimeDelta::minutes(10),
             caps: Vec::new(),
             holidays: Arc::new(HolidayCalendar::builtin()),
+            forwarding: Arc::default(),
         }
     }
 }

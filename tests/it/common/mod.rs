@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod daemon;
 pub mod invariants;
 pub mod recorder;
+pub mod webhook_receiver;
 
 use doubles::sim::{SimAuth, SimHandle, SimSettings, spawn};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
