@@ -10,5 +10,7 @@ pub mod validate;
 
 pub use secret::Secret;
 pub use validate::{
-    CampaignSettings, ConfigError, ConfigIssue, DatabaseSettings, ForwardTarget, ForwardingSettings, HttpSettings, RecallConfig, RefreshSettings, RefreshSource, RuleConfig, SchedulerSettings, Settings, UrlAuth, VendorCheck, VendorSettings, load, parse,
+    CampaignSettings, ConfigError, ConfigIssue, DatabaseSettings, ForwardTarget, ForwardingSettings, HttpSettings,
+    RecallConfig, RefreshSettings, RefreshSource, RuleConfig, SchedulerSettings, Settings, UrlAuth, VendorCheck,
+    VendorSettings, load, parse,
 };

@@ -21,7 +21,12 @@ reconcile_every = "1s""#;
 
 fn config(db: &TestDb, sim_url: &str, contacts: usize, forwarding: &str) -> std::path::PathBuf {
     let path = ConfigSpec { contacts, extra_scheduler: RECOVERY, ..ConfigSpec::new(&db.url, sim_url) }.write(db, "");
-    let text = std::fs::read_to_string(&path).unwrap();
+    // sim-a is priced per minute, sim-b not: its events carry no cost.
+    let text = std::fs::read_to_string(&path).unwrap().replacen(
+        "id = \"sim-a\"\n",
+        "id = \"sim-a\"\nprice_per_minute = \"0.06\"\ncurrency = \"EUR\"\n",
+        1,
+    );
     std::fs::write(&path, format!("{text}\n[forwarding]\n{forwarding}\n")).unwrap();
     path
 }
@@ -149,6 +154,21 @@ async fn every_result_reaches_a_failing_slow_receiver_across_a_kill_9() {
             .map(|r| r.try_get_by_index::<String>(0).unwrap())
             .collect();
     assert_eq!(completed, finished);
+    // The call's cost rides along: sim-a's price, none for sim-b.
+    let mut priced = 0;
+    for b in by_id.values().map(|copies| body(copies[0])).filter(|b| b["type"] == "attempt.completed") {
+        let a = &b["data"]["attempt"];
+        match (a["vendor"].as_str(), a["state"].as_str()) {
+            (Some("sim-a"), Some("completed")) => {
+                assert_eq!(a["cost_currency"], "EUR", "{a}");
+                assert!(a["cost"].as_str().is_some_and(|c| c.parse::<f64>().is_ok()), "{a}");
+                priced += 1;
+            }
+            (Some("sim-b"), _) => assert!(a["cost"].is_null() && a["cost_currency"].is_null(), "{a}"),
+            _ => {}
+        }
+    }
+    assert!(priced > 0, "no completed sim-a attempt was forwarded");
     // The outbox holds exactly the events of the committed results.
     let outbox = scalar(&conn, "SELECT COUNT(*) FROM forward_outbox").await;
     assert_eq!(outbox as usize, by_id.len());

@@ -4,6 +4,7 @@
 //! and transcript references, cost) are added here and nowhere else.
 
 use super::{ForwardEvent, ForwardEvents};
+use crate::domain::call_cost::format_amount;
 use crate::domain::outcome::{Disposition, Intent};
 use crate::domain::settlement::{ContactOutcome, Settlement};
 use chrono::{DateTime, Utc};
@@ -61,6 +62,11 @@ pub fn for_result(forward: ForwardEvents, r: &SettledResult<'_>) -> Vec<ForwardP
             error: s.attempt.error.clone(),
             started_at: r.started_at,
             completed_at: r.now,
+            recording_url: s.attempt.details.recording_url.clone(),
+            transcript: s.attempt.details.transcript.clone(),
+            ring_ms: s.attempt.details.ring_ms,
+            cost: s.attempt.details.cost.as_ref().map(|c| format_amount(c.micros)),
+            cost_currency: s.attempt.details.cost.as_ref().map(|c| c.currency.clone()),
         },
     };
     forward
@@ -127,6 +133,17 @@ pub struct AttemptData {
     pub error: Option<String>,
     pub started_at: DateTime<Utc>,
     pub completed_at: DateTime<Utc>,
+    /// Where the vendor keeps the call's recording, when it said.
+    pub recording_url: Option<String>,
+    /// The conversation as text, when the vendor sent it with the result.
+    pub transcript: Option<String>,
+    /// From dial to answer, as the vendor reported it or its times give it.
+    pub ring_ms: Option<i64>,
+    /// What the call cost, as a decimal string (`"0.0123"`: vendors bill
+    /// fractions of a cent), reported by the vendor or priced by its
+    /// `price_per_minute`; with its ISO 4217 currency.
+    pub cost: Option<String>,
+    pub cost_currency: Option<String>,
 }
 
 /// The event's dotted name (`contact.final`), not serde's snake_case one.
@@ -178,6 +195,11 @@ mod tests {
                     error: None,
                     started_at: at,
                     completed_at: at,
+                    recording_url: Some("https://rec.example/a-1.mp3".into()),
+                    transcript: None,
+                    ring_ms: Some(4200),
+                    cost: Some("0.0123".into()),
+                    cost_currency: Some("USD".into()),
                 },
             },
         };
@@ -188,5 +210,11 @@ mod tests {
         assert_eq!(v["data"]["attempt"]["disposition"], "answered");
         assert_eq!(v["data"]["attempt"]["intent"], "promise_to_pay");
         assert_eq!(v["data"]["attempt"]["raw_code"], "blu:D01");
+        assert_eq!(v["data"]["attempt"]["recording_url"], "https://rec.example/a-1.mp3");
+        assert_eq!(v["data"]["attempt"]["transcript"], serde_json::Value::Null);
+        assert_eq!(
+            (v["data"]["attempt"]["cost"].as_str(), v["data"]["attempt"]["cost_currency"].as_str()),
+            (Some("0.0123"), Some("USD"))
+        );
     }
 }
