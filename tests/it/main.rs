@@ -23,6 +23,7 @@ mod database_settings;
 mod e2e_campaign;
 mod explain;
 mod hostile_clients;
+mod journald_logs;
 mod multi_instance;
 mod oncall_metrics;
 mod operations_logs;
