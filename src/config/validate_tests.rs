@@ -162,7 +162,10 @@ fn log_format_is_read_and_a_bad_one_is_named_with_its_line() {
     assert_eq!(settings("", "").unwrap().log_format, crate::logging::LogFormat::Text);
     assert_eq!(settings("", "log_format = \"json\"").unwrap().log_format, crate::logging::LogFormat::Json);
     let err = settings("", "\nlog_format = \"xml\"").unwrap_err().to_string();
-    assert!(err.contains("line 2: log_format: unknown log format `xml` (expected one of: text, json)"), "{err}");
+    assert!(
+        err.contains("line 2: log_format: unknown log format `xml` (expected one of: text, json, journald)"),
+        "{err}"
+    );
 }
 
 #[test]

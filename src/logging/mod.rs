@@ -1,11 +1,12 @@
-//! The daemon's log output: `log_format = "text" | "json"` and phone numbers
-//! masked in every line, whatever wrote it.
+//! The daemon's log output: `log_format = "text" | "json" | "journald"` and
+//! phone numbers masked in every line, whatever wrote it.
 //!
 //! The format is chosen before the config is validated (the first lines of
 //! a run are logged before it loads), so it is read on its own from the
 //! config file, or from `CAMPAIGND_LOG_FORMAT`; the full validation later
 //! reports a bad value with its line.
 
+pub mod journald;
 mod mask;
 mod writer;
 
@@ -24,6 +25,10 @@ named_enum!("log format",
         /// fields of every span it happened in (campaign, contact,
         /// attempt), for a log shipper.
         Json => "json",
+        /// Each event sent to systemd-journald as structured fields over
+        /// its native socket; standard error as text where it does not
+        /// listen.
+        Journald => "journald",
     }
 );
 
@@ -54,11 +59,36 @@ pub fn format_for(env: Option<&str>, config: &Path) -> (LogFormat, Option<String
 pub fn init(format: LogFormat, default_filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CAMPAIGND_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer::MaskedStderr);
-    match format {
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let text = |builder: tracing_subscriber::fmt::SubscriberBuilder<_, _, _>| {
         // Colours only on a terminal: the journal and log files get plain text.
-        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
-        LogFormat::Json => builder.json().with_current_span(true).with_span_list(true).flatten_event(true).init(),
+        builder.with_writer(writer::MaskedStderr).with_ansi(std::io::stderr().is_terminal()).init()
+    };
+    match format {
+        LogFormat::Text => text(builder),
+        LogFormat::Json => builder
+            .with_writer(writer::MaskedStderr)
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .flatten_event(true)
+            .init(),
+        LogFormat::Journald => {
+            let path = journald::socket_path();
+            match journald::Journal::connect(&path) {
+                Ok(journal) => builder
+                    .with_writer(journal)
+                    .json()
+                    .with_current_span(true)
+                    .with_span_list(true)
+                    .flatten_event(true)
+                    .init(),
+                Err(e) => {
+                    text(builder);
+                    tracing::warn!(socket = %path.display(), error = %e, "journald does not listen; logging as text to standard error");
+                }
+            }
+        }
     }
 }
 

@@ -38,7 +38,7 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
             }
             Ok(Err(e)) if unreachable(&e) && tokio::time::Instant::now() < deadline => {
                 if !waiting {
-                    tracing::warn!(error = %e, wait = ?settings.connect_timeout, "database not reachable yet; waiting for it");
+                    tracing::warn!(error = %e, wait = ?settings.connect_timeout, "database not reachable (or busy) yet; waiting for it");
                     waiting = true;
                 }
                 let pause = deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -55,15 +55,27 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
     }
 }
 
-/// The server did not answer (refused, no route, pool timed out): waiting may help.
+/// The server did not answer (refused, no route, pool timed out), or the
+/// SQLite file is busy: waiting may help.
 fn unreachable(e: &DbErr) -> bool {
     match e {
         DbErr::ConnectionAcquire(_) => true,
-        DbErr::Conn(RuntimeErr::SqlxError(s)) => {
-            matches!(**s, sea_orm::sqlx::Error::PoolTimedOut | sea_orm::sqlx::Error::Io(_))
-        }
+        DbErr::Conn(RuntimeErr::SqlxError(s)) => match &**s {
+            sea_orm::sqlx::Error::PoolTimedOut | sea_orm::sqlx::Error::Io(_) => true,
+            sea_orm::sqlx::Error::Database(d) => sqlite_busy(d.code().as_deref()),
+            _ => false,
+        },
         _ => false,
     }
+}
+
+/// SQLITE_BUSY (5) or SQLITE_LOCKED (6), in any extended form (the low byte
+/// is the primary code). Opening a connection sets `journal_mode = WAL`,
+/// which SQLite may refuse at once, without the busy handler, while another
+/// process is still creating the file (a CLI command started beside a
+/// daemon on a fresh database: the start-up test saw it under load).
+fn sqlite_busy(code: Option<&str>) -> bool {
+    code.and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| matches!(c & 0xff, 5 | 6))
 }
 
 fn connect_options(settings: &DatabaseSettings) -> ConnectOptions {
@@ -399,6 +411,45 @@ impl InstanceLock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn busy_and_locked_in_any_extended_form_are_worth_waiting_for() {
+        for code in ["5", "6", "261", "517", "773", "262"] {
+            assert!(sqlite_busy(Some(code)), "{code}");
+        }
+        for code in ["1", "14", "2067", "23505"] {
+            assert!(!sqlite_busy(Some(code)), "{code}");
+        }
+        assert!(!sqlite_busy(None));
+    }
+
+    /// Another process holds the fresh file (here: an exclusive transaction
+    /// in rollback-journal mode, as while it creates the schema): opening
+    /// waits for it instead of failing with "database is locked".
+    #[tokio::test]
+    async fn opening_waits_while_another_connection_holds_the_file() {
+        use sea_orm::sqlx::{ConnectOptions as _, Connection as _, Executor as _};
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.db");
+        let opts = sea_orm::sqlx::sqlite::SqliteConnectOptions::new().filename(&file).create_if_missing(true);
+        let mut holder = opts.connect().await.unwrap();
+        holder.execute("CREATE TABLE t (x INTEGER)").await.unwrap();
+        holder.execute("BEGIN EXCLUSIVE").await.unwrap();
+        let settings = DatabaseSettings {
+            url: format!("sqlite://{}?mode=rwc", file.display()),
+            busy_timeout: Duration::from_millis(50),
+            connect_timeout: Duration::from_secs(20),
+            ..DatabaseSettings::default()
+        };
+        let opening = tokio::spawn(async move { connect(&settings).await });
+        // Held for well over the busy timeout: the open's first tries fail.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert!(!opening.is_finished(), "the open ended (gave up) while the file was held");
+        holder.execute("COMMIT").await.unwrap();
+        holder.close().await.unwrap();
+        let db = opening.await.unwrap().expect("opened once the file was free");
+        db.execute_unprepared("SELECT 1").await.unwrap();
+    }
 
     #[test]
     fn sqlite_file_is_read_from_the_url() {

@@ -441,9 +441,11 @@ async fn a_large_upload_streams_in_bounded_memory() {
     let after_large = peak_rss_kib(daemon.child.id());
     eprintln!("contacts upload: VmHWM after 20k rows {after_small} KiB, after 200k more {after_large} KiB");
     assert_eq!(scalar(&conn, "SELECT COUNT(*) FROM contacts WHERE case_id LIKE 'big-%'").await, 220_000);
-    // Holding the body (50 MB) or its rows would raise the peak by more than that.
+    // Holding the body (50 MB) or its rows would raise the peak by more than
+    // that. Measured: +9 to +16 MiB run alone, +25 MiB once in the full
+    // suite on a loaded machine (rows read ahead while the writes wait).
     assert!(
-        after_large < after_small + 24 * 1024,
+        after_large < after_small + 32 * 1024,
         "peak memory grew from {after_small} KiB to {after_large} KiB for a 50 MB upload"
     );
 }
