@@ -8,7 +8,7 @@ use crate::domain::contact_refresh::OpenContact;
 use crate::domain::state::ContactState;
 use chrono::{DateTime, Utc};
 use entity::{contact, contact_refresh_run as run};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TryInsertResult,
 };
@@ -169,12 +169,7 @@ pub async fn stop_contacts<C: ConnectionTrait>(
             .into_tuple()
             .all(db)
             .await?;
-        let res = contact::Entity::update_many()
-            .col_expr(contact::Column::State, Expr::value(ContactState::Stopped.as_str()))
-            .col_expr(contact::Column::DueAt, Expr::value(Option::<DateTime<Utc>>::None))
-            .col_expr(contact::Column::FinishedReason, Expr::value(reason))
-            .col_expr(contact::Column::UpdatedAt, Expr::value(now))
-            .filter(contact::Column::CampaignId.eq(campaign_id))
+        let res = super::contacts::stop_update(campaign_id, reason, now)
             .filter(contact::Column::Id.is_in(open.iter().map(|(id, _)| *id)))
             .filter(contact::Column::State.is_in(OPEN.map(ContactState::as_str)))
             .exec(db)

@@ -91,6 +91,19 @@ pub async fn page<C: ConnectionTrait>(
         .await?)
 }
 
+/// The UPDATE that stops contacts of a campaign (state, no due time, the
+/// reason); callers add which contacts. Shared by a campaign's cancel and a
+/// contact refresh's removals.
+pub(super) fn stop_update(campaign_id: i64, reason: &str, now: DateTime<Utc>) -> sea_orm::UpdateMany<contact::Entity> {
+    use sea_orm::sea_query::Expr;
+    contact::Entity::update_many()
+        .col_expr(contact::Column::State, Expr::value(ContactState::Stopped.as_str()))
+        .col_expr(contact::Column::DueAt, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(contact::Column::FinishedReason, Expr::value(reason))
+        .col_expr(contact::Column::UpdatedAt, Expr::value(now))
+        .filter(contact::Column::CampaignId.eq(campaign_id))
+}
+
 /// Stop every not-yet-dialing contact of a campaign (cancel). In-flight ones
 /// stop when their result arrives.
 pub async fn stop_open<C: ConnectionTrait>(
@@ -99,13 +112,7 @@ pub async fn stop_open<C: ConnectionTrait>(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
-    use sea_orm::sea_query::Expr;
-    let res = contact::Entity::update_many()
-        .col_expr(contact::Column::State, Expr::value(ContactState::Stopped.as_str()))
-        .col_expr(contact::Column::DueAt, Expr::value(Option::<DateTime<Utc>>::None))
-        .col_expr(contact::Column::FinishedReason, Expr::value(reason))
-        .col_expr(contact::Column::UpdatedAt, Expr::value(now))
-        .filter(contact::Column::CampaignId.eq(campaign_id))
+    let res = stop_update(campaign_id, reason, now)
         .filter(
             contact::Column::State.is_in([ContactState::Pending, ContactState::WaitingRetry].map(ContactState::as_str)),
         )
