@@ -557,6 +557,48 @@ async fn a_page_with_a_copy_and_a_second_result_for_one_attempt_applies_each_res
     shutdown.cancel();
 }
 
+/// A page's check for copies outside it probes the inbox once per page row
+/// (a subquery per row on the vendor and dedupe key), whatever the inbox
+/// holds. Written as `WHERE EXISTS`, PostgreSQL planned it as a hash
+/// semi-join that read every inbox row, processed ones too, on every page:
+/// ~110 ms a page at 50,000 rows, most of a page's time (docs/benchmarks.md).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pages_copy_check_probes_the_inbox_per_row_not_the_whole_inbox() {
+    use campaignd::store::inbox_page::copies_statement;
+    let db = TestDb::new();
+    let (ctx, _clock, shutdown) = build(&db, 1, 1000).await;
+    let backend = ctx.db.get_database_backend();
+    let keys: Vec<(i64, String, String)> = (0..300).map(|i| (i, "va".to_string(), format!("key-{i}"))).collect();
+    let keys: Vec<(i64, &str, &str)> = keys.iter().map(|(id, v, k)| (*id, v.as_str(), k.as_str())).collect();
+    let mut statement = copies_statement(backend, &keys);
+    let (explain, column) = match backend {
+        DbBackend::Postgres => ("EXPLAIN ", "QUERY PLAN"),
+        _ => ("EXPLAIN QUERY PLAN ", "detail"),
+    };
+    statement.sql = format!("{explain}{}", statement.sql);
+    let plan: Vec<String> = ctx
+        .db
+        .query_all_raw(statement)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get::<String>("", column).unwrap())
+        .collect();
+    let plan = plan.join("\n");
+    match backend {
+        DbBackend::Postgres => {
+            assert!(plan.contains("SubPlan"), "the inbox is probed in a subplan per page row:\n{plan}");
+            assert!(!plan.contains("Join"), "no join of the page with the whole inbox:\n{plan}");
+        }
+        _ => {
+            assert!(plan.contains("CORRELATED SCALAR SUBQUERY"), "a probe per page row:\n{plan}");
+            assert!(plan.contains("USING INDEX ix_inbox_vendor_dedupe"), "on the dedupe index:\n{plan}");
+            assert!(plan.contains("LIST SUBQUERY"), "the page's own ids looked up once, not scanned per row:\n{plan}");
+        }
+    }
+    shutdown.cancel();
+}
+
 /// The admin API's removal of a never-dialed contact races four claims of
 /// its campaign: each contact ends either claimed (and kept, with its
 /// attempt) or removed (never claimed), never both and never neither.
