@@ -6,6 +6,7 @@
 use super::claim_write as write;
 use super::db::begin_write;
 use super::decisions::{DecisionBuffer, Subject, kind};
+use super::raw_sql::{Sql, padded};
 use super::vendor_limits;
 use super::{IN_FLIGHT_STATES, StoreError};
 use crate::domain::campaign::Campaign;
@@ -15,9 +16,9 @@ use crate::domain::phone::{E164, mask_phone};
 use crate::domain::routing::{PreviousAttempt, VendorSlot};
 use crate::domain::state::ContactState;
 use chrono::{DateTime, Utc};
-use entity::{attempt, campaign, contact};
+use entity::{campaign, contact};
 use rand::SeedableRng;
-use sea_orm::sea_query::{Condition, Expr, LockBehavior, LockType};
+use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     Statement,
@@ -144,36 +145,44 @@ async fn lock_numbers<C: ConnectionTrait>(
 }
 
 /// Attempts in flight in this campaign, and per routed vendor (in every
-/// campaign): one grouped query, whatever the number of vendors.
+/// campaign): one statement, whatever the number of vendors.
+///
+/// WHY two counts and not one grouped by (campaign, vendor): each half is
+/// answered from its own index alone (`ix_attempts_campaign_state`,
+/// `ix_attempts_vendor_state`); grouping by both columns read every
+/// in-flight attempt's table row, thousands per claim when caps are high.
 async fn in_flight<C: ConnectionTrait>(
     db: &C,
     campaign_id: i64,
     vendor_ids: &[&str],
 ) -> Result<(u64, HashMap<String, u64>), StoreError> {
-    let mut mine = Condition::any().add(attempt::Column::CampaignId.eq(campaign_id));
+    let in_states = |sql: &mut Sql| {
+        sql.push(" AND state IN (");
+        for (i, state) in IN_FLIGHT_STATES.iter().enumerate() {
+            sql.push(if i == 0 { "" } else { ", " }).bind(*state);
+        }
+        sql.push(")");
+    };
+    let mut sql = Sql::new(db.get_database_backend());
+    sql.push("SELECT CAST(NULL AS TEXT) AS vendor_id, COUNT(*) AS n FROM attempts WHERE campaign_id = ")
+        .bind(campaign_id);
+    in_states(&mut sql);
     if !vendor_ids.is_empty() {
-        mine = mine.add(attempt::Column::VendorId.is_in(vendor_ids.iter().copied()));
+        sql.push(" UNION ALL SELECT vendor_id, COUNT(*) AS n FROM attempts WHERE vendor_id IN (");
+        for (i, id) in padded(vendor_ids).into_iter().enumerate() {
+            sql.push(if i == 0 { "" } else { ", " }).bind(id);
+        }
+        sql.push(")");
+        in_states(&mut sql);
+        sql.push(" GROUP BY vendor_id");
     }
-    let counts: Vec<(i64, String, i64)> = attempt::Entity::find()
-        .select_only()
-        .columns([attempt::Column::CampaignId, attempt::Column::VendorId])
-        .column_as(attempt::Column::Id.count(), "n")
-        .filter(attempt::Column::State.is_in(IN_FLIGHT_STATES))
-        .filter(mine)
-        .group_by(attempt::Column::CampaignId)
-        .group_by(attempt::Column::VendorId)
-        .into_tuple()
-        .all(db)
-        .await?;
     let mut campaign_used = 0;
     let mut vendor_used: HashMap<String, u64> = vendor_ids.iter().map(|id| (id.to_string(), 0)).collect();
-    for (campaign, vendor, n) in counts {
-        let n = u64::try_from(n).unwrap_or(0);
-        if campaign == campaign_id {
-            campaign_used += n;
-        }
-        if let Some(used) = vendor_used.get_mut(&vendor) {
-            *used += n;
+    for row in db.query_all_raw(sql.build()).await? {
+        let n = u64::try_from(row.try_get::<i64>("", "n")?).unwrap_or(0);
+        match row.try_get::<Option<String>>("", "vendor_id")? {
+            None => campaign_used = n,
+            Some(vendor) => *vendor_used.entry(vendor).or_default() = n,
         }
     }
     Ok((campaign_used, vendor_used))
@@ -211,8 +220,9 @@ async fn claim_in<C: ConnectionTrait>(
     if first.want == 0 {
         return Ok(report);
     }
-    let mut decisions = DecisionBuffer::default();
-    let (deferred, exhausted) = defer_closed_zones(txn, camp, now, &mut decisions).await?;
+    let mut group_decisions = DecisionBuffer::default();
+    let (deferred, exhausted) = defer_closed_zones(txn, camp, now, &mut group_decisions).await?;
+    group_decisions.flush(txn).await?;
     report.deferred += deferred;
     report.exhausted += exhausted;
     // A Send rng: the claim future is awaited across threads.
@@ -221,7 +231,7 @@ async fn claim_in<C: ConnectionTrait>(
     for _ in 0..MAX_ROUNDS {
         let want = capacity.want;
         let round = Round { camp, vendor_slots, installation: &installation, lease, now };
-        let filled = round.run(txn, capacity, &mut rng, &mut decisions, &mut report).await?;
+        let filled = round.run(txn, capacity, &mut rng, &mut report).await?;
         if !filled.read_all || filled.dispatched >= want {
             break;
         }
@@ -233,7 +243,6 @@ async fn claim_in<C: ConnectionTrait>(
             break;
         }
     }
-    decisions.flush(txn).await?;
     Ok(report)
 }
 
@@ -256,13 +265,13 @@ struct RoundFilled {
 
 impl Round<'_> {
     /// Read up to `capacity.want` due contacts and their facts, decide,
-    /// write the verdicts; adds to `report` (claimed, counts, in flight).
+    /// write the verdicts and their audit; adds to `report` (claimed,
+    /// counts, in flight).
     async fn run<C: ConnectionTrait>(
         &self,
         txn: &C,
         capacity: claim::Capacity,
         rng: &mut rand::rngs::StdRng,
-        decisions: &mut DecisionBuffer,
         report: &mut ClaimReport,
     ) -> Result<RoundFilled, StoreError> {
         let (camp, now) = (self.camp, self.now);
@@ -281,6 +290,7 @@ impl Round<'_> {
         let read_all = fetched == asked && verdicts.len() == rows.len();
 
         let mut new_attempts = Vec::new();
+        let mut decisions = Vec::new();
         let mut deferrals = Vec::new();
         let mut finished = Vec::new();
         let mut claimed = Vec::new();
@@ -293,8 +303,7 @@ impl Round<'_> {
                     write::park(txn, c.id, &reason, now).await?;
                 }
                 Verdict::Finish { state, kind, reason } => {
-                    let subject = Subject::Contact { id: c.id, phone: &c.phone, attempt_no: None };
-                    decisions.record(camp.id, subject, kind, reason.clone(), None, now);
+                    decisions.push(decision(&c, None, kind, reason.clone(), None));
                     finished.push(write::Finished { id: c.id, state, reason });
                     match state {
                         ContactState::Suppressed => report.suppressed += 1,
@@ -304,25 +313,23 @@ impl Round<'_> {
                 }
                 Verdict::Defer { until, kind, reason } => {
                     deferrals.push((c.id, until));
-                    let subject = Subject::Contact { id: c.id, phone: &c.phone, attempt_no: None };
-                    decisions.record(camp.id, subject, kind, reason, Some(until), now);
+                    decisions.push(decision(&c, None, kind, reason, Some(until)));
                     report.deferred += 1;
                 }
                 Verdict::Dispatch { vendor_id, attempt_no, max_dials, reason } => {
                     // `candidate` made a number that does not read corrupt: never dispatched.
                     let Some(phone) = phone else { continue };
                     let attempt_ref = super::installation::attempt_ref(self.installation, c.id, attempt_no);
-                    let subject = Subject::Contact { id: c.id, phone: &c.phone, attempt_no: Some(attempt_no) };
-                    decisions.record(camp.id, subject, kind::DISPATCHED, reason, None, now);
-                    new_attempts.push(write::attempt_row(
-                        &c,
+                    decisions.push(decision(&c, Some(attempt_no), kind::DISPATCHED, reason, None));
+                    new_attempts.push(write::NewAttempt {
+                        contact_id: c.id,
                         attempt_no,
-                        &vendor_id,
-                        &attempt_ref,
+                        vendor_id: vendor_id.clone(),
+                        attempt_ref: attempt_ref.clone(),
+                        phone: c.phone.clone(),
+                        case_id: c.case_id.clone(),
                         max_dials,
-                        self.lease,
-                        now,
-                    ));
+                    });
                     claimed.push(Claimed {
                         attempt_ref,
                         contact_id: c.id,
@@ -339,9 +346,9 @@ impl Round<'_> {
         write::finish(txn, finished, now).await?;
         write::set_due(txn, &deferrals, now).await?;
         let dispatched = claimed.len() as u64;
+        let writes = write::RoundWrites { campaign_id: camp.id, attempts: new_attempts, decisions, lease: self.lease };
+        write::write_round(txn, writes, now).await?;
         if !claimed.is_empty() {
-            write::mark_in_flight(txn, &claimed, now).await?;
-            write::insert_attempts(txn, new_attempts).await?;
             report.in_flight.campaign += dispatched;
             for c in &claimed {
                 *report.in_flight.vendors.entry(c.vendor_id.clone()).or_default() += 1;
@@ -350,6 +357,17 @@ impl Round<'_> {
         }
         Ok(RoundFilled { dispatched, read_all })
     }
+}
+
+/// The audit row of a verdict about contact `c`.
+fn decision(
+    c: &contact::Model,
+    attempt_no: Option<i32>,
+    kind: &'static str,
+    reason: String,
+    next_at: Option<DateTime<Utc>>,
+) -> write::ContactDecision {
+    write::ContactDecision { contact_id: c.id, phone: c.phone.clone(), attempt_no, kind, reason, next_at }
 }
 
 /// A due contact row as [`claim::plan`] reads it: its state parsed here.

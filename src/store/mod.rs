@@ -30,6 +30,7 @@ pub mod inbox_depth;
 pub mod inbox_page;
 pub mod inbox_writer;
 pub mod installation;
+mod json_rows;
 pub mod leases;
 mod raw_sql;
 pub mod reconcile;

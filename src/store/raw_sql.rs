@@ -20,6 +20,10 @@ impl Sql {
         Sql { backend, text: String::with_capacity(1024), values: Vec::new() }
     }
 
+    pub fn backend(&self) -> DbBackend {
+        self.backend
+    }
+
     pub fn push(&mut self, text: &str) -> &mut Sql {
         self.text.push_str(text);
         self
