@@ -6,10 +6,9 @@ use super::page_decision;
 use super::processor::{PAGE, PageCounts};
 use crate::context::Ctx;
 use crate::domain::campaign::Campaign;
-use crate::store::db::{WriteFence, begin_write};
+use crate::store::db::{WriteFence, begin_read, begin_write};
 use crate::store::{StoreError, Txn, inbox};
 use chrono::{DateTime, Utc};
-use sea_orm::TransactionTrait;
 use std::collections::HashMap;
 
 /// Whether the next page is decided outside the write turn (SQLite): only
@@ -75,7 +74,7 @@ async fn apply_page_once(
     let Some(fence) = fence else {
         return decide_and_write(ctx, begin_write(&ctx.db).await?, now, only, campaigns, counts).await;
     };
-    let read = ctx.db.begin().await?;
+    let read = begin_read(&ctx.db).await?;
     let rows = inbox::claim_due(&read, now, None, PAGE).await?;
     if rows.is_empty() {
         read.commit().await?;

@@ -9,12 +9,12 @@ use super::processor::{EventApplied, PageCounts};
 use crate::context::Ctx;
 use crate::domain::campaign::Campaign;
 use crate::domain::inbox_page::InboxCopies;
+use crate::store::ConnectionTrait;
 use crate::store::apply::WriteBuffer;
 use crate::store::settle_page::{PageEvent, PageSettler};
 use crate::store::{StoreError, inbox, inbox_page};
 use chrono::{DateTime, Utc};
 use entity::callback_inbox;
-use sea_orm::ConnectionTrait;
 use std::collections::HashMap;
 use std::ops::Range;
 

@@ -9,13 +9,13 @@ use crate::domain::callback_lag::callback_lag;
 use crate::domain::inbox_page::CopyState;
 use crate::domain::inbox_wait::{self, Wait};
 use crate::domain::state::InboxState;
+use crate::store::ConnectionTrait;
 use crate::store::apply::WriteBuffer;
 use crate::store::inbox_page::{RowMark, RowWait};
 use crate::store::{StoreError, inbox};
 use crate::vendors::ParsedCallback;
 use chrono::{DateTime, Utc};
 use entity::callback_inbox;
-use sea_orm::ConnectionTrait;
 
 /// What a page's rows share while they are finished: the counts, and the
 /// writes made at the page's end.

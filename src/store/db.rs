@@ -180,6 +180,12 @@ pub async fn advisory_xact_lock<C: ConnectionTrait>(txn: &C, key: &str) -> Resul
     txn.execute_raw(stmt).await.map(|_| ())
 }
 
+/// Begin a transaction that only reads: one snapshot for all its reads
+/// (on SQLite, WAL: it takes no lock that a writer waits for).
+pub async fn begin_read(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    db.begin().await
+}
+
 /// Begin a transaction that will write. On SQLite it takes the write lock at
 /// BEGIN, so a read-then-write transaction never fails with SQLITE_BUSY halfway,
 /// after waiting for this process's write turn on the file ([`WriteTurns`]).
