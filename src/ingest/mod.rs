@@ -2,5 +2,7 @@
 //! page, after the HTTP handler (`api::callbacks`) answered the vendor.
 
 mod inbox_gauges;
+mod page_apply;
+mod page_decision;
 mod page_rows;
 pub mod processor;

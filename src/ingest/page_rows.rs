@@ -9,7 +9,7 @@ use crate::domain::callback_lag::callback_lag;
 use crate::domain::inbox_page::CopyState;
 use crate::domain::inbox_wait::{self, Wait};
 use crate::domain::state::InboxState;
-use crate::store::Txn;
+use crate::store::ConnectionTrait;
 use crate::store::apply::WriteBuffer;
 use crate::store::inbox_page::{RowMark, RowWait};
 use crate::store::{StoreError, inbox};
@@ -75,8 +75,8 @@ impl RowPlan {
 
 /// Decide what becomes of `row` (`copy`: a copy of a delivery taken care
 /// of); its records that do not read are kept now.
-pub(super) async fn plan_row(
-    txn: &Txn,
+pub(super) async fn plan_row<C: ConnectionTrait>(
+    db: &C,
     row: &callback_inbox::Model,
     parsed: &Parsed,
     copy: bool,
@@ -93,7 +93,7 @@ pub(super) async fn plan_row(
     // Records that could not be read are kept for audit (once, however
     // often the row is passed over) and the row says so; the good records
     // beside them apply as usual.
-    let (rejected_note, newly_rejected) = inbox::record_rejects(txn, row, &parsed.rejected).await?;
+    let (rejected_note, newly_rejected) = inbox::record_rejects(db, row, &parsed.rejected).await?;
     if newly_rejected > 0 {
         counts.report.rejected_records += newly_rejected as usize;
         *counts.rejected_records.entry(row.vendor_id.clone()).or_default() += newly_rejected;

@@ -4,20 +4,16 @@
 //! completely or leaves it pending for the next drain.
 
 use super::inbox_gauges::InboxGauges;
-use super::page_rows::{Page, Parsed, Row, RowPlan, finish_row, parse_row, plan_row};
+use super::page_apply::{Pacing, apply_page};
 use crate::context::Ctx;
 use crate::domain::call_event::CallEvent;
 use crate::domain::callback_lag::CallbackLag;
 use crate::domain::campaign::Campaign;
 use crate::domain::compliance::ComplianceSettings;
-use crate::domain::inbox_page::InboxCopies;
 use crate::domain::inbox_wait;
 use crate::domain::recall::AttemptResult;
 use crate::store::Txn;
 use crate::store::apply::{Applied, WriteBuffer, apply_result_buffered, find_attempt};
-use crate::store::db::begin_write;
-use crate::store::inbox_page;
-use crate::store::settle_page::{PageEvent, PageSettler};
 use crate::store::{StoreError, inbox};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -111,6 +107,18 @@ impl PageCounts {
 /// the transaction that applies them, and rows locked by another instance
 /// are skipped, so every row is applied by exactly one of them.
 pub async fn drain(ctx: &Ctx) -> Result<DrainReport, StoreError> {
+    drain_paced(ctx, &mut Pacing::default(), &async || {}).await
+}
+
+/// [`drain`], running `between` after each page decided outside the write
+/// turn and before that page is written (on SQLite; see `page_apply`):
+/// what a test needs to write in that gap.
+#[doc(hidden)]
+pub async fn drain_with(ctx: &Ctx, between: &impl AsyncFn()) -> Result<DrainReport, StoreError> {
+    drain_paced(ctx, &mut Pacing::default(), between).await
+}
+
+async fn drain_paced(ctx: &Ctx, pacing: &mut Pacing, between: &impl AsyncFn()) -> Result<DrainReport, StoreError> {
     // One `now` per pass: rows that arrive or come due during the pass wait
     // for the next one, so a pass always ends.
     let now = ctx.clock.now();
@@ -118,7 +126,7 @@ pub async fn drain(ctx: &Ctx) -> Result<DrainReport, StoreError> {
     let mut campaigns: HashMap<i64, Campaign> = HashMap::new();
     loop {
         let mut page = PageCounts::default();
-        match apply_page(ctx, now, None, &mut campaigns, &mut page).await {
+        match apply_page(ctx, now, None, &mut campaigns, &mut page, pacing, between).await {
             Ok(true) => report.merge(&page.emit()),
             Ok(false) => return Ok(report),
             Err(e) => {
@@ -130,7 +138,7 @@ pub async fn drain(ctx: &Ctx) -> Result<DrainReport, StoreError> {
                 }
                 for id in ids {
                     let mut one = PageCounts::default();
-                    match apply_page(ctx, now, Some(id), &mut campaigns, &mut one).await {
+                    match apply_page(ctx, now, Some(id), &mut campaigns, &mut one, pacing, between).await {
                         Ok(_) => report.merge(&one.emit()),
                         Err(e) => {
                             metrics::counter!("campaignd_inbox_failures_total").increment(1);
@@ -149,90 +157,13 @@ pub async fn drain(ctx: &Ctx) -> Result<DrainReport, StoreError> {
 /// statements and one commit whatever its size, so a larger page spreads
 /// them over more results; its rows and their attempts and contacts are held
 /// in memory, and a failed page retries this many rows one by one.
-const PAGE: u64 = 500;
+pub(super) const PAGE: u64 = 500;
 
 /// A row that failed to apply is tried again after a backoff, not in this
 /// pass again (and not in a tight loop on every pass after).
 async fn back_off_failed(ctx: &Ctx, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
     let Some(received_at) = inbox::received_at(&ctx.db, id).await? else { return Ok(()) };
     inbox::retry_at(&ctx.db, id, now + inbox_wait::backoff(received_at, now)).await
-}
-
-/// Apply the next page of rows due at `now` (only row `only`, if given) in
-/// one transaction; false when there was none.
-///
-/// The page costs a bounded number of statements whatever its size: its
-/// facts are loaded once (copies of its rows, attempts, contacts), each row
-/// is decided in page order in memory (a row sees its page's earlier rows
-/// as it would had each been written at once), and the writes are made with
-/// one statement per table. Only rows with rejected records cost
-/// statements of their own.
-async fn apply_page(
-    ctx: &Ctx,
-    now: DateTime<Utc>,
-    only: Option<i64>,
-    campaigns: &mut HashMap<i64, Campaign>,
-    counts: &mut PageCounts,
-) -> Result<bool, StoreError> {
-    let txn = begin_write(&ctx.db).await?;
-    let rows = inbox::claim_due(&txn, now, only, PAGE).await?;
-    if rows.is_empty() {
-        txn.commit().await?;
-        return Ok(false);
-    }
-    // Each row is parsed once here; its final events are a range of the page's.
-    let parsed: Vec<Parsed> = rows.iter().map(|row| parse_row(ctx, row)).collect();
-    let mut events = Vec::new();
-    let mut ranges = Vec::with_capacity(rows.len());
-    for (row, parsed) in rows.iter().zip(&parsed) {
-        let start = events.len();
-        if let Parsed::Read(p) = parsed {
-            let finals = p.events.iter().filter(|e| e.is_final);
-            events.extend(finals.map(|event| PageEvent {
-                vendor_id: &row.vendor_id,
-                event,
-                received_at: row.received_at,
-            }));
-        }
-        ranges.push(start..events.len());
-    }
-    let outside = inbox_page::copies_outside(&txn, &rows).await?;
-    let mut copies = InboxCopies::new(rows.iter().map(|r| (r.id, r.vendor_id.as_str(), r.dedupe_key.as_str())));
-    let mut settler = PageSettler::load(&txn, &ctx.settings.compliance, &events, campaigns).await?;
-    let mut applied = vec![EventApplied::Unmatched; events.len()];
-    let mut plans = Vec::with_capacity(rows.len());
-    for ((row, parsed), range) in rows.iter().zip(&parsed).zip(&ranges) {
-        let copy = outside.contains(&row.id) || copies.copy_in_page(row.id, &row.vendor_id, &row.dedupe_key);
-        let plan = plan_row(&txn, row, parsed, copy, counts).await?;
-        if let RowPlan::Events { .. } = plan {
-            for i in range.clone() {
-                applied[i] = settler.settle(i, &events[i], campaigns, now)?;
-            }
-        }
-        copies.decided(row.id, &row.vendor_id, &row.dedupe_key, plan.copy_state());
-        plans.push(plan);
-    }
-    let mut page =
-        Page { counts, dials: WriteBuffer::default(), marks: Vec::new(), finished: Vec::new(), waits: Vec::new() };
-    for i in settler.write(&txn, now, &mut page.dials).await? {
-        applied[i] = EventApplied::Late;
-    }
-    for ((row, plan), range) in rows.iter().zip(plans).zip(ranges) {
-        let row_events = range.map(|i| (events[i].event, applied[i]));
-        if finish_row(ctx, row, plan, row_events, now, &mut page) == Row::Finished {
-            page.finished.push(row.id);
-        }
-        page.counts.report.rows += 1;
-    }
-    inbox_page::mark_all(&txn, &page.marks, now).await?;
-    inbox_page::wait_all(&txn, &page.waits).await?;
-    page.dials.flush(&txn).await?;
-    inbox::forget_waits(&txn, &page.finished).await?;
-    txn.commit().await?;
-    if page.dials.wrote_forwards() {
-        ctx.forward_notify.notify_one();
-    }
-    Ok(true)
 }
 
 /// Apply one final vendor event (from a callback or a poll) to its attempt.
@@ -286,8 +217,9 @@ async fn apply_uncounted(
 pub async fn run(ctx: Ctx, shutdown: CancellationToken) {
     let mut failures = crate::failure_log::FailureLog::new("inbox processing");
     let mut gauges = InboxGauges::default();
+    let mut pacing = Pacing::default();
     loop {
-        let drained = drain(&ctx).await;
+        let drained = drain_paced(&ctx, &mut pacing, &async || {}).await;
         gauges.sample_if_due(&ctx).await;
         match &drained {
             Ok(_) => failures.succeeded(),

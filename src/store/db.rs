@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Open a pool. SQLite gets WAL (readers never block the writer), a busy
@@ -179,17 +180,75 @@ pub async fn advisory_xact_lock<C: ConnectionTrait>(txn: &C, key: &str) -> Resul
     txn.execute_raw(stmt).await.map(|_| ())
 }
 
+/// Begin a transaction that only reads: one snapshot for all its reads
+/// (on SQLite, WAL: it takes no lock that a writer waits for).
+pub async fn begin_read(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    db.begin().await
+}
+
 /// Begin a transaction that will write. On SQLite it takes the write lock at
 /// BEGIN, so a read-then-write transaction never fails with SQLITE_BUSY halfway,
 /// after waiting for this process's write turn on the file ([`WriteTurns`]).
+/// When it ends, it moves the file's [`WriteFence`].
 pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
+    begin(db, Moves::Fence).await
+}
+
+/// [`begin_write`] for a transaction that only inserts new rows into
+/// `callback_inbox` (the inbox writer's): it does not move the
+/// [`WriteFence`], because a new pending row changes no decision on the
+/// rows before it (see `ingest::processor`).
+pub async fn begin_inbox_insert(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
+    begin(db, Moves::Nothing).await
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Moves {
+    Fence,
+    Nothing,
+}
+
+async fn begin(db: &DatabaseConnection, moves: Moves) -> Result<WriteTxn, DbErr> {
     let mut options = TransactionOptions::default();
     let mut turn = None;
     if db.get_database_backend() == DbBackend::Sqlite {
         options.sqlite_transaction_mode = Some(SqliteTransactionMode::Immediate);
-        turn = Some(WriteTurns::take(db).await?);
+        turn = Some(WriteTurns::take(db, moves).await?);
     }
     Ok(WriteTxn { txn: db.begin_with_options(options).await?, _turn: turn })
+}
+
+/// Whether any write transaction of this process other than the inbox
+/// writer's ended on a SQLite file since [`WriteFence::observe`]: a
+/// decision made from reads taken after `observe`, outside any write
+/// transaction, is still what the file says if the fence has not moved
+/// once the decider holds its write turn (all earlier writers have ended
+/// by then, and each moves the fence only after its commit).
+///
+/// Writes outside [`begin_write`] (statements in autocommit) and other
+/// processes on the file are not seen; the processor's writes keep their
+/// own per-row fences (pending, in flight) for those.
+pub struct WriteFence {
+    ended: Arc<AtomicU64>,
+    seen: u64,
+}
+
+impl WriteFence {
+    /// The fence as it stands now; `None` on PostgreSQL (no write turns:
+    /// rows are locked by the transaction that applies them instead).
+    pub fn observe(db: &DatabaseConnection) -> Option<WriteFence> {
+        if db.get_database_backend() != DbBackend::Sqlite {
+            return None;
+        }
+        let ended = WriteTurns::of(db).ended;
+        let seen = ended.load(Ordering::SeqCst);
+        Some(WriteFence { ended, seen })
+    }
+
+    /// No fence-moving write transaction ended since [`WriteFence::observe`].
+    pub fn unmoved(&self) -> bool {
+        self.ended.load(Ordering::SeqCst) == self.seen
+    }
 }
 
 /// The write transactions of this process on one SQLite file, one at a
@@ -204,27 +263,51 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
 /// hundreds of milliseconds. Queued here, a writer starts the moment the
 /// one before it finishes. (Other processes on the file, such as a
 /// `campaignd import`, still meet SQLite's own busy wait.)
-struct WriteTurns;
+#[derive(Clone, Default)]
+struct WriteTurns {
+    turn: Arc<tokio::sync::Mutex<()>>,
+    /// Write transactions that ended, but for the inbox writer's ([`WriteFence`]).
+    ended: Arc<AtomicU64>,
+}
 
 impl WriteTurns {
-    async fn take(db: &DatabaseConnection) -> Result<tokio::sync::OwnedMutexGuard<()>, DbErr> {
-        static TURNS: std::sync::OnceLock<std::sync::Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> =
-            std::sync::OnceLock::new();
-        let pool = db.get_sqlite_connection_pool();
-        let file = pool.connect_options().get_filename().to_path_buf();
-        let turn = {
-            let mut turns = TURNS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
-            turns.entry(file).or_default().clone()
-        };
+    /// The turns of `db`'s file.
+    fn of(db: &DatabaseConnection) -> WriteTurns {
+        static TURNS: std::sync::OnceLock<std::sync::Mutex<HashMap<PathBuf, WriteTurns>>> = std::sync::OnceLock::new();
+        let file = db.get_sqlite_connection_pool().connect_options().get_filename().to_path_buf();
+        let mut turns = TURNS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+        turns.entry(file).or_default().clone()
+    }
+
+    async fn take(db: &DatabaseConnection, moves: Moves) -> Result<Turn, DbErr> {
+        let turns = WriteTurns::of(db);
         // As long as a write would wait for the lock anyway: a transaction
         // that never ends (a bug) fails the others as SQLite's busy timeout did.
-        let limit = pool.options().get_acquire_timeout();
-        tokio::time::timeout(limit, turn.lock_owned()).await.map_err(|_| {
+        let limit = db.get_sqlite_connection_pool().options().get_acquire_timeout();
+        let held = tokio::time::timeout(limit, turns.turn.lock_owned()).await.map_err(|_| {
             DbErr::Custom(format!(
                 "database is locked: another write transaction of this process held it for {}",
                 format_duration(limit)
             ))
-        })
+        })?;
+        Ok(Turn { moves: (moves == Moves::Fence).then_some(turns.ended), _held: held })
+    }
+}
+
+/// A write turn: dropped once its transaction ended (committed, or its
+/// rollback queued), it moves the fence, then passes the turn on.
+struct Turn {
+    moves: Option<Arc<AtomicU64>>,
+    _held: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        // Runs before the fields drop: the fence moves before the next
+        // writer (or a decider checking the fence) can take the turn.
+        if let Some(ended) = &self.moves {
+            ended.fetch_add(1, Ordering::SeqCst);
+        }
     }
 }
 
@@ -234,7 +317,7 @@ pub struct WriteTxn {
     // Field order matters: the transaction ends (or queues its rollback)
     // before the turn passes to the next writer.
     txn: DatabaseTransaction,
-    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+    _turn: Option<Turn>,
 }
 
 impl WriteTxn {

@@ -17,7 +17,7 @@
 use crate::failure_log::FailureLog;
 use crate::store::Db;
 use crate::store::StoreError;
-use crate::store::db::begin_write;
+use crate::store::db::begin_inbox_insert;
 use crate::store::health::{StoreFault, StoreHealth};
 use crate::store::inbox::{NewCallback, dedupe_key};
 use crate::store::raw_sql::{INSERT_SIZES, insert_chunks};
@@ -121,7 +121,7 @@ async fn run(db: Db, health: StoreHealth, mut rx: mpsc::Receiver<(Row, Reply)>) 
 /// One transaction for the batch; Ok only once COMMIT has succeeded.
 async fn write_batch(db: &Db, health: &StoreHealth, rows: Vec<Row>) -> Result<(), NotStored> {
     let write = async {
-        let txn = begin_write(db).await?;
+        let txn = begin_inbox_insert(db).await?;
         insert_rows(&txn, rows).await?;
         txn.commit().await?;
         Ok::<_, StoreError>(())

@@ -76,6 +76,9 @@ impl From<crate::domain::campaign::CampaignError> for StoreError {
 /// the functions of this module and never queries through it itself.
 pub type Db = sea_orm::DatabaseConnection;
 
+/// What the store's functions take as their connection (a pool or a
+/// transaction), for callers that pass one through.
+pub use sea_orm::ConnectionTrait;
 /// The database driver's error, as [`StoreError::Db`] carries it.
 pub use sea_orm::DbErr;
 

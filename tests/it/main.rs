@@ -25,6 +25,7 @@ mod e2e_campaign;
 mod explain;
 mod forwarding;
 mod hostile_clients;
+mod inbox_fence;
 mod journald_logs;
 mod multi_instance;
 mod oncall_metrics;

@@ -30,7 +30,7 @@ fn t0() -> DateTime<Utc> {
 
 /// Two campaigns over the same numbers, each routed to its own vendor (so
 /// only the per-number locks stand between their claims), `contacts` each.
-async fn build(db: &TestDb, contacts: usize, vendor_cap: u32) -> (Ctx, Arc<ManualClock>, CancellationToken) {
+pub(crate) async fn build(db: &TestDb, contacts: usize, vendor_cap: u32) -> (Ctx, Arc<ManualClock>, CancellationToken) {
     let campaign = |name: &str, vendor: &str| {
         format!(
             r#"
@@ -86,7 +86,7 @@ rate_limit = "5/s"
 }
 
 /// Four instances claim campaign `name` at once.
-async fn claim_concurrently(ctx: &Ctx, name: &str, now: DateTime<Utc>) -> Vec<(String, i64)> {
+pub(crate) async fn claim_concurrently(ctx: &Ctx, name: &str, now: DateTime<Utc>) -> Vec<(String, i64)> {
     let row = campaignd::store::campaigns::find_by_name(&ctx.db, name).await.unwrap();
     let camp = ctx.campaign(row.id).await.unwrap();
     let slots = ctx.vendors.caps(now);
@@ -421,7 +421,7 @@ async fn dials_keep_their_own_outcomes_and_vendor_times_are_clamped() {
 
 /// A signed-for-nothing sim result (the inbox stores verified bodies; the
 /// processor only parses them): `reference` and `call_id` name the attempt.
-fn sim_result(reference: &str, call_id: &str, batch_id: &str, at: DateTime<Utc>) -> NewCallback {
+pub(crate) fn sim_result(reference: &str, call_id: &str, batch_id: &str, at: DateTime<Utc>) -> NewCallback {
     let body = serde_json::json!({
         "event_id": format!("e-{reference}-{call_id}"), "call_id": call_id, "reference": reference,
         "batch_id": batch_id, "status": "ANSWERED", "intent": "PTP", "started_at": null,
