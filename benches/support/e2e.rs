@@ -51,6 +51,21 @@ fn senders() -> anyhow::Result<Option<usize>> {
         .transpose()
 }
 
+/// `CAMPAIGND_BENCH_E2E_DB_CONNECTIONS=N`: the daemon's `database.max_connections`
+/// (unset: the daemon's default), to weigh each pooled SQLite connection's
+/// memory (page cache, prepared statements) against the run's time.
+pub const DB_CONNECTIONS_ENV: &str = "CAMPAIGND_BENCH_E2E_DB_CONNECTIONS";
+
+fn db_connections_line() -> anyhow::Result<String> {
+    match std::env::var(DB_CONNECTIONS_ENV) {
+        Err(_) => Ok(String::new()),
+        Ok(v) => {
+            let n: u32 = v.parse().map_err(|_| anyhow::anyhow!("{DB_CONNECTIONS_ENV}: `{v}` is not a count"))?;
+            Ok(format!("max_connections = {n}\n"))
+        }
+    }
+}
+
 /// The `[vendors.sim]` table with the senders of [`SENDERS_ENV`], if any.
 fn sim_table() -> anyhow::Result<String> {
     Ok(match senders()? {
@@ -97,7 +112,7 @@ fn config(db_file: &Path, sim: &Sim) -> anyhow::Result<String> {
     Ok(format!(
         r#"[database]
 url = "sqlite://{db}?mode=rwc"
-
+{db_connections}
 [http]
 listen = "127.0.0.1:0"
 {peer_cap}
@@ -133,6 +148,7 @@ retry_after = "1s"
 max = 2
 "#,
         db = db_file.display(),
+        db_connections = db_connections_line()?,
         address = sim.address_line(),
         sim_table = sim_table()?,
         // Without a senders pool the simulator opens one connection per
