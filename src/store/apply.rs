@@ -260,6 +260,12 @@ impl Followups {
 }
 
 impl Settled {
+    /// The page has no span per result: this debug line names each one for
+    /// whoever follows a contact through the log.
+    pub fn log_settled(&self, contact_id: i64) {
+        tracing::debug!(campaign = %self.campaign_name, contact = contact_id, attempt = %self.attempt_ref, vendor = %self.vendor_id, "result settled");
+    }
+
     /// The attempt was finished: collect what follows (the contact's move,
     /// suppressions in `followups`; dials and the audit row in `dials`),
     /// log and count what an operator should see. Returns the contact's state.

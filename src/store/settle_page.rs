@@ -124,11 +124,7 @@ impl PageSettler {
         let settled = settle_attempt(camp, a, state, row, facts.as_ref(), &result, Some(e.event), now)?;
         let Some(mut settled) = settled else { return Ok(EventApplied::Late) };
         settled.settlement.attempt.details.received_at = Some(e.received_at);
-        let contact_id = a.contact_id;
-        // The page has no span per result: this line names them for whoever
-        // follows one contact through a debug log.
-        tracing::debug!(campaign = %camp.name, contact = contact_id, attempt = %a.attempt_ref, vendor = %e.vendor_id, "result settled");
-        self.ledger.settled(id, e.vendor_id, contact_id, &settled.settlement);
+        self.ledger.settled(id, e.vendor_id, a.contact_id, &settled.settlement);
         self.settled.push((i, settled));
         Ok(EventApplied::Applied)
     }
@@ -162,6 +158,10 @@ impl PageSettler {
         for (i, s) in self.settled {
             match finished.contains(&s.attempt_id) {
                 true => {
+                    // Logged here, once the write finished the attempt, not
+                    // when it was decided: a page decided outside the write
+                    // turn may be decided again (`ingest::page_apply`).
+                    s.log_settled(self.attempts[&s.attempt_id].contact_id);
                     s.confirm(now, &mut followups, dials);
                 }
                 false => late.push(i),
