@@ -231,6 +231,8 @@ async fn begin(db: &DatabaseConnection, moves: Moves) -> Result<WriteTxn, DbErr>
 pub struct WriteFence {
     ended: Arc<AtomicU64>,
     seen: u64,
+    inserted: Arc<AtomicU64>,
+    inserted_seen: u64,
 }
 
 impl WriteFence {
@@ -240,14 +242,21 @@ impl WriteFence {
         if db.get_database_backend() != DbBackend::Sqlite {
             return None;
         }
-        let ended = WriteTurns::of(db).ended;
+        let WriteTurns { ended, inserted, .. } = WriteTurns::of(db);
         let seen = ended.load(Ordering::SeqCst);
-        Some(WriteFence { ended, seen })
+        let inserted_seen = inserted.load(Ordering::SeqCst);
+        Some(WriteFence { ended, seen, inserted, inserted_seen })
     }
 
     /// No fence-moving write transaction ended since [`WriteFence::observe`].
     pub fn unmoved(&self) -> bool {
         self.ended.load(Ordering::SeqCst) == self.seen
+    }
+
+    /// The inbox writer took the write turn since [`WriteFence::observe`]
+    /// (callbacks are arriving, each waiting for its commit).
+    pub fn inbox_inserted(&self) -> bool {
+        self.inserted.load(Ordering::SeqCst) != self.inserted_seen
     }
 }
 
@@ -268,6 +277,8 @@ struct WriteTurns {
     turn: Arc<tokio::sync::Mutex<()>>,
     /// Write transactions that ended, but for the inbox writer's ([`WriteFence`]).
     ended: Arc<AtomicU64>,
+    /// Write turns the inbox writer took ([`WriteFence::inbox_inserted`]).
+    inserted: Arc<AtomicU64>,
 }
 
 impl WriteTurns {
@@ -290,6 +301,9 @@ impl WriteTurns {
                 format_duration(limit)
             ))
         })?;
+        if moves == Moves::Nothing {
+            turns.inserted.fetch_add(1, Ordering::SeqCst);
+        }
         Ok(Turn { moves: (moves == Moves::Fence).then_some(turns.ended), _held: held })
     }
 }

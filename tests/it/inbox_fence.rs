@@ -64,3 +64,25 @@ async fn callbacks_stored_meanwhile_do_not_send_a_page_back() {
     assert_eq!(between.load(Ordering::SeqCst), 2, "each row's page was decided outside the turn");
     shutdown.cancel();
 }
+
+/// A backlog drained while nothing else writes: a page decided outside the
+/// turn would let no one through and cost a second transaction, so only
+/// the pass's first page is (it has no history yet); the rest are decided
+/// and written in one write transaction each, and every row is still taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_with_no_other_writer_is_decided_under_the_turn_after_its_first_page() {
+    let db = TestDb::sqlite();
+    let (ctx, clock, shutdown) = build(&db, 1, 1000).await;
+    let t1 = clock.now();
+    // Three pages of the processor's 500 rows.
+    let backlog = (0..1001).map(|i| sim_result(&format!("nobody-{i}"), &format!("u-{i}"), "not-ours", t1)).collect();
+    inbox::insert_many(&ctx.db, backlog).await.unwrap();
+    let outside = AtomicUsize::new(0);
+    let count = async || {
+        outside.fetch_add(1, Ordering::SeqCst);
+    };
+    let r = drain_with(&ctx, &count).await.unwrap();
+    assert_eq!((r.rows, r.waiting), (1001, 1001), "{r:?}");
+    assert_eq!(outside.load(Ordering::SeqCst), 1, "only the first of three pages was decided outside the turn");
+    shutdown.cancel();
+}
