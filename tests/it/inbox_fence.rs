@@ -52,11 +52,12 @@ async fn callbacks_stored_meanwhile_do_not_send_a_page_back() {
     let db = TestDb::sqlite();
     let (ctx, clock, shutdown) = build(&db, 1, 1000).await;
     let t1 = clock.now();
-    inbox::insert_many(&ctx.db, vec![sim_result("nobody-1", "u-1", "not-ours", t1)]).await.unwrap();
+    inbox::insert_many(&ctx.db, unknown_calls(0..1, t1)).await.unwrap();
     let between = AtomicUsize::new(0);
     let store_another = async || {
         if between.fetch_add(1, Ordering::SeqCst) == 0 {
-            ctx.inbox.store(sim_result("nobody-1", "u-2", "not-ours", t1)).await.unwrap();
+            let another = unknown_calls(1..2, t1).pop().unwrap();
+            ctx.inbox.store(another).await.unwrap();
         }
     };
     let r = drain_with(&ctx, &store_another).await.unwrap();
@@ -75,8 +76,7 @@ async fn a_backlog_with_no_other_writer_is_decided_under_the_turn_after_its_firs
     let (ctx, clock, shutdown) = build(&db, 1, 1000).await;
     let t1 = clock.now();
     // Three pages of the processor's 500 rows.
-    let backlog = (0..1001).map(|i| sim_result(&format!("nobody-{i}"), &format!("u-{i}"), "not-ours", t1)).collect();
-    inbox::insert_many(&ctx.db, backlog).await.unwrap();
+    inbox::insert_many(&ctx.db, unknown_calls(0..1001, t1)).await.unwrap();
     let outside = AtomicUsize::new(0);
     let count = async || {
         outside.fetch_add(1, Ordering::SeqCst);
@@ -85,4 +85,10 @@ async fn a_backlog_with_no_other_writer_is_decided_under_the_turn_after_its_firs
     assert_eq!((r.rows, r.waiting), (1001, 1001), "{r:?}");
     assert_eq!(outside.load(Ordering::SeqCst), 1, "only the first of three pages was decided outside the turn");
     shutdown.cancel();
+}
+
+/// Callbacks for calls we never made, numbered from `which`: each is parked
+/// to wait when its page is decided.
+fn unknown_calls(which: std::ops::Range<usize>, at: chrono::DateTime<chrono::Utc>) -> Vec<inbox::NewCallback> {
+    which.map(|i| sim_result(&format!("nobody-{i}"), &format!("u-{i}"), "not-ours", at)).collect()
 }
