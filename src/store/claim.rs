@@ -220,11 +220,6 @@ async fn claim_in<C: ConnectionTrait>(
     if first.want == 0 {
         return Ok(report);
     }
-    let mut group_decisions = DecisionBuffer::default();
-    let (deferred, exhausted) = defer_closed_zones(txn, camp, now, &mut group_decisions).await?;
-    group_decisions.flush(txn).await?;
-    report.deferred += deferred;
-    report.exhausted += exhausted;
     // A Send rng: the claim future is awaited across threads.
     let mut rng = rand::rngs::StdRng::from_os_rng();
     let mut capacity = first;
@@ -276,10 +271,7 @@ impl Round<'_> {
     ) -> Result<RoundFilled, StoreError> {
         let (camp, now) = (self.camp, self.now);
         let asked = capacity.want;
-        let rows = due_contacts(camp.id, now, asked)
-            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-            .all(txn)
-            .await?;
+        let rows = due_batch(txn, camp, asked, now, report).await?;
         let fetched = rows.len() as u64;
         let rows = lock_numbers(txn, rows).await?;
         let mut facts = super::facts::load(txn, &rows, camp.contact_policy.lookback(), now).await?;
@@ -389,59 +381,90 @@ fn candidate(c: &contact::Model, phone_reads: bool) -> Candidate<'_> {
     }
 }
 
-/// Move every due contact whose zone group cannot be dialed now (window
-/// closed, or inside the closing margin) to that group's next dispatch
-/// instant, one UPDATE per group (or exhaust them when no window is left
-/// before the campaign ends). A closed window over a million contacts costs a
-/// handful of statements and one audit row per group, not a million.
-async fn defer_closed_zones<C: ConnectionTrait>(
+/// Up to `want` due contacts, the next in the due queue once every zone
+/// group among them that cannot be dialed now (window closed, or inside the
+/// closing margin) has been moved out of it.
+///
+/// WHY the groups are found among the rows read and not by a scan of every
+/// due contact: that scan ran inside the write transaction on every tick,
+/// whether a window had closed or not, and read every due row (0.2 s at a
+/// million on SQLite, holding the only writer's turn). A closed group
+/// surfaces here as soon as one of its contacts reaches the head of the
+/// queue, which is the only moment its contacts could have been dialed.
+/// Each group found is moved as a whole and the batch read again; a group
+/// is moved at most once per claim, so this ends.
+async fn due_batch<C: ConnectionTrait>(
     txn: &C,
     camp: &Campaign,
+    want: u64,
+    now: DateTime<Utc>,
+    report: &mut ClaimReport,
+) -> Result<Vec<contact::Model>, StoreError> {
+    let mut moved: HashSet<Option<String>> = HashSet::new();
+    loop {
+        let rows = due_contacts(camp.id, now, want)
+            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+            .all(txn)
+            .await?;
+        let groups: BTreeSet<Option<&str>> = rows.iter().map(|c| c.zones.as_deref()).collect();
+        let closed: Vec<(Option<String>, claim::ClosedGroup)> = groups
+            .into_iter()
+            .filter(|z| !moved.contains(&z.map(str::to_string)))
+            .filter_map(|z| Some((z.map(str::to_string), claim::closed_group(camp, z, now)?)))
+            .collect();
+        if closed.is_empty() {
+            return Ok(rows);
+        }
+        let mut decisions = DecisionBuffer::default();
+        for (zones, group) in closed {
+            defer_group(txn, camp, zones.as_deref(), group, now, &mut decisions, report).await?;
+            moved.insert(zones);
+        }
+        decisions.flush(txn).await?;
+    }
+}
+
+/// Move every due contact of zone group `zones` to the group's next
+/// dispatch instant, or exhaust them when no window is left before the
+/// campaign ends: one UPDATE and one audit row for the group, however many
+/// contacts it holds.
+async fn defer_group<C: ConnectionTrait>(
+    txn: &C,
+    camp: &Campaign,
+    zones: Option<&str>,
+    group: claim::ClosedGroup,
     now: DateTime<Utc>,
     decisions: &mut DecisionBuffer,
-) -> Result<(usize, usize), StoreError> {
-    let groups: Vec<Option<String>> = contact::Entity::find()
-        .select_only()
-        .column(contact::Column::Zones)
-        .distinct()
+    report: &mut ClaimReport,
+) -> Result<(), StoreError> {
+    let group_filter = match zones {
+        Some(z) => contact::Column::Zones.eq(z),
+        None => contact::Column::Zones.is_null(),
+    };
+    let mut update = contact::Entity::update_many().col_expr(contact::Column::UpdatedAt, Expr::value(now));
+    update = match group.next {
+        Some(t) => update.col_expr(contact::Column::DueAt, Expr::value(t)),
+        None => update
+            .col_expr(contact::Column::State, Expr::value(ContactState::Exhausted.as_str()))
+            .col_expr(contact::Column::DueAt, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(contact::Column::FinishedReason, Expr::value(group.reason.clone())),
+    };
+    let res = update
         .filter(contact::Column::CampaignId.eq(camp.id))
         .filter(contact::Column::DueAt.lte(now))
-        .into_tuple()
-        .all(txn)
+        .filter(group_filter)
+        .exec(txn)
         .await?;
-    let (mut deferred, mut exhausted) = (0, 0);
-    for zones in groups {
-        let Some(group) = claim::closed_group(camp, zones.as_deref(), now) else { continue };
-        let group_filter = match &zones {
-            Some(z) => contact::Column::Zones.eq(z.as_str()),
-            None => contact::Column::Zones.is_null(),
-        };
-        let mut update = contact::Entity::update_many().col_expr(contact::Column::UpdatedAt, Expr::value(now));
-        update = match group.next {
-            Some(t) => update.col_expr(contact::Column::DueAt, Expr::value(t)),
-            None => update
-                .col_expr(contact::Column::State, Expr::value(ContactState::Exhausted.as_str()))
-                .col_expr(contact::Column::DueAt, Expr::value(Option::<DateTime<Utc>>::None))
-                .col_expr(contact::Column::FinishedReason, Expr::value(group.reason.clone())),
-        };
-        let res = update
-            .filter(contact::Column::CampaignId.eq(camp.id))
-            .filter(contact::Column::DueAt.lte(now))
-            .filter(group_filter)
-            .exec(txn)
-            .await?;
-        let count = res.rows_affected;
-        if count > 0 {
-            let subject = Subject::ZoneGroup { zones: zones.as_deref().unwrap_or_default(), count };
-            decisions.record(camp.id, subject, group.kind, group.reason, group.next, now);
-        }
-        if group.next.is_some() {
-            deferred += count as usize;
-        } else {
-            exhausted += count as usize;
-        }
+    let count = res.rows_affected;
+    if count > 0 {
+        let subject = Subject::ZoneGroup { zones: zones.unwrap_or_default(), count };
+        decisions.record(camp.id, subject, group.kind, group.reason, group.next, now);
     }
-    Ok((deferred, exhausted))
+    match group.next {
+        Some(_) => report.deferred += count as usize,
+        None => report.exhausted += count as usize,
+    }
+    Ok(())
 }
 
 /// The due-contacts query: a range scan on `ix_contacts_campaign_due`
