@@ -83,7 +83,7 @@ async fn run_campaign(
     if !claim.claimed.is_empty() {
         tracing::info!(campaign = %camp.name, contacts = claim.claimed.len(), "dispatching");
         dispatch_claimed(ctx, camp, claim.claimed, now).await?;
-    } else if contacts::open_count(&ctx.db, camp.id).await? == 0 && has_contacts(ctx, camp.id).await? {
+    } else if !contacts::any_open(&ctx.db, camp.id).await? && has_contacts(ctx, camp.id).await? {
         complete(ctx, camp, now, report).await?;
     }
     Ok(())
@@ -91,7 +91,7 @@ async fn run_campaign(
 
 async fn complete(ctx: &Ctx, camp: &Campaign, now: DateTime<Utc>, report: &mut TickReport) -> Result<(), StoreError> {
     // In-flight attempts keep the campaign running until their results land.
-    if contacts::open_count(&ctx.db, camp.id).await? > 0 {
+    if contacts::any_open(&ctx.db, camp.id).await? {
         return Ok(());
     }
     if campaigns::set_state_fenced(&ctx.db, camp.id, camp.state, CampaignState::Completed, now).await? {

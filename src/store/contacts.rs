@@ -61,6 +61,24 @@ pub async fn state_counts<C: ConnectionTrait>(db: &C, campaign_id: i64) -> Resul
     Ok(out)
 }
 
+/// Whether any contact of the campaign is not terminal yet: one index probe
+/// (`ix_contacts_campaign_state`), where [`open_count`] reads every open
+/// contact's index entry (80 ms at a million on SQLite). The scheduler asks
+/// this on every tick that claims nothing, all night long while a window
+/// is closed.
+pub async fn any_open<C: ConnectionTrait>(db: &C, campaign_id: i64) -> Result<bool, StoreError> {
+    let backend = db.get_database_backend();
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            "SELECT 1 AS one FROM contacts WHERE campaign_id = $1 \
+             AND state IN ('pending', 'in_flight', 'waiting_retry') LIMIT 1",
+            [campaign_id.into()],
+        ))
+        .await?;
+    Ok(row.is_some())
+}
+
 /// Contacts that are not terminal yet.
 pub async fn open_count<C: ConnectionTrait>(db: &C, campaign_id: i64) -> Result<i64, StoreError> {
     let backend = db.get_database_backend();
