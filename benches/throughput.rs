@@ -12,7 +12,7 @@
 //! cargo bench --bench throughput                  # full run (1-3 min on 2 cores, plus the build)
 //! cargo bench --bench throughput -- --quick       # smaller sizes, no 1M import (~30 s)
 //! cargo bench --bench throughput -- --quick --contacts-1m
-//! cargo bench --bench throughput -- --only dispatch   # one of import, dispatch, policy, ingest, flood, rss, e2e, instances
+//! cargo bench --bench throughput -- --only dispatch   # one of import, backlog, dispatch, policy, ingest, flood, rss, e2e, instances
 //! cargo bench --bench throughput -- --quick --only instances --pg postgres://postgres@127.0.0.1/postgres
 //! ```
 //!
@@ -32,9 +32,10 @@ mod support;
 use std::time::Duration;
 use support::pg::PG_URL_ENV;
 use support::report::Report;
-use support::{dispatch, e2e, import, ingest, ingest_flood, instances, policy, process, rss};
+use support::{backlog, dispatch, e2e, import, ingest, ingest_flood, instances, policy, process, rss};
 
-const MEASUREMENTS: [&str; 8] = ["import", "dispatch", "policy", "ingest", "flood", "rss", "e2e", "instances"];
+const MEASUREMENTS: [&str; 9] =
+    ["import", "backlog", "dispatch", "policy", "ingest", "flood", "rss", "e2e", "instances"];
 
 /// What `--quick`, `--contacts-1m` and `--only` select.
 struct Plan {
@@ -113,9 +114,13 @@ fn main() -> anyhow::Result<()> {
 async fn run(plan: &Plan) -> anyhow::Result<()> {
     let mut report = Report::new(if plan.quick { "quick" } else { "full" }, plan.runs("instances"));
     let mut largest = None;
-    if plan.runs("import") || plan.runs("rss") {
+    if plan.runs("import") || plan.runs("backlog") || plan.runs("rss") {
         for &rows in &plan.import_rows {
-            largest = Some(import::measure(rows, &mut report).await?);
+            let imported = import::measure(rows, &mut report).await?;
+            if plan.runs("backlog") {
+                backlog::measure(&imported, &mut report).await?;
+            }
+            largest = Some(imported);
         }
     }
     if plan.runs("dispatch") {

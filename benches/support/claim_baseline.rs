@@ -50,7 +50,7 @@ pub async fn run(conn: &DatabaseConnection, contacts: u64, batch: u32) -> anyhow
 }
 
 /// One transaction: select, insert the attempts, put the contacts in flight.
-async fn claim_batch(conn: &DatabaseConnection, campaign_id: i64, batch: u32) -> anyhow::Result<Vec<i64>> {
+pub async fn claim_batch(conn: &DatabaseConnection, campaign_id: i64, batch: u32) -> anyhow::Result<Vec<i64>> {
     let backend = conn.get_database_backend();
     let now = chrono::Utc::now();
     let lease_until = now + chrono::Duration::minutes(2);

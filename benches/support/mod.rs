@@ -2,6 +2,7 @@
 //! text they share, the database each runs on, the report table, and small
 //! helpers.
 
+pub mod backlog;
 pub mod claim_baseline;
 pub mod cluster;
 pub mod config;
