@@ -134,6 +134,14 @@ fn open_in_jakarta() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2030, 1, 1, 3, 0, 0).unwrap()
 }
 
+/// A claim of at most 2 at `open_in_jakarta()`, the vendor's cap ample.
+async fn claim_two(conn: &Db, camp: &Campaign) -> ClaimReport {
+    let now = open_in_jakarta();
+    let slots = HashMap::from([("sim".to_string(), VendorSlot { cap: 10, own_redials: 0 })]);
+    let lease = Lease { owner: "test", until: now + chrono::TimeDelta::minutes(1) };
+    claim(conn, camp, &slots, 2, &lease, now).await.expect("claim")
+}
+
 async fn due_phones(conn: &Db, now: DateTime<Utc>) -> Vec<String> {
     let due = contact::Entity::find().filter(contact::Column::DueAt.lte(now)).all(conn).await.unwrap();
     let mut phones: Vec<String> = due.into_iter().map(|c| c.phone).collect();
@@ -158,10 +166,8 @@ async fn a_closed_group_at_the_head_of_the_queue_is_moved_whole_and_the_batch_fi
     ];
     let camp = two_zone_campaign(&conn, &contacts).await;
     let now = open_in_jakarta();
-    let slots = HashMap::from([("sim".to_string(), VendorSlot { cap: 10, own_redials: 0 })]);
-    let lease = Lease { owner: "test", until: now + chrono::TimeDelta::minutes(1) };
     // A batch of 2: the first read holds only New York contacts.
-    let report = claim(&conn, &camp, &slots, 2, &lease, now).await.expect("claim");
+    let report = claim_two(&conn, &camp).await;
     let claimed: Vec<&str> = report.claimed.iter().map(|c| c.phone.as_str()).collect();
     assert_eq!(claimed, ["+6281211110004", "+6281211110005"], "filled from the open group");
     assert_eq!(report.deferred, 4, "the whole New York group, the one behind the batch too");
@@ -190,14 +196,12 @@ async fn a_closed_group_behind_the_batch_is_not_read() {
     ];
     let camp = two_zone_campaign(&conn, &contacts).await;
     let now = open_in_jakarta();
-    let slots = HashMap::from([("sim".to_string(), VendorSlot { cap: 10, own_redials: 0 })]);
-    let lease = Lease { owner: "test", until: now + chrono::TimeDelta::minutes(1) };
-    let first = claim(&conn, &camp, &slots, 2, &lease, now).await.expect("claim");
+    let first = claim_two(&conn, &camp).await;
     assert_eq!(first.claimed.len(), 2);
     assert_eq!(first.deferred, 0, "no contact of the closed group was read");
     assert_eq!(due_phones(&conn, now).await, ["+6281211110003", "+6281211110004"], "left in the queue");
     // Next claim: the group is at the head, and moved whole.
-    let next = claim(&conn, &camp, &slots, 2, &lease, now).await.expect("claim");
+    let next = claim_two(&conn, &camp).await;
     assert!(next.claimed.is_empty(), "{:?}", next.claimed);
     assert_eq!(next.deferred, 2);
     assert!(due_phones(&conn, now).await.is_empty());
