@@ -8,7 +8,9 @@ use super::values_list;
 use crate::domain::state::AttemptState;
 use chrono::{DateTime, Utc};
 use entity::{attempt, vendor_task};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 use std::collections::BTreeSet;
 
 const DISPATCHING: &str = AttemptState::Dispatching.as_str();
@@ -119,16 +121,24 @@ pub async fn still_leased<C: ConnectionTrait>(
     lease_owner: &str,
     until: DateTime<Utc>,
 ) -> Result<BTreeSet<String>, StoreError> {
-    Ok(attempt::Entity::find()
+    let refs = padded(refs);
+    let query = still_leased_query(db.get_database_backend(), &refs, lease_owner, until);
+    Ok(query.into_tuple::<String>().all(db).await?.into_iter().collect())
+}
+
+/// The query of [`still_leased`]: sought by ref, not through every attempt
+/// being dispatched (`plan_hints`).
+pub fn still_leased_query(
+    backend: DbBackend,
+    refs: &[&str],
+    lease_owner: &str,
+    until: DateTime<Utc>,
+) -> sea_orm::Select<attempt::Entity> {
+    attempt::Entity::find()
         .select_only()
         .column(attempt::Column::AttemptRef)
-        .filter(attempt::Column::AttemptRef.is_in(padded(refs)))
-        .filter(attempt::Column::State.eq(DISPATCHING))
+        .filter(attempt::Column::AttemptRef.is_in(refs.iter().copied()))
+        .filter(super::plan_hints::attempt_state_in(backend, &[DISPATCHING]))
         .filter(attempt::Column::LeaseOwner.eq(lease_owner))
         .filter(attempt::Column::LeaseExpiresAt.gt(until))
-        .into_tuple::<String>()
-        .all(db)
-        .await?
-        .into_iter()
-        .collect())
 }

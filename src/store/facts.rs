@@ -9,7 +9,7 @@ use crate::domain::compliance::DialRecord;
 use crate::domain::compliance::facts::{BatchFacts, conversation};
 use chrono::{DateTime, TimeDelta, Utc};
 use entity::{attempt, campaign, contact, dial, suppression};
-use sea_orm::sea_query::{Condition, Expr};
+use sea_orm::sea_query::Condition;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect};
 use std::collections::{HashMap, HashSet};
 
@@ -101,25 +101,12 @@ pub async fn load<C: ConnectionTrait>(
 }
 
 /// The attempts in flight (any campaign) for `phones` or `cases`: phone,
-/// case, campaign, created, max dials.
-///
-/// WHY `likelihood(…, 0.9)` around the state test on SQLite: the daemon runs
-/// no ANALYZE, and without statistics SQLite takes `state IN (…)` for the
-/// selective term and reads every attempt in flight through
-/// `ix_attempts_state_lease`, checking each against the numbers: per claim,
-/// a cost that grew with the calls in flight (2.6 → 28 ms over a dispatch
-/// of 50,000, docs/benchmarks.md). Told the state test is nearly always
-/// true, it seeks each number and case in `ix_attempts_phone_state` /
-/// `ix_attempts_case_state`. PostgreSQL plans from its own statistics.
+/// case, campaign, created, max dials. Each number and case is sought in
+/// `ix_attempts_phone_state` / `ix_attempts_case_state` (see `plan_hints`:
+/// SQLite read every call in flight instead, 2.6 → 28 ms per claim over a
+/// dispatch of 50,000, docs/benchmarks.md).
 pub fn flights_query(backend: DbBackend, phones: &[&str], cases: &[&str]) -> sea_orm::Select<attempt::Entity> {
-    let in_flight = match backend {
-        DbBackend::Sqlite => {
-            let marks = vec!["?"; IN_FLIGHT_STATES.len()].join(", ");
-            Condition::all()
-                .add(Expr::cust_with_values(format!("likelihood(\"state\" IN ({marks}), 0.9)"), IN_FLIGHT_STATES))
-        }
-        _ => Condition::all().add(attempt::Column::State.is_in(IN_FLIGHT_STATES)),
-    };
+    let in_flight = super::plan_hints::attempt_state_in(backend, &IN_FLIGHT_STATES);
     let mut by_number_or_case = Condition::any().add(attempt::Column::Phone.is_in(phones.iter().copied()));
     if !cases.is_empty() {
         by_number_or_case = by_number_or_case.add(attempt::Column::CaseId.is_in(cases.iter().copied()));
@@ -131,7 +118,3 @@ pub fn flights_query(backend: DbBackend, phones: &[&str], cases: &[&str]) -> sea
         .filter(in_flight)
         .filter(by_number_or_case)
 }
-
-#[cfg(test)]
-#[path = "facts_tests.rs"]
-mod tests;

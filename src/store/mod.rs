@@ -32,6 +32,7 @@ pub mod inbox_writer;
 pub mod installation;
 mod json_rows;
 pub mod leases;
+mod plan_hints;
 mod raw_sql;
 pub mod reconcile;
 pub mod rejected_callbacks;

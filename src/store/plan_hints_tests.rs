@@ -1,9 +1,10 @@
-//! The facts' reads as SQLite plans them, on the daemon's own schema with no
-//! statistics (the daemon runs no ANALYZE).
+//! The hinted reads as SQLite plans them, on the daemon's own schema with no
+//! statistics (the daemon runs no ANALYZE). Each fails on the query without
+//! its hint.
 
-use super::*;
-use crate::store::testkit;
-use sea_orm::{QueryTrait, Statement};
+use crate::store::raw_sql::padded;
+use crate::store::{dispatch::still_leased_query, facts::flights_query, testkit};
+use sea_orm::{ConnectionTrait, DbBackend, QueryTrait, Statement};
 
 async fn plan_of(db: &crate::store::Db, statement: Statement) -> String {
     let explain = Statement::from_sql_and_values(
@@ -29,5 +30,20 @@ async fn calls_in_flight_are_sought_by_number_and_case_not_by_state() {
     let plan = plan_of(&db, statement).await;
     assert!(plan.contains("ix_attempts_phone_state (phone=? AND state=?)"), "each number sought:\n{plan}");
     assert!(plan.contains("ix_attempts_case_state (case_id=? AND state=?)"), "each case sought:\n{plan}");
+    assert!(!plan.contains("ix_attempts_state"), "no read of every attempt in a state:\n{plan}");
+}
+
+/// The lease check before a batch goes out seeks each of its refs, not
+/// every attempt being dispatched (all of a claim's batches, every
+/// instance's).
+#[tokio::test]
+async fn the_lease_check_seeks_each_ref_not_every_attempt_being_dispatched() {
+    let db = testkit::memory_db().await;
+    let refs: Vec<String> = (0..500).map(|i| format!("inst-{i}-1")).collect();
+    let refs = padded(&refs.iter().map(String::as_str).collect::<Vec<_>>());
+    let until = chrono::Utc::now();
+    let statement = still_leased_query(DbBackend::Sqlite, &refs, "me", until).build(DbBackend::Sqlite);
+    let plan = plan_of(&db, statement).await;
+    assert!(plan.contains("USING INDEX sqlite_autoindex_attempts_1 (attempt_ref=?)"), "each ref sought:\n{plan}");
     assert!(!plan.contains("ix_attempts_state"), "no read of every attempt in a state:\n{plan}");
 }
