@@ -106,8 +106,8 @@ async fn a_claim_reads_again_for_the_room_that_contacts_which_must_wait_left() {
 }
 
 /// A campaign open 09:00-18:00 whose callees are in Jakarta (10:00 at
-/// `OPEN_IN_JAKARTA`, open) or New York (22:00, closed), each contact due at
-/// the minute given (minutes before that instant); returns the campaign.
+/// [`open_in_jakarta`], open) or New York (22:00, closed), each contact due
+/// the given minutes before that instant; returns the campaign.
 async fn two_zone_campaign(conn: &Db, contacts: &[(&str, &str, i64)]) -> Campaign {
     let fields = "timezone = \"Asia/Jakarta\"\nwindows = \"daily 09:00-18:00\"\ndefault_country_code = \"62\"";
     let (settings, row) = testkit::declared_campaign(conn, "c", fields).await;

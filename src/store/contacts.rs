@@ -67,29 +67,21 @@ pub async fn state_counts<C: ConnectionTrait>(db: &C, campaign_id: i64) -> Resul
 /// this on every tick that claims nothing, all night long while a window
 /// is closed.
 pub async fn any_open<C: ConnectionTrait>(db: &C, campaign_id: i64) -> Result<bool, StoreError> {
-    let backend = db.get_database_backend();
-    let row = db
-        .query_one_raw(Statement::from_sql_and_values(
-            backend,
-            "SELECT 1 AS one FROM contacts WHERE campaign_id = $1 \
-             AND state IN ('pending', 'in_flight', 'waiting_retry') LIMIT 1",
-            [campaign_id.into()],
-        ))
-        .await?;
+    let sql = format!("SELECT 1 AS one FROM {OPEN_CONTACTS} LIMIT 1");
+    let row =
+        db.query_one_raw(Statement::from_sql_and_values(db.get_database_backend(), sql, [campaign_id.into()])).await?;
     Ok(row.is_some())
 }
 
+/// The campaign's (`$1`) contacts that are not terminal yet, as a `FROM`
+/// clause: [`any_open`] and [`open_count`] ask the same question.
+const OPEN_CONTACTS: &str = "contacts WHERE campaign_id = $1 AND state IN ('pending', 'in_flight', 'waiting_retry')";
+
 /// Contacts that are not terminal yet.
 pub async fn open_count<C: ConnectionTrait>(db: &C, campaign_id: i64) -> Result<i64, StoreError> {
-    let backend = db.get_database_backend();
-    let row = db
-        .query_one_raw(Statement::from_sql_and_values(
-            backend,
-            "SELECT COUNT(*) AS n FROM contacts WHERE campaign_id = $1 \
-             AND state IN ('pending', 'in_flight', 'waiting_retry')",
-            [campaign_id.into()],
-        ))
-        .await?;
+    let sql = format!("SELECT COUNT(*) AS n FROM {OPEN_CONTACTS}");
+    let row =
+        db.query_one_raw(Statement::from_sql_and_values(db.get_database_backend(), sql, [campaign_id.into()])).await?;
     Ok(row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0))
 }
 
