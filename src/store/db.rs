@@ -35,6 +35,9 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
                 if waiting {
                     tracing::info!("database reachable");
                 }
+                if sqlite_file(&settings.url).is_some() {
+                    super::sqlite_writer::open(&db, settings);
+                }
                 return Ok(db);
             }
             Ok(Err(e)) if unreachable(&e) && tokio::time::Instant::now() < deadline => {
@@ -126,7 +129,7 @@ fn connect_options(settings: &DatabaseSettings) -> ConnectOptions {
 /// locked` until a restart. Closing it rolls the stray transaction back
 /// (nothing was acknowledged on it: acknowledgments need a real COMMIT) and
 /// releases the lock.
-async fn sqlite_outside_transaction(conn: &mut SqliteConnection) -> Result<bool, sea_orm::sqlx::Error> {
+pub(super) async fn sqlite_outside_transaction(conn: &mut SqliteConnection) -> Result<bool, sea_orm::sqlx::Error> {
     // Locking the handle goes through the connection's worker, after any
     // ROLLBACK queued by a dropped transaction, so both readings are final.
     let mut handle = conn.lock_handle().await?;
@@ -188,7 +191,8 @@ pub async fn begin_read(db: &DatabaseConnection) -> Result<DatabaseTransaction, 
 
 /// Begin a transaction that will write. On SQLite it takes the write lock at
 /// BEGIN, so a read-then-write transaction never fails with SQLITE_BUSY halfway,
-/// after waiting for this process's write turn on the file ([`WriteTurns`]).
+/// after waiting for this process's write turn on the file ([`WriteTurns`]),
+/// and it runs on the pool's writer connection (`store::sqlite_writer`).
 /// When it ends, it moves the file's [`WriteFence`].
 pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
     begin(db, Moves::Fence).await
@@ -209,13 +213,14 @@ enum Moves {
 }
 
 async fn begin(db: &DatabaseConnection, moves: Moves) -> Result<WriteTxn, DbErr> {
-    let mut options = TransactionOptions::default();
-    let mut turn = None;
-    if db.get_database_backend() == DbBackend::Sqlite {
-        options.sqlite_transaction_mode = Some(SqliteTransactionMode::Immediate);
-        turn = Some(WriteTurns::take(db, moves).await?);
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return Ok(WriteTxn { txn: db.begin().await?, _turn: None });
     }
-    Ok(WriteTxn { txn: db.begin_with_options(options).await?, _turn: turn })
+    let turn = WriteTurns::take(db, moves).await?;
+    let mut options = TransactionOptions::default();
+    options.sqlite_transaction_mode = Some(SqliteTransactionMode::Immediate);
+    let writer = super::sqlite_writer::of(db);
+    Ok(WriteTxn { txn: writer.begin_with_options(options).await?, _turn: Some(turn) })
 }
 
 /// Whether any write transaction of this process other than the inbox

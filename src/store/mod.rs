@@ -39,6 +39,7 @@ pub mod rejected_callbacks;
 pub mod report;
 pub mod settle_page;
 pub mod settle_writes;
+mod sqlite_writer;
 pub mod suppressions;
 mod values_list;
 pub mod vendor_limits;

@@ -34,8 +34,8 @@ pub struct DatabaseSettings {
 /// The pool size when the config names none.
 ///
 /// WHY 4 on SQLite: the file has one writer (whose transactions queue for
-/// their turn before they take a connection, see `store::db::begin_write`),
-/// and WAL readers never wait for it. But each pooled connection keeps its
+/// their turn and run on one more connection of their own, outside this
+/// pool, see `store::sqlite_writer`), and WAL readers never wait for it. But each pooled connection keeps its
 /// own prepared statements and page cache, about 2.3 MiB each in the
 /// end-to-end bench. With 60 callback senders, 100,000 contacts, 2 cores,
 /// alternated: 4 connections 61.8 and 62.9 MiB peak RSS in 84.8 and

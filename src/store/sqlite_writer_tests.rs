@@ -1,0 +1,89 @@
+use crate::config::DatabaseSettings;
+use crate::store::db::{begin_read, begin_write, connect};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+
+fn settings(file: &std::path::Path) -> DatabaseSettings {
+    DatabaseSettings {
+        max_connections: 4,
+        min_connections: 0,
+        ..DatabaseSettings::with_url(format!("sqlite://{}?mode=rwc", file.display()))
+    }
+}
+
+async fn count<C: ConnectionTrait>(db: &C, sql: &str) -> i64 {
+    let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
+    row.expect("one row").try_get_by_index::<i64>(0).unwrap()
+}
+
+/// Open every connection of the pool at once, so that the pool has several
+/// to hand out in turn (it opens them only when asked for more at a time).
+async fn fill(db: &DatabaseConnection) {
+    let mut open = Vec::new();
+    for _ in 0..4 {
+        open.push(begin_read(db).await.unwrap());
+    }
+    for txn in &open {
+        count(txn, "SELECT 1").await;
+    }
+}
+
+/// A temp table belongs to the connection that made it: a write transaction
+/// finds the rows of every earlier one only if they all ran on one
+/// connection. The pool hands its four out in turn (reads between the writes
+/// take their turns too), so through the pool they would be spread.
+#[tokio::test]
+async fn every_write_transaction_runs_on_the_one_writer_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = connect(&settings(&dir.path().join("w.db"))).await.unwrap();
+    fill(&db).await;
+    for n in 0..6 {
+        let txn = begin_write(&db).await.unwrap();
+        txn.execute_unprepared("CREATE TEMP TABLE IF NOT EXISTS writes (n INTEGER)").await.unwrap();
+        txn.execute_unprepared(&format!("INSERT INTO temp.writes VALUES ({n})")).await.unwrap();
+        txn.commit().await.unwrap();
+        count(&db, "SELECT 1").await;
+    }
+    let txn = begin_write(&db).await.unwrap();
+    assert_eq!(count(&txn, "SELECT COUNT(*) FROM temp.writes").await, 6, "the writes ran on more than one connection");
+}
+
+/// A pool is known by its own identity, not by the file's name: a file
+/// deleted and made again at the same path is written by the new pool's
+/// writer, never by a writer still open on the deleted file.
+#[tokio::test]
+async fn a_new_pool_on_a_file_made_again_at_the_same_path_writes_to_the_new_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("again.db");
+    let first = connect(&settings(&file)).await.unwrap();
+    let txn = begin_write(&first).await.unwrap();
+    txn.execute_unprepared("CREATE TABLE t (n INTEGER)").await.unwrap();
+    txn.commit().await.unwrap();
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+    }
+
+    let second = connect(&settings(&file)).await.unwrap();
+    let txn = begin_write(&second).await.unwrap();
+    txn.execute_unprepared("CREATE TABLE t (n INTEGER)").await.unwrap();
+    txn.execute_unprepared("INSERT INTO t VALUES (7)").await.unwrap();
+    txn.commit().await.unwrap();
+
+    let reader = Database::connect(format!("sqlite://{}", file.display())).await.unwrap();
+    assert_eq!(count(&reader, "SELECT COUNT(*) FROM t WHERE n = 7").await, 1, "the row went to the deleted file");
+    drop(first);
+}
+
+/// The writer reads what the pool committed and the pool reads what the
+/// writer committed: two connections on one file, not two databases.
+#[tokio::test]
+async fn the_writer_and_the_pool_see_one_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = connect(&settings(&dir.path().join("one.db"))).await.unwrap();
+    db.execute_unprepared("CREATE TABLE t (n INTEGER)").await.unwrap();
+    db.execute_unprepared("INSERT INTO t VALUES (1)").await.unwrap();
+    let txn = begin_write(&db).await.unwrap();
+    assert_eq!(count(&txn, "SELECT COUNT(*) FROM t").await, 1);
+    txn.execute_unprepared("INSERT INTO t VALUES (2)").await.unwrap();
+    txn.commit().await.unwrap();
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM t").await, 2);
+}
