@@ -46,7 +46,7 @@ pub async fn measure(imported: &ImportedDb, report: &mut Report) -> anyhow::Resu
         minimal.push(started.elapsed());
         anyhow::ensure!(ids.len() == BATCH as usize, "the minimal claim took {} contacts", ids.len());
     }
-    conn.close().await?;
+    campaignd::store::db::close(conn).await?;
     let (daemon, minimal) = (median(daemon), median(minimal));
     report.add_vs(
         format!("Claim {} of {} due contacts, SQLite", int(f64::from(BATCH)), int(imported.contacts as f64)),

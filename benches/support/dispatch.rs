@@ -171,7 +171,7 @@ async fn minimal_claim_loop(
     let (conn, camp) = open_store(&settings).await?;
     import_file(&conn, &camp, csv).await?;
     let baseline = claim_baseline::run(&conn, contacts, CLAIM_BATCH).await?;
-    conn.close().await?;
+    campaignd::store::db::close(conn).await?;
     Ok(baseline)
 }
 

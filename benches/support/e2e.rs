@@ -204,7 +204,7 @@ pub async fn measure(contacts: u64, report: &mut Report) -> anyhow::Result<()> {
 
     let attempts = count(&reader, "SELECT COUNT(*) FROM attempts").await?;
     let checks = Checks::read(&reader).await?;
-    reader.close().await?;
+    campaignd::store::db::close(reader).await?;
     checks.ensure()?;
     let n = int(contacts as f64);
     let pool = match senders()? {

@@ -98,7 +98,7 @@ pub async fn measure(rows: u64, report: &mut Report) -> anyhow::Result<ImportedD
     );
 
     // Closing the last connection checkpoints the WAL into the main file.
-    conn.close().await?;
+    db::close(conn).await?;
     std::fs::remove_file(&csv)?;
     let size = file_size(&db_file) + file_size(&db_file.with_extension("db-wal"));
     report.add(
@@ -134,7 +134,7 @@ async fn sqlite3_import(dir: &Path, csv: &Path, rows: u64) -> anyhow::Result<std
     );
     let db_file = dir.join("baseline.db");
     let (conn, camp) = open_store(&BenchConfig::new(&db_file).settings()?).await?;
-    conn.close().await?;
+    db::close(conn).await?;
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false);
     let script = format!(
         "PRAGMA synchronous = FULL;\n\

@@ -88,7 +88,7 @@ pub async fn measure(duration: Duration, synchronous: Synchronous, report: &mut 
     let stored = count(&db, "SELECT COUNT(*) FROM callback_inbox WHERE state <> 'rejected'").await? as u64;
     let parked =
         count(&db, "SELECT COUNT(*) FROM callback_inbox WHERE retry_at > received_at OR state <> 'pending'").await?;
-    db.close().await?;
+    campaignd::store::db::close(db).await?;
     // Requests still in flight when wrk stopped may be stored, their answers unread.
     anyhow::ensure!(stored >= ingest.ok, "{} callbacks answered 2xx but only {stored} stored", ingest.ok);
     anyhow::ensure!(

@@ -95,7 +95,7 @@ async fn server_note(pg_server: &str) -> anyhow::Result<String> {
     for (i, setting) in settings.iter().enumerate() {
         note.push_str(&format!(", {setting}={}", value(i + 2)?));
     }
-    conn.close().await?;
+    campaignd::store::db::close(conn).await?;
     Ok(note)
 }
 

@@ -83,7 +83,7 @@ async fn execute(server: &str, sql: &str) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("connecting to the PostgreSQL server given by --pg / {PG_URL_ENV}: {e}"))?;
     conn.execute_unprepared(sql).await.map_err(|e| anyhow::anyhow!("{sql}: {e}"))?;
-    conn.close().await?;
+    campaignd::store::db::close(conn).await?;
     Ok(())
 }
 

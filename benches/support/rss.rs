@@ -68,6 +68,6 @@ async fn deferred_contacts(config: &BenchConfig) -> anyhow::Result<i64> {
          AND campaign_id = (SELECT id FROM campaigns WHERE name = '{CAMPAIGN}')"
     );
     let deferred = super::count(&conn, &sql).await?;
-    conn.close().await?;
+    campaignd::store::db::close(conn).await?;
     Ok(deferred)
 }

@@ -150,6 +150,16 @@ pub(super) async fn sqlite_outside_transaction(conn: &mut SqliteConnection) -> R
     Ok(false)
 }
 
+/// Close the pool and wait until its connections are closed, the SQLite
+/// writer's too (`store::sqlite_writer`): once the last connection to a file
+/// closes, SQLite has checkpointed its WAL into the file and removed it.
+pub async fn close(db: DatabaseConnection) -> Result<(), DbErr> {
+    if db.get_database_backend() == DbBackend::Sqlite {
+        super::sqlite_writer::close(&db).await;
+    }
+    db.close().await
+}
+
 /// Bring the schema up to date in one transaction. Several processes may
 /// start at once on a fresh database (a daemon, and `campaignd status` typed
 /// right after it): they take turns, and every one after the first finds
@@ -217,8 +227,8 @@ async fn begin(db: &DatabaseConnection, moves: Moves) -> Result<WriteTxn, DbErr>
         return Ok(WriteTxn { txn: db.begin().await?, _turn: None });
     }
     let turn = WriteTurns::take(db, moves).await?;
-    let mut options = TransactionOptions::default();
-    options.sqlite_transaction_mode = Some(SqliteTransactionMode::Immediate);
+    let options =
+        TransactionOptions { sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate), ..Default::default() };
     let writer = super::sqlite_writer::of(db);
     Ok(WriteTxn { txn: writer.begin_with_options(options).await?, _turn: Some(turn) })
 }

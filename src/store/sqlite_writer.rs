@@ -50,6 +50,14 @@ pub(super) fn open(db: &DatabaseConnection, settings: &DatabaseSettings) {
         .max_lifetime(settings.max_lifetime)
         .after_release(|conn, _| Box::pin(async move { super::db::sqlite_outside_transaction(conn).await }))
         .connect_lazy_with((*options).clone());
+    // The writer goes with its pool: sqlx fires the pool's close event on
+    // `close()` and when its last handle is dropped.
+    let closed = db.get_sqlite_connection_pool().close_event();
+    let closing = pool.clone();
+    tokio::spawn(async move {
+        closed.await;
+        closing.close().await;
+    });
     let mut writers = writers();
     writers.retain(|w| w.pool.strong_count() > 0);
     writers.push(Writer { pool: Arc::downgrade(&options), conn: pool.into() });
@@ -58,12 +66,21 @@ pub(super) fn open(db: &DatabaseConnection, settings: &DatabaseSettings) {
 /// The connection `db`'s write transactions run on: its writer, or `db`
 /// itself when it has none (an in-memory database).
 pub(super) fn of(db: &DatabaseConnection) -> DatabaseConnection {
+    writer(db).unwrap_or_else(|| db.clone())
+}
+
+/// Close `db`'s writer, if it has one, and wait until its connection is
+/// closed.
+pub(super) async fn close(db: &DatabaseConnection) {
+    if let Some(writer) = writer(db) {
+        writer.get_sqlite_connection_pool().close().await;
+    }
+}
+
+fn writer(db: &DatabaseConnection) -> Option<DatabaseConnection> {
     let options = db.get_sqlite_connection_pool().connect_options();
     let writers = writers();
-    match writers.iter().find(|w| std::ptr::eq(w.pool.as_ptr(), Arc::as_ptr(&options))) {
-        Some(w) => w.conn.clone(),
-        None => db.clone(),
-    }
+    writers.iter().find(|w| std::ptr::eq(w.pool.as_ptr(), Arc::as_ptr(&options))).map(|w| w.conn.clone())
 }
 
 #[cfg(test)]

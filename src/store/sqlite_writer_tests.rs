@@ -1,5 +1,5 @@
 use crate::config::DatabaseSettings;
-use crate::store::db::{begin_read, begin_write, connect};
+use crate::store::db::{begin_read, begin_write, close, connect};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 
 fn settings(file: &std::path::Path) -> DatabaseSettings {
@@ -86,4 +86,44 @@ async fn the_writer_and_the_pool_see_one_database() {
     txn.execute_unprepared("INSERT INTO t VALUES (2)").await.unwrap();
     txn.commit().await.unwrap();
     assert_eq!(count(&db, "SELECT COUNT(*) FROM t").await, 2);
+}
+
+async fn written(file: &std::path::Path) -> DatabaseConnection {
+    let db = connect(&settings(file)).await.unwrap();
+    let txn = begin_write(&db).await.unwrap();
+    txn.execute_unprepared("CREATE TABLE t (n INTEGER)").await.unwrap();
+    txn.execute_unprepared("INSERT INTO t VALUES (1)").await.unwrap();
+    txn.commit().await.unwrap();
+    db
+}
+
+fn wal(file: &std::path::Path) -> std::path::PathBuf {
+    std::path::PathBuf::from(format!("{}-wal", file.display()))
+}
+
+/// SQLite checkpoints the WAL into the file and removes it when the last
+/// connection closes: closing the pool must close its writer too.
+#[tokio::test]
+async fn closing_the_pool_closes_its_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("close.db");
+    let db = written(&file).await;
+    assert!(wal(&file).exists());
+    close(db).await.unwrap();
+    assert!(!wal(&file).exists(), "a connection is still open on the file");
+}
+
+/// A pool dropped without `close` takes its writer with it. (Run alone,
+/// this fails without the close-event task; beside other tests, their
+/// `connect`s also sweep the entries of dropped pools.)
+#[tokio::test]
+async fn dropping_the_pool_closes_its_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("drop.db");
+    drop(written(&file).await);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while wal(&file).exists() {
+        assert!(std::time::Instant::now() < deadline, "a connection is still open on the file 10 s after the drop");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
