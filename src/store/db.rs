@@ -6,7 +6,7 @@ use crate::config::validate::sqlite_file;
 use crate::domain::duration::format_duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::Connection as _;
-use sea_orm::sqlx::sqlite::{SqliteConnection, SqliteJournalMode, SqliteSynchronous};
+use sea_orm::sqlx::sqlite::{SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult,
     QueryResult, RuntimeErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
@@ -108,10 +108,14 @@ fn connect_options(settings: &DatabaseSettings) -> ConnectOptions {
             .foreign_keys(true)
             .create_if_missing(true)
     });
-    opts.map_sqlx_sqlite_pool_opts(|pool| {
-        pool.after_release(|conn, _| Box::pin(async move { sqlite_outside_transaction(conn).await }))
-    });
+    opts.map_sqlx_sqlite_pool_opts(with_release_check);
     opts
+}
+
+/// `pool` with [`sqlite_outside_transaction`] run on every connection it
+/// gets back: the daemon's pool and its writer (`store::sqlite_writer`).
+pub(super) fn with_release_check(pool: SqlitePoolOptions) -> SqlitePoolOptions {
+    pool.after_release(|conn, _| Box::pin(async move { sqlite_outside_transaction(conn).await }))
 }
 
 /// Whether a SQLite connection coming back to the pool is outside any
@@ -129,7 +133,7 @@ fn connect_options(settings: &DatabaseSettings) -> ConnectOptions {
 /// locked` until a restart. Closing it rolls the stray transaction back
 /// (nothing was acknowledged on it: acknowledgments need a real COMMIT) and
 /// releases the lock.
-pub(super) async fn sqlite_outside_transaction(conn: &mut SqliteConnection) -> Result<bool, sea_orm::sqlx::Error> {
+async fn sqlite_outside_transaction(conn: &mut SqliteConnection) -> Result<bool, sea_orm::sqlx::Error> {
     // Locking the handle goes through the connection's worker, after any
     // ROLLBACK queued by a dropped transaction, so both readings are final.
     let mut handle = conn.lock_handle().await?;

@@ -38,18 +38,19 @@ fn writers() -> std::sync::MutexGuard<'static, Vec<Writer>> {
 /// Give `db`, a pool on a SQLite file, its writer: a pool of one connection
 /// with the same connect options (pragmas, busy timeout, `synchronous`) and
 /// the same timeouts. It connects at the first write, and lets its connection
-/// go after `idle_timeout` without writes, as the pool does. Writers of pools
-/// that were dropped are closed here.
+/// go after `idle_timeout` without writes, as the pool does. It closes when
+/// the pool does; the entries of pools that were dropped are removed here.
 pub(super) fn open(db: &DatabaseConnection, settings: &DatabaseSettings) {
     let options = db.get_sqlite_connection_pool().connect_options();
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .min_connections(0)
-        .acquire_timeout(settings.acquire_timeout)
-        .idle_timeout(settings.idle_timeout)
-        .max_lifetime(settings.max_lifetime)
-        .after_release(|conn, _| Box::pin(async move { super::db::sqlite_outside_transaction(conn).await }))
-        .connect_lazy_with((*options).clone());
+    let pool = super::db::with_release_check(
+        SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(0)
+            .acquire_timeout(settings.acquire_timeout)
+            .idle_timeout(settings.idle_timeout)
+            .max_lifetime(settings.max_lifetime),
+    )
+    .connect_lazy_with((*options).clone());
     // The writer goes with its pool: sqlx fires the pool's close event on
     // `close()` and when its last handle is dropped.
     let closed = db.get_sqlite_connection_pool().close_event();
