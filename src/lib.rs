@@ -29,9 +29,11 @@
 //! - [`logging`]: log lines as text or JSON, phone numbers masked in every line.
 //! - [`failure_log`]: a loop's failures logged once per burst, not once per round.
 //! - [`fuzz_support`]: the fuzz targets' entries, also replayed by the ordinary tests.
+//! - [`allocator`]: the process's malloc (jemalloc, tuned for a small peak), Rust's and SQLite's.
 //!
 //! The same map with more detail, and the rest of the documentation: `docs/architecture.md`.
 
+pub mod allocator;
 pub mod api;
 pub mod app;
 pub mod cli;
@@ -45,7 +47,6 @@ pub mod fuzz_support;
 pub mod import;
 pub mod ingest;
 pub mod logging;
-pub mod malloc_arenas;
 pub mod reconcile;
 pub mod refresh;
 pub mod scheduler;

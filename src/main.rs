@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     // Before the runtime starts its threads (see the module).
-    campaignd::malloc_arenas::cap();
+    campaignd::allocator::init();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build();
     match runtime {
         Ok(runtime) => runtime.block_on(run()),
