@@ -13,8 +13,8 @@
 //! 64 MiB target (glibc with two arenas: 60–62 MiB). [`OPTIONS`] keep one
 //! arena (the daemon's threads share it; each keeps a small cache of its
 //! own), smaller caches, and give freed pages back within a second: about
-//! 61 MiB, and most of the speed. An operator's `MALLOC_CONF` in the environment is read after it
-//! and wins, option by option.
+//! 61 MiB, and most of the speed. An operator's `MALLOC_CONF` in the
+//! environment is read after them and wins, option by option.
 //!
 //! The symbols are unprefixed, so jemalloc is also the `malloc` that SQLite's
 //! C code calls (SQLite's page cache and statements are a large part of the
@@ -34,24 +34,13 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// - `dirty_decay_ms:1000`, `muzzy_decay_ms:0`: pages freed are given back to
 ///   the system after about a second instead of ten (0 gave them back at
 ///   once: 60 MiB, but 41–46 s end to end).
-pub const OPTIONS: &str = "narenas:1,tcache_max:4096,dirty_decay_ms:1000,muzzy_decay_ms:0";
+pub const OPTIONS: &std::ffi::CStr = c"narenas:1,tcache_max:4096,dirty_decay_ms:1000,muzzy_decay_ms:0";
 
-/// [`OPTIONS`] where jemalloc looks for them: the C string named
+/// [`OPTIONS`] where jemalloc looks for them: a pointer to a C string, named
 /// `malloc_conf` (jemalloc's own definition of it is weak).
 #[cfg(feature = "jemalloc")]
 #[unsafe(export_name = "malloc_conf")]
-pub static MALLOC_CONF: Option<&'static u8> = Some(&MALLOC_CONF_BYTES[0]);
-
-#[cfg(feature = "jemalloc")]
-const MALLOC_CONF_BYTES: [u8; OPTIONS.len() + 1] = {
-    let mut bytes = [0u8; OPTIONS.len() + 1];
-    let mut i = 0;
-    while i < OPTIONS.len() {
-        bytes[i] = OPTIONS.as_bytes()[i];
-        i += 1;
-    }
-    bytes
-};
+pub static MALLOC_CONF: Option<&'static u8> = Some(&OPTIONS.to_bytes_with_nul()[0]);
 
 /// The arenas glibc's malloc may use, unless the operator set
 /// `MALLOC_ARENA_MAX` (builds without jemalloc).
