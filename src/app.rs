@@ -296,6 +296,8 @@ struct Generation {
     /// The campaigns' scheduled contact refresh (docs/crm-refresh.md).
     refresh: JoinHandle<()>,
     forwarder: JoinHandle<()>,
+    /// PostgreSQL: `ANALYZE` of tables a burst changed (`crate::planner_stats`).
+    planner_stats: JoinHandle<()>,
 }
 
 impl Generation {
@@ -310,6 +312,7 @@ impl Generation {
             sweeps: tokio::spawn(sweep_loop(ctx.clone(), stop.clone())),
             refresh: tokio::spawn(refresh::run(ctx.clone(), stop.clone())),
             forwarder: tokio::spawn(crate::forwarding::run(ctx.clone(), stop.clone())),
+            planner_stats: tokio::spawn(crate::planner_stats::run(ctx.clone(), stop.clone())),
             stop,
         })
     }
@@ -324,6 +327,7 @@ impl Generation {
         Generation::stopped("sweeps", self.sweeps).await;
         Generation::stopped("contact refresh", self.refresh).await;
         Generation::stopped("forwarding", self.forwarder).await;
+        Generation::stopped("planner statistics", self.planner_stats).await;
         self.http
     }
 
@@ -342,6 +346,7 @@ impl Generation {
         let _ = self.sweeps.await;
         Generation::stopped("contact refresh", self.refresh).await;
         Generation::stopped("forwarding", self.forwarder).await;
+        Generation::stopped("planner statistics", self.planner_stats).await;
     }
 
     async fn stopped(what: &str, task: JoinHandle<()>) {

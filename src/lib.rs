@@ -27,6 +27,7 @@
 //! - [`refresh`]: scheduled contact refresh from a drop folder or a URL, on a cron schedule, one instance per firing.
 //! - [`suppression_list`]: the suppression list in and out of files (CLI and admin API).
 //! - [`logging`]: log lines as text or JSON, phone numbers masked in every line.
+//! - [`planner_stats`]: PostgreSQL: `ANALYZE` of the daemon's tables once a burst changed them, so plans follow the rows.
 //! - [`failure_log`]: a loop's failures logged once per burst, not once per round.
 //! - [`fuzz_support`]: the fuzz targets' entries, also replayed by the ordinary tests.
 //! - [`allocator`]: the process's malloc (jemalloc, tuned for a small peak), Rust's and SQLite's.
@@ -47,6 +48,7 @@ pub mod fuzz_support;
 pub mod import;
 pub mod ingest;
 pub mod logging;
+pub mod planner_stats;
 pub mod reconcile;
 pub mod refresh;
 pub mod scheduler;

@@ -6,7 +6,9 @@
 //! two commits, like the daemon, because an attempt must be durable before a
 //! vendor may be asked to dial it. No policy, no audit rows, no vendor task,
 //! no HTTP: what is left is the store's own cost of the rows a dispatch
-//! touches.
+//! touches. On PostgreSQL the daemon's planner-statistics round
+//! (`campaignd::planner_stats::refresh`) runs beside it every second, as it
+//! runs beside the daemon's claims: both are planned from the same counts.
 
 use super::config::CAMPAIGN;
 use super::count;
@@ -28,6 +30,7 @@ pub struct Baseline {
 /// on a database that already holds them (imported, none claimed yet).
 pub async fn run(conn: &DatabaseConnection, contacts: u64, batch: u32) -> anyhow::Result<Baseline> {
     let campaign_id = campaigns::find_by_name(conn, CAMPAIGN).await?.id;
+    let stats = tokio::spawn(planner_stats_beside(conn.clone()));
     let started = Instant::now();
     let mut batches = 0;
     loop {
@@ -39,6 +42,10 @@ pub async fn run(conn: &DatabaseConnection, contacts: u64, batch: u32) -> anyhow
         batches += 1;
     }
     let elapsed = started.elapsed();
+    stats.abort();
+    if let Ok(Err(e)) = stats.await {
+        return Err(e);
+    }
     let dispatched = count(conn, "SELECT COUNT(*) FROM attempts WHERE state = 'dispatched'").await?;
     let attempts = count(conn, "SELECT COUNT(*) FROM attempts").await?;
     let left = count(conn, "SELECT COUNT(*) FROM contacts WHERE due_at IS NOT NULL").await?;
@@ -47,6 +54,16 @@ pub async fn run(conn: &DatabaseConnection, contacts: u64, batch: u32) -> anyhow
         "baseline dispatched {dispatched} of {contacts} contacts ({attempts} attempts, {left} contacts left due)"
     );
     Ok(Baseline { elapsed, batches })
+}
+
+/// The daemon's planner-statistics round every second (its default
+/// `database.analyze_every`), until aborted or failed.
+async fn planner_stats_beside(conn: DatabaseConnection) -> anyhow::Result<()> {
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        every.tick().await;
+        campaignd::planner_stats::refresh(&conn).await.context("planner statistics beside the baseline")?;
+    }
 }
 
 /// One transaction: select, insert the attempts, put the contacts in flight.

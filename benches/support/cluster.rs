@@ -5,7 +5,7 @@
 
 use super::config::{BenchConfig, VENDOR_ID};
 use super::dispatch::{Callbacks, sink};
-use super::{HttpServer, loopback_listener};
+use super::{HttpServer, PlannerStats, loopback_listener};
 use anyhow::Context as _;
 use campaignd::app::App;
 use campaignd::clock::SystemClock;
@@ -17,6 +17,7 @@ pub struct Instance {
     /// This instance's `/callbacks/{vendor}` URL.
     pub callback_url: String,
     http: HttpServer,
+    _planner_stats: PlannerStats,
     /// Owns the listener `App::build` bound (unused: `http` serves ours).
     _app: App,
 }
@@ -48,7 +49,8 @@ impl Cluster {
                 Callbacks::Daemon => HttpServer::daemon(listener, ctx.clone()),
             };
             let callback_url = format!("{public_url}/callbacks/{VENDOR_ID}");
-            instances.push(Instance { ctx, callback_url, http, _app: app });
+            let _planner_stats = PlannerStats::spawn(&ctx);
+            instances.push(Instance { ctx, callback_url, http, _planner_stats, _app: app });
         }
         Ok(Cluster { instances })
     }

@@ -7,7 +7,7 @@ use super::config::{API_KEY, BenchConfig, CALLBACK_SECRET, CAMPAIGN};
 use super::import::{import_file, open_store, write_csv, write_csv_in};
 use super::pg::{Backend, BenchDb};
 use super::report::{Report, dec, int};
-use super::{HttpServer, count, loopback_listener, per_second, wait_until};
+use super::{HttpServer, PlannerStats, count, loopback_listener, per_second, wait_until};
 use axum::http::StatusCode;
 use campaignd::app::App;
 use campaignd::clock::SystemClock;
@@ -98,6 +98,7 @@ async fn measure_with(
     };
     let app = App::build(config.settings()?, Arc::new(SystemClock)).await?;
     let ctx = app.ctx().clone();
+    let _planner_stats = PlannerStats::spawn(&ctx);
     let http = match callbacks {
         Callbacks::Sink => HttpServer::start(listener, sink()),
         Callbacks::Daemon => HttpServer::daemon(listener, ctx.clone()),

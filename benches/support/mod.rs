@@ -84,6 +84,26 @@ impl HttpServer {
     }
 }
 
+/// The daemon's planner-statistics loop (`campaignd::planner_stats::run`,
+/// PostgreSQL only) beside a measurement that drives the ticks and drains
+/// itself: the daemon runs it beside those loops, and without it a burst
+/// is planned from the counts before it. Stops when dropped.
+pub struct PlannerStats(CancellationToken);
+
+impl PlannerStats {
+    pub fn spawn(ctx: &Ctx) -> PlannerStats {
+        let stop = CancellationToken::new();
+        tokio::spawn(campaignd::planner_stats::run(ctx.clone(), stop.clone()));
+        PlannerStats(stop)
+    }
+}
+
+impl Drop for PlannerStats {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
 /// A loopback listener on a free port, and its `http://` URL.
 pub async fn loopback_listener() -> anyhow::Result<(TcpListener, String)> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;

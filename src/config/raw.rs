@@ -83,6 +83,10 @@ pub struct RawDatabase {
     /// PostgreSQL only: a statement running longer is cancelled by the server
     /// (`"30s"`; `"0s"` turns it off).
     pub statement_timeout: Option<Spanned<String>>,
+    /// PostgreSQL only: how often the daemon looks for tables changed enough
+    /// since their last `ANALYZE` to analyze them (`"1s"`; `"0s"` leaves it
+    /// to autovacuum).
+    pub analyze_every: Option<Spanned<String>>,
     /// SQLite `synchronous` pragma: `full` (default: a 2xx'd callback survives
     /// power loss) or `normal` (survives process crashes only).
     pub sqlite_synchronous: Option<Spanned<String>>,

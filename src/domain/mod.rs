@@ -25,6 +25,7 @@ pub mod matching;
 pub mod named_enum;
 pub mod outcome;
 pub mod phone;
+pub mod planner_stats;
 pub mod predial;
 pub mod recall;
 pub mod routing;

@@ -33,6 +33,7 @@ pub mod installation;
 mod json_rows;
 pub mod leases;
 mod plan_hints;
+pub mod planner_stats;
 mod raw_sql;
 pub mod reconcile;
 pub mod rejected_callbacks;

@@ -8,7 +8,8 @@
 //! numbers or refs asked for. Wrapped in `likelihood(…, 0.9)` the state test
 //! reads as nearly always true, and SQLite seeks the rows by the selective
 //! term instead (a number, a case, an attempt ref). PostgreSQL plans from
-//! its own statistics and gets the plain condition.
+//! its statistics, which the daemon keeps current through bursts
+//! (`crate::planner_stats`), and gets the plain condition.
 
 use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{ColumnTrait, DbBackend};

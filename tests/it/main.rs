@@ -31,6 +31,7 @@ mod multi_instance;
 mod oncall_metrics;
 mod operations_logs;
 mod pg_restart;
+mod planner_stats;
 mod reconcile;
 mod scheduling_clock;
 mod status_page;

@@ -27,6 +27,10 @@ pub struct DatabaseSettings {
     /// PostgreSQL only: the server cancels a statement running longer (lock
     /// waits included). `None`: no limit.
     pub statement_timeout: Option<Duration>,
+    /// PostgreSQL only: how often the daemon checks its tables' changes since
+    /// their last `ANALYZE` and analyzes the stale ones (`crate::planner_stats`).
+    /// `None`: never (autovacuum's alone).
+    pub analyze_every: Option<Duration>,
     pub sqlite_synchronous_full: bool,
     pub busy_timeout: Duration,
 }
@@ -64,6 +68,10 @@ impl Default for DatabaseSettings {
             // it lets its loop retry instead of hanging the scheduler or the
             // inbox behind it. Migrations are exempt (see `db::migrate`).
             statement_timeout: Some(Duration::from_secs(30)),
+            // A burst of 50,000 rows lands in a few seconds; plans made from
+            // the counts before it cost 10-1000x until the next ANALYZE
+            // (`domain::planner_stats`). The check reads one catalog view.
+            analyze_every: Some(Duration::from_secs(1)),
             sqlite_synchronous_full: true,
             busy_timeout: Duration::from_secs(10),
         }
@@ -126,6 +134,17 @@ impl Validator<'_> {
                 }
             },
         };
+        let analyze_every = match &raw.analyze_every {
+            None => d.analyze_every,
+            Some(s) => match parse_duration(s.get_ref()) {
+                Ok(t) if t.is_zero() => None,
+                Ok(t) => Some(t),
+                Err(e) => {
+                    self.issue("database.analyze_every", Some(s), e.to_string());
+                    d.analyze_every
+                }
+            },
+        };
         let sqlite_synchronous_full = match raw.sqlite_synchronous.as_ref() {
             None => d.sqlite_synchronous_full,
             Some(s) if s.get_ref() == "full" => true,
@@ -148,6 +167,7 @@ impl Validator<'_> {
             idle_timeout: self.duration("database.idle_timeout", &raw.idle_timeout, d.idle_timeout),
             max_lifetime: self.duration("database.max_lifetime", &raw.max_lifetime, d.max_lifetime),
             statement_timeout,
+            analyze_every,
             sqlite_synchronous_full,
             busy_timeout: self.duration("database.busy_timeout", &raw.busy_timeout, d.busy_timeout),
         }
@@ -222,6 +242,9 @@ mod tests {
         assert_eq!(s.max_lifetime, Duration::from_secs(3600));
         assert_eq!(s.statement_timeout, Some(Duration::from_millis(250)));
         assert_eq!(database("statement_timeout = \"0s\"").unwrap().database.statement_timeout, None, "0s: no limit");
+        assert_eq!(d.analyze_every, Some(Duration::from_secs(1)));
+        assert_eq!(database("analyze_every = \"5s\"").unwrap().database.analyze_every, Some(Duration::from_secs(5)));
+        assert_eq!(database("analyze_every = \"0s\"").unwrap().database.analyze_every, None, "0s: autovacuum alone");
         // One connection in all: the default minimum follows it down.
         assert_eq!(database("max_connections = 1").unwrap().database.min_connections, 1);
     }
@@ -243,7 +266,7 @@ mod tests {
     fn bad_pool_settings_are_named_with_their_lines() {
         let err = database(
             "max_connections = 4\nmin_connections = 5\nacquire_timeout = \"soon\"\nconnect_timeout = \"0s\"\n\
-             statement_timeout = \"30\"\nidle_timeout = \"5 parsecs\"\nmax_lifetime = \"-1m\"",
+             statement_timeout = \"30\"\nidle_timeout = \"5 parsecs\"\nmax_lifetime = \"-1m\"\nanalyze_every = \"often\"",
         )
         .unwrap_err()
         .to_string();
@@ -254,6 +277,7 @@ mod tests {
             "line 6: database.statement_timeout: invalid duration `30`",
             "line 7: database.idle_timeout: invalid duration `5 parsecs`",
             "line 8: database.max_lifetime: invalid duration `-1m`",
+            "line 9: database.analyze_every: invalid duration `often`",
         ] {
             assert!(err.contains(needle), "missing `{needle}` in:\n{err}");
         }
