@@ -24,14 +24,16 @@ pub const TABLES: [&str; 9] = [
 
 /// Whether this database's statistics are the daemon's to keep: on
 /// PostgreSQL. (SQLite's planner is steered with hints, `store::plan_hints`.)
-pub fn kept_by_the_daemon(db: &DatabaseConnection) -> bool {
+pub fn kept_by_the_daemon<C: ConnectionTrait>(db: &C) -> bool {
     db.get_database_backend() == DbBackend::Postgres
 }
 
-/// Each of [`TABLES`] in the current schema, with what the server counted
-/// of its changes. Empty on SQLite, whose planner the daemon steers with
+/// Each of [`TABLES`] in the current schema that the daemon's role may
+/// `ANALYZE` (it owns it, or is a member of its owner: otherwise the server
+/// skips the `ANALYZE` with a warning and the table stays to autovacuum),
+/// with what the server counted of its changes. Empty on SQLite, whose planner the daemon steers with
 /// hints instead (`store::plan_hints`).
-pub async fn changes(db: &DatabaseConnection) -> Result<Vec<(&'static str, TableChanges)>, StoreError> {
+pub async fn changes<C: ConnectionTrait>(db: &C) -> Result<Vec<(&'static str, TableChanges)>, StoreError> {
     if !kept_by_the_daemon(db) {
         return Ok(Vec::new());
     }
@@ -39,7 +41,8 @@ pub async fn changes(db: &DatabaseConnection) -> Result<Vec<(&'static str, Table
         DbBackend::Postgres,
         "SELECT s.relname::text AS name, c.reltuples::float8 AS rows, s.n_mod_since_analyze::int8 AS changed \
          FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid \
-         WHERE s.schemaname = current_schema() AND s.relname = ANY(string_to_array($1, ','))",
+         WHERE s.schemaname = current_schema() AND s.relname = ANY(string_to_array($1, ',')) \
+         AND pg_has_role(c.relowner, 'USAGE')",
         [TABLES.join(",").into()],
     );
     let mut out = Vec::with_capacity(TABLES.len());

@@ -11,7 +11,7 @@ use campaignd::clock::SystemClock;
 use campaignd::config::{Settings, parse};
 use campaignd::store::db;
 use common::TestDb;
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -82,6 +82,21 @@ async fn a_burst_of_callbacks_is_analyzed_once_and_then_planned_as_it_is() {
 }
 
 #[tokio::test]
+async fn tables_another_role_owns_are_left_to_autovacuum() {
+    let db = TestDb::postgres_always();
+    let conn = db::connect(&settings(&db, "").database).await.expect("connect");
+    db::migrate(&conn).await.expect("migrate");
+    let owned = campaignd::store::planner_stats::changes(&conn).await.expect("changes");
+    assert!(owned.iter().any(|(t, _)| *t == "callback_inbox"), "the owner's tables: {owned:?}");
+    // A role that neither owns the tables nor belongs to their owner: the
+    // server would skip its ANALYZE with a warning, every round.
+    let txn = conn.begin().await.expect("begin");
+    txn.execute_unprepared("SET LOCAL ROLE pg_monitor").await.expect("set role");
+    let others = campaignd::store::planner_stats::changes(&txn).await.expect("changes");
+    assert!(others.is_empty(), "another role's tables: {others:?}");
+}
+
+#[tokio::test]
 async fn the_running_daemon_analyzes_a_table_a_burst_changed() {
     let db = TestDb::postgres_always();
     let app = App::build(settings(&db, "analyze_every = \"100ms\""), Arc::new(SystemClock)).await.expect("build");
@@ -94,7 +109,8 @@ async fn the_running_daemon_analyzes_a_table_a_burst_changed() {
         (analyses(&conn).await >= 1).then_some(())
     })
     .await;
-    assert!(planned_pending(&conn).await > BURST as f64 * 0.9);
+    // (What the planner then expects is the test above's: here the daemon's
+    // inbox processor works through the burst meanwhile.)
     stop.cancel();
     running.await.expect("join").expect("daemon stopped cleanly");
 }
