@@ -40,7 +40,7 @@ pub const STALE_SHARE: f64 = 0.1;
 /// `ANALYZE` changed since (every change counts on a table never analyzed).
 pub fn stale(t: TableChanges) -> bool {
     let counted = t.rows_at_last_analyze.max(0.0);
-    t.changed_since >= MIN_CHANGES && t.changed_since as f64 >= MIN_CHANGES as f64 + STALE_SHARE * counted
+    t.changed_since as f64 >= MIN_CHANGES as f64 + STALE_SHARE * counted
 }
 
 #[cfg(test)]

@@ -29,10 +29,10 @@ pub fn kept_by_the_daemon<C: ConnectionTrait>(db: &C) -> bool {
 }
 
 /// Each of [`TABLES`] in the current schema that the daemon's role may
-/// `ANALYZE` (it owns it, or is a member of its owner: otherwise the server
-/// skips the `ANALYZE` with a warning and the table stays to autovacuum),
-/// with what the server counted of its changes. Empty on SQLite, whose planner the daemon steers with
-/// hints instead (`store::plan_hints`).
+/// `ANALYZE`, with what the server counted of its changes. A table the role
+/// neither owns nor belongs to the owner of would be skipped by the server
+/// with a warning, every round: it stays with autovacuum. Empty on SQLite,
+/// whose planner the daemon steers with hints instead (`store::plan_hints`).
 pub async fn changes<C: ConnectionTrait>(db: &C) -> Result<Vec<(&'static str, TableChanges)>, StoreError> {
     if !kept_by_the_daemon(db) {
         return Ok(Vec::new());
