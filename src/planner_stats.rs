@@ -17,8 +17,15 @@ use tokio_util::sync::CancellationToken;
 /// Run until `shutdown`; returns at once on SQLite, or when
 /// `database.analyze_every` is off.
 pub async fn run(ctx: Ctx, shutdown: CancellationToken) {
-    let Some(every) = ctx.settings.database.analyze_every else { return };
-    if !planner_stats::kept_by_the_daemon(&ctx.db) {
+    if let Some(every) = ctx.settings.database.analyze_every {
+        run_every(&ctx.db, every, shutdown).await;
+    }
+}
+
+/// [`run`] on `db`, a round every `every` (the bench runs it beside its
+/// hand-written baseline, which has a connection and no `Ctx`).
+pub async fn run_every(db: &Db, every: std::time::Duration, shutdown: CancellationToken) {
+    if !planner_stats::kept_by_the_daemon(db) {
         return;
     }
     let mut tick = tokio::time::interval(every);
@@ -29,7 +36,7 @@ pub async fn run(ctx: Ctx, shutdown: CancellationToken) {
             _ = shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
-        match refresh(&ctx.db).await {
+        match refresh(db).await {
             Ok(_) => failures.succeeded(),
             Err(e) => {
                 metrics::counter!("campaignd_loop_failures_total", "loop" => "planner_stats").increment(1);

@@ -16,6 +16,7 @@ use anyhow::Context as _;
 use campaignd::store::{campaigns, db};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Value};
 use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
 
 /// Rows per INSERT: 13 parameters each stays far below either backend's limit.
 const INSERT_CHUNK: usize = 500;
@@ -30,7 +31,12 @@ pub struct Baseline {
 /// on a database that already holds them (imported, none claimed yet).
 pub async fn run(conn: &DatabaseConnection, contacts: u64, batch: u32) -> anyhow::Result<Baseline> {
     let campaign_id = campaigns::find_by_name(conn, CAMPAIGN).await?.id;
-    let stats = tokio::spawn(planner_stats_beside(conn.clone()));
+    let stats = CancellationToken::new();
+    tokio::spawn({
+        let (conn, stop) = (conn.clone(), stats.clone());
+        // The daemon's default `database.analyze_every`.
+        async move { campaignd::planner_stats::run_every(&conn, Duration::from_secs(1), stop).await }
+    });
     let started = Instant::now();
     let mut batches = 0;
     loop {
@@ -42,10 +48,7 @@ pub async fn run(conn: &DatabaseConnection, contacts: u64, batch: u32) -> anyhow
         batches += 1;
     }
     let elapsed = started.elapsed();
-    stats.abort();
-    if let Ok(Err(e)) = stats.await {
-        return Err(e);
-    }
+    stats.cancel();
     let dispatched = count(conn, "SELECT COUNT(*) FROM attempts WHERE state = 'dispatched'").await?;
     let attempts = count(conn, "SELECT COUNT(*) FROM attempts").await?;
     let left = count(conn, "SELECT COUNT(*) FROM contacts WHERE due_at IS NOT NULL").await?;
@@ -54,16 +57,6 @@ pub async fn run(conn: &DatabaseConnection, contacts: u64, batch: u32) -> anyhow
         "baseline dispatched {dispatched} of {contacts} contacts ({attempts} attempts, {left} contacts left due)"
     );
     Ok(Baseline { elapsed, batches })
-}
-
-/// The daemon's planner-statistics round every second (its default
-/// `database.analyze_every`), until aborted or failed.
-async fn planner_stats_beside(conn: DatabaseConnection) -> anyhow::Result<()> {
-    let mut every = tokio::time::interval(Duration::from_secs(1));
-    loop {
-        every.tick().await;
-        campaignd::planner_stats::refresh(&conn).await.context("planner statistics beside the baseline")?;
-    }
 }
 
 /// One transaction: select, insert the attempts, put the contacts in flight.
