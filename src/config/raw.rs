@@ -87,6 +87,9 @@ pub struct RawDatabase {
     /// since their last `ANALYZE` to analyze them (`"1s"`; `"0s"` leaves it
     /// to autovacuum).
     pub analyze_every: Option<Spanned<String>>,
+    /// PostgreSQL only: how many pages of the callback inbox one instance
+    /// applies at once (default 2; SQLite applies one at a time).
+    pub inbox_workers: Option<Spanned<u32>>,
     /// SQLite `synchronous` pragma: `full` (default: a 2xx'd callback survives
     /// power loss) or `normal` (survives process crashes only).
     pub sqlite_synchronous: Option<Spanned<String>>,

@@ -13,7 +13,7 @@ use crate::domain::compliance::ComplianceSettings;
 use crate::domain::inbox_wait;
 use crate::domain::recall::AttemptResult;
 use crate::store::Txn;
-use crate::store::apply::{Applied, WriteBuffer, apply_result_buffered, find_attempt};
+use crate::store::apply::{Applied, AttemptLocks, WriteBuffer, apply_result_buffered, find_attempt};
 use crate::store::{StoreError, inbox};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -122,6 +122,36 @@ async fn drain_paced(ctx: &Ctx, pacing: &mut Pacing, between: &impl AsyncFn()) -
     // One `now` per pass: rows that arrive or come due during the pass wait
     // for the next one, so a pass always ends.
     let now = ctx.clock.now();
+    let workers = ctx.settings.database.inbox_workers;
+    if workers <= 1 || !AttemptLocks::needed(&ctx.db) {
+        return drain_pages(ctx, now, pacing, between).await;
+    }
+    // Several pages at once, each in its own transaction, kept apart as
+    // between instances: a page's inbox rows are claimed `SKIP LOCKED` and
+    // its attempts locked in id order (`AttemptLocks`), so a row is applied
+    // by one page only and two pages cannot deadlock. A worker ends when it
+    // finds no row left that another has not claimed. (`Pacing` is SQLite's.)
+    let passes = (0..workers).map(|_| async move { drain_pages(ctx, now, &mut Pacing::default(), between).await });
+    let mut report = DrainReport::default();
+    let mut failed = None;
+    for pass in futures::future::join_all(passes).await {
+        match pass {
+            Ok(r) => report.merge(&r),
+            Err(e) => failed = Some(e),
+        }
+    }
+    // As with one worker, a failure fails the pass (the loop logs it and
+    // retries); every page applied before it is committed and counted.
+    failed.map_or(Ok(report), Err)
+}
+
+/// One worker's pages of a pass at `now`, until none is left.
+async fn drain_pages(
+    ctx: &Ctx,
+    now: DateTime<Utc>,
+    pacing: &mut Pacing,
+    between: &impl AsyncFn(),
+) -> Result<DrainReport, StoreError> {
     let mut report = DrainReport::default();
     let mut campaigns: HashMap<i64, Campaign> = HashMap::new();
     loop {

@@ -56,10 +56,22 @@ pub async fn changes<C: ConnectionTrait>(db: &C) -> Result<Vec<(&'static str, Ta
     Ok(out)
 }
 
+/// The statistics target of the daemon's `ANALYZE` (the server's default
+/// is 100). `ANALYZE` samples 300 rows per unit of target, so this reads
+/// 3,000 rows instead of 30,000 and keeps 10 common values and 10 histogram
+/// buckets per column. That is what these tables' plans turn on: how many
+/// rows a table holds and what share of them is in each state (a handful of
+/// values), not the fine shape of ids or times. The default's cost was the
+/// daemon's largest single load on a 2-core server during a burst: 200–330 ms
+/// per `ANALYZE` of a 50,000-row inbox, whose bodies and headers are read and
+/// compared for every sampled row; at this target, 16 ms (measured in
+/// psql; docs/benchmarks.md). Columns given a target of their own keep it.
+pub const SAMPLE_TARGET: u32 = 10;
+
 /// `ANALYZE` one of [`TABLES`], unless another instance is analyzing it
 /// right now (then false: its fresh statistics serve everyone). It reads a
-/// sample of the table (30,000 rows by default) and blocks no reads or
-/// writes; two `ANALYZE`s of one table would queue behind each other.
+/// sample of the table ([`SAMPLE_TARGET`]) and blocks no reads or writes;
+/// two `ANALYZE`s of one table would queue behind each other.
 pub async fn analyze(db: &DatabaseConnection, table: &'static str) -> Result<bool, StoreError> {
     assert!(TABLES.contains(&table), "ANALYZE only of the daemon's own tables, by their fixed names");
     let txn = begin_write(db).await?;
@@ -73,6 +85,9 @@ pub async fn analyze(db: &DatabaseConnection, table: &'static str) -> Result<boo
         None => false,
     };
     if got {
+        // `SET LOCAL`: the target ends with this transaction, so the pooled
+        // connection returns with the server's default.
+        txn.execute_unprepared(&format!("SET LOCAL default_statistics_target = {SAMPLE_TARGET}")).await?;
         txn.execute_unprepared(&format!("ANALYZE \"{table}\"")).await?;
     }
     txn.commit().await?;

@@ -26,6 +26,7 @@ mod explain;
 mod forwarding;
 mod hostile_clients;
 mod inbox_fence;
+mod inbox_workers;
 mod journald_logs;
 mod multi_instance;
 mod oncall_metrics;

@@ -75,6 +75,21 @@ async fn a_burst_of_callbacks_is_analyzed_once_and_then_planned_as_it_is() {
     let after = planned_pending(&conn).await;
     assert!(after > BURST as f64 * 0.9, "analyzed, {BURST} pending rows are planned as {after}");
     assert_eq!(analyses(&conn).await, 1);
+    // From a small sample: a histogram of at most SAMPLE_TARGET buckets
+    // (the server's default would keep 100), and the pooled connections
+    // are back on the server's default target.
+    let target = campaignd::store::planner_stats::SAMPLE_TARGET as i64;
+    let bounds = common::scalar(
+        &conn,
+        "SELECT COALESCE(array_length(histogram_bounds, 1), 0)::int8 FROM pg_stats \
+         WHERE tablename = 'callback_inbox' AND attname = 'id'",
+    )
+    .await;
+    assert!((2..=target + 1).contains(&bounds), "{bounds} histogram bounds for {BURST} distinct ids");
+    for _ in 0..4 {
+        let sql = "SELECT (setting = reset_val)::int::int8 FROM pg_settings WHERE name = 'default_statistics_target'";
+        assert_eq!(common::scalar(&conn, sql).await, 1, "SET LOCAL ended with the ANALYZE's transaction");
+    }
 
     // Nothing changed since: the next rounds leave it alone.
     let again = campaignd::planner_stats::refresh(&conn).await.expect("refresh");

@@ -31,6 +31,10 @@ pub struct DatabaseSettings {
     /// their last `ANALYZE` and analyzes the stale ones (`crate::planner_stats`).
     /// `None`: never (autovacuum's alone).
     pub analyze_every: Option<Duration>,
+    /// How many pages of the callback inbox this instance applies at once,
+    /// each in its own transaction (`ingest::processor`): 1 on SQLite,
+    /// whose one writer takes them in turn anyway.
+    pub inbox_workers: usize,
     pub sqlite_synchronous_full: bool,
     pub busy_timeout: Duration,
 }
@@ -49,6 +53,22 @@ pub struct DatabaseSettings {
 /// claims and pages proceed at once.
 pub fn default_max_connections(url: &str) -> u32 {
     if url.starts_with("sqlite:") { 4 } else { 8 }
+}
+
+/// Inbox pages applied at once when the config names no number.
+///
+/// WHY 2 on PostgreSQL: a page is a chain of round trips, each waiting on
+/// the server or on the daemon's own decisions, so one page at a time
+/// leaves the server idle while the daemon decides and the daemon idle
+/// while the server writes. Two pages at once keep both busy; their rows
+/// are kept apart as between instances (the inbox rows `FOR UPDATE SKIP
+/// LOCKED`, the attempts locked in id order). It also means one page held
+/// up on a lock does not hold up the rest of a burst. Measured in
+/// docs/benchmarks.md ("Two inbox pages at once on PostgreSQL").
+///
+/// SQLite has one writer: a second page would only queue for its turn.
+pub fn default_inbox_workers(url: &str) -> usize {
+    if url.starts_with("sqlite:") { 1 } else { 2 }
 }
 
 const DEFAULT_URL: &str = "sqlite://campaignd.db?mode=rwc";
@@ -72,6 +92,7 @@ impl Default for DatabaseSettings {
             // the counts before it cost 10-1000x until the next ANALYZE
             // (`domain::planner_stats`). The check reads one catalog view.
             analyze_every: Some(Duration::from_secs(1)),
+            inbox_workers: default_inbox_workers(DEFAULT_URL),
             sqlite_synchronous_full: true,
             busy_timeout: Duration::from_secs(10),
         }
@@ -82,7 +103,12 @@ impl DatabaseSettings {
     /// The defaults with another URL (tests, tools).
     pub fn with_url(url: impl Into<String>) -> Self {
         let url = url.into();
-        DatabaseSettings { max_connections: default_max_connections(&url), url, ..DatabaseSettings::default() }
+        DatabaseSettings {
+            max_connections: default_max_connections(&url),
+            inbox_workers: default_inbox_workers(&url),
+            url,
+            ..DatabaseSettings::default()
+        }
     }
 }
 
@@ -145,6 +171,7 @@ impl Validator<'_> {
                 }
             },
         };
+        let inbox_workers = self.inbox_workers(raw, &url, max_connections);
         let sqlite_synchronous_full = match raw.sqlite_synchronous.as_ref() {
             None => d.sqlite_synchronous_full,
             Some(s) if s.get_ref() == "full" => true,
@@ -168,9 +195,35 @@ impl Validator<'_> {
             max_lifetime: self.duration("database.max_lifetime", &raw.max_lifetime, d.max_lifetime),
             statement_timeout,
             analyze_every,
+            inbox_workers,
             sqlite_synchronous_full,
             busy_timeout: self.duration("database.busy_timeout", &raw.busy_timeout, d.busy_timeout),
         }
+    }
+}
+
+impl Validator<'_> {
+    /// Each inbox worker holds a pooled connection for its page; the
+    /// scheduler and the callback writer need one too.
+    fn inbox_workers(&mut self, raw: &RawDatabase, url: &str, max_connections: u32) -> usize {
+        let default = default_inbox_workers(url);
+        let Some(n) = &raw.inbox_workers else { return default };
+        let workers = *n.get_ref();
+        let key = "database.inbox_workers";
+        if workers == 0 {
+            self.issue(key, Some(n), "must be at least 1");
+        } else if workers > 1 && url.starts_with("sqlite:") {
+            self.issue(key, Some(n), "SQLite has one writer and applies one page at a time: remove it or set 1");
+        } else if workers >= max_connections {
+            let message = format!(
+                "{workers} would leave no pooled connection for the scheduler and the callback writer \
+                 (database.max_connections = {max_connections})"
+            );
+            self.issue(key, Some(n), message);
+        } else {
+            return workers as usize;
+        }
+        default
     }
 }
 
@@ -245,8 +298,20 @@ mod tests {
         assert_eq!(d.analyze_every, Some(Duration::from_secs(1)));
         assert_eq!(database("analyze_every = \"5s\"").unwrap().database.analyze_every, Some(Duration::from_secs(5)));
         assert_eq!(database("analyze_every = \"0s\"").unwrap().database.analyze_every, None, "0s: autovacuum alone");
+        assert_eq!((d.inbox_workers, pg.inbox_workers), (1, 2), "pages at once: SQLite one, PostgreSQL two");
+        assert_eq!(database("url = \"postgres://db/c\"\ninbox_workers = 4").unwrap().database.inbox_workers, 4);
         // One connection in all: the default minimum follows it down.
         assert_eq!(database("max_connections = 1").unwrap().database.min_connections, 1);
+    }
+
+    #[test]
+    fn inbox_workers_are_refused_where_they_cannot_work_with_the_line_named() {
+        let err = |table: &str| database(table).unwrap_err().to_string();
+        assert!(err("inbox_workers = 0").contains("line 2: database.inbox_workers: must be at least 1"));
+        assert!(err("inbox_workers = 2").contains("line 2: database.inbox_workers: SQLite has one writer"));
+        let starved = err("url = \"postgres://db/c\"\nmax_connections = 4\ninbox_workers = 4");
+        assert!(starved.contains("line 4: database.inbox_workers: 4 would leave no pooled connection"), "{starved}");
+        assert_eq!(database("inbox_workers = 1").unwrap().database.inbox_workers, 1, "1 is fine on SQLite");
     }
 
     #[test]
