@@ -107,6 +107,9 @@ fn connect_options(settings: &DatabaseSettings) -> ConnectOptions {
             .synchronous(if full { SqliteSynchronous::Full } else { SqliteSynchronous::Normal })
             .foreign_keys(true)
             .create_if_missing(true)
+            // Checkpoints are taken beside the writer; it takes one itself
+            // only past this backstop (`store::wal_checkpoints`).
+            .pragma("wal_autocheckpoint", super::wal_checkpoints::BACKSTOP_PAGES.to_string())
     });
     opts.map_sqlx_sqlite_pool_opts(with_release_check);
     opts

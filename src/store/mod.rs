@@ -45,6 +45,7 @@ pub mod suppressions;
 mod values_list;
 pub mod vendor_limits;
 pub mod vendor_scorecard;
+pub mod wal_checkpoints;
 
 #[cfg(test)]
 pub(crate) mod testkit;

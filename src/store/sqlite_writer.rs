@@ -17,7 +17,7 @@
 
 use crate::config::DatabaseSettings;
 use sea_orm::DatabaseConnection;
-use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use std::sync::{Arc, Mutex, Weak};
 
 /// A pool's writer. The pool is known by its connect options: sqlx keeps them
@@ -27,6 +27,8 @@ use std::sync::{Arc, Mutex, Weak};
 struct Writer {
     pool: Weak<SqliteConnectOptions>,
     conn: DatabaseConnection,
+    /// The connection `store::wal_checkpoints` checkpoints on.
+    checkpointer: SqlitePool,
 }
 
 static WRITERS: Mutex<Vec<Writer>> = Mutex::new(Vec::new());
@@ -42,26 +44,35 @@ fn writers() -> std::sync::MutexGuard<'static, Vec<Writer>> {
 /// the pool does; the entries of pools that were dropped are removed here.
 pub(super) fn open(db: &DatabaseConnection, settings: &DatabaseSettings) {
     let options = db.get_sqlite_connection_pool().connect_options();
-    let pool = super::db::with_release_check(
-        SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(0)
-            .acquire_timeout(settings.acquire_timeout)
-            .idle_timeout(settings.idle_timeout)
-            .max_lifetime(settings.max_lifetime),
-    )
-    .connect_lazy_with((*options).clone());
-    // The writer goes with its pool: sqlx fires the pool's close event on
+    let pool = super::db::with_release_check(one_connection(settings)).connect_lazy_with((*options).clone());
+    // The WAL is checkpointed on a connection of its own, beside the
+    // writer (`store::wal_checkpoints`), opened and closed the same way.
+    let checkpointer = one_connection(settings).connect_lazy_with((*options).clone());
+    super::wal_checkpoints::spawn(db, checkpointer.clone());
+    // Both go with their pool: sqlx fires the pool's close event on
     // `close()` and when its last handle is dropped.
     let closed = db.get_sqlite_connection_pool().close_event();
-    let closing = pool.clone();
+    let closing = [pool.clone(), checkpointer.clone()];
     tokio::spawn(async move {
         closed.await;
-        closing.close().await;
+        for pool in closing {
+            pool.close().await;
+        }
     });
     let mut writers = writers();
     writers.retain(|w| w.pool.strong_count() > 0);
-    writers.push(Writer { pool: Arc::downgrade(&options), conn: pool.into() });
+    writers.push(Writer { pool: Arc::downgrade(&options), conn: pool.into(), checkpointer });
+}
+
+/// A pool of one connection, connected at its first use and let go after
+/// `idle_timeout` unused, with the daemon pool's timeouts.
+fn one_connection(settings: &DatabaseSettings) -> SqlitePoolOptions {
+    SqlitePoolOptions::new()
+        .max_connections(1)
+        .min_connections(0)
+        .acquire_timeout(settings.acquire_timeout)
+        .idle_timeout(settings.idle_timeout)
+        .max_lifetime(settings.max_lifetime)
 }
 
 /// The connection `db`'s write transactions run on: its writer, or `db`
@@ -70,18 +81,24 @@ pub(super) fn of(db: &DatabaseConnection) -> DatabaseConnection {
     writer(db).unwrap_or_else(|| db.clone())
 }
 
-/// Close `db`'s writer, if it has one, and wait until its connection is
-/// closed.
+/// Close `db`'s writer and checkpointer, if it has them, and wait until
+/// their connections are closed.
 pub(super) async fn close(db: &DatabaseConnection) {
-    if let Some(writer) = writer(db) {
+    if let Some((writer, checkpointer)) = find(db) {
         writer.get_sqlite_connection_pool().close().await;
+        checkpointer.close().await;
     }
 }
 
 fn writer(db: &DatabaseConnection) -> Option<DatabaseConnection> {
+    find(db).map(|(writer, _)| writer)
+}
+
+fn find(db: &DatabaseConnection) -> Option<(DatabaseConnection, SqlitePool)> {
     let options = db.get_sqlite_connection_pool().connect_options();
     let writers = writers();
-    writers.iter().find(|w| std::ptr::eq(w.pool.as_ptr(), Arc::as_ptr(&options))).map(|w| w.conn.clone())
+    let found = writers.iter().find(|w| std::ptr::eq(w.pool.as_ptr(), Arc::as_ptr(&options)));
+    found.map(|w| (w.conn.clone(), w.checkpointer.clone()))
 }
 
 #[cfg(test)]

@@ -1,0 +1,80 @@
+//! SQLite: the WAL is copied back into the database file (checkpointed)
+//! beside the writer, not by it.
+//!
+//! WHY: SQLite checkpoints on the connection whose commit took the WAL past
+//! `wal_autocheckpoint` pages (1,000 by default). Every write of the daemon
+//! commits on one connection, the pool's writer (`store::sqlite_writer`), so
+//! every thousandth page the writer stopped to write each page a second time
+//! and fsync the file, while every callback, claim and result behind it
+//! waited. The ingest profile showed those writes as a third of the
+//! writer's `pwrite`s. A checkpoint does not need the write lock: here a
+//! connection of its own copies what is committed (`PASSIVE`) every
+//! [`CADENCE`], on its own thread, while the writer goes on appending.
+//!
+//! The writer still checkpoints itself past [`BACKSTOP_PAGES`] (set on every
+//! connection by `db::connect_options`), so the WAL stays bounded should
+//! this task fall behind, fail or be stopped.
+
+use super::StoreError;
+use crate::failure_log::FailureLog;
+use sea_orm::sqlx::sqlite::SqlitePool;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
+use std::time::Duration;
+
+/// How often the checkpointer copies the WAL back. At the writer's fastest
+/// (an ingest burst, about one page per row) this is a few hundred pages a
+/// round, less than SQLite's own 1,000.
+pub const CADENCE: Duration = Duration::from_millis(100);
+
+/// The WAL size, in pages, past which the writer checkpoints itself: 40 MiB
+/// at SQLite's 4 KiB pages, reached only if the checkpointer stops keeping up.
+pub const BACKSTOP_PAGES: u32 = 10_000;
+
+/// One round's outcome, as `PRAGMA wal_checkpoint` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checkpointed {
+    /// Pages in the WAL.
+    pub wal_pages: i64,
+    /// Of those, pages now copied into the database file.
+    pub copied: i64,
+}
+
+/// Copy what is committed in `db`'s WAL into the database file, without
+/// waiting for writers or readers (`PASSIVE`).
+pub async fn checkpoint<C: ConnectionTrait>(db: &C) -> Result<Checkpointed, StoreError> {
+    let statement = Statement::from_string(DbBackend::Sqlite, "PRAGMA wal_checkpoint(PASSIVE)");
+    let row =
+        db.query_one_raw(statement).await?.ok_or_else(|| DbErr::RecordNotFound("wal_checkpoint: no row".into()))?;
+    Ok(Checkpointed { wal_pages: row.try_get_by_index(1)?, copied: row.try_get_by_index(2)? })
+}
+
+/// Checkpoint `db`'s file every [`CADENCE`] on `conn` (a pool of one
+/// connection opened like `db`'s), until `db` closes (`sqlite_writer`
+/// closes `conn` then).
+pub(super) fn spawn(db: &DatabaseConnection, conn: SqlitePool) {
+    let closed = db.get_sqlite_connection_pool().close_event();
+    let conn = DatabaseConnection::from(conn);
+    tokio::spawn(async move {
+        let mut failures = FailureLog::new("checkpointing the SQLite WAL");
+        let mut every = tokio::time::interval(CADENCE);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(closed);
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut closed => break,
+                _ = every.tick() => {}
+            }
+            match checkpoint(&conn).await {
+                Ok(_) => failures.succeeded(),
+                // Closed while this round ran: the database is going away.
+                Err(_) if conn.get_sqlite_connection_pool().is_closed() => break,
+                Err(e) => failures.failed(&e),
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+#[path = "wal_checkpoints_tests.rs"]
+mod tests;
