@@ -13,7 +13,13 @@
 //!
 //! The writer still checkpoints itself past [`BACKSTOP_PAGES`] (set on every
 //! connection by `db::connect_options`), so the WAL stays bounded should
-//! this task fall behind, fail or be stopped.
+//! this task fall behind, fail or be stopped. It also bounds the WAL file
+//! under sustained writes: SQLite starts the file over only when a write
+//! begins with every frame already copied, and the writer commits while a
+//! round copies. So the file grows to the backstop, where the writer copies
+//! the little the last round left (a fraction of what it copied before:
+//! 44 of its 1,314 samples in the ingest profile, against 172 of 1,360)
+//! and starts it over.
 
 use super::StoreError;
 use crate::failure_log::FailureLog;
