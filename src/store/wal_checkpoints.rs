@@ -24,7 +24,7 @@
 use super::StoreError;
 use crate::failure_log::FailureLog;
 use sea_orm::sqlx::sqlite::SqlitePool;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 use std::time::Duration;
 
 /// How often the checkpointer copies the WAL back. At the writer's fastest
@@ -33,25 +33,16 @@ use std::time::Duration;
 pub const CADENCE: Duration = Duration::from_millis(100);
 
 /// The WAL size, in pages, past which the writer checkpoints itself: 40 MiB
-/// at SQLite's 4 KiB pages, reached only if the checkpointer stops keeping up.
+/// at SQLite's 4 KiB pages. Under sustained writes the WAL file starts over
+/// there (above); should the checkpointer stop, it bounds the WAL.
 pub const BACKSTOP_PAGES: u32 = 10_000;
 
-/// One round's outcome, as `PRAGMA wal_checkpoint` reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Checkpointed {
-    /// Pages in the WAL.
-    pub wal_pages: i64,
-    /// Of those, pages now copied into the database file.
-    pub copied: i64,
-}
-
 /// Copy what is committed in `db`'s WAL into the database file, without
-/// waiting for writers or readers (`PASSIVE`).
-pub async fn checkpoint<C: ConnectionTrait>(db: &C) -> Result<Checkpointed, StoreError> {
-    let statement = Statement::from_string(DbBackend::Sqlite, "PRAGMA wal_checkpoint(PASSIVE)");
-    let row =
-        db.query_one_raw(statement).await?.ok_or_else(|| DbErr::RecordNotFound("wal_checkpoint: no row".into()))?;
-    Ok(Checkpointed { wal_pages: row.try_get_by_index(1)?, copied: row.try_get_by_index(2)? })
+/// waiting for writers or readers (`PASSIVE`; a checkpoint another
+/// connection is running makes this one a no-op, not an error).
+pub async fn checkpoint<C: ConnectionTrait>(db: &C) -> Result<(), StoreError> {
+    db.execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)").await?;
+    Ok(())
 }
 
 /// Checkpoint `db`'s file every [`CADENCE`] on `conn` (a pool of one

@@ -4,6 +4,7 @@
 use super::*;
 use crate::config::DatabaseSettings;
 use crate::store::db::{begin_write, connect};
+use sea_orm::{DbBackend, Statement};
 use std::time::Instant;
 
 /// Pages of the transaction below: well past SQLite's default
