@@ -122,16 +122,19 @@ async fn drain_paced(ctx: &Ctx, pacing: &mut Pacing, between: &impl AsyncFn()) -
     // One `now` per pass: rows that arrive or come due during the pass wait
     // for the next one, so a pass always ends.
     let now = ctx.clock.now();
+    let one_by_one = tokio::sync::Mutex::new(());
     let workers = ctx.settings.database.inbox_workers;
     if workers <= 1 || !AttemptLocks::needed(&ctx.db) {
-        return drain_pages(ctx, now, pacing, between).await;
+        return drain_pages(ctx, now, pacing, between, &one_by_one).await;
     }
     // Several pages at once, each in its own transaction, kept apart as
     // between instances: a page's inbox rows are claimed `SKIP LOCKED` and
     // its attempts locked in id order (`AttemptLocks`), so a row is applied
     // by one page only and two pages cannot deadlock. A worker ends when it
     // finds no row left that another has not claimed. (`Pacing` is SQLite's.)
-    let passes = (0..workers).map(|_| async move { drain_pages(ctx, now, &mut Pacing::default(), between).await });
+    let one_by_one = &one_by_one;
+    let passes =
+        (0..workers).map(|_| async move { drain_pages(ctx, now, &mut Pacing::default(), between, one_by_one).await });
     let mut report = DrainReport::default();
     let mut failed = None;
     for pass in futures::future::join_all(passes).await {
@@ -145,12 +148,14 @@ async fn drain_paced(ctx: &Ctx, pacing: &mut Pacing, between: &impl AsyncFn()) -
     failed.map_or(Ok(report), Err)
 }
 
-/// One worker's pages of a pass at `now`, until none is left.
+/// One worker's pages of a pass at `now`, until none is left. A failed
+/// page's rows are retried one by one while the worker holds `one_by_one`.
 async fn drain_pages(
     ctx: &Ctx,
     now: DateTime<Utc>,
     pacing: &mut Pacing,
     between: &impl AsyncFn(),
+    one_by_one: &tokio::sync::Mutex<()>,
 ) -> Result<DrainReport, StoreError> {
     let mut report = DrainReport::default();
     let mut campaigns: HashMap<i64, Campaign> = HashMap::new();
@@ -160,6 +165,10 @@ async fn drain_pages(
             Ok(true) => report.merge(&page.emit()),
             Ok(false) => return Ok(report),
             Err(e) => {
+                // One worker at a time, reading the due rows once it has the
+                // turn: a row another worker just failed is backed off by
+                // then, no longer due, so no row fails twice in one pass.
+                let _turn = one_by_one.lock().await;
                 let ids = inbox::due_ids(&ctx.db, now, PAGE).await?;
                 tracing::warn!(error = %e, rows = ids.len(), "inbox page failed; retrying its rows one by one");
                 campaigns.clear();
