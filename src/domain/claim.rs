@@ -47,6 +47,22 @@ pub fn capacity(
     Capacity { want: campaign_free.min(vendor_free).min(u64::from(limit)), routes }
 }
 
+/// How many contacts one claim of a tick takes when the tick may claim
+/// `limit`. Where the store lets a claim run beside a vendor request
+/// (`overlap`), a piece is what one request to each routed vendor carries
+/// together (`vendor_batches`), so that the tick claims the next piece while
+/// the vendors answer the first, and no vendor gets more requests than one
+/// claim of the whole `limit` would send it when the routing splits the
+/// piece evenly. Otherwise, and when no vendor is routed, the whole `limit`
+/// in one claim. Never more than `limit`.
+pub fn claim_piece(limit: u32, vendor_batches: impl IntoIterator<Item = usize>, overlap: bool) -> u32 {
+    let together: Option<usize> = vendor_batches.into_iter().map(|b| b.max(1)).reduce(usize::saturating_add);
+    match together {
+        Some(batch) if overlap => u32::try_from(batch).unwrap_or(u32::MAX).min(limit),
+        _ => limit,
+    }
+}
+
 /// A due contact, as the claim reads it.
 #[derive(Debug, Clone)]
 pub struct Candidate<'a> {
@@ -181,3 +197,7 @@ pub struct ClosedGroup {
     pub kind: &'static str,
     pub reason: String,
 }
+
+#[cfg(test)]
+#[path = "claim_tests.rs"]
+mod tests;

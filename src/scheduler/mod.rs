@@ -4,6 +4,7 @@
 
 mod dispatch;
 mod gauges;
+mod pipeline;
 mod tick;
 
 pub use dispatch::dispatch_claimed;

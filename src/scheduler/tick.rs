@@ -1,10 +1,9 @@
-use super::dispatch::dispatch_claimed;
 use super::gauges;
 use crate::context::Ctx;
 use crate::domain::campaign::Campaign;
 use crate::domain::state::CampaignState;
 use crate::store::campaigns;
-use crate::store::{StoreError, claim, contacts};
+use crate::store::{StoreError, contacts};
 use chrono::{DateTime, Utc};
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -68,22 +67,8 @@ async fn run_campaign(
         complete(ctx, camp, now, report).await?;
         return Ok(());
     }
-    let caps = ctx.vendors.caps(now);
-    let s = &ctx.settings.scheduler;
-    let lease = claim::Lease {
-        owner: &s.instance_id,
-        until: now + chrono::Duration::from_std(s.dispatch_timeout).unwrap_or(chrono::Duration::MAX),
-    };
-    let claim = claim::claim(&ctx.db, camp, &caps, s.claim_batch, &lease, now).await?;
-    gauges::record_in_flight(camp, &claim.in_flight, &ctx.vendors);
-    report.claimed += claim.claimed.len();
-    report.deferred += claim.deferred;
-    report.suppressed += claim.suppressed;
-    report.exhausted += claim.exhausted;
-    if !claim.claimed.is_empty() {
-        tracing::info!(campaign = %camp.name, contacts = claim.claimed.len(), "dispatching");
-        dispatch_claimed(ctx, camp, claim.claimed, now).await?;
-    } else if !contacts::any_open(&ctx.db, camp.id).await? && has_contacts(ctx, camp.id).await? {
+    let claimed = super::pipeline::claim_and_dispatch(ctx, camp, now, report).await?;
+    if claimed == 0 && !contacts::any_open(&ctx.db, camp.id).await? && has_contacts(ctx, camp.id).await? {
         complete(ctx, camp, now, report).await?;
     }
     Ok(())

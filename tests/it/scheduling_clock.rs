@@ -323,3 +323,65 @@ vendors = ["sim"]
     assert_eq!(scalar(&ctx.db, "SELECT COUNT(*) FROM contacts WHERE state = 'done'").await, 20);
     shutdown.cancel();
 }
+
+/// A tick of `claim_batch` 1000 to a vendor that takes 500 calls a request
+/// claims in pieces on SQLite (the next piece while the vendor answers the
+/// one before; on PostgreSQL in one claim, see
+/// `store::claim::overlaps_vendor_calls`). Either way each claim counts
+/// what the ones before it put in flight against the campaign's cap, and
+/// the tick returns only once every piece it claimed is recorded as
+/// dispatched, however long the vendor takes to answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tick_in_pieces_keeps_the_cap_and_records_every_piece() {
+    let db = TestDb::new();
+    let sim = start_sim(quick_sim(&[("NO_ANSWER", 100.0)])).await;
+    sim.hold_answers(Duration::from_millis(300));
+    let text = format!(
+        r#"
+[database]
+url = "{}"
+[http]
+listen = "127.0.0.1:0"
+[scheduler]
+claim_batch = 1000
+[[vendors]]
+id = "sim"
+kind = "sim"
+base_url = "{}"
+api_key = "{API_KEY}"
+callback_secret = "{SECRET}"
+max_concurrency = 5000
+
+[[campaigns]]
+name = "pieces"
+timezone = "UTC"
+windows = "daily 00:00-24:00"
+max_concurrency = 700
+vendors = ["sim"]
+"#,
+        db.url,
+        sim.base_url()
+    );
+    let settings =
+        campaignd::config::parse(&text, std::path::Path::new("test.toml"), db.dir.path(), &campaignd::vendors::Kinds)
+            .expect("config");
+    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2027, 6, 7, 12, 0, 0).unwrap()));
+    let app = App::build(settings, clock.clone()).await.expect("build app");
+    let shutdown = CancellationToken::new();
+    let (ctx, _http) = app.serve_http_only(shutdown.clone());
+    let lines: Vec<String> = (0..1200).map(|i| format!("+4420790{:05},", i)).collect();
+    import(&ctx, &db, "pieces", &lines).await;
+
+    tick(&ctx, clock.now()).await.unwrap(); // scheduled -> running
+    let report = tick(&ctx, clock.now()).await.unwrap();
+    assert_eq!(report.claimed, 700, "the campaign's cap, not the claim batch: {report:?}");
+    let count = |sql: &'static str| scalar(&ctx.db, sql);
+    assert_eq!(count("SELECT COUNT(*) FROM attempts").await, 700);
+    assert_eq!(count("SELECT COUNT(*) FROM attempts WHERE state = 'dispatched'").await, 700, "every piece recorded");
+    assert_eq!(count("SELECT COUNT(*) FROM vendor_tasks").await, 2, "one request per piece of at most 500");
+    assert_eq!(count("SELECT COUNT(*) FROM vendor_tasks WHERE state = 'accepted' AND size = 500").await, 1);
+    assert_eq!(count("SELECT COUNT(*) FROM vendor_tasks WHERE state = 'accepted' AND size = 200").await, 1);
+    assert_eq!(sim.stats.calls_accepted.load(Relaxed), 700);
+    assert_eq!(sim.stats.batches_held.load(Relaxed), 0, "no answer was still out when the tick returned");
+    shutdown.cancel();
+}
