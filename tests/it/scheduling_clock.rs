@@ -41,7 +41,8 @@ kind = "sim"
 base_url = "{sim_url}"
 api_key = "{API_KEY}"
 callback_secret = "{SECRET}"
-max_concurrency = 50
+# Above every campaign's cap here: the campaigns' caps are what bind.
+max_concurrency = 1000
 {campaign}
 "#
     )
@@ -336,21 +337,9 @@ async fn a_tick_in_pieces_keeps_the_cap_and_records_every_piece() {
     let db = TestDb::new();
     let sim = start_sim(quick_sim(&[("NO_ANSWER", 100.0)])).await;
     sim.hold_answers(Duration::from_millis(300));
-    let text = format!(
-        r#"
-[database]
-url = "{}"
-[http]
-listen = "127.0.0.1:0"
+    let campaign = r#"
 [scheduler]
 claim_batch = 1000
-[[vendors]]
-id = "sim"
-kind = "sim"
-base_url = "{}"
-api_key = "{API_KEY}"
-callback_secret = "{SECRET}"
-max_concurrency = 5000
 
 [[campaigns]]
 name = "pieces"
@@ -358,17 +347,9 @@ timezone = "UTC"
 windows = "daily 00:00-24:00"
 max_concurrency = 700
 vendors = ["sim"]
-"#,
-        db.url,
-        sim.base_url()
-    );
-    let settings =
-        campaignd::config::parse(&text, std::path::Path::new("test.toml"), db.dir.path(), &campaignd::vendors::Kinds)
-            .expect("config");
-    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2027, 6, 7, 12, 0, 0).unwrap()));
-    let app = App::build(settings, clock.clone()).await.expect("build app");
-    let shutdown = CancellationToken::new();
-    let (ctx, _http) = app.serve_http_only(shutdown.clone());
+"#;
+    let start = Utc.with_ymd_and_hms(2027, 6, 7, 12, 0, 0).unwrap();
+    let (ctx, clock, shutdown) = build(&db, &sim.base_url(), campaign, start).await;
     let lines: Vec<String> = (0..1200).map(|i| format!("+4420790{:05},", i)).collect();
     import(&ctx, &db, "pieces", &lines).await;
 
