@@ -1,18 +1,10 @@
 use crate::config::DatabaseSettings;
 use crate::store::db::{begin_read, begin_write, close, connect};
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use crate::store::testkit::{scalar as count, sqlite_file};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 
 fn settings(file: &std::path::Path) -> DatabaseSettings {
-    DatabaseSettings {
-        max_connections: 4,
-        min_connections: 0,
-        ..DatabaseSettings::with_url(format!("sqlite://{}?mode=rwc", file.display()))
-    }
-}
-
-async fn count<C: ConnectionTrait>(db: &C, sql: &str) -> i64 {
-    let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
-    row.expect("one row").try_get_by_index::<i64>(0).unwrap()
+    DatabaseSettings { max_connections: 4, min_connections: 0, ..sqlite_file(file) }
 }
 
 /// Open every connection of the pool at once, so that the pool has several

@@ -1,5 +1,6 @@
 //! What store-level unit tests start from: a migrated in-memory SQLite
-//! database holding one config-declared campaign.
+//! database holding one config-declared campaign, or the settings of a
+//! SQLite file; and reading one number back.
 
 use super::{Db, campaigns, db};
 use crate::config::{DatabaseSettings, Settings};
@@ -47,4 +48,16 @@ pub async fn running_campaign(conn: &Db, phones: &[&str]) -> (Settings, campaign
     let mut camp = campaigns::parse(&row, &settings.compliance).expect("parse");
     camp.state = crate::domain::state::CampaignState::Running;
     (settings, row, camp)
+}
+
+/// The settings of a SQLite file at `file`, made if missing.
+pub fn sqlite_file(file: &Path) -> DatabaseSettings {
+    DatabaseSettings::with_url(format!("sqlite://{}?mode=rwc", file.display()))
+}
+
+/// The one integer `sql` returns.
+pub async fn scalar<C: sea_orm::ConnectionTrait>(db: &C, sql: &str) -> i64 {
+    let statement = sea_orm::Statement::from_string(db.get_database_backend(), sql);
+    let row = db.query_one_raw(statement).await.unwrap();
+    row.expect("one row").try_get_by_index::<i64>(0).unwrap()
 }

@@ -2,23 +2,13 @@
 //! the WAL reaches the database file without the writer copying it.
 
 use super::*;
-use crate::config::DatabaseSettings;
 use crate::store::db::{begin_write, connect};
-use sea_orm::{DbBackend, Statement};
+use crate::store::testkit::{scalar, sqlite_file as settings};
 use std::time::Instant;
 
 /// Pages of the transaction below: well past SQLite's default
 /// `wal_autocheckpoint` of 1,000, under [`BACKSTOP_PAGES`].
 const ROWS: i64 = 3_000;
-
-fn settings(file: &std::path::Path) -> DatabaseSettings {
-    DatabaseSettings::with_url(format!("sqlite://{}?mode=rwc", file.display()))
-}
-
-async fn scalar<C: ConnectionTrait>(db: &C, sql: &str) -> i64 {
-    let row = db.query_one_raw(Statement::from_string(DbBackend::Sqlite, sql)).await.unwrap();
-    row.expect("one row").try_get_by_index::<i64>(0).unwrap()
-}
 
 #[tokio::test]
 async fn the_writer_checkpoints_only_past_the_backstop() {
