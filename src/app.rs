@@ -4,6 +4,7 @@
 //! loops and the server for ones built from the new config; the socket, the
 //! database pool and the single-instance lock outlive it.
 
+use crate::cadence::Cadence;
 use crate::clock::Clock;
 use crate::config::{CampaignSettings, Settings};
 use crate::context::Ctx;
@@ -366,22 +367,17 @@ impl Generation {
 /// before every sweep. When it dies, another instance takes over within
 /// `leader_lease` + `reconcile_every`; a clean shutdown hands over at once.
 ///
-/// (A tokio interval, not a tokio-cron-scheduler job: with sub-second periods
+/// (A [`Cadence`], a tokio interval, not a tokio-cron-scheduler job: with sub-second periods
 /// the cron job sometimes stopped firing after its first run, and a
 /// reconciler that silently stops is the one failure this loop must not have.)
 async fn sweep_loop(ctx: Ctx, shutdown: CancellationToken) {
     let s = &ctx.settings.scheduler;
-    let mut every = tokio::time::interval(s.reconcile_every);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut every = Cadence::every(s.reconcile_every);
     let mut leading = false;
     let mut lease_failures = FailureLog::new("renewing the leader lease (no sweeps meanwhile)");
     let mut sweep_failures =
         [FailureLog::new("reconciliation sweep"), FailureLog::new("cancel sweep"), FailureLog::new("poll sweep")];
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = every.tick() => {}
-        }
+    while every.next(shutdown.cancelled()).await {
         let was_leading = leading;
         match leases::try_acquire(&ctx.db, leases::LEADER, &s.instance_id, s.leader_lease, ctx.clock.now()).await {
             Ok(held) => {

@@ -29,6 +29,7 @@
 //! - [`logging`]: log lines as text or JSON, phone numbers masked in every line.
 //! - [`planner_stats`]: PostgreSQL: `ANALYZE` of the daemon's tables once a burst changed them, so plans follow the rows.
 //! - [`failure_log`]: a loop's failures logged once per burst, not once per round.
+//! - [`cadence`]: the periodic loops' pace, a round every period start to start.
 //! - [`fuzz_support`]: the fuzz targets' entries, also replayed by the ordinary tests.
 //! - [`allocator`]: the process's malloc (jemalloc, tuned for a small peak), Rust's and SQLite's.
 //!
@@ -37,6 +38,7 @@
 pub mod allocator;
 pub mod api;
 pub mod app;
+pub mod cadence;
 pub mod cli;
 pub mod clock;
 pub mod config;

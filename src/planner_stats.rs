@@ -8,6 +8,7 @@
 //! running is skipped, and once one instance analyzed a table the server's
 //! count of its changes starts again from zero for all of them.
 
+use crate::cadence::Cadence;
 use crate::context::Ctx;
 use crate::domain::planner_stats::stale;
 use crate::failure_log::FailureLog;
@@ -28,14 +29,9 @@ pub async fn run_every(db: &Db, every: std::time::Duration, shutdown: Cancellati
     if !planner_stats::kept_by_the_daemon(db) {
         return;
     }
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut rounds = Cadence::every(every);
     let mut failures = FailureLog::new("refreshing the planner's statistics");
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tick.tick() => {}
-        }
+    while rounds.next(shutdown.cancelled()).await {
         match refresh(db).await {
             Ok(_) => failures.succeeded(),
             Err(e) => {

@@ -10,6 +10,7 @@ mod tick;
 pub use dispatch::dispatch_claimed;
 pub use tick::{TickReport, tick};
 
+use crate::cadence::Cadence;
 use crate::context::Ctx;
 use crate::failure_log::FailureLog;
 use crate::store::StoreError;
@@ -20,10 +21,13 @@ use tokio_util::sync::CancellationToken;
 /// A failed tick (database unreachable) is retried on the next one; what it
 /// left half-done is in the database, where the next tick or the reconciler
 /// finds it.
+///
+/// Ticks start `scheduler.tick` apart ([`Cadence`]); one that takes longer
+/// is followed at once by the next.
 pub async fn run(ctx: Ctx, shutdown: CancellationToken) {
-    let every = ctx.settings.scheduler.tick;
+    let mut ticks = Cadence::every(ctx.settings.scheduler.tick);
     let mut failures = FailureLog::new("scheduler tick");
-    loop {
+    while ticks.next(shutdown.cancelled()).await {
         // While the store cannot write, claiming would only fail (or claim
         // contacts whose dispatch cannot be recorded): wait for the probe.
         if ctx.store_health.writable().is_ok() {
@@ -38,10 +42,6 @@ pub async fn run(ctx: Ctx, shutdown: CancellationToken) {
                     failures.failed(&e);
                 }
             }
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep(every) => {}
         }
     }
     tracing::info!("scheduler stopped");

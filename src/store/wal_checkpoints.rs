@@ -22,6 +22,7 @@
 //! and starts it over.
 
 use super::StoreError;
+use crate::cadence::Cadence;
 use crate::failure_log::FailureLog;
 use sea_orm::sqlx::sqlite::SqlitePool;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
@@ -53,15 +54,9 @@ pub(super) fn spawn(db: &DatabaseConnection, conn: SqlitePool) {
     let conn = DatabaseConnection::from(conn);
     tokio::spawn(async move {
         let mut failures = FailureLog::new("checkpointing the SQLite WAL");
-        let mut every = tokio::time::interval(CADENCE);
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut every = Cadence::every(CADENCE);
         tokio::pin!(closed);
-        loop {
-            tokio::select! {
-                biased;
-                _ = &mut closed => break,
-                _ = every.tick() => {}
-            }
+        while every.next(&mut closed).await {
             match checkpoint(&conn).await {
                 Ok(_) => failures.succeeded(),
                 // Closed while this round ran: the database is going away.
