@@ -133,29 +133,31 @@ fn attempt_rows(attempts: &[NewAttempt]) -> Vec<Vec<serde_json::Value>> {
 /// `INSERT INTO attempts … SELECT … FROM <rows>`: the values every attempt
 /// of the round shares are bound once.
 fn insert_attempts_from(sql: &mut Sql, round: &RoundWrites<'_>, rows: &str, now: DateTime<Utc>) {
-    sql.push(
-        "INSERT INTO attempts (campaign_id, contact_id, attempt_no, vendor_id, attempt_ref, state, created_at, \
-         updated_at, phone, case_id, max_dials, lease_owner, lease_expires_at) SELECT ",
-    )
-    .bind(round.campaign_id)
-    .push(", contact_id, attempt_no, vendor_id, attempt_ref, ")
-    .bind(AttemptState::Dispatching.as_str())
-    .push(", ")
-    .bind(now)
-    .push(", ")
-    .bind(now)
-    .push(", phone, case_id, max_dials, ")
-    .bind(round.lease.owner)
-    .push(", ")
-    .bind(round.lease.until)
-    .push(" FROM ")
-    .push(rows);
+    sql.insert_into()
+        .push(
+            " attempts (campaign_id, contact_id, attempt_no, vendor_id, attempt_ref, state, created_at, updated_at, \
+             phone, case_id, max_dials, lease_owner, lease_expires_at) SELECT ",
+        )
+        .bind(round.campaign_id)
+        .push(", contact_id, attempt_no, vendor_id, attempt_ref, ")
+        .bind(AttemptState::Dispatching.as_str())
+        .push(", ")
+        .bind(now)
+        .push(", ")
+        .bind(now)
+        .push(", phone, case_id, max_dials, ")
+        .bind(round.lease.owner)
+        .push(", ")
+        .bind(round.lease.until)
+        .push(" FROM ")
+        .push(rows);
 }
 
 /// Claimed contacts go in flight, each remembering the vendor of this
 /// attempt for its redial strategy.
 fn in_flight_from(sql: &mut Sql, rows: &str, now: DateTime<Utc>) {
-    sql.push("UPDATE contacts SET state = ")
+    sql.update()
+        .push(" contacts SET state = ")
         .bind(ContactState::InFlight.as_str())
         .push(", due_at = NULL, attempt_seq = attempt_seq + 1, last_vendor_id = ")
         .push(rows)
@@ -197,7 +199,8 @@ fn decision_rows(decisions: &[ContactDecision]) -> Vec<Vec<serde_json::Value>> {
 /// The decisions about single contacts (no zone group, no detail), as
 /// `store::decisions` records them.
 fn insert_decisions(sql: &mut Sql, campaign_id: i64, rows: String, now: DateTime<Utc>) {
-    sql.push("INSERT INTO decisions (at, campaign_id, contact_id, phone, attempt_no, kind, reason, next_at) SELECT ")
+    sql.insert_into()
+        .push(" decisions (at, campaign_id, contact_id, phone, attempt_no, kind, reason, next_at) SELECT ")
         .bind(now)
         .push(", ")
         .bind(campaign_id)
@@ -215,7 +218,8 @@ pub(super) async fn set_due<C: ConnectionTrait>(
     let rows = deferrals.iter().map(|(id, due)| vec![(*id).into(), (*due).into()]).collect();
     for chunk in values_list::chunks(rows) {
         let mut sql = Sql::new(txn.get_database_backend());
-        sql.push("UPDATE contacts SET due_at = v.due_at, updated_at = ")
+        sql.update()
+            .push(" contacts SET due_at = v.due_at, updated_at = ")
             .bind(now)
             .push(" FROM ")
             .values_table(&["id", "due_at"], chunk)
@@ -243,7 +247,8 @@ pub(super) async fn finish<C: ConnectionTrait>(
     let rows = finished.into_iter().map(|f| vec![f.id.into(), f.state.as_str().into(), f.reason.into()]).collect();
     for chunk in values_list::chunks(rows) {
         let mut sql = Sql::new(txn.get_database_backend());
-        sql.push("UPDATE contacts SET state = v.state, due_at = NULL, finished_reason = v.reason, updated_at = ")
+        sql.update()
+            .push(" contacts SET state = v.state, due_at = NULL, finished_reason = v.reason, updated_at = ")
             .bind(now)
             .push(" FROM ")
             .values_table(&["id", "state", "reason"], chunk)

@@ -73,7 +73,8 @@ pub async fn mark_dispatched<C: ConnectionTrait>(
     let rows = accepted.iter().map(|(attempt_ref, call_id)| vec![attempt_ref.clone().into(), call_id.clone().into()]);
     for chunk in values_list::chunks(rows.collect()) {
         let mut sql = Sql::new(db.get_database_backend());
-        sql.push("UPDATE attempts SET state = ")
+        sql.update()
+            .push(" attempts SET state = ")
             .bind(AttemptState::Dispatched.as_str())
             .push(", external_call_id = v.call_id, vendor_task_id = ")
             .bind(to.task_id)

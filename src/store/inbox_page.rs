@@ -80,9 +80,8 @@ pub async fn mark_all<C: ConnectionTrait>(db: &C, marks: &[RowMark], now: DateTi
             s.bind_as(m.id, "BIGINT").push(", ").bind_as(m.state.as_str(), "TEXT").push(", ");
             s.bind_as(m.error.clone(), "TEXT").push(", ").bind_as(m.events, "INTEGER");
         });
-        sql.push(
-            ") UPDATE callback_inbox SET state = v.new_state, error = v.new_error, events = v.new_events, \
-             processed_at = ",
+        sql.push(") ").update().push(
+            " callback_inbox SET state = v.new_state, error = v.new_error, events = v.new_events, processed_at = ",
         );
         sql.bind(now).push(" FROM v WHERE callback_inbox.id = v.inbox_id AND callback_inbox.state = ");
         sql.bind(InboxState::Pending.as_str());
@@ -118,8 +117,8 @@ pub async fn wait_all<C: ConnectionTrait>(db: &C, waits: &[RowWait]) -> Result<(
             s.bind_as(w.id, "BIGINT").push(", ").bind_as(w.until, "TIMESTAMPTZ").push(", ");
             s.bind_as(w.events, "INTEGER");
         });
-        sql.push(
-            ") UPDATE callback_inbox SET retry_at = v.new_retry, events = v.new_events \
+        sql.push(") ").update().push(
+            " callback_inbox SET retry_at = v.new_retry, events = v.new_events \
              FROM v WHERE callback_inbox.id = v.inbox_id AND callback_inbox.state = ",
         );
         sql.bind(InboxState::Pending.as_str());
@@ -129,7 +128,7 @@ pub async fn wait_all<C: ConnectionTrait>(db: &C, waits: &[RowWait]) -> Result<(
         waits.iter().flat_map(|w| w.keys.iter().map(move |k| (w.id, k.as_str(), w.vendor_id.as_str()))).collect();
     for chunk in padded_chunks(&keys) {
         let mut sql = Sql::new(backend);
-        sql.push("INSERT INTO inbox_waits (inbox_id, wait_key, vendor_id) VALUES ");
+        sql.insert_into().push(" inbox_waits (inbox_id, wait_key, vendor_id) VALUES ");
         sql.rows(&chunk, |s, (id, key, vendor)| {
             s.bind(*id).push(", ").bind(*key).push(", ").bind(*vendor);
         });

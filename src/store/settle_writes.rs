@@ -55,8 +55,8 @@ pub async fn finish_attempts<C: ConnectionTrait>(
         // Without an outcome (a failure, a lost call) the outcome columns
         // are left as they are; duration, call id and the call details only
         // when known (cost and its currency together).
-        sql.push(
-            ") UPDATE attempts SET state = v.new_state, error = v.new_error, \
+        sql.push(") ").update().push(
+            " attempts SET state = v.new_state, error = v.new_error, \
              disposition = CASE WHEN v.has_outcome = 1 THEN v.new_disposition ELSE attempts.disposition END, \
              intent = CASE WHEN v.has_outcome = 1 THEN v.new_intent ELSE attempts.intent END, \
              raw_code = CASE WHEN v.has_outcome = 1 THEN v.new_raw_code ELSE attempts.raw_code END, \
@@ -127,8 +127,8 @@ pub async fn move_contacts<C: ConnectionTrait>(
             s.bind_as(o.and_then(|o| o.intent.map(|i| i.as_str())), "TEXT").push(", ");
             s.bind_as(o.and_then(|o| o.raw_code.clone()), "TEXT");
         });
-        sql.push(
-            ") UPDATE contacts SET last_vendor_failed = v.vendor_failed, state = v.new_state, \
+        sql.push(") ").update().push(
+            " contacts SET last_vendor_failed = v.vendor_failed, state = v.new_state, \
              due_at = v.new_due_at, recall_history = v.new_history, finished_reason = v.new_reason, \
              last_disposition = CASE WHEN v.has_outcome = 1 THEN v.new_disposition ELSE contacts.last_disposition END, \
              last_intent = CASE WHEN v.has_outcome = 1 THEN v.new_intent ELSE contacts.last_intent END, \

@@ -55,6 +55,22 @@ pub fn sqlite_file(file: &Path) -> DatabaseSettings {
     DatabaseSettings::with_url(format!("sqlite://{}?mode=rwc", file.display()))
 }
 
+/// Whether SQLite keeps a statement journal for `sql` (with `?`
+/// parameters) when it writes several rows: whether its program holds a
+/// constraint check that aborts the statement (`Halt` or `HaltIfNull` with
+/// P2 = 2, SQLite's `OE_Abort`), what makes SQLite open one
+/// (`raw_sql::update` says why we avoid it).
+pub async fn journals_statement(db: &Db, sql: &str) -> bool {
+    let params = vec![sea_orm::Value::String(None); sql.matches('?').count()];
+    let explain = sea_orm::Statement::from_sql_and_values(db.get_database_backend(), format!("EXPLAIN {sql}"), params);
+    let program = sea_orm::ConnectionTrait::query_all_raw(db, explain).await.expect("EXPLAIN");
+    program.iter().any(|op| {
+        let opcode: String = op.try_get("", "opcode").unwrap();
+        let (p1, p2): (i64, i64) = (op.try_get("", "p1").unwrap(), op.try_get("", "p2").unwrap());
+        (opcode == "Halt" || opcode == "HaltIfNull") && p1 != 0 && p2 == 2
+    })
+}
+
 /// The one integer `sql` returns.
 pub async fn scalar<C: sea_orm::ConnectionTrait>(db: &C, sql: &str) -> i64 {
     let statement = sea_orm::Statement::from_string(db.get_database_backend(), sql);
