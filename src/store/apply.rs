@@ -56,10 +56,8 @@ impl WriteBuffer {
         self.flushed_forwards |= !forwards.is_empty();
         super::forward_outbox::insert_all(db, forwards).await?;
         for chunk in super::raw_sql::insert_chunks(std::mem::take(&mut self.dials)) {
-            dial::Entity::insert_many(chunk)
-                .on_conflict(OnConflict::columns([dial::Column::AttemptId, dial::Column::Seq]).do_nothing().to_owned())
-                .exec_without_returning(db)
-                .await?;
+            let seq_taken = OnConflict::columns([dial::Column::AttemptId, dial::Column::Seq]).do_nothing().to_owned();
+            super::raw_sql::insert_many(db, chunk, Some(seq_taken)).await?;
         }
         Ok(())
     }

@@ -7,7 +7,7 @@
 use super::StoreError;
 use chrono::{DateTime, Utc};
 use entity::decision;
-use sea_orm::{ConnectionTrait, EntityTrait, Set};
+use sea_orm::{ConnectionTrait, Set};
 
 pub use crate::domain::audit::kind;
 
@@ -69,7 +69,7 @@ impl DecisionBuffer {
 
     pub async fn flush<C: ConnectionTrait>(&mut self, db: &C) -> Result<(), StoreError> {
         for chunk in super::raw_sql::insert_chunks(std::mem::take(&mut self.0)) {
-            decision::Entity::insert_many(chunk).exec_without_returning(db).await?;
+            super::raw_sql::insert_many(db, chunk, None).await?;
         }
         Ok(())
     }

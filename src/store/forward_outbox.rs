@@ -42,9 +42,7 @@ pub fn new_row(
 /// statements, as its dials). Call inside the result's transaction.
 pub async fn insert_all<C: ConnectionTrait>(db: &C, rows: Vec<ActiveModel>) -> Result<(), StoreError> {
     for chunk in insert_chunks(rows) {
-        Entity::insert_many(chunk)
-            .on_conflict(OnConflict::column(Column::EventId).do_nothing().to_owned())
-            .exec_without_returning(db)
+        super::raw_sql::insert_many(db, chunk, Some(OnConflict::column(Column::EventId).do_nothing().to_owned()))
             .await?;
     }
     Ok(())

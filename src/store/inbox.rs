@@ -227,13 +227,8 @@ async fn store_rejects<'a, C: ConnectionTrait>(
             ..Default::default()
         })
         .collect();
-    if rows.is_empty() {
-        return Ok(0);
-    }
-    Ok(rejected_record::Entity::insert_many(rows)
-        .on_conflict(OnConflict::column(rejected_record::Column::RecordKey).do_nothing().to_owned())
-        .exec_without_returning(db)
-        .await?)
+    let kept = OnConflict::column(rejected_record::Column::RecordKey).do_nothing().to_owned();
+    Ok(super::raw_sql::insert_many(db, rows, Some(kept)).await?)
 }
 
 /// The rejected records naming `phone`, newest first (for `explain`).

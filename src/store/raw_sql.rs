@@ -7,7 +7,8 @@
 //! on PostgreSQL, `?` on SQLite), so every value is bound where it is used,
 //! even twice.
 
-use sea_orm::{DbBackend, Statement, Value};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryTrait, Statement, Value};
 
 pub(crate) struct Sql {
     backend: DbBackend,
@@ -133,6 +134,46 @@ pub(crate) fn update(backend: DbBackend) -> &'static str {
     if backend == DbBackend::Sqlite { "UPDATE OR FAIL" } else { "UPDATE" }
 }
 
+/// Insert `rows` in one SeaORM multi-row `INSERT` (with `on_conflict`, if
+/// given) begun with [`insert_into`]'s verb, so SQLite keeps no statement
+/// journal for it ([`update`] says why); the rows it wrote. No rows, no
+/// statement. Only inside a transaction that ends at its error. (Not for an
+/// upsert's `DO UPDATE`: its update keeps a check that aborts the statement,
+/// and with it the journal, whatever the verb.)
+pub(crate) async fn insert_many<C, A>(db: &C, rows: Vec<A>, on_conflict: Option<OnConflict>) -> Result<u64, DbErr>
+where
+    C: ConnectionTrait,
+    A: ActiveModelTrait,
+{
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    // Built before the first await: the future holds only the statement.
+    let statement = insert_statement(db.get_database_backend(), rows, on_conflict);
+    Ok(db.execute_raw(statement).await?.rows_affected())
+}
+
+fn insert_statement<A: ActiveModelTrait>(
+    backend: DbBackend,
+    rows: Vec<A>,
+    on_conflict: Option<OnConflict>,
+) -> Statement {
+    let mut insert = A::Entity::insert_many(rows);
+    if let Some(on_conflict) = on_conflict {
+        insert = insert.on_conflict(on_conflict);
+    }
+    with_insert_verb(insert.build(backend))
+}
+
+/// `statement`, an `INSERT INTO` as sea-query writes it, begun with
+/// [`insert_into`]'s verb for its backend instead.
+fn with_insert_verb(mut statement: Statement) -> Statement {
+    const PLAIN: &str = "INSERT INTO";
+    assert!(statement.sql.starts_with(PLAIN), "not an INSERT: {}", statement.sql);
+    statement.sql.replace_range(..PLAIN.len(), insert_into(statement.db_backend));
+    statement
+}
+
 /// Rows per multi-row statement.
 pub(crate) const CHUNK: usize = 256;
 
@@ -212,6 +253,39 @@ mod tests {
         assert!(!journals_statement(&db, &update(super::update(DbBackend::Sqlite))).await);
         assert_eq!(insert_into(DbBackend::Postgres), "INSERT INTO");
         assert_eq!(super::update(DbBackend::Postgres), "UPDATE");
+    }
+
+    #[tokio::test]
+    async fn seaorm_inserts_keep_no_statement_journal_on_sqlite() {
+        use entity::suppression;
+        use sea_orm::Set;
+        let db = memory_db().await;
+        let row = |phone: &str| suppression::ActiveModel {
+            phone: Set(phone.into()),
+            reason: Set("opt_out".into()),
+            source: Set("test".into()),
+            created_at: Set(chrono::Utc::now()),
+            expires_at: Set(None),
+            ..Default::default()
+        };
+        for on_conflict in [None, Some(OnConflict::column(suppression::Column::Phone).do_nothing().to_owned())] {
+            let mut insert = suppression::Entity::insert_many([row("+1555"), row("+1556")]);
+            if let Some(on_conflict) = on_conflict {
+                insert = insert.on_conflict(on_conflict);
+            }
+            let plain = insert.build(DbBackend::Sqlite);
+            // As sea-query writes it, SQLite journals it...
+            assert!(journals_statement(&db, &plain.sql).await, "{}", plain.sql);
+            // ...and not once begun with our verb; PostgreSQL's is left as it was.
+            let ours = with_insert_verb(plain);
+            assert!(ours.sql.starts_with("INSERT OR FAIL INTO"), "{}", ours.sql);
+            assert!(!journals_statement(&db, &ours.sql).await, "{}", ours.sql);
+            assert!(with_insert_verb(insert.build(DbBackend::Postgres)).sql.starts_with("INSERT INTO"));
+        }
+        // The helper writes the rows, and none when given none.
+        assert_eq!(insert_many(&db, vec![row("+1555"), row("+1556")], None).await.unwrap(), 2);
+        assert_eq!(insert_many(&db, Vec::<suppression::ActiveModel>::new(), None).await.unwrap(), 0);
+        assert_eq!(crate::store::testkit::scalar(&db, "SELECT COUNT(*) FROM suppressions").await, 2);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::domain::state::ContactState;
 use chrono::{DateTime, Utc};
 use entity::suppression;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ConnectionTrait, EntityTrait, Set, Value};
+use sea_orm::{ConnectionTrait, Set, Value};
 use std::collections::HashSet;
 
 /// Finish these attempts, each fenced on "still in flight", not on the state
@@ -158,10 +158,8 @@ pub async fn suppress_all<C: ConnectionTrait>(
             expires_at: Set(None),
             ..Default::default()
         });
-        suppression::Entity::insert_many(rows)
-            .on_conflict(OnConflict::column(suppression::Column::Phone).do_nothing().to_owned())
-            .exec_without_returning(db)
-            .await?;
+        let suppressed = OnConflict::column(suppression::Column::Phone).do_nothing().to_owned();
+        super::raw_sql::insert_many(db, rows.collect(), Some(suppressed)).await?;
     }
     Ok(())
 }
