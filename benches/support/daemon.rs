@@ -101,6 +101,12 @@ impl Daemon {
         Ok(kib.parse()?)
     }
 
+    /// The daemon's `/metrics`, scraped now.
+    pub async fn metrics(&self) -> anyhow::Result<Metrics> {
+        let text = reqwest::get(format!("{}/metrics", self.url)).await?.error_for_status()?.text().await?;
+        Ok(Metrics(text))
+    }
+
     /// SIGTERM by pid (graceful shutdown), then wait for a clean exit.
     pub async fn stop(mut self) -> anyhow::Result<Duration> {
         let sent = Instant::now();
@@ -176,4 +182,24 @@ pub fn read_tail(log: &Path) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+/// A scrape of `/metrics` (Prometheus text).
+pub struct Metrics(String);
+
+impl Metrics {
+    /// The sum of every series of `name` that carries `label` (`key="value"`,
+    /// or "" for any): 0 when there is none.
+    pub fn sum(&self, name: &str, label: &str) -> f64 {
+        self.0
+            .lines()
+            .filter(|line| !line.starts_with('#'))
+            .filter_map(|line| line.rsplit_once(' '))
+            .filter(|(series, _)| {
+                let (series_name, labels) = series.split_once('{').unwrap_or((series, ""));
+                series_name == name && labels.contains(label)
+            })
+            .filter_map(|(_, value)| value.parse::<f64>().ok())
+            .sum()
+    }
 }

@@ -4,7 +4,7 @@
 //! (`post_all`) serve the flood and instances measurements.
 
 use super::config::{BenchConfig, CALLBACK_SECRET, Synchronous, VENDOR_ID};
-use super::daemon::{Daemon, Profile};
+use super::daemon::{Daemon, Metrics, Profile};
 use super::report::{Report, dec, int};
 use super::{count, wrk};
 use axum::body::Bytes;
@@ -77,9 +77,12 @@ pub async fn measure(duration: Duration, synchronous: Synchronous, report: &mut 
     daemon.ensure_alive()?;
     let sync = synchronous.as_str();
     let profile = Profile::start(daemon.pid, &format!("ingest-{sync}"))?;
+    let before = daemon.metrics().await?;
     let ingest = wrk::run(&daemon.url, &callbacks_lua, CONNECTIONS, duration).await?;
+    let after = daemon.metrics().await?;
     profile.finish()?;
     daemon.stop().await?;
+    let writer = WriterShare::between(&before, &after, ingest.seconds);
 
     anyhow::ensure!(healthz.refused == 0 && healthz.socket_errors == 0, "/healthz: {healthz:?}");
     anyhow::ensure!(ingest.refused == 0 && ingest.socket_errors == 0, "callbacks: {ingest:?}");
@@ -105,7 +108,7 @@ pub async fn measure(duration: Duration, synchronous: Synchronous, report: &mut 
         healthz.rate,
         format!(
             "release binary, wrk -t2 -c{CONNECTIONS} for {} s each; {} 2xx, all {} found in the inbox; \
-             processor parked {} meanwhile; /healthz p99 {} ms",
+             processor parked {} meanwhile; /healthz p99 {} ms; {writer}",
             dec(ingest.seconds),
             int(ingest.ok as f64),
             int(stored as f64),
@@ -117,6 +120,46 @@ pub async fn measure(duration: Duration, synchronous: Synchronous, report: &mut 
         report.add(format!("Callback ingest latency {label}, synchronous={sync}"), dec(ms), "ms", "wrk's histogram");
     }
     Ok(())
+}
+
+/// How the SQLite file's one writer was shared while wrk ran: the share
+/// of the time each writer held it, and the inbox writer's rows per commit.
+struct WriterShare {
+    inbox: f64,
+    other: f64,
+    rows_per_batch: f64,
+    /// The other writers' turns (the processor's pages, in this bench).
+    other_turns: f64,
+}
+
+impl WriterShare {
+    fn between(before: &Metrics, after: &Metrics, seconds: f64) -> WriterShare {
+        let delta = |name: &str, label: &str| after.sum(name, label) - before.sum(name, label);
+        let held = |writer: &str| {
+            delta("campaignd_sqlite_write_turn_seconds_sum", &format!("writer=\"{writer}\"")) / seconds.max(1e-9)
+        };
+        let batches = delta("campaignd_inbox_batch_rows_count", "");
+        WriterShare {
+            inbox: held("inbox"),
+            other: held("other"),
+            rows_per_batch: delta("campaignd_inbox_batch_rows_sum", "") / batches.max(1.0),
+            other_turns: delta("campaignd_sqlite_write_turn_seconds_count", "writer=\"other\""),
+        }
+    }
+}
+
+impl std::fmt::Display for WriterShare {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let pct = |share: f64| format!("{:.0} %", share * 100.0);
+        write!(
+            f,
+            "SQLite writer held {} by callbacks ({} rows a commit), {} by processing ({} turns)",
+            pct(self.inbox),
+            dec(self.rows_per_batch),
+            pct(self.other),
+            int(self.other_turns)
+        )
+    }
 }
 
 /// Distinct, validly signed `CallResult` bodies (a distinct `event_id` each),

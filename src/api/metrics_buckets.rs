@@ -17,6 +17,9 @@ pub const HISTOGRAMS: &[(&str, &[f64])] = &[
     ("campaignd_vendor_request_seconds", &[0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0]),
     // Callbacks per inbox write (the writer batches up to a few hundred).
     ("campaignd_inbox_batch_rows", &[1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0]),
+    // How long one write transaction held a SQLite file's one writer: a
+    // batch of callbacks takes a few milliseconds, a page of results tens.
+    ("campaignd_sqlite_write_turn_seconds", &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0]),
 ];
 
 /// The exporter, with every histogram's buckets.

@@ -16,7 +16,7 @@ use std::fs::{File, OpenOptions};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Open a pool. SQLite gets WAL (readers never block the writer), a busy
 /// timeout (writers queue instead of failing) and the configured `synchronous`;
@@ -223,6 +223,28 @@ pub async fn begin_inbox_insert(db: &DatabaseConnection) -> Result<WriteTxn, DbE
     begin(db, Moves::Nothing).await
 }
 
+/// SQLite: run `whole`, a write transaction of new `callback_inbox` rows
+/// written out whole (`BEGIN IMMEDIATE; …; COMMIT`), on the pool's writer in
+/// one call, after taking the write turn as [`begin_inbox_insert`] does.
+///
+/// WHY: every statement of a transaction is a round trip to the
+/// connection's worker thread, and each wakes a thread on either side. On a
+/// busy machine a woken thread waits for a core: in the ingest bench the
+/// writer thread spent a quarter of its time on the run queue, and a batch of
+/// callbacks (BEGIN, its INSERTs, COMMIT) held the one writer twice as long
+/// as SQLite takes for the same rows alone (`scripts/inbox_index_cost.py`).
+/// One call wakes it once.
+///
+/// The text stops at its first error, before its COMMIT. SQLite rolls the
+/// transaction back by itself on a full disk or an I/O error; where it stays
+/// open (a failed `OR FAIL` row), the pool's release check closes the
+/// connection as it comes back, which rolls it back
+/// ([`with_release_check`]). Nothing was acknowledged on it either way.
+pub async fn sqlite_inbox_insert(db: &DatabaseConnection, whole: Statement) -> Result<(), DbErr> {
+    let _turn = WriteTurns::take(db, Moves::Nothing).await?;
+    super::sqlite_writer::of(db).execute_raw(whole).await.map(|_| ())
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Moves {
     Fence,
@@ -326,7 +348,7 @@ impl WriteTurns {
         if moves == Moves::Nothing {
             turns.inserted.fetch_add(1, Ordering::SeqCst);
         }
-        Ok(Turn { moves: (moves == Moves::Fence).then_some(turns.ended), _held: held })
+        Ok(Turn { moves: (moves == Moves::Fence).then_some(turns.ended), taken: Instant::now(), _held: held })
     }
 }
 
@@ -334,11 +356,18 @@ impl WriteTurns {
 /// rollback queued), it moves the fence, then passes the turn on.
 struct Turn {
     moves: Option<Arc<AtomicU64>>,
+    /// When it was taken: how long the file's one writer was held, by whom,
+    /// is `campaignd_sqlite_write_turn_seconds` (the inbox writer's turns
+    /// against everyone else's: what callbacks and processing share).
+    taken: Instant,
     _held: tokio::sync::OwnedMutexGuard<()>,
 }
 
 impl Drop for Turn {
     fn drop(&mut self) {
+        let writer = if self.moves.is_some() { "other" } else { "inbox" };
+        metrics::histogram!("campaignd_sqlite_write_turn_seconds", "writer" => writer)
+            .record(self.taken.elapsed().as_secs_f64());
         // Runs before the fields drop: the fence moves before the next
         // writer (or a decider checking the fence) can take the turn.
         if let Some(ended) = &self.moves {

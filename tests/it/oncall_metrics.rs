@@ -87,6 +87,16 @@ async fn metrics_agree_with_the_database_and_the_api() {
     })
     .await;
     assert_eq!(m.value("campaignd_inbox_oldest_pending_seconds", &[]), Some(0.0));
+    // SQLite's one writer: every inbox batch held it once, and the other
+    // writers (dispatch, processing) held it too.
+    if db.url.starts_with("sqlite") {
+        let turns = |writer| m.sum("campaignd_sqlite_write_turn_seconds_count", &[("writer", writer)]);
+        assert!(turns("inbox") > 0.0);
+        assert_eq!(turns("inbox"), m.sum("campaignd_inbox_batch_rows_count", &[]));
+        assert!(turns("other") > 0.0);
+        assert!(m.sum("campaignd_sqlite_write_turn_seconds_sum", &[("writer", "other")]) > 0.0);
+        assert_eq!(m.kind("campaignd_sqlite_write_turn_seconds"), Some("histogram"));
+    }
     let completed = scalar(&conn, "SELECT COUNT(*) FROM attempts WHERE state = 'completed'").await;
     assert!(completed > 0);
     assert_eq!(m.sum("campaignd_results_total", &[]), completed as f64, "each applied result has a call end");
