@@ -52,7 +52,13 @@ pub struct DatabaseSettings {
 /// PostgreSQL keeps 8: the server does not share one writer, and several
 /// claims and pages proceed at once.
 pub fn default_max_connections(url: &str) -> u32 {
-    if url.starts_with("sqlite:") { 4 } else { 8 }
+    if is_sqlite(url) { 4 } else { 8 }
+}
+
+/// Whether `url` names a SQLite database (every `sqlite:` form: a file,
+/// `sqlite://…`, `sqlite::memory:`).
+fn is_sqlite(url: &str) -> bool {
+    url.starts_with("sqlite:")
 }
 
 /// Inbox pages applied at once when the config names no number.
@@ -68,7 +74,7 @@ pub fn default_max_connections(url: &str) -> u32 {
 ///
 /// SQLite has one writer: a second page would only queue for its turn.
 pub fn default_inbox_workers(url: &str) -> usize {
-    if url.starts_with("sqlite:") { 1 } else { 2 }
+    if is_sqlite(url) { 1 } else { 2 }
 }
 
 const DEFAULT_URL: &str = "sqlite://campaignd.db?mode=rwc";
@@ -119,7 +125,7 @@ impl Validator<'_> {
             None => d.url.clone(),
             Some(u) => {
                 let url = u.get_ref();
-                if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                if !(is_sqlite(url) || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
                     self.issue("database.url", Some(u), "must start with sqlite:, postgres:// or postgresql://");
                 }
                 if let Some(problem) = sqlite_dir_problem(url) {
@@ -200,9 +206,7 @@ impl Validator<'_> {
             busy_timeout: self.duration("database.busy_timeout", &raw.busy_timeout, d.busy_timeout),
         }
     }
-}
 
-impl Validator<'_> {
     /// Each inbox worker holds a pooled connection for its page; the
     /// scheduler and the callback writer need one too.
     fn inbox_workers(&mut self, raw: &RawDatabase, url: &str, max_connections: u32) -> usize {
@@ -212,7 +216,7 @@ impl Validator<'_> {
         let key = "database.inbox_workers";
         if workers == 0 {
             self.issue(key, Some(n), "must be at least 1");
-        } else if workers > 1 && url.starts_with("sqlite:") {
+        } else if workers > 1 && is_sqlite(url) {
             self.issue(key, Some(n), "SQLite has one writer and applies one page at a time: remove it or set 1");
         } else if workers >= max_connections {
             let message = format!(
