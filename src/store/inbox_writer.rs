@@ -7,8 +7,9 @@
 //!
 //! Each delivery's row values (its body hash included) are made by the
 //! handler that sends it, on whichever core runs that handler; the writer
-//! only binds them into fixed-shape statements (see [`chunk_sql`]), so the
-//! one task every callback waits on does as little as possible.
+//! only binds them into fixed-shape statements (see [`chunk_sql`]; on SQLite
+//! the whole transaction is one text sent in one call, [`sqlite_whole`]), so
+//! the one task every callback waits on does as little as possible.
 //!
 //! While the store cannot write (disk full, read-only, server down: see
 //! [`StoreHealth`]) a batch is refused at once, so vendors get their 503 in
