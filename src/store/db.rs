@@ -240,7 +240,7 @@ pub async fn begin_inbox_insert(db: &DatabaseConnection) -> Result<WriteTxn, DbE
 /// open (a failed `OR FAIL` row), the pool's release check closes the
 /// connection as it comes back, which rolls it back
 /// ([`with_release_check`]). Nothing was acknowledged on it either way.
-pub async fn sqlite_inbox_insert(db: &DatabaseConnection, whole: Statement) -> Result<(), DbErr> {
+pub(super) async fn sqlite_inbox_insert(db: &DatabaseConnection, whole: Statement) -> Result<(), DbErr> {
     let _turn = WriteTurns::take(db, Moves::Nothing).await?;
     super::sqlite_writer::of(db).execute_raw(whole).await.map(|_| ())
 }
