@@ -26,7 +26,7 @@ use crate::store::Db;
 use crate::store::StoreError;
 use crate::store::Txn;
 use crate::store::contacts::{NewContact, count_new};
-use crate::store::db::begin_write;
+use crate::store::db::{Writer, begin_write};
 use crate::store::import_rows::{ROWS_PER_STATEMENT, insert_new};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -189,7 +189,7 @@ impl Sink {
             Sink::Open { txn, rows: in_txn } => {
                 let open = match txn.take() {
                     Some(t) => t,
-                    None => begin_write(db).await?,
+                    None => begin_write(db, Writer::Other).await?,
                 };
                 let inserted = insert_new(&open, campaign_id, batch, now).await?;
                 report.inserted += inserted;

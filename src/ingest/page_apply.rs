@@ -6,7 +6,7 @@ use super::page_decision;
 use super::processor::{PAGE, PageCounts};
 use crate::context::Ctx;
 use crate::domain::campaign::Campaign;
-use crate::store::db::{WriteFence, begin_read, begin_write};
+use crate::store::db::{WriteFence, Writer, begin_read, begin_write};
 use crate::store::{StoreError, Txn, inbox};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -90,7 +90,8 @@ async fn apply_page_once(
 ) -> Result<bool, StoreError> {
     let fence = if only.is_none() && pacing.outside() { WriteFence::observe(&ctx.db) } else { None };
     let Some(fence) = fence else {
-        return decide_and_write(ctx, begin_write(&ctx.db).await?, now, only, campaigns, counts).await;
+        return decide_and_write(ctx, begin_write(&ctx.db, Writer::Processing).await?, now, only, campaigns, counts)
+            .await;
     };
     let read = begin_read(&ctx.db).await?;
     let rows = inbox::claim_due(&read, now, None, PAGE).await?;
@@ -101,13 +102,14 @@ async fn apply_page_once(
     let parsed = page_decision::parse_page(ctx, &rows);
     if !page_decision::decided_without_writes(&parsed) {
         read.commit().await?;
-        return decide_and_write(ctx, begin_write(&ctx.db).await?, now, only, campaigns, counts).await;
+        return decide_and_write(ctx, begin_write(&ctx.db, Writer::Processing).await?, now, only, campaigns, counts)
+            .await;
     }
     let mut tried = PageCounts::default();
     let decided = page_decision::decide(&read, ctx, rows, parsed, now, campaigns, &mut tried).await?;
     read.commit().await?;
     between().await;
-    let txn = begin_write(&ctx.db).await?;
+    let txn = begin_write(&ctx.db, Writer::Processing).await?;
     if !fence.unmoved() {
         metrics::counter!("campaignd_inbox_pages_decided_again_total").increment(1);
         return decide_and_write(ctx, txn, now, only, campaigns, counts).await;

@@ -9,7 +9,7 @@ use crate::context::Ctx;
 use crate::domain::recall::AttemptResult;
 use crate::domain::state::AttemptState;
 use crate::store::apply::apply_result;
-use crate::store::db::begin_write;
+use crate::store::db::{Writer, begin_write};
 use crate::store::{self, Db, StoreError};
 use crate::vendors::metered::{metered, op};
 use crate::vendors::{AttemptHandle, LookupResult};
@@ -80,7 +80,7 @@ pub async fn sweep(ctx: &Ctx, now: DateTime<Utc>) -> Result<ReconcileReport, Sto
         let camp = ctx.campaign(a.campaign_id).await?;
         let now = ctx.clock.now();
         let too_old = a.dispatched_at.unwrap_or(a.created_at) < now - dur(s.lost_after);
-        let txn = begin_write(&ctx.db).await?;
+        let txn = begin_write(&ctx.db, Writer::Reconcile).await?;
         match looked {
             Ok(LookupResult::Finished(ev)) => {
                 let ev = vendor.priced(ev);

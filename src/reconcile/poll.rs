@@ -5,7 +5,7 @@
 use crate::context::Ctx;
 use crate::ingest::processor::{EventApplied, apply_event};
 use crate::store::apply::{AttemptLocks, WriteBuffer};
-use crate::store::db::begin_write;
+use crate::store::db::{Writer, begin_write};
 use crate::store::{self, StoreError, inbox};
 use crate::vendors::TaskHandle;
 use crate::vendors::metered::{metered, op};
@@ -43,7 +43,7 @@ pub async fn poll_sweep(ctx: &Ctx, now: DateTime<Utc>) -> Result<PollReport, Sto
                     continue;
                 }
             };
-            let txn = begin_write(&ctx.db).await?;
+            let txn = begin_write(&ctx.db, Writer::Reconcile).await?;
             let newly_rejected = inbox::record_poll_rejects(&txn, &vendor_id, &parsed.rejected, now).await?;
             if newly_rejected > 0 {
                 report.rejected_records += newly_rejected as usize;

@@ -8,7 +8,7 @@ use crate::config::RefreshSettings;
 use crate::domain::contact_refresh::{Trigger, to_stop};
 use crate::import::{ImportError, ImportReport, Row, RowContext, RowSource, import_rows};
 use crate::store::contact_refresh::{self, NewRun, RunOutcome};
-use crate::store::db::begin_write;
+use crate::store::db::{Writer, begin_write};
 use crate::store::{Db, StoreError, campaigns};
 use chrono::{DateTime, Utc};
 use entity::{campaign, contact_refresh_run};
@@ -115,7 +115,7 @@ async fn remove(
         return Ok(0);
     }
     let reason = "no longer in the refreshed contact list (on_removed = \"stop\")";
-    let txn = begin_write(db).await.map_err(|e| e.to_string())?;
+    let txn = begin_write(db, Writer::Other).await.map_err(|e| e.to_string())?;
     let stopped = contact_refresh::stop_contacts(&txn, camp.id, &ids, reason, now).await.map_err(|e| e.to_string())?;
     txn.commit().await.map_err(|e| e.to_string())?;
     Ok(stopped)

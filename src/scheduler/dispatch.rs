@@ -8,7 +8,7 @@ use crate::domain::phone::E164;
 use crate::domain::recall::AttemptResult;
 use crate::store::apply::{AttemptLocks, apply_result};
 use crate::store::claim::Claimed;
-use crate::store::db::begin_write;
+use crate::store::db::{Writer, begin_write};
 use crate::store::dispatch::{Accepted, NewTask};
 use crate::store::{self, StoreError, Txn, inbox};
 use crate::vendors::metered::{metered, op};
@@ -139,7 +139,7 @@ async fn record_accepted(
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let deadline = now + chrono::Duration::from_std(ctx.settings.scheduler.result_timeout).unwrap_or_default();
-    let txn = begin_write(&ctx.db).await?;
+    let txn = begin_write(&ctx.db, Writer::Dispatch).await?;
     let task = NewTask {
         vendor_id,
         campaign_id: camp.id,
@@ -194,7 +194,7 @@ async fn record_error(
     err: VendorError,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let txn = begin_write(&ctx.db).await?;
+    let txn = begin_write(&ctx.db, Writer::Dispatch).await?;
     let task = NewTask {
         vendor_id,
         campaign_id: camp.id,
@@ -228,7 +228,7 @@ async fn record_error(
 }
 
 async fn fail_all(ctx: &Ctx, camp: &Campaign, items: &[Claimed], reason: &str) -> Result<(), StoreError> {
-    let txn = begin_write(&ctx.db).await?;
+    let txn = begin_write(&ctx.db, Writer::Dispatch).await?;
     fail_in(&txn, camp, owner(ctx), items, reason, ctx.clock.now()).await?;
     txn.commit().await?;
     Ok(())

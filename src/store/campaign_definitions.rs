@@ -113,7 +113,7 @@ pub async fn create(
     c: &CampaignSettings,
     now: DateTime<Utc>,
 ) -> Result<StoredDefinition, DefinitionError> {
-    let txn = super::db::begin_write(db).await?;
+    let txn = super::db::begin_write(db, super::db::Writer::Other).await?;
     super::db::advisory_xact_lock(&txn, DEFINITIONS_LOCK).await?;
     if campaign::Entity::find().filter(campaign::Column::Name.eq(&c.name)).one(&txn).await?.is_some() {
         return Err(DefinitionError::Exists(c.name.clone()));
@@ -131,7 +131,7 @@ pub async fn replace(
     precondition: impl FnOnce(&str) -> bool,
     now: DateTime<Utc>,
 ) -> Result<StoredDefinition, DefinitionError> {
-    let txn = super::db::begin_write(db).await?;
+    let txn = super::db::begin_write(db, super::db::Writer::Other).await?;
     super::db::advisory_xact_lock(&txn, DEFINITIONS_LOCK).await?;
     let row = find_by_name(&txn, &c.name).await?;
     let current = stored_definition(&row)?;
@@ -152,7 +152,7 @@ pub async fn replace(
 /// Delete API-owned campaign `name` if it never had a contact: a campaign
 /// with contacts keeps its row for their history (reports, export).
 pub async fn delete(db: &super::Db, name: &str) -> Result<(), DefinitionError> {
-    let txn = super::db::begin_write(db).await?;
+    let txn = super::db::begin_write(db, super::db::Writer::Other).await?;
     super::db::advisory_xact_lock(&txn, DEFINITIONS_LOCK).await?;
     // The row lock waits for an import inserting into this campaign to
     // commit (PostgreSQL; SQLite has one writer), so the count below sees its

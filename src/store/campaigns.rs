@@ -162,7 +162,7 @@ pub async fn sync_from_config(
 ) -> Result<(), StoreError> {
     // Several instances may start at once: they take turns (advisory lock on
     // PostgreSQL, the write lock on SQLite), so a campaign is created once.
-    let txn = super::db::begin_write(db).await?;
+    let txn = super::db::begin_write(db, super::db::Writer::Other).await?;
     super::db::advisory_xact_lock(&txn, DEFINITIONS_LOCK).await?;
     sync_in(&txn, campaigns, now).await?;
     txn.commit().await?;

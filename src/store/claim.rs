@@ -4,7 +4,7 @@
 //! in-flight counts it reads cannot change underneath it.
 
 use super::claim_write as write;
-use super::db::begin_write;
+use super::db::{Writer, begin_write};
 use super::decisions::{DecisionBuffer, Subject, kind};
 use super::raw_sql::{Sql, padded};
 use super::vendor_limits;
@@ -80,7 +80,7 @@ pub async fn claim(
     lease: &Lease<'_>,
     now: DateTime<Utc>,
 ) -> Result<ClaimReport, StoreError> {
-    let txn = begin_write(db).await?;
+    let txn = begin_write(db, Writer::Claim).await?;
     let report = claim_in(&txn, camp, vendor_slots, limit, lease, now).await?;
     txn.commit().await?;
     Ok(report)

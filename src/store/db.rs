@@ -175,7 +175,7 @@ pub async fn close(db: DatabaseConnection) -> Result<(), DbErr> {
 /// the other process's migration to commit (without it, both saw no tables
 /// and the second failed with `table "campaigns" already exists`).
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    let txn = begin_write(db).await?;
+    let txn = begin_write(db, Writer::Other).await?;
     advisory_xact_lock(&txn, "campaignd:migrations").await?;
     Migrator::up(&txn.txn, None).await?;
     txn.commit().await
@@ -211,8 +211,41 @@ pub async fn begin_read(db: &DatabaseConnection) -> Result<DatabaseTransaction, 
 /// after waiting for this process's write turn on the file ([`WriteTurns`]),
 /// and it runs on the pool's writer connection (`store::sqlite_writer`).
 /// When it ends, it moves the file's [`WriteFence`].
-pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
-    begin(db, Moves::Fence).await
+/// `writer` names it in `campaignd_sqlite_write_turn_seconds`.
+pub async fn begin_write(db: &DatabaseConnection, writer: Writer) -> Result<WriteTxn, DbErr> {
+    begin(db, Moves::Fence, writer).await
+}
+
+/// Who holds SQLite's one writer: the `writer` label of
+/// `campaignd_sqlite_write_turn_seconds`. A closed set, so that the metric
+/// answers "what keeps the writer busy" without a label per call site.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Writer {
+    /// The inbox writer's batches of callbacks ([`begin_inbox_insert`]).
+    Inbox,
+    /// The result processor's pages (`ingest::page_apply`).
+    Processing,
+    /// The scheduler claiming contacts for dispatch (`store::claim`).
+    Claim,
+    /// Recording what a vendor answered to a dispatch, and its rate tokens.
+    Dispatch,
+    /// Reconciliation: polled results, overdue attempts.
+    Reconcile,
+    /// Everything else: campaign edits, imports, suppressions, probes.
+    Other,
+}
+
+impl Writer {
+    fn label(self) -> &'static str {
+        match self {
+            Writer::Inbox => "inbox",
+            Writer::Processing => "processing",
+            Writer::Claim => "claim",
+            Writer::Dispatch => "dispatch",
+            Writer::Reconcile => "reconcile",
+            Writer::Other => "other",
+        }
+    }
 }
 
 /// [`begin_write`] for a transaction that only inserts new rows into
@@ -220,7 +253,7 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
 /// [`WriteFence`], because a new pending row changes no decision on the
 /// rows before it (see `ingest::processor`).
 pub async fn begin_inbox_insert(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
-    begin(db, Moves::Nothing).await
+    begin(db, Moves::Nothing, Writer::Inbox).await
 }
 
 /// SQLite: run `whole`, a write transaction of new `callback_inbox` rows
@@ -241,7 +274,7 @@ pub async fn begin_inbox_insert(db: &DatabaseConnection) -> Result<WriteTxn, DbE
 /// connection as it comes back, which rolls it back
 /// ([`with_release_check`]). Nothing was acknowledged on it either way.
 pub(super) async fn sqlite_inbox_insert(db: &DatabaseConnection, whole: Statement) -> Result<(), DbErr> {
-    let _turn = WriteTurns::take(db, Moves::Nothing).await?;
+    let _turn = WriteTurns::take(db, Moves::Nothing, Writer::Inbox).await?;
     super::sqlite_writer::of(db).execute_raw(whole).await.map(|_| ())
 }
 
@@ -251,11 +284,11 @@ enum Moves {
     Nothing,
 }
 
-async fn begin(db: &DatabaseConnection, moves: Moves) -> Result<WriteTxn, DbErr> {
+async fn begin(db: &DatabaseConnection, moves: Moves, writer: Writer) -> Result<WriteTxn, DbErr> {
     if db.get_database_backend() != DbBackend::Sqlite {
         return Ok(WriteTxn { txn: db.begin().await?, _turn: None });
     }
-    let turn = WriteTurns::take(db, moves).await?;
+    let turn = WriteTurns::take(db, moves, writer).await?;
     let options =
         TransactionOptions { sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate), ..Default::default() };
     let writer = super::sqlite_writer::of(db);
@@ -334,7 +367,7 @@ impl WriteTurns {
         turns.entry(file).or_default().clone()
     }
 
-    async fn take(db: &DatabaseConnection, moves: Moves) -> Result<Turn, DbErr> {
+    async fn take(db: &DatabaseConnection, moves: Moves, writer: Writer) -> Result<Turn, DbErr> {
         let turns = WriteTurns::of(db);
         // As long as a write would wait for the lock anyway: a transaction
         // that never ends (a bug) fails the others as SQLite's busy timeout did.
@@ -348,7 +381,7 @@ impl WriteTurns {
         if moves == Moves::Nothing {
             turns.inserted.fetch_add(1, Ordering::SeqCst);
         }
-        Ok(Turn { moves: (moves == Moves::Fence).then_some(turns.ended), taken: Instant::now(), _held: held })
+        Ok(Turn { moves: (moves == Moves::Fence).then_some(turns.ended), writer, taken: Instant::now(), _held: held })
     }
 }
 
@@ -356,17 +389,16 @@ impl WriteTurns {
 /// rollback queued), it moves the fence, then passes the turn on.
 struct Turn {
     moves: Option<Arc<AtomicU64>>,
-    /// When it was taken: how long the file's one writer was held, by whom,
-    /// is `campaignd_sqlite_write_turn_seconds` (the inbox writer's turns
-    /// against everyone else's: what callbacks and processing share).
+    writer: Writer,
+    /// When it was taken: how long the file's one writer was held, by whom
+    /// ([`Writer`]), is `campaignd_sqlite_write_turn_seconds`.
     taken: Instant,
     _held: tokio::sync::OwnedMutexGuard<()>,
 }
 
 impl Drop for Turn {
     fn drop(&mut self) {
-        let writer = if self.moves.is_some() { "other" } else { "inbox" };
-        metrics::histogram!("campaignd_sqlite_write_turn_seconds", "writer" => writer)
+        metrics::histogram!("campaignd_sqlite_write_turn_seconds", "writer" => self.writer.label())
             .record(self.taken.elapsed().as_secs_f64());
         // Runs before the fields drop: the fence moves before the next
         // writer (or a decider checking the fence) can take the turn.

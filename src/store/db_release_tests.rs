@@ -2,7 +2,7 @@
 //! must not serve the next writer (see `db::sqlite_outside_transaction`).
 
 use crate::config::DatabaseSettings;
-use crate::store::db::{begin_write, connect};
+use crate::store::db::{Writer, begin_write, connect};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 
 async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
@@ -37,19 +37,19 @@ async fn a_commit_after_failed_commits_is_real_and_leaves_no_lock_behind() {
     .unwrap();
 
     // 1. A COMMIT fails and SQLite has already rolled the transaction back.
-    let txn = begin_write(&db).await.unwrap();
+    let txn = begin_write(&db, Writer::Other).await.unwrap();
     txn.execute_unprepared("INSERT INTO inbox (body) VALUES ('first')").await.unwrap();
     txn.execute_unprepared("ROLLBACK").await.unwrap();
     assert!(txn.commit().await.is_err(), "COMMIT without a transaction fails");
 
     // 2. The next writer's COMMIT fails and leaves its transaction open.
-    let txn = begin_write(&db).await.unwrap();
+    let txn = begin_write(&db, Writer::Other).await.unwrap();
     txn.execute_unprepared("PRAGMA defer_foreign_keys = ON").await.unwrap();
     txn.execute_unprepared("INSERT INTO child (parent) VALUES (42)").await.unwrap();
     assert!(txn.commit().await.is_err(), "a deferred foreign-key violation fails the COMMIT");
 
     // 3. A callback batch: Ok must mean committed.
-    let txn = begin_write(&db).await.unwrap();
+    let txn = begin_write(&db, Writer::Other).await.unwrap();
     txn.execute_unprepared("INSERT INTO inbox (body) VALUES ('acknowledged')").await.unwrap();
     txn.commit().await.expect("the batch commits");
 

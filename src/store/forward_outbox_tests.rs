@@ -37,7 +37,7 @@ async fn a_rolled_back_result_leaves_no_event_and_a_committed_one_leaves_its_eve
     let a = &attempts[0];
     let now = t0 + TimeDelta::minutes(2);
 
-    let txn = db::begin_write(&conn).await.unwrap();
+    let txn = db::begin_write(&conn, db::Writer::Other).await.unwrap();
     apply_result(&txn, &camp, a, &answered(), None, now).await.unwrap();
     assert_eq!(Entity::find().count(&txn).await.unwrap(), 2, "written inside the transaction");
     drop(txn); // rolled back: the page failed after its writes
@@ -45,7 +45,7 @@ async fn a_rolled_back_result_leaves_no_event_and_a_committed_one_leaves_its_eve
     let still = attempt::Entity::find_by_id(a.id).one(&conn).await.unwrap().unwrap();
     assert_eq!(still.state, "dispatching", "and no result without its event");
 
-    let txn = db::begin_write(&conn).await.unwrap();
+    let txn = db::begin_write(&conn, db::Writer::Other).await.unwrap();
     apply_result(&txn, &camp, a, &answered(), None, now).await.unwrap();
     txn.commit().await.unwrap();
     let rows = for_attempt(&conn, a.id).await.unwrap();
@@ -59,7 +59,7 @@ async fn a_rolled_back_result_leaves_no_event_and_a_committed_one_leaves_its_eve
     assert_ne!(rows[0].event_id, rows[1].event_id);
 
     // A duplicate of the result changes nothing, so it forwards nothing.
-    let txn = db::begin_write(&conn).await.unwrap();
+    let txn = db::begin_write(&conn, db::Writer::Other).await.unwrap();
     apply_result(&txn, &camp, a, &answered(), None, now).await.unwrap();
     txn.commit().await.unwrap();
     assert_eq!(Entity::find().count(&conn).await.unwrap(), 2);
@@ -69,7 +69,7 @@ async fn a_rolled_back_result_leaves_no_event_and_a_committed_one_leaves_its_eve
 async fn one_holder_at_a_time_until_its_lease_runs_out() {
     let (conn, camp, attempts, t0) = claimed(&["+6281200000001"]).await;
     let now = t0 + TimeDelta::minutes(2);
-    let txn = db::begin_write(&conn).await.unwrap();
+    let txn = db::begin_write(&conn, db::Writer::Other).await.unwrap();
     apply_result(&txn, &camp, &attempts[0], &answered(), None, now).await.unwrap();
     txn.commit().await.unwrap();
 

@@ -11,7 +11,7 @@
 //! This state never decides what is acknowledged: a callback is still 2xx'd
 //! only after its own commit succeeded. It only decides who does not try.
 
-use crate::store::db::begin_write;
+use crate::store::db::{Writer, begin_write};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, RuntimeErr};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -224,7 +224,7 @@ fn free_bytes(file: &Path) -> Option<u64> {
 /// with its own value, through the same BEGIN/COMMIT path callbacks take, so
 /// it fails exactly when their commits would (disk full, read-only, server down).
 pub async fn probe_write(db: &DatabaseConnection) -> Result<(), DbErr> {
-    let txn = begin_write(db).await?;
+    let txn = begin_write(db, Writer::Other).await?;
     txn.execute_unprepared("UPDATE installation SET created_at = created_at").await?;
     txn.commit().await
 }

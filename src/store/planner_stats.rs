@@ -3,7 +3,7 @@
 //! it is decided in `domain::planner_stats`; the loop is `crate::planner_stats`.
 
 use super::StoreError;
-use super::db::begin_write;
+use super::db::{Writer, begin_write};
 use crate::domain::planner_stats::TableChanges;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
@@ -74,7 +74,7 @@ pub const SAMPLE_TARGET: u32 = 10;
 /// two `ANALYZE`s of one table would queue behind each other.
 pub async fn analyze(db: &DatabaseConnection, table: &'static str) -> Result<bool, StoreError> {
     assert!(TABLES.contains(&table), "ANALYZE only of the daemon's own tables, by their fixed names");
-    let txn = begin_write(db).await?;
+    let txn = begin_write(db, Writer::Other).await?;
     let stmt = Statement::from_sql_and_values(
         DbBackend::Postgres,
         "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS got",

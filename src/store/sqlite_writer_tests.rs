@@ -1,5 +1,5 @@
 use crate::config::DatabaseSettings;
-use crate::store::db::{begin_read, begin_write, close, connect};
+use crate::store::db::{Writer, begin_read, begin_write, close, connect};
 use crate::store::testkit::{scalar as count, sqlite_file};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 
@@ -29,13 +29,13 @@ async fn every_write_transaction_runs_on_the_one_writer_connection() {
     let db = connect(&settings(&dir.path().join("w.db"))).await.unwrap();
     fill(&db).await;
     for n in 0..6 {
-        let txn = begin_write(&db).await.unwrap();
+        let txn = begin_write(&db, Writer::Other).await.unwrap();
         txn.execute_unprepared("CREATE TEMP TABLE IF NOT EXISTS writes (n INTEGER)").await.unwrap();
         txn.execute_unprepared(&format!("INSERT INTO temp.writes VALUES ({n})")).await.unwrap();
         txn.commit().await.unwrap();
         count(&db, "SELECT 1").await;
     }
-    let txn = begin_write(&db).await.unwrap();
+    let txn = begin_write(&db, Writer::Other).await.unwrap();
     assert_eq!(count(&txn, "SELECT COUNT(*) FROM temp.writes").await, 6, "the writes ran on more than one connection");
 }
 
@@ -47,7 +47,7 @@ async fn a_new_pool_on_a_file_made_again_at_the_same_path_writes_to_the_new_file
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("again.db");
     let first = connect(&settings(&file)).await.unwrap();
-    let txn = begin_write(&first).await.unwrap();
+    let txn = begin_write(&first, Writer::Other).await.unwrap();
     txn.execute_unprepared("CREATE TABLE t (n INTEGER)").await.unwrap();
     txn.commit().await.unwrap();
     for suffix in ["", "-wal", "-shm"] {
@@ -55,7 +55,7 @@ async fn a_new_pool_on_a_file_made_again_at_the_same_path_writes_to_the_new_file
     }
 
     let second = connect(&settings(&file)).await.unwrap();
-    let txn = begin_write(&second).await.unwrap();
+    let txn = begin_write(&second, Writer::Other).await.unwrap();
     txn.execute_unprepared("CREATE TABLE t (n INTEGER)").await.unwrap();
     txn.execute_unprepared("INSERT INTO t VALUES (7)").await.unwrap();
     txn.commit().await.unwrap();
@@ -73,7 +73,7 @@ async fn the_writer_and_the_pool_see_one_database() {
     let db = connect(&settings(&dir.path().join("one.db"))).await.unwrap();
     db.execute_unprepared("CREATE TABLE t (n INTEGER)").await.unwrap();
     db.execute_unprepared("INSERT INTO t VALUES (1)").await.unwrap();
-    let txn = begin_write(&db).await.unwrap();
+    let txn = begin_write(&db, Writer::Other).await.unwrap();
     assert_eq!(count(&txn, "SELECT COUNT(*) FROM t").await, 1);
     txn.execute_unprepared("INSERT INTO t VALUES (2)").await.unwrap();
     txn.commit().await.unwrap();
@@ -82,7 +82,7 @@ async fn the_writer_and_the_pool_see_one_database() {
 
 async fn written(file: &std::path::Path) -> DatabaseConnection {
     let db = connect(&settings(file)).await.unwrap();
-    let txn = begin_write(&db).await.unwrap();
+    let txn = begin_write(&db, Writer::Other).await.unwrap();
     txn.execute_unprepared("CREATE TABLE t (n INTEGER)").await.unwrap();
     txn.execute_unprepared("INSERT INTO t VALUES (1)").await.unwrap();
     txn.commit().await.unwrap();

@@ -6,7 +6,7 @@
 //! `apply.rs`).
 
 use super::StoreError;
-use super::db::begin_write;
+use super::db::{Writer, begin_write};
 use crate::domain::suppression::{Expiry, MergeOutcome, merge, strongest_per_phone};
 use chrono::{DateTime, Utc};
 use entity::suppression;
@@ -82,7 +82,7 @@ async fn upsert_chunk(
     chunk: &[&Entry],
     now: DateTime<Utc>,
 ) -> Result<UpsertCounts, StoreError> {
-    let txn = begin_write(db).await?;
+    let txn = begin_write(db, Writer::Other).await?;
     let phones: Vec<&str> = chunk.iter().map(|e| e.phone.as_str()).collect();
     let stored: HashMap<String, Expiry> = suppression::Entity::find()
         .filter(suppression::Column::Phone.is_in(phones))

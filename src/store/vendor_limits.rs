@@ -3,7 +3,7 @@
 //! vendor's rate-limit token bucket, shared by every instance.
 
 use super::StoreError;
-use super::db::begin_write;
+use super::db::{Writer, begin_write};
 use chrono::{DateTime, Utc};
 use entity::vendor_limit;
 use sea_orm::sea_query::OnConflict;
@@ -81,7 +81,7 @@ pub async fn take_token(
     bucket: Bucket,
     now: DateTime<Utc>,
 ) -> Result<Option<Duration>, StoreError> {
-    let txn = begin_write(db).await?;
+    let txn = begin_write(db, Writer::Dispatch).await?;
     let row = vendor_limit::Entity::find_by_id(vendor_id.to_string()).lock_exclusive().one(&txn).await?;
     let Some(row) = row else {
         ensure(&txn, &[(vendor_id.to_string(), bucket.burst - 1.0)], now).await?;

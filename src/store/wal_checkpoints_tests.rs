@@ -2,7 +2,7 @@
 //! the WAL reaches the database file without the writer copying it.
 
 use super::*;
-use crate::store::db::{begin_write, connect};
+use crate::store::db::{Writer, begin_write, connect};
 use crate::store::testkit::{scalar, sqlite_file as settings};
 use std::time::Instant;
 
@@ -14,7 +14,7 @@ const ROWS: i64 = 3_000;
 async fn the_writer_checkpoints_only_past_the_backstop() {
     let dir = tempfile::tempdir().unwrap();
     let db = connect(&settings(&dir.path().join("c.db"))).await.unwrap();
-    let txn = begin_write(&db).await.unwrap();
+    let txn = begin_write(&db, Writer::Other).await.unwrap();
     assert_eq!(scalar(&txn, "PRAGMA wal_autocheckpoint").await, i64::from(BACKSTOP_PAGES));
 }
 
@@ -23,7 +23,7 @@ async fn a_commit_reaches_the_database_file_without_the_writer_copying_it() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("c.db");
     let db = connect(&settings(&file)).await.unwrap();
-    let txn = begin_write(&db).await.unwrap();
+    let txn = begin_write(&db, Writer::Other).await.unwrap();
     txn.execute_unprepared("CREATE TABLE t (b BLOB)").await.unwrap();
     let fill = format!(
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {ROWS}) \

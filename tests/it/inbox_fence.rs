@@ -8,7 +8,7 @@ use crate::common::{TestDb, rows, scalar};
 use crate::storage_conformance::{build, claim_concurrently, sim_result};
 use campaignd::clock::Clock;
 use campaignd::ingest::processor::drain_with;
-use campaignd::store::db::begin_write;
+use campaignd::store::db::{Writer, begin_write};
 use campaignd::store::inbox;
 use sea_orm::ConnectionTrait;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -31,7 +31,7 @@ async fn a_page_decided_before_another_write_ended_is_decided_again() {
         if between.fetch_add(1, Ordering::SeqCst) > 0 {
             return;
         }
-        let txn = begin_write(&ctx.db).await.unwrap();
+        let txn = begin_write(&ctx.db, Writer::Other).await.unwrap();
         let sql = format!("UPDATE attempts SET external_call_id = 'c-late' WHERE attempt_ref = '{reference}'");
         txn.execute_unprepared(&sql).await.unwrap();
         txn.commit().await.unwrap();

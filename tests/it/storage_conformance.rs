@@ -12,7 +12,7 @@ use campaignd::app::App;
 use campaignd::clock::{Clock, ManualClock};
 use campaignd::context::Ctx;
 use campaignd::store::claim::{Lease, claim};
-use campaignd::store::db::begin_write;
+use campaignd::store::db::{Writer, begin_write};
 use campaignd::store::inbox::{self, NewCallback};
 use campaignd::store::leases::{self, LEADER};
 use campaignd::store::vendor_limits::{self, Bucket};
@@ -234,7 +234,7 @@ async fn inbox_rows_are_taken_by_one_drainer_each() {
         async move {
             let mut taken = Vec::new();
             loop {
-                let txn = begin_write(&db).await.unwrap();
+                let txn = begin_write(&db, Writer::Other).await.unwrap();
                 let page = inbox::claim_due(&txn, now, None, 4).await.unwrap();
                 if page.is_empty() {
                     return (n, taken);
@@ -382,7 +382,7 @@ async fn dials_keep_their_own_outcomes_and_vendor_times_are_clamped() {
         ],
         ..CallEvent::final_outcome(Outcome::new(Disposition::Answered).with_intent(Intent::PromiseToPay))
     };
-    let txn = begin_write(&ctx.db).await.unwrap();
+    let txn = begin_write(&ctx.db, Writer::Other).await.unwrap();
     let mut buffer = WriteBuffer::default();
     let applied =
         apply_event(&txn, &ctx.settings.compliance, "va", &event, &mut HashMap::new(), now, &mut buffer).await.unwrap();
@@ -479,7 +479,7 @@ async fn waiting_callbacks_are_looked_at_on_a_backoff_or_when_woken_and_counted_
 
     // The dispatch answer records call id c-early on attempt 2: its callback
     // is due at once (no clock moved), and only it.
-    let txn = begin_write(&ctx.db).await.unwrap();
+    let txn = begin_write(&ctx.db, Writer::Other).await.unwrap();
     txn.execute_unprepared(&format!(
         "UPDATE attempts SET external_call_id = 'c-early' WHERE attempt_ref = '{}'",
         refs[1]
