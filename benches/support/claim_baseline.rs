@@ -64,7 +64,7 @@ pub async fn claim_batch(conn: &DatabaseConnection, campaign_id: i64, batch: u32
     let backend = conn.get_database_backend();
     let now = chrono::Utc::now();
     let lease_until = now + chrono::Duration::minutes(2);
-    let txn = db::begin_write(conn).await?;
+    let txn = db::begin_write(conn, db::Writer::Other).await?;
     let skip_locked = if backend == DbBackend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
     let select = format!(
         "SELECT id, phone, case_id, zones, variables, attempt_seq FROM contacts \
@@ -137,7 +137,7 @@ pub async fn claim_batch(conn: &DatabaseConnection, campaign_id: i64, batch: u32
 async fn mark_dispatched(conn: &DatabaseConnection, contact_ids: &[i64]) -> anyhow::Result<()> {
     let backend = conn.get_database_backend();
     let now = chrono::Utc::now();
-    let txn = db::begin_write(conn).await?;
+    let txn = db::begin_write(conn, db::Writer::Other).await?;
     let sql = format!(
         "UPDATE attempts SET state = 'dispatched', external_call_id = 'call-' || attempt_ref, dispatched_at = {}, \
          deadline_at = {}, updated_at = {} WHERE state = 'dispatching' AND contact_id IN ({})",

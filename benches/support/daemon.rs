@@ -184,7 +184,8 @@ pub fn read_tail(log: &Path) -> String {
     lines[lines.len().saturating_sub(20)..].join("\n")
 }
 
-/// A scrape of `/metrics` (Prometheus text).
+/// A scrape of `/metrics` (Prometheus text); empty by default.
+#[derive(Default)]
 pub struct Metrics(String);
 
 impl Metrics {

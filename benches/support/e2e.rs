@@ -10,8 +10,9 @@
 //! 3 times.
 
 use super::config::{API_KEY, CALLBACK_SECRET, CAMPAIGN, VENDOR_ID};
-use super::daemon::{self, Daemon, Profile};
+use super::daemon::{self, Daemon, Metrics, Profile};
 use super::report::{Report, dec, int, mib};
+use super::writer_share::WriterShare;
 use super::{count, import::write_csv, loopback_listener, per_second};
 use anyhow::Context as _;
 use doubles::sim::{self, SimAuth, SimHandle, SimSettings};
@@ -196,6 +197,7 @@ pub async fn measure(contacts: u64, report: &mut Report) -> anyhow::Result<()> {
     let elapsed = started.elapsed();
     profile.finish()?;
     let peak = daemon.status_kib("VmHWM")?;
+    let writer = WriterShare::between(&Metrics::default(), &daemon.metrics().await?, elapsed.as_secs_f64());
     daemon.stop().await?;
     let placement = sim.describe();
     if let Sim::Here(handle) = sim {
@@ -216,7 +218,7 @@ pub async fn measure(contacts: u64, report: &mut Report) -> anyhow::Result<()> {
         dec(elapsed.as_secs_f64()),
         "s",
         format!(
-            "daemon start to every contact final; {} attempts ({}/s); {}; import beforehand {} s",
+            "daemon start to every contact final; {} attempts ({}/s); {}; import beforehand {} s; {writer}",
             int(attempts as f64),
             int(per_second(attempts as f64, elapsed)),
             checks.states,

@@ -4,8 +4,9 @@
 //! (`post_all`) serve the flood and instances measurements.
 
 use super::config::{BenchConfig, CALLBACK_SECRET, Synchronous, VENDOR_ID};
-use super::daemon::{Daemon, Metrics, Profile};
+use super::daemon::{Daemon, Profile};
 use super::report::{Report, dec, int};
+use super::writer_share::WriterShare;
 use super::{count, wrk};
 use axum::body::Bytes;
 use doubles::sim::sign;
@@ -120,46 +121,6 @@ pub async fn measure(duration: Duration, synchronous: Synchronous, report: &mut 
         report.add(format!("Callback ingest latency {label}, synchronous={sync}"), dec(ms), "ms", "wrk's histogram");
     }
     Ok(())
-}
-
-/// How the SQLite file's one writer was shared while wrk ran: the share
-/// of the time each writer held it, and the inbox writer's rows per commit.
-struct WriterShare {
-    inbox: f64,
-    other: f64,
-    rows_per_batch: f64,
-    /// The other writers' turns (the processor's pages, in this bench).
-    other_turns: f64,
-}
-
-impl WriterShare {
-    fn between(before: &Metrics, after: &Metrics, seconds: f64) -> WriterShare {
-        let delta = |name: &str, label: &str| after.sum(name, label) - before.sum(name, label);
-        let held = |writer: &str| {
-            delta("campaignd_sqlite_write_turn_seconds_sum", &format!("writer=\"{writer}\"")) / seconds.max(1e-9)
-        };
-        let batches = delta("campaignd_inbox_batch_rows_count", "");
-        WriterShare {
-            inbox: held("inbox"),
-            other: held("other"),
-            rows_per_batch: delta("campaignd_inbox_batch_rows_sum", "") / batches.max(1.0),
-            other_turns: delta("campaignd_sqlite_write_turn_seconds_count", "writer=\"other\""),
-        }
-    }
-}
-
-impl std::fmt::Display for WriterShare {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let pct = |share: f64| format!("{:.0} %", share * 100.0);
-        write!(
-            f,
-            "SQLite writer held {} by callbacks ({} rows a commit), {} by processing ({} turns)",
-            pct(self.inbox),
-            dec(self.rows_per_batch),
-            pct(self.other),
-            int(self.other_turns)
-        )
-    }
 }
 
 /// Distinct, validly signed `CallResult` bodies (a distinct `event_id` each),

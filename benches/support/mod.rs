@@ -19,6 +19,7 @@ pub mod policy;
 pub mod process;
 pub mod report;
 pub mod rss;
+pub mod writer_share;
 pub mod wrk;
 
 use anyhow::Context as _;
