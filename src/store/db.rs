@@ -213,7 +213,7 @@ pub async fn begin_read(db: &DatabaseConnection) -> Result<DatabaseTransaction, 
 /// When it ends, it moves the file's [`WriteFence`].
 /// `writer` names it in `campaignd_sqlite_write_turn_seconds`.
 pub async fn begin_write(db: &DatabaseConnection, writer: Writer) -> Result<WriteTxn, DbErr> {
-    begin(db, Moves::Fence, writer).await
+    begin(db, writer).await
 }
 
 /// Who holds SQLite's one writer: the `writer` label of
@@ -253,7 +253,7 @@ impl Writer {
 /// [`WriteFence`], because a new pending row changes no decision on the
 /// rows before it (see `ingest::processor`).
 pub async fn begin_inbox_insert(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
-    begin(db, Moves::Nothing, Writer::Inbox).await
+    begin(db, Writer::Inbox).await
 }
 
 /// SQLite: run `whole`, a write transaction of new `callback_inbox` rows
@@ -274,21 +274,15 @@ pub async fn begin_inbox_insert(db: &DatabaseConnection) -> Result<WriteTxn, DbE
 /// connection as it comes back, which rolls it back
 /// ([`with_release_check`]). Nothing was acknowledged on it either way.
 pub(super) async fn sqlite_inbox_insert(db: &DatabaseConnection, whole: Statement) -> Result<(), DbErr> {
-    let _turn = WriteTurns::take(db, Moves::Nothing, Writer::Inbox).await?;
+    let _turn = WriteTurns::take(db, Writer::Inbox).await?;
     super::sqlite_writer::of(db).execute_raw(whole).await.map(|_| ())
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Moves {
-    Fence,
-    Nothing,
-}
-
-async fn begin(db: &DatabaseConnection, moves: Moves, writer: Writer) -> Result<WriteTxn, DbErr> {
+async fn begin(db: &DatabaseConnection, writer: Writer) -> Result<WriteTxn, DbErr> {
     if db.get_database_backend() != DbBackend::Sqlite {
         return Ok(WriteTxn { txn: db.begin().await?, _turn: None });
     }
-    let turn = WriteTurns::take(db, moves, writer).await?;
+    let turn = WriteTurns::take(db, writer).await?;
     let options =
         TransactionOptions { sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate), ..Default::default() };
     let writer = super::sqlite_writer::of(db);
@@ -367,7 +361,7 @@ impl WriteTurns {
         turns.entry(file).or_default().clone()
     }
 
-    async fn take(db: &DatabaseConnection, moves: Moves, writer: Writer) -> Result<Turn, DbErr> {
+    async fn take(db: &DatabaseConnection, writer: Writer) -> Result<Turn, DbErr> {
         let turns = WriteTurns::of(db);
         // As long as a write would wait for the lock anyway: a transaction
         // that never ends (a bug) fails the others as SQLite's busy timeout did.
@@ -378,10 +372,12 @@ impl WriteTurns {
                 format_duration(limit)
             ))
         })?;
-        if moves == Moves::Nothing {
+        // The inbox writer's new pending rows move no fence ([`begin_inbox_insert`]).
+        let moves_fence = writer != Writer::Inbox;
+        if !moves_fence {
             turns.inserted.fetch_add(1, Ordering::SeqCst);
         }
-        Ok(Turn { moves: (moves == Moves::Fence).then_some(turns.ended), writer, taken: Instant::now(), _held: held })
+        Ok(Turn { moves: moves_fence.then_some(turns.ended), writer, taken: Instant::now(), _held: held })
     }
 }
 
