@@ -9,9 +9,10 @@
 //! fails unless every attempt is final and no contact was dialed more than
 //! 3 times.
 
-use super::config::{API_KEY, CALLBACK_SECRET, CAMPAIGN, VENDOR_ID};
+use super::config::{API_KEY, CALLBACK_SECRET, CAMPAIGN, Synchronous, VENDOR_ID};
 use super::daemon::{self, Daemon, Metrics, Profile};
 use super::report::{Report, dec, int, mib};
+use super::thread_times::ThreadTimes;
 use super::writer_share::WriterShare;
 use super::{count, import::write_csv, loopback_listener, per_second};
 use anyhow::Context as _;
@@ -67,6 +68,22 @@ fn db_connections_line() -> anyhow::Result<String> {
     }
 }
 
+/// `CAMPAIGND_BENCH_E2E_SYNCHRONOUS=normal`: the daemon's
+/// `database.sqlite_synchronous` (unset: its default, `full`). In WAL mode
+/// `normal` leaves out the fsync of every commit, so the difference between
+/// the two runs is what the commits' fsyncs cost, end to end: the most that
+/// fewer commits could gain.
+pub const SYNCHRONOUS_ENV: &str = "CAMPAIGND_BENCH_E2E_SYNCHRONOUS";
+
+fn synchronous() -> anyhow::Result<Option<Synchronous>> {
+    match std::env::var(SYNCHRONOUS_ENV).as_deref() {
+        Err(_) => Ok(None),
+        Ok("full") => Ok(Some(Synchronous::Full)),
+        Ok("normal") => Ok(Some(Synchronous::Normal)),
+        Ok(v) => anyhow::bail!("{SYNCHRONOUS_ENV}: `{v}` is neither `full` nor `normal`"),
+    }
+}
+
 /// The `[vendors.sim]` table with the senders of [`SENDERS_ENV`], if any.
 fn sim_table() -> anyhow::Result<String> {
     Ok(match senders()? {
@@ -113,7 +130,7 @@ fn config(db_file: &Path, sim: &Sim) -> anyhow::Result<String> {
     Ok(format!(
         r#"[database]
 url = "sqlite://{db}?mode=rwc"
-{db_connections}
+{db_connections}{synchronous}
 [http]
 listen = "127.0.0.1:0"
 {peer_cap}
@@ -150,6 +167,7 @@ max = 2
 "#,
         db = db_file.display(),
         db_connections = db_connections_line()?,
+        synchronous = synchronous()?.map_or(String::new(), |s| format!("sqlite_synchronous = \"{}\"\n", s.as_str())),
         address = sim.address_line(),
         sim_table = sim_table()?,
         // Without a senders pool the simulator opens one connection per
@@ -198,6 +216,7 @@ pub async fn measure(contacts: u64, report: &mut Report) -> anyhow::Result<()> {
     profile.finish()?;
     let peak = daemon.status_kib("VmHWM")?;
     let writer = WriterShare::between(&Metrics::default(), &daemon.metrics().await?, elapsed.as_secs_f64());
+    let threads = ThreadTimes::read(daemon.pid)?.describe(elapsed.as_secs_f64());
     daemon.stop().await?;
     let placement = sim.describe();
     if let Sim::Here(handle) = sim {
@@ -209,16 +228,19 @@ pub async fn measure(contacts: u64, report: &mut Report) -> anyhow::Result<()> {
     campaignd::store::db::close(reader).await?;
     checks.ensure()?;
     let n = int(contacts as f64);
-    let pool = match senders()? {
+    let mut variant = match senders()? {
         Some(k) => format!(", callbacks from {k} senders"),
         None => String::new(),
     };
+    if let Some(s) = synchronous()? {
+        variant.push_str(&format!(", synchronous={}", s.as_str()));
+    }
     report.add(
-        format!("End to end, {n} contacts, up to {MAX_ATTEMPTS} attempts (release binary{pool})"),
+        format!("End to end, {n} contacts, up to {MAX_ATTEMPTS} attempts (release binary{variant})"),
         dec(elapsed.as_secs_f64()),
         "s",
         format!(
-            "daemon start to every contact final; {} attempts ({}/s); {}; import beforehand {} s; {writer}",
+            "daemon start to every contact final; {} attempts ({}/s); {}; import beforehand {} s; {writer}; {threads}",
             int(attempts as f64),
             int(per_second(attempts as f64, elapsed)),
             checks.states,
@@ -226,7 +248,7 @@ pub async fn measure(contacts: u64, report: &mut Report) -> anyhow::Result<()> {
         ),
     );
     report.add(
-        format!("End to end peak RSS (VmHWM), {n} contacts{pool}"),
+        format!("End to end peak RSS (VmHWM), {n} contacts{variant}"),
         dec(mib(peak * 1024)),
         "MiB",
         format!("{placement}, read when every contact was final"),

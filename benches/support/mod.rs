@@ -19,6 +19,7 @@ pub mod policy;
 pub mod process;
 pub mod report;
 pub mod rss;
+pub mod thread_times;
 pub mod writer_share;
 pub mod wrk;
 
