@@ -83,6 +83,14 @@ async fn complete(ctx: &Ctx, camp: &Campaign, now: DateTime<Utc>, report: &mut T
         tracing::info!(campaign = %camp.name, "campaign completed");
         report.completed.push(camp.name.clone());
     }
+    // Only claims set the in-flight gauges, and this campaign will not
+    // claim again: its last claim counted its last calls still in flight
+    // (their results landed since), so the gauges are set once more from
+    // the database, whichever instance's write completed it (on-call saw a
+    // phantom call otherwise). An instance that never saw it with nothing
+    // open keeps its last claim's count until it claims again.
+    let in_flight = crate::store::claim::in_flight_now(&ctx.db, camp, &ctx.vendors.caps(now)).await?;
+    gauges::record_in_flight(camp, &in_flight, &ctx.vendors);
     Ok(())
 }
 

@@ -199,6 +199,28 @@ async fn in_flight<C: ConnectionTrait>(
     Ok((campaign_used, vendor_used))
 }
 
+/// The campaign's vendors that are usable now, by id, once each.
+fn routed_vendors<'a>(camp: &'a Campaign, vendor_slots: &HashMap<String, VendorSlot>) -> Vec<&'a str> {
+    let mut routed: Vec<&str> =
+        camp.vendors.iter().map(|(id, _)| id.as_str()).filter(|id| vendor_slots.contains_key(*id)).collect();
+    routed.sort_unstable();
+    routed.dedup();
+    routed
+}
+
+/// Attempts in flight in `camp` and at each of its usable vendors, read
+/// now, outside any claim: for the gauges of a campaign that will not claim
+/// again (it completed), which would otherwise keep its last claim's count,
+/// taken before the last results landed.
+pub async fn in_flight_now(
+    db: &DatabaseConnection,
+    camp: &Campaign,
+    vendor_slots: &HashMap<String, VendorSlot>,
+) -> Result<InFlight, StoreError> {
+    let (campaign, vendors) = in_flight(db, camp.id, &routed_vendors(camp, vendor_slots)).await?;
+    Ok(InFlight { campaign, vendors })
+}
+
 /// Rounds a claim may take to fill its batch (see [`claim_in`]).
 const MAX_ROUNDS: usize = 3;
 
@@ -220,10 +242,7 @@ async fn claim_in<C: ConnectionTrait>(
 ) -> Result<ClaimReport, StoreError> {
     let mut report = ClaimReport::default();
     let installation = super::installation::id(txn).await?;
-    let mut routed: Vec<&str> =
-        camp.vendors.iter().map(|(id, _)| id.as_str()).filter(|id| vendor_slots.contains_key(*id)).collect();
-    routed.sort_unstable();
-    routed.dedup();
+    let routed = routed_vendors(camp, vendor_slots);
     lock_caps(txn, camp.id, &routed).await?;
     let (campaign_used, vendor_used) = in_flight(txn, camp.id, &routed).await?;
     report.in_flight = InFlight { campaign: campaign_used, vendors: vendor_used };
