@@ -256,26 +256,41 @@ pub async fn begin_inbox_insert(db: &DatabaseConnection) -> Result<WriteTxn, DbE
     begin(db, Writer::Inbox).await
 }
 
-/// SQLite: run `whole`, a write transaction of new `callback_inbox` rows
-/// written out whole (`BEGIN IMMEDIATE; …; COMMIT`), on the pool's writer in
-/// one call, after taking the write turn as [`begin_inbox_insert`] does.
-///
-/// WHY: every statement of a transaction is a round trip to the
-/// connection's worker thread, and each wakes a thread on either side. On a
-/// busy machine a woken thread waits for a core: in the ingest bench the
-/// writer thread spent a quarter of its time on the run queue, and a batch of
-/// callbacks (BEGIN, its INSERTs, COMMIT) held the one writer twice as long
-/// as SQLite takes for the same rows alone (`scripts/inbox_index_cost.py`).
-/// One call wakes it once.
-///
-/// The text stops at its first error, before its COMMIT. SQLite rolls the
-/// transaction back by itself on a full disk or an I/O error; where it stays
-/// open (a failed `OR FAIL` row), the pool's release check closes the
-/// connection as it comes back, which rolls it back
-/// ([`with_release_check`]). Nothing was acknowledged on it either way.
-pub(super) async fn sqlite_inbox_insert(db: &DatabaseConnection, whole: Statement) -> Result<(), DbErr> {
-    let _turn = WriteTurns::take(db, Writer::Inbox).await?;
-    super::sqlite_writer::of(db).execute_raw(whole).await.map(|_| ())
+/// SQLite: the inbox writer's write turn, as [`begin_inbox_insert`] takes
+/// it. The inbox writer takes it before it gathers its batch, so the batch
+/// holds every callback that queued while the other writers held the file
+/// ([`InboxTurn::insert`] then writes them).
+pub(super) struct InboxTurn {
+    writer: DatabaseConnection,
+    _turn: Turn,
+}
+
+impl InboxTurn {
+    pub(super) async fn take(db: &DatabaseConnection) -> Result<InboxTurn, DbErr> {
+        let turn = WriteTurns::take(db, Writer::Inbox).await?;
+        Ok(InboxTurn { writer: super::sqlite_writer::of(db), _turn: turn })
+    }
+
+    /// Run `whole`, a write transaction of new `callback_inbox` rows written
+    /// out whole (`BEGIN IMMEDIATE; …; COMMIT`), on the pool's writer in one
+    /// call; the turn passes on once it has ended.
+    ///
+    /// WHY one call: every statement of a transaction is a round trip to
+    /// the connection's worker thread, and each wakes a thread on either
+    /// side. On a busy machine a woken thread waits for a core: in the
+    /// ingest bench the writer thread spent a quarter of its time on the run
+    /// queue, and a batch of callbacks (BEGIN, its INSERTs, COMMIT) held the
+    /// one writer twice as long as SQLite takes for the same rows alone
+    /// (`scripts/inbox_index_cost.py`). One call wakes it once.
+    ///
+    /// The text stops at its first error, before its COMMIT. SQLite rolls
+    /// the transaction back by itself on a full disk or an I/O error; where
+    /// it stays open (a failed `OR FAIL` row), the pool's release check
+    /// closes the connection as it comes back, which rolls it back
+    /// ([`with_release_check`]). Nothing was acknowledged on it either way.
+    pub(super) async fn insert(self, whole: Statement) -> Result<(), DbErr> {
+        self.writer.execute_raw(whole).await.map(|_| ())
+    }
 }
 
 async fn begin(db: &DatabaseConnection, writer: Writer) -> Result<WriteTxn, DbErr> {
@@ -379,6 +394,12 @@ impl WriteTurns {
         }
         Ok(Turn { moves: moves_fence.then_some(turns.ended), writer, taken: Instant::now(), _held: held })
     }
+}
+
+/// How many write turns the inbox writer took on `db`'s file.
+#[cfg(test)]
+pub(super) fn inbox_turns_taken(db: &DatabaseConnection) -> u64 {
+    WriteTurns::of(db).inserted.load(Ordering::SeqCst)
 }
 
 /// A write turn: dropped once its transaction ended (committed, or its

@@ -5,6 +5,11 @@
 //! one row, under heavy load the fsync cost is shared. A handler answers 2xx
 //! only after its row is committed.
 //!
+//! On SQLite the writer takes its write turn first and gathers the batch
+//! once it holds it: the other writers (the processor's pages, claims) hold
+//! the file most of the time under load, and the callbacks that arrive
+//! meanwhile go into the same commit instead of waiting for one of their own.
+//!
 //! Each delivery's row values (its body hash included) are made by the
 //! handler that sends it, on whichever core runs that handler; the writer
 //! only binds them into fixed-shape statements (see [`chunk_sql`]; on SQLite
@@ -18,7 +23,7 @@
 use crate::failure_log::FailureLog;
 use crate::store::Db;
 use crate::store::StoreError;
-use crate::store::db::{begin_inbox_insert, sqlite_inbox_insert};
+use crate::store::db::{InboxTurn, begin_inbox_insert};
 use crate::store::health::{StoreFault, StoreHealth};
 use crate::store::inbox::{NewCallback, dedupe_key};
 use crate::store::raw_sql::{INSERT_SIZES, insert_chunks};
@@ -98,12 +103,23 @@ async fn run(db: Db, health: StoreHealth, mut rx: mpsc::Receiver<(Row, Reply)>) 
     // reason is logged here, once per burst, not once per callback.
     let mut failures = FailureLog::new("storing callbacks");
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let (rows, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
-        let n = rows.len();
+        let (rows, mut replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
         let result = match health.writable() {
             Err(fault) => Err(NotStored::Unwritable(fault)),
-            Ok(()) => write_batch(&db, &health, rows).await,
+            Ok(()) => {
+                // The deliveries that queued while the batch waited for its
+                // write turn join it, each with its reply in the same order.
+                let gather = |rows: &mut Vec<Row>| {
+                    while rows.len() < MAX_BATCH {
+                        let Ok((row, reply)) = rx.try_recv() else { break };
+                        rows.push(row);
+                        replies.push(reply);
+                    }
+                };
+                write_batch(&db, &health, rows, gather).await
+            }
         };
+        let n = replies.len();
         metrics::histogram!("campaignd_inbox_batch_rows").record(n as f64);
         match &result {
             Ok(()) => failures.succeeded(),
@@ -119,11 +135,19 @@ async fn run(db: Db, health: StoreHealth, mut rx: mpsc::Receiver<(Row, Reply)>) 
     }
 }
 
-/// One transaction for the batch; Ok only once COMMIT has succeeded.
-async fn write_batch(db: &Db, health: &StoreHealth, rows: Vec<Row>) -> Result<(), NotStored> {
+/// One transaction for the batch: `rows`, and on SQLite those `gather` adds
+/// once the write turn is held; Ok only once COMMIT has succeeded.
+async fn write_batch(
+    db: &Db,
+    health: &StoreHealth,
+    mut rows: Vec<Row>,
+    gather: impl FnOnce(&mut Vec<Row>),
+) -> Result<(), NotStored> {
     let write = async {
         if db.get_database_backend() == DbBackend::Sqlite {
-            return Ok(sqlite_inbox_insert(db, sqlite_whole(rows)).await?);
+            let turn = InboxTurn::take(db).await?;
+            gather(&mut rows);
+            return Ok(turn.insert(sqlite_whole(rows)).await?);
         }
         let txn = begin_inbox_insert(db).await?;
         insert_rows(&txn, rows).await?;
@@ -174,7 +198,7 @@ fn sqlite_padded_insert(rows: usize) -> String {
 }
 
 /// SQLite: a batch's whole transaction, one text sent to the writer in one
-/// call ([`sqlite_inbox_insert`] says why).
+/// call ([`InboxTurn::insert`] says why).
 fn sqlite_whole(rows: Vec<Row>) -> Statement {
     static TEXTS: OnceLock<Vec<String>> = OnceLock::new();
     let texts = TEXTS.get_or_init(|| {
@@ -248,7 +272,7 @@ mod tests {
         let mut sent = 0;
         for n in [1, 2, 3, 5, 64, 65, 129, MAX_BATCH] {
             let rows = (sent..sent + n).map(|i| Row::new(callback(i))).collect();
-            write_batch(&db, &health, rows).await.unwrap();
+            write_batch(&db, &health, rows, |_| ()).await.unwrap();
             sent += n;
             assert_eq!(crate::store::testkit::scalar(&db, "SELECT COUNT(*) FROM callback_inbox").await, sent as i64);
         }
@@ -274,10 +298,43 @@ mod tests {
         let mut bad = Row::new(callback(1));
         bad.0[1] = Value::String(None); // vendor_id is NOT NULL
         let batch = vec![Row::new(callback(0)), bad, Row::new(callback(2))];
-        assert!(write_batch(&db, &health, batch).await.is_err());
+        assert!(write_batch(&db, &health, batch, |_| ()).await.is_err());
         assert_eq!(crate::store::testkit::scalar(&db, "SELECT COUNT(*) FROM callback_inbox").await, 0);
-        write_batch(&db, &health, (3..6).map(|i| Row::new(callback(i))).collect()).await.unwrap();
+        write_batch(&db, &health, (3..6).map(|i| Row::new(callback(i))).collect(), |_| ()).await.unwrap();
         assert_eq!(crate::store::testkit::scalar(&db, "SELECT COUNT(*) FROM callback_inbox").await, 3);
+    }
+
+    /// While the writer waits for its write turn with one delivery in hand,
+    /// the deliveries that queue behind it join its batch once it holds the
+    /// turn: one commit for all of them, each answered after it.
+    #[tokio::test]
+    async fn deliveries_that_queue_while_the_turn_is_held_share_its_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = file_db(&dir).await;
+        let writer = InboxWriter::spawn(db.clone(), StoreHealth::new(db.clone(), None));
+        let turns_before = crate::store::db::inbox_turns_taken(&db);
+        let held = crate::store::db::begin_write(&db, crate::store::db::Writer::Other).await.unwrap();
+        let mut answers = Vec::new();
+        let mut send = |i| {
+            let (reply, answer) = oneshot::channel();
+            writer.tx.try_send((Row::new(callback(i)), reply)).unwrap();
+            answers.push(answer);
+        };
+        send(0);
+        // The writer has taken the first delivery (the channel is empty
+        // again) and waits for the turn this test holds.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while writer.tx.capacity() < writer.tx.max_capacity() {
+            assert!(std::time::Instant::now() < deadline, "the writer never took the first delivery");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        (1..20).for_each(&mut send);
+        held.commit().await.unwrap();
+        for answer in answers {
+            answer.await.unwrap().unwrap();
+        }
+        assert_eq!(crate::store::testkit::scalar(&db, "SELECT COUNT(*) FROM callback_inbox").await, 20);
+        assert_eq!(crate::store::db::inbox_turns_taken(&db) - turns_before, 1, "one write turn, one commit");
     }
 
     #[tokio::test]
