@@ -27,6 +27,11 @@ impl Synchronous {
             Synchronous::Normal => "normal",
         }
     }
+
+    /// The setting named `text` (`full` or `normal`), as the config spells it.
+    pub fn parse(text: &str) -> Option<Synchronous> {
+        [Synchronous::Full, Synchronous::Normal].into_iter().find(|s| s.as_str() == text)
+    }
 }
 
 /// The knobs the measurements turn; everything else is the daemon's default.

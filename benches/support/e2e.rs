@@ -76,11 +76,10 @@ fn db_connections_line() -> anyhow::Result<String> {
 pub const SYNCHRONOUS_ENV: &str = "CAMPAIGND_BENCH_E2E_SYNCHRONOUS";
 
 fn synchronous() -> anyhow::Result<Option<Synchronous>> {
-    match std::env::var(SYNCHRONOUS_ENV).as_deref() {
-        Err(_) => Ok(None),
-        Ok("full") => Ok(Some(Synchronous::Full)),
-        Ok("normal") => Ok(Some(Synchronous::Normal)),
-        Ok(v) => anyhow::bail!("{SYNCHRONOUS_ENV}: `{v}` is neither `full` nor `normal`"),
+    let Ok(v) = std::env::var(SYNCHRONOUS_ENV) else { return Ok(None) };
+    match Synchronous::parse(&v) {
+        Some(s) => Ok(Some(s)),
+        None => anyhow::bail!("{SYNCHRONOUS_ENV}: `{v}` is neither `full` nor `normal`"),
     }
 }
 
