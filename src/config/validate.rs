@@ -26,7 +26,7 @@ mod database;
 mod forwarding;
 mod http_limits;
 mod refresh;
-pub use database::{DatabaseSettings, sqlite_file};
+pub use database::{DatabaseSettings, sqlite_file, sqlite_read_only};
 pub use forwarding::{ForwardTarget, ForwardingSettings, forwarding_defaults};
 pub use http_limits::HttpLimits;
 pub use refresh::{RefreshSettings, RefreshSource, UrlAuth};

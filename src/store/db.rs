@@ -2,7 +2,7 @@
 //! single-daemon lock for SQLite files.
 
 use crate::config::DatabaseSettings;
-use crate::config::validate::sqlite_file;
+use crate::config::validate::{sqlite_file, sqlite_read_only};
 use crate::domain::duration::format_duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::Connection as _;
@@ -35,7 +35,10 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
                 if waiting {
                     tracing::info!("database reachable");
                 }
-                if sqlite_file(&settings.url).is_some() {
+                // A read-only file gets no writer and no checkpointer: its
+                // checkpoints would fail every round (SQLITE_IOERR_WRITE, the
+                // file is open read-only), each logged as a disk I/O error.
+                if sqlite_file(&settings.url).is_some() && !sqlite_read_only(&settings.url) {
                     super::sqlite_writer::open(&db, settings);
                 }
                 return Ok(db);

@@ -119,3 +119,22 @@ async fn dropping_the_pool_closes_its_writer() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// A read-only URL (a reader beside a running daemon, as the benchmarks'
+/// is) gets no writer and no checkpointer: a checkpoint through a file
+/// opened read-only fails every round with SQLITE_IOERR_WRITE, logged as a
+/// disk I/O error. Its reads still see what the writable pool committed.
+#[tokio::test]
+async fn a_read_only_url_gets_no_writer_and_no_checkpointer() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("r.db");
+    let db = connect(&settings(&file)).await.unwrap();
+    db.execute_unprepared("CREATE TABLE t (n INTEGER); INSERT INTO t VALUES (1), (2)").await.unwrap();
+    assert!(super::find(&db).is_some(), "the writable pool has its writer");
+    let read_only = DatabaseSettings { url: format!("sqlite://{}?mode=ro", file.display()), ..settings(&file) };
+    let reader = connect(&read_only).await.unwrap();
+    assert!(super::find(&reader).is_none(), "a read-only pool was given a writer and a checkpointer");
+    assert_eq!(count(&reader, "SELECT COUNT(*) FROM t").await, 2);
+    close(reader).await.unwrap();
+    close(db).await.unwrap();
+}

@@ -241,6 +241,13 @@ pub fn sqlite_file(url: &str) -> Option<PathBuf> {
     Some(PathBuf::from(path))
 }
 
+/// Whether a `sqlite:` URL opens its file read-only (`mode=ro`, or
+/// `immutable=true`, as sqlx reads them): nothing may write through it.
+pub fn sqlite_read_only(url: &str) -> bool {
+    let query = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
+    query.split('&').any(|pair| matches!(pair, "mode=ro" | "immutable=true" | "immutable=1"))
+}
+
 /// SQLite creates the file but not its directory: `run` would fail to open
 /// it (or its lock file). The path in the URL is relative to the working
 /// directory, not to the config file.
@@ -316,6 +323,15 @@ mod tests {
         let starved = err("url = \"postgres://db/c\"\nmax_connections = 4\ninbox_workers = 4");
         assert!(starved.contains("line 4: database.inbox_workers: 4 would leave no pooled connection"), "{starved}");
         assert_eq!(database("inbox_workers = 1").unwrap().database.inbox_workers, 1, "1 is fine on SQLite");
+    }
+
+    #[test]
+    fn a_read_only_sqlite_url_is_told_apart() {
+        assert!(sqlite_read_only("sqlite://data/c.db?mode=ro"));
+        assert!(sqlite_read_only("sqlite:c.db?cache=shared&immutable=true"));
+        assert!(!sqlite_read_only("sqlite://data/c.db?mode=rwc"));
+        assert!(!sqlite_read_only("sqlite://data/c.db"));
+        assert!(!sqlite_read_only("sqlite://data/c.db?mode=rw&x=mode=ro"));
     }
 
     #[test]
