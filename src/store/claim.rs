@@ -3,12 +3,12 @@
 //! an attempt exists. Runs in one write transaction, so the
 //! in-flight counts it reads cannot change underneath it.
 
+use super::StoreError;
 use super::claim_write as write;
 use super::db::{Writer, begin_write};
 use super::decisions::{DecisionBuffer, Subject, kind};
-use super::raw_sql::{Sql, padded};
+use super::in_flight;
 use super::vendor_limits;
-use super::{IN_FLIGHT_STATES, StoreError};
 use crate::domain::campaign::Campaign;
 use crate::domain::claim::{self, Candidate, Verdict};
 use crate::domain::named_enum::UnknownName;
@@ -155,50 +155,6 @@ async fn lock_numbers<C: ConnectionTrait>(
     Ok(candidates.into_iter().filter(|c| keys(c).iter().all(|k| locked.contains(k))).collect())
 }
 
-/// Attempts in flight in this campaign, and per routed vendor (in every
-/// campaign): one statement, whatever the number of vendors.
-///
-/// WHY two counts and not one grouped by (campaign, vendor): each half is
-/// answered from its own index alone (`ix_attempts_campaign_state`,
-/// `ix_attempts_vendor_state`); grouping by both columns read every
-/// in-flight attempt's table row, thousands per claim when caps are high.
-async fn in_flight<C: ConnectionTrait>(
-    db: &C,
-    campaign_id: i64,
-    vendor_ids: &[&str],
-) -> Result<(u64, HashMap<String, u64>), StoreError> {
-    let in_states = |sql: &mut Sql| {
-        sql.push(" AND state IN (");
-        for (i, state) in IN_FLIGHT_STATES.iter().enumerate() {
-            sql.push(if i == 0 { "" } else { ", " }).bind(*state);
-        }
-        sql.push(")");
-    };
-    let mut sql = Sql::new(db.get_database_backend());
-    sql.push("SELECT CAST(NULL AS TEXT) AS vendor_id, COUNT(*) AS n FROM attempts WHERE campaign_id = ")
-        .bind(campaign_id);
-    in_states(&mut sql);
-    if !vendor_ids.is_empty() {
-        sql.push(" UNION ALL SELECT vendor_id, COUNT(*) AS n FROM attempts WHERE vendor_id IN (");
-        for (i, id) in padded(vendor_ids).into_iter().enumerate() {
-            sql.push(if i == 0 { "" } else { ", " }).bind(id);
-        }
-        sql.push(")");
-        in_states(&mut sql);
-        sql.push(" GROUP BY vendor_id");
-    }
-    let mut campaign_used = 0;
-    let mut vendor_used: HashMap<String, u64> = vendor_ids.iter().map(|id| (id.to_string(), 0)).collect();
-    for row in db.query_all_raw(sql.build()).await? {
-        let n = u64::try_from(row.try_get::<i64>("", "n")?).unwrap_or(0);
-        match row.try_get::<Option<String>>("", "vendor_id")? {
-            None => campaign_used = n,
-            Some(vendor) => *vendor_used.entry(vendor).or_default() = n,
-        }
-    }
-    Ok((campaign_used, vendor_used))
-}
-
 /// The campaign's vendors that are usable now, by id, once each.
 fn routed_vendors<'a>(camp: &'a Campaign, vendor_slots: &HashMap<String, VendorSlot>) -> Vec<&'a str> {
     let mut routed: Vec<&str> =
@@ -217,7 +173,7 @@ pub async fn in_flight_now(
     camp: &Campaign,
     vendor_slots: &HashMap<String, VendorSlot>,
 ) -> Result<InFlight, StoreError> {
-    let (campaign, vendors) = in_flight(db, camp.id, &routed_vendors(camp, vendor_slots)).await?;
+    let (campaign, vendors) = in_flight::count(db, camp.id, &routed_vendors(camp, vendor_slots)).await?;
     Ok(InFlight { campaign, vendors })
 }
 
@@ -244,7 +200,7 @@ async fn claim_in<C: ConnectionTrait>(
     let installation = super::installation::id(txn).await?;
     let routed = routed_vendors(camp, vendor_slots);
     lock_caps(txn, camp.id, &routed).await?;
-    let (campaign_used, vendor_used) = in_flight(txn, camp.id, &routed).await?;
+    let (campaign_used, vendor_used) = in_flight::count(txn, camp.id, &routed).await?;
     report.in_flight = InFlight { campaign: campaign_used, vendors: vendor_used };
     let first = claim::capacity(camp, campaign_used, vendor_slots, &report.in_flight.vendors, limit);
     if first.want == 0 {

@@ -25,6 +25,7 @@ pub mod facts;
 pub mod forward_outbox;
 pub mod health;
 pub mod import_rows;
+mod in_flight;
 pub mod inbox;
 pub mod inbox_depth;
 pub mod inbox_page;

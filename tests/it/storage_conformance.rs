@@ -31,42 +31,56 @@ fn t0() -> DateTime<Utc> {
 /// Two campaigns over the same numbers, each routed to its own vendor (so
 /// only the per-number locks stand between their claims), `contacts` each.
 pub(crate) async fn build(db: &TestDb, contacts: usize, vendor_cap: u32) -> (Ctx, Arc<ManualClock>, CancellationToken) {
-    let campaign = |name: &str, vendor: &str| {
-        format!(
-            r#"
-[[campaigns]]
-name = "{name}"
-timezone = "UTC"
-windows = "daily 00:00-24:00"
-max_concurrency = 10000
-vendors = ["{vendor}"]
-[campaigns.recall]
-max_attempts = 3
-"#
-        )
-    };
-    let vendor = |id: &str| {
-        format!(
-            r#"
+    let tables = [
+        vendor_toml("va", vendor_cap),
+        vendor_toml("vb", vendor_cap),
+        campaign_toml("a", r#"["va"]"#),
+        campaign_toml("b", r#"["vb"]"#),
+    ];
+    let (ctx, clock, shutdown) = serve(db, &tables.concat()).await;
+    for name in ["a", "b"] {
+        import_numbers(&ctx, &clock, name, 0..contacts).await;
+    }
+    (ctx, clock, shutdown)
+}
+
+/// A `sim` vendor's table that nothing is ever sent to.
+fn vendor_toml(id: &str, max_concurrency: u32) -> String {
+    format!(
+        r#"
 [[vendors]]
 id = "{id}"
 kind = "sim"
 base_url = "http://127.0.0.1:9"
 api_key = "{API_KEY}"
 callback_secret = "{SECRET}"
-max_concurrency = {vendor_cap}
+max_concurrency = {max_concurrency}
 rate_limit = "5/s"
 "#
-        )
-    };
-    let text = format!(
-        "[database]\nurl = \"{}\"\nmax_connections = 12\n[http]\nlisten = \"127.0.0.1:0\"\n{}{}{}{}",
-        db.url,
-        vendor("va"),
-        vendor("vb"),
-        campaign("a", "va"),
-        campaign("b", "vb")
-    );
+    )
+}
+
+/// A campaign open around the clock, routed to `vendors` (a TOML array).
+fn campaign_toml(name: &str, vendors: &str) -> String {
+    format!(
+        r#"
+[[campaigns]]
+name = "{name}"
+timezone = "UTC"
+windows = "daily 00:00-24:00"
+max_concurrency = 10000
+vendors = {vendors}
+[campaigns.recall]
+max_attempts = 3
+"#
+    )
+}
+
+/// The daemon's context over `db` with these vendor and campaign tables,
+/// its HTTP side only (no scheduler, no processor), at [`t0`].
+async fn serve(db: &TestDb, tables: &str) -> (Ctx, Arc<ManualClock>, CancellationToken) {
+    let text =
+        format!("[database]\nurl = \"{}\"\nmax_connections = 12\n[http]\nlisten = \"127.0.0.1:0\"\n{tables}", db.url);
     let settings =
         campaignd::config::parse(&text, std::path::Path::new("t.toml"), db.dir.path(), &campaignd::vendors::Kinds)
             .unwrap();
@@ -74,15 +88,17 @@ rate_limit = "5/s"
     let app = App::build(settings, clock.clone()).await.unwrap();
     let shutdown = CancellationToken::new();
     let (ctx, _http) = app.serve_http_only(shutdown.clone());
+    (ctx, clock, shutdown)
+}
+
+/// Numbers `+44207900NNNN` for each N of `range`, imported into campaign `name`.
+async fn import_numbers(ctx: &Ctx, clock: &ManualClock, name: &str, range: std::ops::Range<usize>) {
     let mut csv = String::from("phone\n");
-    for i in 0..contacts {
+    for i in range {
         csv.push_str(&format!("+44207900{i:04}\n"));
     }
-    for name in ["a", "b"] {
-        let row = campaignd::store::campaigns::find_by_name(&ctx.db, name).await.unwrap();
-        campaignd::import::import_csv(&ctx.db, &row, csv.as_bytes(), None, clock.now()).await.unwrap();
-    }
-    (ctx, clock, shutdown)
+    let row = campaignd::store::campaigns::find_by_name(&ctx.db, name).await.unwrap();
+    campaignd::import::import_csv(&ctx.db, &row, csv.as_bytes(), None, clock.now()).await.unwrap();
 }
 
 /// Four instances claim campaign `name` at once.
@@ -627,5 +643,71 @@ async fn a_removal_racing_claims_never_removes_a_claimed_contact() {
     assert_eq!(left as usize, claimed.len(), "exactly the claimed contacts remain");
     let attempts = scalar(&ctx.db, &format!("SELECT COUNT(*) FROM attempts WHERE campaign_id = {}", row.id)).await;
     assert_eq!(attempts as usize, claimed.len(), "each with its attempt");
+    shutdown.cancel();
+}
+
+/// The in-flight counts a claim's capacity and the gauges come from: the
+/// campaign's own attempts wherever they went, and each routed vendor's in
+/// every campaign, finished attempts left out. Campaign "a" routes to a
+/// vendor it shares with "b" and to one of its own, so the campaign's
+/// count and the vendors' differ (on PostgreSQL they come from one pass
+/// over both sets, on SQLite from two counts).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_flight_counts_the_campaign_and_each_vendor_across_campaigns() {
+    let db = TestDb::new();
+    let tables = [
+        vendor_toml("shared", 1000),
+        vendor_toml("own", 1000),
+        campaign_toml("a", r#"["shared", "own"]"#),
+        campaign_toml("b", r#"["shared"]"#),
+    ];
+    let (ctx, clock, shutdown) = serve(&db, &tables.concat()).await;
+    import_numbers(&ctx, &clock, "a", 0..40).await;
+    import_numbers(&ctx, &clock, "b", 100..140).await;
+    let now = clock.now();
+    let slots = ctx.vendors.caps(now);
+    let lease = Lease { owner: "test", until: now + chrono::Duration::seconds(30) };
+    let mut camps = HashMap::new();
+    for (name, take) in [("a", 30), ("b", 25)] {
+        let row = campaignd::store::campaigns::find_by_name(&ctx.db, name).await.unwrap();
+        let camp = ctx.campaign(row.id).await.unwrap();
+        let report = claim(&ctx.db, &camp, &slots, take, &lease, now).await.unwrap();
+        assert_eq!(report.claimed.len(), take as usize, "campaign {name}");
+        camps.insert(name, camp);
+    }
+    // Some of each campaign's attempts finish: they no longer count.
+    ctx.db
+        .execute_unprepared(
+            "UPDATE attempts SET state = 'completed' WHERE id IN \
+             (SELECT id FROM attempts WHERE campaign_id = (SELECT id FROM campaigns WHERE name = 'a') ORDER BY id LIMIT 4) \
+             OR id IN (SELECT id FROM attempts WHERE campaign_id = (SELECT id FROM campaigns WHERE name = 'b') ORDER BY id LIMIT 3)",
+        )
+        .await
+        .unwrap();
+    let count = |sql: String| {
+        let db = &ctx.db;
+        async move { u64::try_from(scalar(db, &sql).await).unwrap() }
+    };
+    let flying = "state IN ('dispatching', 'dispatched')";
+    let a_id = camps["a"].id;
+    let a_own = count(format!("SELECT COUNT(*) FROM attempts WHERE {flying} AND vendor_id = 'own'")).await;
+    let a_shared = count(format!(
+        "SELECT COUNT(*) FROM attempts WHERE {flying} AND vendor_id = 'shared' AND campaign_id = {a_id}"
+    ))
+    .await;
+    let shared = count(format!("SELECT COUNT(*) FROM attempts WHERE {flying} AND vendor_id = 'shared'")).await;
+    assert_eq!(a_own + a_shared, 26, "30 claimed by a, 4 finished");
+    assert_eq!(shared - a_shared, 22, "25 claimed by b, 3 finished");
+    assert!(a_own > 0 && a_shared > 0, "a routed to both vendors: own {a_own}, shared {a_shared}");
+
+    let a = campaignd::store::claim::in_flight_now(&ctx.db, &camps["a"], &slots).await.unwrap();
+    assert_eq!(a.campaign, 26);
+    assert_eq!(a.vendors, HashMap::from([("shared".to_string(), shared), ("own".to_string(), a_own)]));
+    let b = campaignd::store::claim::in_flight_now(&ctx.db, &camps["b"], &slots).await.unwrap();
+    assert_eq!(b.campaign, 22);
+    assert_eq!(b.vendors, HashMap::from([("shared".to_string(), shared)]));
+    // A campaign whose routed vendors are all unusable counts its own alone.
+    let none = campaignd::store::claim::in_flight_now(&ctx.db, &camps["a"], &HashMap::new()).await.unwrap();
+    assert_eq!((none.campaign, none.vendors.len()), (26, 0));
     shutdown.cancel();
 }
