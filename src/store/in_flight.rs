@@ -31,17 +31,16 @@ pub(super) async fn count<C: ConnectionTrait>(
     let mut campaign_used = 0;
     let mut vendor_used: HashMap<String, u64> = vendor_ids.iter().map(|id| (id.to_string(), 0)).collect();
     for row in db.query_all_raw(sql).await? {
-        let count = |column: &str| -> Result<u64, StoreError> {
-            Ok(u64::try_from(row.try_get::<i64>("", column)?).unwrap_or(0))
-        };
+        let column =
+            |name: &str| -> Result<u64, StoreError> { Ok(u64::try_from(row.try_get::<i64>("", name)?).unwrap_or(0)) };
         // `mine`: this campaign's part of the row's count (the whole of it
         // in the two counts' campaign row, which has no vendor).
-        campaign_used += count("mine")?;
+        campaign_used += column("mine")?;
         if let Some(vendor) = row.try_get::<Option<String>>("", "vendor_id")? {
             // One pass also groups this campaign's attempts at vendors it no
             // longer routes to: counted for the campaign above, not here.
             if let Some(used) = vendor_used.get_mut(&vendor) {
-                *used = count("n")?;
+                *used = column("n")?;
             }
         }
     }
@@ -50,20 +49,12 @@ pub(super) async fn count<C: ConnectionTrait>(
 
 /// ` AND state IN (…in flight…)`.
 fn in_flight_states(sql: &mut Sql) {
-    sql.push(" AND state IN (");
-    for (i, state) in IN_FLIGHT_STATES.iter().enumerate() {
-        sql.push(if i == 0 { "" } else { ", " }).bind(*state);
-    }
-    sql.push(")");
+    sql.push(" AND state IN ").bind_list(&IN_FLIGHT_STATES);
 }
 
 /// ` (id, id, …)`: the vendors, padded to a fixed number of parameters.
 fn vendor_list(sql: &mut Sql, vendor_ids: &[&str]) {
-    sql.push(" (");
-    for (i, id) in padded(vendor_ids).into_iter().enumerate() {
-        sql.push(if i == 0 { "" } else { ", " }).bind(id);
-    }
-    sql.push(")");
+    sql.push(" ").bind_list(&padded(vendor_ids));
 }
 
 /// The campaign's count, then one count per routed vendor (SQLite: each

@@ -65,6 +65,14 @@ impl Sql {
         self.push("CAST(").bind(value).push(" AS ").push(pg_type).push(")")
     }
 
+    /// `(a, b, …)`: one parameter per item, for `IN` lists.
+    pub fn bind_list<V: Into<Value> + Clone>(&mut self, items: &[V]) -> &mut Sql {
+        for (i, item) in items.iter().enumerate() {
+            self.push(if i == 0 { "(" } else { ", " }).bind(item.clone());
+        }
+        self.push(")")
+    }
+
     /// `(row 1), (row 2), …`, each row written by `row`.
     pub fn rows<T>(&mut self, items: &[T], mut row: impl FnMut(&mut Sql, &T)) -> &mut Sql {
         for (i, item) in items.iter().enumerate() {

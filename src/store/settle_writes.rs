@@ -73,8 +73,8 @@ pub async fn finish_attempts<C: ConnectionTrait>(
              completed_at = ",
         );
         sql.bind(now).push(", updated_at = ").bind(now);
-        sql.push(" FROM v WHERE attempts.id = v.attempt_id AND attempts.state IN (");
-        sql.bind(IN_FLIGHT_STATES[0]).push(", ").bind(IN_FLIGHT_STATES[1]).push(") RETURNING id");
+        sql.push(" FROM v WHERE attempts.id = v.attempt_id AND attempts.state IN ");
+        sql.bind_list(&IN_FLIGHT_STATES).push(" RETURNING id");
         for row in db.query_all_raw(sql.build()).await? {
             finished.insert(row.try_get_by_index::<i64>(0)?);
         }
